@@ -1,0 +1,88 @@
+"""Our LoRA training and prediction against the standard Trainer + PEFT recipe, same data, model and machine, in one run.
+
+    python benchmarks/train_speed.py --model minilm --train-samples 8000 --data-dir ../shared/data/sst2
+
+The reference is what a practitioner would write by hand: AutoModelForSequenceClassification +
+get_peft_model(LoraConfig(SEQ_CLS, r=8, alpha=16, dropout=0.1, target_modules=[query, value])) +
+Trainer with DataCollatorWithPadding, batch 32, max_length 128, Trainer defaults otherwise (the
+learning rate is set to the same value for both). Ours is `LoRATrainer` with the same LoRA
+settings, learning rate, batch size and epochs. Prints a table and writes JSON.
+"""
+import argparse, json, os, platform, time
+from pathlib import Path
+import numpy as np
+import torch
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="minilm", help="model name or folder (default: the packaged MiniLM)")
+    p.add_argument("--data-dir", default=os.environ.get("LWFT_DATA_DIR"), help="GLUE SST-2 folder (default: $LWFT_DATA_DIR)")
+    p.add_argument("--train-samples", type=int, default=8000)
+    p.add_argument("--eval-samples", type=int, default=None, help="dev examples (default: all 872)")
+    p.add_argument("--epochs", type=float, default=1.0)
+    p.add_argument("--learning-rate", type=float, default=5e-4)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--skip-reference", action="store_true", help="time only our trainer")
+    p.add_argument("--output", default="benchmarks/results/train_speed.json")
+    return p.parse_args(argv)
+
+def run_reference(a, model_path, train, dev):
+    "The hand-written recipe: tokenizer.pad collator, random batches, Trainer defaults."
+    from datasets import Dataset
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+    from lightweight_ft.lora_trainer import PeakMemory
+    tok = AutoTokenizer.from_pretrained(model_path)
+    def enc(ds):
+        d = Dataset.from_dict({"sentence": ds["sentence"], "label": ds["labels"]})
+        return d.map(lambda b: tok(b["sentence"], truncation=True, max_length=128), batched=True)
+    tr, ev = enc(train), enc(dev)
+    torch.manual_seed(a.seed)
+    model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=2)
+    model = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, r=8, lora_alpha=16, lora_dropout=0.1, target_modules=["query", "value"]))
+    args = TrainingArguments(output_dir="/tmp/lwft_reference", per_device_train_batch_size=32, num_train_epochs=a.epochs,
+                             learning_rate=a.learning_rate, seed=a.seed, report_to=[], save_strategy="no", disable_tqdm=True, logging_strategy="no")
+    trainer = Trainer(model=model, args=args, train_dataset=tr, eval_dataset=ev, data_collator=DataCollatorWithPadding(tok))
+    with PeakMemory() as mem:
+        t0 = time.perf_counter(); trainer.train(); train_s = time.perf_counter() - t0
+    t0 = time.perf_counter(); pred = trainer.predict(ev); eval_s = time.perf_counter() - t0
+    acc = float((pred.predictions.argmax(-1) == np.array(dev["labels"])).mean())
+    return {"train_samples_per_s": len(train) * a.epochs / train_s, "train_time_s": train_s, "predictions_per_s": len(dev) / eval_s,
+            "peak_memory_bytes": mem.peak_bytes, "dev_accuracy": acc}
+
+def run_ours(a, loader, train, dev):
+    from lightweight_ft.lora_trainer import LoRATrainer
+    model, tok = loader.load_model()
+    t = LoRATrainer(model, tok)
+    model = t.train(train, dev, method="lora", lora_r=8, lora_alpha=16, lora_dropout=0.1, target_modules="query_value",
+                    epochs=a.epochs, learning_rate=a.learning_rate, batch_size=32, seed=a.seed, progress=False)
+    r = t.evaluate(model, dev)
+    rep = t.train_report
+    return {"train_samples_per_s": rep["train_samples_per_s"], "train_time_s": rep["train_time_s"], "predictions_per_s": r["predictions_per_s"],
+            "peak_memory_bytes": rep["peak_memory_bytes"], "dev_accuracy": r["accuracy"], "precision": rep["precision"]}
+
+def main(argv=None):
+    a = parse_args(argv)
+    if not a.data_dir: raise SystemExit("benchmark: pass --data-dir or set LWFT_DATA_DIR to a GLUE SST-2 folder")
+    from lightweight_ft.model_loader import ModelLoader
+    loader = ModelLoader(a.model, data_dir=a.data_dir, seed=a.seed)
+    train, dev = loader.load_sst2_dataset(max_train_samples=a.train_samples, max_eval_samples=a.eval_samples)
+    results = {"ours": run_ours(a, loader, train, dev)}
+    if not a.skip_reference: results["reference"] = run_reference(a, loader.model_path, train, dev)
+    out = {"model": a.model, "train_samples": len(train), "eval_samples": len(dev), "epochs": a.epochs, "learning_rate": a.learning_rate,
+           "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "cuda": torch.cuda.is_available()},
+           "results": results}
+    print(f"{'':<12}{'train/s':>10}{'predict/s':>11}{'peak MB':>10}{'dev acc':>9}")
+    for k, r in results.items():
+        print(f"{k:<12}{r['train_samples_per_s']:>10.1f}{r['predictions_per_s']:>11.1f}{r['peak_memory_bytes']/2**20:>10.0f}{r['dev_accuracy']:>9.4f}")
+    if "reference" in results:
+        o, ref = results["ours"], results["reference"]
+        out["ratios"] = {"train_samples_per_s": o["train_samples_per_s"] / ref["train_samples_per_s"],
+                         "predictions_per_s": o["predictions_per_s"] / ref["predictions_per_s"],
+                         "dev_accuracy_points": 100 * (o["dev_accuracy"] - ref["dev_accuracy"])}
+        print("ratio ours/reference: train {train_samples_per_s:.2f}x, predict {predictions_per_s:.2f}x, accuracy {dev_accuracy_points:+.2f} points".format(**out["ratios"]))
+    Path(a.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.output).write_text(json.dumps(out, indent=2))
+    return out
+
+if __name__ == "__main__": main()
