@@ -1,0 +1,77 @@
+"""The effect of each speed lever on LoRA training and prediction, one lever at a time, in one run.
+
+    python benchmarks/levers.py --model minilm --train-samples 2000 --data-dir ../shared/data/sst2
+
+Training rows start from the reference's data path (random batches padded by the tokenizer's
+`pad`) and switch on one lever at a time; prediction rows compare unsorted small batches with
+length-sorted large ones. bf16 is timed on a few steps only, because on CPUs without bf16
+instructions it is many times slower. Writes JSON beside the printed table.
+"""
+import argparse, json, os, time
+from pathlib import Path
+import numpy as np
+import torch
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="minilm")
+    p.add_argument("--data-dir", default=os.environ.get("LWFT_DATA_DIR"))
+    p.add_argument("--train-samples", type=int, default=2000)
+    p.add_argument("--bf16-samples", type=int, default=256, help="examples timed in bf16 (it can be very slow)")
+    p.add_argument("--output", default="benchmarks/results/levers.json")
+    return p.parse_args(argv)
+
+class TokenizerPadCollator:
+    "The reference's collator: the tokenizer pads each example's dict in Python."
+    def __init__(self, tokenizer): self.tokenizer = tokenizer
+    def __call__(self, features):
+        b = self.tokenizer.pad([{"input_ids": f["input_ids"]} for f in features], return_tensors="pt")
+        b["labels"] = torch.tensor([f["labels"] for f in features]); return b
+
+def time_training(loader, train, n, collator=None, **kw):
+    import lightweight_ft.lora_trainer as lt
+    model, tok = loader.load_model()
+    original = lt.PadCollator
+    if collator is not None: lt.PadCollator = lambda pad_id: collator(tok)
+    try:
+        t = lt.LoRATrainer(model, tok)
+        t.train(train.select(range(n)), method="lora", lora_r=8, lora_alpha=16, target_modules="query_value", learning_rate=5e-4,
+                seed=0, progress=False, **kw)
+    finally: lt.PadCollator = original
+    return t.train_report["train_samples_per_s"]
+
+def time_prediction(model, dev, pad_id, batch_size, sort):
+    from lightweight_ft.evaluator import predict_probabilities
+    from lightweight_ft.model_loader import PadCollator
+    t0 = time.perf_counter()
+    if sort: predict_probabilities(model, dev, batch_size, pad_id)
+    else:
+        collate, model = PadCollator(pad_id), model.eval()
+        with torch.inference_mode():
+            for s in range(0, len(dev), batch_size):
+                b = collate([dev[i] for i in range(s, min(s + batch_size, len(dev)))])
+                model(input_ids=b["input_ids"], attention_mask=b["attention_mask"])
+    return len(dev) / (time.perf_counter() - t0)
+
+def main(argv=None):
+    a = parse_args(argv)
+    from lightweight_ft.model_loader import ModelLoader
+    from lightweight_ft.lora_trainer import cpu_has_fast_bf16
+    loader = ModelLoader(a.model, data_dir=a.data_dir)
+    train, dev = loader.load_sst2_dataset(max_train_samples=a.train_samples)
+    n = len(train)
+    rows = []
+    def add(kind, lever, value, **extra): rows.append({"kind": kind, "lever": lever, "samples_per_s": value, **extra}); print(f"{kind:<8}{lever:<55}{value:>9.1f}/s")
+    add("train", "random batches, tokenizer.pad collator (reference data path)", time_training(loader, train, n, TokenizerPadCollator, group_by_length=False))
+    add("train", "+ tensor padding collator", time_training(loader, train, n, group_by_length=False))
+    add("train", "+ length-grouped batches (library default)", time_training(loader, train, n))
+    for bs in (16, 64): add("train", f"  batch size {bs} instead of 32", time_training(loader, train, n, batch_size=bs))
+    add("train", f"  bf16 autocast ({a.bf16_samples} examples; CPU bf16 instructions: {cpu_has_fast_bf16()})",
+        time_training(loader, train, min(a.bf16_samples, n), precision="bf16"))
+    model, tok = loader.load_model()
+    for bs, sort in ((8, False), (32, False), (32, True), (128, True), (256, True)):
+        add("predict", f"batch {bs}, {'length-sorted' if sort else 'dataset order'}", time_prediction(model, dev, tok.pad_token_id, bs, sort))
+    Path(a.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.output).write_text(json.dumps({"model": a.model, "train_samples": n, "threads": torch.get_num_threads(), "rows": rows}, indent=2))
+
+if __name__ == "__main__": main()
