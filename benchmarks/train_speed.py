@@ -59,7 +59,7 @@ def run_ours(a, loader, train, dev):
     r = t.evaluate(model, dev)
     rep = t.train_report
     return {"train_samples_per_s": rep["train_samples_per_s"], "train_time_s": rep["train_time_s"], "predictions_per_s": r["predictions_per_s"],
-            "peak_memory_bytes": rep["peak_memory_bytes"], "dev_accuracy": r["accuracy"], "precision": rep["precision"]}
+            "peak_memory_bytes": rep["peak_memory_bytes"], "dev_accuracy": r["accuracy"], "train_precision": rep["train_precision"]}
 
 def main(argv=None):
     a = parse_args(argv)
