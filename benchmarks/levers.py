@@ -4,9 +4,12 @@
 
 Training rows start from the reference's data path (random batches padded by the tokenizer's
 `pad`) and switch on one lever at a time; prediction rows compare unsorted small batches with
-length-sorted large ones. bf16 is timed on a few steps only, because on CPUs without bf16
-instructions it is many times slower. Writes JSON beside the printed table.
+length-sorted ones. bf16 is timed on a few steps only, because on CPUs without bf16
+instructions it is many times slower. Every lever is timed once per round, the rounds
+interleaved, and the table shows the median: on a shared or virtual machine the speed of the
+cores drifts, and interleaving keeps the drift from favouring one lever. Writes JSON.
 """
+import statistics
 import argparse, json, os, time
 from pathlib import Path
 import numpy as np
@@ -18,6 +21,7 @@ def parse_args(argv=None):
     p.add_argument("--data-dir", default=os.environ.get("LWFT_DATA_DIR"))
     p.add_argument("--train-samples", type=int, default=2000)
     p.add_argument("--bf16-samples", type=int, default=256, help="examples timed in bf16 (it can be very slow)")
+    p.add_argument("--rounds", type=int, default=2, help="times each lever is measured (the median is shown)")
     p.add_argument("--output", default="benchmarks/results/levers.json")
     return p.parse_args(argv)
 
@@ -29,6 +33,7 @@ class TokenizerPadCollator:
         b["labels"] = torch.tensor([f["labels"] for f in features]); return b
 
 def time_training(loader, train, n, collator=None, **kw):
+    "Train samples/s of one LoRA run (r=8 on query+value) with `LoRATrainer`, its collator optionally replaced."
     import lightweight_ft.lora_trainer as lt
     model, tok = loader.load_model()
     original = lt.PadCollator
@@ -60,18 +65,31 @@ def main(argv=None):
     loader = ModelLoader(a.model, data_dir=a.data_dir)
     train, dev = loader.load_sst2_dataset(max_train_samples=a.train_samples)
     n = len(train)
-    rows = []
-    def add(kind, lever, value, **extra): rows.append({"kind": kind, "lever": lever, "samples_per_s": value, **extra}); print(f"{kind:<8}{lever:<55}{value:>9.1f}/s")
-    add("train", "random batches, tokenizer.pad collator (reference data path)", time_training(loader, train, n, TokenizerPadCollator, group_by_length=False))
-    add("train", "+ tensor padding collator", time_training(loader, train, n, group_by_length=False))
-    add("train", "+ length-grouped batches (library default)", time_training(loader, train, n))
-    for bs in (16, 64): add("train", f"  batch size {bs} instead of 32", time_training(loader, train, n, batch_size=bs))
-    add("train", f"  bf16 autocast ({a.bf16_samples} examples; CPU bf16 instructions: {cpu_has_fast_bf16()})",
-        time_training(loader, train, min(a.bf16_samples, n), precision="bf16"))
     model, tok = loader.load_model()
-    for bs, sort in ((8, False), (32, False), (32, True), (128, True), (256, True)):
-        add("predict", f"batch {bs}, {'length-sorted' if sort else 'dataset order'}", time_prediction(model, dev, tok.pad_token_id, bs, sort))
+    reference_path = dict(collator=TokenizerPadCollator, group_by_length=False, fast_dropout=False)
+    levers = [
+        ("train", "random batches, tokenizer.pad collator, torch dropout (reference)", lambda: time_training(loader, train, n, **reference_path)),
+        ("train", "+ tensor padding collator", lambda: time_training(loader, train, n, group_by_length=False, fast_dropout=False)),
+        ("train", "+ length-grouped batches", lambda: time_training(loader, train, n, fast_dropout=False)),
+        ("train", "+ FastDropout masks (library default)", lambda: time_training(loader, train, n)),
+        ("train", "  batch size 16 instead of 32", lambda: time_training(loader, train, n, batch_size=16)),
+        ("train", "  batch size 64 instead of 32", lambda: time_training(loader, train, n, batch_size=64)),
+        ("predict", "batch 8, dataset order (reference)", lambda: time_prediction(model, dev, tok.pad_token_id, 8, False)),
+        ("predict", "batch 32, dataset order", lambda: time_prediction(model, dev, tok.pad_token_id, 32, False)),
+        ("predict", "batch 32, length-sorted (library default)", lambda: time_prediction(model, dev, tok.pad_token_id, 32, True)),
+        ("predict", "batch 128, length-sorted", lambda: time_prediction(model, dev, tok.pad_token_id, 128, True)),
+    ]
+    measured = {lever: [] for _, lever, _ in levers}
+    for r in range(a.rounds):
+        for kind, lever, run in levers:
+            measured[lever].append(run()); print(f"round {r + 1}: {kind:<8}{lever:<70}{measured[lever][-1]:>9.1f}/s", flush=True)
+    bf16_lever = f"  bf16 autocast ({a.bf16_samples} examples, once; CPU bf16 instructions: {cpu_has_fast_bf16()})"
+    levers.append(("train", bf16_lever, None))
+    measured[bf16_lever] = [time_training(loader, train, min(a.bf16_samples, n), precision="bf16")]
+    rows = [{"kind": kind, "lever": lever, "samples_per_s": statistics.median(measured[lever]), "rounds": measured[lever]} for kind, lever, _ in levers]
+    print(f"\n{'':<8}{'lever':<70}{'median':>10}  rounds")
+    for row in rows: print(f"{row['kind']:<8}{row['lever']:<70}{row['samples_per_s']:>9.1f}/s  " + " ".join(f"{v:.1f}" for v in row["rounds"]))
     Path(a.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.output).write_text(json.dumps({"model": a.model, "train_samples": n, "threads": torch.get_num_threads(), "rows": rows}, indent=2))
+    Path(a.output).write_text(json.dumps({"model": a.model, "train_samples": n, "threads": torch.get_num_threads(), "rounds": a.rounds, "rows": rows}, indent=2))
 
 if __name__ == "__main__": main()

@@ -101,7 +101,7 @@ class TrainingSettings:
     epochs: float = 1.0 # passes over the training split (fractions allowed)
     learning_rate: float|None = None # None: the method's default (`DEFAULT_LEARNING_RATES`)
     batch_size: int = 32 # training batch size
-    eval_batch_size: int = 128 # batch size for evaluation and prediction
+    eval_batch_size: int = 32 # batch size for evaluation and prediction (sorted by length; larger batches measured slower on a CPU)
     weight_decay: float = 0.01 # AdamW weight decay
     warmup_fraction: float = 0.06 # share of steps with a linear warm-up
     seed: int = 42 # seeds the model's new weights, the data order and the subsets
@@ -109,6 +109,7 @@ class TrainingSettings:
     eval_every: int|None = None # evaluate on the eval split every N steps (None: only at the end)
     logging_steps: int = 50 # record the training loss every N steps
     group_by_length: bool = True # batch sentences of similar length together: far less padding
+    fast_dropout: bool = True # on the CPU, draw dropout masks with numpy's SFC64 generator (`FastDropout`): same distribution, about 6x faster than torch's
     def __post_init__(self):
         _coerce_numbers(self, "epochs", "learning_rate", "weight_decay", "warmup_fraction")
         _check(self.method in METHODS, "training.method", f"unknown method {self.method!r}; choose one of {METHODS}")

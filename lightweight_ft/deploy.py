@@ -17,8 +17,8 @@ from .config_manager import ExperimentConfig, config_to_yaml, load_config
 
 # %% auto #0
 __all__ = ['PRECISION_DTYPES', 'ModelLoadError', 'label_names', 'is_quantized', 'model_card', 'save_adapter', 'load_adapter',
-           'merge_adapter', 'probe_cpu_precision', 'choose_precision', 'SentimentPredictor', 'predict_sentiment',
-           'predict_file', 'benchmark_against_pipeline']
+           'merge_adapter', 'probe_cpu_precision', 'inference_autocast_dtype', 'SentimentPredictor',
+           'predict_sentiment', 'predict_file', 'benchmark_against_pipeline']
 
 # %% ../nbs/06_deploy.ipynb #0162fd56
 class ModelLoadError(OSError):
@@ -290,7 +290,7 @@ def probe_cpu_precision(model, vocab_size: int, seq_len: int = 32, batch_size: i
 
 _PROBES = {}  # one probe per architecture and size in a process
 
-def choose_precision(model, precision: str = "auto", device=None, max_length: int = 32):
+def inference_autocast_dtype(model, precision: str = "auto", device=None, max_length: int = 32):
     "The autocast dtype for `precision` (`auto`, `fp32`, `bf16`, `fp16`) on `device`, and the timings behind an `auto` choice."
     if precision not in ("auto", *PRECISION_DTYPES):
         raise ValueError(f"precision must be one of auto, fp32, bf16, fp16; got {precision!r}")
@@ -329,7 +329,7 @@ class SentimentPredictor:
     "Labels and probabilities for texts, from a merged model folder, an adapter folder, or a loaded model and tokenizer."
     def __init__(self, model_dir_or_model, # a merged model folder, an adapter folder, or a loaded model
                  tokenizer=None, # needed with a loaded model; a folder brings its own
-                 batch_size: int = 64, max_length: int = 128,
+                 batch_size: int = 32, max_length: int = 128,
                  device=None, # None: CUDA when available, else the CPU (a loaded model stays where it is)
                  precision: str = "auto"): # `auto`, `fp32`, `bf16` or `fp16`
         if isinstance(model_dir_or_model, (str, os.PathLike)):
@@ -350,7 +350,7 @@ class SentimentPredictor:
         self.batch_size, self.max_length = batch_size, min(max_length, limit) if limit else max_length
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.label_names = label_names(model.config)
-        self.autocast_dtype, self.precision_probe = choose_precision(model, precision, max_length=self.max_length)
+        self.autocast_dtype, self.precision_probe = inference_autocast_dtype(model, precision, max_length=self.max_length)
         self.precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
 
     def __repr__(self):
@@ -433,7 +433,7 @@ def predict_file(predictor: SentimentPredictor, input_path, output_path, text_co
     return {**counts, "output": str(output_path)}
 
 # %% ../nbs/06_deploy.ipynb #13704a83
-def benchmark_against_pipeline(model_dir, texts: list[str], batch_size: int = 64, pipeline_batch_size: int|None = None,
+def benchmark_against_pipeline(model_dir, texts: list[str], batch_size: int = 32, pipeline_batch_size: int|None = None,
                                precision: str = "auto", repeats: int = 2) -> dict:
     "Texts per second of `SentimentPredictor` and of `transformers.pipeline` on the same model and inputs, and their ratio."
     from transformers import pipeline
@@ -442,12 +442,13 @@ def benchmark_against_pipeline(model_dir, texts: list[str], batch_size: int = 64
     pipe = pipeline("text-classification", model=pred.model, tokenizer=pred.tokenizer, device=model_device(pred.model))
     def run_pred(xs): pred.predict(xs)
     def run_pipe(xs): pipe(xs, batch_size=pb, truncation=True, max_length=pred.max_length)
-    def best(fn):
-        fn(texts[:16]); ts = []  # warm-up
-        for _ in range(repeats):
-            t0 = time.perf_counter(); fn(texts); ts.append(time.perf_counter() - t0)
-        return min(ts)
-    with _quiet_transformers(): t_pred, t_pipe = best(run_pred), best(run_pipe)
+    def timed(fn):
+        t0 = time.perf_counter(); fn(texts); return time.perf_counter() - t0
+    with _quiet_transformers():
+        run_pred(texts[:16]); run_pipe(texts[:16]) # warm-up
+        # interleaved, so that a drift in the machine's speed does not favour either side
+        times = [(timed(run_pred), timed(run_pipe)) for _ in range(repeats)]
+    t_pred, t_pipe = min(t for t, _ in times), min(t for _, t in times)
     n = len(texts)
     return {"n_texts": n, "batch_size": batch_size, "pipeline_batch_size": pb, "precision": pred.precision,
             "device": str(model_device(pred.model)), "predictor_per_s": n / t_pred, "pipeline_per_s": n / t_pipe,

@@ -37,7 +37,7 @@ def autocast_context(device, dtype):
     if dtype is None or dtype == torch.float32: return nullcontext()
     return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
-def predict_probabilities(model, dataset, batch_size: int = 128, pad_token_id: int = 0,
+def predict_probabilities(model, dataset, batch_size: int = 32, pad_token_id: int = 0,
                           autocast_dtype=None, progress: bool = False) -> np.ndarray:
     "Class probabilities `[n, num_labels]` for a tokenised dataset, in the dataset's order."
     ids = dataset["input_ids"]
@@ -194,7 +194,7 @@ def _sync(device):
 
 class Evaluator:
     "Metrics, intervals, calibration and throughput of one model on one tokenised dataset."
-    def __init__(self, batch_size: int = 128, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0,
+    def __init__(self, batch_size: int = 32, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0,
                  n_bins: int = 15, pad_token_id: int|None = None, autocast_dtype=None):
         _check_ci_level(ci_level)
         if batch_size < 1: raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")

@@ -5,11 +5,14 @@
 # %% ../nbs/02_lora_trainer.ipynb #5770f485
 from __future__ import annotations
 import gc, math, os, tempfile, threading, time, warnings
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import psutil
 import torch
+import torch.nn.functional as F
+from torch import nn
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback
@@ -20,7 +23,8 @@ from .evaluator import evaluate_predictions, predict_probabilities, autocast_con
 
 # %% auto #0
 __all__ = ['count_parameters', 'model_footprint_bytes', 'lora_config_for', 'prepare_model', 'in_modules', 'parameter_table',
-           'cpu_has_fast_bf16', 'choose_precision', 'PeakMemory', 'RunRecorder', 'LoRATrainer']
+           'cpu_has_fast_bf16', 'choose_precision', 'PeakMemory', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder',
+           'LoRATrainer']
 
 # %% ../nbs/02_lora_trainer.ipynb #e83e31f9
 def _param_numel(p) -> int:
@@ -161,6 +165,40 @@ class PeakMemory:
             self._max = max(self._max, self._proc.memory_info().rss); self.peak_bytes = self._max - self._base
         return False
 
+# %% ../nbs/02_lora_trainer.ipynb #e5cdf871
+class FastDropout(nn.Module):
+    "`nn.Dropout` whose CPU mask comes from a numpy SFC64 bit generator shared by the model's dropout layers."
+    def __init__(self, p: float, bit_generator: np.random.SFC64):
+        super().__init__()
+        if not 0 <= p < 1: raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p, self.bit_generator = p, bit_generator
+        self.threshold = round(p * 65536) # a 16-bit draw below this drops the element
+        self.scale = 65536 / (65536 - self.threshold) # keeps every activation's expected value
+    def extra_repr(self): return f"p={self.p}"
+    def mask(self, n: int) -> torch.Tensor:
+        "`n` values, each 0 with probability p and 1/(1-p) otherwise."
+        draws = self.bit_generator.random_raw((n + 3) // 4).view(np.uint16)[:n]
+        out = np.empty(n, np.float32); np.multiply(draws >= self.threshold, np.float32(self.scale), out=out)
+        return torch.from_numpy(out)
+    def forward(self, x):
+        if not self.training or self.threshold == 0: return x
+        if x.device.type != "cpu": return F.dropout(x, self.p, True)
+        return x * self.mask(x.numel()).view(x.shape).to(x.dtype)
+
+@contextmanager
+def fast_cpu_dropout(model, seed: int = 0):
+    "Within the block, every `nn.Dropout` of a model on the CPU is a `FastDropout` drawing from one generator seeded by `seed`."
+    swapped = []
+    if model_device(model).type == "cpu":
+        bit_generator = np.random.SFC64(seed)
+        for parent in list(model.modules()):
+            for name, child in list(parent.named_children()):
+                if type(child) is nn.Dropout and child.p > 0:
+                    setattr(parent, name, FastDropout(child.p, bit_generator)); swapped.append((parent, name, child))
+    try: yield model
+    finally:
+        for parent, name, child in swapped: setattr(parent, name, child)
+
 # %% ../nbs/02_lora_trainer.ipynb #d60c29b9
 class RunRecorder(TrainerCallback):
     "Collects loss/eval rows and the training wall time."
@@ -194,9 +232,9 @@ class LoRATrainer:
 
     def train(self, train_dataset, eval_dataset=None, method: str|None = None,
               lora_r: int = 16, lora_alpha: float = 32, lora_dropout: float = 0.1, target_modules="all_linear", bias: str = "none",
-              epochs: float = 1.0, learning_rate: float|None = None, batch_size: int = 32, eval_batch_size: int = 128,
+              epochs: float = 1.0, learning_rate: float|None = None, batch_size: int = 32, eval_batch_size: int = 32,
               weight_decay: float = 0.01, warmup_fraction: float = 0.06, seed: int = 42, precision: str = "auto",
-              eval_every: int|None = None, logging_steps: int = 50, group_by_length: bool = True, progress: bool = True):
+              eval_every: int|None = None, logging_steps: int = 50, group_by_length: bool = True, fast_dropout: bool = True, progress: bool = True):
         "Train with `method` (default: this trainer's) and return the trained model; costs go to `train_report`."
         method = method or self.method
         if bias not in BIAS_OPTIONS: raise ConfigError(f"config key `lora.bias`: must be one of {BIAS_OPTIONS}, got {bias!r}")
@@ -230,7 +268,8 @@ class LoRATrainer:
         if not progress: self.trainer.remove_callback(PrinterCallback)
         verbosity = hf_logging.get_verbosity(); hf_logging.set_verbosity_error()
         try:
-            with PeakMemory(device) as mem: self.trainer.train()
+            dropout = fast_cpu_dropout(model, seed) if fast_dropout else nullcontext()
+            with PeakMemory(device) as mem, dropout: self.trainer.train()
         finally: hf_logging.set_verbosity(verbosity)
         self.model, self.train_log = model, recorder.rows
         samples = len(train_dataset) * epochs
@@ -240,7 +279,7 @@ class LoRATrainer:
                              "peak_memory_bytes": int(mem.peak_bytes), "memory_device": device.type}
         return model
 
-    def evaluate(self, model=None, eval_dataset=None, batch_size: int = 128, progress: bool = False, ci_level: float = 0.95) -> dict:
+    def evaluate(self, model=None, eval_dataset=None, batch_size: int = 32, progress: bool = False, ci_level: float = 0.95) -> dict:
         "Metrics with intervals and calibration (`evaluate_predictions`), `probabilities` per example and `predictions_per_s`."
         model = model if model is not None else self.model
         if eval_dataset is None: raise ValueError("evaluate needs an eval_dataset (a tokenised split from ModelLoader.load_sst2_dataset).")
