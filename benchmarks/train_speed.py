@@ -81,8 +81,8 @@ def matmul_gflops(seconds: float = 1.0) -> float:
 
 def compute_floor(model_path, train, dev, gflops: float) -> dict:
     "The most samples/s any fp32 implementation can reach: linear-layer FLOPs of the real tokens at `gflops`."
-    from transformers import AutoModelForSequenceClassification
-    with torch.device("meta"): model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=2)
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+    with torch.device("meta"): model = AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(model_path, num_labels=2))
     per_token = sum(2 * m.in_features * m.out_features for n, m in model.named_modules()
                     if isinstance(m, torch.nn.Linear) and not any(h in n for h in ("pooler", "classifier")))
     train_tokens = sum(map(len, train["input_ids"])) / len(train)

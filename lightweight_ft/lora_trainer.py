@@ -23,8 +23,8 @@ from .evaluator import evaluate_predictions, predict_probabilities, autocast_con
 
 # %% auto #0
 __all__ = ['count_parameters', 'model_footprint_bytes', 'lora_config_for', 'prepare_model', 'in_modules', 'parameter_table',
-           'cpu_has_fast_bf16', 'choose_precision', 'PeakMemory', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder',
-           'LoRATrainer']
+           'cpu_has_fast_bf16', 'choose_precision', 'PeakMemory', 'FastDropout', 'fast_cpu_dropout',
+           'LengthBucketSampler', 'RowList', 'RunRecorder', 'LoRATrainer']
 
 # %% ../nbs/02_lora_trainer.ipynb #e83e31f9
 def _param_numel(p) -> int:
@@ -199,6 +199,40 @@ def fast_cpu_dropout(model, seed: int = 0):
     finally:
         for parent, name, child in swapped: setattr(parent, name, child)
 
+# %% ../nbs/02_lora_trainer.ipynb #d5f4fc97
+class LengthBucketSampler(torch.utils.data.Sampler):
+    "Indices whose consecutive runs of `batch_size` are batches of similar length; batches in random order, new each epoch."
+    def __init__(self, lengths, batch_size: int, seed: int = 0, pool_batches: int = 100):
+        if batch_size < 1: raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.lengths, self.batch_size, self.seed, self.pool_batches, self.epoch = list(lengths), batch_size, seed, pool_batches, 0
+    def __len__(self): return len(self.lengths)
+    def set_epoch(self, epoch: int): self.epoch = epoch
+    def batches(self) -> list[list[int]]:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order, pool = torch.randperm(len(self.lengths), generator=g).tolist(), self.pool_batches * self.batch_size
+        full, partial = [], []
+        for s in range(0, len(order), pool):
+            chunk = sorted(order[s:s + pool], key=self.lengths.__getitem__)
+            for b in range(0, len(chunk), self.batch_size):
+                (full if b + self.batch_size <= len(chunk) else partial).append(chunk[b:b + self.batch_size])
+        return [full[k] for k in torch.randperm(len(full), generator=g).tolist()] + partial
+    def __iter__(self): return (i for b in self.batches() for i in b)
+
+class RowList(torch.utils.data.Dataset):
+    "The `input_ids` and `labels` of a tokenised split as Python lists, for fast row access."
+    def __init__(self, ds, columns=("input_ids", "labels")):
+        self.columns = {c: list(ds[c]) for c in columns if c in ds.column_names}
+        self.lengths = list(ds["length"]) if "length" in ds.column_names else [len(x) for x in self.columns["input_ids"]]
+    def __len__(self): return len(self.lengths)
+    def __getitem__(self, i): return {c: v[i] for c, v in self.columns.items()}
+
+class _BucketedTrainer(Trainer):
+    "The HF `Trainer`, drawing length-grouped batches from `LengthBucketSampler`."
+    def _get_train_sampler(self, train_dataset=None):
+        ds = train_dataset if train_dataset is not None else self.train_dataset
+        if self.args.train_sampling_strategy != "group_by_length" or not isinstance(ds, RowList): return super()._get_train_sampler(train_dataset)
+        return LengthBucketSampler(ds.lengths, self.args.train_batch_size, seed=self.args.data_seed if self.args.data_seed is not None else self.args.seed)
+
 # %% ../nbs/02_lora_trainer.ipynb #d60c29b9
 class RunRecorder(TrainerCallback):
     "Collects loss/eval rows and the training wall time."
@@ -262,7 +296,7 @@ class LoRATrainer:
             logging_steps=logging_steps, logging_first_step=True, save_strategy="no", report_to=[], disable_tqdm=not progress,
             remove_unused_columns=False, dataloader_num_workers=0, label_names=["labels"])
         recorder = RunRecorder()
-        self.trainer = Trainer(model=model, args=args, train_dataset=_train_columns(train_dataset),
+        self.trainer = _BucketedTrainer(model=model, args=args, train_dataset=RowList(train_dataset),
                                eval_dataset=_train_columns(eval_dataset) if eval_dataset is not None else None,
                                data_collator=collator, compute_metrics=_logits_metrics, callbacks=[recorder])
         if not progress: self.trainer.remove_callback(PrinterCallback)
