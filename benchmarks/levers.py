@@ -20,7 +20,7 @@ def parse_args(argv=None):
     p.add_argument("--model", default="minilm")
     p.add_argument("--data-dir", default=os.environ.get("LWFT_DATA_DIR"))
     p.add_argument("--train-samples", type=int, default=2000)
-    p.add_argument("--bf16-samples", type=int, default=256, help="examples timed in bf16 (it can be very slow)")
+    p.add_argument("--bf16-samples", type=int, default=128, help="examples timed in bf16 (it can be very slow)")
     p.add_argument("--rounds", type=int, default=2, help="times each lever is measured (the median is shown)")
     p.add_argument("--output", default="benchmarks/results/levers.json")
     return p.parse_args(argv)
@@ -70,7 +70,7 @@ def main(argv=None):
     levers = [
         ("train", "random batches, tokenizer.pad collator, torch dropout (reference)", lambda: time_training(loader, train, n, **reference_path)),
         ("train", "+ tensor padding collator", lambda: time_training(loader, train, n, group_by_length=False, fast_dropout=False)),
-        ("train", "+ length-grouped batches", lambda: time_training(loader, train, n, fast_dropout=False)),
+        ("train", "+ length-bucketed batches (LengthBucketSampler)", lambda: time_training(loader, train, n, fast_dropout=False)),
         ("train", "+ FastDropout masks (library default)", lambda: time_training(loader, train, n)),
         ("train", "  batch size 16 instead of 32", lambda: time_training(loader, train, n, batch_size=16)),
         ("train", "  batch size 64 instead of 32", lambda: time_training(loader, train, n, batch_size=64)),

@@ -310,6 +310,8 @@ def inference_autocast_dtype(model, precision: str = "auto", device=None, max_le
 
 # %% ../nbs/06_deploy.ipynb #28bff726
 def _load_model_folder(path: Path, tokenizer=None):
+    run_adapter = path/"adapter"
+    if not (path/"config.json").exists() and (run_adapter/"adapter_config.json").exists(): path = run_adapter # a training run's folder
     if (path/"adapter_config.json").exists():
         model, tok = load_adapter(path)
         if not is_quantized(model): model = model.merge_and_unload()
