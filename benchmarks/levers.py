@@ -4,7 +4,7 @@
 
 Training rows start from the reference's data path (random batches padded by the tokenizer's
 `pad`) and switch on one lever at a time; prediction rows compare unsorted small batches with
-length-sorted ones. bf16 is timed on a few steps only, because on CPUs without bf16
+length-sorted ones, then drop the last layer's work for every token but [CLS]. bf16 is timed on a few steps only, because on CPUs without bf16
 instructions it is many times slower. Every lever is timed once per round, the rounds
 interleaved, and the table shows the median: on a shared or virtual machine the speed of the
 cores drifts, and interleaving keeps the drift from favouring one lever. Writes JSON.
@@ -45,11 +45,11 @@ def time_training(loader, train, n, collator=None, **kw):
     finally: lt.PadCollator = original
     return t.train_report["train_samples_per_s"]
 
-def time_prediction(model, dev, pad_id, batch_size, sort):
+def time_prediction(model, dev, pad_id, batch_size, sort, cls_only=True):
     from lightweight_ft.evaluator import predict_probabilities
     from lightweight_ft.model_loader import PadCollator
     t0 = time.perf_counter()
-    if sort: predict_probabilities(model, dev, batch_size, pad_id)
+    if sort: predict_probabilities(model, dev, batch_size, pad_id, cls_only=cls_only)
     else:
         collate, model = PadCollator(pad_id), model.eval()
         with torch.inference_mode():
@@ -66,27 +66,29 @@ def main(argv=None):
     train, dev = loader.load_sst2_dataset(max_train_samples=a.train_samples)
     n = len(train)
     model, tok = loader.load_model()
-    reference_path = dict(collator=TokenizerPadCollator, group_by_length=False, fast_dropout=False)
+    reference_path = dict(collator=TokenizerPadCollator, group_by_length=False, fast_dropout=False, cls_only=False)
     levers = [
         ("train", "random batches, tokenizer.pad collator, torch dropout (reference)", lambda: time_training(loader, train, n, **reference_path)),
-        ("train", "+ tensor padding collator", lambda: time_training(loader, train, n, group_by_length=False, fast_dropout=False)),
-        ("train", "+ length-bucketed batches (LengthBucketSampler)", lambda: time_training(loader, train, n, fast_dropout=False)),
-        ("train", "+ FastDropout masks (library default)", lambda: time_training(loader, train, n)),
+        ("train", "+ tensor padding collator", lambda: time_training(loader, train, n, group_by_length=False, fast_dropout=False, cls_only=False)),
+        ("train", "+ length-bucketed batches (LengthBucketSampler)", lambda: time_training(loader, train, n, fast_dropout=False, cls_only=False)),
+        ("train", "+ FastDropout masks", lambda: time_training(loader, train, n, cls_only=False)),
+        ("train", "+ last layer computes only [CLS] (library default)", lambda: time_training(loader, train, n)),
         ("train", "  batch size 16 instead of 32", lambda: time_training(loader, train, n, batch_size=16)),
         ("train", "  batch size 64 instead of 32", lambda: time_training(loader, train, n, batch_size=64)),
         ("predict", "batch 8, dataset order (reference)", lambda: time_prediction(model, dev, tok.pad_token_id, 8, False)),
         ("predict", "batch 32, dataset order", lambda: time_prediction(model, dev, tok.pad_token_id, 32, False)),
-        ("predict", "batch 32, length-sorted (library default)", lambda: time_prediction(model, dev, tok.pad_token_id, 32, True)),
+        ("predict", "batch 32, length-sorted", lambda: time_prediction(model, dev, tok.pad_token_id, 32, True, cls_only=False)),
+        ("predict", "+ last layer computes only [CLS] (library default)", lambda: time_prediction(model, dev, tok.pad_token_id, 32, True)),
         ("predict", "batch 128, length-sorted", lambda: time_prediction(model, dev, tok.pad_token_id, 128, True)),
     ]
-    measured = {lever: [] for _, lever, _ in levers}
+    measured = {(kind, lever): [] for kind, lever, _ in levers}
     for r in range(a.rounds):
         for kind, lever, run in levers:
-            measured[lever].append(run()); print(f"round {r + 1}: {kind:<8}{lever:<70}{measured[lever][-1]:>9.1f}/s", flush=True)
+            measured[kind, lever].append(run()); print(f"round {r + 1}: {kind:<8}{lever:<70}{measured[kind, lever][-1]:>9.1f}/s", flush=True)
     bf16_lever = f"  bf16 autocast ({a.bf16_samples} examples, once; CPU bf16 instructions: {cpu_has_fast_bf16()})"
     levers.append(("train", bf16_lever, None))
-    measured[bf16_lever] = [time_training(loader, train, min(a.bf16_samples, n), precision="bf16")]
-    rows = [{"kind": kind, "lever": lever, "samples_per_s": statistics.median(measured[lever]), "rounds": measured[lever]} for kind, lever, _ in levers]
+    measured["train", bf16_lever] = [time_training(loader, train, min(a.bf16_samples, n), precision="bf16")]
+    rows = [{"kind": kind, "lever": lever, "samples_per_s": statistics.median(measured[kind, lever]), "rounds": measured[kind, lever]} for kind, lever, _ in levers]
     print(f"\n{'':<8}{'lever':<70}{'median':>10}  rounds")
     for row in rows: print(f"{row['kind']:<8}{row['lever']:<70}{row['samples_per_s']:>9.1f}/s  " + " ".join(f"{v:.1f}" for v in row["rounds"]))
     Path(a.output).parent.mkdir(parents=True, exist_ok=True)

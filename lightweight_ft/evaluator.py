@@ -17,7 +17,7 @@ from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
-from .model_loader import PadCollator, synthetic_sentiment
+from .model_loader import PadCollator, last_layer_cls_only, synthetic_sentiment
 from .config_manager import ExperimentConfig, config_to_yaml
 
 # %% auto #0
@@ -38,7 +38,7 @@ def autocast_context(device, dtype):
     return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
 def predict_probabilities(model, dataset, batch_size: int = 32, pad_token_id: int = 0,
-                          autocast_dtype=None, progress: bool = False) -> np.ndarray:
+                          autocast_dtype=None, progress: bool = False, cls_only: bool = True) -> np.ndarray:
     "Class probabilities `[n, num_labels]` for a tokenised dataset, in the dataset's order."
     ids = dataset["input_ids"]
     order = np.argsort([-len(i) for i in ids], kind="stable")
@@ -51,7 +51,7 @@ def predict_probabilities(model, dataset, batch_size: int = 32, pad_token_id: in
         from tqdm.auto import tqdm
         batches = tqdm(batches, desc="predict", unit="batch")
     try:
-        with torch.inference_mode(), autocast_context(device, autocast_dtype):
+        with torch.inference_mode(), autocast_context(device, autocast_dtype), last_layer_cls_only(model, cls_only):
             for b in batches:
                 batch = collate([{"input_ids": ids[i]} for i in b])
                 logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits

@@ -18,7 +18,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback
 from transformers.utils import logging as hf_logging
 from .config_manager import DEFAULT_LEARNING_RATES, METHODS, BIAS_OPTIONS, ConfigError, LoraSettings
-from .model_loader import PadCollator, head_modules, resolve_target_modules
+from .model_loader import PadCollator, head_modules, last_layer_cls_only, resolve_target_modules
 from .evaluator import evaluate_predictions, predict_probabilities, autocast_context, model_device
 
 # %% auto #0
@@ -268,7 +268,8 @@ class LoRATrainer:
               lora_r: int = 16, lora_alpha: float = 32, lora_dropout: float = 0.1, target_modules="all_linear", bias: str = "none",
               epochs: float = 1.0, learning_rate: float|None = None, batch_size: int = 32, eval_batch_size: int = 32,
               weight_decay: float = 0.01, warmup_fraction: float = 0.06, seed: int = 42, precision: str = "auto",
-              eval_every: int|None = None, logging_steps: int = 50, group_by_length: bool = True, fast_dropout: bool = True, progress: bool = True):
+              eval_every: int|None = None, logging_steps: int = 50, group_by_length: bool = True, fast_dropout: bool = True, cls_only: bool = True,
+              progress: bool = True):
         "Train with `method` (default: this trainer's) and return the trained model; costs go to `train_report`."
         method = method or self.method
         if bias not in BIAS_OPTIONS: raise ConfigError(f"config key `lora.bias`: must be one of {BIAS_OPTIONS}, got {bias!r}")
@@ -303,7 +304,7 @@ class LoRATrainer:
         verbosity = hf_logging.get_verbosity(); hf_logging.set_verbosity_error()
         try:
             dropout = fast_cpu_dropout(model, seed) if fast_dropout else nullcontext()
-            with PeakMemory(device) as mem, dropout: self.trainer.train()
+            with PeakMemory(device) as mem, dropout, last_layer_cls_only(model, cls_only): self.trainer.train()
         finally: hf_logging.set_verbosity(verbosity)
         self.model, self.train_log = model, recorder.rows
         samples = len(train_dataset) * epochs

@@ -4,19 +4,21 @@
 
 # %% ../nbs/01_model_loader.ipynb #9d06965b
 from __future__ import annotations
-import csv, os, tempfile, importlib.util
+import csv, os, tempfile, types, importlib, importlib.util
+from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
 from datasets import Dataset
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 # %% auto #0
-__all__ = ['MODEL_ALIASES', 'OFFLINE_HELP', 'TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'packaged_minilm_path', 'resolve_model_path',
-           'model_type', 'head_modules', 'linear_layer_names', 'short_linear_names', 'resolve_target_modules',
-           'tiny_tokenizer', 'tiny_classifier', 'synthetic_sentiment', 'DataError', 'read_glue_tsv', 'tokenize_texts',
-           'PadCollator', 'ModelLoader', 'write_tiny_setup']
+__all__ = ['MODEL_ALIASES', 'OFFLINE_HELP', 'TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'FIRST_TOKEN_HEADS', 'packaged_minilm_path',
+           'resolve_model_path', 'model_type', 'head_modules', 'linear_layer_names', 'short_linear_names',
+           'resolve_target_modules', 'tiny_tokenizer', 'tiny_classifier', 'synthetic_sentiment', 'last_layer_cls_only',
+           'DataError', 'read_glue_tsv', 'tokenize_texts', 'PadCollator', 'ModelLoader', 'write_tiny_setup']
 
 # %% ../nbs/01_model_loader.ipynb #5922ed15
 def packaged_minilm_path() -> Path:
@@ -143,6 +145,60 @@ def synthetic_sentiment(n: int = 64, seed: int = 0) -> tuple[list[str], list[int
         fill.insert(int(rng.integers(len(fill) + 1)), w)
         texts.append(" ".join(fill)); labels.append(y)
     return texts, labels
+
+# %% ../nbs/01_model_loader.ipynb #f319f700
+def _first_token_attention(attn, q_proj, k_proj, v_proj, hidden, mask, training):
+    "Attention of the first position over all positions, with the model's own attention function."
+    batch, length, _ = hidden.shape
+    head = attn.attention_head_size
+    q = q_proj(hidden[:, :1]).view(batch, 1, -1, head).transpose(1, 2)
+    k = k_proj(hidden).view(batch, length, -1, head).transpose(1, 2)
+    v = v_proj(hidden).view(batch, length, -1, head).transpose(1, 2)
+    if mask is not None and mask.dim() == 4: mask = mask[:, :, :1]
+    eager = importlib.import_module(type(attn).__module__).eager_attention_forward
+    attend = ALL_ATTENTION_FUNCTIONS.get_interface(attn.config._attn_implementation, eager)
+    out, _ = attend(attn, q, k, v, mask, dropout=attn.dropout.p if training else 0.0, scaling=attn.scaling)
+    return out.reshape(batch, 1, -1)
+
+def _bert_layer_first_token(self, hidden_states, attention_mask=None, *args, **kwargs):
+    sa = self.attention.self
+    context = _first_token_attention(sa, sa.query, sa.key, sa.value, hidden_states, attention_mask, self.training)
+    attended = self.attention.output(context, hidden_states[:, :1])
+    return self.output(self.intermediate(attended), attended)
+
+def _distilbert_layer_first_token(self, hidden_states, attention_mask=None, *args, **kwargs):
+    a = self.attention
+    context = _first_token_attention(a, a.q_lin, a.k_lin, a.v_lin, hidden_states, attention_mask, self.training)
+    attended = self.sa_layer_norm(a.out_lin(context) + hidden_states[:, :1])
+    return self.output_layer_norm(self.ffn(attended) + attended)
+
+# Heads that read only the first position of the last layer, with where that layer lives.
+FIRST_TOKEN_HEADS = {
+    "BertForSequenceClassification": ("bert.encoder.layer", _bert_layer_first_token),
+    "RobertaForSequenceClassification": ("roberta.encoder.layer", _bert_layer_first_token),
+    "XLMRobertaForSequenceClassification": ("roberta.encoder.layer", _bert_layer_first_token),
+    "CamembertForSequenceClassification": ("roberta.encoder.layer", _bert_layer_first_token),
+    "DistilBertForSequenceClassification": ("distilbert.transformer.layer", _distilbert_layer_first_token),
+}
+
+def _first_token_classifier(model):
+    "The transformers classifier inside `model` (a PEFT wrapper or the model itself), if its head reads only [CLS]."
+    for m in model.modules():
+        if type(m).__name__ in FIRST_TOKEN_HEADS and not getattr(m.config, "is_decoder", False): return m
+    return None
+
+@contextmanager
+def last_layer_cls_only(model, enabled: bool = True):
+    "Within the block, the last encoder layer computes only the first token's output; yields whether it applies."
+    clf = _first_token_classifier(model) if enabled else None
+    if clf is None:
+        yield False
+        return
+    path, forward = FIRST_TOKEN_HEADS[type(clf).__name__]
+    last = clf.get_submodule(path)[-1]
+    last.forward = types.MethodType(forward, last)
+    try: yield True
+    finally: del last.forward
 
 # %% ../nbs/01_model_loader.ipynb #b2d8b8ee
 class DataError(ValueError):
