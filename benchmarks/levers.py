@@ -3,7 +3,8 @@
     python benchmarks/levers.py --model minilm --train-samples 2000 --data-dir ../shared/data/sst2
 
 Training rows start from the reference's data path (random batches padded by the tokenizer's
-`pad`) and switch on one lever at a time; prediction rows compare unsorted small batches with
+`pad`) and switch on one lever at a time (packing the random batches; then length-bucketed batches
+in its place, which change what a batch holds); prediction rows compare unsorted small batches with
 length-sorted ones, then drop the last layer's work for every token but [CLS]. bf16 is timed on a few steps only, because on CPUs without bf16
 instructions it is many times slower. Every lever is timed once per round, the rounds
 interleaved, and the table shows the median: on a shared or virtual machine the speed of the
@@ -66,13 +67,14 @@ def main(argv=None):
     train, dev = loader.load_sst2_dataset(max_train_samples=a.train_samples)
     n = len(train)
     model, tok = loader.load_model()
-    reference_path = dict(collator=TokenizerPadCollator, group_by_length=False, fast_dropout=False, cls_only=False)
+    reference_path = dict(collator=TokenizerPadCollator, batching="random", fast_dropout=False, cls_only=False)
     levers = [
         ("train", "random batches, tokenizer.pad collator, torch dropout (reference)", lambda: time_training(loader, train, n, **reference_path)),
-        ("train", "+ tensor padding collator", lambda: time_training(loader, train, n, group_by_length=False, fast_dropout=False, cls_only=False)),
-        ("train", "+ length-bucketed batches (LengthBucketSampler)", lambda: time_training(loader, train, n, fast_dropout=False, cls_only=False)),
+        ("train", "+ tensor padding collator", lambda: time_training(loader, train, n, batching="random", fast_dropout=False, cls_only=False)),
+        ("train", "+ packed sentences (same batches, no padding)", lambda: time_training(loader, train, n, fast_dropout=False, cls_only=False)),
         ("train", "+ FastDropout masks", lambda: time_training(loader, train, n, cls_only=False)),
         ("train", "+ last layer computes only [CLS] (library default)", lambda: time_training(loader, train, n)),
+        ("train", "  length-bucketed batches instead of packed ones", lambda: time_training(loader, train, n, batching="length_buckets")),
         ("train", "  batch size 16 instead of 32", lambda: time_training(loader, train, n, batch_size=16)),
         ("train", "  batch size 64 instead of 32", lambda: time_training(loader, train, n, batch_size=64)),
         ("predict", "batch 8, dataset order (reference)", lambda: time_prediction(model, dev, tok.pad_token_id, 8, False)),

@@ -41,7 +41,7 @@ def parse_args(argv=None):
     p.add_argument("--reference-only", action="store_true", help="run only the reference recipe")
     p.add_argument("--once", action="store_true", help="run ours once, not before and after the reference")
     p.add_argument("--ours-set", action="append", default=[], metavar="KEY=VALUE",
-                   help="an extra LoRATrainer.train argument for our side, e.g. group_by_length=false (repeatable)")
+                   help="an extra LoRATrainer.train argument for our side, e.g. batching=length_buckets (repeatable)")
     p.add_argument("--output", default="benchmarks/results/train_speed.json")
     return p.parse_args(argv)
 

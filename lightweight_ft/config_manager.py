@@ -11,14 +11,15 @@ from typing import Any
 import yaml
 
 # %% auto #0
-__all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'QUANT_BITS', 'DEFAULT_LEARNING_RATES', 'PRESETS', 'ConfigError',
-           'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings', 'ExperimentConfig',
-           'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset']
+__all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'DEFAULT_LEARNING_RATES', 'PRESETS',
+           'ConfigError', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings',
+           'ExperimentConfig', 'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset']
 
 # %% ../nbs/00_config_manager.ipynb #05f67964
 METHODS = ("zero_shot", "head_only", "lora", "qlora", "full")
 BIAS_OPTIONS = ("none", "lora_only", "all")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+BATCHING_OPTIONS = ("packed", "length_buckets", "random")
 QUANT_BITS = (4, 8)
 
 class ConfigError(ValueError):
@@ -108,7 +109,7 @@ class TrainingSettings:
     precision: str = "auto" # `auto` (measured: never slower than fp32), `fp32`, `bf16` or `fp16`
     eval_every: int|None = None # evaluate on the eval split every N steps (None: only at the end)
     logging_steps: int = 50 # record the training loss every N steps
-    group_by_length: bool = True # batch sentences of similar length together: far less padding
+    batching: str = "packed" # `packed`: random batches, sentences packed end to end (no padding, same steps); `length_buckets`: faster, but changes what a batch holds; `random`: padded
     fast_dropout: bool = True # on the CPU, draw dropout masks with numpy's SFC64 generator (`FastDropout`): same distribution, about 6x faster than torch's
     cls_only: bool = True # the last encoder layer computes only the [CLS] output the head reads (`last_layer_cls_only`): same maths, about 14% fewer FLOPs
     def __post_init__(self):
@@ -123,6 +124,7 @@ class TrainingSettings:
         _check(self.eval_every is None or (isinstance(self.eval_every, int) and self.eval_every > 0), "training.eval_every", f"must be a positive integer or null, got {self.eval_every!r}")
         _check(0 <= self.warmup_fraction < 1, "training.warmup_fraction", f"must be in [0, 1), got {self.warmup_fraction!r}")
         _check(self.weight_decay >= 0, "training.weight_decay", f"must be >= 0, got {self.weight_decay!r}")
+        _check(self.batching in BATCHING_OPTIONS, "training.batching", f"must be one of {BATCHING_OPTIONS}, got {self.batching!r}")
         _check(self.precision in PRECISIONS, "training.precision", f"must be one of {PRECISIONS}, got {self.precision!r}")
         _check(isinstance(self.seed, int), "training.seed", f"must be an integer, got {self.seed!r}")
 

@@ -17,8 +17,8 @@ from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback
 from transformers.utils import logging as hf_logging
-from .config_manager import DEFAULT_LEARNING_RATES, METHODS, BIAS_OPTIONS, ConfigError, LoraSettings
-from .model_loader import PadCollator, head_modules, last_layer_cls_only, resolve_target_modules
+from .config_manager import DEFAULT_LEARNING_RATES, METHODS, BIAS_OPTIONS, BATCHING_OPTIONS, ConfigError, LoraSettings
+from .model_loader import PadCollator, head_modules, last_layer_cls_only, packed_sentences, packing_supported, resolve_target_modules
 from .evaluator import evaluate_predictions, predict_probabilities, autocast_context, model_device
 
 # %% auto #0
@@ -226,12 +226,19 @@ class RowList(torch.utils.data.Dataset):
     def __len__(self): return len(self.lengths)
     def __getitem__(self, i): return {c: v[i] for c, v in self.columns.items()}
 
-class _BucketedTrainer(Trainer):
-    "The HF `Trainer`, drawing length-grouped batches from `LengthBucketSampler`."
+# %% ../nbs/02_lora_trainer.ipynb #087d0ce0
+class _LengthAwareTrainer(Trainer):
+    "The HF `Trainer`, with batches packed (`pack_pad_token_id` set) or drawn from `LengthBucketSampler`."
+    pack_pad_token_id: int|None = None
+    pack_cls_only: bool = True
     def _get_train_sampler(self, train_dataset=None):
         ds = train_dataset if train_dataset is not None else self.train_dataset
         if self.args.train_sampling_strategy != "group_by_length" or not isinstance(ds, RowList): return super()._get_train_sampler(train_dataset)
         return LengthBucketSampler(ds.lengths, self.args.train_batch_size, seed=self.args.data_seed if self.args.data_seed is not None else self.args.seed)
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        if self.pack_pad_token_id is None: return super().training_step(model, inputs, num_items_in_batch)
+        with packed_sentences(model, inputs, self.pack_pad_token_id, self.pack_cls_only) as packed:
+            return super().training_step(model, packed, num_items_in_batch)
 
 # %% ../nbs/02_lora_trainer.ipynb #d60c29b9
 class RunRecorder(TrainerCallback):
@@ -268,11 +275,12 @@ class LoRATrainer:
               lora_r: int = 16, lora_alpha: float = 32, lora_dropout: float = 0.1, target_modules="all_linear", bias: str = "none",
               epochs: float = 1.0, learning_rate: float|None = None, batch_size: int = 32, eval_batch_size: int = 32,
               weight_decay: float = 0.01, warmup_fraction: float = 0.06, seed: int = 42, precision: str = "auto",
-              eval_every: int|None = None, logging_steps: int = 50, group_by_length: bool = True, fast_dropout: bool = True, cls_only: bool = True,
+              eval_every: int|None = None, logging_steps: int = 50, batching: str = "packed", fast_dropout: bool = True, cls_only: bool = True,
               progress: bool = True):
         "Train with `method` (default: this trainer's) and return the trained model; costs go to `train_report`."
         method = method or self.method
         if bias not in BIAS_OPTIONS: raise ConfigError(f"config key `lora.bias`: must be one of {BIAS_OPTIONS}, got {bias!r}")
+        if batching not in BATCHING_OPTIONS: raise ConfigError(f"config key `training.batching`: must be one of {BATCHING_OPTIONS}, got {batching!r}")
         model = self._prepare(method, lora_r, lora_alpha, lora_dropout, target_modules, bias, seed)
         params = count_parameters(model)
         lr = DEFAULT_LEARNING_RATES[method] if learning_rate is None else learning_rate
@@ -292,14 +300,16 @@ class LoRATrainer:
             output_dir=self.output_dir, per_device_train_batch_size=batch_size, per_device_eval_batch_size=eval_batch_size,
             num_train_epochs=epochs, learning_rate=lr, weight_decay=weight_decay, warmup_steps=int(warmup_fraction * steps),
             seed=seed, data_seed=seed, bf16=prec == "bf16", fp16=prec == "fp16", use_cpu=device.type == "cpu",
-            train_sampling_strategy="group_by_length" if group_by_length else "random", length_column_name="length",
+            train_sampling_strategy="group_by_length" if batching == "length_buckets" else "random",
             eval_strategy="steps" if (eval_every and eval_dataset is not None) else "no", eval_steps=eval_every,
             logging_steps=logging_steps, logging_first_step=True, save_strategy="no", report_to=[], disable_tqdm=not progress,
             remove_unused_columns=False, dataloader_num_workers=0, label_names=["labels"])
         recorder = RunRecorder()
-        self.trainer = _BucketedTrainer(model=model, args=args, train_dataset=RowList(train_dataset),
+        self.trainer = _LengthAwareTrainer(model=model, args=args, train_dataset=RowList(train_dataset),
                                eval_dataset=_train_columns(eval_dataset) if eval_dataset is not None else None,
                                data_collator=collator, compute_metrics=_logits_metrics, callbacks=[recorder])
+        if batching == "packed" and packing_supported(model): self.trainer.pack_pad_token_id, self.trainer.pack_cls_only = self.tokenizer.pad_token_id, cls_only
+        elif batching == "packed": warnings.warn(f"{type(model).__name__} can't be packed (see `packing_supported`); training on padded random batches.")
         if not progress: self.trainer.remove_callback(PrinterCallback)
         verbosity = hf_logging.get_verbosity(); hf_logging.set_verbosity_error()
         try:

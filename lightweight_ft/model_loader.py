@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_model_loader.ipynb #9d06965b
 from __future__ import annotations
-import csv, os, tempfile, types, importlib, importlib.util
+import csv, functools, os, tempfile, types, importlib, importlib.util
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
@@ -15,10 +15,11 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 # %% auto #0
-__all__ = ['MODEL_ALIASES', 'OFFLINE_HELP', 'TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'FIRST_TOKEN_HEADS', 'packaged_minilm_path',
-           'resolve_model_path', 'model_type', 'head_modules', 'linear_layer_names', 'short_linear_names',
-           'resolve_target_modules', 'tiny_tokenizer', 'tiny_classifier', 'synthetic_sentiment', 'last_layer_cls_only',
-           'DataError', 'read_glue_tsv', 'tokenize_texts', 'PadCollator', 'ModelLoader', 'write_tiny_setup']
+__all__ = ['MODEL_ALIASES', 'OFFLINE_HELP', 'TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'FIRST_TOKEN_HEADS', 'PACKING_ATTENTION',
+           'packaged_minilm_path', 'resolve_model_path', 'model_type', 'head_modules', 'linear_layer_names',
+           'short_linear_names', 'resolve_target_modules', 'tiny_tokenizer', 'tiny_classifier', 'synthetic_sentiment',
+           'last_layer_cls_only', 'DataError', 'read_glue_tsv', 'tokenize_texts', 'PadCollator', 'pack_batch',
+           'packed_attention_mask', 'packing_supported', 'packed_sentences', 'ModelLoader', 'write_tiny_setup']
 
 # %% ../nbs/01_model_loader.ipynb #5922ed15
 def packaged_minilm_path() -> Path:
@@ -147,29 +148,39 @@ def synthetic_sentiment(n: int = 64, seed: int = 0) -> tuple[list[str], list[int
     return texts, labels
 
 # %% ../nbs/01_model_loader.ipynb #f319f700
-def _first_token_attention(attn, q_proj, k_proj, v_proj, hidden, mask, training):
-    "Attention of the first position over all positions, with the model's own attention function."
+def _at(hidden, positions=None):
+    "The positions of `hidden` the head reads: the first of every row, or the (rows, columns) in `positions`."
+    return hidden[:, :1] if positions is None else hidden[positions[0], positions[1]].unsqueeze(1)
+
+def _first_token_attention(attn, q_proj, k_proj, v_proj, hidden, mask, training, positions=None):
+    "Attention of the first position (or of each of `positions`) over its row, with the model's own attention function."
     batch, length, _ = hidden.shape
     head = attn.attention_head_size
-    q = q_proj(hidden[:, :1]).view(batch, 1, -1, head).transpose(1, 2)
+    query = _at(hidden, positions)
+    n = query.shape[0]
+    q = q_proj(query).view(n, 1, -1, head).transpose(1, 2)
     k = k_proj(hidden).view(batch, length, -1, head).transpose(1, 2)
     v = v_proj(hidden).view(batch, length, -1, head).transpose(1, 2)
-    if mask is not None and mask.dim() == 4: mask = mask[:, :, :1]
+    if positions is not None:
+        rows, cols = positions
+        k, v = k[rows], v[rows] # each query attends over its own row, as far as the mask lets it
+        if mask is not None: mask = mask[rows, :, cols].unsqueeze(2)
+    elif mask is not None and mask.dim() == 4: mask = mask[:, :, :1]
     eager = importlib.import_module(type(attn).__module__).eager_attention_forward
     attend = ALL_ATTENTION_FUNCTIONS.get_interface(attn.config._attn_implementation, eager)
     out, _ = attend(attn, q, k, v, mask, dropout=attn.dropout.p if training else 0.0, scaling=attn.scaling)
-    return out.reshape(batch, 1, -1)
+    return out.reshape(n, 1, -1)
 
-def _bert_layer_first_token(self, hidden_states, attention_mask=None, *args, **kwargs):
+def _bert_layer_first_token(self, hidden_states, attention_mask=None, *args, positions=None, **kwargs):
     sa = self.attention.self
-    context = _first_token_attention(sa, sa.query, sa.key, sa.value, hidden_states, attention_mask, self.training)
-    attended = self.attention.output(context, hidden_states[:, :1])
+    context = _first_token_attention(sa, sa.query, sa.key, sa.value, hidden_states, attention_mask, self.training, positions)
+    attended = self.attention.output(context, _at(hidden_states, positions))
     return self.output(self.intermediate(attended), attended)
 
-def _distilbert_layer_first_token(self, hidden_states, attention_mask=None, *args, **kwargs):
+def _distilbert_layer_first_token(self, hidden_states, attention_mask=None, *args, positions=None, **kwargs):
     a = self.attention
-    context = _first_token_attention(a, a.q_lin, a.k_lin, a.v_lin, hidden_states, attention_mask, self.training)
-    attended = self.sa_layer_norm(a.out_lin(context) + hidden_states[:, :1])
+    context = _first_token_attention(a, a.q_lin, a.k_lin, a.v_lin, hidden_states, attention_mask, self.training, positions)
+    attended = self.sa_layer_norm(a.out_lin(context) + _at(hidden_states, positions))
     return self.output_layer_norm(self.ffn(attended) + attended)
 
 # Heads that read only the first position of the last layer, with where that layer lives.
@@ -188,17 +199,24 @@ def _first_token_classifier(model):
     return None
 
 @contextmanager
+def _last_layer_forward(clf, forward):
+    "Within the block, the last encoder layer of `clf` runs `forward`; an enclosing block's forward comes back afterwards."
+    last = clf.get_submodule(FIRST_TOKEN_HEADS[type(clf).__name__][0])[-1]
+    before = last.__dict__.get("forward")
+    last.forward = types.MethodType(forward, last)
+    try: yield
+    finally:
+        if before is None: del last.forward
+        else: last.forward = before
+
+@contextmanager
 def last_layer_cls_only(model, enabled: bool = True):
     "Within the block, the last encoder layer computes only the first token's output; yields whether it applies."
     clf = _first_token_classifier(model) if enabled else None
     if clf is None:
         yield False
         return
-    path, forward = FIRST_TOKEN_HEADS[type(clf).__name__]
-    last = clf.get_submodule(path)[-1]
-    last.forward = types.MethodType(forward, last)
-    try: yield True
-    finally: del last.forward
+    with _last_layer_forward(clf, FIRST_TOKEN_HEADS[type(clf).__name__][1]): yield True
 
 # %% ../nbs/01_model_loader.ipynb #b2d8b8ee
 class DataError(ValueError):
@@ -259,6 +277,63 @@ class PadCollator:
         out = {"input_ids": ids, "attention_mask": mask}
         if "labels" in features[0]: out["labels"] = torch.tensor([int(f["labels"]) for f in features])
         return out
+
+# %% ../nbs/01_model_loader.ipynb #29960174
+PACKING_ATTENTION = ("sdpa", "eager")
+
+def pack_batch(batch: dict, pad_token_id: int = 0, position_offset: int = 0) -> dict:
+    "The sentences of a right-padded `batch` laid end to end in rows as wide as the longest (first fit, longest first)."
+    lengths, input_ids = batch["attention_mask"].sum(1).tolist(), batch["input_ids"].cpu() # packed on the CPU; the Trainer moves the result
+    width, room, place = max(lengths), [], [None] * len(lengths)
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        row = next((r for r, left in enumerate(room) if left >= lengths[i]), len(room))
+        if row == len(room): room.append(width)
+        place[i] = (row, width - room[row]); room[row] -= lengths[i]
+    ids = torch.full((len(room), width), pad_token_id, dtype=input_ids.dtype)
+    positions, segments = torch.zeros_like(ids), torch.full_like(ids, -1)
+    for i, ((r, c), k) in enumerate(zip(place, lengths)):
+        ids[r, c:c + k] = input_ids[i, :k]
+        positions[r, c:c + k] = torch.arange(position_offset, position_offset + k)
+        segments[r, c:c + k] = i
+    out = {"input_ids": ids, "position_ids": positions, "segments": segments,
+           "starts": (torch.tensor([r for r, _ in place]), torch.tensor([c for _, c in place]))}
+    if "labels" in batch: out["labels"] = batch["labels"]
+    return out
+
+def packed_attention_mask(segments, attn_implementation: str = "sdpa", dtype=torch.float32):
+    "Block-diagonal mask over packed `segments` (-1 for padding): boolean for `sdpa`, additive for `eager`."
+    same = (segments[:, :, None] == segments[:, None, :]) & (segments[:, None, :] >= 0)
+    same |= torch.eye(segments.shape[1], dtype=torch.bool, device=segments.device) # padding attends to itself: no empty rows
+    same = same[:, None]
+    if attn_implementation == "sdpa": return same
+    return torch.zeros(same.shape, dtype=dtype, device=segments.device).masked_fill_(~same, torch.finfo(dtype).min)
+
+def packing_supported(model) -> bool:
+    "Whether `packed_sentences` can run `model`: a head that reads only the first token, and `sdpa` or `eager` attention."
+    clf = _first_token_classifier(model)
+    return clf is not None and clf.config._attn_implementation in PACKING_ATTENTION
+
+def _position_offset(clf) -> int:
+    "Where position numbers start: RoBERTa-style embeddings count from `padding_idx + 1`."
+    embeddings = clf.get_submodule(FIRST_TOKEN_HEADS[type(clf).__name__][0].split(".")[0]).embeddings
+    padding_idx = getattr(getattr(embeddings, "position_embeddings", None), "padding_idx", None)
+    return 0 if padding_idx is None else padding_idx + 1
+
+@contextmanager
+def packed_sentences(model, batch: dict, pad_token_id: int = 0, cls_only: bool = True):
+    "Yields `batch` packed as model inputs; within the block the last layer puts out each sentence's first position."
+    if not packing_supported(model):
+        raise ValueError("Packing needs a sentence head that reads only the first token (FIRST_TOKEN_HEADS) and sdpa or eager attention; "
+                         "train with batching='random' or 'length_buckets' instead.")
+    clf = _first_token_classifier(model)
+    packed = pack_batch(batch, pad_token_id, _position_offset(clf))
+    device = next(model.parameters()).device
+    starts = tuple(t.to(device) for t in packed.pop("starts"))
+    packed["attention_mask"] = packed_attention_mask(packed.pop("segments"), clf.config._attn_implementation)
+    if cls_only: forward = functools.partial(FIRST_TOKEN_HEADS[type(clf).__name__][1], positions=starts)
+    else:
+        def forward(self, *args, **kwargs): return _at(type(self).forward(self, *args, **kwargs), starts)
+    with _last_layer_forward(clf, forward): yield packed
 
 # %% ../nbs/01_model_loader.ipynb #4baa19b3
 def _subset(texts, labels, n, seed):

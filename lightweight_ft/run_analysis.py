@@ -43,7 +43,7 @@ def train_kwargs(cfg: ExperimentConfig) -> dict:
     return dict(method=t.method, lora_r=l.r, lora_alpha=l.alpha, lora_dropout=l.dropout, target_modules=l.target_modules, bias=l.bias,
                 epochs=t.epochs, learning_rate=cfg.learning_rate, batch_size=t.batch_size, eval_batch_size=t.eval_batch_size,
                 weight_decay=t.weight_decay, warmup_fraction=t.warmup_fraction, seed=t.seed, precision=t.precision,
-                eval_every=t.eval_every, logging_steps=t.logging_steps, group_by_length=t.group_by_length, fast_dropout=t.fast_dropout, cls_only=t.cls_only)
+                eval_every=t.eval_every, logging_steps=t.logging_steps, batching=t.batching, fast_dropout=t.fast_dropout, cls_only=t.cls_only)
 
 def is_complete_run(run_dir, cfg: ExperimentConfig|None = None) -> bool:
     "Whether `run_dir` holds every run file (and, if `cfg` is given, was made by that resolved config)."
