@@ -315,8 +315,7 @@ def packing_supported(model) -> bool:
 
 def _position_offset(clf) -> int:
     "Where position numbers start: RoBERTa-style embeddings count from `padding_idx + 1`."
-    embeddings = clf.get_submodule(FIRST_TOKEN_HEADS[type(clf).__name__][0].split(".")[0]).embeddings
-    padding_idx = getattr(getattr(embeddings, "position_embeddings", None), "padding_idx", None)
+    padding_idx = getattr(getattr(clf.base_model.embeddings, "position_embeddings", None), "padding_idx", None)
     return 0 if padding_idx is None else padding_idx + 1
 
 @contextmanager
