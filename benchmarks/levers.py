@@ -62,7 +62,7 @@ def time_prediction(model, dev, pad_id, batch_size, sort, cls_only=True):
 def main(argv=None):
     a = parse_args(argv)
     from lightweight_ft.model_loader import ModelLoader
-    from lightweight_ft.lora_trainer import cpu_has_fast_bf16
+    from lightweight_ft.evaluator import cpu_has_fast_bf16
     loader = ModelLoader(a.model, data_dir=a.data_dir)
     train, dev = loader.load_sst2_dataset(max_train_samples=a.train_samples)
     n = len(train)

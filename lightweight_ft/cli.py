@@ -36,7 +36,7 @@ def _report(a):
 
 def _predict(a):
     from lightweight_ft.deploy import SentimentPredictor, predict_file
-    predictor = SentimentPredictor(a.model, batch_size=a.batch_size)
+    predictor = SentimentPredictor(a.model, batch_size=a.batch_size, precision=a.precision)
     if a.input:
         if not a.output: raise ValueError("--input needs --output FILE.csv")
         predict_file(predictor, a.input, a.output, text_column=a.text_column)
@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("texts", nargs="*"); pr.add_argument("--model", required=True)
     pr.add_argument("--input"); pr.add_argument("--output"); pr.add_argument("--text-column", default="sentence")
     pr.add_argument("--batch-size", type=int, default=64)
+    pr.add_argument("--precision", choices=["fp32", "bf16", "fp16", "auto"], default="fp32",
+                    help="fp32 (exact, the default); bf16/fp16 autocast, or auto (bf16 where the hardware has it), trade exactness for speed")
     pr.set_defaults(fn=_predict)
     for sp in (t, s, an, pr): sp.add_argument("--quiet", action="store_true", help="no progress bars")
     return p

@@ -12,13 +12,13 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from transformers.utils import logging as hf_logging
 from .model_loader import resolve_model_path, _is_local, OFFLINE_HELP, DataError
-from .evaluator import predict_probabilities, model_device
+from .evaluator import predict_probabilities, model_device, resolve_precision, PRECISION_DTYPES
 from .config_manager import ExperimentConfig, config_to_yaml, load_config
 
 # %% auto #0
-__all__ = ['PRECISION_DTYPES', 'ModelLoadError', 'label_names', 'is_quantized', 'model_card', 'save_adapter', 'load_adapter',
-           'merge_adapter', 'probe_cpu_precision', 'inference_autocast_dtype', 'SentimentPredictor',
-           'predict_sentiment', 'predict_file', 'benchmark_against_pipeline']
+__all__ = ['ModelLoadError', 'label_names', 'is_quantized', 'model_card', 'save_adapter', 'load_adapter', 'merge_adapter',
+           'inference_autocast_dtype', 'SentimentPredictor', 'predict_sentiment', 'predict_file',
+           'benchmark_against_pipeline']
 
 # %% ../nbs/06_deploy.ipynb #0162fd56
 class ModelLoadError(OSError):
@@ -260,53 +260,17 @@ def _dequant_note(bits) -> str:
             f"unquantised in fp32, the adapter loaded onto it, then merged. Predictions can differ slightly from the quantised model's.")
 
 # %% ../nbs/06_deploy.ipynb #d1082118
-PRECISION_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
 def _position_limit(config) -> int|None:
     n = getattr(config, "max_position_embeddings", None)
     if n is None: return None
     if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"): n -= (config.pad_token_id or 1) + 1
     return int(n)
 
-def _time_forward(model, batch, dtype, repeats=2, give_up_after=None) -> float:
-    from lightweight_ft.evaluator import autocast_context
-    with torch.inference_mode(), autocast_context(batch["input_ids"].device, dtype):
-        model(**batch)  # warm-up
-        best = float("inf")
-        for _ in range(repeats):
-            t0 = time.perf_counter(); model(**batch); best = min(best, time.perf_counter() - t0)
-            if give_up_after is not None and best > give_up_after: break
-    return best
-
-def probe_cpu_precision(model, vocab_size: int, seq_len: int = 32, batch_size: int = 8) -> dict:
-    "Seconds per batch of random tokens in fp32 and in bf16 autocast on the CPU; bf16 is `inf` where it fails."
-    g = torch.Generator().manual_seed(0)
-    ids = torch.randint(5, max(6, vocab_size), (batch_size, seq_len), generator=g)
-    batch = {"input_ids": ids.to(model_device(model)), "attention_mask": torch.ones_like(ids).to(model_device(model))}
-    out = {"fp32": _time_forward(model, batch, None)}
-    try: out["bf16"] = _time_forward(model, batch, torch.bfloat16, give_up_after=2 * out["fp32"])
-    except (RuntimeError, TypeError): out["bf16"] = float("inf")
-    return out
-
-_PROBES = {}  # one probe per architecture and size in a process
-
-def inference_autocast_dtype(model, precision: str = "auto", device=None, max_length: int = 32):
-    "The autocast dtype for `precision` (`auto`, `fp32`, `bf16`, `fp16`) on `device`, and the timings behind an `auto` choice."
-    if precision not in ("auto", *PRECISION_DTYPES):
-        raise ValueError(f"precision must be one of auto, fp32, bf16, fp16; got {precision!r}")
-    if precision != "auto": return PRECISION_DTYPES[precision], {}
+def inference_autocast_dtype(model, precision: str = "fp32", device=None):
+    "The autocast dtype for `precision` on `device`: None for `fp32` (exact); `bf16`/`fp16` as asked; `auto` by `resolve_precision`'s rule (fp32 for a quantised model)."
     device = torch.device(device) if device is not None else model_device(model)
-    if is_quantized(model): return None, {}
-    if device.type == "cuda": return (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16), {}
-    if device.type != "cpu": return None, {}
-    c = model.config
-    key = (type(model).__name__, getattr(c, "hidden_size", None), getattr(c, "num_hidden_layers", None), torch.get_num_threads())
-    if key not in _PROBES:
-        was_training = model.training; model.eval()
-        try: _PROBES[key] = probe_cpu_precision(model, getattr(c, "vocab_size", 100), seq_len=min(32, max_length))
-        finally: model.train(was_training)
-    t = _PROBES[key]
-    return (torch.bfloat16 if t["bf16"] < 0.9 * t["fp32"] else None), t
+    if precision == "auto" and is_quantized(model): return None
+    return PRECISION_DTYPES[resolve_precision(precision, device)]
 
 # %% ../nbs/06_deploy.ipynb #28bff726
 def _load_model_folder(path: Path, tokenizer=None):
@@ -333,7 +297,7 @@ class SentimentPredictor:
                  tokenizer=None, # needed with a loaded model; a folder brings its own
                  batch_size: int = 32, max_length: int = 128,
                  device=None, # None: CUDA when available, else the CPU (a loaded model stays where it is)
-                 precision: str = "auto"): # `auto`, `fp32`, `bf16` or `fp16`
+                 precision: str = "fp32"): # `fp32` (exact, the default), `bf16`, `fp16`, or `auto` (bf16 where the hardware has it)
         if isinstance(model_dir_or_model, (str, os.PathLike)):
             self.source = str(model_dir_or_model)
             model, tokenizer = _load_model_folder(_check_folder(model_dir_or_model), tokenizer)
@@ -352,7 +316,7 @@ class SentimentPredictor:
         self.batch_size, self.max_length = batch_size, min(max_length, limit) if limit else max_length
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.label_names = label_names(model.config)
-        self.autocast_dtype, self.precision_probe = inference_autocast_dtype(model, precision, max_length=self.max_length)
+        self.autocast_dtype = inference_autocast_dtype(model, precision)
         self.precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
 
     def __repr__(self):
@@ -436,7 +400,7 @@ def predict_file(predictor: SentimentPredictor, input_path, output_path, text_co
 
 # %% ../nbs/06_deploy.ipynb #13704a83
 def benchmark_against_pipeline(model_dir, texts: list[str], batch_size: int = 32, pipeline_batch_size: int|None = None,
-                               precision: str = "auto", repeats: int = 2) -> dict:
+                               precision: str = "fp32", repeats: int = 2) -> dict:
     "Texts per second of `SentimentPredictor` and of `transformers.pipeline` on the same model and inputs, and their ratio."
     from transformers import pipeline
     pred = SentimentPredictor(model_dir, batch_size=batch_size, precision=precision)

@@ -4,14 +4,16 @@
 
 # %% ../nbs/04_evaluator.ipynb #43553e47
 from __future__ import annotations
-import html, itertools, json, math, time, warnings, zlib
-from contextlib import nullcontext
+import html, itertools, json, math, os, platform, time, warnings, zlib
+from contextlib import contextmanager, nullcontext
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
 import yaml
+from torch import nn
 from scipy import stats
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
@@ -21,21 +23,36 @@ from .model_loader import PadCollator, last_layer_cls_only, synthetic_sentiment
 from .config_manager import ExperimentConfig, config_to_yaml
 
 # %% auto #0
-__all__ = ['HEADLINE_METRICS', 'PREDICTION_COLUMNS', 'SUMMARY_METRICS', 'COST_KEYS', 'model_device', 'autocast_context',
-           'predict_probabilities', 'classification_metrics', 'calibration_bins', 'headline_values',
-           'bootstrap_intervals', 'evaluate_predictions', 'Evaluator', 'flat_config', 'predictions_frame',
-           'probabilities_from_frame', 'RunRecord', 'load_run', 'write_synthetic_run', 'config_group_key', 'group_runs',
-           'compare_predictions', 'run_summary', 'summarize_groups', 'ModelComparator', 'build_report',
-           'format_summary', 'format_significance']
+__all__ = ['CPU_BF16_ENV', 'CPU_BF16_FLAGS', 'PRECISION_DTYPES', 'HEADLINE_METRICS', 'PREDICTION_COLUMNS', 'SUMMARY_METRICS',
+           'COST_KEYS', 'model_device', 'frozen_parameters_kept', 'autocast_context', 'predict_probabilities',
+           'parse_cpu_flags', 'cpu_flags', 'cpu_has_fast_bf16', 'resolve_precision', 'environment_report',
+           'classification_metrics', 'calibration_bins', 'headline_values', 'bootstrap_intervals',
+           'evaluate_predictions', 'Evaluator', 'flat_config', 'predictions_frame', 'probabilities_from_frame',
+           'RunRecord', 'load_run', 'write_synthetic_run', 'config_group_key', 'group_runs', 'compare_predictions',
+           'run_summary', 'summarize_groups', 'ModelComparator', 'build_report', 'format_summary',
+           'format_significance']
 
 # %% ../nbs/04_evaluator.ipynb #3e1a46b3
 def model_device(model) -> torch.device:
     return next(model.parameters()).device
 
-def autocast_context(device, dtype):
-    "Autocast to `dtype` on `device`, or nothing when `dtype` is None or float32."
-    if dtype is None or dtype == torch.float32: return nullcontext()
-    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
+@contextmanager
+def frozen_parameters_kept(model):
+    "Within the block, a layer may recast a frozen floating-point parameter (bitsandbytes' 8-bit layers recast their bias to the input's dtype); afterwards each one is its original tensor again."
+    # quantised weights (integer tensors) are left alone: bitsandbytes repacks them for the CPU on the first call, with their state
+    frozen = [(p, p.data) for p in model.parameters() if not p.requires_grad and p.is_floating_point()]
+    try: yield model
+    finally:
+        for p, original in frozen:
+            if p.data.dtype != original.dtype: p.data = original
+
+@contextmanager
+def autocast_context(device, dtype, model=None):
+    "Autocast to `dtype` on `device` (nothing when `dtype` is None or float32); the frozen parameters of `model` come out as they went in."
+    if dtype is None or dtype == torch.float32:
+        yield
+        return
+    with torch.autocast(device_type=torch.device(device).type, dtype=dtype), frozen_parameters_kept(model or nn.Module()): yield
 
 def predict_probabilities(model, dataset, batch_size: int = 32, pad_token_id: int = 0,
                           autocast_dtype=None, progress: bool = False, cls_only: bool = True) -> np.ndarray:
@@ -51,7 +68,7 @@ def predict_probabilities(model, dataset, batch_size: int = 32, pad_token_id: in
         from tqdm.auto import tqdm
         batches = tqdm(batches, desc="predict", unit="batch")
     try:
-        with torch.inference_mode(), autocast_context(device, autocast_dtype), last_layer_cls_only(model, cls_only):
+        with torch.inference_mode(), autocast_context(device, autocast_dtype, model), last_layer_cls_only(model, cls_only):
             for b in batches:
                 batch = collate([{"input_ids": ids[i]} for i in b])
                 logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits
@@ -59,6 +76,73 @@ def predict_probabilities(model, dataset, batch_size: int = 32, pad_token_id: in
     finally:
         model.train(was_training)
     return out
+
+# %% ../nbs/04_evaluator.ipynb #7d44ed97
+CPU_BF16_ENV = "LWFT_CPU_BF16"
+CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+PRECISION_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+def parse_cpu_flags(cpuinfo: str) -> frozenset[str]:
+    "The instruction-set flags of the first `flags` line of a `/proc/cpuinfo` text."
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"): return frozenset(value.split())
+    return frozenset()
+
+@lru_cache(None)
+def cpu_flags() -> frozenset[str]:
+    "This CPU's instruction-set flags (empty where `/proc/cpuinfo` does not exist)."
+    try: return parse_cpu_flags(Path("/proc/cpuinfo").read_text())
+    except OSError: return frozenset()
+
+# %% ../nbs/04_evaluator.ipynb #f55e6873
+def _forced_cpu_bf16() -> bool|None:
+    raw = os.environ.get(CPU_BF16_ENV, "").strip().lower()
+    if not raw: return None
+    if raw in ("1", "yes", "true", "on"): return True
+    if raw in ("0", "no", "false", "off"): return False
+    raise ValueError(f"{CPU_BF16_ENV}={raw!r}: set it to 1 (treat this CPU as having bf16 instructions) or 0 (as not having them), or unset it.")
+
+def cpu_has_fast_bf16() -> bool:
+    "Whether this CPU has bf16 matrix instructions (AMX or AVX512-BF16); `LWFT_CPU_BF16=1` or `0` forces the answer."
+    forced = _forced_cpu_bf16()
+    return forced if forced is not None else bool(set(CPU_BF16_FLAGS) & cpu_flags())
+
+# %% ../nbs/04_evaluator.ipynb #7794af79
+def resolve_precision(requested: str = "auto", device="cpu", key: str = "precision") -> str:
+    "The precision that runs on `device`: `requested` (`fp32`, `bf16`, `fp16`) checked, or for `auto` the fixed rule above; `key` names the setting in errors."
+    if requested not in ("auto", *PRECISION_DTYPES):
+        raise ValueError(f"{key}: must be one of auto, fp32, bf16, fp16; got {requested!r}")
+    device = torch.device(device)
+    cuda = device.type == "cuda"
+    if requested == "fp16" and not cuda: raise ValueError(f"{key}: fp16 needs a CUDA GPU; on the CPU use fp32 or bf16.")
+    if requested == "bf16" and cuda and not torch.cuda.is_bf16_supported(): raise ValueError(f"{key}: this GPU has no bf16; use fp16 or fp32.")
+    if requested != "auto": return requested
+    if cuda: return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
+
+# %% ../nbs/04_evaluator.ipynb #d4a35c55
+_REPORTED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+_REPORTED_PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "lightweight-ft")
+
+def _cpu_model() -> str|None:
+    try: text = Path("/proc/cpuinfo").read_text()
+    except OSError: return platform.processor() or None
+    return next((l.partition(":")[2].strip() for l in text.splitlines() if l.startswith("model name")), platform.processor() or None)
+
+def _version(package):
+    from importlib import metadata
+    try: return metadata.version(package)
+    except metadata.PackageNotFoundError: return None
+
+def environment_report(device="cpu") -> dict:
+    "The machine and libraries a run's numbers depend on (recorded in `metrics.json`)."
+    device = torch.device(device)
+    return {"cpu": _cpu_model(), "cpu_flags": [f for f in _REPORTED_FLAGS if f in cpu_flags()],
+            "cpu_bf16": cpu_has_fast_bf16(), "cpu_bf16_forced": os.environ.get(CPU_BF16_ENV) or None,
+            "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "device": str(device),
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+            "python": platform.python_version(), "versions": {p: _version(p) for p in _REPORTED_PACKAGES}}
 
 # %% ../nbs/04_evaluator.ipynb #48c2e528
 def classification_metrics(labels, probs) -> dict:

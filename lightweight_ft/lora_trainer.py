@@ -6,7 +6,6 @@
 from __future__ import annotations
 import gc, math, os, tempfile, threading, time, warnings
 from contextlib import contextmanager, nullcontext
-from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import psutil
@@ -19,12 +18,12 @@ from transformers.trainer_callback import PrinterCallback
 from transformers.utils import logging as hf_logging
 from .config_manager import DEFAULT_LEARNING_RATES, METHODS, BIAS_OPTIONS, BATCHING_OPTIONS, ConfigError, LoraSettings
 from .model_loader import PadCollator, head_modules, last_layer_cls_only, packed_sentences, packing_supported, resolve_target_modules
-from .evaluator import evaluate_predictions, predict_probabilities, autocast_context, model_device
+from .evaluator import evaluate_predictions, predict_probabilities, model_device, resolve_precision, environment_report, frozen_parameters_kept
 
 # %% auto #0
 __all__ = ['count_parameters', 'model_footprint_bytes', 'lora_config_for', 'prepare_model', 'in_modules', 'parameter_table',
-           'cpu_has_fast_bf16', 'choose_precision', 'PeakMemory', 'FastDropout', 'fast_cpu_dropout',
-           'LengthBucketSampler', 'RowList', 'RunRecorder', 'LoRATrainer']
+           'PeakMemory', 'FastDropout', 'fast_cpu_dropout', 'LengthBucketSampler', 'RowList', 'RunRecorder',
+           'LoRATrainer']
 
 # %% ../nbs/02_lora_trainer.ipynb #e83e31f9
 def _param_numel(p) -> int:
@@ -101,37 +100,6 @@ def parameter_table(config, r_values=(8, 16), target_modules="query_value") -> l
         lora = sum(p.numel() for n, p in pm.named_parameters() if "lora_" in n)
         rows.append({"method": f"LoRA r={r} on {target_modules} (adapter only)", "params": lora})
     return rows
-
-# %% ../nbs/02_lora_trainer.ipynb #ab7709c6
-@lru_cache(None)
-def cpu_has_fast_bf16() -> bool:
-    "Whether this CPU advertises bf16 matrix instructions (AMX or AVX512-BF16)."
-    try: flags = Path("/proc/cpuinfo").read_text()
-    except OSError: return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-def _time_step(model, batch, dtype, reps=3):
-    model.train()
-    with autocast_context(batch["input_ids"].device, dtype): model(**batch).loss.backward() # warm-up
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        with autocast_context(batch["input_ids"].device, dtype): model(**batch).loss.backward()
-    model.zero_grad(set_to_none=True)
-    return (time.perf_counter() - t0) / reps
-
-def choose_precision(model, batch=None, requested: str = "auto") -> str:
-    "`fp32`, `bf16` or `fp16`: the requested one (checked), or for `auto` the faster of fp32 and bf16 as measured."
-    cuda = model_device(model).type == "cuda"
-    if requested == "fp16" and not cuda: raise ValueError("precision fp16 needs a CUDA GPU; on the CPU use fp32 or bf16.")
-    if requested == "bf16" and cuda and not torch.cuda.is_bf16_supported(): raise ValueError("This GPU has no bf16; use fp16 or fp32.")
-    if requested != "auto": return requested
-    if not cuda and not cpu_has_fast_bf16(): return "fp32"
-    if cuda and not torch.cuda.is_bf16_supported(): return "fp16"
-    if batch is None: return "bf16" if cuda else "fp32"
-    rng = torch.get_rng_state()
-    try: fp32, bf16 = _time_step(model, batch, None), _time_step(model, batch, torch.bfloat16)
-    finally: torch.set_rng_state(rng)
-    return "bf16" if bf16 < fp32 else "fp32"
 
 # %% ../nbs/02_lora_trainer.ipynb #07a5067a
 def _return_freed_memory():
@@ -281,6 +249,8 @@ class LoRATrainer:
         method = method or self.method
         if bias not in BIAS_OPTIONS: raise ConfigError(f"config key `lora.bias`: must be one of {BIAS_OPTIONS}, got {bias!r}")
         if batching not in BATCHING_OPTIONS: raise ConfigError(f"config key `training.batching`: must be one of {BATCHING_OPTIONS}, got {batching!r}")
+        try: prec = resolve_precision(precision, model_device(self.model), key="config key `training.precision`")
+        except ValueError as e: raise ConfigError(str(e)) from None
         model = self._prepare(method, lora_r, lora_alpha, lora_dropout, target_modules, bias, seed)
         params = count_parameters(model)
         lr = DEFAULT_LEARNING_RATES[method] if learning_rate is None else learning_rate
@@ -288,13 +258,12 @@ class LoRATrainer:
         if method == "zero_shot" or epochs == 0:
             self.model = model
             self.train_report = {"method": method, **params, "trainable_params": 0, "trainable_share": 0.0, "train_time_s": 0.0,
-                                 "train_samples_per_s": None, "train_samples": 0, "train_precision": "fp32",
-                                 "footprint_bytes": model_footprint_bytes(model), "peak_memory_bytes": 0, "memory_device": model_device(model).type}
+                                 "train_samples_per_s": None, "train_samples": 0, "train_precision": "fp32", "precision_requested": precision,
+                                 "footprint_bytes": model_footprint_bytes(model), "peak_memory_bytes": 0, "memory_device": model_device(model).type,
+                                 "environment": environment_report(model_device(model))}
             return model
         collator = PadCollator(self.tokenizer.pad_token_id)
         device = model_device(model)
-        probe = collator([train_dataset[i] for i in range(min(batch_size, len(train_dataset)))])
-        prec = choose_precision(model, {k: v.to(device) for k, v in probe.items()}, precision)
         steps = math.ceil(len(train_dataset) / batch_size) * epochs
         args = TrainingArguments(
             output_dir=self.output_dir, per_device_train_batch_size=batch_size, per_device_eval_batch_size=eval_batch_size,
@@ -314,14 +283,19 @@ class LoRATrainer:
         verbosity = hf_logging.get_verbosity(); hf_logging.set_verbosity_error()
         try:
             dropout = fast_cpu_dropout(model, seed) if fast_dropout else nullcontext()
-            with PeakMemory(device) as mem, dropout, last_layer_cls_only(model, cls_only): self.trainer.train()
-        finally: hf_logging.set_verbosity(verbosity)
+            # frozen_parameters_kept: under autocast, 8-bit layers recast their frozen biases to bf16 in place
+            with PeakMemory(device) as mem, dropout, last_layer_cls_only(model, cls_only), frozen_parameters_kept(model): self.trainer.train()
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            # mixed precision wraps the model's forward in autocast; unwrapped, the trained model predicts in fp32 as a reloaded one does
+            model = self.trainer.accelerator.unwrap_model(model, keep_fp32_wrapper=False)
         self.model, self.train_log = model, recorder.rows
         samples = len(train_dataset) * epochs
         self.train_report = {"method": method, **params, "train_time_s": recorder.train_time_s, "train_samples": int(samples),
                              "train_samples_per_s": samples / recorder.train_time_s if recorder.train_time_s else None,
-                             "train_precision": prec, "learning_rate": lr, "footprint_bytes": model_footprint_bytes(model),
-                             "peak_memory_bytes": int(mem.peak_bytes), "memory_device": device.type}
+                             "train_precision": prec, "precision_requested": precision, "learning_rate": lr, "footprint_bytes": model_footprint_bytes(model),
+                             "peak_memory_bytes": int(mem.peak_bytes), "memory_device": device.type,
+                             "environment": environment_report(device)}
         return model
 
     def evaluate(self, model=None, eval_dataset=None, batch_size: int = 32, progress: bool = False, ci_level: float = 0.95) -> dict:
