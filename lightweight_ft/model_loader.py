@@ -15,11 +15,12 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 # %% auto #0
-__all__ = ['MODEL_ALIASES', 'OFFLINE_HELP', 'TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'FIRST_TOKEN_HEADS', 'PACKING_ATTENTION',
-           'packaged_minilm_path', 'resolve_model_path', 'model_type', 'head_modules', 'linear_layer_names',
-           'short_linear_names', 'resolve_target_modules', 'tiny_tokenizer', 'tiny_classifier', 'synthetic_sentiment',
-           'last_layer_cls_only', 'DataError', 'read_glue_tsv', 'tokenize_texts', 'PadCollator', 'pack_batch',
-           'packed_attention_mask', 'packing_supported', 'packed_sentences', 'ModelLoader', 'write_tiny_setup']
+__all__ = ['MODEL_ALIASES', 'OFFLINE_HELP', 'TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'FIRST_TOKEN_HEADS', 'MAX_FIELD_CHARS',
+           'PACKING_ATTENTION', 'packaged_minilm_path', 'resolve_model_path', 'model_type', 'head_modules',
+           'linear_layer_names', 'short_linear_names', 'resolve_target_modules', 'tiny_tokenizer', 'tiny_classifier',
+           'synthetic_sentiment', 'last_layer_cls_only', 'DataError', 'read_glue_tsv', 'not_utf8_error', 'checked_rows',
+           'tokenize_texts', 'PadCollator', 'pack_batch', 'packed_attention_mask', 'packing_supported',
+           'packed_sentences', 'ModelLoader', 'write_tiny_setup']
 
 # %% ../nbs/01_model_loader.ipynb #5922ed15
 def packaged_minilm_path() -> Path:
@@ -229,8 +230,8 @@ def read_glue_tsv(path, num_labels: int = 2, empty_sentences: str = "error") -> 
         raise DataError(f"{path}: file not found. A GLUE SST-2 folder holds train.tsv and dev.tsv; "
                         f"pass data_dir=, set data.data_dir in the config, or set LWFT_DATA_DIR.")
     texts, labels, dropped = [], [], 0
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+    with path.open(encoding="utf-8-sig", newline="") as f, _csv_field_limit(MAX_FIELD_CHARS):
+        reader = checked_rows(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), path)
         header = next(reader, None)
         if header is None: raise DataError(f"{path}: the file is empty; expected a header `sentence<TAB>label`.")
         header = [h.strip() for h in header]
@@ -256,6 +257,38 @@ def read_glue_tsv(path, num_labels: int = 2, empty_sentences: str = "error") -> 
             texts.append(s); labels.append(y)
     if not texts: raise DataError(f"{path}: no rows after the header.")
     return texts, labels, dropped
+
+# %% ../nbs/01_model_loader.ipynb #e9aeaddd
+MAX_FIELD_CHARS = 10_000_000 # longest field read from a data file; csv's own default is 131,072
+
+@contextmanager
+def _csv_field_limit(limit: int):
+    "Within the block, the csv module accepts fields of up to `limit` characters."
+    before = csv.field_size_limit(limit)
+    try: yield
+    finally: csv.field_size_limit(before)
+
+def not_utf8_error(path) -> DataError:
+    "A `DataError` naming the line, column and byte of the first non-UTF-8 byte in `path`, and the fix."
+    raw = Path(path).read_bytes()
+    try: raw.decode("utf-8"); return DataError(f"{path}: the file is not valid UTF-8 text; re-save it as UTF-8.")
+    except UnicodeDecodeError as e: start = e.start
+    line = raw.count(b"\n", 0, start) + 1
+    column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+    return DataError(f"{path}, line {line}, column {column}: byte 0x{raw[start]:02x} is not UTF-8 (the file was probably saved as "
+                     f"Latin-1 or Windows-1252). Re-save it as UTF-8, e.g. `iconv -f cp1252 -t utf-8 {Path(path).name} > fixed{Path(path).suffix}`.")
+
+def checked_rows(reader, path):
+    "The rows of the csv `reader` over `path`; bytes that are not UTF-8 and oversized fields become `DataError`s naming the file and line."
+    rows = iter(reader)
+    while True:
+        try: row = next(rows)
+        except StopIteration: return
+        except UnicodeDecodeError: raise not_utf8_error(path) from None
+        except csv.Error as e:
+            raise DataError(f"{path}, line {reader.line_num}: {e} (at most {MAX_FIELD_CHARS:,} characters a field). "
+                            "Check that line: a missing line break joins rows into one.") from None
+        yield row
 
 # %% ../nbs/01_model_loader.ipynb #d8dc8882
 def tokenize_texts(texts, labels, tokenizer, max_length: int = 128) -> Dataset:
