@@ -5,6 +5,7 @@
 # %% ../nbs/01_model_loader.ipynb #9d06965b
 from __future__ import annotations
 import csv, functools, os, tempfile, types, importlib, importlib.util
+import json, warnings, zipfile
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
@@ -20,7 +21,7 @@ __all__ = ['MODEL_ALIASES', 'OFFLINE_HELP', 'TARGET_MODULE_PRESETS', 'HEAD_MODUL
            'linear_layer_names', 'short_linear_names', 'resolve_target_modules', 'tiny_tokenizer', 'tiny_classifier',
            'synthetic_sentiment', 'last_layer_cls_only', 'DataError', 'read_glue_tsv', 'not_utf8_error', 'checked_rows',
            'tokenize_texts', 'PadCollator', 'pack_batch', 'packed_attention_mask', 'packing_supported',
-           'packed_sentences', 'ModelLoader', 'write_tiny_setup']
+           'packed_sentences', 'check_splits', 'ModelLoader', 'write_tiny_setup']
 
 # %% ../nbs/01_model_loader.ipynb #5922ed15
 def packaged_minilm_path() -> Path:
@@ -367,6 +368,26 @@ def packed_sentences(model, batch: dict, pad_token_id: int = 0, cls_only: bool =
         def forward(self, *args, **kwargs): return _at(type(self).forward(self, *args, **kwargs), starts)
     with _last_layer_forward(clf, forward): yield packed
 
+# %% ../nbs/01_model_loader.ipynb #9867663f
+def check_splits(train, evaluation, report: dict|None = None):
+    "Refuse a single-class training split; warn when evaluation repeats training or holds labels training never shows."
+    source = lambda split, default: (report or {}).get(split, {}).get("source", default)
+    train_src, eval_src = source("train", "the training split"), source("validation", "the evaluation split")
+    train_labels = set(train["labels"])
+    if len(train_labels) < 2:
+        raise DataError(f"{train_src}: every training sentence has label {min(train_labels)}, so there is nothing to learn to tell apart. "
+                        f"Use training data with sentences of every class (check the label column; a small data.max_train_samples subset can miss a class).")
+    unseen = sorted(set(evaluation["labels"]) - train_labels)
+    if unseen:
+        warnings.warn(f"{eval_src} holds label(s) {unseen} that {train_src} never shows: the model can't predict them, so those rows all count "
+                      f"as errors. Add training sentences of those classes if that is not the point.", UserWarning, stacklevel=2)
+    eval_texts = set(evaluation["sentence"])
+    shared = len(eval_texts & set(train["sentence"]))
+    if eval_texts and shared * 2 >= len(eval_texts):
+        what = "the same sentences as" if eval_texts == set(train["sentence"]) else f"{shared} of its {len(eval_texts)} sentences in"
+        warnings.warn(f"{eval_src} has {what} {train_src}: its scores measure how well the model remembers, not how well it generalises. "
+                      f"Evaluate on sentences kept out of training (for SST-2, dev.tsv).", UserWarning, stacklevel=2)
+
 # %% ../nbs/01_model_loader.ipynb #4baa19b3
 def _subset(texts, labels, n, seed):
     if n is None or n >= len(texts): return texts, labels
@@ -435,6 +456,7 @@ class ModelLoader:
                 self._token_cache[key] = tokenize_texts(texts, labels, tokenizer, self.max_length)
                 self.data_report[split] = {"source": source, "rows": total, "used": len(texts), "dropped_empty": dropped}
             out.append(self._token_cache[key])
+        check_splits(*out, self.data_report)
         return tuple(out)
 
 def _read_hub_split(split, num_labels, empty_sentences):
