@@ -516,8 +516,10 @@ class ModelLoader:
     def _from_pretrained(self, fn, **kw):
         try: return fn(self.model_path, **kw)
         except OSError as e:
-            where = "local folder" if _is_local(self.model_path) else "Hugging Face hub"
-            raise OSError(f"Could not load {self.model_name!r} from the {where}: {str(e).splitlines()[0]}\n{OFFLINE_HELP}") from None
+            local = _is_local(self.model_path)
+            where = "local folder" if local else "Hugging Face hub"
+            no_folder = "" if local else f" (nor is there a local folder {Path(self.model_path).resolve()})"
+            raise OSError(f"Could not load {self.model_name!r} from the {where}{no_folder}: {str(e).splitlines()[0]}\n{OFFLINE_HELP}") from None
 
     def model_config(self):
         "The model's config, read without its weights once the folder, its weights, `num_labels` and `max_length` are checked."
