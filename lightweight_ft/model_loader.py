@@ -143,7 +143,7 @@ def _with_positions(model, n: int):
     return model
 
 def tiny_classifier(arch: str = "distilbert", vocab_size: int = 80, hidden: int = 32, layers: int = 2, num_labels: int = 2, seed: int = 0,
-                    positions: int = 130): # position embeddings: 130 take `max_length=128` in every architecture (RoBERTa counts from 2)
+                    positions: int|None = None): # position embeddings; None: 64 (DistilBERT) or 70. 130 take max_length=128 in every architecture
     "A randomly initialised sequence classifier of architecture `arch` (`distilbert`, `bert`, `roberta`)."
     from transformers import BertConfig, DistilBertConfig, RobertaConfig
     torch.manual_seed(seed)
@@ -155,7 +155,8 @@ def tiny_classifier(arch: str = "distilbert", vocab_size: int = 80, hidden: int 
                   max_position_embeddings=70, num_labels=num_labels, pad_token_id=0 if arch == "bert" else 1)
     else: raise ValueError(f"unknown arch {arch!r}: use distilbert, bert or roberta")
     # built with its first size, then grown: every weight, and the random state left behind, stay what earlier tests were written against
-    return _with_positions(AutoModelForSequenceClassification.from_config(cfg), positions)
+    model = AutoModelForSequenceClassification.from_config(cfg)
+    return model if positions is None else _with_positions(model, positions)
 
 def synthetic_sentiment(n: int = 64, seed: int = 0) -> tuple[list[str], list[int]]:
     "`n` short sentences whose label (1 positive, 0 negative) is carried by one sentiment word."
@@ -593,7 +594,7 @@ def _read_hub_split(split, num_labels, empty_sentences):
 def write_tiny_setup(folder, arch: str = "distilbert", n_train: int = 64, n_dev: int = 24) -> Path:
     "A tiny model with its tokenizer in `folder/model`, and synthetic `train.tsv`/`dev.tsv` in `folder`: a complete offline setup in milliseconds."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    tiny_tokenizer().save_pretrained(folder/"model"); tiny_classifier(arch).save_pretrained(folder/"model")
+    tiny_tokenizer().save_pretrained(folder/"model"); tiny_classifier(arch, positions=130).save_pretrained(folder/"model")
     for name, n, seed in (("train.tsv", n_train, 0), ("dev.tsv", n_dev, 1)):
         t, y = synthetic_sentiment(n, seed)
         (folder/name).write_text("sentence\tlabel\n" + "".join(f"{a}\t{b}\n" for a, b in zip(t, y)))
