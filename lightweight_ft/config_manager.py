@@ -174,7 +174,7 @@ def _build(cls, d, section):
     return cls(**d)
 
 # %% ../nbs/00_config_manager.ipynb #f3f9f741
-_TYPE_WORDS = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string", "list": "a list", "None": "null"}
+_TYPE_WORDS = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string", "list": "a list", "dict": "a mapping", "None": "null"}
 
 def _fits(value, type_name: str) -> bool:
     "Whether `value` is of the annotation's `type_name`; other names (the section classes) are checked elsewhere."
@@ -184,6 +184,7 @@ def _fits(value, type_name: str) -> bool:
     if type_name == "float": return isinstance(value, (int, float))
     if type_name == "str": return isinstance(value, str)
     if type_name == "list": return isinstance(value, (list, tuple))
+    if type_name == "dict": return isinstance(value, dict)
     if type_name == "None": return value is None
     return True
 
