@@ -154,7 +154,7 @@ def tiny_classifier(arch: str = "distilbert", vocab_size: int = 80, hidden: int 
         cfg = cls(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden*2, num_hidden_layers=layers, num_attention_heads=2,
                   max_position_embeddings=70, num_labels=num_labels, pad_token_id=0 if arch == "bert" else 1)
     else: raise ValueError(f"unknown arch {arch!r}: use distilbert, bert or roberta")
-    # built with its first size, then grown: every weight, and the random state left behind, stay what earlier tests were written against
+    # built at its own size, then grown: the other weights, and the random state after the call, are the same with or without `positions`
     model = AutoModelForSequenceClassification.from_config(cfg)
     return model if positions is None else _with_positions(model, positions)
 
