@@ -13,7 +13,8 @@ import yaml
 # %% auto #0
 __all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'DEFAULT_LEARNING_RATES', 'PRESETS',
            'ConfigError', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings',
-           'ExperimentConfig', 'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset']
+           'ExperimentConfig', 'check_field_types', 'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config',
+           'set_by_path', 'apply_overrides', 'preset']
 
 # %% ../nbs/00_config_manager.ipynb #05f67964
 METHODS = ("zero_shot", "head_only", "lora", "qlora", "full")
@@ -172,6 +173,84 @@ def _build(cls, d, section):
     if unknown: raise ConfigError(f"config key `{section}.{sorted(unknown)[0]}`: unknown key; allowed keys of `{section}`: {sorted(names)}")
     return cls(**d)
 
+# %% ../nbs/00_config_manager.ipynb #f3f9f741
+_TYPE_WORDS = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string", "list": "a list", "dict": "a mapping", "None": "null"}
+
+def _fits(value, type_name: str) -> bool:
+    "Whether `value` is of the annotation's `type_name`; other names (the section classes) are checked elsewhere."
+    if type_name == "bool": return isinstance(value, bool)
+    if type_name in ("int", "float") and isinstance(value, bool): return False
+    if type_name == "int": return isinstance(value, int)
+    if type_name == "float": return isinstance(value, (int, float))
+    if type_name == "str": return isinstance(value, str)
+    if type_name == "list": return isinstance(value, (list, tuple))
+    if type_name == "dict": return isinstance(value, dict)
+    if type_name == "None": return value is None
+    return True
+
+def _type_hint(value, allowed) -> str:
+    if "bool" in allowed and isinstance(value, str): return "; write true or false without quotes"
+    if allowed[0] == "str" and not isinstance(value, (list, dict)): return "; quote it to make it a string"
+    return ""
+
+def check_field_types(obj, section: str = ""):
+    "Check every field of the dataclass `obj` against its annotation (numeric strings become floats); `ConfigError` names the dotted key."
+    for f in fields(obj):
+        value, allowed = getattr(obj, f.name), [t.strip() for t in str(f.type).split("|")]
+        if "float" in allowed and isinstance(value, str):
+            value = _number(value); setattr(obj, f.name, value)
+        if any(_fits(value, t) for t in allowed): continue
+        expected = " or ".join(_TYPE_WORDS.get(t, t) for t in allowed)
+        raise ConfigError(f"config key `{section + '.' if section else ''}{f.name}`: expected {expected}, "
+                          f"got {value!r} ({type(value).__name__}){_type_hint(value, allowed)}")
+
+def _types_checked_first(cls, section: str):
+    "Make `cls.__post_init__` run `check_field_types` before the class's own checks (once, however often this runs)."
+    own = cls.__post_init__
+    if getattr(own, "checks_types", False): return cls
+    def __post_init__(self):
+        check_field_types(self, section)
+        own(self)
+    __post_init__.checks_types = True
+    cls.__post_init__ = __post_init__
+    return cls
+
+for _section, _cls in {"": ExperimentConfig, **_SECTIONS}.items(): _types_checked_first(_cls, _section)
+
+# %% ../nbs/00_config_manager.ipynb #6fd54ec6
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+def _refuse_duplicate_keys(node, path=(), visited=None):
+    "Raise `ConfigError` at the first mapping key given twice under `node`, naming its dotted path and both lines."
+    visited = set() if visited is None else visited
+    if id(node) in visited: return # an alias of a node already checked
+    visited.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        lines = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None and key_node.tag != _MERGE_TAG:
+                line = key_node.start_mark.line + 1
+                if key in lines:
+                    raise ConfigError(f"config key `{'.'.join(path + (key,))}` is given twice (lines {lines[key]} and {line}); "
+                                      f"YAML would silently keep the last. Delete one of them.")
+                lines[key] = line
+            _refuse_duplicate_keys(value_node, path + (str(key),), visited)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value): _refuse_duplicate_keys(item, path + (str(i),), visited)
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    "`yaml.SafeLoader` that refuses a mapping key given twice, at any depth."
+    def get_single_data(self):
+        node = self.get_single_node()
+        if node is None: return None
+        _refuse_duplicate_keys(node)
+        return self.construct_document(node)
+
+def read_yaml(text: str):
+    "The data of one YAML document, read safely; a duplicated key is a `ConfigError`."
+    return yaml.load(text, Loader=UniqueKeyLoader)
+
 # %% ../nbs/00_config_manager.ipynb #eaa8e3a0
 def config_to_yaml(cfg: ExperimentConfig, path=None) -> str:
     "The config as YAML text; written to `path` when given."
@@ -183,8 +262,12 @@ def load_config(path) -> ExperimentConfig:
     "Read an `ExperimentConfig` from a YAML file."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"config file not found: {path}. Pass the path of a YAML file such as configs/minilm_lora.yaml.")
-    try: d = yaml.safe_load(path.read_text()) or {}
+    try: d = read_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e: raise ConfigError(f"{path} is not valid YAML: {e}") from None
+    except UnicodeDecodeError as e: raise ConfigError(f"{path}: byte {e.start} is not UTF-8 text; re-save the file as UTF-8.") from None
+    except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
+    if d is None: raise ConfigError(f"{path}: the file is empty (or holds only comments), which would silently mean 'all defaults'. "
+                                    f"Write the settings there, starting from a copy of configs/minilm_lora.yaml.")
     _check(isinstance(d, dict), str(path), "the file must hold a mapping of config sections")
     return ExperimentConfig.from_dict(d)
 
@@ -206,7 +289,7 @@ def apply_overrides(cfg: ExperimentConfig, overrides: dict|list|None) -> Experim
         for o in overrides:
             _check("=" in o, o, "an override must look like key=value, e.g. lora.r=8")
             k, v = o.split("=", 1)
-            parsed[k.strip()] = yaml.safe_load(v)
+            parsed[k.strip()] = read_yaml(v)
         overrides = parsed
     d = copy.deepcopy(cfg.to_dict())
     for k, v in overrides.items(): set_by_path(d, k, v)

@@ -5,6 +5,7 @@
 # %% ../nbs/01_model_loader.ipynb #9d06965b
 from __future__ import annotations
 import csv, functools, os, tempfile, types, importlib, importlib.util
+import json, warnings, zipfile
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
@@ -13,13 +14,18 @@ from torch import nn
 from datasets import Dataset
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from safetensors import safe_open
+from .config_manager import ConfigError
 
 # %% auto #0
-__all__ = ['MODEL_ALIASES', 'OFFLINE_HELP', 'TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'FIRST_TOKEN_HEADS', 'PACKING_ATTENTION',
-           'packaged_minilm_path', 'resolve_model_path', 'model_type', 'head_modules', 'linear_layer_names',
-           'short_linear_names', 'resolve_target_modules', 'tiny_tokenizer', 'tiny_classifier', 'synthetic_sentiment',
-           'last_layer_cls_only', 'DataError', 'read_glue_tsv', 'tokenize_texts', 'PadCollator', 'pack_batch',
-           'packed_attention_mask', 'packing_supported', 'packed_sentences', 'ModelLoader', 'write_tiny_setup']
+__all__ = ['MODEL_ALIASES', 'OFFLINE_HELP', 'TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'FIRST_TOKEN_HEADS', 'MAX_FIELD_CHARS',
+           'PACKING_ATTENTION', 'TOKENIZER_FILES', 'packaged_minilm_path', 'resolve_model_path', 'model_type',
+           'head_modules', 'linear_layer_names', 'short_linear_names', 'resolve_target_modules', 'tiny_tokenizer',
+           'tiny_classifier', 'synthetic_sentiment', 'last_layer_cls_only', 'DataError', 'read_glue_tsv',
+           'not_utf8_error', 'checked_rows', 'tokenize_texts', 'PadCollator', 'pack_batch', 'packed_attention_mask',
+           'packing_supported', 'packed_sentences', 'check_splits', 'ModelFolderError', 'check_weight_files',
+           'check_model_folder', 'model_positions', 'check_model_settings', 'check_tokenizer_files', 'check_tokenizer',
+           'ModelLoader', 'write_tiny_setup']
 
 # %% ../nbs/01_model_loader.ipynb #5922ed15
 def packaged_minilm_path() -> Path:
@@ -39,9 +45,12 @@ def resolve_model_path(name_or_path: str) -> str:
     "A short name becomes its packaged folder; a local folder or hub name passes through."
     key = str(name_or_path).lower()
     if key in MODEL_ALIASES: return str(MODEL_ALIASES[key]())
-    return str(name_or_path)
+    return str(Path(name_or_path).expanduser()) if str(name_or_path).startswith("~") else str(name_or_path)
 
-def _is_local(p: str) -> bool: return Path(p).exists() or p.startswith((".", "/", "~"))
+def _is_local(p: str) -> bool:
+    "Whether `p` names a local folder: it exists, or it looks like a path (a hub id is `name` or `owner/name`)."
+    p = str(p)
+    return Path(p).exists() or p.startswith((".", "/", "~")) or p.count("/") > 1 or "\\" in p
 
 # %% ../nbs/01_model_loader.ipynb #c97e3578
 _BERT_LIKE = {
@@ -122,7 +131,19 @@ def tiny_tokenizer(extra_words=()) -> PreTrainedTokenizerBase:
     vocab = {w: i for i, w in enumerate(dict.fromkeys(words))}
     return BertTokenizerFast(vocab=vocab, do_lower_case=True)
 
-def tiny_classifier(arch: str = "distilbert", vocab_size: int = 80, hidden: int = 32, layers: int = 2, num_labels: int = 2, seed: int = 0):
+def _with_positions(model, n: int):
+    "`model` with `n` position embeddings: its own rows first, then new ones drawn without touching the global random state."
+    emb = model.base_model.embeddings
+    old = emb.position_embeddings
+    extra = torch.randn(n - old.num_embeddings, old.embedding_dim, generator=torch.Generator().manual_seed(n)) * model.config.initializer_range
+    emb.position_embeddings = nn.Embedding.from_pretrained(torch.cat([old.weight.detach(), extra]), freeze=False, padding_idx=old.padding_idx)
+    for name in ("position_ids", "token_type_ids"):
+        if hasattr(emb, name): setattr(emb, name, (torch.arange(n) if name == "position_ids" else torch.zeros(n, dtype=torch.long)).expand(1, -1))
+    model.config.max_position_embeddings = n
+    return model
+
+def tiny_classifier(arch: str = "distilbert", vocab_size: int = 80, hidden: int = 32, layers: int = 2, num_labels: int = 2, seed: int = 0,
+                    positions: int|None = None): # position embeddings; None: 64 (DistilBERT) or 70. 130 take max_length=128 in every architecture
     "A randomly initialised sequence classifier of architecture `arch` (`distilbert`, `bert`, `roberta`)."
     from transformers import BertConfig, DistilBertConfig, RobertaConfig
     torch.manual_seed(seed)
@@ -133,7 +154,9 @@ def tiny_classifier(arch: str = "distilbert", vocab_size: int = 80, hidden: int 
         cfg = cls(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden*2, num_hidden_layers=layers, num_attention_heads=2,
                   max_position_embeddings=70, num_labels=num_labels, pad_token_id=0 if arch == "bert" else 1)
     else: raise ValueError(f"unknown arch {arch!r}: use distilbert, bert or roberta")
-    return AutoModelForSequenceClassification.from_config(cfg)
+    # built at its own size, then grown: the other weights, and the random state after the call, are the same with or without `positions`
+    model = AutoModelForSequenceClassification.from_config(cfg)
+    return model if positions is None else _with_positions(model, positions)
 
 def synthetic_sentiment(n: int = 64, seed: int = 0) -> tuple[list[str], list[int]]:
     "`n` short sentences whose label (1 positive, 0 negative) is carried by one sentiment word."
@@ -229,8 +252,8 @@ def read_glue_tsv(path, num_labels: int = 2, empty_sentences: str = "error") -> 
         raise DataError(f"{path}: file not found. A GLUE SST-2 folder holds train.tsv and dev.tsv; "
                         f"pass data_dir=, set data.data_dir in the config, or set LWFT_DATA_DIR.")
     texts, labels, dropped = [], [], 0
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+    with path.open(encoding="utf-8-sig", newline="") as f, _csv_field_limit(MAX_FIELD_CHARS):
+        reader = checked_rows(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE), path)
         header = next(reader, None)
         if header is None: raise DataError(f"{path}: the file is empty; expected a header `sentence<TAB>label`.")
         header = [h.strip() for h in header]
@@ -256,6 +279,38 @@ def read_glue_tsv(path, num_labels: int = 2, empty_sentences: str = "error") -> 
             texts.append(s); labels.append(y)
     if not texts: raise DataError(f"{path}: no rows after the header.")
     return texts, labels, dropped
+
+# %% ../nbs/01_model_loader.ipynb #e9aeaddd
+MAX_FIELD_CHARS = 10_000_000 # longest field read from a data file; csv's own default is 131,072
+
+@contextmanager
+def _csv_field_limit(limit: int):
+    "Within the block, the csv module accepts fields of up to `limit` characters."
+    before = csv.field_size_limit(limit)
+    try: yield
+    finally: csv.field_size_limit(before)
+
+def not_utf8_error(path) -> DataError:
+    "A `DataError` naming the line, column and byte of the first non-UTF-8 byte in `path`, and the fix."
+    raw = Path(path).read_bytes()
+    try: raw.decode("utf-8"); return DataError(f"{path}: the file is not valid UTF-8 text; re-save it as UTF-8.")
+    except UnicodeDecodeError as e: start = e.start
+    line = raw.count(b"\n", 0, start) + 1
+    column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+    return DataError(f"{path}, line {line}, column {column}: byte 0x{raw[start]:02x} is not UTF-8 (the file was probably saved as "
+                     f"Latin-1 or Windows-1252). Re-save it as UTF-8, e.g. `iconv -f cp1252 -t utf-8 {Path(path).name} > fixed{Path(path).suffix}`.")
+
+def checked_rows(reader, path):
+    "The rows of the csv `reader` over `path`; bytes that are not UTF-8 and oversized fields become `DataError`s naming the file and line."
+    rows = iter(reader)
+    while True:
+        try: row = next(rows)
+        except StopIteration: return
+        except UnicodeDecodeError: raise not_utf8_error(path) from None
+        except csv.Error as e:
+            raise DataError(f"{path}, line {reader.line_num}: {e} (at most {MAX_FIELD_CHARS:,} characters a field). "
+                            "Check that line: a missing line break joins rows into one.") from None
+        yield row
 
 # %% ../nbs/01_model_loader.ipynb #d8dc8882
 def tokenize_texts(texts, labels, tokenizer, max_length: int = 128) -> Dataset:
@@ -315,7 +370,8 @@ def packing_supported(model) -> bool:
 
 def _position_offset(clf) -> int:
     "Where position numbers start: RoBERTa-style embeddings count from `padding_idx + 1`."
-    padding_idx = getattr(getattr(clf.base_model.embeddings, "position_embeddings", None), "padding_idx", None)
+    embeddings = getattr(clf.base_model, "embeddings", None)
+    padding_idx = getattr(getattr(embeddings, "position_embeddings", None), "padding_idx", None)
     return 0 if padding_idx is None else padding_idx + 1
 
 @contextmanager
@@ -334,6 +390,106 @@ def packed_sentences(model, batch: dict, pad_token_id: int = 0, cls_only: bool =
         def forward(self, *args, **kwargs): return _at(type(self).forward(self, *args, **kwargs), starts)
     with _last_layer_forward(clf, forward): yield packed
 
+# %% ../nbs/01_model_loader.ipynb #9867663f
+def check_splits(train, evaluation, report: dict|None = None):
+    "Refuse a single-class training split; warn when evaluation repeats training or holds labels training never shows."
+    source = lambda split, default: (report or {}).get(split, {}).get("source", default)
+    train_src, eval_src = source("train", "the training split"), source("validation", "the evaluation split")
+    train_labels = set(train["labels"])
+    if len(train_labels) < 2:
+        raise DataError(f"{train_src}: every training sentence has label {min(train_labels)}, so there is nothing to learn to tell apart. "
+                        f"Use training data with sentences of every class (check the label column; a small data.max_train_samples subset can miss a class).")
+    unseen = sorted(set(evaluation["labels"]) - train_labels)
+    if unseen:
+        warnings.warn(f"{eval_src} holds label(s) {unseen} that {train_src} never shows: the model can't predict them, so those rows all count "
+                      f"as errors. Add training sentences of those classes if that is not the point.", UserWarning, stacklevel=2)
+    eval_texts = set(evaluation["sentence"])
+    shared = len(eval_texts & set(train["sentence"]))
+    if eval_texts and shared * 2 >= len(eval_texts):
+        what = "the same sentences as" if eval_texts == set(train["sentence"]) else f"{shared} of its {len(eval_texts)} sentences in"
+        warnings.warn(f"{eval_src} has {what} {train_src}: its scores measure how well the model remembers, not how well it generalises. "
+                      f"Evaluate on sentences kept out of training (for SST-2, dev.tsv).", UserWarning, stacklevel=2)
+
+# %% ../nbs/01_model_loader.ipynb #a30ee1a9
+class ModelFolderError(OSError):
+    "A model folder can't be used as it is; the message names the folder, what is wrong and the fix."
+
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")
+_SAVED_MODEL = "the folder that save_pretrained wrote (config.json and model.safetensors), a hub name, or `minilm` for the packaged MiniLM"
+_COPY_AGAIN = "Copy it again from where it came from (a download or copy may have stopped early), or save the model again with save_pretrained."
+
+def _first_line(e) -> str: return str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+
+def check_weight_files(folder) -> list[Path]:
+    "The weight files in `folder` (model or adapter), each checked whole; `ModelFolderError` names a damaged or missing one."
+    folder = Path(folder)
+    for index in (folder/"model.safetensors.index.json", folder/"pytorch_model.bin.index.json"):
+        if not index.exists(): continue
+        try: shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        except (ValueError, KeyError, TypeError) as e: raise ModelFolderError(f"{index}: not a valid shard index ({_first_line(e)}). {_COPY_AGAIN}") from None
+        missing = [s for s in shards if not (folder/s).exists()]
+        if missing: raise ModelFolderError(f"{folder}: weight shard(s) {missing} named in {index.name} are missing. {_COPY_AGAIN}")
+    files = sorted(folder.glob("*.safetensors")) + sorted(f for f in folder.glob("*.bin") if f.name.startswith(("pytorch_model", "adapter_model")))
+    for f in files:
+        try:
+            if f.suffix == ".safetensors":
+                with safe_open(str(f), "pt"): pass # reads and checks the header against the file's size
+            elif not zipfile.is_zipfile(f): raise ValueError("not a complete torch zip archive")
+        except Exception as e:
+            raise ModelFolderError(f"{f}: the weights file is damaged or incomplete ({_first_line(e)}). {_COPY_AGAIN}") from None
+    return files
+
+def check_model_folder(path) -> Path:
+    "The local model folder `path`, once it exists, holds a model's `config.json` and whole weights; `ModelFolderError` otherwise."
+    folder = Path(path).expanduser()
+    if not folder.exists(): raise ModelFolderError(f"{folder}: no such folder. Pass {_SAVED_MODEL}.")
+    if not folder.is_dir(): raise ModelFolderError(f"{folder} is a file, not a folder. Pass {_SAVED_MODEL}.")
+    if not (folder/"config.json").exists():
+        if (folder/"adapter_config.json").exists() or (folder/"adapter"/"adapter_config.json").exists():
+            raise ModelFolderError(f"{folder} holds a LoRA adapter, not a model (no config.json). Train from the base model its "
+                                   f"adapter_config.json names, or predict with the adapter through SentimentPredictor.")
+        if (folder/"model"/"config.json").exists():
+            raise ModelFolderError(f"{folder} holds no config.json, but its model/ subfolder does: pass {folder/'model'}.")
+        raise ModelFolderError(f"{folder} holds no config.json, so it is not a saved model. Pass {_SAVED_MODEL}.")
+    if not check_weight_files(folder):
+        raise ModelFolderError(f"{folder} holds config.json but no weights (model.safetensors or pytorch_model.bin). Copy them there, or pass {_SAVED_MODEL}.")
+    return folder
+
+def model_positions(config) -> int|None:
+    "Token positions the model takes: `max_position_embeddings`, less the `padding_idx + 1` RoBERTa-style embeddings start from."
+    n = getattr(config, "max_position_embeddings", None)
+    if not isinstance(n, int): return None
+    try:
+        with torch.device("meta"): model = AutoModelForSequenceClassification.from_config(config) # shapes only, no memory
+    except (ValueError, KeyError): return n # no sequence-classification class to ask: take the config's word
+    return n - _position_offset(model)
+
+def check_model_settings(config, where, num_labels: int, max_length: int):
+    "`ConfigError` naming the key when `num_labels` differs from a trained head's classes or `max_length` exceeds the model's positions."
+    trained_head = any(str(a).endswith("ForSequenceClassification") for a in getattr(config, "architectures", None) or [])
+    if trained_head and config.num_labels != num_labels:
+        raise ConfigError(f"config key `model.num_labels`: {num_labels}, but the model in {where} carries a trained head of {config.num_labels} "
+                          f"classes {list(config.id2label.values())}. Set model.num_labels to {config.num_labels}, or start from the base "
+                          f"encoder to train a new head of {num_labels} classes.")
+    positions = model_positions(config)
+    if positions is not None and max_length > positions:
+        raise ConfigError(f"config key `model.max_length`: {max_length} is more than the {positions} token positions of the model in {where}. "
+                          f"Set model.max_length to {positions} or less.")
+
+def check_tokenizer_files(folder):
+    "`ModelFolderError` when the local model folder holds no tokenizer vocabulary (AutoTokenizer would build a near-empty one)."
+    if not any((Path(folder)/n).exists() for n in TOKENIZER_FILES):
+        raise ModelFolderError(f"{folder} holds a model but no tokenizer files (none of {', '.join(TOKENIZER_FILES)}): every word would "
+                               f"become [UNK]. Copy the tokenizer files of the model it came from there (tokenizer.save_pretrained('{folder}')).")
+
+def check_tokenizer(tokenizer, config, where):
+    "`tokenizer`, once its vocabulary is at least half the model's; a smaller one is a missing or wrong tokenizer."
+    vocab = getattr(config, "vocab_size", None)
+    if isinstance(vocab, int) and len(tokenizer) < vocab // 2:
+        raise ModelFolderError(f"The tokenizer of {where} knows {len(tokenizer)} tokens, the model {vocab}: most words would become [UNK]. "
+                               f"Copy the tokenizer files of the model it came from into the folder (tokenizer.save_pretrained(folder)).")
+    return tokenizer
+
 # %% ../nbs/01_model_loader.ipynb #4baa19b3
 def _subset(texts, labels, n, seed):
     if n is None or n >= len(texts): return texts, labels
@@ -350,6 +506,7 @@ class ModelLoader:
         self.data_dir, self.seed, self.empty_sentences = data_dir, seed, empty_sentences
         self.model_path = resolve_model_path(model_name)
         self.tokenizer, self.data_report, self._token_cache = None, {}, {}
+        self._config = None
 
     @classmethod
     def from_config(cls, cfg) -> ModelLoader:
@@ -360,11 +517,25 @@ class ModelLoader:
     def _from_pretrained(self, fn, **kw):
         try: return fn(self.model_path, **kw)
         except OSError as e:
-            where = "local folder" if _is_local(self.model_path) else "Hugging Face hub"
-            raise OSError(f"Could not load {self.model_name!r} from the {where}: {str(e).splitlines()[0]}\n{OFFLINE_HELP}") from None
+            local = _is_local(self.model_path)
+            where = "local folder" if local else "Hugging Face hub"
+            no_folder = "" if local else f" (nor is there a local folder {Path(self.model_path).resolve()})"
+            raise OSError(f"Could not load {self.model_name!r} from the {where}{no_folder}: {str(e).splitlines()[0]}\n{OFFLINE_HELP}") from None
+
+    def model_config(self):
+        "The model's config, read without its weights once the folder, its weights, `num_labels` and `max_length` are checked."
+        if self._config is None:
+            if _is_local(self.model_path): check_model_folder(self.model_path)
+            config = self._from_pretrained(AutoConfig.from_pretrained)
+            check_model_settings(config, self.model_name, self.num_labels, self.max_length)
+            self._config = config
+        return self._config
 
     def load_tokenizer(self) -> PreTrainedTokenizerBase:
-        if self.tokenizer is None: self.tokenizer = self._from_pretrained(AutoTokenizer.from_pretrained)
+        if self.tokenizer is None:
+            config = self.model_config()
+            if _is_local(self.model_path): check_tokenizer_files(self.model_path)
+            self.tokenizer = check_tokenizer(self._from_pretrained(AutoTokenizer.from_pretrained), config, self.model_name)
         return self.tokenizer
 
     def load_model(self, quantization: str|None = None, seed: int|None = None, **quant_kwargs):
@@ -402,6 +573,7 @@ class ModelLoader:
                 self._token_cache[key] = tokenize_texts(texts, labels, tokenizer, self.max_length)
                 self.data_report[split] = {"source": source, "rows": total, "used": len(texts), "dropped_empty": dropped}
             out.append(self._token_cache[key])
+        check_splits(*out, self.data_report)
         return tuple(out)
 
 def _read_hub_split(split, num_labels, empty_sentences):
@@ -422,7 +594,7 @@ def _read_hub_split(split, num_labels, empty_sentences):
 def write_tiny_setup(folder, arch: str = "distilbert", n_train: int = 64, n_dev: int = 24) -> Path:
     "A tiny model with its tokenizer in `folder/model`, and synthetic `train.tsv`/`dev.tsv` in `folder`: a complete offline setup in milliseconds."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    tiny_tokenizer().save_pretrained(folder/"model"); tiny_classifier(arch).save_pretrained(folder/"model")
+    tiny_tokenizer().save_pretrained(folder/"model"); tiny_classifier(arch, positions=130).save_pretrained(folder/"model")
     for name, n, seed in (("train.tsv", n_train, 0), ("dev.tsv", n_dev, 1)):
         t, y = synthetic_sentiment(n, seed)
         (folder/name).write_text("sentence\tlabel\n" + "".join(f"{a}\t{b}\n" for a, b in zip(t, y)))

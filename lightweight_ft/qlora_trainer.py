@@ -10,8 +10,8 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, BitsAndBytesConfig
 from peft import PeftModel, prepare_model_for_kbit_training
-from .model_loader import HEAD_MODULES, OFFLINE_HELP, head_modules, resolve_model_path
-from .lora_trainer import LoRATrainer
+from .model_loader import HEAD_MODULES, OFFLINE_HELP, head_modules, resolve_model_path, check_model_folder, _is_local
+from .lora_trainer import LoRATrainer, model_footprint_bytes
 from .evaluator import model_device
 
 # %% auto #0
@@ -104,6 +104,7 @@ def load_quantized_model(path, bits, num_labels: int = 2, quant_type: str = "nf4
     bits, device = quant_bits(bits), resolve_quant_device(device)
     check_quantization_available(device)
     path = resolve_model_path(str(path))
+    if _is_local(path): check_model_folder(path) # a missing folder or damaged weights named before bitsandbytes starts
     try: config = AutoConfig.from_pretrained(path, num_labels=num_labels)
     except OSError as e: raise OSError(f"Could not load the config of {path!r}: {str(e).splitlines()[0]}\n{OFFLINE_HELP}") from None
     if getattr(config, "quantization_config", None):
