@@ -90,7 +90,7 @@ def main(argv=None):
     ours = np.array([r["probabilities"] for r in predictor.predict(texts)])
     diff = float(np.abs(plain - ours).max())
     same = bool((plain.argmax(1) == ours.argmax(1)).all())
-    print(f"\nmerged model in {merged_dir}: reloaded with plain transformers, labels identical: {same}, "
+    print(f"\n{'merged model' if merged_dir != source else 'model'} in {merged_dir}: reloaded with plain transformers, labels identical: {same}, "
           f"largest probability difference: {diff:.2e}")
     if not same or diff > 1e-4: sys.exit("error: the merged model disagrees with the adapter")
 

@@ -41,6 +41,9 @@ def _predict(a):
     if a.output and not a.input: raise ValueError("--output needs --input FILE (texts given on the command line are printed)")
     if not (a.input or a.texts): raise ValueError("give texts to classify, or --input FILE --output FILE.csv")
     if a.input: check_prediction_paths(a.input, a.output) # before the model loads
+    if a.quiet:
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar()
     predictor = SentimentPredictor(a.model, batch_size=a.batch_size)
     if a.input:
         done = predict_file(predictor, a.input, a.output, text_column=a.text_column, progress=not a.quiet)
@@ -83,8 +86,10 @@ USER_ERRORS = (ValueError, FileNotFoundError, OSError, KeyError, TypeError, Impo
 def main(argv=None) -> int:
     "Entry point of `lwft`."
     a = build_parser().parse_args(argv)
-    def show(message, category, *args, **kwargs):
-        print(f"lwft {a.command}: warning: {message}", file=sys.stderr)
+    shown_before = warnings.showwarning
+    def show(message, category, *args, **kwargs): # this package's warnings speak to the user: one line each
+        if category.__module__.startswith("lightweight_ft"): print(f"lwft {a.command}: warning: {message}", file=sys.stderr)
+        else: shown_before(message, category, *args, **kwargs)
     with warnings.catch_warnings():
         warnings.showwarning = show
         try: return a.fn(a) or 0

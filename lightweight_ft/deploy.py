@@ -16,10 +16,10 @@ from .evaluator import predict_probabilities, model_device
 from .config_manager import ExperimentConfig, config_to_yaml, load_config
 
 # %% auto #0
-__all__ = ['PRECISION_DTYPES', 'PREDICTION_FILE_COLUMNS', 'ModelLoadError', 'UntrainedHeadWarning', 'label_names', 'is_quantized',
-           'model_card', 'save_adapter', 'model_folder', 'load_adapter', 'merge_adapter', 'probe_cpu_precision',
-           'inference_autocast_dtype', 'SentimentPredictor', 'predict_sentiment', 'check_prediction_paths',
-           'predict_file', 'benchmark_against_pipeline']
+__all__ = ['TOKENIZER_FILES', 'PRECISION_DTYPES', 'PREDICTION_FILE_COLUMNS', 'ModelLoadError', 'UntrainedHeadWarning',
+           'label_names', 'is_quantized', 'model_card', 'save_adapter', 'model_folder', 'untrained_head',
+           'load_adapter', 'merge_adapter', 'probe_cpu_precision', 'inference_autocast_dtype', 'SentimentPredictor',
+           'predict_sentiment', 'check_prediction_paths', 'predict_file', 'benchmark_against_pipeline']
 
 # %% ../nbs/06_deploy.ipynb #0162fd56
 class ModelLoadError(OSError):
@@ -81,7 +81,10 @@ def model_card(kind: str, base_model: str|None, num_labels: int, names: list[str
             iv = ci.get(k)
             lines.append(f"| {k} | {_fmt(v)} | {f'[{_fmt(float(iv[0]))}, {_fmt(float(iv[1]))}]' if iv is not None else '-'} |")
     lines += ["", "## How to load", "", "```python", "from lightweight_ft.deploy import SentimentPredictor",
-              'predictor = SentimentPredictor("THIS_FOLDER")', 'predictor.predict(["a gorgeous, witty film", "a tedious mess"])', "```", ""]
+              'predictor = SentimentPredictor("THIS_FOLDER")', 'predictor.predict(["a gorgeous, witty film", "a tedious mess"])', "```", "",
+              "Each result holds `label`, `label_name`, `confidence` (the probability of that label) and `probabilities` (one per "
+              "class). `lwft predict --model THIS_FOLDER --input FILE --output OUT.csv` writes them beside the input's columns as "
+              "`prediction, prediction_name, confidence, prob_0..`.", ""]
     if kind == "adapter":
         lines += ["The model and tokenizer themselves, for further work:", "", "```python",
                   "from lightweight_ft.deploy import load_adapter",
@@ -167,28 +170,22 @@ def _check_weights(folder: Path):
                                  f"{f.stat().st_size:,} bytes). Copy the folder again from where it was saved, or save it again "
                                  f"(lwft train, save_adapter, merge_adapter).") from None
 
-def _untrained_head(missing_keys, model) -> list[str]:
-    "The head's parameters among `missing_keys` (newly initialised when the model loaded)."
-    heads = {"pre_classifier", "classifier", "score", "pooler"} & {n.split(".")[0] for n, _ in model.named_children()} | {"classifier", "score"}
-    return sorted(k for k in missing_keys if k.split(".")[0] in heads and "pooler" not in k)
+def untrained_head(model) -> list[str]:
+    "The classification head's bias vectors when every one is exactly zero, as initialised: no training step has touched the head."
+    biases = [(f"{h}.{n}", p) for h in ("pre_classifier", "classifier", "score") if isinstance(getattr(model, h, None), torch.nn.Module)
+              for n, p in getattr(model, h).named_parameters() if n.endswith("bias")]
+    return [n for n, _ in biases] if biases and all(not torch.count_nonzero(p) for _, p in biases) else []
 
-def _warn_untrained_head(where, keys: list[str]):
-    warnings.warn(f"{where}: the classification head was never trained ({', '.join(keys)} newly initialised): the predictions "
-                  f"are random. Predict with a trained run's folder (lwft train --output DIR), or train this model first.",
-                  UntrainedHeadWarning, stacklevel=3)
+def _warn_untrained_head(where, keys: list[str], missing=()):
+    how = f"{', '.join(sorted(missing))} newly initialised" if missing else f"{', '.join(keys)} still exactly zero, as initialised"
+    warnings.warn(f"{where}: the classification head was never trained ({how}): its predictions are random. Predict with a "
+                  f"trained run's folder (lwft train --output DIR), or train this model first.", UntrainedHeadWarning, stacklevel=3)
 
 def _saved_config(path: Path) -> ExperimentConfig|None:
     if not (path/"config.yaml").exists(): return None
     try: return load_config(path/"config.yaml")
     except Exception as e:
         raise ModelLoadError(f"{path/'config.yaml'} is not a valid experiment config ({e}). Fix or delete the file.") from None
-
-def _adapter_has_head(path: Path) -> bool:
-    "Whether the saved adapter carries the classification head (as `modules_to_save`)."
-    from safetensors import safe_open
-    f = path/"adapter_model.safetensors"
-    if not f.exists(): return True # another format: assume it does
-    with safe_open(str(f), "pt") as st: return any(("classifier" in k or "score" in k) for k in st.keys())
 
 def _num_labels_and_names(path: Path, cfg: ExperimentConfig|None):
     if (path/"labels.json").exists():
@@ -211,7 +208,6 @@ def _quiet_transformers():
     finally: hf_logging.set_verbosity(level)
 
 def _load_base(base: str, path: Path, num_labels: int, names: list[str], cfg, quantized: bool):
-    "`(base model, names of its head's parameters that were newly initialised)`."
     where = resolve_model_path(base)
     if _is_local(where) and not Path(where).expanduser().exists():
         raise ModelLoadError(f"The base model of the adapter in {path} is {base!r}, and that folder does not exist. "
@@ -224,20 +220,24 @@ def _load_base(base: str, path: Path, num_labels: int, names: list[str], cfg, qu
                 from lightweight_ft.qlora_trainer import load_quantized_model
                 q = cfg.quantization
                 return load_quantized_model(where, bits=q.bits, num_labels=num_labels, quant_type=q.quant_type,
-                                            double_quant=q.double_quant, compute_dtype=q.compute_dtype), []
-            model, info = AutoModelForSequenceClassification.from_pretrained(where, output_loading_info=True, **kw)
-            return model, _untrained_head(info.get("missing_keys", ()), model)
+                                            double_quant=q.double_quant, compute_dtype=q.compute_dtype)
+            return AutoModelForSequenceClassification.from_pretrained(where, **kw)
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"The base model {base!r} of the adapter in {path} could not be loaded "
                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). Pass base_model='/path/to/base' "
                              f"(a local folder or a loaded model), or make the base reachable. {OFFLINE_HELP}") from None
 
+# a folder without one of these has no vocabulary: `AutoTokenizer` would build an empty one and map every word to [UNK]
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")
+
 def _load_tokenizer(path: Path, fallback: str|None = None):
     for src in [path] + ([fallback] if fallback else []):
+        if Path(src).expanduser().is_dir() and not any((Path(src).expanduser()/f).exists() for f in TOKENIZER_FILES): continue
         try: return AutoTokenizer.from_pretrained(str(src))
         except (OSError, ValueError, TypeError): continue
     raise ModelLoadError(f"No tokenizer could be loaded from {path}" + (f" nor from {fallback!r}" if fallback else "") +
-                         ". Save it there (save_adapter(model, tokenizer, ...) writes it) or pass tokenizer=.")
+                         f" (a tokenizer needs one of {', '.join(TOKENIZER_FILES)}). Save it there (save_adapter(model, tokenizer, ...) "
+                         f"writes it; tokenizer.save_pretrained(folder)) or pass tokenizer=.")
 
 def load_adapter(path, base_model=None, dequantize: bool = False):
     "Load a saved adapter onto its base: `(model, tokenizer)`, the model in eval mode."
@@ -252,20 +252,18 @@ def load_adapter(path, base_model=None, dequantize: bool = False):
     _check_weights(path)
     num_labels, names = _num_labels_and_names(path, cfg)
     quantized = cfg is not None and cfg.training.method == "qlora" and not dequantize
-    untrained = []
     if isinstance(base_model, torch.nn.Module): base, base_name = base_model, getattr(base_model, "name_or_path", None)
     else:
         base_name = base_model or acfg.get("base_model_name_or_path")
         if not base_name:
             raise ModelLoadError(f"The adapter in {path} does not record its base model. Pass base_model='/path/to/base' "
                                  f"(a local folder or a loaded model).")
-        base, untrained = _load_base(str(base_name), path, num_labels, names, cfg, quantized)
+        base = _load_base(str(base_name), path, num_labels, names, cfg, quantized)
     try: model = PeftModel.from_pretrained(base, str(path))
     except (RuntimeError, ValueError, KeyError, OSError) as e:
         raise ModelLoadError(f"The adapter in {path} does not fit the base model {base_name!r} "
                              f"({type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}). Pass the base it was trained on "
                              f"as base_model=.") from None
-    if untrained and not _adapter_has_head(path): _warn_untrained_head(f"the adapter in {path}", untrained)
     tokenizer = _load_tokenizer(path, resolve_model_path(str(base_name)) if isinstance(base_name, str) and base_name else None)
     return model.eval(), tokenizer
 
@@ -368,6 +366,8 @@ def _load_model_folder(path: Path, tokenizer=None):
     if (path/"adapter_config.json").exists():
         model, tok = load_adapter(path)
         if not is_quantized(model): model = model.merge_and_unload()
+        head = untrained_head(model.base_model.model if _is_peft(model) else model)
+        if head: _warn_untrained_head(f"the adapter in {path}", head)
         return model, tokenizer or tok
     _check_weights(path)
     try:
@@ -376,8 +376,8 @@ def _load_model_folder(path: Path, tokenizer=None):
         raise ModelLoadError(f"The model in {path} could not be loaded ({type(e).__name__}: "
                              f"{str(e).splitlines()[0][:300] if str(e) else ''}). The folder is damaged or incomplete: "
                              f"write it again with merge_adapter (or save_pretrained).") from None
-    untrained = _untrained_head(info.get("missing_keys", ()), model)
-    if untrained: _warn_untrained_head(f"the model in {path}", untrained)
+    head = untrained_head(model)
+    if head: _warn_untrained_head(f"the model in {path}", head, [k for k in info.get("missing_keys", ()) if k.split(".")[0] in ("pre_classifier", "classifier", "score")])
     return model, tokenizer or _load_tokenizer(path)
 
 class SentimentPredictor:

@@ -67,7 +67,11 @@ RUN_ENTRIES = RUN_FILES + ("adapter", "model", "figures", "experiment.ipynb", "e
 def _sibling(path: Path, suffix: str) -> Path: return path.with_name(path.name + suffix)
 
 def _foreign_entries(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name not in RUN_ENTRIES)
+    "What in `folder` no run wrote: entries a run never writes, or everything when no run file marks it (a lone `model/` may be yours)."
+    names = sorted(p.name for p in folder.iterdir())
+    foreign = [n for n in names if n not in RUN_ENTRIES]
+    if foreign or not names: return foreign
+    return [] if {"config.yaml", "metrics.json", "error.txt"} & set(names) else names
 
 def _listing(names, n: int = 4) -> str:
     return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
@@ -166,6 +170,8 @@ class RunDirClaim:
         _check_place(path.resolve(), self.shown)
         if path.is_symlink(): raise RunDirError(f"{self.shown} is a symbolic link; pass the folder it points to ({path.resolve()}) or a new folder.")
         if path.exists() and not path.is_dir(): raise RunDirError(_refusal(path, "file", self.shown))
+        in_file = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if in_file is not None: raise RunDirError(f"{in_file} is a file, so no folder can be made in it for {self.shown}. Pass a folder path for the run.")
         try: path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise RunDirError(f"can't create {path.parent} ({type(e).__name__}: {e.strerror or e}). Pass an output folder in a writable place.") from None
