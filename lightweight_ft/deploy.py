@@ -179,7 +179,7 @@ def untrained_head(model) -> list[str]:
 def _warn_untrained_head(where, keys: list[str], missing=()):
     how = f"{', '.join(sorted(missing))} newly initialised" if missing else f"{', '.join(keys)} still exactly zero, as initialised"
     warnings.warn(f"{where}: the classification head was never trained ({how}): its predictions are random. Predict with a "
-                  f"trained run's folder (lwft train --output DIR), or train this model first.", UntrainedHeadWarning, stacklevel=3)
+                  f"trained run's folder (lwft train --output DIR), or train this model first.", UntrainedHeadWarning, stacklevel=4)
 
 def _saved_config(path: Path) -> ExperimentConfig|None:
     if not (path/"config.yaml").exists(): return None
@@ -487,14 +487,22 @@ def _read_table(path: Path, text_column: str) -> tuple[list[str], list[list[str]
     except csv.Error as e: raise DataError(f"{path}: not a readable {suffix[1:].upper()} file ({e}).") from None
 
 def check_prediction_paths(input_path, output_path) -> tuple[Path, Path]:
-    "Refuse an output that is the input file (under any spelling of its path) or a folder, before anything is predicted."
+    "Refuse a missing or unsupported input, and an output that is the input file (under any spelling of its path), a folder or unwritable, before any model loads."
     input_path, output_path = Path(input_path).expanduser(), Path(output_path).expanduser()
+    if not input_path.exists(): raise DataError(f"{input_path}: file not found. Pass a .txt (one text per line), .csv or .tsv file.")
+    if input_path.is_dir(): raise DataError(f"{input_path} is a folder. Pass a .txt (one text per line), .csv or .tsv file.")
+    if input_path.suffix.lower() not in (".txt", ".csv", ".tsv"):
+        raise DataError(f"{input_path}: unsupported file type {input_path.suffix or '(none)'!r}; use .txt (one text per line), .csv or .tsv.")
     same = output_path.resolve() == input_path.resolve()
     if not same and output_path.exists() and input_path.exists(): same = os.path.samefile(input_path, output_path)
     if same:
         raise DataError(f"the output {output_path} is the input file {input_path}: writing it would lose the input. Pass another "
                         f"output file, e.g. {input_path.with_name(input_path.stem + '_predictions.csv')}.")
     if output_path.is_dir(): raise DataError(f"the output {output_path} is a folder; pass a file name such as {output_path/'predictions.csv'}.")
+    parent = next((p for p in output_path.parents if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise DataError(f"the output {output_path} can't be written: {parent} is {'a file' if not parent.is_dir() else 'not writable'}. "
+                        f"Pass an output file in a writable folder.")
     return input_path, output_path
 
 PREDICTION_FILE_COLUMNS = ("prediction", "prediction_name", "confidence") # then prob_0..prob_{k-1}
