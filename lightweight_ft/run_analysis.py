@@ -22,9 +22,10 @@ except ImportError: fcntl = None # not on Windows: no lock there
 # %% auto #0
 __all__ = ['RUN_FILES', 'RUN_ENTRIES', 'NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSIS_MODEL',
            'trainer_for', 'load_for', 'train_kwargs', 'is_complete_run', 'RunDirError', 'run_dir_state', 'RunDirClaim',
-           'claim_run_dir', 'write_run_files', 'save_run', 'model_architecture', 'check_lora_targets', 'run_experiment',
-           'draw_run_figures', 'experiment_config', 'load_sweep', 'varied_keys', 'run_label', 'config_hash',
-           'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep', 'run_analysis', 'main']
+           'claim_run_dir', 'write_run_files', 'save_run', 'model_architecture', 'check_lora_targets',
+           'check_config_paths', 'check_config', 'run_experiment', 'draw_run_figures', 'experiment_config',
+           'load_sweep', 'varied_keys', 'run_label', 'config_hash', 'expand_sweep', 'find_experiment_notebook',
+           'run_sweep', 'analysis_sweep', 'run_analysis', 'main']
 
 # %% ../nbs/07_run_analysis.ipynb #029ffae5
 RUN_FILES = ("config.yaml", "metrics.json", "predictions.csv", "train_log.csv")
@@ -269,13 +270,33 @@ def check_lora_targets(cfg: ExperimentConfig):
     try: resolve_target_modules(model, cfg.lora.target_modules)
     except ValueError as e: raise ConfigError(f"config key `lora.target_modules`: {e}") from None
 
+def check_config_paths(cfg: ExperimentConfig):
+    "A `ConfigError` when `cfg` names a local model folder or a data folder that isn't there, found before anything loads."
+    name = str(cfg.model.name_or_path)
+    try: where = resolve_model_path(name)
+    except ModuleNotFoundError: where = None # `minilm` without its package: loading the model says how to install it
+    if where is not None and where.startswith((".", "/", "~")) and not Path(where).expanduser().is_dir():
+        raise ConfigError(f"config key `model.name_or_path`: {name}: no such folder. Pass a model folder, a hub name or `minilm`.")
+    data_dir = cfg.data.data_dir or os.environ.get("LWFT_DATA_DIR")
+    if data_dir:
+        key = "data.data_dir" if cfg.data.data_dir else "LWFT_DATA_DIR (environment)"
+        missing = [f for f in ("train.tsv", "dev.tsv") if not (Path(data_dir).expanduser()/f).is_file()]
+        if missing:
+            raise ConfigError(f"{'config key ' if cfg.data.data_dir else ''}`{key}`: {data_dir} " +
+                              ("does not exist" if not Path(data_dir).expanduser().is_dir() else f"has no {' nor '.join(missing)}") +
+                              ". Pass a GLUE-format folder holding train.tsv and dev.tsv.")
+
+def check_config(cfg: ExperimentConfig):
+    "What can be checked of `cfg` before any model or data loads: its folders and its LoRA target modules."
+    check_config_paths(cfg); check_lora_targets(cfg)
+
 # %% ../nbs/07_run_analysis.ipynb #56410a18
 def run_experiment(cfg: ExperimentConfig|str|Path, output_dir, overrides=None, progress: bool = True, overwrite: bool = False) -> dict:
     "Load, train, evaluate and save one configuration into `output_dir` (claimed first: see `claim_run_dir`); returns the metrics."
     if not isinstance(cfg, ExperimentConfig): cfg = load_config(cfg)
     cfg = apply_overrides(cfg, overrides)
     with claim_run_dir(output_dir, cfg, overwrite) as claim: # before any model or data is loaded
-        check_lora_targets(cfg)
+        check_config(cfg)
         loader = ModelLoader.from_config(cfg)
         model, tokenizer = load_for(cfg, loader)
         train, dev = loader.load_sst2_dataset(max_train_samples=cfg.data.max_train_samples, max_eval_samples=cfg.data.max_eval_samples)
@@ -429,10 +450,11 @@ def expand_sweep(sweep, overrides: dict|list|None = None) -> list[tuple[str, Exp
         both = sorted(set(entry) & set(grid))
         if both: raise ConfigError(f"sweep key `{both[0]}`: set both in `grid` and in runs[{i}]; set it in one place")
         for point in points:
-            try: cfg = apply_overrides(base, {**point, **entry}); check_lora_targets(cfg)
+            try: cfg = apply_overrides(base, {**point, **entry}); check_config(cfg)
             except ConfigError as e:
-                where = (f"runs[{i}]" + (f" ({name})" if name else "") + " ") if s.get("runs") else ""
-                raise ConfigError(f"sweep {where}{'grid point ' + json.dumps(point, default=str) if point else ''}: {e}") from None
+                where = ([f"runs[{i}]" + (f" ({name})" if name else "")] if s.get("runs") else []) + \
+                        ([f"grid point {json.dumps(point, default=str)}"] if point else [])
+                raise ConfigError(f"sweep{' ' + ' '.join(where) if where else ''}: {e}") from None
             planned.append((name, cfg))
     varied = varied_keys([c for _, c in planned])
     out, seen = [], {}
