@@ -40,7 +40,7 @@ def _predict(a):
     if a.input and not a.output: raise ValueError("--input needs --output FILE.csv")
     if a.output and not a.input: raise ValueError("--output needs --input FILE (texts given on the command line are printed)")
     if not (a.input or a.texts): raise ValueError("give texts to classify, or --input FILE --output FILE.csv")
-    if a.input: check_prediction_paths(a.input, a.output) # before the model loads
+    if a.input: check_prediction_paths(a.input, a.output, a.text_column) # before the model loads
     if a.quiet:
         from transformers.utils import logging as hf_logging
         hf_logging.disable_progress_bar()
@@ -96,3 +96,6 @@ def main(argv=None) -> int:
         except USER_ERRORS as e:
             print(f"lwft {a.command}: error: {e}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            print(f"lwft {a.command}: interrupted", file=sys.stderr)
+            return 130

@@ -486,13 +486,24 @@ def _read_table(path: Path, text_column: str) -> tuple[list[str], list[list[str]
     except UnicodeDecodeError as e: raise _decode_error(path, e) from None
     except csv.Error as e: raise DataError(f"{path}: not a readable {suffix[1:].upper()} file ({e}).") from None
 
-def check_prediction_paths(input_path, output_path) -> tuple[Path, Path]:
-    "Refuse a missing or unsupported input, and an output that is the input file (under any spelling of its path), a folder or unwritable, before any model loads."
+def _read_header(path: Path, text_column: str) -> list[str]:
+    try:
+        with path.open(encoding="utf-8", newline="") as f: line = f.readline()
+    except UnicodeDecodeError as e: raise _decode_error(path, e) from None
+    header = next(csv.reader([line], delimiter="\t" if path.suffix.lower() == ".tsv" else ","), None)
+    if not header: raise DataError(f"{path}: the file is empty; expected a header with a {text_column!r} column.")
+    if text_column not in header:
+        raise DataError(f"{path}: no column {text_column!r}; the columns are {header}. Pass text_column= (lwft predict --text-column NAME).")
+    return header
+
+def check_prediction_paths(input_path, output_path, text_column: str|None = None) -> tuple[Path, Path]:
+    "Refuse a missing or unsupported input (or one without `text_column`), and an output that is the input file (under any spelling of its path), a folder or unwritable, before any model loads."
     input_path, output_path = Path(input_path).expanduser(), Path(output_path).expanduser()
     if not input_path.exists(): raise DataError(f"{input_path}: file not found. Pass a .txt (one text per line), .csv or .tsv file.")
     if input_path.is_dir(): raise DataError(f"{input_path} is a folder. Pass a .txt (one text per line), .csv or .tsv file.")
     if input_path.suffix.lower() not in (".txt", ".csv", ".tsv"):
         raise DataError(f"{input_path}: unsupported file type {input_path.suffix or '(none)'!r}; use .txt (one text per line), .csv or .tsv.")
+    if text_column is not None and input_path.suffix.lower() != ".txt": _read_header(input_path, text_column)
     same = output_path.resolve() == input_path.resolve()
     if not same and output_path.exists() and input_path.exists(): same = os.path.samefile(input_path, output_path)
     if same:

@@ -635,7 +635,7 @@ def main(argv=None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     try: res = run_analysis(a.preset, a.model, a.data_dir, a.output, progress=not a.quiet, executor=a.executor, overrides=a.set)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:
         print(f"run_analysis: error: {e}", file=sys.stderr); return 2
     return 1 if res["failed"] else 0
 
