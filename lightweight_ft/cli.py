@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_cli.ipynb #0de07880
 from __future__ import annotations
-import argparse, json, sys
+import argparse, csv, json, sys, warnings
 from pathlib import Path
 
 # %% auto #0
@@ -15,7 +15,7 @@ def _train(a):
     from lightweight_ft.config_manager import ExperimentConfig, load_config
     from lightweight_ft.run_analysis import run_experiment
     cfg = load_config(a.config) if a.config else ExperimentConfig()
-    m = run_experiment(cfg, a.output, overrides=a.set, progress=not a.quiet)
+    m = run_experiment(cfg, a.output, overrides=a.set, progress=not a.quiet, overwrite=a.overwrite)
     keys = ("accuracy", "f1", "roc_auc", "train_samples_per_s", "train_time_s", "trainable_params", "peak_memory_bytes")
     print(json.dumps({k: m.get(k) for k in keys}, indent=2)); print(f"run folder: {a.output}")
 
@@ -35,15 +35,21 @@ def _report(a):
     print(f"report: {out}")
 
 def _predict(a):
-    from lightweight_ft.deploy import SentimentPredictor, predict_file
+    from lightweight_ft.deploy import SentimentPredictor, check_prediction_paths, predict_file
+    if a.input and a.texts: raise ValueError("give texts to classify, or --input FILE --output FILE.csv, not both")
+    if a.input and not a.output: raise ValueError("--input needs --output FILE.csv")
+    if a.output and not a.input: raise ValueError("--output needs --input FILE (texts given on the command line are printed)")
+    if not (a.input or a.texts): raise ValueError("give texts to classify, or --input FILE --output FILE.csv")
+    if a.input: check_prediction_paths(a.input, a.output, a.text_column) # before the model loads
+    if a.quiet:
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar()
     predictor = SentimentPredictor(a.model, batch_size=a.batch_size, precision=a.precision)
     if a.input:
-        if not a.output: raise ValueError("--input needs --output FILE.csv")
-        predict_file(predictor, a.input, a.output, text_column=a.text_column)
-        print(f"predictions: {a.output}")
-    elif a.texts:
+        done = predict_file(predictor, a.input, a.output, text_column=a.text_column, progress=not a.quiet)
+        print(f"predictions: {done['output']} ({done['rows']} rows, {done['empty']} empty, {done['truncated']} cut to the model's length)")
+    else:
         for r in predictor.predict(list(a.texts)): print(json.dumps(r, ensure_ascii=False))
-    else: raise ValueError("give texts to classify, or --input FILE --output FILE.csv")
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lwft", description="Parameter-efficient fine-tuning of small encoders, measured honestly.")
@@ -51,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train and evaluate one configuration into one run folder")
     t.add_argument("--config", help="YAML config file (default: the built-in defaults)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. lora.r=8 (repeatable)")
-    t.add_argument("--output", required=True, help="run folder to write")
+    t.add_argument("--output", required=True, help="run folder to write (absent or empty; see --overwrite)")
+    t.add_argument("--overwrite", action="store_true", help="replace a run folder that already holds a run (never a folder with other files)")
     t.set_defaults(fn=_train)
     s = sub.add_parser("sweep", help="run every configuration of a sweep file through papermill")
     s.add_argument("sweep", help="sweep YAML file"); s.add_argument("--output", required=True)
@@ -63,9 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="comparison report from saved run folders")
     r.add_argument("run_dirs", nargs="+"); r.add_argument("--output", required=True)
     r.set_defaults(fn=_report)
-    pr = sub.add_parser("predict", help="classify texts with a saved adapter or merged model")
-    pr.add_argument("texts", nargs="*"); pr.add_argument("--model", required=True)
-    pr.add_argument("--input"); pr.add_argument("--output"); pr.add_argument("--text-column", default="sentence")
+    pr = sub.add_parser("predict", help="classify texts with a training run's folder, a saved adapter or a merged model")
+    pr.add_argument("texts", nargs="*"); pr.add_argument("--model", required=True, help="a run folder (lwft train --output), an adapter or a merged model folder")
+    pr.add_argument("--input", help=".txt (one text per line), .csv or .tsv file")
+    pr.add_argument("--output", help="file to write: the input's columns plus prediction, prediction_name, confidence, prob_0..")
+    pr.add_argument("--text-column", default="sentence")
     pr.add_argument("--batch-size", type=int, default=64)
     pr.add_argument("--precision", choices=["fp32", "bf16", "fp16", "auto"], default="fp32",
                     help="fp32 (exact, the default); bf16/fp16 autocast, or auto (bf16 where the hardware has it), trade exactness for speed")
@@ -74,12 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/08_cli.ipynb #df03c986
-USER_ERRORS = (ValueError, FileNotFoundError, OSError, KeyError, TypeError)
+USER_ERRORS = (ValueError, FileNotFoundError, OSError, KeyError, TypeError, ImportError, csv.Error)
 
 def main(argv=None) -> int:
     "Entry point of `lwft`."
     a = build_parser().parse_args(argv)
-    try: return a.fn(a) or 0
-    except USER_ERRORS as e:
-        print(f"lwft {a.command}: error: {e}", file=sys.stderr)
-        return 2
+    shown_before = warnings.showwarning
+    def show(message, category, *args, **kwargs): # this package's warnings speak to the user: one line each
+        if category.__module__.startswith("lightweight_ft"): print(f"lwft {a.command}: warning: {message}", file=sys.stderr)
+        else: shown_before(message, category, *args, **kwargs)
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        try: return a.fn(a) or 0
+        except USER_ERRORS as e:
+            print(f"lwft {a.command}: error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"lwft {a.command}: interrupted", file=sys.stderr)
+            return 130

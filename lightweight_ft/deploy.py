@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_deploy.ipynb #d10e7541
 from __future__ import annotations
-import copy, csv, json, os, shutil, tempfile, time
+import copy, csv, json, os, shutil, sys, tempfile, time, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
@@ -16,13 +16,17 @@ from .evaluator import predict_probabilities, model_device, resolve_precision, P
 from .config_manager import ExperimentConfig, config_to_yaml, load_config
 
 # %% auto #0
-__all__ = ['ModelLoadError', 'label_names', 'is_quantized', 'model_card', 'save_adapter', 'load_adapter', 'merge_adapter',
-           'inference_autocast_dtype', 'SentimentPredictor', 'predict_sentiment', 'predict_file',
-           'benchmark_against_pipeline']
+__all__ = ['TOKENIZER_FILES', 'PREDICTION_FILE_COLUMNS', 'ModelLoadError', 'UntrainedHeadWarning', 'label_names', 'is_quantized',
+           'model_card', 'save_adapter', 'model_folder', 'untrained_head', 'load_adapter', 'merge_adapter',
+           'inference_autocast_dtype', 'SentimentPredictor', 'predict_sentiment', 'check_prediction_paths',
+           'predict_file', 'benchmark_against_pipeline']
 
 # %% ../nbs/06_deploy.ipynb #0162fd56
 class ModelLoadError(OSError):
     "A model or adapter folder can't be loaded; the message names the path and the fix."
+
+class UntrainedHeadWarning(UserWarning):
+    "The classification head of a model was never trained (newly initialised when it loaded): its predictions mean nothing."
 
 # %% ../nbs/06_deploy.ipynb #424251c4
 def label_names(config) -> list[str]:
@@ -77,7 +81,10 @@ def model_card(kind: str, base_model: str|None, num_labels: int, names: list[str
             iv = ci.get(k)
             lines.append(f"| {k} | {_fmt(v)} | {f'[{_fmt(float(iv[0]))}, {_fmt(float(iv[1]))}]' if iv is not None else '-'} |")
     lines += ["", "## How to load", "", "```python", "from lightweight_ft.deploy import SentimentPredictor",
-              'predictor = SentimentPredictor("THIS_FOLDER")', 'predictor.predict(["a gorgeous, witty film", "a tedious mess"])', "```", ""]
+              'predictor = SentimentPredictor("THIS_FOLDER")', 'predictor.predict(["a gorgeous, witty film", "a tedious mess"])', "```", "",
+              "Each result holds `label`, `label_name`, `confidence` (the probability of that label) and `probabilities` (one per "
+              "class). `lwft predict --model THIS_FOLDER --input FILE --output OUT.csv` writes them beside the input's columns as "
+              "`prediction, prediction_name, confidence, prob_0..`.", ""]
     if kind == "adapter":
         lines += ["The model and tokenizer themselves, for further work:", "", "```python",
                   "from lightweight_ft.deploy import load_adapter",
@@ -130,11 +137,49 @@ def _read_json(path: Path) -> dict:
 def _check_folder(path, what="model") -> Path:
     path = Path(path).expanduser()
     if not path.exists():
-        raise ModelLoadError(f"{path}: no such folder. Pass the {what} folder written by save_adapter or merge_adapter "
-                             f"(a training run's output folder holds the adapter).")
+        raise ModelLoadError(f"{path}: no such folder. Pass the {what} folder written by save_adapter or merge_adapter, "
+                             f"or a training run's output folder (lwft train --output).")
     if not path.is_dir():
         raise ModelLoadError(f"{path} is a file, not a folder. Pass the folder that holds the {what}'s files.")
     return path
+
+def model_folder(path, what: str = "model") -> Path:
+    "The folder holding the model or adapter: `path` itself, or the `adapter/` (LoRA, QLoRA) or `model/` (full, head_only) of a run folder."
+    path = _check_folder(path, what)
+    if (path/"config.json").exists() or (path/"adapter_config.json").exists(): return path
+    for sub in ("adapter", "model"):
+        if (path/sub/"adapter_config.json").exists() or (path/sub/"config.json").exists(): return path/sub
+    cfg = None
+    if (path/"config.yaml").exists() and (path/"metrics.json").exists():
+        try: cfg = load_config(path/"config.yaml")
+        except Exception: cfg = None
+    if cfg is not None and cfg.training.method == "zero_shot":
+        raise ModelLoadError(f"{path} is a run of method zero_shot: it trains nothing, so it saves no model. Predict with the "
+                             f"folder of a trained run (lora, qlora, head_only or full).")
+    raise ModelLoadError(f"{path} holds neither config.json (a model) nor adapter_config.json (an adapter), nor a run's adapter/ "
+                         f"or model/ folder. Pass the folder written by merge_adapter or save_adapter, or a training run's folder.")
+
+def _check_weights(folder: Path):
+    "A `ModelLoadError` naming the file when a `.safetensors` file in `folder` is damaged (truncated, overwritten)."
+    from safetensors import safe_open
+    for f in sorted(Path(folder).glob("*.safetensors")):
+        try:
+            with safe_open(str(f), "pt") as st: st.keys()
+        except Exception as e:
+            raise ModelLoadError(f"{f}: the weights file is damaged ({str(e).splitlines()[0] if str(e) else type(e).__name__}; "
+                                 f"{f.stat().st_size:,} bytes). Copy the folder again from where it was saved, or save it again "
+                                 f"(lwft train, save_adapter, merge_adapter).") from None
+
+def untrained_head(model) -> list[str]:
+    "The classification head's bias vectors when every one is exactly zero, as initialised: no training step has touched the head."
+    biases = [(f"{h}.{n}", p) for h in ("pre_classifier", "classifier", "score") if isinstance(getattr(model, h, None), torch.nn.Module)
+              for n, p in getattr(model, h).named_parameters() if n.endswith("bias")]
+    return [n for n, _ in biases] if biases and all(not torch.count_nonzero(p) for _, p in biases) else []
+
+def _warn_untrained_head(where, keys: list[str], missing=()):
+    how = f"{', '.join(sorted(missing))} newly initialised" if missing else f"{', '.join(keys)} still exactly zero, as initialised"
+    warnings.warn(f"{where}: the classification head was never trained ({how}): its predictions are random. Predict with a "
+                  f"trained run's folder (lwft train --output DIR), or train this model first.", UntrainedHeadWarning, stacklevel=4)
 
 def _saved_config(path: Path) -> ExperimentConfig|None:
     if not (path/"config.yaml").exists(): return None
@@ -157,7 +202,7 @@ def _num_labels_and_names(path: Path, cfg: ExperimentConfig|None):
 
 @contextmanager
 def _quiet_transformers():
-    "Silence `transformers`' notes about newly initialised heads while a base model loads (the adapter brings the head)."
+    "Silence `transformers`' notes while a model loads: an untrained head is reported by `UntrainedHeadWarning` instead."
     level = hf_logging.get_verbosity(); hf_logging.set_verbosity_error()
     try: yield
     finally: hf_logging.set_verbosity(level)
@@ -167,6 +212,7 @@ def _load_base(base: str, path: Path, num_labels: int, names: list[str], cfg, qu
     if _is_local(where) and not Path(where).expanduser().exists():
         raise ModelLoadError(f"The base model of the adapter in {path} is {base!r}, and that folder does not exist. "
                              f"Pass base_model='/path/to/base' (a local folder or a loaded model), or put the base back there.")
+    if Path(where).expanduser().is_dir(): _check_weights(Path(where).expanduser())
     kw = dict(num_labels=num_labels, id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
     try:
         with _quiet_transformers():
@@ -181,23 +227,29 @@ def _load_base(base: str, path: Path, num_labels: int, names: list[str], cfg, qu
                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). Pass base_model='/path/to/base' "
                              f"(a local folder or a loaded model), or make the base reachable. {OFFLINE_HELP}") from None
 
+# a folder without one of these has no vocabulary: `AutoTokenizer` would build an empty one and map every word to [UNK]
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")
+
 def _load_tokenizer(path: Path, fallback: str|None = None):
     for src in [path] + ([fallback] if fallback else []):
+        if Path(src).expanduser().is_dir() and not any((Path(src).expanduser()/f).exists() for f in TOKENIZER_FILES): continue
         try: return AutoTokenizer.from_pretrained(str(src))
         except (OSError, ValueError, TypeError): continue
     raise ModelLoadError(f"No tokenizer could be loaded from {path}" + (f" nor from {fallback!r}" if fallback else "") +
-                         ". Save it there (save_adapter(model, tokenizer, ...) writes it) or pass tokenizer=.")
+                         f" (a tokenizer needs one of {', '.join(TOKENIZER_FILES)}). Save it there (save_adapter(model, tokenizer, ...) "
+                         f"writes it; tokenizer.save_pretrained(folder)) or pass tokenizer=.")
 
 def load_adapter(path, base_model=None, dequantize: bool = False):
     "Load a saved adapter onto its base: `(model, tokenizer)`, the model in eval mode."
     from peft import PeftModel
-    path = _check_folder(path, "adapter")
+    path = model_folder(path, "adapter")
     if not (path/"adapter_config.json").exists():
         if (path/"config.json").exists():
             raise ModelLoadError(f"{path} holds a whole model (config.json), not an adapter: load it with "
                                  f"SentimentPredictor({str(path)!r}) or AutoModelForSequenceClassification.from_pretrained.")
         raise ModelLoadError(f"{path} holds no adapter_config.json, so it is not an adapter folder. Pass the folder written by save_adapter.")
     acfg, cfg = _read_json(path/"adapter_config.json"), _saved_config(path)
+    _check_weights(path)
     num_labels, names = _num_labels_and_names(path, cfg)
     quantized = cfg is not None and cfg.training.method == "qlora" and not dequantize
     if isinstance(base_model, torch.nn.Module): base, base_name = base_model, getattr(base_model, "name_or_path", None)
@@ -221,7 +273,7 @@ def merge_adapter(model_or_path, output_dir, tokenizer=None) -> Path:
     from peft import PeftModel
     output_dir, note, cfg, metrics, src = Path(output_dir), None, None, None, None
     if isinstance(model_or_path, (str, os.PathLike)):
-        src = _check_folder(model_or_path, "adapter")
+        src = model_folder(model_or_path, "adapter") # a run folder: its adapter/
         if output_dir.resolve() == src.resolve():
             raise ValueError(f"merge_adapter would overwrite the adapter in {src}; pass a different output_dir.")
         cfg = _saved_config(src)
@@ -274,33 +326,34 @@ def inference_autocast_dtype(model, precision: str = "fp32", device=None):
 
 # %% ../nbs/06_deploy.ipynb #28bff726
 def _load_model_folder(path: Path, tokenizer=None):
-    run_adapter = path/"adapter"
-    if not (path/"config.json").exists() and (run_adapter/"adapter_config.json").exists(): path = run_adapter # a training run's folder
+    path = model_folder(path) # a run folder: its adapter/ or model/
     if (path/"adapter_config.json").exists():
         model, tok = load_adapter(path)
         if not is_quantized(model): model = model.merge_and_unload()
+        head = untrained_head(model.base_model.model if _is_peft(model) else model)
+        if head: _warn_untrained_head(f"the adapter in {path}", head)
         return model, tokenizer or tok
-    if not (path/"config.json").exists():
-        raise ModelLoadError(f"{path} holds neither config.json (a model) nor adapter_config.json (an adapter). Pass the folder "
-                             f"written by merge_adapter or save_adapter (a training run's output folder).")
+    _check_weights(path)
     try:
-        with _quiet_transformers(): model = AutoModelForSequenceClassification.from_pretrained(str(path))
+        with _quiet_transformers(): model, info = AutoModelForSequenceClassification.from_pretrained(str(path), output_loading_info=True)
     except Exception as e:
         raise ModelLoadError(f"The model in {path} could not be loaded ({type(e).__name__}: "
                              f"{str(e).splitlines()[0][:300] if str(e) else ''}). The folder is damaged or incomplete: "
                              f"write it again with merge_adapter (or save_pretrained).") from None
+    head = untrained_head(model)
+    if head: _warn_untrained_head(f"the model in {path}", head, [k for k in info.get("missing_keys", ()) if k.split(".")[0] in ("pre_classifier", "classifier", "score")])
     return model, tokenizer or _load_tokenizer(path)
 
 class SentimentPredictor:
     "Labels and probabilities for texts, from a merged model folder, an adapter folder, or a loaded model and tokenizer."
-    def __init__(self, model_dir_or_model, # a merged model folder, an adapter folder, or a loaded model
+    def __init__(self, model_dir_or_model, # a merged model folder, an adapter folder, a training run's folder, or a loaded model
                  tokenizer=None, # needed with a loaded model; a folder brings its own
                  batch_size: int = 32, max_length: int = 128,
                  device=None, # None: CUDA when available, else the CPU (a loaded model stays where it is)
                  precision: str = "fp32"): # `fp32` (exact, the default), `bf16`, `fp16`, or `auto` (bf16 where the hardware has it)
         if isinstance(model_dir_or_model, (str, os.PathLike)):
             self.source = str(model_dir_or_model)
-            model, tokenizer = _load_model_folder(_check_folder(model_dir_or_model), tokenizer)
+            model, tokenizer = _load_model_folder(model_dir_or_model, tokenizer)
             device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         elif isinstance(model_dir_or_model, torch.nn.Module):
             if tokenizer is None:
@@ -345,14 +398,14 @@ class SentimentPredictor:
                 raise TypeError(f"texts[{i}] is {type(t).__name__} ({t!r:.40}), not str: pass text only "
                                 f"(check the column you read, and convert or drop missing values first).")
         keep = [i for i, t in enumerate(items) if t.strip()]
-        results = [{"text": t, "label": None, "label_name": None, "probability": None, "probabilities": None,
+        results = [{"text": t, "label": None, "label_name": None, "confidence": None, "probabilities": None,
                     "truncated": False, "reason": "empty text"} for t in items]
         if keep:
             ids, truncated = self.encode([items[i] for i in keep])
             probs = predict_probabilities(self.model, {"input_ids": ids}, self.batch_size, self.pad_token_id, self.autocast_dtype)
             for j, i in enumerate(keep):
                 k = int(probs[j].argmax())
-                results[i].update(label=k, label_name=self.label_names[k], probability=float(probs[j, k]),
+                results[i].update(label=k, label_name=self.label_names[k], confidence=float(probs[j, k]),
                                   probabilities=[float(p) for p in probs[j]], truncated=truncated[j], reason=None)
         return results[0] if single else results
 
@@ -363,39 +416,102 @@ def predict_sentiment(texts: str|list[str], model_dir, **kwargs) -> dict|list[di
     return SentimentPredictor(model_dir, **kwargs).predict(texts)
 
 # %% ../nbs/06_deploy.ipynb #15a5fb72
-def _read_texts(path: Path, text_column: str) -> list[str]:
+def _decode_error(path: Path, e: UnicodeDecodeError) -> DataError:
+    line = path.read_bytes()[:e.start].count(b"\n") + 1
+    return DataError(f"{path}, line {line}: not UTF-8 text ({e.reason} at byte {e.start}). Save the file as UTF-8 "
+                     f"(e.g. iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}).")
+
+def _read_table(path: Path, text_column: str) -> tuple[list[str], list[list[str]], int]:
+    "`(header, rows, index of the text column)` of a .txt (one text per line, header `text`), .csv or .tsv file."
     if not path.exists(): raise DataError(f"{path}: file not found. Pass a .txt (one text per line), .csv or .tsv file.")
+    if path.is_dir(): raise DataError(f"{path} is a folder. Pass a .txt (one text per line), .csv or .tsv file.")
     suffix = path.suffix.lower()
-    if suffix == ".txt": return path.read_text(encoding="utf-8").splitlines()
-    if suffix not in (".csv", ".tsv"):
+    if suffix not in (".txt", ".csv", ".tsv"):
         raise DataError(f"{path}: unsupported file type {suffix or '(none)'!r}; use .txt (one text per line), .csv or .tsv.")
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",",
+    try:
+        if suffix == ".txt": return ["text"], [[t] for t in path.read_text(encoding="utf-8").splitlines()], 0
+        # a long text is the predictor's to cut (and flag), not the reader's to refuse
+        csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+        with path.open(encoding="utf-8", newline="") as f:
+            reader = csv.reader(f, delimiter="\t" if suffix == ".tsv" else ",",
                                 quoting=csv.QUOTE_NONE if suffix == ".tsv" else csv.QUOTE_MINIMAL)
-        if reader.fieldnames is None: raise DataError(f"{path}: the file is empty; expected a header with a {text_column!r} column.")
-        if text_column not in reader.fieldnames:
-            raise DataError(f"{path}: no column {text_column!r}; the columns are {reader.fieldnames}. "
-                            f"Pass text_column= (lwft predict --text-column NAME).")
-        return [row[text_column] or "" for row in reader]
+            header = next(reader, None)
+            if header is None: raise DataError(f"{path}: the file is empty; expected a header with a {text_column!r} column.")
+            if text_column not in header:
+                raise DataError(f"{path}: no column {text_column!r}; the columns are {header}. "
+                                f"Pass text_column= (lwft predict --text-column NAME).")
+            rows = []
+            for row in reader:
+                if len(row) > len(header):
+                    raise DataError(f"{path}, line {reader.line_num}: {len(row)} fields for {len(header)} columns. Quote fields that "
+                                    f"hold the delimiter{' (in a .tsv file, remove the tab)' if suffix == '.tsv' else ''}.")
+                rows.append(row + [""] * (len(header) - len(row)))
+            return header, rows, header.index(text_column)
+    except UnicodeDecodeError as e: raise _decode_error(path, e) from None
+    except csv.Error as e: raise DataError(f"{path}: not a readable {suffix[1:].upper()} file ({e}).") from None
+
+def _read_header(path: Path, text_column: str) -> list[str]:
+    try:
+        with path.open(encoding="utf-8", newline="") as f: line = f.readline()
+    except UnicodeDecodeError as e: raise _decode_error(path, e) from None
+    header = next(csv.reader([line], delimiter="\t" if path.suffix.lower() == ".tsv" else ","), None)
+    if not header: raise DataError(f"{path}: the file is empty; expected a header with a {text_column!r} column.")
+    if text_column not in header:
+        raise DataError(f"{path}: no column {text_column!r}; the columns are {header}. Pass text_column= (lwft predict --text-column NAME).")
+    return header
+
+def check_prediction_paths(input_path, output_path, text_column: str|None = None) -> tuple[Path, Path]:
+    "Refuse a missing or unsupported input (or one without `text_column`), and an output that is the input file (under any spelling of its path), a folder or unwritable, before any model loads."
+    input_path, output_path = Path(input_path).expanduser(), Path(output_path).expanduser()
+    if not input_path.exists(): raise DataError(f"{input_path}: file not found. Pass a .txt (one text per line), .csv or .tsv file.")
+    if input_path.is_dir(): raise DataError(f"{input_path} is a folder. Pass a .txt (one text per line), .csv or .tsv file.")
+    if input_path.suffix.lower() not in (".txt", ".csv", ".tsv"):
+        raise DataError(f"{input_path}: unsupported file type {input_path.suffix or '(none)'!r}; use .txt (one text per line), .csv or .tsv.")
+    if text_column is not None and input_path.suffix.lower() != ".txt": _read_header(input_path, text_column)
+    same = output_path.resolve() == input_path.resolve()
+    if not same and output_path.exists() and input_path.exists(): same = os.path.samefile(input_path, output_path)
+    if same:
+        raise DataError(f"the output {output_path} is the input file {input_path}: writing it would lose the input. Pass another "
+                        f"output file, e.g. {input_path.with_name(input_path.stem + '_predictions.csv')}.")
+    if output_path.is_dir(): raise DataError(f"the output {output_path} is a folder; pass a file name such as {output_path/'predictions.csv'}.")
+    parent = next((p for p in output_path.parents if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise DataError(f"the output {output_path} can't be written: {parent} is {'a file' if not parent.is_dir() else 'not writable'}. "
+                        f"Pass an output file in a writable folder.")
+    return input_path, output_path
+
+PREDICTION_FILE_COLUMNS = ("prediction", "prediction_name", "confidence") # then prob_0..prob_{k-1}
 
 def predict_file(predictor: SentimentPredictor, input_path, output_path, text_column: str = "sentence",
                  chunk_size: int = 2048, progress: bool = True) -> dict:
-    "Predict every text of a .txt/.csv/.tsv file and write `text,label,label_name,probability` to a CSV file."
+    "Predict every text of a .txt/.csv/.tsv file; write its columns plus `prediction, prediction_name, confidence, prob_0..` to `output_path`."
     from tqdm.auto import tqdm
-    input_path, output_path = Path(input_path), Path(output_path)
-    texts = _read_texts(input_path, text_column)
+    input_path, output_path = check_prediction_paths(input_path, output_path)
+    header, rows, col = _read_table(input_path, text_column)
+    added = list(PREDICTION_FILE_COLUMNS) + [f"prob_{i}" for i in range(len(predictor.label_names))]
+    clash = [c for c in added if c in header]
+    if clash:
+        raise DataError(f"{input_path} already has the column(s) {clash} that the predictions fill: rename them, "
+                        f"or predict from the file they came from.")
     output_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output_path.with_name(f".{output_path.name}.{os.getpid()}.tmp") # the output appears whole or not at all
     counts = {"rows": 0, "empty": 0, "truncated": 0}
-    with output_path.open("w", encoding="utf-8", newline="") as f, \
-         tqdm(total=len(texts), desc=f"predict {input_path.name}", unit="text", disable=not progress) as bar:
-        w = csv.writer(f)
-        w.writerow(["text", "label", "label_name", "probability"])
-        for s in range(0, len(texts), chunk_size):
-            for r in predictor.predict(texts[s:s + chunk_size]):
-                w.writerow([r["text"], "" if r["label"] is None else r["label"], r["label_name"] or "",
-                            "" if r["probability"] is None else f"{r['probability']:.6f}"])
-                counts["rows"] += 1; counts["empty"] += r["label"] is None; counts["truncated"] += r["truncated"]
-            bar.update(min(chunk_size, len(texts) - s))
+    try:
+        with tmp.open("w", encoding="utf-8", newline="") as f, \
+             tqdm(total=len(rows), desc=f"predict {input_path.name}", unit="text", disable=not progress) as bar:
+            w = csv.writer(f, delimiter="\t" if output_path.suffix.lower() == ".tsv" else ",")
+            w.writerow(header + added)
+            for s in range(0, len(rows), chunk_size):
+                chunk = rows[s:s + chunk_size]
+                for row, r in zip(chunk, predictor.predict([row[col] for row in chunk])):
+                    filled = r["label"] is not None
+                    w.writerow(row + ([r["label"], r["label_name"], f"{r['confidence']:.6f}", *(f"{p:.6f}" for p in r["probabilities"])]
+                                      if filled else [""] * len(added)))
+                    counts["rows"] += 1; counts["empty"] += not filled; counts["truncated"] += r["truncated"]
+                bar.update(len(chunk))
+        os.replace(tmp, output_path)
+    finally:
+        if tmp.exists(): tmp.unlink()
     return {**counts, "output": str(output_path)}
 
 # %% ../nbs/06_deploy.ipynb #13704a83

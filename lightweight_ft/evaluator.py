@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_evaluator.ipynb #43553e47
 from __future__ import annotations
-import html, itertools, json, math, os, platform, time, warnings, zlib
+import html, itertools, json, math, os, platform, re, time, warnings, zlib
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from dataclasses import dataclass, field
@@ -348,17 +348,20 @@ def flat_config(config: dict, prefix: str = "") -> dict:
     return out
 
 def predictions_frame(texts, labels, probs) -> pd.DataFrame:
-    "The `predictions.csv` table: `text, label, prediction, probability` (P(label 1)), plus `prob_i` beyond two classes."
+    "The `predictions.csv` table: `text, label, prediction, confidence` (P(prediction)), then `prob_0..prob_{k-1}` (P(each class))."
     labels, probs = _as_probs(labels, probs)
-    df = pd.DataFrame({"text": list(texts), "label": labels, "prediction": probs.argmax(1), "probability": probs[:, 1]})
-    if probs.shape[1] > 2:
-        for i in range(probs.shape[1]): df[f"prob_{i}"] = probs[:, i]
+    prediction = probs.argmax(1)
+    df = pd.DataFrame({"text": list(texts), "label": labels, "prediction": prediction, "confidence": probs[np.arange(len(probs)), prediction]})
+    for i in range(probs.shape[1]): df[f"prob_{i}"] = probs[:, i]
     return df
 
 def probabilities_from_frame(df: pd.DataFrame) -> np.ndarray:
-    "Class probabilities `[n, k]` from a predictions table."
-    prob_cols = sorted((c for c in df.columns if c.startswith("prob_")), key=lambda c: int(c.split("_")[1]))
+    "Class probabilities `[n, k]` from a predictions table: its `prob_i` columns, or an older binary table's `probability` (P(label 1))."
+    prob_cols = sorted((c for c in df.columns if re.fullmatch(r"prob_\d+", c)), key=lambda c: int(c.split("_")[1]))
     if prob_cols: return df[prob_cols].to_numpy(float)
+    if "probability" not in df.columns:
+        raise ValueError(f"a predictions table needs prob_0..prob_{{k-1}} columns (or, written before them, `probability`); "
+                         f"its columns are {list(df.columns)}. Write it with predictions_frame.")
     p1 = df["probability"].to_numpy(float)
     return np.stack([1 - p1, p1], 1)
 
@@ -383,7 +386,7 @@ class RunRecord:
         return self.predictions["label"].to_numpy(int), probabilities_from_frame(self.predictions)
 
 # %% ../nbs/04_evaluator.ipynb #5bd86078
-PREDICTION_COLUMNS = ("text", "label", "prediction", "probability")
+PREDICTION_COLUMNS = ("text", "label", "prediction", "confidence") # and prob_0..prob_{k-1}
 
 def load_run(run_dir) -> RunRecord:
     "Read a run folder (`config.yaml`, `metrics.json`, optional `predictions.csv` and `train_log.csv`)."
@@ -400,10 +403,11 @@ def load_run(run_dir) -> RunRecord:
     predictions = train_log = None
     if (run_dir/"predictions.csv").exists():
         predictions = pd.read_csv(run_dir/"predictions.csv")
-        missing = [c for c in PREDICTION_COLUMNS[1:] if c not in predictions.columns]
+        has_probs = "probability" in predictions.columns or any(re.fullmatch(r"prob_\d+", c) for c in predictions.columns)
+        missing = [c for c in ("label", "prediction") if c not in predictions.columns] + ([] if has_probs else ["prob_0..prob_{k-1}"])
         if missing:
-            raise ValueError(f"{run_dir/'predictions.csv'}: missing column(s) {missing}; expected {list(PREDICTION_COLUMNS)} "
-                             "(probability = P(label 1)). Write it with predictions_frame.")
+            raise ValueError(f"{run_dir/'predictions.csv'}: missing column(s) {missing}; expected {list(PREDICTION_COLUMNS)} and "
+                             "prob_0..prob_{k-1}. Write it with predictions_frame.")
     if (run_dir/"train_log.csv").exists(): train_log = pd.read_csv(run_dir/"train_log.csv")
     return RunRecord(name=str(config.get("name") or run_dir.name), config=config, metrics=metrics,
                      predictions=predictions, train_log=train_log, path=run_dir)

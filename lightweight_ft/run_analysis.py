@@ -8,15 +8,22 @@ import argparse, copy, hashlib, itertools, json, os, re, shutil, sys, tempfile, 
 from pathlib import Path
 import numpy as np
 import pandas as pd
+import torch
 import yaml
 from tqdm.auto import tqdm
+from transformers import AutoConfig, AutoModelForSequenceClassification
 from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, config_to_yaml, load_config
-from .model_loader import ModelLoader
+from .model_loader import ModelLoader, resolve_model_path, resolve_target_modules
 from .lora_trainer import LoRATrainer
+from .evaluator import predictions_frame
+try: import fcntl
+except ImportError: fcntl = None # not on Windows: no lock there
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSIS_MODEL', 'trainer_for', 'load_for',
-           'train_kwargs', 'is_complete_run', 'save_run', 'run_experiment', 'draw_run_figures', 'experiment_config',
+__all__ = ['RUN_FILES', 'RUN_ENTRIES', 'NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSIS_MODEL',
+           'trainer_for', 'load_for', 'train_kwargs', 'is_complete_run', 'RunDirError', 'run_dir_state', 'RunDirClaim',
+           'claim_run_dir', 'write_run_files', 'save_run', 'model_architecture', 'check_lora_targets',
+           'check_config_paths', 'check_config', 'run_experiment', 'draw_run_figures', 'experiment_config',
            'load_sweep', 'varied_keys', 'run_label', 'config_hash', 'expand_sweep', 'find_experiment_notebook',
            'run_sweep', 'analysis_sweep', 'run_analysis', 'main']
 
@@ -51,6 +58,165 @@ def is_complete_run(run_dir, cfg: ExperimentConfig|None = None) -> bool:
     if not all((run_dir/f).exists() for f in RUN_FILES): return False
     return cfg is None or load_config(run_dir/"config.yaml") == cfg
 
+# %% ../nbs/07_run_analysis.ipynb #bd0b2f08
+class RunDirError(ValueError):
+    "An output folder can't take a run; the message names what is in the way and the fix."
+
+# everything a run folder may hold: what `save_run` writes, the figures, and what a sweep adds
+RUN_ENTRIES = RUN_FILES + ("adapter", "model", "figures", "experiment.ipynb", "error.txt")
+
+def _sibling(path: Path, suffix: str) -> Path: return path.with_name(path.name + suffix)
+
+def _foreign_entries(folder: Path) -> list[str]:
+    "What in `folder` no run wrote: entries a run never writes, or everything when no run file marks it (a lone `model/` may be yours)."
+    names = sorted(p.name for p in folder.iterdir())
+    foreign = [n for n in names if n not in RUN_ENTRIES]
+    if foreign or not names: return foreign
+    return [] if {"config.yaml", "metrics.json", "error.txt"} & set(names) else names
+
+def _listing(names, n: int = 4) -> str:
+    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
+
+def _config_of(folder: Path) -> ExperimentConfig|None:
+    try: return load_config(folder/"config.yaml")
+    except Exception: return None # unreadable or absent: not this config's run
+
+def run_dir_state(path, cfg: ExperimentConfig|None = None) -> str:
+    "What `path` (and `<path>.partial`) hold for a run of `cfg`: `absent`, `empty`, `failed`, `finished`, `finished_other`, `unfinished`, `unfinished_other`, `file` or `foreign`."
+    path = Path(path); partial = _sibling(path, ".partial")
+    if path.exists() and not path.is_dir(): return "file"
+    if path.is_dir() and _foreign_entries(path): return "foreign"
+    if partial.exists() and (not partial.is_dir() or _foreign_entries(partial)): return "foreign"
+    same = lambda folder: cfg is not None and _config_of(folder) == cfg
+    if partial.exists(): return "unfinished" if same(partial) else "unfinished_other"
+    if not path.exists(): return "absent"
+    if not any(path.iterdir()): return "empty"
+    if (path/"error.txt").exists(): return "failed"
+    if all((path/f).exists() for f in RUN_FILES): return "finished" if same(path) else "finished_other"
+    return "unfinished" if same(path) else "unfinished_other"
+
+def _refusal(path: Path, state: str, shown: str) -> str|None:
+    "Why a run may not write into `path` in `state` (None: it may), naming the fix."
+    partial = _sibling(path, ".partial")
+    if state == "file":
+        return f"{shown} is a file, not a folder. Pass a folder path for the run (e.g. runs/NAME), or move the file."
+    if state == "foreign":
+        where = path if path.is_dir() and _foreign_entries(path) else partial
+        what = _listing(_foreign_entries(where)) if where.is_dir() else "a file"
+        return (f"{where} holds files that are not a run's ({what}). A run owns its whole folder, so it won't write there: "
+                f"pass a new folder (e.g. {shown}/run), or move those files.")
+    if state in ("unfinished", "unfinished_other"):
+        where = partial if partial.exists() else path
+        whose = "this config" if state == "unfinished" else "a different config"
+        return (f"{where} holds an unfinished run of {whose} (interrupted or killed; no process is writing it). Resuming is not "
+                f"implemented yet: to start over, pass overwrite=True (lwft train --overwrite) or delete {where}; or pass another output folder.")
+    if state == "finished":
+        return (f"{shown} already holds a finished run of this config. To train it again and replace it, pass overwrite=True "
+                f"(lwft train --overwrite); to keep it, pass another output folder.")
+    if state == "finished_other":
+        return (f"{shown} already holds a finished run of a different config. Pass another output folder, or overwrite=True "
+                f"(lwft train --overwrite) to replace that run.")
+    return None
+
+def _check_place(path: Path, shown: str):
+    cwd = Path.cwd().resolve()
+    if path == cwd or path in cwd.parents:
+        raise RunDirError(f"the output folder {shown!r} is the current folder (or holds it); a run replaces its whole folder. "
+                          f"Pass a new folder, e.g. runs/NAME.")
+    if path == Path(path.anchor): raise RunDirError(f"the output folder {shown!r} is the file system's root; pass a new folder, e.g. runs/NAME.")
+
+class _FolderLock:
+    "An exclusive `flock` on `<parent>/.<name>.lock`, taken without waiting; the OS releases it when the process dies."
+    def __init__(self, folder: Path, shown: str):
+        self.path, self.shown, self.fd = folder.with_name(f".{folder.name}.lock"), shown, None
+
+    def acquire(self):
+        if fcntl is None: return self # no flock on this platform: one writer is up to the user
+        while True:
+            try: fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise RunDirError(f"can't write in {self.path.parent} ({type(e).__name__}: {e.strerror or e}). "
+                                  f"Pass an output folder in a writable place.") from None
+            try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 64).decode(errors="replace").strip(); os.close(fd)
+                raise RunDirError(f"another process{f' (pid {holder})' if holder else ''} is writing {self.shown} (it holds the lock "
+                                  f"{self.path}). Wait for it to finish, or pass another output folder.") from None
+            try: ours = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError: ours = False
+            if ours: # else the holder removed the file as we opened it: lock the new one
+                os.ftruncate(fd, 0); os.write(fd, str(os.getpid()).encode()); self.fd = fd
+                return self
+            os.close(fd)
+
+    def release(self):
+        if self.fd is None: return
+        try: self.path.unlink()
+        except OSError: pass
+        os.close(self.fd); self.fd = None
+
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.release()
+
+class RunDirClaim:
+    "A held output folder: the run writes into `partial`, then `commit` swaps it into `path`. Made by `claim_run_dir`."
+    def __init__(self, path, cfg: ExperimentConfig|None = None, overwrite: bool = False):
+        self.shown = str(path)
+        self.path = Path(path).expanduser().absolute()
+        self.partial, self.cfg, self.overwrite = _sibling(self.path, ".partial"), cfg, overwrite
+        self.lock, self.state, self.committed, self.keep_partial = _FolderLock(self.path, self.shown), None, False, False
+
+    def __enter__(self):
+        path = self.path
+        _check_place(path.resolve(), self.shown)
+        if path.is_symlink(): raise RunDirError(f"{self.shown} is a symbolic link; pass the folder it points to ({path.resolve()}) or a new folder.")
+        if path.exists() and not path.is_dir(): raise RunDirError(_refusal(path, "file", self.shown))
+        in_file = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if in_file is not None: raise RunDirError(f"{in_file} is a file, so no folder can be made in it for {self.shown}. Pass a folder path for the run.")
+        try: path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunDirError(f"can't create {path.parent} ({type(e).__name__}: {e.strerror or e}). Pass an output folder in a writable place.") from None
+        self.lock.acquire()
+        try:
+            self.state = run_dir_state(path, self.cfg)
+            reason = _refusal(path, self.state, self.shown)
+            if reason and not (self.overwrite and self.state not in ("file", "foreign")): raise RunDirError(reason)
+            if self.partial.exists(): shutil.rmtree(self.partial) # a run's leftover, checked above
+            try:
+                self.partial.mkdir()
+                if self.cfg is not None: config_to_yaml(self.cfg, self.partial/"config.yaml") # an interrupted run shows its config
+            except OSError as e:
+                raise RunDirError(f"can't write in {path.parent} ({type(e).__name__}: {e.strerror or e}). "
+                                  f"Pass an output folder in a writable place.") from None
+        except BaseException:
+            self.lock.release(); raise
+        return self
+
+    def commit(self) -> Path:
+        "Put the finished `partial` in place of `path`, replacing only a run folder (checked again now)."
+        path = self.path
+        if path.exists():
+            if not path.is_dir() or _foreign_entries(path):
+                self.keep_partial = True
+                raise RunDirError(f"{_refusal(path, run_dir_state(path), self.shown)} The finished run is kept in {self.partial}.")
+            if any(path.iterdir()):
+                old = _sibling(path, f".replaced-{os.getpid()}")
+                path.rename(old); self.partial.rename(path); shutil.rmtree(old)
+            else: path.rmdir(); self.partial.rename(path)
+        else: self.partial.rename(path)
+        self.committed = True
+        return path
+
+    def __exit__(self, *exc):
+        try:
+            if not (self.committed or self.keep_partial) and self.partial.is_dir(): shutil.rmtree(self.partial, ignore_errors=True) # ours: nothing finished in it
+        finally: self.lock.release()
+        return False
+
+def claim_run_dir(path, cfg: ExperimentConfig|None = None, overwrite: bool = False) -> RunDirClaim:
+    "A context manager that checks `path` can take a run of `cfg` and holds its lock; see the rule above."
+    return RunDirClaim(path, cfg, overwrite)
+
 # %% ../nbs/07_run_analysis.ipynb #53b2cfd8
 def _json_safe(o):
     if isinstance(o, dict): return {k: _json_safe(v) for k, v in o.items()}
@@ -59,41 +225,87 @@ def _json_safe(o):
     if isinstance(o, np.integer): return int(o)
     return o
 
-def save_run(run_dir, cfg, model, tokenizer, eval_dataset, results: dict, train_report: dict, train_log: list, data_report: dict|None = None):
-    "Write a run folder atomically: everything goes to `<run_dir>.partial`, renamed when complete."
-    run_dir = Path(run_dir); tmp = run_dir.with_name(run_dir.name + ".partial")
-    if tmp.exists(): shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    config_to_yaml(cfg, tmp/"config.yaml")
-    probs = np.asarray(results["probabilities"])
-    pd.DataFrame({"text": eval_dataset["sentence"], "label": eval_dataset["labels"], "prediction": probs.argmax(1),
-                  "probability": probs[:, 1] if probs.shape[1] == 2 else probs.max(1),
-                  **({f"prob_{k}": probs[:, k] for k in range(probs.shape[1])} if probs.shape[1] > 2 else {})}).to_csv(tmp/"predictions.csv", index=False)
-    pd.DataFrame(train_log, columns=["step", "epoch", "loss", "eval_loss", "eval_accuracy", "learning_rate"]).to_csv(tmp/"train_log.csv", index=False)
+def write_run_files(folder, cfg, model, tokenizer, eval_dataset, results: dict, train_report: dict, train_log: list, data_report: dict|None = None) -> Path:
+    "Write the run files into `folder` as they are (no checks, no swap): what `save_run` and `run_experiment` write into a claimed folder."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    config_to_yaml(cfg, folder/"config.yaml")
+    predictions_frame(eval_dataset["sentence"], eval_dataset["labels"], results["probabilities"]).to_csv(folder/"predictions.csv", index=False)
+    pd.DataFrame(train_log, columns=["step", "epoch", "loss", "eval_loss", "eval_accuracy", "learning_rate"]).to_csv(folder/"train_log.csv", index=False)
     if train_report.get("method") in ("lora", "qlora", "full", "head_only"):
         from lightweight_ft.deploy import save_adapter
-        folder = "adapter" if train_report["method"] in ("lora", "qlora") else "model"
-        save_adapter(model, tokenizer, tmp/folder, config=cfg, metrics={k: v for k, v in results.items() if k != "probabilities"},
+        sub = "adapter" if train_report["method"] in ("lora", "qlora") else "model"
+        save_adapter(model, tokenizer, folder/sub, config=cfg, metrics={k: v for k, v in results.items() if k != "probabilities"},
                      base_model_name_or_path=cfg.model.name_or_path)
     metrics = {"name": cfg.name, **{k: v for k, v in results.items() if k != "probabilities"}, **train_report, "data": data_report or {}}
-    (tmp/"metrics.json").write_text(json.dumps(_json_safe(metrics), indent=2))
-    if run_dir.exists(): shutil.rmtree(run_dir)
-    tmp.rename(run_dir)
-    return run_dir
+    (folder/"metrics.json").write_text(json.dumps(_json_safe(metrics), indent=2))
+    return folder
+
+def save_run(run_dir, cfg, model, tokenizer, eval_dataset, results: dict, train_report: dict, train_log: list, data_report: dict|None = None,
+             overwrite: bool = False) -> Path:
+    "Write a run folder under the output-folder rule (`claim_run_dir`): into `<run_dir>.partial`, swapped in when complete."
+    with claim_run_dir(run_dir, cfg, overwrite) as claim:
+        write_run_files(claim.partial, cfg, model, tokenizer, eval_dataset, results, train_report, train_log, data_report)
+        return claim.commit()
+
+# %% ../nbs/07_run_analysis.ipynb #a922f18f
+_ARCHITECTURES = {}
+
+def model_architecture(name_or_path: str, num_labels: int = 2):
+    "The classifier `name_or_path` names, built from its config on the `meta` device (no weights read); None where no config is at hand (a hub name offline)."
+    try: where = resolve_model_path(name_or_path)
+    except ModuleNotFoundError: return None # `minilm` without its package: loading the model says how to install it
+    key = (where, num_labels)
+    if key not in _ARCHITECTURES:
+        try:
+            conf = AutoConfig.from_pretrained(where, num_labels=num_labels, local_files_only=True)
+            with torch.device("meta"): _ARCHITECTURES[key] = AutoModelForSequenceClassification.from_config(conf)
+        except Exception: _ARCHITECTURES[key] = None # no usable config here: loading the model reports why
+    return _ARCHITECTURES[key]
+
+def check_lora_targets(cfg: ExperimentConfig):
+    "A `ConfigError` when `lora.target_modules` names layers that `cfg`'s model lacks, found from its architecture alone."
+    if cfg.training.method not in ("lora", "qlora"): return
+    model = model_architecture(cfg.model.name_or_path, cfg.model.num_labels)
+    if model is None: return
+    try: resolve_target_modules(model, cfg.lora.target_modules)
+    except ValueError as e: raise ConfigError(f"config key `lora.target_modules`: {e}") from None
+
+def check_config_paths(cfg: ExperimentConfig):
+    "A `ConfigError` when `cfg` names a local model folder or a data folder that isn't there, found before anything loads."
+    name = str(cfg.model.name_or_path)
+    try: where = resolve_model_path(name)
+    except ModuleNotFoundError: where = None # `minilm` without its package: loading the model says how to install it
+    if where is not None and where.startswith((".", "/", "~")) and not Path(where).expanduser().is_dir():
+        raise ConfigError(f"config key `model.name_or_path`: {name}: no such folder. Pass a model folder, a hub name or `minilm`.")
+    data_dir = cfg.data.data_dir or os.environ.get("LWFT_DATA_DIR")
+    if data_dir:
+        key = "data.data_dir" if cfg.data.data_dir else "LWFT_DATA_DIR (environment)"
+        missing = [f for f in ("train.tsv", "dev.tsv") if not (Path(data_dir).expanduser()/f).is_file()]
+        if missing:
+            raise ConfigError(f"{'config key ' if cfg.data.data_dir else ''}`{key}`: {data_dir} " +
+                              ("does not exist" if not Path(data_dir).expanduser().is_dir() else f"has no {' nor '.join(missing)}") +
+                              ". Pass a GLUE-format folder holding train.tsv and dev.tsv.")
+
+def check_config(cfg: ExperimentConfig):
+    "What can be checked of `cfg` before any model or data loads: its folders and its LoRA target modules."
+    check_config_paths(cfg); check_lora_targets(cfg)
 
 # %% ../nbs/07_run_analysis.ipynb #56410a18
-def run_experiment(cfg: ExperimentConfig|str|Path, output_dir, overrides=None, progress: bool = True) -> dict:
-    "Load, train, evaluate and save one configuration into `output_dir`; returns the metrics."
+def run_experiment(cfg: ExperimentConfig|str|Path, output_dir, overrides=None, progress: bool = True, overwrite: bool = False) -> dict:
+    "Load, train, evaluate and save one configuration into `output_dir` (claimed first: see `claim_run_dir`); returns the metrics."
     if not isinstance(cfg, ExperimentConfig): cfg = load_config(cfg)
     cfg = apply_overrides(cfg, overrides)
-    loader = ModelLoader.from_config(cfg)
-    model, tokenizer = load_for(cfg, loader)
-    train, dev = loader.load_sst2_dataset(max_train_samples=cfg.data.max_train_samples, max_eval_samples=cfg.data.max_eval_samples)
-    with tempfile.TemporaryDirectory(prefix="lwft_ckpt_") as ckpt:
-        trainer = trainer_for(cfg, model, tokenizer, output_dir=ckpt)
-        model = trainer.train(train, dev, progress=progress, **train_kwargs(cfg))
-    results = trainer.evaluate(model, dev, batch_size=cfg.training.eval_batch_size, progress=progress)
-    run_dir = save_run(output_dir, cfg, model, tokenizer, dev, results, trainer.train_report, trainer.train_log, loader.data_report)
+    with claim_run_dir(output_dir, cfg, overwrite) as claim: # before any model or data is loaded
+        check_config(cfg)
+        loader = ModelLoader.from_config(cfg)
+        model, tokenizer = load_for(cfg, loader)
+        train, dev = loader.load_sst2_dataset(max_train_samples=cfg.data.max_train_samples, max_eval_samples=cfg.data.max_eval_samples)
+        with tempfile.TemporaryDirectory(prefix="lwft_ckpt_") as ckpt:
+            trainer = trainer_for(cfg, model, tokenizer, output_dir=ckpt)
+            model = trainer.train(train, dev, progress=progress, **train_kwargs(cfg))
+        results = trainer.evaluate(model, dev, batch_size=cfg.training.eval_batch_size, progress=progress)
+        write_run_files(claim.partial, cfg, model, tokenizer, dev, results, trainer.train_report, trainer.train_log, loader.data_report)
+        run_dir = claim.commit()
     return json.loads((run_dir/"metrics.json").read_text())
 
 # %% ../nbs/07_run_analysis.ipynb #7c1e5541
@@ -220,7 +432,7 @@ def config_hash(cfg: ExperimentConfig, n: int = 6) -> str:
 
 # %% ../nbs/07_run_analysis.ipynb #819b4a9e
 def expand_sweep(sweep, overrides: dict|list|None = None) -> list[tuple[str, ExperimentConfig]]:
-    "Every run of a sweep (file or mapping) as `(run_id, config)`, all validated before anything runs; `overrides` apply to every run."
+    "Every run of a sweep (file or mapping) as `(run_id, config)`, all validated (target modules too) before anything runs; `overrides` apply to every run."
     s = load_sweep(sweep)
     try: base = apply_overrides(ExperimentConfig.from_dict(s["base"]), overrides)
     except ConfigError as e: raise ConfigError(f"sweep base: {e}") from None
@@ -238,10 +450,11 @@ def expand_sweep(sweep, overrides: dict|list|None = None) -> list[tuple[str, Exp
         both = sorted(set(entry) & set(grid))
         if both: raise ConfigError(f"sweep key `{both[0]}`: set both in `grid` and in runs[{i}]; set it in one place")
         for point in points:
-            try: cfg = apply_overrides(base, {**point, **entry})
+            try: cfg = apply_overrides(base, {**point, **entry}); check_config(cfg)
             except ConfigError as e:
-                where = (f"runs[{i}]" + (f" ({name})" if name else "") + " ") if s.get("runs") else ""
-                raise ConfigError(f"sweep {where}{'grid point ' + json.dumps(point, default=str) if point else ''}: {e}") from None
+                where = ([f"runs[{i}]" + (f" ({name})" if name else "")] if s.get("runs") else []) + \
+                        ([f"grid point {json.dumps(point, default=str)}"] if point else [])
+                raise ConfigError(f"sweep{' ' + ' '.join(where) if where else ''}: {e}") from None
             planned.append((name, cfg))
     varied = varied_keys([c for _, c in planned])
     out, seen = [], {}
@@ -264,10 +477,6 @@ def find_experiment_notebook() -> Path:
     raise FileNotFoundError(f"experiment notebook not found (looked at {', '.join(map(str, candidates))}). Set LWFT_EXPERIMENT_NOTEBOOK "
                             "to nbs/experiment.ipynb of a lightweight-ft checkout, or use executor='inprocess'.")
 
-def _finished(run_dir: Path, cfg: ExperimentConfig) -> bool:
-    try: return is_complete_run(run_dir, cfg) and not (run_dir/"error.txt").exists()
-    except (ConfigError, OSError, yaml.YAMLError): return False
-
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 def _error_text(e: BaseException) -> tuple[str, str]:
@@ -275,6 +484,16 @@ def _error_text(e: BaseException) -> tuple[str, str]:
     if hasattr(e, "ename") and hasattr(e, "evalue"):
         return f"{e.ename}: {e.evalue}", _ANSI.sub("", "\n".join(getattr(e, "traceback", None) or []))
     return f"{type(e).__name__}: {e}", "".join(traceback.format_exception(type(e), e, e.__traceback__))
+
+def _discard_unfinished(run_dir: Path):
+    "Remove the `.partial` folder a failed or interrupted run of this sweep left, unless a process still writes it."
+    partial = _sibling(run_dir, ".partial")
+    if not partial.is_dir() or _foreign_entries(partial): return
+    lock = _FolderLock(run_dir, str(run_dir))
+    try: lock.acquire()
+    except RunDirError: return
+    try: shutil.rmtree(partial, ignore_errors=True)
+    finally: lock.release()
 
 def _execute_run(cfg: ExperimentConfig, run_dir: Path, executor: str, notebook: Path|None) -> str|None:
     "Run one configuration into `run_dir`; the error message if it failed, else None."
@@ -290,9 +509,12 @@ def _execute_run(cfg: ExperimentConfig, run_dir: Path, executor: str, notebook: 
         return None
     except Exception as e:
         msg, tb = _error_text(e)
+        _discard_unfinished(run_dir) # a killed kernel leaves one: the failed run is redone next time
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir/"error.txt").write_text(f"{msg}\n\n{tb}\n")
         return msg
+    except KeyboardInterrupt:
+        _discard_unfinished(run_dir); raise
     finally:
         if executed.exists():
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -305,12 +527,20 @@ def _metric_scalars(run_dir: Path) -> dict:
 
 # %% ../nbs/07_run_analysis.ipynb #c42a8e83
 def run_sweep(sweep_file, output_dir, progress: bool = True, executor: str = "papermill", overrides: dict|list|None = None,
-              notebook=None, report: bool = True) -> dict:
-    "Run every configuration of a sweep into `output_dir/runs/<run id>/` (resumable, failures recorded), then write `summary.csv` and the report."
+              notebook=None, report: bool = True, echo: bool = True) -> dict:
+    "Run every configuration of a sweep into `output_dir/runs/<run id>/` (resumable, failures recorded), then write `summary.csv` and the report; `echo` prints each failure as it happens and a closing line."
     if executor not in ("papermill", "inprocess"): raise ValueError(f"executor must be `papermill` or `inprocess`, got {executor!r}")
     runs = expand_sweep(sweep_file, overrides)
     if executor == "papermill": notebook = Path(notebook) if notebook else find_experiment_notebook()
-    out = Path(output_dir).resolve(); runs_dir = out/"runs"; runs_dir.mkdir(parents=True, exist_ok=True)
+    out = Path(output_dir).resolve(); runs_dir = out/"runs"
+    if out.exists() and not out.is_dir(): raise RunDirError(f"{output_dir} is a file, not a folder. Pass a folder for the sweep, e.g. sweeps/NAME.")
+    try: runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise RunDirError(f"can't create {runs_dir} ({type(e).__name__}: {e.strerror or e}). Pass a sweep folder in a writable place.") from None
+    with _FolderLock(out, str(output_dir)).acquire() as _: # a second sweep into this folder fails at once
+        return _run_sweep_locked(runs, out, runs_dir, progress, executor, notebook, report, echo)
+
+def _run_sweep_locked(runs, out, runs_dir, progress, executor, notebook, report, echo) -> dict:
+    say = (lambda line: tqdm.write(line, file=sys.stderr)) if echo else (lambda line: None)
     varied = varied_keys([c for _, c in runs])
     rows, failures = [], []
     bar = tqdm(runs, desc="sweep", unit="run", disable=not progress)
@@ -318,10 +548,16 @@ def run_sweep(sweep_file, output_dir, progress: bool = True, executor: str = "pa
         bar.set_postfix_str(rid, refresh=True)
         run_dir, flat = runs_dir/rid, _flat(cfg.to_dict())
         row = {"run_id": rid, "status": "skipped", "name": cfg.name, **{k: flat.get(k) for k in varied}}
-        if not _finished(run_dir, cfg):
-            err = _execute_run(cfg, run_dir, executor, notebook)
+        state = run_dir_state(run_dir, cfg)
+        if state != "finished":
+            refused = _refusal(run_dir, state, f"runs/{rid}") # what the run itself would refuse: not run, nothing written there
+            err = refused or _execute_run(cfg, run_dir, executor, notebook)
             row["status"] = "failed" if err else "completed"
-            if err: failures.append({"run_id": rid, "error": err, "error_file": f"runs/{rid}/error.txt", **{k: flat.get(k) for k in varied}})
+            if err:
+                error_file = None if refused else f"runs/{rid}/error.txt"
+                failures.append({"run_id": rid, "error": err, "error_file": error_file, **{k: flat.get(k) for k in varied}})
+                say(f"run {rid} failed: {err.strip().splitlines()[0] if err.strip() else 'unknown error'}" +
+                    (f" (details: {out/error_file})" if error_file else ""))
         if row["status"] != "failed": row.update(_metric_scalars(run_dir))
         else: row["error"] = failures[-1]["error"]
         rows.append(row)
@@ -334,6 +570,11 @@ def run_sweep(sweep_file, output_dir, progress: bool = True, executor: str = "pa
         from lightweight_ft.evaluator import build_report
         report_path = Path(build_report(done, out/"report"))
     counts = summary["status"].value_counts()
+    n = {k: int(counts.get(k, 0)) for k in ("completed", "skipped", "failed")}
+    if echo:
+        print(f"sweep: {n['completed']} completed, {n['skipped']} skipped (already finished), {n['failed']} failed, of {len(rows)} runs; "
+              f"summary: {out/'summary.csv'}" + (f"; report: {report_path}" if report_path else "") +
+              (f"; failures: {out/'failures.json'}" if n["failed"] else ""))
     return {"completed": int(counts.get("completed", 0)), "skipped": int(counts.get("skipped", 0)), "failed": int(counts.get("failed", 0)),
             "total": len(rows), "summary_path": out/"summary.csv", "report_path": report_path, "failures_path": out/"failures.json",
             "run_dirs": done}
@@ -394,10 +635,8 @@ def main(argv=None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
     try: res = run_analysis(a.preset, a.model, a.data_dir, a.output, progress=not a.quiet, executor=a.executor, overrides=a.set)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:
         print(f"run_analysis: error: {e}", file=sys.stderr); return 2
-    print(f"{res['completed']} completed, {res['skipped']} skipped, {res['failed']} failed; summary: {res['summary_path']}; report: {res['report_path']}")
-    if res["failed"]: print(f"failures: {res['failures_path']}", file=sys.stderr)
     return 1 if res["failed"] else 0
 
 # %% ../nbs/07_run_analysis.ipynb #f0224137
