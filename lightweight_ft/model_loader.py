@@ -476,7 +476,8 @@ class ModelLoader:
                 self._token_cache[key] = tokenize_texts(texts, labels, tokenizer, self.max_length)
                 self.data_report[split] = {"source": source, "rows": total, "used": len(texts), "dropped_empty": dropped}
             out.append(self._token_cache[key])
-        self.data_report["label"] = sst2_sample_label(len(out[0])) if kind == "sample" else f"SST-2 ({self.data_report['train']['source']})"
+        self.data_report["label"] = (sst2_sample_label(len(out[0])) if kind == "sample" else
+                                     f"SST-2 (GLUE folder {folder})" if kind == "glue_dir" else "SST-2 (GLUE, from the hub)")
         return tuple(out)
 
 def _read_hub_split(split, num_labels, empty_sentences):
