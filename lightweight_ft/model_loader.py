@@ -450,10 +450,10 @@ class ModelLoader:
         if model.config.pad_token_id is None: model.config.pad_token_id = tokenizer.pad_token_id
         return model, tokenizer
 
-    def _read_split(self, split, data_dir):
-        if data_dir == "sample":
+    def _read_split(self, split, kind, data_dir):
+        if kind == "sample":
             return (*read_sst2_sample(split, num_labels=self.num_labels), f"{sst2_sample_dir()/SST2_SAMPLE_FILES[split]}")
-        if data_dir is not None:
+        if kind == "glue_dir":
             fname = {"train": "train.tsv", "validation": "dev.tsv"}[split]
             texts, labels, dropped = read_glue_tsv(Path(data_dir)/fname, self.num_labels, self.empty_sentences)
             return texts, labels, dropped, str(Path(data_dir)/fname)
@@ -463,14 +463,13 @@ class ModelLoader:
                           max_eval_samples: int|None = None, seed: int|None = None) -> tuple[Dataset, Dataset]:
         "Tokenised `(train, eval)` splits of SST-2 (the GLUE dev set is the evaluation split)."
         kind, folder = resolve_sst2_location(self.data_source, data_dir or self.data_dir)
-        data_dir = {"glue_dir": folder, "hub": None, "sample": "sample"}[kind]
         seed = self.seed if seed is None else seed
         tokenizer = self.load_tokenizer()
         out = []
         for split, n in (("train", max_train_samples), ("validation", max_eval_samples)):
-            key = (str(data_dir), split, n, seed, self.max_length)
+            key = (kind, str(folder), split, n, seed, self.max_length)
             if key not in self._token_cache:
-                texts, labels, dropped, source = self._read_split(split, data_dir)
+                texts, labels, dropped, source = self._read_split(split, kind, folder)
                 total = len(texts)
                 texts, labels = _subset(texts, labels, n, seed)
                 self._token_cache[key] = tokenize_texts(texts, labels, tokenizer, self.max_length)
