@@ -17,7 +17,7 @@ def _train(a):
     cfg = load_config(a.config) if a.config else ExperimentConfig()
     m = run_experiment(cfg, a.output, overrides=a.set, progress=not a.quiet, overwrite=a.overwrite)
     keys = ("accuracy", "f1", "roc_auc", "train_samples_per_s", "train_time_s", "trainable_params", "peak_memory_bytes")
-    print(json.dumps({k: m.get(k) for k in keys}, indent=2)); print(f"run folder: {a.output}")
+    print(json.dumps({k: m.get(k) for k in keys}, indent=2)); print(f"trained on: {(m.get('data') or {}).get('label')}"); print(f"run folder: {a.output}")
 
 def _sweep(a):
     from lightweight_ft.run_analysis import run_sweep
@@ -27,6 +27,7 @@ def _sweep(a):
 def _analyse(a):
     from lightweight_ft.run_analysis import run_analysis
     summary = run_analysis(preset=a.preset, model=a.model, data_dir=a.data_dir, output_dir=a.output, progress=not a.quiet)
+    print(f"{summary['completed']} completed, {summary['skipped']} skipped, {summary['failed']} failed; report: {summary['report_path']}")
     return 1 if summary.get("failed") else 0
 
 def _report(a):
@@ -65,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=_sweep)
     an = sub.add_parser("analyse", aliases=["analyze"], help="the whole study: baselines, LoRA experiments, QLoRA, report")
     an.add_argument("--preset", choices=["quick", "full"], default="quick"); an.add_argument("--model", default=None)
-    an.add_argument("--data-dir", default=None); an.add_argument("--output", default="analysis")
+    an.add_argument("--data-dir", default=None, help="GLUE SST-2 folder read in place of the preset's data (quick: the SST-2 sample inside the package)"); an.add_argument("--output", default="analysis")
     an.set_defaults(fn=_analyse)
     r = sub.add_parser("report", help="comparison report from saved run folders")
     r.add_argument("run_dirs", nargs="+"); r.add_argument("--output", required=True)

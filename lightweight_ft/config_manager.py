@@ -11,10 +11,10 @@ from typing import Any
 import yaml
 
 # %% auto #0
-__all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'DEFAULT_LEARNING_RATES', 'PRESETS',
-           'ConfigError', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings',
-           'ExperimentConfig', 'check_field_types', 'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config',
-           'set_by_path', 'apply_overrides', 'preset']
+__all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'DATA_SOURCES', 'DEFAULT_LEARNING_RATES',
+           'PRESETS', 'ConfigError', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings',
+           'TrainingSettings', 'ExperimentConfig', 'check_field_types', 'UniqueKeyLoader', 'read_yaml',
+           'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset']
 
 # %% ../nbs/00_config_manager.ipynb #05f67964
 METHODS = ("zero_shot", "head_only", "lora", "qlora", "full")
@@ -51,10 +51,18 @@ class ModelConfig:
         _check(isinstance(self.num_labels, int) and self.num_labels >= 2, "model.num_labels", f"must be an integer >= 2, got {self.num_labels!r}")
         _check(isinstance(self.max_length, int) and 8 <= self.max_length <= 4096, "model.max_length", f"must be an integer in [8, 4096], got {self.max_length!r}")
 
+DATA_SOURCES = ("auto", "glue_dir", "hub", "sample")
+
 @dataclass
 class DataConfig:
-    "Where SST-2 comes from and how much of it to use."
-    data_dir: str|None = None # GLUE-format folder (train.tsv, dev.tsv); None: `$LWFT_DATA_DIR`, else the hub
+    """Where SST-2 comes from and how much of it to use.
+
+    `source` decides, and the sample is read only when named: `sample` reads the SST-2 sample inside the package
+    (`data_dir` must be unset; `$LWFT_DATA_DIR` is not read); `glue_dir` reads `data_dir`, else `$LWFT_DATA_DIR`, and
+    fails if neither is set; `hub` reads GLUE sst2 through `datasets` (`data_dir` must be unset); `auto` reads `data_dir`,
+    else `$LWFT_DATA_DIR`, else the hub. No source falls back to another when its folder or the hub fails."""
+    source: str = "auto" # `auto`, `glue_dir`, `hub` or `sample` (the SST-2 sample inside the package: no path, no network)
+    data_dir: str|None = None # GLUE-format folder (train.tsv, dev.tsv) for `auto` and `glue_dir`; None: `$LWFT_DATA_DIR`
     max_train_samples: int|None = None # seeded subset of the training split; None: all of it
     max_eval_samples: int|None = None # seeded subset of the evaluation split; None: all of it
     empty_sentences: str = "error" # `error`: refuse a file with empty sentences; `drop`: drop them, counted and reported
@@ -63,6 +71,10 @@ class DataConfig:
             v = getattr(self, k)
             _check(v is None or (isinstance(v, int) and v > 0), f"data.{k}", f"must be a positive integer or null, got {v!r}")
         _check(self.empty_sentences in ("error", "drop"), "data.empty_sentences", f"must be `error` or `drop`, got {self.empty_sentences!r}")
+        _check(self.source in DATA_SOURCES, "data.source", f"must be one of {DATA_SOURCES}, got {self.source!r}")
+        _check(not (self.source in ("sample", "hub") and self.data_dir), "data.data_dir",
+               f"is set ({self.data_dir!r}) but data.source is `{self.source}`, which reads no folder; "
+               "set data.source=glue_dir to read that folder, or data.data_dir=null")
 
 @dataclass
 class LoraSettings:

@@ -37,6 +37,9 @@ def label_names(config) -> list[str]:
     if n == 2 and names == ["LABEL_0", "LABEL_1"]: return ["negative", "positive"]
     return names
 
+# %% ../nbs/06_deploy.ipynb #b16d0001
+from .model_loader import describe_data
+
 # %% ../nbs/06_deploy.ipynb #6163fb7d
 def _is_peft(model) -> bool:
     try: from peft import PeftModel
@@ -69,7 +72,8 @@ def model_card(kind: str, base_model: str|None, num_labels: int, names: list[str
         if t.method == "qlora": method += f", {q.bits}-bit {q.quant_type if q.bits == 4 else 'int8'} base"
         lines.append(f"| method | {method} |")
         subset = f"{d.max_train_samples} training sentences" if d.max_train_samples else "the full training split"
-        lines.append(f"| data | SST-2 (GLUE; {d.data_dir or 'hub or $LWFT_DATA_DIR'}), {subset}, {t.epochs} epoch(s), seed {t.seed} |")
+        data = describe_data(d) if d.source == "sample" else f"{describe_data(d)}, {subset}" # the sample's label carries its size
+        lines.append(f"| data | {data}, {t.epochs} epoch(s), seed {t.seed} |")
         lines.append(f"| max length | {config.model.max_length} tokens |")
     lines.append(f"| labels | {', '.join(f'{i} {n}' for i, n in enumerate(names))} |")
     if note: lines += ["", f"**Note.** {note}"]

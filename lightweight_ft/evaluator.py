@@ -29,8 +29,8 @@ __all__ = ['CPU_BF16_ENV', 'CPU_BF16_FLAGS', 'PRECISION_DTYPES', 'HEADLINE_METRI
            'classification_metrics', 'calibration_bins', 'headline_values', 'bootstrap_intervals',
            'evaluate_predictions', 'Evaluator', 'flat_config', 'predictions_frame', 'probabilities_from_frame',
            'RunRecord', 'load_run', 'write_synthetic_run', 'config_group_key', 'group_runs', 'compare_predictions',
-           'run_summary', 'summarize_groups', 'ModelComparator', 'build_report', 'format_summary',
-           'format_significance']
+           'run_summary', 'summarize_groups', 'run_data_label', 'data_sentence', 'ModelComparator', 'build_report',
+           'format_summary', 'format_significance']
 
 # %% ../nbs/04_evaluator.ipynb #3e1a46b3
 def model_device(model) -> torch.device:
@@ -562,6 +562,28 @@ def summarize_groups(groups: dict, ci_level: float = 0.95, n_resamples: int = 10
         rows.append(row)
     return pd.DataFrame(rows)
 
+# %% ../nbs/04_evaluator.ipynb #b16e0001
+from .model_loader import describe_data
+from .config_manager import ConfigError, DataConfig
+
+# %% ../nbs/04_evaluator.ipynb #b16e0002
+def run_data_label(run: RunRecord) -> str|None:
+    "What a run trained on: the label its `metrics.json` recorded, else one described from its config (older runs); None if neither says."
+    label = (run.metrics.get("data") or {}).get("label")
+    if label: return label
+    data = run.config.get("data")
+    if not isinstance(data, dict): return None
+    try: return describe_data(DataConfig(**data))
+    except (TypeError, ConfigError): return None
+
+def data_sentence(runs) -> str:
+    "The report's first words: what its runs trained on, so that a number from the SST-2 sample is never taken for a full-data one."
+    labels = list(dict.fromkeys(l for l in map(run_data_label, runs) if l))
+    if not labels: return ""
+    note = (" The SST-2 sample is a small part of the training split shipped inside the package: these numbers are not "
+            "full-data results.") if any(l.startswith("SST-2 sample") for l in labels) else ""
+    return f"Trained on: {'; '.join(labels)}.{note} "
+
 # %% ../nbs/04_evaluator.ipynb #80d1e07d
 def _param_counts(model) -> dict:
     params = list(model.parameters())
@@ -636,7 +658,7 @@ class ModelComparator:
         figures = {title: Path(p).relative_to(out).as_posix() for title, p in figures.items()}
         results, tests = format_summary(summary), format_significance(significance)
         level = f"{100 * self.ci_level:g}%"
-        intro = (f"{len(self.runs)} run(s) in {len(summary)} row(s). A single-seed row shows value [{level} percentile bootstrap "
+        intro = (data_sentence(self.runs) + f"{len(self.runs)} run(s) in {len(summary)} row(s). A single-seed row shows value [{level} percentile bootstrap "
                  f"interval, {self.n_resamples} resamples, seed {self.seed}]; a row with several seeds shows mean ± standard "
                  f"deviation over seeds (column Seeds). n/a: not recorded by the run.")
         sig_text = (self.significance_note or

@@ -19,13 +19,15 @@ from .config_manager import ConfigError
 
 # %% auto #0
 __all__ = ['MODEL_ALIASES', 'OFFLINE_HELP', 'TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'FIRST_TOKEN_HEADS', 'MAX_FIELD_CHARS',
-           'PACKING_ATTENTION', 'TOKENIZER_FILES', 'packaged_minilm_path', 'resolve_model_path', 'model_type',
-           'head_modules', 'linear_layer_names', 'short_linear_names', 'resolve_target_modules', 'tiny_tokenizer',
-           'tiny_classifier', 'synthetic_sentiment', 'last_layer_cls_only', 'DataError', 'read_glue_tsv',
-           'not_utf8_error', 'checked_rows', 'tokenize_texts', 'PadCollator', 'pack_batch', 'packed_attention_mask',
-           'packing_supported', 'packed_sentences', 'check_splits', 'ModelFolderError', 'check_weight_files',
-           'check_model_folder', 'model_positions', 'check_model_settings', 'check_tokenizer_files', 'check_tokenizer',
-           'ModelLoader', 'write_tiny_setup']
+           'PACKING_ATTENTION', 'TOKENIZER_FILES', 'SST2_SAMPLE_FILES', 'SST2_SAMPLE_ROWS', 'SST2_SAMPLE_SEED',
+           'SST2_SAMPLE_SHA256', 'packaged_minilm_path', 'resolve_model_path', 'model_type', 'head_modules',
+           'linear_layer_names', 'short_linear_names', 'resolve_target_modules', 'tiny_tokenizer', 'tiny_classifier',
+           'synthetic_sentiment', 'last_layer_cls_only', 'DataError', 'read_glue_tsv', 'not_utf8_error', 'checked_rows',
+           'tokenize_texts', 'PadCollator', 'pack_batch', 'packed_attention_mask', 'packing_supported',
+           'packed_sentences', 'check_splits', 'ModelFolderError', 'check_weight_files', 'check_model_folder',
+           'model_positions', 'check_model_settings', 'check_tokenizer_files', 'check_tokenizer', 'sst2_sample_dir',
+           'sst2_sample_label', 'file_sha256', 'read_sst2_sample', 'resolve_sst2_location', 'describe_data',
+           'ModelLoader', 'write_tiny_setup', 'build_sst2_sample', 'sst2_sample_card']
 
 # %% ../nbs/01_model_loader.ipynb #5922ed15
 def packaged_minilm_path() -> Path:
@@ -490,6 +492,72 @@ def check_tokenizer(tokenizer, config, where):
                                f"Copy the tokenizer files of the model it came from into the folder (tokenizer.save_pretrained(folder)).")
     return tokenizer
 
+# %% ../nbs/01_model_loader.ipynb #b16a0002
+import hashlib, importlib.resources, shutil
+from .config_manager import ConfigError, DATA_SOURCES
+
+# %% ../nbs/01_model_loader.ipynb #b16a0003
+SST2_SAMPLE_FILES = {"train": "train.tsv", "validation": "dev.tsv"}
+SST2_SAMPLE_ROWS = {"train": 3000, "validation": 872}
+SST2_SAMPLE_SEED = 42
+# Pinned here, not beside the files: a changed or damaged file fails its check even if a checksum file beside it were edited too.
+SST2_SAMPLE_SHA256 = {"train.tsv": "a31194fce23498334f870b4dc731979df2173b4e95f05312319b4d7338accf8c", "dev.tsv": "f7271f7a919ea884ca8563e13ed03028aa44296d1f738c003af3142b9a2188f8"}
+
+def sst2_sample_dir() -> Path:
+    "Folder of the SST-2 sample shipped inside the package (`lightweight_ft/data/sst2_sample`)."
+    return Path(importlib.resources.files("lightweight_ft"))/"data"/"sst2_sample"
+
+def sst2_sample_label(n_sentences: int) -> str:
+    "How every run folder, model card and report names training on the sample, so no number from it passes for a full-data result."
+    return f"SST-2 sample ({n_sentences:,} sentences)"
+
+def file_sha256(path) -> str:
+    "SHA-256 of a file's bytes, as hex."
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
+    return h.hexdigest()
+
+def read_sst2_sample(split: str = "train", folder=None, num_labels: int = 2) -> tuple[list[str], list[int], int]:
+    "One split (`train` or `validation`) of the embedded SST-2 sample as `(texts, labels, dropped_empty)`, its bytes checked first."
+    if split not in SST2_SAMPLE_FILES: raise ValueError(f"split must be one of {list(SST2_SAMPLE_FILES)}, got {split!r}")
+    name = SST2_SAMPLE_FILES[split]
+    path = Path(folder or sst2_sample_dir())/name
+    if not path.exists():
+        raise DataError(f"{path}: the SST-2 sample is missing from the installed package. Reinstall lightweight-ft, "
+                        f"or read a GLUE folder instead: data.source=glue_dir with data.data_dir=/path/to/sst2.")
+    digest, expected = file_sha256(path), SST2_SAMPLE_SHA256[name]
+    if digest != expected:
+        raise DataError(f"{path}: SHA-256 {digest[:16]}... does not match the packaged sample's {expected[:16]}... (SST2_SAMPLE_SHA256): "
+                        f"the file was changed or damaged. Reinstall lightweight-ft; to ship a new sample, rebuild it with "
+                        f"build_sst2_sample and update SST2_SAMPLE_SHA256 and SST2_SAMPLE_ROWS in nbs/01_model_loader.ipynb.")
+    return read_glue_tsv(path, num_labels)
+
+# %% ../nbs/01_model_loader.ipynb #b16a0005
+def resolve_sst2_location(source: str = "auto", data_dir=None) -> tuple[str, str|None]:
+    "`(kind, folder)` that SST-2 is read from: `('glue_dir', folder)`, `('hub', None)` or `('sample', None)`; the precedence is `DataConfig`'s."
+    if source not in DATA_SOURCES: raise ConfigError(f"config key `data.source`: must be one of {DATA_SOURCES}, got {source!r}")
+    if source in ("sample", "hub"):
+        if data_dir: raise ConfigError(f"config key `data.data_dir`: is set ({str(data_dir)!r}) but data.source is `{source}`, which reads "
+                                       f"no folder; set data.source=glue_dir to read that folder, or leave data.data_dir unset.")
+        return source, None
+    folder = data_dir or os.environ.get("LWFT_DATA_DIR") or None
+    if folder: return "glue_dir", str(folder)
+    if source == "glue_dir":
+        raise DataError("data.source is `glue_dir`, but neither data.data_dir nor LWFT_DATA_DIR names a folder. Set one of them to a "
+                        "GLUE SST-2 folder (train.tsv, dev.tsv), or set data.source=sample for the SST-2 sample inside the package.")
+    return "hub", None
+
+def describe_data(data_cfg) -> str:
+    "What a `DataConfig` trains on, in words for model cards and reports; the sample always says `SST-2 sample (N sentences)`."
+    source, folder = getattr(data_cfg, "source", "auto"), data_cfg.data_dir
+    if source == "sample":
+        n = SST2_SAMPLE_ROWS["train"] if data_cfg.max_train_samples is None else min(data_cfg.max_train_samples, SST2_SAMPLE_ROWS["train"])
+        return sst2_sample_label(n)
+    if source == "hub": return "SST-2 (GLUE, from the hub)"
+    if folder: return f"SST-2 (GLUE folder {folder})"
+    return "SST-2 (GLUE folder $LWFT_DATA_DIR)" if source == "glue_dir" else "SST-2 (GLUE; $LWFT_DATA_DIR, else the hub)"
+
 # %% ../nbs/01_model_loader.ipynb #4baa19b3
 def _subset(texts, labels, n, seed):
     if n is None or n >= len(texts): return texts, labels
@@ -501,9 +569,10 @@ class ModelLoader:
     def __init__(self, model_name: str = "distilbert-base-uncased", # hub name, local folder or short name (`minilm`)
                  num_labels: int = 2, max_length: int = 128,
                  data_dir: str|None = None, # GLUE-format SST-2 folder; None: `$LWFT_DATA_DIR`, else the hub
-                 seed: int = 42, empty_sentences: str = "error"):
+                 seed: int = 42, empty_sentences: str = "error",
+                 data_source: str = "auto"): # `auto`, `glue_dir`, `hub` or `sample` (see `DataConfig` for the precedence)
         self.model_name, self.num_labels, self.max_length = model_name, num_labels, max_length
-        self.data_dir, self.seed, self.empty_sentences = data_dir, seed, empty_sentences
+        self.data_dir, self.seed, self.empty_sentences, self.data_source = data_dir, seed, empty_sentences, data_source
         self.model_path = resolve_model_path(model_name)
         self.tokenizer, self.data_report, self._token_cache = None, {}, {}
         self._config = None
@@ -512,7 +581,8 @@ class ModelLoader:
     def from_config(cls, cfg) -> ModelLoader:
         "A loader for an `ExperimentConfig`."
         return cls(cfg.model.name_or_path, num_labels=cfg.model.num_labels, max_length=cfg.model.max_length,
-                   data_dir=cfg.data.data_dir, seed=cfg.training.seed, empty_sentences=cfg.data.empty_sentences)
+                   data_dir=cfg.data.data_dir, seed=cfg.training.seed, empty_sentences=cfg.data.empty_sentences,
+                   data_source=cfg.data.source)
 
     def _from_pretrained(self, fn, **kw):
         try: return fn(self.model_path, **kw)
@@ -550,8 +620,10 @@ class ModelLoader:
         if model.config.pad_token_id is None: model.config.pad_token_id = tokenizer.pad_token_id
         return model, tokenizer
 
-    def _read_split(self, split, data_dir):
-        if data_dir is not None:
+    def _read_split(self, split, kind, data_dir):
+        if kind == "sample":
+            return (*read_sst2_sample(split, num_labels=self.num_labels), f"{sst2_sample_dir()/SST2_SAMPLE_FILES[split]}")
+        if kind == "glue_dir":
             fname = {"train": "train.tsv", "validation": "dev.tsv"}[split]
             texts, labels, dropped = read_glue_tsv(Path(data_dir)/fname, self.num_labels, self.empty_sentences)
             return texts, labels, dropped, str(Path(data_dir)/fname)
@@ -560,20 +632,22 @@ class ModelLoader:
     def load_sst2_dataset(self, data_dir: str|None = None, max_train_samples: int|None = None,
                           max_eval_samples: int|None = None, seed: int|None = None) -> tuple[Dataset, Dataset]:
         "Tokenised `(train, eval)` splits of SST-2 (the GLUE dev set is the evaluation split)."
-        data_dir = data_dir or self.data_dir or os.environ.get("LWFT_DATA_DIR") or None
+        kind, folder = resolve_sst2_location(self.data_source, data_dir or self.data_dir)
         seed = self.seed if seed is None else seed
         tokenizer = self.load_tokenizer()
         out = []
         for split, n in (("train", max_train_samples), ("validation", max_eval_samples)):
-            key = (str(data_dir), split, n, seed, self.max_length)
+            key = (kind, str(folder), split, n, seed, self.max_length)
             if key not in self._token_cache:
-                texts, labels, dropped, source = self._read_split(split, data_dir)
+                texts, labels, dropped, source = self._read_split(split, kind, folder)
                 total = len(texts)
                 texts, labels = _subset(texts, labels, n, seed)
                 self._token_cache[key] = tokenize_texts(texts, labels, tokenizer, self.max_length)
                 self.data_report[split] = {"source": source, "rows": total, "used": len(texts), "dropped_empty": dropped}
             out.append(self._token_cache[key])
         check_splits(*out, self.data_report)
+        self.data_report["label"] = (sst2_sample_label(len(out[0])) if kind == "sample" else
+                                     f"SST-2 (GLUE folder {folder})" if kind == "glue_dir" else "SST-2 (GLUE, from the hub)")
         return tuple(out)
 
 def _read_hub_split(split, num_labels, empty_sentences):
@@ -581,7 +655,8 @@ def _read_hub_split(split, num_labels, empty_sentences):
     try: ds = load_dataset("glue", "sst2", split=split)
     except Exception as e:
         raise ConnectionError(f"Could not load GLUE sst2 from the Hugging Face hub ({type(e).__name__}). To run offline, "
-                              f"pass data_dir= (or set LWFT_DATA_DIR) to a GLUE-format folder holding train.tsv and dev.tsv.") from None
+                              f"pass data_dir= (or set LWFT_DATA_DIR) to a GLUE-format folder holding train.tsv and dev.tsv, "
+                              f"or set data.source=sample for the SST-2 sample inside the package.") from None
     texts, labels, dropped = [], [], 0
     for s, y in zip(ds["sentence"], ds["label"]):
         if not str(s).strip():
@@ -599,3 +674,82 @@ def write_tiny_setup(folder, arch: str = "distilbert", n_train: int = 64, n_dev:
         t, y = synthetic_sentiment(n, seed)
         (folder/name).write_text("sentence\tlabel\n" + "".join(f"{a}\t{b}\n" for a, b in zip(t, y)))
     return folder
+
+# %% ../nbs/01_model_loader.ipynb #b16a0009
+def _stratified_rows(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    "Sorted indices of `n` rows drawn without replacement, each label's share as in `labels` (largest remainder)."
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = n * counts / counts.sum()
+    quota = np.floor(exact).astype(int)
+    quota[np.argsort(-(exact - quota), kind="stable")[:n - quota.sum()]] += 1
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == c), size=q, replace=False) for c, q in zip(classes, quota)]))
+
+def build_sst2_sample(glue_dir, out_dir=None, n_train: int = SST2_SAMPLE_ROWS["train"], seed: int = SST2_SAMPLE_SEED) -> dict:
+    "Write the SST-2 sample from a GLUE folder: a seeded, label-stratified `n_train` rows of train.tsv and all of dev.tsv, lines copied byte for byte, with its data card; `{file: (rows, sha256)}`."
+    glue_dir, out_dir = Path(glue_dir), Path(out_dir or sst2_sample_dir())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    read_glue_tsv(glue_dir/"train.tsv"); read_glue_tsv(glue_dir/"dev.tsv") # every row checked before anything is written
+    lines = (glue_dir/"train.tsv").read_text(encoding="utf-8").splitlines(keepends=True)
+    header, rows = lines[0], [l for l in lines[1:] if l.strip()]
+    labels = np.array([int(l.rstrip("\r\n").split("\t")[-1]) for l in rows])
+    picked = _stratified_rows(labels, n_train, seed)
+    (out_dir/"train.tsv").write_text(header + "".join(rows[i] for i in picked), encoding="utf-8")
+    shutil.copyfile(glue_dir/"dev.tsv", out_dir/"dev.tsv")
+    out = {}
+    for name in ("train.tsv", "dev.tsv"):
+        _, y, _ = read_glue_tsv(out_dir/name)
+        out[name] = (len(y), file_sha256(out_dir/name), np.bincount(y).tolist())
+    (out_dir/"README.md").write_text(sst2_sample_card(out, len(rows), np.bincount(labels).tolist(), seed))
+    return out
+
+def sst2_sample_card(files: dict, train_rows: int, train_counts: list, seed: int) -> str:
+    "The data card written beside the sample."
+    (n_tr, sha_tr, c_tr), (n_dev, sha_dev, c_dev) = files["train.tsv"], files["dev.tsv"]
+    return f"""# SST-2 sample
+
+The data `data.source: sample` reads: a small part of SST-2 (GLUE version), shipped inside the
+package so that training, evaluation and the quick analysis run with no data path and no network.
+Everything trained on it is labelled **{sst2_sample_label(n_tr)}** in its run folder
+(`metrics.json`, the model card) and in reports, so that no number from it passes for a full-data
+result.
+
+| file | rows | negative (0) | positive (1) | drawn how | SHA-256 |
+| --- | --- | --- | --- | --- | --- |
+| `train.tsv` | {n_tr:,} | {c_tr[0]:,} | {c_tr[1]:,} | seeded (seed {seed}), label-stratified sample of GLUE SST-2 `train.tsv` ({train_rows:,} rows: {train_counts[0]:,} negative, {train_counts[1]:,} positive) | `{sha_tr}` |
+| `dev.tsv` | {n_dev:,} | {c_dev[0]:,} | {c_dev[1]:,} | all of GLUE SST-2 `dev.tsv`, the split every SST-2 result here is scored on | `{sha_dev}` |
+
+Format: GLUE's, tab-separated with the header `sentence<TAB>label`, labels 0 = negative and
+1 = positive; every line is copied byte for byte from the GLUE files, in their order. Each
+label's share of `train.tsv` is its share of the full training split. The checksums are pinned in
+`SST2_SAMPLE_SHA256` (`nbs/01_model_loader.ipynb`) and checked every time a file is read.
+
+Rebuild it (the result is identical, byte for byte) from a GLUE SST-2 folder:
+
+```python
+from lightweight_ft.model_loader import build_sst2_sample
+build_sst2_sample("/path/to/glue/SST-2", n_train={n_tr}, seed={seed})
+```
+
+## Source
+
+The Stanford Sentiment Treebank: Richard Socher, Alex Perelygin, Jean Wu, Jason Chuang,
+Christopher D. Manning, Andrew Ng and Christopher Potts, "Recursive Deep Models for Semantic
+Compositionality Over a Sentiment Treebank", EMNLP 2013. Its sentences are excerpts of Rotten
+Tomatoes movie reviews collected by Bo Pang and Lillian Lee ("Seeing stars", ACL 2005). The
+binary split, with phrase-level training rows, is SST-2 of the GLUE benchmark (Alex Wang et al.,
+"GLUE: A Multi-Task Benchmark and Analysis Platform for Natural Language Understanding", 2018).
+
+## Licence
+
+No licence is stated for this data, and so no written permission to redistribute it exists.
+The Stanford Sentiment Treebank's authors publish no licence terms with it, nor do Pang and Lee
+with their movie-review sentences; the GLUE benchmark refers users to the licence of each
+original dataset; the Hugging Face dataset cards (`stanfordnlp/sst2`, `nyu-mll/glue`) give its
+licence as "unknown", and the TensorFlow Datasets catalogue as "no known license". We found no
+stated restriction either. Those catalogues redistribute the whole set openly for research; this
+sample (3,000 of the 67,349 training rows, and the public dev split) is shipped on that same
+footing, for research and testing only, with its source credited above. The sentences remain the
+work of the reviewers who wrote them. If you redistribute this package where that footing is not
+enough, delete this folder: everything else works with `data.source: glue_dir` or `hub`.
+"""
