@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_deploy.ipynb #d10e7541
 from __future__ import annotations
-import copy, csv, json, os, shutil, sys, tempfile, time, warnings
+import copy, csv, importlib, json, os, shutil, sys, tempfile, time, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
@@ -16,10 +16,10 @@ from .evaluator import predict_probabilities, model_device, resolve_precision, P
 from .config_manager import ExperimentConfig, config_to_yaml, load_config
 
 # %% auto #0
-__all__ = ['TOKENIZER_FILES', 'PREDICTION_FILE_COLUMNS', 'ModelLoadError', 'UntrainedHeadWarning', 'label_names', 'is_quantized',
-           'model_card', 'save_adapter', 'model_folder', 'untrained_head', 'load_adapter', 'merge_adapter',
-           'inference_autocast_dtype', 'SentimentPredictor', 'predict_sentiment', 'check_prediction_paths',
-           'predict_file', 'benchmark_against_pipeline']
+__all__ = ['TOKENIZER_FILES', 'FOLDER_BACKENDS', 'PREDICTION_FILE_COLUMNS', 'ModelLoadError', 'UntrainedHeadWarning',
+           'label_names', 'is_quantized', 'model_card', 'save_adapter', 'model_folder', 'untrained_head',
+           'load_adapter', 'merge_adapter', 'inference_autocast_dtype', 'SentimentPredictor', 'predict_sentiment',
+           'check_prediction_paths', 'predict_file', 'benchmark_against_pipeline']
 
 # %% ../nbs/06_deploy.ipynb #0162fd56
 class ModelLoadError(OSError):
@@ -329,8 +329,15 @@ def inference_autocast_dtype(model, precision: str = "fp32", device=None):
     return PRECISION_DTYPES[resolve_precision(precision, device)]
 
 # %% ../nbs/06_deploy.ipynb #28bff726
+# an exported folder loads through the module that writes it, imported on first use so that this one stays below it
+FOLDER_BACKENDS = {"model.onnx": "lightweight_ft.export:load_onnx_model"}
+
 def _load_model_folder(path: Path, tokenizer=None):
     path = model_folder(path) # a run folder: its adapter/ or model/
+    for marker, backend in FOLDER_BACKENDS.items():
+        if (path/marker).exists():
+            module, name = backend.split(":")
+            return getattr(importlib.import_module(module), name)(path, tokenizer)
     if (path/"adapter_config.json").exists():
         model, tok = load_adapter(path)
         if not is_quantized(model): model = model.merge_and_unload()
