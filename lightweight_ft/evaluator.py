@@ -23,14 +23,15 @@ from .model_loader import PadCollator, last_layer_cls_only, synthetic_sentiment
 from .config_manager import ExperimentConfig, config_to_yaml
 
 # %% auto #0
-__all__ = ['CPU_BF16_ENV', 'CPU_BF16_FLAGS', 'PRECISION_DTYPES', 'HEADLINE_METRICS', 'PREDICTION_COLUMNS', 'SUMMARY_METRICS',
-           'COST_KEYS', 'model_device', 'frozen_parameters_kept', 'autocast_context', 'predict_probabilities',
-           'parse_cpu_flags', 'cpu_flags', 'cpu_has_fast_bf16', 'resolve_precision', 'environment_report',
-           'classification_metrics', 'calibration_bins', 'headline_values', 'bootstrap_intervals',
-           'evaluate_predictions', 'Evaluator', 'flat_config', 'predictions_frame', 'probabilities_from_frame',
-           'RunRecord', 'load_run', 'write_synthetic_run', 'config_group_key', 'group_runs', 'compare_predictions',
-           'run_summary', 'summarize_groups', 'run_data_label', 'data_sentence', 'ModelComparator', 'build_report',
-           'format_summary', 'format_significance']
+__all__ = ['QUANTIZED_LAYER_TYPES', 'CPU_BF16_ENV', 'CPU_BF16_FLAGS', 'PRECISION_DTYPES', 'HEADLINE_METRICS',
+           'PREDICTION_COLUMNS', 'SUMMARY_METRICS', 'COST_KEYS', 'model_device', 'frozen_parameters_kept',
+           'autocast_context', 'quantized_layers', 'prediction_mode', 'predict_probabilities', 'parse_cpu_flags',
+           'cpu_flags', 'cpu_has_fast_bf16', 'resolve_precision', 'environment_report', 'classification_metrics',
+           'calibration_bins', 'headline_values', 'bootstrap_intervals', 'evaluate_predictions', 'Evaluator',
+           'flat_config', 'predictions_frame', 'probabilities_from_frame', 'RunRecord', 'load_run',
+           'write_synthetic_run', 'config_group_key', 'group_runs', 'compare_predictions', 'run_summary',
+           'summarize_groups', 'run_data_label', 'data_sentence', 'ModelComparator', 'build_report', 'format_summary',
+           'format_significance']
 
 # %% ../nbs/04_evaluator.ipynb #3e1a46b3
 def model_device(model) -> torch.device:
@@ -54,6 +55,20 @@ def autocast_context(device, dtype, model=None):
         return
     with torch.autocast(device_type=torch.device(device).type, dtype=dtype), frozen_parameters_kept(model or nn.Module()): yield
 
+QUANTIZED_LAYER_TYPES = ("Linear4bit", "Linear8bitLt")
+
+def quantized_layers(model) -> list:
+    "bitsandbytes' 4-bit and 8-bit linear layers of `model` (PEFT-wrapped or not)."
+    return [m for m in model.modules() if type(m).__name__ in QUANTIZED_LAYER_TYPES and type(m).__module__.startswith("bitsandbytes")]
+
+def prediction_mode(model):
+    "`model` in eval mode, except its bitsandbytes layers, which keep the arithmetic they train with (weights dequantised, an fp32 product)."
+    model.eval()
+    # in eval mode bitsandbytes' CPU kernels quantise activations (8-bit) or repack weights for bf16 (4-bit on AVX512-BF16), and a
+    # sentence's answer then depends on the other rows of its batch; the training arithmetic does not (and is what the adapter learnt under)
+    for layer in quantized_layers(model): layer.train()
+    return model
+
 def predict_probabilities(model, dataset, batch_size: int = 32, pad_token_id: int = 0,
                           autocast_dtype=None, progress: bool = False, cls_only: bool = True) -> np.ndarray:
     "Class probabilities `[n, num_labels]` for a tokenised dataset, in the dataset's order."
@@ -62,7 +77,7 @@ def predict_probabilities(model, dataset, batch_size: int = 32, pad_token_id: in
     collate, device = PadCollator(pad_token_id), model_device(model)
     out = np.zeros((len(ids), model.config.num_labels), dtype=np.float32)
     was_training = model.training
-    model.eval()
+    prediction_mode(model)
     batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
     if progress:
         from tqdm.auto import tqdm
@@ -314,7 +329,7 @@ class Evaluator:
         if bad: raise ValueError(f"batch sizes must be positive integers, got {bad}.")
         ids, device = dataset["input_ids"], model_device(model)
         collate, was_training = PadCollator(self._pad_id(model)), model.training
-        model.eval()
+        prediction_mode(model)
         rows = []
         try:
             with torch.inference_mode(), autocast_context(device, self.autocast_dtype):
