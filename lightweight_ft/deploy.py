@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from transformers.utils import logging as hf_logging
-from .model_loader import resolve_model_path, _is_local, OFFLINE_HELP, DataError
+from .model_loader import resolve_model_path, _is_local, OFFLINE_HELP, DataError, model_positions
 from .evaluator import predict_probabilities, model_device, resolve_precision, PRECISION_DTYPES
 from .config_manager import ExperimentConfig, config_to_yaml, load_config
 
@@ -316,12 +316,6 @@ def _dequant_note(bits) -> str:
             f"unquantised in fp32, the adapter loaded onto it, then merged. Predictions can differ slightly from the quantised model's.")
 
 # %% ../nbs/06_deploy.ipynb #d1082118
-def _position_limit(config) -> int|None:
-    n = getattr(config, "max_position_embeddings", None)
-    if n is None: return None
-    if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"): n -= (config.pad_token_id or 1) + 1
-    return int(n)
-
 def inference_autocast_dtype(model, precision: str = "fp32", device=None):
     "The autocast dtype for `precision` on `device`: None for `fp32` (exact); `bf16`/`fp16` as asked; `auto` by `resolve_precision`'s rule (fp32 for a quantised model)."
     device = torch.device(device) if device is not None else model_device(model)
@@ -376,7 +370,7 @@ class SentimentPredictor:
         if not isinstance(max_length, int) or max_length < 4: raise ValueError(f"max_length must be an integer >= 4, got {max_length!r}")
         if device is not None and not is_quantized(model): model = model.to(device)
         self.model, self.tokenizer = model.eval(), tokenizer
-        limit = _position_limit(model.config)
+        limit = model_positions(model.config)
         self.batch_size, self.max_length = batch_size, min(max_length, limit) if limit else max_length
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.label_names = label_names(model.config)
