@@ -38,7 +38,7 @@ setuptools.setup(
     url = cfg['git_url'],
     packages = setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data = True,
-    package_data = {cfg['lib_name']: ['data/sst2_sample/*.tsv', 'data/sst2_sample/*.md']}, # the SST-2 sample `data.source: sample` reads
+    package_data = {cfg['lib_name']: ['sst2_sample/*.tsv', 'sst2_sample/*.md']}, # the SST-2 sample `data.source: sample` reads
     install_requires = requirements,
     extras_require = {'offline': offline_requirements, 'serve': serve_requirements, 'dev': dev_requirements},
     python_requires  = '>=' + cfg['min_python'],
