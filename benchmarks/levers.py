@@ -47,8 +47,8 @@ def time_training(loader, train, n, collator=None, **kw):
     return t.train_report["train_samples_per_s"]
 
 def time_prediction(model, dev, pad_id, batch_size, sort, cls_only=True):
-    from lightweight_ft.evaluator import predict_probabilities
-    from lightweight_ft.model_loader import PadCollator
+    from lightweight_ft.prediction import predict_probabilities
+    from lightweight_ft.data import PadCollator
     t0 = time.perf_counter()
     if sort: predict_probabilities(model, dev, batch_size, pad_id, cls_only=cls_only)
     else:
@@ -62,7 +62,7 @@ def time_prediction(model, dev, pad_id, batch_size, sort, cls_only=True):
 def main(argv=None):
     a = parse_args(argv)
     from lightweight_ft.model_loader import ModelLoader
-    from lightweight_ft.evaluator import cpu_has_fast_bf16
+    from lightweight_ft.core import cpu_has_fast_bf16
     loader = ModelLoader(a.model, data_dir=a.data_dir)
     train, dev = loader.load_sst2_dataset(max_train_samples=a.train_samples)
     n = len(train)

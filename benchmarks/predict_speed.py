@@ -108,8 +108,8 @@ def main(argv=None):
     if not a.data_dir: raise SystemExit("benchmark: pass --data-dir or set LWFT_DATA_DIR to a GLUE SST-2 folder")
     import numpy as np, torch
     from lightweight_ft.deploy import SentimentPredictor, benchmark_against_pipeline
-    from lightweight_ft.evaluator import cpu_has_fast_bf16, environment_report
-    from lightweight_ft.model_loader import read_glue_tsv
+    from lightweight_ft.core import cpu_has_fast_bf16, environment_report
+    from lightweight_ft.data import read_glue_tsv
     texts = read_glue_tsv(Path(a.data_dir)/"dev.tsv")[0]
     if a.measure:
         print(json.dumps(measure(a.measure[0], a.measure[1], texts, a.batch_size, a.repeats, a.single_texts))); return

@@ -25,7 +25,7 @@ def main(argv=None):
     a = parse_args(argv)
     if not a.data_dir: raise SystemExit("serve_load: pass --data-dir or set LWFT_DATA_DIR to a GLUE SST-2 folder")
     import httpx
-    from lightweight_ft.model_loader import read_glue_tsv
+    from lightweight_ft.data import read_glue_tsv
     from lightweight_ft.serve import free_port, load_test, parse_model_specs
     names = list(parse_model_specs(a.models))
     texts = read_glue_tsv(Path(a.data_dir)/"dev.tsv")[0]

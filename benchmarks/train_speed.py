@@ -50,7 +50,7 @@ def run_reference(a, model_path, train, dev):
     from datasets import Dataset
     from peft import LoraConfig, TaskType, get_peft_model
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
-    from lightweight_ft.lora_trainer import PeakMemory
+    from lightweight_ft.core import PeakMemory
     tok = AutoTokenizer.from_pretrained(model_path)
     def enc(ds):
         d = Dataset.from_dict({"sentence": ds["sentence"], "label": ds["labels"]})

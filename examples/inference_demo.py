@@ -38,7 +38,9 @@ SENTENCES = [
 def untrained_minilm_adapter(out_dir: Path) -> Path:
     "A LoRA adapter on the packaged MiniLM, saved without training (its B matrices are zero, its head random)."
     from peft import LoraConfig, get_peft_model
-    from lightweight_ft.model_loader import ModelLoader, head_modules, resolve_target_modules
+    from lightweight_ft.model_loader import ModelLoader
+    from lightweight_ft.core import head_modules
+    from lightweight_ft.models import resolve_target_modules
     model, tokenizer = ModelLoader("minilm").load_model(seed=0)
     model = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", r=8, lora_alpha=16,
                                              target_modules=resolve_target_modules(model, "query_value"),
@@ -95,7 +97,7 @@ def main(argv=None):
     if not same or diff > 1e-4: sys.exit("error: the merged model disagrees with the adapter")
 
     if args.benchmark:
-        from lightweight_ft.model_loader import synthetic_sentiment
+        from lightweight_ft.testing import synthetic_sentiment
         b = benchmark_against_pipeline(merged_dir, synthetic_sentiment(args.benchmark)[0], batch_size=64, repeats=1)
         print(f"\nbenchmark ({b['n_texts']} texts, {b['device']}): SentimentPredictor {b['predictor_per_s']:.0f}/s "
               f"({b['precision']}), pipeline {b['pipeline_per_s']:.0f}/s, speedup {b['speedup']:.2f}x")

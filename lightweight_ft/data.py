@@ -169,7 +169,7 @@ def read_sst2_sample(split: str = "train", folder=None, num_labels: int = 2) -> 
     if digest != expected:
         raise DataError(f"{path}: SHA-256 {digest[:16]}... does not match the packaged sample's {expected[:16]}... (SST2_SAMPLE_SHA256): "
                         f"the file was changed or damaged. Reinstall lightweight-ft; to ship a new sample, rebuild it with "
-                        f"build_sst2_sample and update SST2_SAMPLE_SHA256 and SST2_SAMPLE_ROWS in nbs/01_model_loader.ipynb.")
+                        f"build_sst2_sample and update SST2_SAMPLE_SHA256 and SST2_SAMPLE_ROWS in nbs/04_data.ipynb.")
     return read_glue_tsv(path, num_labels)
 
 # %% ../nbs/04_data.ipynb #a5c692bc
@@ -269,7 +269,7 @@ result.
 Format: GLUE's, tab-separated with the header `sentence<TAB>label`, labels 0 = negative and
 1 = positive; every line is copied byte for byte from the GLUE files, in their order. Each
 label's share of `train.tsv` is its share of the full training split. The checksums are pinned in
-`SST2_SAMPLE_SHA256` (`nbs/01_model_loader.ipynb`) and checked every time a file is read.
+`SST2_SAMPLE_SHA256` (`nbs/04_data.ipynb`) and checked every time a file is read.
 
 Rebuild it (the result is identical, byte for byte) from a GLUE SST-2 folder:
 

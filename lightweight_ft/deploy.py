@@ -7,8 +7,10 @@ from __future__ import annotations
 import copy, csv, importlib, json, os, shutil, tempfile, time, warnings
 from contextlib import contextmanager
 from pathlib import Path
+import numpy as np
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import logging as hf_logging
 from .config_manager import load_config
 from .core import PRECISION_DTYPES, _is_peft, is_quantized, model_device, resolve_precision
@@ -18,8 +20,9 @@ from .prediction import predict_probabilities
 from .runs import ModelLoadError, _read_json, _write_folder_extras, model_folder
 
 # %% auto #0
-__all__ = ['TOKENIZER_FILES', 'FOLDER_BACKENDS', 'PREDICTION_FILE_COLUMNS', 'UntrainedHeadWarning', 'untrained_head',
-           'load_adapter', 'merge_adapter', 'inference_autocast_dtype', 'SentimentPredictor', 'predict_sentiment',
+__all__ = ['TOKENIZER_FILES', 'SERVE_EXTRA_HELP', 'ONNX_FILE', 'PREDICTION_FILE_COLUMNS', 'UntrainedHeadWarning',
+           'untrained_head', 'load_adapter', 'merge_adapter', 'inference_autocast_dtype', 'require',
+           'OnnxSequenceClassifier', 'load_onnx_model', 'SentimentPredictor', 'predict_sentiment',
            'check_prediction_paths', 'predict_file', 'benchmark_against_pipeline']
 
 # %% ../nbs/17_deploy.ipynb #283c4c5d
@@ -194,15 +197,59 @@ def inference_autocast_dtype(model, precision: str = "fp32", device=None):
     if precision == "auto" and is_quantized(model): return None
     return PRECISION_DTYPES[resolve_precision(precision, device)]
 
+# %% ../nbs/17_deploy.ipynb #e16243b4
+SERVE_EXTRA_HELP = 'install the serving extra: pip install "lightweight-ft[serve]" (onnxruntime onnx onnxscript fastapi uvicorn httpx)'
+def require(module: str):
+    "Import `module`, or raise an `ImportError` that says how to install the serving extra."
+    try: return importlib.import_module(module)
+    except ImportError as e: raise ImportError(f"{module} is not installed ({e}); {SERVE_EXTRA_HELP}") from None
+
+# %% ../nbs/17_deploy.ipynb #cbcbd56d
+ONNX_FILE = "model.onnx" # the graph of an exported folder
+
+class OnnxSequenceClassifier(torch.nn.Module):
+    "An ONNX Runtime session with a sequence classifier's interface: `config`, and `forward(input_ids, attention_mask)` returning `.logits`."
+    def __init__(self, onnx_path, config, threads: int|None = None): # threads: None, as many as torch uses
+        super().__init__()
+        ort = require("onnxruntime")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.config, self.onnx_path = config, Path(onnx_path)
+        # an empty parameter: the predictor reads the model's device from its first parameter
+        self.device_anchor = torch.nn.Parameter(torch.zeros(0), requires_grad=False)
+
+    def forward(self, input_ids, attention_mask=None, **kwargs):
+        feed = {"input_ids": input_ids.cpu().numpy().astype(np.int64)}
+        if "attention_mask" in self.input_names:
+            mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
+            feed["attention_mask"] = mask.cpu().numpy().astype(np.int64)
+        logits = self.session.run(["logits"], feed)[0]
+        return SequenceClassifierOutput(logits=torch.from_numpy(logits).to(input_ids.device))
+
+    def extra_repr(self): return f"{self.onnx_path}"
+
+# %% ../nbs/17_deploy.ipynb #d7350f68
+def load_onnx_model(path, tokenizer=None):
+    "`(model, tokenizer)` of an exported folder (`model.onnx`, `config.json`, the tokenizer): the model an `OnnxSequenceClassifier`."
+    path = Path(path)
+    if not (path/ONNX_FILE).exists(): raise ModelLoadError(f"{path} holds no {ONNX_FILE}: pass a folder written by lwft export.")
+    if not (path/"config.json").exists():
+        raise ModelLoadError(f"{path} holds {ONNX_FILE} but no config.json (labels, lengths): export it again with lwft export.")
+    try:
+        model = OnnxSequenceClassifier(path/ONNX_FILE, AutoConfig.from_pretrained(str(path)))
+        return model, tokenizer or AutoTokenizer.from_pretrained(str(path))
+    except ImportError: raise
+    except Exception as e:
+        raise ModelLoadError(f"The ONNX model in {path} could not be loaded ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0][:300] if str(e) else ''}). Export it again with lwft export.") from None
+
 # %% ../nbs/17_deploy.ipynb #353e3623
 # an exported folder loads through the module that writes it, imported on first use so that this one stays below it
-FOLDER_BACKENDS = {"model.onnx": "lightweight_ft.export:load_onnx_model"}
 def _load_model_folder(path: Path, tokenizer=None):
     path = model_folder(path) # a run folder: its adapter/ or model/
-    for marker, backend in FOLDER_BACKENDS.items():
-        if (path/marker).exists():
-            module, name = backend.split(":")
-            return getattr(importlib.import_module(module), name)(path, tokenizer)
+    if (path/ONNX_FILE).exists(): return load_onnx_model(path, tokenizer)
     if (path/"adapter_config.json").exists():
         model, tok = load_adapter(path)
         if not is_quantized(model): model = model.merge_and_unload()

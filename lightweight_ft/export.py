@@ -4,76 +4,29 @@
 
 # %% ../nbs/18_export.ipynb #80f708e7
 from __future__ import annotations
-import importlib, json, os, shutil, tempfile, warnings
+import json, os, shutil, tempfile, warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 import numpy as np
 import torch
-from transformers import AutoConfig, AutoTokenizer
-from transformers.modeling_outputs import SequenceClassifierOutput
 from .config_manager import load_config
 from .data import DataError, read_glue_tsv
-from .deploy import SentimentPredictor, load_adapter
+from .deploy import ONNX_FILE, SentimentPredictor, load_adapter, require
 from .metrics import calibration_bins, compare_predictions, evaluate_predictions
 from .runs import ModelLoadError, model_folder
 
 # %% auto #0
-__all__ = ['SERVE_EXTRA_HELP', 'ONNX_FILE', 'EXPORT_FILE', 'PARITY_FILE', 'CALIBRATION_FILE', 'INT8_FOLDER',
-           'OPTIMIZER_MODEL_TYPES', 'require', 'OnnxSequenceClassifier', 'load_onnx_model', 'run_config', 'load_merged',
+__all__ = ['EXPORT_FILE', 'PARITY_FILE', 'CALIBRATION_FILE', 'INT8_FOLDER', 'OPTIMIZER_MODEL_TYPES', 'run_config', 'load_merged',
            'export_graph', 'optimize_graph', 'parity_split', 'parity_report', 'ExportParityError', 'ExportSettings',
            'quantize_int8', 'export_card', 'export_model', 'apply_temperature', 'fit_temperature', 'fit_calibration',
            'load_temperature', 'calibrate', 'CalibratedPredictor']
 
-# %% ../nbs/18_export.ipynb #e16243b4
-SERVE_EXTRA_HELP = 'install the serving extra: pip install "lightweight-ft[serve]" (onnxruntime onnx onnxscript fastapi uvicorn httpx)'
-def require(module: str):
-    "Import `module`, or raise an `ImportError` that says how to install the serving extra."
-    try: return importlib.import_module(module)
-    except ImportError as e: raise ImportError(f"{module} is not installed ({e}); {SERVE_EXTRA_HELP}") from None
-
 # %% ../nbs/18_export.ipynb #4389ae5f
-ONNX_FILE = "model.onnx"
 EXPORT_FILE = "export.json"
 PARITY_FILE = "parity.json"
 CALIBRATION_FILE = "calibration.json"
 INT8_FOLDER = "int8"
-class OnnxSequenceClassifier(torch.nn.Module):
-    "An ONNX Runtime session with a sequence classifier's interface: `config`, and `forward(input_ids, attention_mask)` returning `.logits`."
-    def __init__(self, onnx_path, config, threads: int|None = None): # threads: None, as many as torch uses
-        super().__init__()
-        ort = require("onnxruntime")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()
-        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        self.config, self.onnx_path = config, Path(onnx_path)
-        # an empty parameter: the predictor reads the model's device from its first parameter
-        self.device_anchor = torch.nn.Parameter(torch.zeros(0), requires_grad=False)
 
-    def forward(self, input_ids, attention_mask=None, **kwargs):
-        feed = {"input_ids": input_ids.cpu().numpy().astype(np.int64)}
-        if "attention_mask" in self.input_names:
-            mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
-            feed["attention_mask"] = mask.cpu().numpy().astype(np.int64)
-        logits = self.session.run(["logits"], feed)[0]
-        return SequenceClassifierOutput(logits=torch.from_numpy(logits).to(input_ids.device))
-
-    def extra_repr(self): return f"{self.onnx_path}"
-
-# %% ../nbs/18_export.ipynb #d7350f68
-def load_onnx_model(path, tokenizer=None):
-    "`(model, tokenizer)` of an exported folder (`model.onnx`, `config.json`, the tokenizer): the model an `OnnxSequenceClassifier`."
-    path = Path(path)
-    if not (path/ONNX_FILE).exists(): raise ModelLoadError(f"{path} holds no {ONNX_FILE}: pass a folder written by lwft export.")
-    if not (path/"config.json").exists():
-        raise ModelLoadError(f"{path} holds {ONNX_FILE} but no config.json (labels, lengths): export it again with lwft export.")
-    try:
-        model = OnnxSequenceClassifier(path/ONNX_FILE, AutoConfig.from_pretrained(str(path)))
-        return model, tokenizer or AutoTokenizer.from_pretrained(str(path))
-    except ImportError: raise
-    except Exception as e:
-        raise ModelLoadError(f"The ONNX model in {path} could not be loaded ({type(e).__name__}: "
-                             f"{str(e).splitlines()[0][:300] if str(e) else ''}). Export it again with lwft export.") from None
 
 # %% ../nbs/18_export.ipynb #7aa5a6b8
 def run_config(source) -> ExperimentConfig|None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from .core import model_footprint_bytes
 from .data import label_names
-from .deploy import SentimentPredictor, load_adapter
-from .export import CalibratedPredictor, ONNX_FILE, load_temperature, require, run_config
+from .deploy import ONNX_FILE, SentimentPredictor, load_adapter, require
+from .export import CalibratedPredictor, load_temperature, run_config
 from .runs import ModelLoadError, model_folder
 
 # %% auto #0
