@@ -4,16 +4,17 @@
 
 # %% ../nbs/00_config_manager.ipynb #6db2f2bf
 from __future__ import annotations
-import copy
+import copy, dataclasses
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 import yaml
 
 # %% auto #0
 __all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'DATA_SOURCES', 'DEFAULT_LEARNING_RATES',
-           'PRESETS', 'ConfigError', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings',
-           'TrainingSettings', 'ExperimentConfig', 'check_field_types', 'UniqueKeyLoader', 'read_yaml',
-           'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset', 'flat_config']
+           'LORA_KEYWORDS', 'PRESETS', 'ConfigError', 'ModelConfig', 'DataConfig', 'LoraSettings',
+           'QuantizationSettings', 'TrainingSettings', 'ExperimentConfig', 'check_field_types', 'training_settings',
+           'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset',
+           'flat_config']
 
 # %% ../nbs/00_config_manager.ipynb #4827b122
 METHODS = ("zero_shot", "head_only", "lora", "qlora", "full")
@@ -129,6 +130,11 @@ class TrainingSettings:
     batching: str = "packed" # `packed`: random batches, sentences packed end to end (no padding, same steps); `length_buckets`: faster, but changes what a batch holds; `random`: padded
     fast_dropout: bool = True # on the CPU, draw dropout masks with numpy's SFC64 generator (`FastDropout`): same distribution, about 6x faster than torch's
     cls_only: bool = True # the last encoder layer computes only the [CLS] output the head reads (`last_layer_cls_only`): same maths, about 14% fewer FLOPs
+    @property
+    def learning_rate_in_force(self) -> float:
+        "The configured learning rate, else the method's default (`DEFAULT_LEARNING_RATES`)."
+        return self.learning_rate if self.learning_rate is not None else DEFAULT_LEARNING_RATES[self.method]
+
     def __post_init__(self):
         _coerce_numbers(self, "epochs", "learning_rate", "weight_decay", "warmup_fraction")
         _check(self.method in METHODS, "training.method", f"unknown method {self.method!r}; choose one of {METHODS}")
@@ -170,8 +176,7 @@ class ExperimentConfig:
     @property
     def learning_rate(self) -> float:
         "The learning rate in force: the configured one, else the method's default."
-        t = self.training
-        return t.learning_rate if t.learning_rate is not None else DEFAULT_LEARNING_RATES[t.method]
+        return self.training.learning_rate_in_force
 
     def to_dict(self) -> dict: return asdict(self)
 
@@ -235,6 +240,21 @@ def _types_checked_first(cls, section: str):
 
 # %% ../nbs/00_config_manager.ipynb #eaace6d7
 for _section, _cls in {"": ExperimentConfig, **_SECTIONS}.items(): _types_checked_first(_cls, _section)
+
+# %% ../nbs/00_config_manager.ipynb #7e665ba1
+LORA_KEYWORDS = {"lora_r": "r", "lora_alpha": "alpha", "lora_dropout": "dropout", "target_modules": "target_modules", "bias": "bias"}
+
+def training_settings(training: TrainingSettings|None = None, lora: LoraSettings|None = None,
+                      **keywords) -> tuple[TrainingSettings, LoraSettings]:
+    "`(training, lora)` for one training call: the sections given, with any keyword (a `TrainingSettings` field, or a `LORA_KEYWORDS` name) applied and checked."
+    lora_keywords = {LORA_KEYWORDS[k]: keywords.pop(k) for k in list(keywords) if k in LORA_KEYWORDS}
+    training_fields = {f.name for f in fields(TrainingSettings)}
+    unknown = sorted(set(keywords) - training_fields)
+    if unknown: raise TypeError(f"unknown training setting(s) {unknown}: use a field of TrainingSettings "
+                                f"({', '.join(sorted(training_fields))}) or of the adapter ({', '.join(LORA_KEYWORDS)})")
+    training = dataclasses.replace(training, **keywords) if training is not None else TrainingSettings(**keywords)
+    lora = dataclasses.replace(lora, **lora_keywords) if lora is not None else LoraSettings(**lora_keywords)
+    return training, lora
 
 # %% ../nbs/00_config_manager.ipynb #8517da24
 _MERGE_TAG = "tag:yaml.org,2002:merge"

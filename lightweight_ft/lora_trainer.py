@@ -14,7 +14,7 @@ from torch import nn
 from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback
 from transformers.utils import logging as hf_logging
-from .config_manager import BATCHING_OPTIONS, BIAS_OPTIONS, ConfigError, DEFAULT_LEARNING_RATES, LoraSettings, METHODS
+from .config_manager import ConfigError, LoraSettings, METHODS, training_settings
 from .core import PeakMemory, count_parameters, environment_report, frozen_parameters_kept, head_modules, in_modules, model_device, model_footprint_bytes, resolve_precision
 from .data import LengthBucketSampler, PadCollator, RowList
 from .fast_forward import last_layer_cls_only, packed_sentences, packing_supported
@@ -26,11 +26,11 @@ from .prediction import predict_probabilities
 __all__ = ['lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder', 'LoRATrainer']
 
 # %% ../nbs/11_lora_trainer.ipynb #c2a541df
-def lora_config_for(model, r=16, alpha=32, dropout=0.1, target_modules="all_linear", bias="none") -> LoraConfig:
-    "A PEFT `LoraConfig` for sequence classification, with targets checked against the model."
-    LoraSettings(r=r, alpha=alpha, dropout=dropout, target_modules=target_modules, bias=bias) # validates
-    return LoraConfig(task_type=TaskType.SEQ_CLS, r=r, lora_alpha=alpha, lora_dropout=dropout, bias=bias,
-                      target_modules=resolve_target_modules(model, target_modules), modules_to_save=head_modules(model))
+def lora_config_for(model, lora: LoraSettings|None = None, **settings) -> LoraConfig:
+    "A PEFT `LoraConfig` for sequence classification from `lora` (or `LoraSettings(**settings)`), its targets checked against the model."
+    lora = lora or LoraSettings(**settings)
+    return LoraConfig(task_type=TaskType.SEQ_CLS, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, bias=lora.bias,
+                      target_modules=resolve_target_modules(model, lora.target_modules), modules_to_save=head_modules(model))
 
 # %% ../nbs/11_lora_trainer.ipynb #c75f3b76
 def prepare_model(model, method: str = "lora", lora: LoraConfig|None = None, seed: int = 42):
@@ -139,30 +139,28 @@ class LoRATrainer:
         self.output_dir = output_dir or tempfile.mkdtemp(prefix="lwft_")
         self.train_report, self.train_log, self.trainer = {}, [], None
 
-    def _prepare(self, method, lora_r, lora_alpha, lora_dropout, target_modules, bias, seed):
-        lora = lora_config_for(self.model, lora_r, lora_alpha, lora_dropout, target_modules, bias) if method in ("lora", "qlora") else None
-        return prepare_model(self.model, method, lora, seed)
+    def _prepare(self, method: str, lora: LoraSettings, seed: int):
+        return prepare_model(self.model, method, lora_config_for(self.model, lora) if method in ("lora", "qlora") else None, seed)
 
-    def train(self, train_dataset, eval_dataset=None, method: str|None = None,
-              lora_r: int = 16, lora_alpha: float = 32, lora_dropout: float = 0.1, target_modules="all_linear", bias: str = "none",
-              epochs: float = 1.0, learning_rate: float|None = None, batch_size: int = 32, eval_batch_size: int = 32,
-              weight_decay: float = 0.01, warmup_fraction: float = 0.06, seed: int = 42, precision: str = "auto",
-              eval_every: int|None = None, logging_steps: int = 50, batching: str = "packed", fast_dropout: bool = True, cls_only: bool = True,
-              progress: bool = True):
-        "Train with `method` (default: this trainer's) and return the trained model; costs go to `train_report`."
-        method = method or self.method
-        if bias not in BIAS_OPTIONS: raise ConfigError(f"config key `lora.bias`: must be one of {BIAS_OPTIONS}, got {bias!r}")
-        if batching not in BATCHING_OPTIONS: raise ConfigError(f"config key `training.batching`: must be one of {BATCHING_OPTIONS}, got {batching!r}")
-        try: prec = resolve_precision(precision, model_device(self.model), key="config key `training.precision`")
+    def train(self, train_dataset, eval_dataset=None, # tokenised splits (`tokenize_texts`); the eval split is scored every `eval_every` steps
+              training: TrainingSettings|None = None, # the method and its schedule (a config's `training`); default `TrainingSettings(method=self.method)`
+              lora: LoraSettings|None = None, # the adapter (a config's `lora`); default `LoraSettings()`
+              progress: bool = True, # show the Trainer's progress bar
+              **settings): # single settings instead of, or over, the sections: `epochs=2`, `lora_r=16` (see `training_settings`)
+        "Train and return the trained model; its costs go to `train_report`, its loss curve to `train_log`."
+        if training is None: settings.setdefault("method", self.method)
+        t, l = training_settings(training, lora, **settings)
+        method, epochs, batch_size, seed, batching = t.method, t.epochs, t.batch_size, t.seed, t.batching
+        try: prec = resolve_precision(t.precision, model_device(self.model), key="config key `training.precision`")
         except ValueError as e: raise ConfigError(str(e)) from None
-        model = self._prepare(method, lora_r, lora_alpha, lora_dropout, target_modules, bias, seed)
+        model = self._prepare(method, l, seed)
         params = count_parameters(model)
-        lr = DEFAULT_LEARNING_RATES[method] if learning_rate is None else learning_rate
+        lr = t.learning_rate_in_force
         self.train_log = []
-        if method == "zero_shot" or epochs == 0:
+        if method == "zero_shot":
             self.model = model
             self.train_report = {"method": method, **params, "trainable_params": 0, "trainable_share": 0.0, "train_time_s": 0.0,
-                                 "train_samples_per_s": None, "train_samples": 0, "train_precision": "fp32", "precision_requested": precision,
+                                 "train_samples_per_s": None, "train_samples": 0, "train_precision": "fp32", "precision_requested": t.precision,
                                  "footprint_bytes": model_footprint_bytes(model), "peak_memory_bytes": 0, "memory_device": model_device(model).type,
                                  "environment": environment_report(model_device(model))}
             return model
@@ -170,25 +168,25 @@ class LoRATrainer:
         device = model_device(model)
         steps = math.ceil(len(train_dataset) / batch_size) * epochs
         args = TrainingArguments(
-            output_dir=self.output_dir, per_device_train_batch_size=batch_size, per_device_eval_batch_size=eval_batch_size,
-            num_train_epochs=epochs, learning_rate=lr, weight_decay=weight_decay, warmup_steps=int(warmup_fraction * steps),
+            output_dir=self.output_dir, per_device_train_batch_size=batch_size, per_device_eval_batch_size=t.eval_batch_size,
+            num_train_epochs=epochs, learning_rate=lr, weight_decay=t.weight_decay, warmup_steps=int(t.warmup_fraction * steps),
             seed=seed, data_seed=seed, bf16=prec == "bf16", fp16=prec == "fp16", use_cpu=device.type == "cpu",
             train_sampling_strategy="group_by_length" if batching == "length_buckets" else "random",
-            eval_strategy="steps" if (eval_every and eval_dataset is not None) else "no", eval_steps=eval_every,
-            logging_steps=logging_steps, logging_first_step=True, save_strategy="no", report_to=[], disable_tqdm=not progress,
+            eval_strategy="steps" if (t.eval_every and eval_dataset is not None) else "no", eval_steps=t.eval_every,
+            logging_steps=t.logging_steps, logging_first_step=True, save_strategy="no", report_to=[], disable_tqdm=not progress,
             remove_unused_columns=False, dataloader_num_workers=0, label_names=["labels"])
         recorder = RunRecorder()
         self.trainer = _LengthAwareTrainer(model=model, args=args, train_dataset=RowList(train_dataset),
                                eval_dataset=_train_columns(eval_dataset) if eval_dataset is not None else None,
                                data_collator=collator, compute_metrics=_logits_metrics, callbacks=[recorder])
-        if batching == "packed" and packing_supported(model): self.trainer.pack_pad_token_id, self.trainer.pack_cls_only = self.tokenizer.pad_token_id, cls_only
+        if batching == "packed" and packing_supported(model): self.trainer.pack_pad_token_id, self.trainer.pack_cls_only = self.tokenizer.pad_token_id, t.cls_only
         elif batching == "packed": warnings.warn(f"{type(model).__name__} can't be packed (see `packing_supported`); training on padded random batches.")
         if not progress: self.trainer.remove_callback(PrinterCallback)
         verbosity = hf_logging.get_verbosity(); hf_logging.set_verbosity_error()
         try:
-            dropout = fast_cpu_dropout(model, seed) if fast_dropout else nullcontext()
+            dropout = fast_cpu_dropout(model, seed) if t.fast_dropout else nullcontext()
             # frozen_parameters_kept: under autocast, 8-bit layers recast their frozen biases to bf16 in place
-            with PeakMemory(device) as mem, dropout, last_layer_cls_only(model, cls_only), frozen_parameters_kept(model): self.trainer.train()
+            with PeakMemory(device) as mem, dropout, last_layer_cls_only(model, t.cls_only), frozen_parameters_kept(model): self.trainer.train()
         finally:
             hf_logging.set_verbosity(verbosity)
             # mixed precision wraps the model's forward in autocast; unwrapped, the trained model predicts in fp32 as a reloaded one does
@@ -197,7 +195,7 @@ class LoRATrainer:
         samples = len(train_dataset) * epochs
         self.train_report = {"method": method, **params, "train_time_s": recorder.train_time_s, "train_samples": int(samples),
                              "train_samples_per_s": samples / recorder.train_time_s if recorder.train_time_s else None,
-                             "train_precision": prec, "precision_requested": precision, "learning_rate": lr, "footprint_bytes": model_footprint_bytes(model),
+                             "train_precision": prec, "precision_requested": t.precision, "learning_rate": lr, "footprint_bytes": model_footprint_bytes(model),
                              "peak_memory_bytes": int(mem.peak_bytes), "memory_device": device.type,
                              "environment": environment_report(device)}
         return model

@@ -35,7 +35,7 @@ class QLoRATrainer(LoRATrainer):
                              "full-precision model and train it with LoRATrainer(method='full').")
         check_quantization_available(model_device(self.model))
 
-    def _prepare(self, method, lora_r, lora_alpha, lora_dropout, target_modules, bias, seed):
+    def _prepare(self, method, lora, seed):
         self._check(method)
         if method in ("lora", "qlora"):
             gc_kwargs = {"use_reentrant": False}
@@ -44,7 +44,7 @@ class QLoRATrainer(LoRATrainer):
                                                              gradient_checkpointing_kwargs=gc_kwargs)
             if self.gradient_checkpointing and not self.model.is_gradient_checkpointing:
                 self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gc_kwargs)
-        model = super()._prepare(method, lora_r, lora_alpha, lora_dropout, target_modules, bias, seed)
+        model = super()._prepare(method, lora, seed)
         _head_fp32_trainable(model)
         return model
 

@@ -20,10 +20,9 @@ from .runs import RUN_FILES, RunDirError, _FolderLock, _foreign_entries, _refusa
 
 # %% auto #0
 __all__ = ['NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSIS_MODEL', 'trainer_for', 'load_for',
-           'train_kwargs', 'model_architecture', 'check_lora_targets', 'check_config_paths', 'check_config',
-           'run_experiment', 'draw_run_figures', 'experiment_config', 'load_sweep', 'varied_keys', 'run_label',
-           'config_hash', 'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep', 'run_analysis',
-           'main']
+           'model_architecture', 'check_lora_targets', 'check_config_paths', 'check_config', 'run_experiment',
+           'draw_run_figures', 'experiment_config', 'load_sweep', 'varied_keys', 'run_label', 'config_hash',
+           'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep', 'run_analysis', 'main']
 
 # %% ../nbs/16_run_analysis.ipynb #fec3f768
 def trainer_for(cfg: ExperimentConfig, model, tokenizer, output_dir=None):
@@ -40,15 +39,6 @@ def load_for(cfg: ExperimentConfig, loader: ModelLoader):
     if cfg.training.method != "qlora": return loader.load_model()
     q = cfg.quantization
     return loader.load_model(quantization=f"{q.bits}bit", quant_type=q.quant_type, double_quant=q.double_quant, compute_dtype=q.compute_dtype)
-
-# %% ../nbs/16_run_analysis.ipynb #7273690b
-def train_kwargs(cfg: ExperimentConfig) -> dict:
-    "`LoRATrainer.train` keyword arguments from a config."
-    t, l = cfg.training, cfg.lora
-    return dict(method=t.method, lora_r=l.r, lora_alpha=l.alpha, lora_dropout=l.dropout, target_modules=l.target_modules, bias=l.bias,
-                epochs=t.epochs, learning_rate=cfg.learning_rate, batch_size=t.batch_size, eval_batch_size=t.eval_batch_size,
-                weight_decay=t.weight_decay, warmup_fraction=t.warmup_fraction, seed=t.seed, precision=t.precision,
-                eval_every=t.eval_every, logging_steps=t.logging_steps, batching=t.batching, fast_dropout=t.fast_dropout, cls_only=t.cls_only)
 
 # %% ../nbs/16_run_analysis.ipynb #5e3cda56
 _ARCHITECTURES = {}
@@ -107,7 +97,7 @@ def run_experiment(cfg: ExperimentConfig|str|Path, output_dir, overrides=None, p
         train, dev = loader.load_sst2_dataset(max_train_samples=cfg.data.max_train_samples, max_eval_samples=cfg.data.max_eval_samples)
         with tempfile.TemporaryDirectory(prefix="lwft_ckpt_") as ckpt:
             trainer = trainer_for(cfg, model, tokenizer, output_dir=ckpt)
-            model = trainer.train(train, dev, progress=progress, **train_kwargs(cfg))
+            model = trainer.train(train, dev, training=cfg.training, lora=cfg.lora, progress=progress)
         results = trainer.evaluate(model, dev, batch_size=cfg.training.eval_batch_size, progress=progress)
         write_run_files(claim.partial, cfg, model, tokenizer, dev, results, trainer.train_report, trainer.train_log, loader.data_report)
         run_dir = claim.commit()
