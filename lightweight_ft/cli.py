@@ -133,6 +133,7 @@ def main(argv=None) -> int:
         if category.__module__.startswith("lightweight_ft"): print(f"lwft {a.command}: warning: {message}", file=sys.stderr)
         else: shown_before(message, category, *args, **kwargs)
     with warnings.catch_warnings():
+        warnings.simplefilter("default") # this call's warnings show whatever filters earlier code in the process set
         warnings.showwarning = show
         try: return a.fn(a) or 0
         except USER_ERRORS as e:
