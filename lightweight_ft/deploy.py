@@ -15,7 +15,7 @@ from transformers.utils import logging as hf_logging
 from .config_manager import load_config
 from .core import PRECISION_DTYPES, _is_peft, head_modules, is_quantized, model_device, quantized_bits, resolve_precision
 from .data import DataError, label_names
-from .models import OFFLINE_HELP, TOKENIZER_FILES, _is_local, model_positions, resolve_model_path
+from .models import ModelFolderError, OFFLINE_HELP, TOKENIZER_FILES, _is_local, check_weight_files, model_positions, resolve_model_path
 from .prediction import predict_probabilities
 from .runs import ModelLoadError, _read_json, _write_folder_extras, model_folder
 
@@ -31,15 +31,9 @@ class UntrainedHeadWarning(UserWarning):
 
 # %% ../nbs/17_deploy.ipynb #93dcf9c1
 def _check_weights(folder: Path):
-    "A `ModelLoadError` naming the file when a `.safetensors` file in `folder` is damaged (truncated, overwritten)."
-    from safetensors import safe_open
-    for f in sorted(Path(folder).glob("*.safetensors")):
-        try:
-            with safe_open(str(f), "pt") as st: st.keys()
-        except Exception as e:
-            raise ModelLoadError(f"{f}: the weights file is damaged ({str(e).splitlines()[0] if str(e) else type(e).__name__}; "
-                                 f"{f.stat().st_size:,} bytes). Copy the folder again from where it was saved, or save it again "
-                                 f"(lwft train, save_adapter, merge_adapter).") from None
+    "`check_weight_files`, its error a `ModelLoadError` like every other failure to load a saved model."
+    try: check_weight_files(folder)
+    except ModelFolderError as e: raise ModelLoadError(f"{e} (lwft train, save_adapter and merge_adapter write these folders.)") from None
 
 # %% ../nbs/17_deploy.ipynb #5394317c
 def untrained_head(model) -> list[str]:
