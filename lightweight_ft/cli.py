@@ -27,7 +27,8 @@ def _sweep(a):
 # %% ../nbs/21_cli.ipynb #dfea438a
 def _analyse(a):
     from lightweight_ft.run_analysis import run_analysis
-    summary = run_analysis(preset=a.preset, model=a.model, data_dir=a.data_dir, output_dir=a.output, progress=not a.quiet)
+    summary = run_analysis(preset=a.preset, model=a.model, data_dir=a.data_dir, output_dir=a.output, progress=not a.quiet,
+                           executor=a.executor, overrides=a.set)
     print(f"{summary['completed']} completed, {summary['skipped']} skipped, {summary['failed']} failed; report: {summary['report_path']}")
     return 1 if summary.get("failed") else 0
 
@@ -88,8 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("sweep", help="sweep YAML file"); s.add_argument("--output", required=True)
     s.set_defaults(fn=_sweep)
     an = sub.add_parser("analyse", aliases=["analyze"], help="the whole study: baselines, LoRA experiments, QLoRA, report")
-    an.add_argument("--preset", choices=["quick", "full"], default="quick"); an.add_argument("--model", default=None)
-    an.add_argument("--data-dir", default=None, help="GLUE SST-2 folder read in place of the preset's data (quick: the SST-2 sample inside the package)"); an.add_argument("--output", default="analysis")
+    an.add_argument("--preset", choices=["full", "quick"], default="quick", help="quick: the SST-2 sample, one seed; full: every variant, three seeds")
+    an.add_argument("--model", default=None, help="hub name, local folder or short name (default: minilm, the packaged MiniLM)")
+    an.add_argument("--data-dir", default=None, help="GLUE-format SST-2 folder, read in place of the preset's data (quick: the SST-2 sample inside the package; full: $LWFT_DATA_DIR, else the hub)")
+    an.add_argument("--output", default="analysis", help="output folder")
+    an.add_argument("--executor", choices=["papermill", "inprocess"], default=None, help="how runs execute (default: the preset's)")
+    an.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value in every run, e.g. training.precision=fp32")
     an.set_defaults(fn=_analyse)
     r = sub.add_parser("report", help="comparison report from saved run folders")
     r.add_argument("run_dirs", nargs="+"); r.add_argument("--output", required=True)

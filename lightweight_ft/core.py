@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_core.ipynb #dd4c5e72
 from __future__ import annotations
-import gc, itertools, os, platform, threading
+import gc, os, platform, threading
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -15,10 +15,10 @@ from torch import nn
 
 # %% auto #0
 __all__ = ['TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'QUANTIZED_LAYER_TYPES', 'CPU_BF16_ENV', 'CPU_BF16_FLAGS', 'PRECISION_DTYPES',
-           'model_type', 'head_modules', 'count_parameters', 'model_footprint_bytes', 'in_modules', 'PeakMemory',
-           'quantized_bits', 'state_dict_bytes', 'model_device', 'frozen_parameters_kept', 'autocast_context',
-           'quantized_layers', 'parse_cpu_flags', 'cpu_flags', 'cpu_has_fast_bf16', 'resolve_precision',
-           'environment_report', 'is_quantized']
+           'model_type', 'head_modules', 'head_module_names', 'count_parameters', 'model_footprint_bytes', 'in_modules',
+           'PeakMemory', 'is_quantized_layer', 'quantized_layers', 'quantized_bits', 'is_quantized', 'state_dict_bytes',
+           'model_device', 'frozen_parameters_kept', 'autocast_context', 'parse_cpu_flags', 'cpu_flags',
+           'cpu_has_fast_bf16', 'resolve_precision', 'environment_report']
 
 # %% ../nbs/02_core.ipynb #c80ac24c
 _BERT_LIKE = {
@@ -53,6 +53,13 @@ def head_modules(model) -> list[str]:
 # %% ../nbs/02_core.ipynb #8e9acadb
 def _has_module(model, name):
     return any(n == name or n.endswith("." + name) for n, _ in model.named_modules())
+
+# %% ../nbs/02_core.ipynb #cee39c7c
+def head_module_names(model) -> list[str]:
+    "Full names of the head's modules in `model` (`bert.pooler`, `classifier`): what quantisation leaves out."
+    heads = head_modules(model)
+    return [n for n, _ in model.named_modules() if n and n.split(".")[-1] in heads]
+
 
 # %% ../nbs/02_core.ipynb #a5637312
 def _param_numel(p) -> int:
@@ -96,9 +103,11 @@ def model_footprint_bytes(model) -> int:
     return total
 
 # %% ../nbs/02_core.ipynb #aa67652b
-def in_modules(param_name: str, modules) -> bool:
-    "Whether a parameter (`bert.pooler.dense.weight`) belongs to one of `modules` (`pooler`), at any depth."
-    return any(f".{m}." in f".{param_name}" for m in modules)
+def in_modules(name: str, # a module's (`bert.pooler`) or a parameter's (`bert.pooler.dense.weight`) full name
+               modules) -> bool: # short module names, e.g. `head_modules(model)`
+    "Whether `name` is one of `modules` or lies inside one, at any depth: the one rule for \"is this in the head\"."
+    return any(f".{m}." in f".{name}." for m in modules)
+
 
 # %% ../nbs/02_core.ipynb #45911af6
 def _return_freed_memory():
@@ -133,11 +142,31 @@ class PeakMemory:
             self._max = max(self._max, self._proc.memory_info().rss); self.peak_bytes = self._max - self._base
         return False
 
+# %% ../nbs/02_core.ipynb #e34cef13
+QUANTIZED_LAYER_TYPES = ("Linear4bit", "Linear8bitLt")
+def is_quantized_layer(module) -> bool:
+    "Whether `module` is a bitsandbytes 4-bit or 8-bit linear layer (PEFT's wrappers of the same names are not)."
+    return type(module).__name__ in QUANTIZED_LAYER_TYPES and type(module).__module__.startswith("bitsandbytes")
+
+
+# %% ../nbs/02_core.ipynb #f2301c40
+def quantized_layers(model) -> list:
+    "bitsandbytes' 4-bit and 8-bit linear layers of `model` (PEFT-wrapped or not)."
+    return [m for m in model.modules() if is_quantized_layer(m)]
+
+
 # %% ../nbs/02_core.ipynb #a157603a
 def quantized_bits(model) -> int|None:
     "4 or 8 when the model (or its PEFT base) has bitsandbytes layers, else None."
-    kinds = {type(m).__name__ for m in model.modules()}
+    kinds = {type(m).__name__ for m in quantized_layers(model)}
     return 4 if "Linear4bit" in kinds else 8 if "Linear8bitLt" in kinds else None
+
+
+# %% ../nbs/02_core.ipynb #e267bab5
+def is_quantized(model) -> bool:
+    "Whether any layer of `model` (or its PEFT base) is a bitsandbytes 4-bit or 8-bit layer."
+    return bool(quantized_layers(model))
+
 
 # %% ../nbs/02_core.ipynb #5828c27d
 def state_dict_bytes(model) -> int:
@@ -167,12 +196,6 @@ def autocast_context(device, dtype, model=None):
         yield
         return
     with torch.autocast(device_type=torch.device(device).type, dtype=dtype), frozen_parameters_kept(model or nn.Module()): yield
-
-# %% ../nbs/02_core.ipynb #e34cef13
-QUANTIZED_LAYER_TYPES = ("Linear4bit", "Linear8bitLt")
-def quantized_layers(model) -> list:
-    "bitsandbytes' 4-bit and 8-bit linear layers of `model` (PEFT-wrapped or not)."
-    return [m for m in model.modules() if type(m).__name__ in QUANTIZED_LAYER_TYPES and type(m).__module__.startswith("bitsandbytes")]
 
 # %% ../nbs/02_core.ipynb #8fec4093
 CPU_BF16_ENV = "LWFT_CPU_BF16"
@@ -243,28 +266,18 @@ def environment_report(device="cpu") -> dict:
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
             "python": platform.python_version(), "versions": {p: _version(p) for p in _REPORTED_PACKAGES}}
 
-# %% ../nbs/02_core.ipynb #3ee59d8f
-def _param_counts(model) -> dict:
-    params = list(model.parameters())
-    total, trainable = sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
-    footprint = sum(t.numel() * t.element_size() for t in itertools.chain(params, model.buffers()))
-    return {"trainable_params": trainable, "total_params": total, "trainable_share": trainable / total, "footprint_bytes": footprint}
-
 # %% ../nbs/02_core.ipynb #f0e36956
 def _is_peft(model) -> bool:
     try: from peft import PeftModel
     except ImportError: return False
     return isinstance(model, PeftModel)
 
-# %% ../nbs/02_core.ipynb #e267bab5
-def is_quantized(model) -> bool:
-    "Whether any layer of `model` (or its PEFT base) is a bitsandbytes 4-bit or 8-bit layer."
-    return any(type(m).__name__ in ("Linear4bit", "Linear8bitLt") for m in model.modules())
-
 # %% ../nbs/02_core.ipynb #d9919bfd
 def _json_safe(o):
-    if isinstance(o, dict): return {k: _json_safe(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)): return [_json_safe(v) for v in o]
-    if isinstance(o, (np.floating, float)): return None if not np.isfinite(o) else float(o)
+    "`o` with numpy numbers as Python numbers, arrays and tuples as lists, keys as strings, NaN and infinities as None (JSON has neither)."
+    if isinstance(o, dict): return {str(k): _json_safe(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple, np.ndarray)): return [_json_safe(v) for v in o]
     if isinstance(o, np.integer): return int(o)
+    if isinstance(o, (float, np.floating)): return None if not np.isfinite(o) else float(o)
     return o
+

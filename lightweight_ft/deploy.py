@@ -13,17 +13,17 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import logging as hf_logging
 from .config_manager import load_config
-from .core import PRECISION_DTYPES, _is_peft, is_quantized, model_device, resolve_precision
+from .core import PRECISION_DTYPES, _is_peft, head_modules, is_quantized, model_device, quantized_bits, resolve_precision
 from .data import DataError, label_names
-from .models import OFFLINE_HELP, _is_local, model_positions, resolve_model_path
+from .models import ModelFolderError, OFFLINE_HELP, TOKENIZER_FILES, _is_local, check_weight_files, model_positions, resolve_model_path
 from .prediction import predict_probabilities
 from .runs import ModelLoadError, _read_json, _write_folder_extras, model_folder
 
 # %% auto #0
-__all__ = ['TOKENIZER_FILES', 'SERVE_EXTRA_HELP', 'ONNX_FILE', 'PREDICTION_FILE_COLUMNS', 'UntrainedHeadWarning',
-           'untrained_head', 'load_adapter', 'merge_adapter', 'inference_autocast_dtype', 'require',
-           'OnnxSequenceClassifier', 'load_onnx_model', 'SentimentPredictor', 'predict_sentiment',
-           'check_prediction_paths', 'predict_file', 'benchmark_against_pipeline']
+__all__ = ['SERVE_EXTRA_HELP', 'ONNX_FILE', 'PREDICTION_FILE_COLUMNS', 'UntrainedHeadWarning', 'untrained_head', 'load_adapter',
+           'merge_adapter', 'inference_autocast_dtype', 'require', 'OnnxSequenceClassifier', 'load_onnx_model',
+           'SentimentPredictor', 'predict_sentiment', 'check_prediction_paths', 'predict_file',
+           'benchmark_against_pipeline']
 
 # %% ../nbs/17_deploy.ipynb #283c4c5d
 class UntrainedHeadWarning(UserWarning):
@@ -31,20 +31,15 @@ class UntrainedHeadWarning(UserWarning):
 
 # %% ../nbs/17_deploy.ipynb #93dcf9c1
 def _check_weights(folder: Path):
-    "A `ModelLoadError` naming the file when a `.safetensors` file in `folder` is damaged (truncated, overwritten)."
-    from safetensors import safe_open
-    for f in sorted(Path(folder).glob("*.safetensors")):
-        try:
-            with safe_open(str(f), "pt") as st: st.keys()
-        except Exception as e:
-            raise ModelLoadError(f"{f}: the weights file is damaged ({str(e).splitlines()[0] if str(e) else type(e).__name__}; "
-                                 f"{f.stat().st_size:,} bytes). Copy the folder again from where it was saved, or save it again "
-                                 f"(lwft train, save_adapter, merge_adapter).") from None
+    "`check_weight_files`, its error a `ModelLoadError` like every other failure to load a saved model."
+    try: check_weight_files(folder)
+    except ModelFolderError as e: raise ModelLoadError(f"{e} (lwft train, save_adapter and merge_adapter write these folders.)") from None
 
 # %% ../nbs/17_deploy.ipynb #5394317c
 def untrained_head(model) -> list[str]:
     "The classification head's bias vectors when every one is exactly zero, as initialised: no training step has touched the head."
-    biases = [(f"{h}.{n}", p) for h in ("pre_classifier", "classifier", "score") if isinstance(getattr(model, h, None), torch.nn.Module)
+    # the head's modules that sit on the classifier itself (not the encoder's pooler): the ones a new classifier initialises
+    biases = [(f"{h}.{n}", p) for h in head_modules(model) if isinstance(getattr(model, h, None), torch.nn.Module)
               for n, p in getattr(model, h).named_parameters() if n.endswith("bias")]
     return [n for n, _ in biases] if biases and all(not torch.count_nonzero(p) for _, p in biases) else []
 
@@ -84,29 +79,52 @@ def _quiet_transformers():
     finally: hf_logging.set_verbosity(level)
 
 # %% ../nbs/17_deploy.ipynb #c20d4c64
-def _load_base(base: str, path: Path, num_labels: int, names: list[str], cfg, quantized: bool):
+def _base_location(base: str, path: Path) -> str:
+    "Where the base `base` of the adapter in `path` lies, its weights checked when it is a folder."
     where = resolve_model_path(base)
     if _is_local(where) and not Path(where).expanduser().exists():
         raise ModelLoadError(f"The base model of the adapter in {path} is {base!r}, and that folder does not exist. "
                              f"Pass base_model='/path/to/base' (a local folder or a loaded model), or put the base back there.")
     if Path(where).expanduser().is_dir(): _check_weights(Path(where).expanduser())
+    return where
+
+
+# %% ../nbs/17_deploy.ipynb #51e4d452
+def _base_error(base: str, path: Path, e: Exception) -> ModelLoadError:
+    return ModelLoadError(f"The base model {base!r} of the adapter in {path} could not be loaded "
+                          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). Pass base_model='/path/to/base' "
+                          f"(a local folder or a loaded model), or make the base reachable. {OFFLINE_HELP}")
+def _fit_error(path: Path, base, e: Exception) -> ModelLoadError:
+    return ModelLoadError(f"The adapter in {path} does not fit the base model {base!r} "
+                          f"({type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}). Pass the base it was trained on "
+                          f"as base_model=.")
+
+
+# %% ../nbs/17_deploy.ipynb #1d316b9d
+def _load_base(base: str, path: Path, num_labels: int, names: list[str]):
+    where = _base_location(base, path)
     kw = dict(num_labels=num_labels, id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
     try:
+        with _quiet_transformers(): return AutoModelForSequenceClassification.from_pretrained(where, **kw)
+    except (OSError, ValueError) as e: raise _base_error(base, path, e) from None
+
+
+# %% ../nbs/17_deploy.ipynb #e9c2ade3
+def _load_quantized_adapter(path: Path, base: str, num_labels: int, cfg):
+    "The QLoRA adapter in `path` on its base, quantised as it trained (`load_qlora_adapter`, imported on first use)."
+    from lightweight_ft.qlora_trainer import load_qlora_adapter
+    from lightweight_ft.quantization import QuantizationUnavailable
+    where, q = _base_location(base, path), cfg.quantization
+    try:
         with _quiet_transformers():
-            if quantized:
-                from lightweight_ft.quantization import load_quantized_model
-                q = cfg.quantization
-                return load_quantized_model(where, bits=q.bits, num_labels=num_labels, quant_type=q.quant_type,
-                                            double_quant=q.double_quant, compute_dtype=q.compute_dtype)
-            return AutoModelForSequenceClassification.from_pretrained(where, **kw)
-    except (OSError, ValueError) as e:
-        raise ModelLoadError(f"The base model {base!r} of the adapter in {path} could not be loaded "
-                             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). Pass base_model='/path/to/base' "
-                             f"(a local folder or a loaded model), or make the base reachable. {OFFLINE_HELP}") from None
+            return load_qlora_adapter(path, where, q.bits, num_labels=num_labels, quant_type=q.quant_type,
+                                      double_quant=q.double_quant, compute_dtype=q.compute_dtype)
+    except QuantizationUnavailable: raise
+    except OSError as e: raise _base_error(base, path, e) from None
+    except (RuntimeError, ValueError, KeyError) as e: raise _fit_error(path, base, e) from None
+
 
 # %% ../nbs/17_deploy.ipynb #ce5f275b
-# a folder without one of these has no vocabulary: `AutoTokenizer` would build an empty one and map every word to [UNK]
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")
 def _load_tokenizer(path: Path, fallback: str|None = None):
     for src in [path] + ([fallback] if fallback else []):
         if Path(src).expanduser().is_dir() and not any((Path(src).expanduser()/f).exists() for f in TOKENIZER_FILES): continue
@@ -130,18 +148,16 @@ def load_adapter(path, base_model=None, dequantize: bool = False):
     _check_weights(path)
     num_labels, names = _num_labels_and_names(path, cfg)
     quantized = cfg is not None and cfg.training.method == "qlora" and not dequantize
-    if isinstance(base_model, torch.nn.Module): base, base_name = base_model, getattr(base_model, "name_or_path", None)
+    given = isinstance(base_model, torch.nn.Module)
+    base_name = getattr(base_model, "name_or_path", None) if given else base_model or acfg.get("base_model_name_or_path")
+    if not given and not base_name:
+        raise ModelLoadError(f"The adapter in {path} does not record its base model. Pass base_model='/path/to/base' "
+                             f"(a local folder or a loaded model).")
+    if quantized and not given: model = _load_quantized_adapter(path, str(base_name), num_labels, cfg)
     else:
-        base_name = base_model or acfg.get("base_model_name_or_path")
-        if not base_name:
-            raise ModelLoadError(f"The adapter in {path} does not record its base model. Pass base_model='/path/to/base' "
-                                 f"(a local folder or a loaded model).")
-        base = _load_base(str(base_name), path, num_labels, names, cfg, quantized)
-    try: model = PeftModel.from_pretrained(base, str(path))
-    except (RuntimeError, ValueError, KeyError, OSError) as e:
-        raise ModelLoadError(f"The adapter in {path} does not fit the base model {base_name!r} "
-                             f"({type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}). Pass the base it was trained on "
-                             f"as base_model=.") from None
+        base = base_model if given else _load_base(str(base_name), path, num_labels, names)
+        try: model = PeftModel.from_pretrained(base, str(path))
+        except (RuntimeError, ValueError, KeyError, OSError) as e: raise _fit_error(path, base_name, e) from None
     tokenizer = _load_tokenizer(path, resolve_model_path(str(base_name)) if isinstance(base_name, str) and base_name else None)
     return model.eval(), tokenizer
 
@@ -161,7 +177,7 @@ def merge_adapter(model_or_path, output_dir, tokenizer=None) -> Path:
     elif isinstance(model_or_path, PeftModel):
         model = model_or_path
         if is_quantized(model):
-            bits = 4 if any(type(m).__name__ == "Linear4bit" for m in model.modules()) else 8
+            bits = quantized_bits(model)
             with tempfile.TemporaryDirectory() as tmp:
                 model.save_pretrained(tmp)
                 names = label_names(model.config)
@@ -264,7 +280,7 @@ def _load_model_folder(path: Path, tokenizer=None):
                              f"{str(e).splitlines()[0][:300] if str(e) else ''}). The folder is damaged or incomplete: "
                              f"write it again with merge_adapter (or save_pretrained).") from None
     head = untrained_head(model)
-    if head: _warn_untrained_head(f"the model in {path}", head, [k for k in info.get("missing_keys", ()) if k.split(".")[0] in ("pre_classifier", "classifier", "score")])
+    if head: _warn_untrained_head(f"the model in {path}", head, [k for k in info.get("missing_keys", ()) if k.split(".")[0] in head_modules(model)])
     return model, tokenizer or _load_tokenizer(path)
 
 # %% ../nbs/17_deploy.ipynb #e75c9b3b

@@ -4,12 +4,12 @@
 
 # %% ../nbs/15_evaluator.ipynb #9c13e56f
 from __future__ import annotations
-import html, math, time
+import html, math
 from pathlib import Path
 import numpy as np
 import pandas as pd
 from .comparison import data_sentence, group_runs, summarize_groups
-from .core import _param_counts
+from .core import count_parameters, model_footprint_bytes
 from .metrics import compare_predictions
 from .prediction import Evaluator
 from .runs import RunRecord, load_run, predictions_frame
@@ -33,9 +33,8 @@ class ModelComparator:
             raise ValueError(f"names must be unique, one per model: got {names} for {len(models)} models.")
         labels = eval_dataset["labels"]
         for name, model in zip(names, models):
-            start = time.perf_counter()
-            probs = self.evaluator.predict(model, eval_dataset)
-            metrics = {"predictions_per_s": len(probs) / (time.perf_counter() - start), **_param_counts(model)}
+            probs, per_s = self.evaluator.timed_predict(model, eval_dataset)
+            metrics = {"predictions_per_s": per_s, **count_parameters(model), "footprint_bytes": model_footprint_bytes(model)}
             self.runs.append(RunRecord(name=name, metrics=metrics, predictions=predictions_frame(eval_dataset["sentence"], labels, probs)))
         return self.significance_table()
 

@@ -18,9 +18,8 @@ from .config_manager import ConfigError, LoraSettings, METHODS, training_setting
 from .core import PeakMemory, count_parameters, environment_report, frozen_parameters_kept, head_modules, in_modules, model_device, model_footprint_bytes, resolve_precision
 from .data import LengthBucketSampler, PadCollator, RowList
 from .fast_forward import last_layer_cls_only, packed_sentences, packing_supported
-from .metrics import evaluate_predictions
 from .models import resolve_target_modules
-from .prediction import predict_probabilities
+from .prediction import Evaluator
 
 # %% auto #0
 __all__ = ['lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder', 'LoRATrainer']
@@ -204,8 +203,5 @@ class LoRATrainer:
         "Metrics with intervals and calibration (`evaluate_predictions`), `probabilities` per example and `predictions_per_s`."
         model = model if model is not None else self.model
         if eval_dataset is None: raise ValueError("evaluate needs an eval_dataset (a tokenised split from ModelLoader.load_sst2_dataset).")
-        t0 = time.perf_counter()
-        probs = predict_probabilities(model, eval_dataset, batch_size, self.tokenizer.pad_token_id, progress=progress)
-        elapsed = time.perf_counter() - t0
-        return {**evaluate_predictions(eval_dataset["labels"], probs, ci_level=ci_level, seed=0), "probabilities": probs.tolist(),
-                "predictions_per_s": len(eval_dataset) / elapsed}
+        evaluator = Evaluator(batch_size=batch_size, ci_level=ci_level, pad_token_id=self.tokenizer.pad_token_id)
+        return evaluator.evaluate(model, eval_dataset, progress=progress, probabilities=True)

@@ -12,6 +12,7 @@ from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
+from .core import _json_safe
 
 # %% auto #0
 __all__ = ['HEADLINE_METRICS', 'classification_metrics', 'calibration_bins', 'headline_values', 'bootstrap_intervals',
@@ -126,14 +127,6 @@ def bootstrap_intervals(labels, probs, ci_level: float = 0.95, n_resamples: int 
     low, high = np.atleast_1d(res.confidence_interval.low), np.atleast_1d(res.confidence_interval.high)
     return {m: [float(lo), float(hi)] for m, lo, hi in zip(metrics, low, high)}
 
-# %% ../nbs/03_metrics.ipynb #3aa29b11
-def _jsonable(x):
-    if isinstance(x, dict): return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple, np.ndarray)): return [_jsonable(v) for v in x]
-    if isinstance(x, (np.integer,)): return int(x)
-    if isinstance(x, (float, np.floating)): return None if not math.isfinite(x) else float(x)
-    return x
-
 # %% ../nbs/03_metrics.ipynb #2b396db1
 def evaluate_predictions(labels, probs, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0, n_bins: int = 15) -> dict:
     "Headline metrics with bootstrap intervals, per-class scores, log loss, ECE and reliability data (JSON-ready)."
@@ -148,7 +141,7 @@ def evaluate_predictions(labels, probs, ci_level: float = 0.95, n_resamples: int
     out["reliability"] = calibration
     out["ci"] = bootstrap_intervals(labels, probs, ci_level, n_resamples, seed)
     out.update(ci_level=ci_level, n_resamples=n_resamples, bootstrap_seed=seed)
-    return _jsonable(out)
+    return _json_safe(out)
 
 # %% ../nbs/03_metrics.ipynb #1fd38a4a
 def compare_predictions(labels, predictions: dict, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0,

@@ -11,7 +11,7 @@ from safetensors import safe_open
 from torch import nn
 from transformers import AutoModelForSequenceClassification
 from .config_manager import ConfigError
-from .core import TARGET_MODULE_PRESETS, head_modules, model_type
+from .core import TARGET_MODULE_PRESETS, head_modules, in_modules, is_quantized_layer, model_type
 
 # %% auto #0
 __all__ = ['MODEL_ALIASES', 'OFFLINE_HELP', 'TOKENIZER_FILES', 'packaged_minilm_path', 'resolve_model_path', 'linear_layer_names',
@@ -49,8 +49,8 @@ def linear_layer_names(model, exclude_head: bool = True) -> list[str]:
     heads = head_modules(model) if exclude_head else []
     out = []
     for n, m in model.named_modules():
-        if not isinstance(m, nn.Linear) and type(m).__name__ not in ("Linear4bit", "Linear8bitLt"): continue
-        if any(n == h or n.startswith(h + ".") or f".{h}." in f".{n}." for h in heads): continue
+        if not isinstance(m, nn.Linear) and not is_quantized_layer(m): continue
+        if in_modules(n, heads): continue
         out.append(n)
     return out
 
@@ -91,6 +91,7 @@ class ModelFolderError(OSError):
     "A model folder can't be used as it is; the message names the folder, what is wrong and the fix."
 
 # %% ../nbs/05_models.ipynb #da483b1f
+# a folder without one of these has no vocabulary: `AutoTokenizer` would build an empty one and map every word to [UNK]
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")
 _SAVED_MODEL = "the folder that save_pretrained wrote (config.json and model.safetensors), a hub name, or `minilm` for the packaged MiniLM"
 _COPY_AGAIN = "Copy it again from where it came from (a download or copy may have stopped early), or save the model again with save_pretrained."

@@ -66,22 +66,30 @@ class Evaluator:
         if self.pad_token_id is not None: return self.pad_token_id
         return getattr(model.config, "pad_token_id", None) or 0
 
-    def predict(self, model, dataset) -> np.ndarray:
+    def predict(self, model, dataset, progress: bool = False) -> np.ndarray:
         "Class probabilities `[n, num_labels]`, in the dataset's order."
-        return predict_probabilities(model, dataset, self.batch_size, self._pad_id(model), self.autocast_dtype)
+        return predict_probabilities(model, dataset, self.batch_size, self._pad_id(model), self.autocast_dtype, progress)
 
-    def evaluate(self, model, eval_dataset, throughput: bool = False) -> dict:
-        "`evaluate_predictions` on the model's predictions, plus `predictions_per_s` (and `throughput` when asked)."
+    def timed_predict(self, model, dataset, progress: bool = False) -> tuple[np.ndarray, float]:
+        "`predict`, and the predictions per second it took (a GPU synchronised before and after)."
+        _sync(model_device(model))
+        start = time.perf_counter()
+        probs = self.predict(model, dataset, progress)
+        _sync(model_device(model))
+        return probs, len(probs) / (time.perf_counter() - start)
+
+    def evaluate(self, model, eval_dataset,
+                 throughput: bool = False, # also `measure_throughput` at several batch sizes
+                 progress: bool = False, # show a progress bar while predicting
+                 probabilities: bool = False) -> dict: # also return the `probabilities` of each example (a list of lists)
+        "`evaluate_predictions` on the model's predictions, plus `predictions_per_s` (and `throughput`, `probabilities` when asked)."
         if "labels" not in eval_dataset.column_names:
             raise ValueError(f"eval_dataset has no `labels` column (columns: {eval_dataset.column_names}); "
                              "build it with tokenize_texts(texts, labels, tokenizer).")
-        _sync(model_device(model))
-        start = time.perf_counter()
-        probs = self.predict(model, eval_dataset)
-        _sync(model_device(model))
-        elapsed = time.perf_counter() - start
+        probs, per_s = self.timed_predict(model, eval_dataset, progress)
         out = evaluate_predictions(eval_dataset["labels"], probs, self.ci_level, self.n_resamples, self.seed, self.n_bins)
-        out.update(predictions_per_s=len(probs) / elapsed, eval_batch_size=self.batch_size)
+        out.update(predictions_per_s=per_s, eval_batch_size=self.batch_size)
+        if probabilities: out["probabilities"] = probs.tolist()
         if throughput: out["throughput"] = self.measure_throughput(model, eval_dataset)
         return out
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 import torch
 from peft import PeftModel, prepare_model_for_kbit_training
-from .core import head_modules, model_device, quantized_bits
+from .core import head_modules, in_modules, model_device, quantized_bits
 from .lora_trainer import LoRATrainer
 from .quantization import check_quantization_available, load_quantized_model, quantization_report
 
@@ -58,7 +58,7 @@ class QLoRATrainer(LoRATrainer):
 def _head_fp32_trainable(model):
     "Cast the head's trainable copy to fp32 if needed, and check it takes gradients."
     heads = head_modules(model.get_base_model() if isinstance(model, PeftModel) else model)
-    params = [(n, p) for n, p in model.named_parameters() if any(f".{h}." in f".{n}" or n.startswith(h + ".") for h in heads) and p.requires_grad]
+    params = [(n, p) for n, p in model.named_parameters() if in_modules(n, heads) and p.requires_grad]
     for n, p in params:
         if p.dtype != torch.float32: p.data = p.data.float()
     if heads and not params and any(p.requires_grad for p in model.parameters()):

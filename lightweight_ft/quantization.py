@@ -8,7 +8,7 @@ import importlib, logging
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, BitsAndBytesConfig
-from .core import head_modules, model_footprint_bytes, quantized_bits
+from .core import head_module_names, head_modules, in_modules, is_quantized_layer, model_footprint_bytes, quantized_bits, quantized_layers
 from .models import OFFLINE_HELP, _is_local, check_model_folder, resolve_model_path
 
 # %% auto #0
@@ -58,8 +58,7 @@ def check_quantization_available(device=None) -> str:
 def quant_skip_modules(config) -> list[str]:
     "Full names of the head's modules (`HEAD_MODULES` of the architecture), to keep out of quantisation."
     with torch.device("meta"): m = AutoModelForSequenceClassification.from_config(config)
-    heads = head_modules(m)
-    return sorted(n for n, _ in m.named_modules() if n and any(n == h or n.endswith("." + h) for h in heads))
+    return sorted(head_module_names(m))
 
 # %% ../nbs/06_quantization.ipynb #227b93ad
 COMPUTE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -81,8 +80,7 @@ def bnb_config(bits, quant_type: str = "nf4", double_quant: bool = True, compute
 
 # %% ../nbs/06_quantization.ipynb #de2f2f12
 def _check_quantized(model, bits):
-    heads = [n for n, m in model.named_modules() if type(m).__name__ in ("Linear4bit", "Linear8bitLt") and
-             any(n == h or n.startswith(h + ".") or n.endswith("." + h) or f".{h}." in n for h in head_modules(model))]
+    heads = [n for n, m in model.named_modules() if is_quantized_layer(m) and in_modules(n, head_modules(model))]
     if heads: raise QuantizationUnavailable(f"Head layers {heads} were quantised; the head must stay in full precision. "
                                             "This transformers version matches llm_int8_skip_modules differently: please report it.")
     if quantized_bits(model) != bits:
@@ -130,7 +128,7 @@ def footprint_table(models: dict) -> list[dict]:
 # %% ../nbs/06_quantization.ipynb #1ecc254d
 def quantization_report(model) -> dict:
     "`bits`, `quant_type` (nf4/fp4/int8), `quantized_layers` and `compute_dtype` of a bitsandbytes model."
-    layers = [m for m in model.modules() if type(m).__name__ in ("Linear4bit", "Linear8bitLt")]
+    layers = quantized_layers(model)
     bits = quantized_bits(model)
     if bits is None: return {"bits": None, "quant_type": None, "quantized_layers": 0, "compute_dtype": None}
     qs = getattr(layers[0].weight, "quant_state", None)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_run_analysis.ipynb #d648572c
 from __future__ import annotations
-import argparse, copy, hashlib, itertools, json, os, re, shutil, sys, tempfile, traceback
+import copy, hashlib, itertools, json, os, re, shutil, sys, tempfile, traceback
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -12,7 +12,7 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification
-from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, load_config
+from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, flat_config, load_config
 from .lora_trainer import LoRATrainer
 from .model_loader import ModelLoader
 from .models import resolve_model_path, resolve_target_modules
@@ -22,7 +22,7 @@ from .runs import RUN_FILES, RunDirError, _FolderLock, _foreign_entries, _refusa
 __all__ = ['NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSIS_MODEL', 'trainer_for', 'load_for',
            'model_architecture', 'check_lora_targets', 'check_config_paths', 'check_config', 'run_experiment',
            'draw_run_figures', 'experiment_config', 'load_sweep', 'varied_keys', 'run_label', 'config_hash',
-           'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep', 'run_analysis', 'main']
+           'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep', 'run_analysis']
 
 # %% ../nbs/16_run_analysis.ipynb #fec3f768
 def trainer_for(cfg: ExperimentConfig, model, tokenizer, output_dir=None):
@@ -167,12 +167,6 @@ def experiment_config(config: dict|None = None, config_path=None, overrides: dic
 
 # %% ../nbs/16_run_analysis.ipynb #c3110c0a
 SWEEP_KEYS = ("name", "description", "base", "grid", "runs")
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and v: out.update(_flat(v, f"{prefix}{k}."))
-        else: out[f"{prefix}{k}"] = v
-    return out
 
 # %% ../nbs/16_run_analysis.ipynb #5fc34c6e
 def load_sweep(sweep) -> dict:
@@ -204,7 +198,7 @@ def _slug(v) -> str:
 # %% ../nbs/16_run_analysis.ipynb #6b1a44f5
 def varied_keys(configs) -> list[str]:
     "Dotted keys whose values differ between `configs` (the name left out), in config order."
-    flats = [_flat(c.to_dict()) for c in configs]
+    flats = [flat_config(c.to_dict()) for c in configs]
     keys = list(dict.fromkeys(k for f in flats for k in f))
     return [k for k in keys if k != "name" and len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flats}) > 1]
 
@@ -215,7 +209,7 @@ def run_label(cfg: ExperimentConfig, varied=()) -> str:
     parts = [f"qlora{cfg.quantization.bits}bit" if t.method == "qlora" else t.method]
     if t.method in ("lora", "qlora"):
         parts += [f"r{l.r}", _slug(l.target_modules)] + ([f"bias_{l.bias}"] if l.bias != "none" else [])
-    flat = _flat(cfg.to_dict())
+    flat = flat_config(cfg.to_dict())
     relevant = lambda k: not ((k.startswith("lora.") and t.method not in ("lora", "qlora")) or (k.startswith("quantization.") and t.method != "qlora"))
     parts += [f"{k.split('.')[-1]}{_slug(flat[k])}" for k in varied
               if k not in _IN_LABEL and k in flat and flat[k] is not None and relevant(k)] # None: the method's default
@@ -244,7 +238,7 @@ def expand_sweep(sweep, overrides: dict|list|None = None) -> list[tuple[str, Exp
     points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
     planned = []
     for i, entry in enumerate(entries):
-        entry = _flat(entry); name = entry.pop("name", None)
+        entry = flat_config(entry); name = entry.pop("name", None)
         both = sorted(set(entry) & set(grid))
         if both: raise ConfigError(f"sweep key `{both[0]}`: set both in `grid` and in runs[{i}]; set it in one place")
         for point in points:
@@ -324,7 +318,7 @@ def _execute_run(cfg: ExperimentConfig, run_dir: Path, executor: str, notebook: 
 def _metric_scalars(run_dir: Path) -> dict:
     m = json.loads((run_dir/"metrics.json").read_text())
     if "data" in m: m["data_report"] = m.pop("data")
-    return {k: v for k, v in _flat(m).items() if k != "name" and (v is None or isinstance(v, (bool, int, float, str)))}
+    return {k: v for k, v in flat_config(m).items() if k != "name" and (v is None or isinstance(v, (bool, int, float, str)))}
 
 # %% ../nbs/16_run_analysis.ipynb #7e1eeca7
 def run_sweep(sweep_file, output_dir, progress: bool = True, executor: str = "papermill", overrides: dict|list|None = None,
@@ -348,7 +342,7 @@ def _run_sweep_locked(runs, out, runs_dir, progress, executor, notebook, report,
     bar = tqdm(runs, desc="sweep", unit="run", disable=not progress)
     for rid, cfg in bar:
         bar.set_postfix_str(rid, refresh=True)
-        run_dir, flat = runs_dir/rid, _flat(cfg.to_dict())
+        run_dir, flat = runs_dir/rid, flat_config(cfg.to_dict())
         row = {"run_id": rid, "status": "skipped", "name": cfg.name, **{k: flat.get(k) for k in varied}}
         state = run_dir_state(run_dir, cfg)
         if state != "finished":
@@ -424,23 +418,9 @@ def run_analysis(preset: str = "quick", model: str|None = None, data_dir=None, o
     return run_sweep(out/"analysis_sweep.yaml", out, progress=progress, executor=executor or ANALYSIS_PRESETS[preset]["executor"],
                      overrides=overrides)
 
-# %% ../nbs/16_run_analysis.ipynb #dd913302
-def main(argv=None) -> int:
-    "Command-line entry of `python -m lightweight_ft.run_analysis`."
-    p = argparse.ArgumentParser(prog="python -m lightweight_ft.run_analysis", description=run_analysis.__doc__)
-    p.add_argument("--preset", choices=sorted(ANALYSIS_PRESETS), default="quick")
-    p.add_argument("--model", default=None, help=f"hub name, local folder or short name (default: {DEFAULT_ANALYSIS_MODEL}; hub default: distilbert-base-uncased)")
-    p.add_argument("--data-dir", default=None, help="GLUE-format SST-2 folder, read in place of the preset's data (quick: the SST-2 sample inside the package; full: $LWFT_DATA_DIR, else the hub)")
-    p.add_argument("--output", default="analysis", help="output folder")
-    p.add_argument("--executor", choices=["papermill", "inprocess"], default=None, help="how runs execute (default: the preset's)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value in every run, e.g. training.precision=fp32")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    a = p.parse_args(argv)
-    try: res = run_analysis(a.preset, a.model, a.data_dir, a.output, progress=not a.quiet, executor=a.executor, overrides=a.set)
-    except (ValueError, OSError) as e:
-        print(f"run_analysis: error: {e}", file=sys.stderr); return 2
-    return 1 if res["failed"] else 0
-
 # %% ../nbs/16_run_analysis.ipynb #609875af
 #| eval: false
-if __name__ == "__main__": sys.exit(main())
+# `python -m lightweight_ft.run_analysis` is `lwft analyse`: the command line's own parser, imported only when run as a script
+if __name__ == "__main__":
+    from lightweight_ft.cli import main
+    sys.exit(main(["analyse", *sys.argv[1:]]))
