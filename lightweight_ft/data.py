@@ -21,7 +21,7 @@ __all__ = ['MAX_FIELD_CHARS', 'FORMATS', 'SPLIT_NAMES', 'SST2_LABEL_NAMES', 'TRU
            'read_hub', 'tokenize_texts', 'PadCollator', 'label_vocabulary', 'encode_labels', 'carve', 'plan_splits',
            'Splits', 'check_data', 'make_splits', 'subsample', 'sst2_sample_dir', 'sst2_sample_label', 'file_sha256',
            'read_sst2_sample', 'resolve_sst2_location', 'describe_data', 'load_splits', 'load_splits_for',
-           'build_sst2_sample', 'sst2_sample_card', 'LengthBucketSampler', 'RowList', 'label_names']
+           'describe_splits', 'build_sst2_sample', 'sst2_sample_card', 'LengthBucketSampler', 'RowList', 'label_names']
 
 # %% ../nbs/04_data.ipynb #1dcedf28
 class DataError(ValueError):
@@ -113,13 +113,14 @@ class Table:
     dropped_empty: list = field(default_factory=list) # record indices dropped as empty (data.empty_sentences=drop)
     label_names: list|None = None # names the source itself carries (a hub ClassLabel), in id order
     subset: bool = False # a seeded subset (data.max_*_samples) of what was read
+    rows_before_subset: int|None = None # the split's size before that subset
     def __len__(self): return len(self.texts)
     def select(self, idx) -> Table:
         "The rows at positions `idx` (positions in this table, not source records)."
         idx = np.asarray(idx, dtype=int)
         pick = lambda xs: None if xs is None else [xs[i] for i in idx]
         return Table(self.source, self.columns, pick(self.texts), pick(self.labels), pick(self.pairs), self.rows[idx],
-                     self.dropped_empty, self.label_names, self.subset)
+                     self.dropped_empty, self.label_names, self.subset, self.rows_before_subset)
 
 # %% ../nbs/04_data.ipynb #52dd37b1
 def table_format(path, format: str = "auto") -> str:
@@ -486,7 +487,8 @@ def subsample(splits: Splits, max_samples: dict, seed: int) -> Splits:
     for s, n in max_samples.items():
         if n is None or n >= len(splits.tables[s]): continue
         pos = carve(splits.labels[s], {"keep": n}, seed)["keep"]
-        splits.tables[s] = splits.tables[s].select(pos); splits.tables[s].subset = True
+        before = len(splits.tables[s])
+        splits.tables[s] = splits.tables[s].select(pos); splits.tables[s].subset, splits.tables[s].rows_before_subset = True, before
         splits.labels[s] = splits.labels[s][pos]
     return _checked(splits)
 
@@ -591,6 +593,25 @@ def load_splits_for(cfg, seed: int = 42, load=None) -> Splits:
         kind, folder = resolve_sst2_location(cfg.source, cfg.data_dir)
         s = load_splits("files" if kind == "glue_dir" else kind, folder, **kw)
     return subsample(s, {"train": cfg.max_train_samples, "validation": cfg.max_eval_samples, "test": cfg.max_test_samples}, seed)
+
+# %% ../nbs/04_data.ipynb #0ff4c2d0
+def describe_splits(splits: Splits, n_examples: int = 3) -> str:
+    "What would be read, in words (`lwft data CONFIG`): where each split comes from, rows per split and class, notes, warnings, a few examples."
+    lines = [f"classes ({len(splits.label_names)}, ids in this order): {', '.join(splits.label_names)}"
+             + ("; sentence pairs" if splits.pairs else ""), ""]
+    for s, t in splits.tables.items():
+        how = splits.plan[s]
+        made = {"file": "the whole file", "carved_rest": "what is left after carving", "carve": f"carved from {how[1]}"}[how[0]]
+        lines.append(f"{s}: {len(t):,} rows from {t.source} ({made}{', a seeded subset' if t.subset else ''}"
+                     + (f"; {len(t.dropped_empty)} empty rows dropped" if t.dropped_empty else "") + ")")
+    lines += ["", "rows per split and class:", splits.summary().to_string(), ""]
+    lines += [f"note: {n}" for n in splits.notes] + [f"warning: {w}" for w in splits.warnings]
+    for s, t in splits.tables.items():
+        lines.append(f"{s} examples:")
+        for i in range(min(n_examples, len(t))):
+            pair = f"  ||  {t.pairs[i][:80]}" if t.pairs is not None else ""
+            lines.append(f"  [{splits.label_names[splits.labels[s][i]]}] {t.texts[i][:100]}{pair}")
+    return "\n".join(lines)
 
 # %% ../nbs/04_data.ipynb #08e7eb32
 def _stratified_rows(labels: np.ndarray, n: int, seed: int) -> np.ndarray:

@@ -128,7 +128,7 @@ def _logits_metrics(eval_pred):
     return {"accuracy": float((np.asarray(logits).argmax(-1) == np.asarray(labels)).mean())}
 
 # %% ../nbs/11_lora_trainer.ipynb #20a6fd6f
-def _train_columns(ds): return ds.select_columns([c for c in ("input_ids", "labels", "length") if c in ds.column_names])
+def _train_columns(ds): return ds.select_columns([c for c in ("input_ids", "token_type_ids", "labels", "length") if c in ds.column_names])
 
 # %% ../nbs/11_lora_trainer.ipynb #72e5d539
 class LoRATrainer:

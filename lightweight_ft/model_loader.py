@@ -21,7 +21,7 @@ def split_report(splits, data: DataConfig, tokenised=None) -> dict:
     "What a run folder says about its data: per split its source, how it was made, rows and classes; the label names; notes and warnings."
     out = {}
     for i, (s, t) in enumerate(splits.tables.items()):
-        out[s] = {"source": t.source, "made_by": list(splits.plan[s]), "rows": len(t), "used": len(t), "dropped_empty": len(t.dropped_empty),
+        out[s] = {"source": t.source, "made_by": list(splits.plan[s]), "rows": t.rows_before_subset or len(t), "used": len(t), "dropped_empty": len(t.dropped_empty),
                   "class_counts": dict(zip(splits.label_names, np.bincount(splits.labels[s], minlength=len(splits.label_names)).tolist()))}
         if tokenised is not None and "truncated_fallback" in tokenised[i].column_names: out[s]["truncation_fallbacks"] = int(sum(tokenised[i]["truncated_fallback"]))
     return {**out, "label": describe_data(data), "label_names": splits.label_names, "pairs": splits.pairs, "notes": splits.notes, "warnings": splits.warnings}
