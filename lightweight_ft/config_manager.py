@@ -183,6 +183,7 @@ class TrainingSettings:
     batching: str = "packed" # `packed`: random batches, sentences packed end to end (no padding, same steps); `length_buckets`: faster, but changes what a batch holds; `random`: padded
     fast_dropout: bool = True # on the CPU, draw dropout masks with numpy's SFC64 generator (`FastDropout`): same distribution, about 6x faster than torch's
     cls_only: bool = True # the last encoder layer computes only the [CLS] output the head reads (`last_layer_cls_only`): same maths, about 14% fewer FLOPs
+    class_weights: str|None = None # `balanced`: weigh each class's loss by n / (k * its count), for imbalanced labels; None: plain cross-entropy
     @property
     def learning_rate_in_force(self) -> float:
         "The configured learning rate, else the method's default (`DEFAULT_LEARNING_RATES`)."
@@ -203,6 +204,7 @@ class TrainingSettings:
         _check(self.batching in BATCHING_OPTIONS, "training.batching", f"must be one of {BATCHING_OPTIONS}, got {self.batching!r}")
         _check(self.precision in PRECISIONS, "training.precision", f"must be one of {PRECISIONS}, got {self.precision!r}")
         _check(isinstance(self.seed, int), "training.seed", f"must be an integer, got {self.seed!r}")
+        _check(self.class_weights in (None, "balanced"), "training.class_weights", f"must be null or `balanced`, got {self.class_weights!r}")
 
 # %% ../nbs/00_config_manager.ipynb #06d32b93
 DEFAULT_LEARNING_RATES = {"zero_shot": 0.0, "head_only": 2e-3, "lora": 1e-3, "qlora": 1e-3, "full": 5e-5}

@@ -21,7 +21,8 @@ __all__ = ['MAX_FIELD_CHARS', 'FORMATS', 'SPLIT_NAMES', 'SST2_LABEL_NAMES', 'TRU
            'read_hub', 'tokenize_texts', 'PadCollator', 'label_vocabulary', 'encode_labels', 'carve', 'plan_splits',
            'Splits', 'check_data', 'make_splits', 'subsample', 'sst2_sample_dir', 'sst2_sample_label', 'file_sha256',
            'read_sst2_sample', 'resolve_sst2_location', 'describe_data', 'load_splits', 'load_splits_for',
-           'describe_splits', 'build_sst2_sample', 'sst2_sample_card', 'LengthBucketSampler', 'RowList', 'label_names']
+           'describe_splits', 'build_sst2_sample', 'sst2_sample_card', 'class_weights', 'weighted_cross_entropy',
+           'LengthBucketSampler', 'RowList', 'label_names']
 
 # %% ../nbs/04_data.ipynb #1dcedf28
 class DataError(ValueError):
@@ -693,6 +694,24 @@ footing, for research and testing only, with its source credited above. The sent
 work of the reviewers who wrote them. If you redistribute this package where that footing is not
 enough, delete this folder: everything else works with `data.source: glue_dir` or `hub`.
 """
+
+# %% ../nbs/04_data.ipynb #42076b42
+def class_weights(labels, k: int, kind: str = "balanced") -> np.ndarray:
+    "Loss weights per class: `balanced` = n / (k · count) (1 for every class when they are balanced); a class absent from `labels` gets 0."
+    if kind != "balanced": raise ConfigError(f"config key `training.class_weights`: must be null or `balanced`, got {kind!r}")
+    counts = np.bincount(np.asarray(labels, dtype=int), minlength=k).astype(float)
+    with np.errstate(divide="ignore"): return np.where(counts > 0, counts.sum() / (k * counts), 0.0)
+
+# %% ../nbs/04_data.ipynb #957d7c44
+def weighted_cross_entropy(weights):
+    "A `compute_loss_func` for the `Trainer`: the sum of `weights[y] * cross-entropy` over the batch, divided by the Trainer's `num_items_in_batch` (else the batch size)."
+    w = torch.as_tensor(weights, dtype=torch.float32)
+    def loss(outputs, labels, num_items_in_batch=None):
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+        ce = torch.nn.functional.cross_entropy(logits.float(), labels, weight=w.to(logits.device), reduction="sum")
+        n = num_items_in_batch if num_items_in_batch is not None else labels.numel()
+        return ce / (n.to(ce.device) if torch.is_tensor(n) else n)
+    return loss
 
 # %% ../nbs/04_data.ipynb #68e70227
 class LengthBucketSampler(torch.utils.data.Sampler):
