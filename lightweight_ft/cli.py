@@ -15,8 +15,17 @@ def _train(a):
     from lightweight_ft.run_analysis import run_experiment
     cfg = load_config(a.config) if a.config else ExperimentConfig()
     m = run_experiment(cfg, a.output, overrides=a.set, progress=not a.quiet, overwrite=a.overwrite)
-    keys = ("accuracy", "f1", "roc_auc", "train_samples_per_s", "train_time_s", "trainable_params", "peak_memory_bytes")
-    print(json.dumps({k: m.get(k) for k in keys}, indent=2)); print(f"trained on: {(m.get('data') or {}).get('label')}"); print(f"run folder: {a.output}")
+    keys = ("accuracy", "f1", "f1_macro", "roc_auc", "train_samples_per_s", "train_time_s", "trainable_params", "peak_memory_bytes")
+    print(json.dumps({k: m.get(k) for k in keys}, indent=2)); print(f"trained on: {(m.get('data') or {}).get('label')}")
+    scored = ((m.get("data") or {}).get(m.get("split", "test")) or {}).get("used")
+    print(f"scores from the {m.get('split', 'test')} split ({scored} rows); classes: {', '.join(m.get('label_names') or [])}"); print(f"run folder: {a.output}")
+
+# %% ../nbs/21_cli.ipynb #c65c0d20
+def _data(a):
+    from lightweight_ft.config_manager import ExperimentConfig, apply_overrides, load_config
+    from lightweight_ft.data import describe_splits, load_splits_for
+    cfg = apply_overrides(load_config(a.config) if a.config else ExperimentConfig(), a.set)
+    print(describe_splits(load_splits_for(cfg.data, cfg.training.seed), n_examples=a.examples))
 
 # %% ../nbs/21_cli.ipynb #e6f8187c
 def _sweep(a):
@@ -51,7 +60,7 @@ def _predict(a):
         hf_logging.disable_progress_bar()
     predictor = SentimentPredictor(a.model, batch_size=a.batch_size, precision=a.precision)
     if a.input:
-        done = predict_file(predictor, a.input, a.output, text_column=a.text_column, progress=not a.quiet)
+        done = predict_file(predictor, a.input, a.output, text_column=a.text_column, progress=not a.quiet, text_pair_column=a.text_pair_column)
         print(f"predictions: {done['output']} ({done['rows']} rows, {done['empty']} empty, {done['truncated']} cut to the model's length)")
     else:
         for r in predictor.predict(list(a.texts)): print(json.dumps(r, ensure_ascii=False))
@@ -85,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--output", required=True, help="run folder to write (absent or empty; see --overwrite)")
     t.add_argument("--overwrite", action="store_true", help="replace a run folder that already holds a run (never a folder with other files)")
     t.set_defaults(fn=_train)
+    d = sub.add_parser("data", help="what a config would train and score on: rows per split, classes and counts, a few examples")
+    d.add_argument("config", nargs="?", help="experiment YAML file (default: the built-in defaults)")
+    d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. data.validation_size=0.2 (repeatable)")
+    d.add_argument("--examples", type=int, default=3, help="example rows shown per split")
+    d.set_defaults(fn=_data)
     s = sub.add_parser("sweep", help="run every configuration of a sweep file through papermill")
     s.add_argument("sweep", help="sweep YAML file"); s.add_argument("--output", required=True)
     s.set_defaults(fn=_sweep)
@@ -104,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--input", help=".txt (one text per line), .csv or .tsv file")
     pr.add_argument("--output", help="file to write: the input's columns plus prediction, prediction_name, confidence, prob_0..")
     pr.add_argument("--text-column", default="sentence")
+    pr.add_argument("--text-pair-column", default=None, help="sentence pairs: the column of the second texts (RTE: hypothesis)")
     pr.add_argument("--batch-size", type=int, default=64)
     pr.add_argument("--precision", choices=["fp32", "bf16", "fp16", "auto"], default="fp32",
                     help="fp32 (exact, the default); bf16/fp16 autocast, or auto (bf16 where the hardware has it), trade exactness for speed")

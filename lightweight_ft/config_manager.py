@@ -10,11 +10,11 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'DATA_SOURCES', 'DEFAULT_LEARNING_RATES',
-           'LORA_KEYWORDS', 'PRESETS', 'ConfigError', 'ModelConfig', 'DataConfig', 'LoraSettings',
-           'QuantizationSettings', 'TrainingSettings', 'ExperimentConfig', 'check_field_types', 'training_settings',
-           'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset',
-           'flat_config']
+__all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'DATA_SOURCES', 'DATA_FORMATS',
+           'TRUNCATION', 'DEFAULT_LEARNING_RATES', 'LORA_KEYWORDS', 'PRESETS', 'ConfigError', 'ModelConfig',
+           'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings', 'ExperimentConfig',
+           'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config',
+           'set_by_path', 'apply_overrides', 'preset', 'flat_config']
 
 # %% ../nbs/00_config_manager.ipynb #4827b122
 METHODS = ("zero_shot", "head_only", "lora", "qlora", "full")
@@ -46,37 +46,90 @@ def _coerce_numbers(obj, *names):
 class ModelConfig:
     "Which encoder to fine-tune, and how inputs are tokenised."
     name_or_path: str = "distilbert-base-uncased" # hub name, local folder, or a short name such as `minilm` (see `MODEL_ALIASES`)
-    num_labels: int = 2 # classes of the task (SST-2: negative, positive)
+    num_labels: int|None = None # classes of the task; None: as many as the data has (when set, it must match the data)
     max_length: int = 128 # tokens kept per sentence; longer ones are truncated
     def __post_init__(self):
         _check(isinstance(self.name_or_path, str) and self.name_or_path.strip(), "model.name_or_path", "must be a non-empty string")
-        _check(isinstance(self.num_labels, int) and self.num_labels >= 2, "model.num_labels", f"must be an integer >= 2, got {self.num_labels!r}")
+        _check(self.num_labels is None or (isinstance(self.num_labels, int) and self.num_labels >= 2), "model.num_labels", f"must be an integer >= 2 or null (from the data), got {self.num_labels!r}")
         _check(isinstance(self.max_length, int) and 8 <= self.max_length <= 4096, "model.max_length", f"must be an integer in [8, 4096], got {self.max_length!r}")
 
 # %% ../nbs/00_config_manager.ipynb #67941f40
-DATA_SOURCES = ("auto", "glue_dir", "hub", "sample")
+DATA_SOURCES = ("auto", "glue_dir", "hub", "sample", "files")
+DATA_FORMATS = ("auto", "csv", "tsv", "jsonl", "parquet")
+TRUNCATION = ("longest_first", "only_first", "only_second")
+
+def _size_ok(v, allow_none=False):
+    if v is None: return allow_none
+    if isinstance(v, bool): return False
+    return (isinstance(v, float) and 0 < v < 1) or (isinstance(v, int) and v > 0)
+
 @dataclass
 class DataConfig:
-    """Where SST-2 comes from and how much of it to use.
+    """Where the data comes from, which columns hold what, and how the three splits are made.
 
-    `source` decides, and the sample is read only when named: `sample` reads the SST-2 sample inside the package
-    (`data_dir` must be unset; `$LWFT_DATA_DIR` is not read); `glue_dir` reads `data_dir`, else `$LWFT_DATA_DIR`, and
-    fails if neither is set; `hub` reads GLUE sst2 through `datasets` (`data_dir` must be unset); `auto` reads `data_dir`,
-    else `$LWFT_DATA_DIR`, else the hub. No source falls back to another when its folder or the hub fails."""
-    source: str = "auto" # `auto`, `glue_dir`, `hub` or `sample` (the SST-2 sample inside the package: no path, no network)
+    `source`: `sample`, `glue_dir`, `hub`, `auto` as today (GLUE SST-2 by default), and `files`: a CSV, TSV, JSONL or Parquet
+    file, or a folder of split files (`train`, `validation`/`dev`, `test`), at `path`. Splits a source lacks are carved from
+    train (stratified, seeded by `split_seed`, not by `training.seed`, so every seed of a sweep scores the same test rows):
+    train only: validation and test carved; train + validation/dev (GLUE, RTE): validation/dev stands as test and validation
+    is carved; train + test: validation carved. The rows each split took are saved in the run folder (`data_splits.json`)."""
+    source: str = "auto" # `auto`, `glue_dir`, `hub`, `sample` (SST-2 as today) or `files` (a file or folder of splits at `path`)
     data_dir: str|None = None # GLUE-format folder (train.tsv, dev.tsv) for `auto` and `glue_dir`; None: `$LWFT_DATA_DIR`
-    max_train_samples: int|None = None # seeded subset of the training split; None: all of it
-    max_eval_samples: int|None = None # seeded subset of the evaluation split; None: all of it
-    empty_sentences: str = "error" # `error`: refuse a file with empty sentences; `drop`: drop them, counted and reported
+    path: str|None = None # `files`: a data file, or a folder of split files (train.*, validation.*|dev.*, test.*)
+    format: str = "auto" # `files`: `csv`, `tsv`, `jsonl`, `parquet`, or `auto` (from the suffix)
+    hub_name: str = "glue" # `hub` (and `auto` without a folder): dataset name for datasets.load_dataset, read from the local cache offline
+    hub_config: str|None = "sst2" # its configuration (GLUE: the task), or null
+    text_column: str = "sentence" # the column holding the text (TREC: question; RTE: premise)
+    text_pair_column: str|None = None # the second text of a sentence pair (RTE: hypothesis), or null for single sentences
+    label_column: str = "label" # the column holding the label (TREC: category); integers 0..k-1 or text
+    label_names: list|None = None # class names in id order; null: the data's own (hub ClassLabel), sorted text labels, or SST-2's negative/positive
+    validation_size: float|int = 0.1 # carved validation split: a fraction of train in (0, 1), or a number of rows
+    test_size: float|int = 0.1 # carved test split (only when the source has no test and no validation/dev file)
+    split_seed: int = 42 # seeds the carving (kept apart from training.seed)
+    truncation: str = "longest_first" # pairs: `longest_first`, `only_first` (trim the first text only), `only_second`
+    max_train_samples: int|None = None # seeded subset of the training split, taken after carving; None: all of it
+    max_eval_samples: int|None = None # seeded subset of the validation split; None: all of it
+    max_test_samples: int|None = None # seeded subset of the test split (quick runs only: headline numbers need all of it)
+    empty_sentences: str = "error" # `error`: refuse empty texts; `drop`: drop them, counted, their record numbers saved
+
     def __post_init__(self):
-        for k in ("max_train_samples", "max_eval_samples"):
+        for k in ("max_train_samples", "max_eval_samples", "max_test_samples"):
             v = getattr(self, k)
-            _check(v is None or (isinstance(v, int) and v > 0), f"data.{k}", f"must be a positive integer or null, got {v!r}")
+            _check(v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0), f"data.{k}", f"must be a positive integer or null, got {v!r}")
         _check(self.empty_sentences in ("error", "drop"), "data.empty_sentences", f"must be `error` or `drop`, got {self.empty_sentences!r}")
         _check(self.source in DATA_SOURCES, "data.source", f"must be one of {DATA_SOURCES}, got {self.source!r}")
-        _check(not (self.source in ("sample", "hub") and self.data_dir), "data.data_dir",
-               f"is set ({self.data_dir!r}) but data.source is `{self.source}`, which reads no folder; "
-               "set data.source=glue_dir to read that folder, or data.data_dir=null")
+        _check(not (self.source in ("sample", "hub", "files") and self.data_dir), "data.data_dir",
+               f"is set ({self.data_dir!r}) but data.source is `{self.source}`, which reads no GLUE folder; "
+               + ("use data.path for a file or folder of splits" if self.source == "files" else "set data.source=glue_dir to read that folder, or data.data_dir=null"))
+        _check(self.source == "files" or self.path is None, "data.path",
+               f"is set ({self.path!r}) but data.source is `{self.source}`; set data.source=files to read it")
+        _check(self.source != "files" or (isinstance(self.path, str) and self.path.strip()), "data.path",
+               "must name a data file or a folder of splits when data.source is `files`")
+        _check(self.format in DATA_FORMATS, "data.format", f"must be one of {DATA_FORMATS}, got {self.format!r}")
+        _check(isinstance(self.hub_name, str) and self.hub_name.strip(), "data.hub_name", "must be a dataset name")
+        for k in ("text_column", "label_column"):
+            v = getattr(self, k)
+            _check(isinstance(v, str) and v.strip(), f"data.{k}", f"must be a column name, got {v!r}")
+        cols = [self.text_column, self.label_column] + ([self.text_pair_column] if self.text_pair_column else [])
+        _check(self.text_pair_column is None or isinstance(self.text_pair_column, str), "data.text_pair_column", "must be a column name or null")
+        _check(len(set(cols)) == len(cols), "data.text_pair_column" if self.text_pair_column in cols[:2] else "data.label_column",
+               f"text, second text and label must be three different columns, got {cols}")
+        ln = self.label_names
+        _check(ln is None or (isinstance(ln, (list, tuple)) and len(ln) >= 2 and len(set(map(str, ln))) == len(ln)),
+               "data.label_names", f"must be null or a list of at least two distinct names, got {ln!r}")
+        for k in ("validation_size", "test_size"):
+            _check(_size_ok(getattr(self, k)), f"data.{k}", f"must be a fraction in (0, 1) or a positive number of rows, got {getattr(self, k)!r}")
+        if isinstance(self.validation_size, float) and isinstance(self.test_size, float):
+            _check(self.validation_size + self.test_size < 1, "data.test_size",
+                   f"validation_size + test_size = {self.validation_size + self.test_size} leaves no training rows; make them smaller")
+        _check(isinstance(self.split_seed, int) and not isinstance(self.split_seed, bool), "data.split_seed", f"must be an integer, got {self.split_seed!r}")
+        _check(self.truncation in TRUNCATION, "data.truncation", f"must be one of {TRUNCATION}, got {self.truncation!r}")
+
+    @property
+    def default_label_names(self):
+        "SST-2's names for its 0/1 labels where the source is SST-2; otherwise None (the data's own names)."
+        sst2 = self.source in ("sample", "glue_dir") or (self.source in ("auto", "hub") and self.hub_name in ("glue", "nyu-mll/glue") and self.hub_config == "sst2")
+        return ["negative", "positive"] if sst2 else None
+
 
 # %% ../nbs/00_config_manager.ipynb #b2c9ba2f
 @dataclass
@@ -130,6 +183,7 @@ class TrainingSettings:
     batching: str = "packed" # `packed`: random batches, sentences packed end to end (no padding, same steps); `length_buckets`: faster, but changes what a batch holds; `random`: padded
     fast_dropout: bool = True # on the CPU, draw dropout masks with numpy's SFC64 generator (`FastDropout`): same distribution, about 6x faster than torch's
     cls_only: bool = True # the last encoder layer computes only the [CLS] output the head reads (`last_layer_cls_only`): same maths, about 14% fewer FLOPs
+    class_weights: str|None = None # `balanced`: weigh each class's loss by n / (k * its count), for imbalanced labels; None: plain cross-entropy
     @property
     def learning_rate_in_force(self) -> float:
         "The configured learning rate, else the method's default (`DEFAULT_LEARNING_RATES`)."
@@ -150,6 +204,7 @@ class TrainingSettings:
         _check(self.batching in BATCHING_OPTIONS, "training.batching", f"must be one of {BATCHING_OPTIONS}, got {self.batching!r}")
         _check(self.precision in PRECISIONS, "training.precision", f"must be one of {PRECISIONS}, got {self.precision!r}")
         _check(isinstance(self.seed, int), "training.seed", f"must be an integer, got {self.seed!r}")
+        _check(self.class_weights in (None, "balanced"), "training.class_weights", f"must be null or `balanced`, got {self.class_weights!r}")
 
 # %% ../nbs/00_config_manager.ipynb #06d32b93
 DEFAULT_LEARNING_RATES = {"zero_shot": 0.0, "head_only": 2e-3, "lora": 1e-3, "qlora": 1e-3, "full": 5e-5}

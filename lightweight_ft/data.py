@@ -4,19 +4,25 @@
 
 # %% ../nbs/04_data.ipynb #e82a3737
 from __future__ import annotations
-import csv, hashlib, importlib, os, shutil, warnings
+import csv, hashlib, importlib, json, os, re, shutil, warnings
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
+import pandas as pd
 import torch
 from datasets import Dataset
 from .config_manager import ConfigError, DATA_SOURCES
 
 # %% auto #0
-__all__ = ['MAX_FIELD_CHARS', 'SST2_SAMPLE_FILES', 'SST2_SAMPLE_ROWS', 'SST2_SAMPLE_SEED', 'SST2_SAMPLE_SHA256', 'DataError',
-           'read_glue_tsv', 'not_utf8_error', 'checked_rows', 'tokenize_texts', 'PadCollator', 'check_splits',
-           'sst2_sample_dir', 'sst2_sample_label', 'file_sha256', 'read_sst2_sample', 'resolve_sst2_location',
-           'describe_data', 'build_sst2_sample', 'sst2_sample_card', 'LengthBucketSampler', 'RowList', 'label_names']
+__all__ = ['MAX_FIELD_CHARS', 'FORMATS', 'SPLIT_NAMES', 'SST2_LABEL_NAMES', 'TRUNCATION', 'SST2_SAMPLE_FILES', 'SST2_SAMPLE_ROWS',
+           'SST2_SAMPLE_SEED', 'SST2_SAMPLE_SHA256', 'DataError', 'read_glue_tsv', 'not_utf8_error', 'checked_rows',
+           'Table', 'table_format', 'frame_to_table', 'read_table', 'split_files', 'read_splits', 'hub_help',
+           'read_hub', 'tokenize_texts', 'PadCollator', 'label_vocabulary', 'encode_labels', 'carve', 'plan_splits',
+           'Splits', 'check_data', 'make_splits', 'subsample', 'sst2_sample_dir', 'sst2_sample_label', 'file_sha256',
+           'read_sst2_sample', 'resolve_sst2_location', 'describe_data', 'load_splits', 'load_splits_for',
+           'describe_splits', 'build_sst2_sample', 'sst2_sample_card', 'class_weights', 'weighted_cross_entropy',
+           'LengthBucketSampler', 'RowList', 'label_names']
 
 # %% ../nbs/04_data.ipynb #1dcedf28
 class DataError(ValueError):
@@ -91,47 +97,401 @@ def checked_rows(reader, path):
                             "Check that line: a missing line break joins rows into one.") from None
         yield row
 
+# %% ../nbs/04_data.ipynb #43fce4a3
+FORMATS = ("csv", "tsv", "jsonl", "parquet")
+_SUFFIX = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+SPLIT_NAMES = {"train": ("train",), "validation": ("validation", "valid", "val", "dev"), "test": ("test",)}
+SST2_LABEL_NAMES = ["negative", "positive"]
+@dataclass
+class Table:
+    "One split as read: texts (and second texts for pairs), raw labels, and where each row came from."
+    source: str # file path or `hub:name/config:split`
+    columns: list # every column the source holds (for error messages)
+    texts: list # the first (or only) text of each row
+    labels: list # raw values: int or str
+    pairs: list|None = None # second texts, or None for single sentences
+    rows: np.ndarray|None = None # 0-based record index in the source (header and blank JSONL lines not counted)
+    dropped_empty: list = field(default_factory=list) # record indices dropped as empty (data.empty_sentences=drop)
+    label_names: list|None = None # names the source itself carries (a hub ClassLabel), in id order
+    subset: bool = False # a seeded subset (data.max_*_samples) of what was read
+    rows_before_subset: int|None = None # the split's size before that subset
+    def __len__(self): return len(self.texts)
+    def select(self, idx) -> Table:
+        "The rows at positions `idx` (positions in this table, not source records)."
+        idx = np.asarray(idx, dtype=int)
+        pick = lambda xs: None if xs is None else [xs[i] for i in idx]
+        return Table(self.source, self.columns, pick(self.texts), pick(self.labels), pick(self.pairs), self.rows[idx],
+                     self.dropped_empty, self.label_names, self.subset, self.rows_before_subset)
+
+# %% ../nbs/04_data.ipynb #52dd37b1
+def table_format(path, format: str = "auto") -> str:
+    "The format of `path`: `format` when named, else from the suffix (`.csv .tsv .jsonl/.json/.ndjson .parquet/.pq`)."
+    if format != "auto":
+        if format not in FORMATS: raise DataError(f"data.format {format!r} is not one of {('auto',) + FORMATS}.")
+        return format
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIX:
+        raise DataError(f"{path}: can't tell the format from the suffix {suffix!r}; name it with data.format "
+                        f"(one of {FORMATS}), or rename the file to .csv, .tsv, .jsonl or .parquet.")
+    return _SUFFIX[suffix]
+
+# %% ../nbs/04_data.ipynb #9f3a8e28
+def _read_delimited(path: Path, fmt: str) -> pd.DataFrame:
+    # the csv module, not pandas' parser: line numbers in errors, the same non-UTF-8 message as read_glue_tsv,
+    # and QUOTE_NONE for TSV: GLUE sentences hold bare quotes (`"` opens no field in GLUE files)
+    with path.open(encoding="utf-8-sig", newline="") as f, _csv_field_limit(MAX_FIELD_CHARS):
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if fmt == "tsv" else csv.reader(f)
+        rows = list(checked_rows(reader, path))
+    if not rows: raise DataError(f"{path}: the file is empty; expected a header row naming the columns.")
+    header = [h.strip() for h in rows[0]]
+    body = [r for r in rows[1:] if r]
+    for n, r in enumerate(body):
+        if len(r) != len(header):
+            raise DataError(f"{path}: record {n} has {len(r)} fields, the header {len(header)} ({header}): {r!r:.100}. "
+                            + ("A sentence must not contain a tab." if fmt == "tsv" else "Quote fields that contain commas."))
+    return pd.DataFrame(body, columns=header, dtype=object)
+
+# %% ../nbs/04_data.ipynb #76aef3cd
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    try: lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError: raise not_utf8_error(path) from None
+    records = []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip(): continue
+        try: rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}, line {lineno}: not a JSON object ({e.msg}). JSONL holds one object per line; "
+                            "a JSON array file must be converted (e.g. `jq -c '.[]' in.json > out.jsonl`).") from None
+        if not isinstance(rec, dict): raise DataError(f"{path}, line {lineno}: expected a JSON object, found {type(rec).__name__}.")
+        records.append(rec)
+    return pd.DataFrame.from_records(records).astype(object) if records else pd.DataFrame()
+
+# %% ../nbs/04_data.ipynb #9ae5b67b
+def _read_frame(path: Path, fmt: str) -> pd.DataFrame:
+    "Every column as read, text kept as text (`NA`, `null`, `None` stay words; an empty cell stays '')."
+    if fmt in ("csv", "tsv"): return _read_delimited(path, fmt)
+    if fmt == "jsonl": return _read_jsonl(path)
+    import pyarrow.parquet as pq # installed with `datasets`
+    try: return pq.read_table(path).to_pandas().astype(object)
+    except Exception as e: raise DataError(f"{path}: not a readable Parquet file ({type(e).__name__}: {str(e)[:120]}).") from None
+
+# %% ../nbs/04_data.ipynb #b85c583d
+def _label_value(v, where):
+    "An int label as int (also `3`, `3.0`, `'3'`), a string label stripped; missing labels refused."
+    if v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip()):
+        raise DataError(f"{where}: missing label. Every row needs a label; remove the row or fill the label in.")
+    if isinstance(v, (bool, np.bool_, int, np.integer)): return int(v)
+    if isinstance(v, (float, np.floating)) and float(v).is_integer(): return int(v)
+    s = str(v).strip()
+    return int(s) if re.fullmatch(r"-?\d+", s) else s
+
+# %% ../nbs/04_data.ipynb #75d09331
+def frame_to_table(df: pd.DataFrame, source: str, text_column: str = "sentence", label_column: str = "label",
+                   text_pair_column: str|None = None, empty_texts: str = "error", require_label: bool = True) -> Table:
+    "A `Table` from a frame: columns checked by name, texts stripped, empty texts refused or dropped, labels as int or str."
+    columns = [str(c) for c in df.columns]
+    wanted = [("data.text_column", text_column), ("data.label_column", label_column)] + (
+             [("data.text_pair_column", text_pair_column)] if text_pair_column else [])
+    for key, col in wanted:
+        if col not in columns and not (key == "data.label_column" and not require_label):
+            raise DataError(f"{source}: no column {col!r} (config key `{key}`); the columns found are {columns}. Set {key} to one of them.")
+    texts, pairs, labels, rows, dropped = [], [] if text_pair_column else None, [], [], []
+    has_label = label_column in columns
+    cell = lambda rec, col: "" if rec[col] is None else str(rec[col]).strip()
+    for i, rec in enumerate(df.to_dict("records")):
+        t, p = cell(rec, text_column), cell(rec, text_pair_column) if text_pair_column else None
+        if not t or (text_pair_column and not p):
+            if empty_texts == "drop": dropped.append(i); continue
+            raise DataError(f"{source}, record {i}: empty text in column {text_column if not t else text_pair_column!r}. Remove the row, "
+                            f"or set data.empty_sentences=drop to drop such rows (they are counted and their record numbers saved).")
+        texts.append(t); rows.append(i)
+        if pairs is not None: pairs.append(p)
+        labels.append(_label_value(rec[label_column], f"{source}, record {i}") if has_label else None)
+    if not texts: raise DataError(f"{source}: no rows" + (f" left after dropping {len(dropped)} empty ones." if dropped else "."))
+    return Table(source, columns, texts, labels, pairs, np.asarray(rows, dtype=int), dropped)
+
+# %% ../nbs/04_data.ipynb #a7977599
+def read_table(path, text_column: str = "sentence", label_column: str = "label", text_pair_column: str|None = None,
+               format: str = "auto", empty_texts: str = "error", require_label: bool = True) -> Table:
+    "One CSV, TSV, JSONL or Parquet file as a `Table` (see `frame_to_table` for the checks)."
+    path = Path(path).expanduser()
+    if not path.exists(): raise DataError(f"{path}: file not found. Set data.path to a data file or a folder of splits.")
+    if path.is_dir(): raise DataError(f"{path} is a folder: read it with read_splits (a folder of train/validation/test files).")
+    return frame_to_table(_read_frame(path, table_format(path, format)), str(path), text_column, label_column, text_pair_column,
+                          empty_texts, require_label)
+
+# %% ../nbs/04_data.ipynb #59c212ad
+def split_files(folder, format: str = "auto") -> dict:
+    "`{split: path}` of the split files in `folder`: train, validation (also valid/val/dev), test, in any of the formats."
+    folder = Path(folder).expanduser()
+    if not folder.is_dir(): raise DataError(f"{folder}: no such folder. Set data.path to a data file or a folder of splits.")
+    found = {}
+    for f in sorted(folder.iterdir()):
+        if not f.is_file() or f.suffix.lower() not in _SUFFIX: continue
+        if format != "auto" and _SUFFIX[f.suffix.lower()] != format: continue
+        for split, stems in SPLIT_NAMES.items():
+            if f.stem.lower() in stems:
+                if split in found: raise DataError(f"{folder}: two files for the {split} split ({found[split].name}, {f.name}); keep one.")
+                found[split] = f
+    if "train" not in found:
+        names = sorted(p.name for p in folder.iterdir())
+        raise DataError(f"{folder}: no training file (train.csv, train.tsv, train.jsonl or train.parquet); the folder holds {names[:20]}.")
+    return found
+
+# %% ../nbs/04_data.ipynb #41e65c76
+def read_splits(folder, text_column="sentence", label_column="label", text_pair_column=None, format="auto",
+                empty_texts="error") -> tuple[dict, list]:
+    "`({split: Table}, notes)` from a folder of splits; a test file without the label column (GLUE's test.tsv) is left out, with a note."
+    out, notes = {}, []
+    for split, path in split_files(folder, format).items():
+        t = read_table(path, text_column, label_column, text_pair_column, format, empty_texts, require_label=(split != "test"))
+        if split == "test" and t.labels and t.labels[0] is None:
+            notes.append(f"{path.name} has no {label_column!r} column (unlabelled, as GLUE's test files are): not used."); continue
+        out[split] = t
+    return out, notes
+
+# %% ../nbs/04_data.ipynb #c94cc4f3
+def hub_help(name, config=None) -> str:
+    "What to do when the hub dataset `name` is neither cached nor reachable."
+    what = f"{name!r}" + (f" (config {config!r})" if config else "")
+    return (f"Could not load the hub dataset {what}: it is not in the local datasets cache, and the hub is not reachable "
+            f"(or HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set). Either download it once where the hub is reachable "
+            f"(python -c \"import datasets; datasets.load_dataset({name!r}{', ' + repr(config) if config else ''})\"), "
+            f"then run with HF_HUB_OFFLINE=1 on this machine with the same HF_HOME; or save it as files "
+            f"(ds['train'].to_json('train.jsonl'), ...) and set data.source=files, data.path=that folder.")
+
+# %% ../nbs/04_data.ipynb #184f79f8
+def read_hub(name: str, config: str|None = None, text_column="sentence", label_column="label", text_pair_column=None,
+             empty_texts="error", load=None) -> tuple[dict, list]:
+    "`({split: Table}, notes)` of a hub dataset through `datasets.load_dataset` (or `load`); splits whose labels are all -1 (unlabelled) are left out."
+    if load is None:
+        from datasets import load_dataset as load
+    try: dd = load(name, config) if config else load(name)
+    except (ConnectionError, FileNotFoundError, OSError) as e:
+        raise DataError(hub_help(name, config) + f" [{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}]") from None
+    out, notes = {}, []
+    for split, ds in dd.items():
+        canonical = next((k for k, stems in SPLIT_NAMES.items() if split.lower() in stems), None)
+        if canonical is None: notes.append(f"hub split {split!r} is not train/validation/test: not used."); continue
+        feat = ds.features.get(label_column) if label_column in ds.column_names else None
+        t = frame_to_table(ds.to_pandas().astype(object), f"hub:{name}{'/' + config if config else ''}:{split}", text_column,
+                           label_column, text_pair_column, empty_texts, require_label=canonical != "test")
+        if not t.labels or t.labels[0] is None or all(y == -1 for y in t.labels):
+            notes.append(f"hub split {split!r} carries no labels (-1 throughout, as GLUE's test splits do): not used."); continue
+        t.label_names = list(feat.names) if getattr(feat, "names", None) else None
+        out[canonical] = t
+    if "train" not in out: raise DataError(f"hub dataset {name!r}: no labelled train split (splits: {list(dd)}).")
+    return out, notes
+
 # %% ../nbs/04_data.ipynb #8a5417c7
-def tokenize_texts(texts, labels, tokenizer, max_length: int = 128) -> Dataset:
-    "A `Dataset` with `sentence`, `labels`, `input_ids` (unpadded) and `length`."
-    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
-    ids = enc["input_ids"]
-    return Dataset.from_dict({"sentence": list(texts), "labels": list(labels), "input_ids": ids, "length": [len(i) for i in ids]})
+TRUNCATION = ("longest_first", "only_first", "only_second")
+def tokenize_texts(texts, labels, tokenizer, max_length: int = 128,
+                   pairs=None, # second texts of sentence pairs, or None
+                   truncation: str = "longest_first") -> Dataset: # pairs: `longest_first`, `only_first` or `only_second`
+    "A `Dataset` with `sentence`, `labels`, `input_ids` (unpadded) and `length`; pairs add `sentence2`, `token_type_ids` and `truncated_fallback`."
+    if pairs is None:
+        ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+        return Dataset.from_dict({"sentence": list(texts), "labels": list(labels), "input_ids": ids, "length": [len(i) for i in ids]})
+    if truncation not in TRUNCATION: raise ConfigError(f"config key `data.truncation`: must be one of {TRUNCATION}, got {truncation!r}")
+    texts, pairs = list(texts), list(pairs)
+    fallback = np.zeros(len(texts), dtype=bool)
+    if truncation != "longest_first":
+        kept = pairs if truncation == "only_first" else texts
+        kept_len = np.array([len(x) for x in tokenizer(kept, add_special_tokens=False)["input_ids"]])
+        fallback = kept_len + tokenizer.num_special_tokens_to_add(pair=True) >= max_length # nothing of the other text could stay
+    enc = {"input_ids": [None] * len(texts)}
+    for strategy, rows in ((truncation, np.flatnonzero(~fallback)), ("longest_first", np.flatnonzero(fallback))):
+        if not len(rows): continue
+        part = tokenizer([texts[i] for i in rows], [pairs[i] for i in rows], truncation=strategy, max_length=max_length)
+        for key in ("input_ids", "token_type_ids"):
+            if key not in part or key not in tokenizer.model_input_names: continue
+            enc.setdefault(key, [None] * len(texts))
+            for i, v in zip(rows, part[key]): enc[key][i] = v
+    cols = {"sentence": texts, "sentence2": pairs, "labels": list(labels), "input_ids": enc["input_ids"],
+            "length": [len(i) for i in enc["input_ids"]], "truncated_fallback": fallback.tolist()}
+    if "token_type_ids" in enc: cols["token_type_ids"] = enc["token_type_ids"]
+    return Dataset.from_dict(cols)
 
 # %% ../nbs/04_data.ipynb #7237a650
 class PadCollator:
-    "Pads `input_ids` to the longest in the batch and builds the attention mask."
+    "Pads `input_ids` (and `token_type_ids`, with 0, when the features carry them) to the longest in the batch; builds the attention mask."
     def __init__(self, pad_token_id: int = 0): self.pad_token_id = pad_token_id
     def __call__(self, features) -> dict:
         n, L = len(features), max(len(f["input_ids"]) for f in features)
         ids = torch.full((n, L), self.pad_token_id, dtype=torch.long)
         mask = torch.zeros((n, L), dtype=torch.long)
+        types = torch.zeros((n, L), dtype=torch.long) if "token_type_ids" in features[0] else None
         for i, f in enumerate(features):
             k = len(f["input_ids"])
             ids[i, :k] = torch.as_tensor(f["input_ids"]); mask[i, :k] = 1
+            if types is not None: types[i, :k] = torch.as_tensor(f["token_type_ids"])
         out = {"input_ids": ids, "attention_mask": mask}
+        if types is not None: out["token_type_ids"] = types
         if "labels" in features[0]: out["labels"] = torch.tensor([int(f["labels"]) for f in features])
         return out
 
-# %% ../nbs/04_data.ipynb #d39665cd
-def check_splits(train, evaluation, report: dict|None = None):
-    "Refuse a single-class training split; warn when evaluation repeats training or holds labels training never shows."
-    source = lambda split, default: (report or {}).get(split, {}).get("source", default)
-    train_src, eval_src = source("train", "the training split"), source("validation", "the evaluation split")
-    train_labels = set(train["labels"])
-    if len(train_labels) < 2:
-        raise DataError(f"{train_src}: every training sentence has label {min(train_labels)}, so there is nothing to learn to tell apart. "
-                        f"Use training data with sentences of every class (check the label column; a small data.max_train_samples subset can miss a class).")
-    unseen = sorted(set(evaluation["labels"]) - train_labels)
-    if unseen:
-        warnings.warn(f"{eval_src} holds label(s) {unseen} that {train_src} never shows: the model can't predict them, so those rows all count "
-                      f"as errors. Add training sentences of those classes if that is not the point.", UserWarning, stacklevel=2)
-    eval_texts = set(evaluation["sentence"])
-    shared = len(eval_texts & set(train["sentence"]))
-    if eval_texts and shared * 2 >= len(eval_texts):
-        what = "the same sentences as" if eval_texts == set(train["sentence"]) else f"{shared} of its {len(eval_texts)} sentences in"
-        warnings.warn(f"{eval_src} has {what} {train_src}: its scores measure how well the model remembers, not how well it generalises. "
-                      f"Evaluate on sentences kept out of training (for SST-2, dev.tsv).", UserWarning, stacklevel=2)
+# %% ../nbs/04_data.ipynb #d70310f1
+def label_vocabulary(tables: dict, label_names=None, default_names=None) -> list[str]:
+    "The class names in id order (the rule above); a label outside `label_names` is a `DataError`."
+    values = {y for t in tables.values() for y in t.labels}
+    kinds = {type(y) for y in values}
+    if len(kinds) > 1:
+        ints, strs = sorted(y for y in values if isinstance(y, int)), sorted(y for y in values if isinstance(y, str))
+        raise DataError(f"the label column mixes integers {ints[:5]} and text {strs[:5]}; use one kind throughout.")
+    if label_names is not None:
+        names = [str(n) for n in label_names]
+        bad = sorted(y for y in values if not 0 <= y < len(names)) if kinds == {int} else sorted(values - set(names))
+        if bad: raise DataError(f"labels {bad[:10]} are not among data.label_names {names}; add them, or fix those rows.")
+        return names
+    hub = next((t.label_names for t in tables.values() if t.label_names), None)
+    if hub: return list(hub)
+    if kinds == {str}: return sorted(values)
+    k = max(values) + 1
+    if min(values) < 0 or k > 2 * len(values) + 2:
+        raise DataError(f"integer labels {sorted(values)[:10]} are not ids 0..k-1; renumber them, or name the classes with data.label_names.")
+    if len(values) < k: warnings.warn(f"integer labels {sorted(set(range(k)) - values)} never occur; they count as classes of their own.")
+    if default_names is not None and k <= len(default_names): return list(default_names)
+    return [str(i) for i in range(k)]
+
+# %% ../nbs/04_data.ipynb #db3bb6c7
+def encode_labels(table: Table, names: list[str]) -> np.ndarray:
+    "Integer ids of `table`'s labels under `names` (ints are ids already; text is looked up)."
+    if table.labels and isinstance(table.labels[0], int): return np.asarray(table.labels, dtype=int)
+    index = {n: i for i, n in enumerate(names)}
+    return np.asarray([index[y] for y in table.labels], dtype=int)
+
+# %% ../nbs/04_data.ipynb #20eeb8c2
+def _size(size, n: int, key: str) -> int:
+    "A fraction in (0, 1) of `n`, or a count, as a number of rows."
+    if isinstance(size, bool) or not isinstance(size, (int, float)) or size <= 0:
+        raise DataError(f"config key `data.{key}`: must be a fraction in (0, 1) or a positive count, got {size!r}.")
+    return int(round(size * n)) if isinstance(size, float) and size < 1 else int(size)
+
+# %% ../nbs/04_data.ipynb #2dc79c71
+def carve(labels, sizes: dict, seed: int = 42) -> dict:
+    """Stratified, seeded carving: `{name: sorted positions}` for each of `sizes` (`{name: fraction or count}`), and `train` for the rest.
+
+    Each carved split's size is shared between classes by largest remainder and drawn from one seeded permutation per class
+    (numpy's PCG64: the same rows on every machine); every class keeps at least one row in train."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    want = {name: _size(s, n, f"{name}_size") for name, s in sizes.items()}
+    if sum(want.values()) >= n:
+        raise DataError(f"carving {want} rows out of {n} leaves no training rows; make data.validation_size/test_size smaller.")
+    classes, counts = np.unique(labels, return_counts=True)
+    rng = np.random.default_rng(seed)
+    perms = {c: rng.permutation(np.flatnonzero(labels == c)) for c in classes}
+    taken, out = {c: 0 for c in classes}, {}
+    for name, k in want.items():
+        exact = k * counts / n
+        quota = np.floor(exact).astype(int)
+        quota[np.argsort(-(exact - quota), kind="stable")[:k - quota.sum()]] += 1
+        part = []
+        for c, q, cnt in zip(classes, quota, counts):
+            q = max(0, min(q, cnt - 1 - taken[c])) # at least one row of every class stays in train
+            part.append(perms[c][taken[c]:taken[c] + q]); taken[c] += q
+        out[name] = np.sort(np.concatenate(part)).astype(int)
+    out["train"] = np.sort(np.concatenate([perms[c][taken[c]:] for c in classes])).astype(int)
+    return out
+
+# %% ../nbs/04_data.ipynb #c3f98e4c
+def plan_splits(available: set, validation_size, test_size) -> dict:
+    "What each of validation and test comes from, by the table above: `{split: ('file', name) | ('carve', size)}`."
+    if "validation" in available and "test" in available: return {"validation": ("file", "validation"), "test": ("file", "test")}
+    if "test" in available: return {"validation": ("carve", validation_size), "test": ("file", "test")}
+    if "validation" in available: return {"validation": ("carve", validation_size), "test": ("file", "validation")}
+    return {"validation": ("carve", validation_size), "test": ("carve", test_size)}
+
+# %% ../nbs/04_data.ipynb #63fe9b1c
+@dataclass
+class Splits:
+    "Train, validation and test, label ids encoded, with where every row came from."
+    label_names: list # class names in id order
+    tables: dict # {split: Table}
+    labels: dict # {split: np.ndarray of ids}
+    plan: dict # {split: (how, from what)}
+    notes: list # what was left out, and why
+    warnings: list = field(default_factory=list) # what `check_data` found worth saying but not refusing
+    @property
+    def pairs(self) -> bool: return self.tables["train"].pairs is not None
+    def record(self, compact: bool = True) -> dict:
+        """What the run folder saves (`data_splits.json`): label names, and per split its source, how it was made, its row count
+        and the source record of every row. `compact`: a whole file is `"rows": "all"`, the rest of a carved train `"rows": "rest"`."""
+        out = {"label_names": self.label_names, "notes": self.notes, "splits": {}}
+        for s, t in self.tables.items():
+            how, rows = self.plan[s], t.rows.tolist()
+            if compact and not t.subset and how[0] == "file": rows = "all"
+            elif compact and not t.subset and how[0] == "carved_rest": rows = "rest"
+            out["splits"][s] = {"source": t.source, "made_by": list(how), "n_rows": len(t), "rows": rows, "dropped_empty": list(t.dropped_empty)}
+        return out
+    def summary(self) -> pd.DataFrame:
+        "Rows per split and per class (what `lwft data CONFIG` prints)."
+        k = len(self.label_names)
+        df = pd.DataFrame({s: np.bincount(y, minlength=k) for s, y in self.labels.items()}, index=self.label_names).T
+        return df.assign(total=df.sum(axis=1))
+
+# %% ../nbs/04_data.ipynb #eafc83df
+def check_data(splits: Splits) -> list[str]:
+    "Refuse what training can't use (`DataError`, naming the problem and the fix); return warnings for what it can."
+    names, found = splits.label_names, []
+    for s in ("train", "validation", "test"):
+        if s not in splits.tables or len(splits.tables[s]) == 0:
+            fix = (f"make data.{s}_size larger (a fraction such as 0.1, or a count)" if splits.plan.get(s, ("",))[0] == "carve" else f"check the {s} file")
+            raise DataError(f"the {s} split is empty; {fix}. Training watches validation, and the report scores test.")
+    train = splits.tables["train"]
+    present = set(np.unique(splits.labels["train"]).tolist())
+    if len(present) < 2:
+        raise DataError(f"{train.source}: every training row has label {names[min(present)]!r}: nothing to tell apart. Check "
+                        f"data.label_column (the columns are {train.columns}); a small data.max_train_samples subset can also miss a class.")
+    for s in ("validation", "test"):
+        unseen = sorted(set(splits.labels[s].tolist()) - present)
+        if unseen:
+            raise DataError(f"{splits.tables[s].source}: the {s} split holds label(s) {[names[i] for i in unseen]} that the training split "
+                            f"never shows, so every such row would count as an error. Add training rows of those classes, or drop those rows from {s}.")
+    missing = sorted(set(range(len(names))) - present)
+    if missing: found.append(f"classes {[names[i] for i in missing]} are named but absent from train.")
+    seen = set(zip(train.texts, train.pairs or [None] * len(train)))
+    for s in ("validation", "test"):
+        absent = sorted(present - set(splits.labels[s].tolist()))
+        if absent: found.append(f"the {s} split has no rows of {[names[i] for i in absent]}: their per-class scores and one-vs-rest AUC are undefined.")
+        t = splits.tables[s]
+        shared = sum(x in seen for x in zip(t.texts, t.pairs or [None] * len(t)))
+        if shared * 2 >= len(t): found.append(f"{shared} of the {len(t)} {s} rows also appear in train: its scores measure memory, not generalisation.")
+    return found
+
+# %% ../nbs/04_data.ipynb #0c917f19
+def _checked(splits: Splits) -> Splits:
+    splits.warnings = check_data(splits)
+    for w in splits.warnings: warnings.warn(w, UserWarning, stacklevel=3)
+    return splits
+
+# %% ../nbs/04_data.ipynb #06b1c0e5
+def make_splits(tables: dict, validation_size=0.1, test_size=0.1, seed: int = 42, label_names=None, default_names=None, notes=()) -> Splits:
+    "Train/validation/test from the splits a source has, carving what is missing (`plan_splits`), labels encoded, then checked (`check_data`)."
+    plan = plan_splits(set(tables), validation_size, test_size)
+    names = label_vocabulary(tables, label_names, default_names)
+    train = tables["train"]
+    sizes = {s: how[1] for s, how in plan.items() if how[0] == "carve"}
+    out, made = {"train": train}, {"train": ("file", "train")}
+    if sizes:
+        parts = carve(encode_labels(train, names), sizes, seed)
+        out["train"], made["train"] = train.select(parts.pop("train")), ("carved_rest", "train")
+        for s, pos in parts.items(): out[s], made[s] = train.select(pos), ("carve", f"train ({sizes[s]!r}, seed {seed})")
+    for s, how in plan.items():
+        if how[0] == "file": out[s], made[s] = tables[how[1]], ("file", how[1])
+    out = {s: out[s] for s in ("train", "validation", "test")}
+    return _checked(Splits(names, out, {s: encode_labels(t, names) for s, t in out.items()}, made, list(notes)))
+
+# %% ../nbs/04_data.ipynb #6e692857
+def subsample(splits: Splits, max_samples: dict, seed: int) -> Splits:
+    "Seeded, stratified subsets `{split: n}` (data.max_train_samples etc.), taken after carving so the splits themselves never move."
+    for s, n in max_samples.items():
+        if n is None or n >= len(splits.tables[s]): continue
+        pos = carve(splits.labels[s], {"keep": n}, seed)["keep"]
+        before = len(splits.tables[s])
+        splits.tables[s] = splits.tables[s].select(pos); splits.tables[s].subset, splits.tables[s].rows_before_subset = True, before
+        splits.labels[s] = splits.labels[s][pos]
+    return _checked(splits)
 
 # %% ../nbs/04_data.ipynb #267fb1b3
 SST2_SAMPLE_FILES = {"train": "train.tsv", "validation": "dev.tsv"}
@@ -191,34 +551,68 @@ def resolve_sst2_location(source: str = "auto", data_dir=None) -> tuple[str, str
 def describe_data(data_cfg) -> str:
     "What a `DataConfig` trains on, in words for model cards and reports; the sample always says `SST-2 sample (N sentences)`."
     source, folder = getattr(data_cfg, "source", "auto"), data_cfg.data_dir
+    if source == "files": return f"{data_cfg.path} ({data_cfg.text_column}" + (f" + {data_cfg.text_pair_column}" if data_cfg.text_pair_column else "") + f" -> {data_cfg.label_column})"
     if source == "sample":
         n = SST2_SAMPLE_ROWS["train"] if data_cfg.max_train_samples is None else min(data_cfg.max_train_samples, SST2_SAMPLE_ROWS["train"])
         return sst2_sample_label(n)
+    if source == "hub" and data_cfg.default_label_names is None: return f"{data_cfg.hub_name}" + (f"/{data_cfg.hub_config}" if data_cfg.hub_config else "") + " (from the hub)"
     if source == "hub": return "SST-2 (GLUE, from the hub)"
     if folder: return f"SST-2 (GLUE folder {folder})"
     return "SST-2 (GLUE folder $LWFT_DATA_DIR)" if source == "glue_dir" else "SST-2 (GLUE; $LWFT_DATA_DIR, else the hub)"
 
-# %% ../nbs/04_data.ipynb #d456c49a
-def _subset(texts, labels, n, seed):
-    if n is None or n >= len(texts): return texts, labels
-    idx = np.sort(np.random.default_rng(seed).choice(len(texts), size=n, replace=False))
-    return [texts[i] for i in idx], [labels[i] for i in idx]
+# %% ../nbs/04_data.ipynb #e9096324
+def _sst2_sample_tables() -> dict:
+    "The SST-2 sample as `Table`s, each file's bytes checked first (`read_sst2_sample`)."
+    out = {}
+    for split, name in SST2_SAMPLE_FILES.items():
+        texts, labels, _ = read_sst2_sample(split)
+        out[split] = Table(str(sst2_sample_dir()/name), ["sentence", "label"], texts, labels, rows=np.arange(len(texts)))
+    return out
 
-# %% ../nbs/04_data.ipynb #73c93bbb
-def _read_hub_split(split, num_labels, empty_sentences):
-    from datasets import load_dataset
-    try: ds = load_dataset("glue", "sst2", split=split)
-    except Exception as e:
-        raise ConnectionError(f"Could not load GLUE sst2 from the Hugging Face hub ({type(e).__name__}). To run offline, "
-                              f"pass data_dir= (or set LWFT_DATA_DIR) to a GLUE-format folder holding train.tsv and dev.tsv, "
-                              f"or set data.source=sample for the SST-2 sample inside the package.") from None
-    texts, labels, dropped = [], [], 0
-    for s, y in zip(ds["sentence"], ds["label"]):
-        if not str(s).strip():
-            if empty_sentences == "drop": dropped += 1; continue
-            raise DataError(f"glue/sst2:{split}: empty sentence; set data.empty_sentences=drop to drop such rows.")
-        texts.append(str(s).strip()); labels.append(int(y))
-    return texts, labels, dropped
+# %% ../nbs/04_data.ipynb #3ec03d3f
+def load_splits(source: str, path=None, *, text_column="sentence", label_column="label", text_pair_column=None, format="auto",
+                empty_texts="error", validation_size=0.1, test_size=0.1, split_seed=42, label_names=None,
+                hub_name="glue", hub_config="sst2", default_names=None, load=None) -> Splits:
+    "Checked train/validation/test from `source`: `files` (a file, or a folder of splits, at `path`), `hub`, or `sample`."
+    cols = dict(text_column=text_column, label_column=label_column, text_pair_column=text_pair_column)
+    if source == "hub": tables, notes = read_hub(hub_name, hub_config, empty_texts=empty_texts, load=load, **cols)
+    elif source == "sample": tables, notes = _sst2_sample_tables(), []
+    else:
+        p = Path(path).expanduser()
+        if p.is_dir(): tables, notes = read_splits(p, format=format, empty_texts=empty_texts, **cols)
+        else: tables, notes = {"train": read_table(p, format=format, empty_texts=empty_texts, **cols)}, []
+    return make_splits(tables, validation_size, test_size, split_seed, label_names, default_names, notes)
+
+# %% ../nbs/04_data.ipynb #45a25ef2
+def load_splits_for(cfg, seed: int = 42, load=None) -> Splits:
+    "`load_splits` for a `DataConfig` (its source, columns, sizes and subsets); `seed` draws the `max_*_samples` subsets."
+    kw = dict(text_column=cfg.text_column, label_column=cfg.label_column, text_pair_column=cfg.text_pair_column, format=cfg.format,
+              empty_texts=cfg.empty_sentences, validation_size=cfg.validation_size, test_size=cfg.test_size, split_seed=cfg.split_seed,
+              label_names=cfg.label_names, default_names=cfg.default_label_names, hub_name=cfg.hub_name, hub_config=cfg.hub_config, load=load)
+    if cfg.source == "files": s = load_splits("files", cfg.path, **kw)
+    else:
+        kind, folder = resolve_sst2_location(cfg.source, cfg.data_dir)
+        s = load_splits("files" if kind == "glue_dir" else kind, folder, **kw)
+    return subsample(s, {"train": cfg.max_train_samples, "validation": cfg.max_eval_samples, "test": cfg.max_test_samples}, seed)
+
+# %% ../nbs/04_data.ipynb #0ff4c2d0
+def describe_splits(splits: Splits, n_examples: int = 3) -> str:
+    "What would be read, in words (`lwft data CONFIG`): where each split comes from, rows per split and class, notes, warnings, a few examples."
+    lines = [f"classes ({len(splits.label_names)}, ids in this order): {', '.join(splits.label_names)}"
+             + ("; sentence pairs" if splits.pairs else ""), ""]
+    for s, t in splits.tables.items():
+        how = splits.plan[s]
+        made = {"file": "the whole file", "carved_rest": "what is left after carving", "carve": f"carved from {how[1]}"}[how[0]]
+        lines.append(f"{s}: {len(t):,} rows from {t.source} ({made}{', a seeded subset' if t.subset else ''}"
+                     + (f"; {len(t.dropped_empty)} empty rows dropped" if t.dropped_empty else "") + ")")
+    lines += ["", "rows per split and class:", splits.summary().to_string(), ""]
+    lines += [f"note: {n}" for n in splits.notes] + [f"warning: {w}" for w in splits.warnings]
+    for s, t in splits.tables.items():
+        lines.append(f"{s} examples:")
+        for i in range(min(n_examples, len(t))):
+            pair = f"  ||  {t.pairs[i][:80]}" if t.pairs is not None else ""
+            lines.append(f"  [{splits.label_names[splits.labels[s][i]]}] {t.texts[i][:100]}{pair}")
+    return "\n".join(lines)
 
 # %% ../nbs/04_data.ipynb #08e7eb32
 def _stratified_rows(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -301,6 +695,24 @@ work of the reviewers who wrote them. If you redistribute this package where tha
 enough, delete this folder: everything else works with `data.source: glue_dir` or `hub`.
 """
 
+# %% ../nbs/04_data.ipynb #42076b42
+def class_weights(labels, k: int, kind: str = "balanced") -> np.ndarray:
+    "Loss weights per class: `balanced` = n / (k · count) (1 for every class when they are balanced); a class absent from `labels` gets 0."
+    if kind != "balanced": raise ConfigError(f"config key `training.class_weights`: must be null or `balanced`, got {kind!r}")
+    counts = np.bincount(np.asarray(labels, dtype=int), minlength=k).astype(float)
+    with np.errstate(divide="ignore"): return np.where(counts > 0, counts.sum() / (k * counts), 0.0)
+
+# %% ../nbs/04_data.ipynb #957d7c44
+def weighted_cross_entropy(weights):
+    "A `compute_loss_func` for the `Trainer`: the sum of `weights[y] * cross-entropy` over the batch, divided by the Trainer's `num_items_in_batch` (else the batch size)."
+    w = torch.as_tensor(weights, dtype=torch.float32)
+    def loss(outputs, labels, num_items_in_batch=None):
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+        ce = torch.nn.functional.cross_entropy(logits.float(), labels, weight=w.to(logits.device), reduction="sum")
+        n = num_items_in_batch if num_items_in_batch is not None else labels.numel()
+        return ce / (n.to(ce.device) if torch.is_tensor(n) else n)
+    return loss
+
 # %% ../nbs/04_data.ipynb #68e70227
 class LengthBucketSampler(torch.utils.data.Sampler):
     "Indices whose consecutive runs of `batch_size` are batches of similar length; batches in random order, new each epoch."
@@ -322,8 +734,8 @@ class LengthBucketSampler(torch.utils.data.Sampler):
 
 # %% ../nbs/04_data.ipynb #a453ce96
 class RowList(torch.utils.data.Dataset):
-    "The `input_ids` and `labels` of a tokenised split as Python lists, for fast row access."
-    def __init__(self, ds, columns=("input_ids", "labels")):
+    "The `input_ids`, `token_type_ids` (pairs) and `labels` of a tokenised split as Python lists, for fast row access."
+    def __init__(self, ds, columns=("input_ids", "token_type_ids", "labels")):
         self.columns = {c: list(ds[c]) for c in columns if c in ds.column_names}
         self.lengths = list(ds["length"]) if "length" in ds.column_names else [len(x) for x in self.columns["input_ids"]]
     def __len__(self): return len(self.lengths)

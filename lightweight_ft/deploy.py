@@ -316,17 +316,24 @@ class SentimentPredictor:
         return (f"SentimentPredictor({self.source!r}, labels={self.label_names}, precision={self.precision}, "
                 f"device={model_device(self.model)}, max_length={self.max_length})")
 
+    def encode_features(self, texts: list[str], pairs: list[str]|None = None) -> tuple[dict, list[bool]]:
+        "`input_ids` (and `token_type_ids` for sentence pairs) cut to `max_length`, and whether each text (or pair) was cut."
+        encode = lambda idx, n: self.tokenizer([texts[i] for i in idx], [pairs[i] for i in idx] if pairs is not None else None, truncation=True, max_length=n)
+        enc = encode(range(len(texts)), self.max_length)
+        features = {k: enc[k] for k in ("input_ids", "token_type_ids") if k in enc and (k == "input_ids" or pairs is not None)}
+        truncated = [False] * len(texts)
+        at_limit = [i for i, x in enumerate(enc["input_ids"]) if len(x) >= self.max_length]
+        if at_limit:  # one token more shows whether the text really went on
+            for i, x in zip(at_limit, encode(at_limit, self.max_length + 1)["input_ids"]): truncated[i] = len(x) > self.max_length
+        return features, truncated
+
     def encode(self, texts: list[str]) -> tuple[list[list[int]], list[bool]]:
         "Token ids cut to `max_length`, and whether each text was cut."
-        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
-        truncated = [False] * len(texts)
-        at_limit = [i for i, x in enumerate(ids) if len(x) >= self.max_length]
-        if at_limit:  # one token more shows whether the text really went on
-            longer = self.tokenizer([texts[i] for i in at_limit], truncation=True, max_length=self.max_length + 1)["input_ids"]
-            for i, x in zip(at_limit, longer): truncated[i] = len(x) > self.max_length
-        return ids, truncated
+        features, truncated = self.encode_features(texts)
+        return features["input_ids"], truncated
 
-    def predict(self, texts: str|list[str]) -> dict|list[dict]:
+    def predict(self, texts: str|list[str],
+                pairs: str|list[str]|None = None) -> dict|list[dict]: # second texts of sentence pairs (RTE's hypotheses), one per text
         "One result dict for one string; a list of them, in order, for a list of strings."
         single = isinstance(texts, str)
         if single: items = [texts]
@@ -337,12 +344,15 @@ class SentimentPredictor:
             if not isinstance(t, str):
                 raise TypeError(f"texts[{i}] is {type(t).__name__} ({t!r:.40}), not str: pass text only "
                                 f"(check the column you read, and convert or drop missing values first).")
-        keep = [i for i, t in enumerate(items) if t.strip()]
-        results = [{"text": t, "label": None, "label_name": None, "confidence": None, "probabilities": None,
-                    "truncated": False, "reason": "empty text"} for t in items]
+        seconds = None if pairs is None else ([pairs] if isinstance(pairs, str) else list(pairs))
+        if seconds is not None and (len(seconds) != len(items) or not all(isinstance(p, str) for p in seconds)):
+            raise TypeError(f"pairs must hold one string per text ({len(items)}), got {len(seconds)} items: pass the second texts of the pairs.")
+        keep = [i for i, t in enumerate(items) if t.strip() and (seconds is None or seconds[i].strip())]
+        results = [{"text": t, **({"text_pair": seconds[i]} if seconds is not None else {}), "label": None, "label_name": None,
+                    "confidence": None, "probabilities": None, "truncated": False, "reason": "empty text"} for i, t in enumerate(items)]
         if keep:
-            ids, truncated = self.encode([items[i] for i in keep])
-            probs = predict_probabilities(self.model, {"input_ids": ids}, self.batch_size, self.pad_token_id, self.autocast_dtype)
+            features, truncated = self.encode_features([items[i] for i in keep], [seconds[i] for i in keep] if seconds is not None else None)
+            probs = predict_probabilities(self.model, features, self.batch_size, self.pad_token_id, self.autocast_dtype)
             for j, i in enumerate(keep):
                 k = int(probs[j].argmax())
                 results[i].update(label=k, label_name=self.label_names[k], confidence=float(probs[j, k]),
@@ -427,11 +437,15 @@ def check_prediction_paths(input_path, output_path, text_column: str|None = None
 # %% ../nbs/17_deploy.ipynb #064a6d58
 PREDICTION_FILE_COLUMNS = ("prediction", "prediction_name", "confidence") # then prob_0..prob_{k-1}
 def predict_file(predictor: SentimentPredictor, input_path, output_path, text_column: str = "sentence",
-                 chunk_size: int = 2048, progress: bool = True) -> dict:
+                 chunk_size: int = 2048, progress: bool = True,
+                 text_pair_column: str|None = None) -> dict: # the column of the pairs' second texts (RTE: hypothesis)
     "Predict every text of a .txt/.csv/.tsv file; write its columns plus `prediction, prediction_name, confidence, prob_0..` to `output_path`."
     from tqdm.auto import tqdm
     input_path, output_path = check_prediction_paths(input_path, output_path)
     header, rows, col = _read_table(input_path, text_column)
+    if text_pair_column is not None and text_pair_column not in header:
+        raise DataError(f"{input_path}: no column {text_pair_column!r} for the second texts; the columns are {header}. Pass --text-pair-column NAME.")
+    pair_col = header.index(text_pair_column) if text_pair_column is not None else None
     added = list(PREDICTION_FILE_COLUMNS) + [f"prob_{i}" for i in range(len(predictor.label_names))]
     clash = [c for c in added if c in header]
     if clash:
@@ -447,7 +461,8 @@ def predict_file(predictor: SentimentPredictor, input_path, output_path, text_co
             w.writerow(header + added)
             for s in range(0, len(rows), chunk_size):
                 chunk = rows[s:s + chunk_size]
-                for row, r in zip(chunk, predictor.predict([row[col] for row in chunk])):
+                pairs = [row[pair_col] for row in chunk] if pair_col is not None else None
+                for row, r in zip(chunk, predictor.predict([row[col] for row in chunk], pairs)):
                     filled = r["label"] is not None
                     w.writerow(row + ([r["label"], r["label_name"], f"{r['confidence']:.6f}", *(f"{p:.6f}" for p in r["probabilities"])]
                                       if filled else [""] * len(added)))

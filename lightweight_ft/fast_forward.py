@@ -93,7 +93,7 @@ def last_layer_cls_only(model, enabled: bool = True):
 # %% ../nbs/07_fast_forward.ipynb #f836c8f9
 PACKING_ATTENTION = ("sdpa", "eager")
 def pack_batch(batch: dict, pad_token_id: int = 0, position_offset: int = 0) -> dict:
-    "The sentences of a right-padded `batch` laid end to end in rows as wide as the longest (first fit, longest first)."
+    "The sentences of a right-padded `batch` laid end to end in rows as wide as the longest (first fit, longest first); `token_type_ids` (pairs) go where their tokens go."
     lengths, input_ids = batch["attention_mask"].sum(1).tolist(), batch["input_ids"].cpu() # packed on the CPU; the Trainer moves the result
     width, room, place = max(lengths), [], [None] * len(lengths)
     for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
@@ -108,6 +108,10 @@ def pack_batch(batch: dict, pad_token_id: int = 0, position_offset: int = 0) -> 
         segments[r, c:c + k] = i
     out = {"input_ids": ids, "position_ids": positions, "segments": segments,
            "starts": (torch.tensor([r for r, _ in place]), torch.tensor([c for _, c in place]))}
+    if "token_type_ids" in batch: # sentence pairs: each token keeps its segment (padding: segment 0)
+        types, packed_types = batch["token_type_ids"].cpu(), torch.zeros_like(ids)
+        for i, ((r, c), k) in enumerate(zip(place, lengths)): packed_types[r, c:c + k] = types[i, :k]
+        out["token_type_ids"] = packed_types
     if "labels" in batch: out["labels"] = batch["labels"]
     return out
 

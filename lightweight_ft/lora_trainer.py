@@ -16,7 +16,7 @@ from transformers.trainer_callback import PrinterCallback
 from transformers.utils import logging as hf_logging
 from .config_manager import ConfigError, LoraSettings, METHODS, training_settings
 from .core import PeakMemory, count_parameters, environment_report, frozen_parameters_kept, head_modules, in_modules, model_device, model_footprint_bytes, resolve_precision
-from .data import LengthBucketSampler, PadCollator, RowList
+from .data import LengthBucketSampler, PadCollator, RowList, class_weights, weighted_cross_entropy
 from .fast_forward import last_layer_cls_only, packed_sentences, packing_supported
 from .models import resolve_target_modules
 from .prediction import Evaluator
@@ -127,7 +127,7 @@ def _logits_metrics(eval_pred):
     return {"accuracy": float((np.asarray(logits).argmax(-1) == np.asarray(labels)).mean())}
 
 # %% ../nbs/11_lora_trainer.ipynb #20a6fd6f
-def _train_columns(ds): return ds.select_columns([c for c in ("input_ids", "labels", "length") if c in ds.column_names])
+def _train_columns(ds): return ds.select_columns([c for c in ("input_ids", "token_type_ids", "labels", "length") if c in ds.column_names])
 
 # %% ../nbs/11_lora_trainer.ipynb #72e5d539
 class LoRATrainer:
@@ -177,7 +177,8 @@ class LoRATrainer:
         recorder = RunRecorder()
         self.trainer = _LengthAwareTrainer(model=model, args=args, train_dataset=RowList(train_dataset),
                                eval_dataset=_train_columns(eval_dataset) if eval_dataset is not None else None,
-                               data_collator=collator, compute_metrics=_logits_metrics, callbacks=[recorder])
+                               data_collator=collator, compute_metrics=_logits_metrics, callbacks=[recorder],
+                               compute_loss_func=weighted_cross_entropy(class_weights(train_dataset["labels"], model.config.num_labels, t.class_weights)) if t.class_weights else None)
         if batching == "packed" and packing_supported(model): self.trainer.pack_pad_token_id, self.trainer.pack_cls_only = self.tokenizer.pad_token_id, t.cls_only
         elif batching == "packed": warnings.warn(f"{type(model).__name__} can't be packed (see `packing_supported`); training on padded random batches.")
         if not progress: self.trainer.remove_callback(PrinterCallback)

@@ -15,26 +15,36 @@ from statsmodels.stats.multitest import multipletests
 from .core import _json_safe
 
 # %% auto #0
-__all__ = ['HEADLINE_METRICS', 'classification_metrics', 'calibration_bins', 'headline_values', 'bootstrap_intervals',
-           'evaluate_predictions', 'compare_predictions']
+__all__ = ['HEADLINE_METRICS', 'classification_metrics', 'calibration_bins', 'ovr_auc', 'headline_values', 'bootstrap_intervals',
+           'per_class_scores', 'evaluate_predictions', 'compare_predictions']
+
+# %% ../nbs/03_metrics.ipynb #f421d175
+def _sklearn_ovr_auc(labels, probs) -> tuple[float, float]:
+    "One-vs-rest ROC-AUC, macro and weighted, from sklearn, over the classes present (a class absent from `labels` has no AUC and is left out)."
+    present = [c for c in range(probs.shape[1]) if 0 < (labels == c).sum() < len(labels)]
+    if not present: return float("nan"), float("nan")
+    aucs = np.array([skm.roc_auc_score(labels == c, probs[:, c]) for c in present])
+    support = np.array([(labels == c).sum() for c in present])
+    return float(aucs.mean()), float((aucs * support).sum() / support.sum())
 
 # %% ../nbs/03_metrics.ipynb #e678421b
-def classification_metrics(labels, probs) -> dict:
-    "Accuracy, weighted F1/precision/recall, ROC-AUC and the confusion matrix from probabilities."
+def classification_metrics(labels, probs, label_names=None) -> dict:
+    "Accuracy, weighted and macro F1/precision/recall, ROC-AUC (binary: of P(class 1); k classes: one-vs-rest, macro and weighted) and the confusion matrix."
     labels, probs = np.asarray(labels), np.asarray(probs)
     pred = probs.argmax(1)
     k = probs.shape[1]
-    if len(np.unique(labels)) < 2: auc = float("nan")
-    elif k == 2: auc = float(skm.roc_auc_score(labels, probs[:, 1]))
-    else: auc = float(skm.roc_auc_score(labels, probs, multi_class="ovr", labels=list(range(k))))
+    macro_auc, weighted_auc = _sklearn_ovr_auc(labels, probs)
+    if k == 2: macro_auc = weighted_auc = float(skm.roc_auc_score(labels, probs[:, 1])) if len(np.unique(labels)) == 2 else float("nan")
+    score = lambda fn, avg: float(fn(labels, pred, average=avg, zero_division=0))
     return {
         "accuracy": float(skm.accuracy_score(labels, pred)),
-        "f1": float(skm.f1_score(labels, pred, average="weighted", zero_division=0)),
-        "precision": float(skm.precision_score(labels, pred, average="weighted", zero_division=0)),
-        "recall": float(skm.recall_score(labels, pred, average="weighted", zero_division=0)),
-        "roc_auc": auc,
+        "f1": score(skm.f1_score, "weighted"), "precision": score(skm.precision_score, "weighted"), "recall": score(skm.recall_score, "weighted"),
+        "roc_auc": macro_auc,
+        "f1_macro": score(skm.f1_score, "macro"), "precision_macro": score(skm.precision_score, "macro"), "recall_macro": score(skm.recall_score, "macro"),
+        "roc_auc_weighted": weighted_auc,
         "confusion_matrix": skm.confusion_matrix(labels, pred, labels=list(range(k))).tolist(),
         "n_examples": int(len(labels)),
+        "label_names": list(label_names) if label_names is not None else [str(i) for i in range(k)],
     }
 
 # %% ../nbs/03_metrics.ipynb #623ee21f
@@ -56,7 +66,7 @@ def calibration_bins(labels, probs, n_bins: int = 15) -> dict:
     }
 
 # %% ../nbs/03_metrics.ipynb #600f30fb
-HEADLINE_METRICS = ("accuracy", "f1", "precision", "recall", "roc_auc")
+HEADLINE_METRICS = ("accuracy", "f1", "precision", "recall", "roc_auc", "f1_macro", "precision_macro", "recall_macro", "roc_auc_weighted")
 def _check_ci_level(ci_level):
     if not 0 < ci_level < 1:
         raise ValueError(f"ci_level must be a fraction in (0, 1), got {ci_level!r}; e.g. 0.95 for a 95% interval.")
@@ -79,30 +89,40 @@ def _rank_auc(labels, scores, axis=-1):
     with np.errstate(divide="ignore", invalid="ignore"):
         return ((ranks * positive).sum(axis) - n_pos * (n_pos + 1) / 2) / (n_pos * (n - n_pos))
 
-# %% ../nbs/03_metrics.ipynb #476fc0be
-def headline_values(labels, probs, axis=-1) -> np.ndarray:
-    "Accuracy, weighted F1/precision/recall and ROC-AUC along `axis` (vectorised over resamples)."
+# %% ../nbs/03_metrics.ipynb #d261abd7
+def ovr_auc(labels, probs, axis=-1):
+    """One-vs-rest ROC-AUC along `axis`: `(per_class [k, ...], macro, weighted)`, vectorised over resamples. A class absent from
+    `labels` (or present everywhere) has NaN AUC and is left out of both averages; weighted uses each class's share of the rows."""
     labels, probs = np.asarray(labels), np.asarray(probs)
     k = probs.shape[-1]
-    pred = probs.argmax(-1)
-    n = labels.shape[axis]
+    per = np.stack([_rank_auc((labels == c).astype(int), probs[..., c], axis) for c in range(k)])
+    support = np.stack([(labels == c).sum(axis) for c in range(k)]).astype(float)
+    ok = np.isfinite(per)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        macro = np.where(ok, per, 0).sum(0) / ok.sum(0)
+        weighted = np.where(ok, per * support, 0).sum(0) / np.where(ok, support, 0).sum(0)
+    return per, macro, weighted
+
+# %% ../nbs/03_metrics.ipynb #476fc0be
+def headline_values(labels, probs, axis=-1) -> np.ndarray:
+    "`HEADLINE_METRICS` along `axis` (vectorised over resamples): accuracy, weighted and macro F1/precision/recall, ROC-AUC."
+    labels, probs = np.asarray(labels), np.asarray(probs)
+    k, pred, n = probs.shape[-1], probs.argmax(-1), labels.shape[axis]
     acc = (pred == labels).mean(axis)
-    f1 = prec = rec = 0.0
+    weighted, macro, present = np.zeros((3,) + np.shape(acc)), np.zeros((3,) + np.shape(acc)), 0
     with np.errstate(divide="ignore", invalid="ignore"):
         for c in range(k):
             is_true, is_pred = labels == c, pred == c
             tp, n_true, n_pred = (is_true & is_pred).sum(axis), is_true.sum(axis), is_pred.sum(axis)
-            weight = n_true / n
             # zero_division=0, as in classification_metrics
-            prec = prec + weight * np.where(n_pred > 0, tp / n_pred, 0.0)
-            rec = rec + weight * np.where(n_true > 0, tp / n_true, 0.0)
-            f1 = f1 + weight * np.where(n_true + n_pred > 0, 2 * tp / (n_true + n_pred), 0.0)
-    if k == 2: auc = _rank_auc(labels, probs[..., 1], axis)
-    else:
-        flat_l, flat_p = labels.reshape(-1, n), probs.reshape(-1, n, k)
-        auc = np.array([skm.roc_auc_score(l, p, multi_class="ovr", labels=list(range(k))) if len(np.unique(l)) == k else np.nan
-                        for l, p in zip(flat_l, flat_p)]).reshape(np.shape(acc))
-    return np.stack([acc, f1, prec, rec, auc])
+            scores = np.stack([np.where(n_true + n_pred > 0, 2 * tp / (n_true + n_pred), 0.0),
+                               np.where(n_pred > 0, tp / n_pred, 0.0), np.where(n_true > 0, tp / n_true, 0.0)])
+            seen = (n_true + n_pred) > 0 # sklearn's macro average runs over the classes in the labels or the predictions
+            weighted, macro, present = weighted + n_true / n * scores, macro + np.where(seen, scores, 0.0), present + seen
+        macro = macro / present
+    _, macro_auc, weighted_auc = ovr_auc(labels, probs, axis)
+    if k == 2: macro_auc = weighted_auc = _rank_auc(labels, probs[..., 1], axis)
+    return np.stack([acc, *weighted, macro_auc, *macro, weighted_auc])
 
 # %% ../nbs/03_metrics.ipynb #e5bca29e
 def _percentile_bootstrap(data, statistic, ci_level, n_resamples, seed, paired=False):
@@ -127,14 +147,23 @@ def bootstrap_intervals(labels, probs, ci_level: float = 0.95, n_resamples: int 
     low, high = np.atleast_1d(res.confidence_interval.low), np.atleast_1d(res.confidence_interval.high)
     return {m: [float(lo), float(hi)] for m, lo, hi in zip(metrics, low, high)}
 
-# %% ../nbs/03_metrics.ipynb #2b396db1
-def evaluate_predictions(labels, probs, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0, n_bins: int = 15) -> dict:
-    "Headline metrics with bootstrap intervals, per-class scores, log loss, ECE and reliability data (JSON-ready)."
+# %% ../nbs/03_metrics.ipynb #cf93e0a5
+def per_class_scores(labels, probs, label_names=None) -> pd.DataFrame:
+    "One row per class: `class, support, precision, recall, f1, roc_auc_ovr` (NaN where the class is absent)."
     labels, probs = _as_probs(labels, probs)
     k = probs.shape[1]
-    out = classification_metrics(labels, probs)
-    precision, recall, f1, support = skm.precision_recall_fscore_support(labels, probs.argmax(1), labels=list(range(k)), zero_division=0)
-    out["per_class"] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
+    names = list(label_names) if label_names is not None else [str(i) for i in range(k)]
+    p, r, f, s = skm.precision_recall_fscore_support(labels, probs.argmax(1), labels=list(range(k)), zero_division=0)
+    return pd.DataFrame({"class": names, "support": s, "precision": p, "recall": r, "f1": f, "roc_auc_ovr": ovr_auc(labels, probs)[0]})
+
+# %% ../nbs/03_metrics.ipynb #2b396db1
+def evaluate_predictions(labels, probs, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0, n_bins: int = 15,
+                         label_names=None) -> dict: # class names in id order (default '0'..'k-1')
+    "Headline metrics with bootstrap intervals, per-class scores (by class name), log loss, ECE and reliability data (JSON-ready)."
+    labels, probs = _as_probs(labels, probs)
+    k = probs.shape[1]
+    out = classification_metrics(labels, probs, label_names)
+    out["per_class"] = per_class_scores(labels, probs, out["label_names"]).set_index("class").to_dict("index")
     out["log_loss"] = float(skm.log_loss(labels, probs, labels=list(range(k))))
     calibration = calibration_bins(labels, probs, n_bins)
     out["ece"] = calibration.pop("ece")

@@ -4,35 +4,50 @@
 
 # %% ../nbs/08_model_loader.ipynb #300fc977
 from __future__ import annotations
+import dataclasses, json, os
 from pathlib import Path
+import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
-from .data import SST2_SAMPLE_FILES, _read_hub_split, _subset, check_splits, read_glue_tsv, read_sst2_sample, resolve_sst2_location, sst2_sample_dir, sst2_sample_label, tokenize_texts
+from .config_manager import DataConfig
+from .data import DataError, describe_data, load_splits_for, resolve_sst2_location, tokenize_texts
 from .models import OFFLINE_HELP, _is_local, check_model_folder, check_model_settings, check_tokenizer, check_tokenizer_files, resolve_model_path
 
 # %% auto #0
-__all__ = ['ModelLoader']
+__all__ = ['split_report', 'ModelLoader']
+
+# %% ../nbs/08_model_loader.ipynb #f8a9a23d
+def split_report(splits, data: DataConfig, tokenised=None) -> dict:
+    "What a run folder says about its data: per split its source, how it was made, rows and classes; the label names; notes and warnings."
+    out = {}
+    for i, (s, t) in enumerate(splits.tables.items()):
+        out[s] = {"source": t.source, "made_by": list(splits.plan[s]), "rows": t.rows_before_subset or len(t), "used": len(t), "dropped_empty": len(t.dropped_empty),
+                  "class_counts": dict(zip(splits.label_names, np.bincount(splits.labels[s], minlength=len(splits.label_names)).tolist()))}
+        if tokenised is not None and "truncated_fallback" in tokenised[i].column_names: out[s]["truncation_fallbacks"] = int(sum(tokenised[i]["truncated_fallback"]))
+    return {**out, "label": describe_data(data), "label_names": splits.label_names, "pairs": splits.pairs, "notes": splits.notes, "warnings": splits.warnings}
 
 # %% ../nbs/08_model_loader.ipynb #65fe7fcd
 class ModelLoader:
-    "Loads the base model and tokenizer, and SST-2 tokenised for that tokenizer."
+    "Loads the base model and tokenizer, and the data's three splits tokenised for that tokenizer."
     def __init__(self, model_name: str = "distilbert-base-uncased", # hub name, local folder or short name (`minilm`)
-                 num_labels: int = 2, max_length: int = 128,
+                 num_labels: int|None = None, # classes; None: as many as the data has (2 before any data is read)
+                 max_length: int = 128,
                  data_dir: str|None = None, # GLUE-format SST-2 folder; None: `$LWFT_DATA_DIR`, else the hub
                  seed: int = 42, empty_sentences: str = "error",
-                 data_source: str = "auto"): # `auto`, `glue_dir`, `hub` or `sample` (see `DataConfig` for the precedence)
+                 data_source: str = "auto", # `auto`, `glue_dir`, `hub` or `sample` (see `DataConfig` for the precedence)
+                 data: DataConfig|None = None): # the whole data section (any source, columns, splits); overrides the three above
         self.model_name, self.num_labels, self.max_length = model_name, num_labels, max_length
-        self.data_dir, self.seed, self.empty_sentences, self.data_source = data_dir, seed, empty_sentences, data_source
+        self.data_dir, self.seed, self.empty_sentences, self.data_source, self.data = data_dir, seed, empty_sentences, data_source, data
         self.model_path = resolve_model_path(model_name)
         self.tokenizer, self.data_report, self._token_cache = None, {}, {}
-        self._config = None
+        self._config, self.splits = None, None
 
     @classmethod
     def from_config(cls, cfg) -> ModelLoader:
         "A loader for an `ExperimentConfig`."
         return cls(cfg.model.name_or_path, num_labels=cfg.model.num_labels, max_length=cfg.model.max_length,
                    data_dir=cfg.data.data_dir, seed=cfg.training.seed, empty_sentences=cfg.data.empty_sentences,
-                   data_source=cfg.data.source)
+                   data_source=cfg.data.source, data=cfg.data)
 
     def _from_pretrained(self, fn, **kw):
         try: return fn(self.model_path, **kw)
@@ -47,7 +62,7 @@ class ModelLoader:
         if self._config is None:
             if _is_local(self.model_path): check_model_folder(self.model_path)
             config = self._from_pretrained(AutoConfig.from_pretrained)
-            check_model_settings(config, self.model_name, self.num_labels, self.max_length)
+            check_model_settings(config, self.model_name, self.num_labels or config.num_labels, self.max_length)
             self._config = config
         return self._config
 
@@ -58,44 +73,60 @@ class ModelLoader:
             self.tokenizer = check_tokenizer(self._from_pretrained(AutoTokenizer.from_pretrained), config, self.model_name)
         return self.tokenizer
 
+    @property
+    def label_names(self) -> list[str]|None:
+        "The class names in id order, once the data is read."
+        return self.splits.label_names if self.splits is not None else None
+
     def load_model(self, quantization: str|None = None, seed: int|None = None, **quant_kwargs):
-        "`(model, tokenizer)`; `quantization='4bit'|'8bit'` loads a bitsandbytes-quantised base."
+        "`(model, tokenizer)`, with a head of the data's classes and names once the data is read; `quantization='4bit'|'8bit'` loads a bitsandbytes-quantised base."
         tokenizer = self.load_tokenizer()
+        num_labels = self.num_labels or 2
+        check_model_settings(self.model_config(), self.model_name, num_labels, self.max_length)
+        names = self.label_names or []
+        named = dict(id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)}) if names else {}
         torch.manual_seed(self.seed if seed is None else seed) # the new head's initial weights
         if quantization is not None:
             from lightweight_ft.quantization import load_quantized_model
-            model = load_quantized_model(self.model_path, bits=quantization, num_labels=self.num_labels, **quant_kwargs)
+            model = load_quantized_model(self.model_path, bits=quantization, num_labels=num_labels, **quant_kwargs)
+            if names: model.config.id2label, model.config.label2id = named["id2label"], named["label2id"]
         else:
-            model = self._from_pretrained(AutoModelForSequenceClassification.from_pretrained, num_labels=self.num_labels)
+            model = self._from_pretrained(AutoModelForSequenceClassification.from_pretrained, num_labels=num_labels, **named)
         if model.config.pad_token_id is None: model.config.pad_token_id = tokenizer.pad_token_id
         return model, tokenizer
 
-    def _read_split(self, split, kind, data_dir):
-        if kind == "sample":
-            return (*read_sst2_sample(split, num_labels=self.num_labels), f"{sst2_sample_dir()/SST2_SAMPLE_FILES[split]}")
-        if kind == "glue_dir":
-            fname = {"train": "train.tsv", "validation": "dev.tsv"}[split]
-            texts, labels, dropped = read_glue_tsv(Path(data_dir)/fname, self.num_labels, self.empty_sentences)
-            return texts, labels, dropped, str(Path(data_dir)/fname)
-        return (*_read_hub_split(split, self.num_labels, self.empty_sentences), f"glue/sst2:{split}")
+    def data_config(self, data_dir=None, max_train_samples=None, max_eval_samples=None) -> DataConfig:
+        "The `DataConfig` this loader reads: the one given, else one built from `data_source`, `data_dir` and `empty_sentences`."
+        data_dir = str(data_dir or self.data_dir) if (data_dir or self.data_dir) else None # a Path is welcome here
+        if self.data is not None:
+            extra = {k: v for k, v in dict(data_dir=data_dir, max_train_samples=max_train_samples, max_eval_samples=max_eval_samples).items() if v is not None}
+            return dataclasses.replace(self.data, **extra)
+        if self.data_source in ("sample", "hub") and data_dir: resolve_sst2_location(self.data_source, data_dir) # its error names the key
+        return DataConfig(source=self.data_source, data_dir=data_dir, empty_sentences=self.empty_sentences,
+                          max_train_samples=max_train_samples, max_eval_samples=max_eval_samples)
+
+    def load_dataset(self, data: DataConfig|None = None, seed: int|None = None) -> tuple[Dataset, Dataset, Dataset]:
+        "Tokenised `(train, validation, test)` (see `load_splits_for`); sets `splits`, `data_report` and, when unset, `num_labels`."
+        data = data or self.data_config()
+        seed = self.seed if seed is None else seed
+        tokenizer = self.load_tokenizer()
+        key = (json.dumps(dataclasses.asdict(data), sort_keys=True, default=str), os.environ.get("LWFT_DATA_DIR"), seed, self.max_length)
+        if key not in self._token_cache:
+            splits = load_splits_for(data, seed)
+            k = len(splits.label_names)
+            if self.num_labels is not None and self.num_labels != k:
+                raise DataError(f"config key `model.num_labels` is {self.num_labels}, but the data has {k} classes {splits.label_names}. "
+                                f"Set model.num_labels to {k}, or null to take it from the data.")
+            tokenised = tuple(tokenize_texts(t.texts, splits.labels[s].tolist(), tokenizer, self.max_length, pairs=t.pairs, truncation=data.truncation)
+                              for s, t in splits.tables.items())
+            self._token_cache[key] = (splits, tokenised)
+        self.splits, tokenised = self._token_cache[key]
+        self.num_labels = self.num_labels or len(self.splits.label_names)
+        self.data_report = split_report(self.splits, data, tokenised)
+        return tokenised
 
     def load_sst2_dataset(self, data_dir: str|None = None, max_train_samples: int|None = None,
                           max_eval_samples: int|None = None, seed: int|None = None) -> tuple[Dataset, Dataset]:
-        "Tokenised `(train, eval)` splits of SST-2 (the GLUE dev set is the evaluation split)."
-        kind, folder = resolve_sst2_location(self.data_source, data_dir or self.data_dir)
-        seed = self.seed if seed is None else seed
-        tokenizer = self.load_tokenizer()
-        out = []
-        for split, n in (("train", max_train_samples), ("validation", max_eval_samples)):
-            key = (kind, str(folder), split, n, seed, self.max_length)
-            if key not in self._token_cache:
-                texts, labels, dropped, source = self._read_split(split, kind, folder)
-                total = len(texts)
-                texts, labels = _subset(texts, labels, n, seed)
-                self._token_cache[key] = tokenize_texts(texts, labels, tokenizer, self.max_length)
-                self.data_report[split] = {"source": source, "rows": total, "used": len(texts), "dropped_empty": dropped}
-            out.append(self._token_cache[key])
-        check_splits(*out, self.data_report)
-        self.data_report["label"] = (sst2_sample_label(len(out[0])) if kind == "sample" else
-                                     f"SST-2 (GLUE folder {folder})" if kind == "glue_dir" else "SST-2 (GLUE, from the hub)")
-        return tuple(out)
+        "Tokenised `(train, test)`: the GLUE dev set is the test split, validation is carved from train (`load_dataset` gives all three)."
+        train, _, test = self.load_dataset(self.data_config(data_dir, max_train_samples, max_eval_samples), seed)
+        return train, test

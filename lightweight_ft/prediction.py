@@ -29,6 +29,8 @@ def predict_probabilities(model, dataset, batch_size: int = 32, pad_token_id: in
                           autocast_dtype=None, progress: bool = False, cls_only: bool = True) -> np.ndarray:
     "Class probabilities `[n, num_labels]` for a tokenised dataset, in the dataset's order."
     ids = dataset["input_ids"]
+    columns = getattr(dataset, "column_names", None) or list(dataset) # a tokenised Dataset, or a dict of lists
+    types = dataset["token_type_ids"] if "token_type_ids" in columns else None # sentence pairs: each token's segment
     order = np.argsort([-len(i) for i in ids], kind="stable")
     collate, device = PadCollator(pad_token_id), model_device(model)
     out = np.zeros((len(ids), model.config.num_labels), dtype=np.float32)
@@ -41,8 +43,8 @@ def predict_probabilities(model, dataset, batch_size: int = 32, pad_token_id: in
     try:
         with torch.inference_mode(), autocast_context(device, autocast_dtype, model), last_layer_cls_only(model, cls_only):
             for b in batches:
-                batch = collate([{"input_ids": ids[i]} for i in b])
-                logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits
+                batch = collate([{"input_ids": ids[i], **({"token_type_ids": types[i]} if types is not None else {})} for i in b])
+                logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
                 out[b] = torch.softmax(logits.float(), -1).cpu().numpy()
     finally:
         model.train(was_training)

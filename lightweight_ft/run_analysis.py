@@ -16,7 +16,7 @@ from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overri
 from .lora_trainer import LoRATrainer
 from .model_loader import ModelLoader
 from .models import resolve_model_path, resolve_target_modules
-from .runs import RUN_FILES, RunDirError, _FolderLock, _foreign_entries, _refusal, _sibling, claim_run_dir, is_complete_run, run_dir_state, write_run_files
+from .runs import RUN_FILES, RunDirError, _FolderLock, _foreign_entries, _refusal, _sibling, claim_run_dir, is_complete_run, probabilities_from_frame, run_dir_state, write_run_files
 
 # %% auto #0
 __all__ = ['NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSIS_MODEL', 'trainer_for', 'load_for',
@@ -58,7 +58,7 @@ def model_architecture(name_or_path: str, num_labels: int = 2):
 def check_lora_targets(cfg: ExperimentConfig):
     "A `ConfigError` when `lora.target_modules` names layers that `cfg`'s model lacks, found from its architecture alone."
     if cfg.training.method not in ("lora", "qlora"): return
-    model = model_architecture(cfg.model.name_or_path, cfg.model.num_labels)
+    model = model_architecture(cfg.model.name_or_path, cfg.model.num_labels or 2) # the head's size does not change where adapters go
     if model is None: return
     try: resolve_target_modules(model, cfg.lora.target_modules)
     except ValueError as e: raise ConfigError(f"config key `lora.target_modules`: {e}") from None
@@ -71,7 +71,11 @@ def check_config_paths(cfg: ExperimentConfig):
     except ModuleNotFoundError: where = None # `minilm` without its package: loading the model says how to install it
     if where is not None and where.startswith((".", "/", "~")) and not Path(where).expanduser().is_dir():
         raise ConfigError(f"config key `model.name_or_path`: {name}: no such folder. Pass a model folder, a hub name or `minilm`.")
-    data_dir = cfg.data.data_dir or os.environ.get("LWFT_DATA_DIR")
+    if cfg.data.source == "files":
+        if not Path(cfg.data.path).expanduser().exists():
+            raise ConfigError(f"config key `data.path`: {cfg.data.path}: no such file or folder. Pass a data file (CSV, TSV, JSONL, Parquet) or a folder of split files.")
+        return
+    data_dir = cfg.data.data_dir or os.environ.get("LWFT_DATA_DIR") if cfg.data.source in ("auto", "glue_dir") else None
     if data_dir:
         key = "data.data_dir" if cfg.data.data_dir else "LWFT_DATA_DIR (environment)"
         missing = [f for f in ("train.tsv", "dev.tsv") if not (Path(data_dir).expanduser()/f).is_file()]
@@ -85,6 +89,12 @@ def check_config(cfg: ExperimentConfig):
     "What can be checked of `cfg` before any model or data loads: its folders and its LoRA target modules."
     check_config_paths(cfg); check_lora_targets(cfg)
 
+# %% ../nbs/16_run_analysis.ipynb #b80f24a3
+def _named(results: dict, names: list[str]) -> dict:
+    "`results` of `evaluate_predictions` with the data's class names in place of the ids ('0', '1', ...)."
+    per_class = results.get("per_class") or {}
+    return {**results, "label_names": list(names), "per_class": {names[int(k)]: v for k, v in per_class.items()} if per_class else per_class}
+
 # %% ../nbs/16_run_analysis.ipynb #8605ecbb
 def run_experiment(cfg: ExperimentConfig|str|Path, output_dir, overrides=None, progress: bool = True, overwrite: bool = False) -> dict:
     "Load, train, evaluate and save one configuration into `output_dir` (claimed first: see `claim_run_dir`); returns the metrics."
@@ -93,21 +103,26 @@ def run_experiment(cfg: ExperimentConfig|str|Path, output_dir, overrides=None, p
     with claim_run_dir(output_dir, cfg, overwrite) as claim: # before any model or data is loaded
         check_config(cfg)
         loader = ModelLoader.from_config(cfg)
+        train, validation, test = loader.load_dataset() # first: the head takes the data's classes and names
         model, tokenizer = load_for(cfg, loader)
-        train, dev = loader.load_sst2_dataset(max_train_samples=cfg.data.max_train_samples, max_eval_samples=cfg.data.max_eval_samples)
         with tempfile.TemporaryDirectory(prefix="lwft_ckpt_") as ckpt:
             trainer = trainer_for(cfg, model, tokenizer, output_dir=ckpt)
-            model = trainer.train(train, dev, training=cfg.training, lora=cfg.lora, progress=progress)
-        results = trainer.evaluate(model, dev, batch_size=cfg.training.eval_batch_size, progress=progress)
-        write_run_files(claim.partial, cfg, model, tokenizer, dev, results, trainer.train_report, trainer.train_log, loader.data_report)
+            model = trainer.train(train, validation, training=cfg.training, lora=cfg.lora, progress=progress) # training watches validation only
+        results = _named(trainer.evaluate(model, test, batch_size=cfg.training.eval_batch_size, progress=progress), loader.label_names) # the headline: test
+        write_run_files(claim.partial, cfg, model, tokenizer, test, results, trainer.train_report, trainer.train_log, loader.data_report,
+                        data_splits=loader.splits.record(), split="test")
         run_dir = claim.commit()
     return json.loads((run_dir/"metrics.json").read_text())
 
 # %% ../nbs/16_run_analysis.ipynb #44c31f45
-def _confusion_table(preds: pd.DataFrame, label: str, num_labels: int) -> pd.DataFrame:
+def _confusion_table(preds: pd.DataFrame, label: str, num_labels: int, names=None) -> pd.DataFrame:
+    "`model, true, predicted, count`; with `names`, the classes by name, kept in id order (ordered categories, not sorted text)."
     counts = preds.groupby(["label", "prediction"]).size()
-    return pd.DataFrame([{"model": label, "true": i, "predicted": j, "count": int(counts.get((i, j), 0))}
-                         for i in range(num_labels) for j in range(num_labels)])
+    df = pd.DataFrame([{"model": label, "true": i, "predicted": j, "count": int(counts.get((i, j), 0))}
+                       for i in range(num_labels) for j in range(num_labels)])
+    if names is not None:
+        for col in ("true", "predicted"): df[col] = pd.Categorical([names[i] for i in df[col]], categories=list(names), ordered=True)
+    return df
 
 # %% ../nbs/16_run_analysis.ipynb #80f0b226
 def _plain_figure(kind: str, df: pd.DataFrame, path: Path) -> Path:
@@ -115,10 +130,12 @@ def _plain_figure(kind: str, df: pd.DataFrame, path: Path) -> Path:
     df.to_csv(path.with_suffix(".csv"), index=False)
     fig = Figure(figsize=(5, 4), layout="constrained"); ax = fig.subplots()
     if kind == "confusion":
-        cm = df.pivot(index="true", columns="predicted", values="count").to_numpy()
+        table = df.pivot(index="true", columns="predicted", values="count")
+        cm = table.to_numpy()
         ax.imshow(cm, cmap="Blues")
         for (i, j), v in np.ndenumerate(cm): ax.text(j, i, str(v), ha="center", va="center")
         ax.set(xticks=range(cm.shape[1]), yticks=range(cm.shape[0]), xlabel="Predicted label", ylabel="True label")
+        ax.set_xticklabels([str(c) for c in table.columns], rotation=45 if len(cm) > 3 else 0); ax.set_yticklabels([str(c) for c in table.index])
     else:
         train = df.dropna(subset=["loss"]); ev = df.dropna(subset=["eval_loss"])
         ax.plot(train["step"], train["loss"], label="training")
@@ -135,7 +152,8 @@ def draw_run_figures(run_dir, use_visualizer: bool = True) -> dict:
     cfg = load_config(run_dir/"config.yaml")
     out = run_dir/"figures"; out.mkdir(exist_ok=True)
     preds, log = pd.read_csv(run_dir/"predictions.csv"), pd.read_csv(run_dir/"train_log.csv")
-    cm = _confusion_table(preds, cfg.name, cfg.model.num_labels)
+    names = json.loads((run_dir/"metrics.json").read_text()).get("label_names")
+    cm = _confusion_table(preds, cfg.name, probabilities_from_frame(preds).shape[1], names)
     curve = log.assign(model=cfg.name, seed=cfg.training.seed)
     has_curve = log["loss"].notna().any()
     viz = None

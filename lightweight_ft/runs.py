@@ -162,7 +162,7 @@ class RunDirError(ValueError):
 
 # %% ../nbs/10_runs.ipynb #dafbc367
 # everything a run folder may hold: what `save_run` writes, the figures, and what a sweep adds
-RUN_ENTRIES = RUN_FILES + ("adapter", "model", "figures", "experiment.ipynb", "error.txt")
+RUN_ENTRIES = RUN_FILES + ("data_splits.json", "adapter", "model", "figures", "experiment.ipynb", "error.txt")
 def _sibling(path: Path, suffix: str) -> Path: return path.with_name(path.name + suffix)
 
 # %% ../nbs/10_runs.ipynb #50c74421
@@ -327,25 +327,35 @@ def claim_run_dir(path, cfg: ExperimentConfig|None = None, overwrite: bool = Fal
 # %% ../nbs/10_runs.ipynb #d7377702
 TRAIN_LOG_COLUMNS = ("step", "epoch", "loss", "eval_loss", "eval_accuracy", "learning_rate")
 
-def write_run_contents(folder, config, texts, labels, probs, metrics: dict, train_log=None) -> Path:
-    "Write `config.yaml`, `predictions.csv`, `train_log.csv` (when there is one) and, last, `metrics.json` into `folder`."
+def write_run_contents(folder, config, texts, labels, probs, metrics: dict, train_log=None,
+                       text_pairs=None, # second texts of sentence pairs
+                       label_names=None, # class names in id order
+                       data_splits: dict|None = None) -> Path: # which rows each split took (`Splits.record()`)
+    "Write `config.yaml`, `predictions.csv`, `train_log.csv` (when there is one), `data_splits.json` (when given) and, last, `metrics.json` into `folder`."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     config_to_yaml(config, folder/"config.yaml")
-    predictions_frame(texts, labels, probs).to_csv(folder/"predictions.csv", index=False)
+    predictions_frame(texts, labels, probs, text_pairs, label_names).to_csv(folder/"predictions.csv", index=False)
+    if data_splits is not None: (folder/"data_splits.json").write_text(json.dumps(_json_safe(data_splits)))
     if train_log is not None: pd.DataFrame(train_log, columns=list(TRAIN_LOG_COLUMNS)).to_csv(folder/"train_log.csv", index=False)
     (folder/"metrics.json").write_text(json.dumps(_json_safe(metrics), indent=2))
     return folder
 
 # %% ../nbs/10_runs.ipynb #da245272
-def write_run_files(folder, cfg, model, tokenizer, eval_dataset, results: dict, train_report: dict, train_log: list, data_report: dict|None = None) -> Path:
-    "Write a trained run into `folder` as it is (no checks, no swap): its model (`adapter/` or `model/`), then the run contents."
+def write_run_files(folder, cfg, model, tokenizer, eval_dataset, results: dict, train_report: dict, train_log: list, data_report: dict|None = None,
+                    data_splits: dict|None = None, # `Splits.record()`: saved as `data_splits.json`
+                    validation: dict|None = None, # scores on the validation split, kept apart from the headline (test) scores
+                    split: str = "test") -> Path: # the split `eval_dataset` is, named in `metrics.json`
+    "Write a trained run into `folder` as it is (no checks, no swap): its model (`adapter/` or `model/`), then the run contents; the headline scores are `eval_dataset`'s."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     scores = {k: v for k, v in results.items() if k != "probabilities"}
     if train_report.get("method") in ("lora", "qlora", "full", "head_only"):
         sub = "adapter" if train_report["method"] in ("lora", "qlora") else "model"
         save_adapter(model, tokenizer, folder/sub, config=cfg, metrics=scores, base_model_name_or_path=cfg.model.name_or_path)
-    metrics = {"name": cfg.name, **scores, **train_report, "data": data_report or {}}
-    return write_run_contents(folder, cfg, eval_dataset["sentence"], eval_dataset["labels"], results["probabilities"], metrics, train_log)
+    metrics = {"name": cfg.name, "split": split, **scores, **train_report, "data": data_report or {}}
+    if validation is not None: metrics["validation"] = {k: v for k, v in validation.items() if k != "probabilities"}
+    pairs = eval_dataset["sentence2"] if "sentence2" in eval_dataset.column_names else None
+    return write_run_contents(folder, cfg, eval_dataset["sentence"], eval_dataset["labels"], results["probabilities"], metrics, train_log,
+                              pairs, scores.get("label_names"), data_splits)
 
 # %% ../nbs/10_runs.ipynb #3960b6a2
 def save_run(run_dir, cfg, model, tokenizer, eval_dataset, results: dict, train_report: dict, train_log: list, data_report: dict|None = None,
@@ -365,11 +375,17 @@ def write_prediction_run(run_dir, config, texts, labels, probs, costs: dict|None
         return claim.commit()
 
 # %% ../nbs/10_runs.ipynb #a3618673
-def predictions_frame(texts, labels, probs) -> pd.DataFrame:
-    "The `predictions.csv` table: `text, label, prediction, confidence` (P(prediction)), then `prob_0..prob_{k-1}` (P(each class))."
+def predictions_frame(texts, labels, probs, text_pairs=None, label_names=None) -> pd.DataFrame:
+    "The `predictions.csv` table: `text` (and `text_pair`), `label` (and `label_name`), `prediction` (and `prediction_name`), `confidence` (P(prediction)), then `prob_0..prob_{k-1}`."
     labels, probs = _as_probs(labels, probs)
     prediction = probs.argmax(1)
-    df = pd.DataFrame({"text": list(texts), "label": labels, "prediction": prediction, "confidence": probs[np.arange(len(probs)), prediction]})
+    df = pd.DataFrame({"text": list(texts)})
+    if text_pairs is not None: df["text_pair"] = list(text_pairs)
+    df["label"] = labels
+    if label_names is not None: df["label_name"] = [label_names[i] for i in labels]
+    df["prediction"] = prediction
+    if label_names is not None: df["prediction_name"] = [label_names[i] for i in prediction]
+    df["confidence"] = probs[np.arange(len(probs)), prediction]
     for i in range(probs.shape[1]): df[f"prob_{i}"] = probs[:, i]
     return df
 
