@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from .core import training_device
 from .data import SST2_SAMPLE_FILES, _read_hub_split, _subset, check_splits, read_glue_tsv, read_sst2_sample, resolve_sst2_location, sst2_sample_dir, sst2_sample_label, tokenize_texts
 from .models import OFFLINE_HELP, _is_local, check_model_folder, check_model_settings, check_tokenizer, check_tokenizer_files, resolve_model_path
 
@@ -58,15 +59,18 @@ class ModelLoader:
             self.tokenizer = check_tokenizer(self._from_pretrained(AutoTokenizer.from_pretrained), config, self.model_name)
         return self.tokenizer
 
-    def load_model(self, quantization: str|None = None, seed: int|None = None, **quant_kwargs):
-        "`(model, tokenizer)`; `quantization='4bit'|'8bit'` loads a bitsandbytes-quantised base."
+    def load_model(self, quantization: str|None = None, seed: int|None = None,
+                   device=None, # where the model goes; None: this process's `training_device()` (its GPU, else the CPU)
+                   **quant_kwargs):
+        "`(model, tokenizer)`, the model in fp32 on `device`; `quantization='4bit'|'8bit'` loads a bitsandbytes-quantised base there."
         tokenizer = self.load_tokenizer()
+        device = training_device() if device is None else torch.device(device)
         torch.manual_seed(self.seed if seed is None else seed) # the new head's initial weights
         if quantization is not None:
             from lightweight_ft.quantization import load_quantized_model
-            model = load_quantized_model(self.model_path, bits=quantization, num_labels=self.num_labels, **quant_kwargs)
-        else:
-            model = self._from_pretrained(AutoModelForSequenceClassification.from_pretrained, num_labels=self.num_labels)
+            model = load_quantized_model(self.model_path, bits=quantization, num_labels=self.num_labels, device=device, **quant_kwargs)
+        else: # fp32 whatever dtype the checkpoint stores (transformers would keep an fp16 file in fp16)
+            model = self._from_pretrained(AutoModelForSequenceClassification.from_pretrained, num_labels=self.num_labels, dtype=torch.float32).to(device)
         if model.config.pad_token_id is None: model.config.pad_token_id = tokenizer.pad_token_id
         return model, tokenizer
 
