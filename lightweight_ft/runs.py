@@ -317,7 +317,7 @@ class RunDirClaim:
 
     def __exit__(self, *exc):
         try:
-            resumable = (self.partial/"checkpoints").is_dir() # a failed or interrupted run continues from its checkpoints next time
+            resumable = any((self.partial/"checkpoints").glob("checkpoint-*")) # a failed or interrupted run continues from them next time
             if not (self.committed or self.keep_partial or resumable) and self.partial.is_dir(): shutil.rmtree(self.partial, ignore_errors=True) # ours: nothing finished in it
         finally: self.lock.release()
         return False
