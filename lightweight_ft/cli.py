@@ -15,6 +15,7 @@ def _train(a):
     from lightweight_ft.run_analysis import run_experiment
     cfg = load_config(a.config) if a.config else ExperimentConfig()
     m = run_experiment(cfg, a.output, overrides=a.set, progress=not a.quiet, overwrite=a.overwrite)
+    if m is None: return # another process of a launch (torchrun, accelerate launch): the main one reports
     keys = ("accuracy", "f1", "f1_macro", "roc_auc", "train_samples_per_s", "train_time_s", "trainable_params", "peak_memory_bytes")
     print(json.dumps({k: m.get(k) for k in keys}, indent=2)); print(f"trained on: {(m.get('data') or {}).get('label')}")
     scored = ((m.get("data") or {}).get(m.get("split", "test")) or {}).get("used")
@@ -157,8 +158,13 @@ def main(argv=None) -> int:
         warnings.showwarning = show
         try: return a.fn(a) or 0
         except USER_ERRORS as e:
-            print(f"lwft {a.command}: error: {e}", file=sys.stderr)
+            from lightweight_ft.core import is_main_process
+            if is_main_process(): print(f"lwft {a.command}: error: {e}", file=sys.stderr) # once, not once per process of a launch
             return 2
         except KeyboardInterrupt:
             print(f"lwft {a.command}: interrupted", file=sys.stderr)
             return 130
+
+# %% ../nbs/21_cli.ipynb #a68bbffa
+#| eval: false
+if __name__ == "__main__": sys.exit(main())

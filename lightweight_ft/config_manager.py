@@ -11,8 +11,8 @@ import yaml
 
 # %% auto #0
 __all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'DATA_SOURCES', 'DATA_FORMATS',
-           'TRUNCATION', 'DEFAULT_LEARNING_RATES', 'LORA_KEYWORDS', 'PRESETS', 'ConfigError', 'ModelConfig',
-           'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings', 'ExperimentConfig',
+           'TRUNCATION', 'BEST_METRICS', 'DEFAULT_LEARNING_RATES', 'LORA_KEYWORDS', 'PRESETS', 'ConfigError',
+           'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings', 'ExperimentConfig',
            'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config',
            'set_by_path', 'apply_overrides', 'preset', 'flat_config']
 
@@ -166,6 +166,7 @@ class QuantizationSettings:
         _check(self.compute_dtype in ("float32", "bfloat16", "float16"), "quantization.compute_dtype", f"must be float32, bfloat16 or float16, got {self.compute_dtype!r}")
 
 # %% ../nbs/00_config_manager.ipynb #2100dd5e
+BEST_METRICS = ("accuracy", "f1_macro", "loss") # what validation during training reports (`loss`: lower is better)
 @dataclass
 class TrainingSettings:
     "The method and its schedule."
@@ -184,6 +185,10 @@ class TrainingSettings:
     fast_dropout: bool = True # on the CPU, draw dropout masks with numpy's SFC64 generator (`FastDropout`): same distribution, about 6x faster than torch's
     cls_only: bool = True # the last encoder layer computes only the [CLS] output the head reads (`last_layer_cls_only`): same maths, about 14% fewer FLOPs
     class_weights: str|None = None # `balanced`: weigh each class's loss by n / (k * its count), for imbalanced labels; None: plain cross-entropy
+    best_metric: str|None = None # keep the adapter of the best validation score by this metric (`accuracy`, `f1_macro`, `loss`; needs `eval_every`); None: the last one
+    patience: int|None = None # stop after this many validations in a row without a better `best_metric` (None: never stop early)
+    save_every: int|None = None # write a checkpoint every N steps into the run's `.partial` folder, so that a killed run resumes from it (None: no checkpoints)
+    keep_checkpoints: int = 2 # how many of the latest checkpoints stay on disk
     @property
     def learning_rate_in_force(self) -> float:
         "The configured learning rate, else the method's default (`DEFAULT_LEARNING_RATES`)."
@@ -205,6 +210,13 @@ class TrainingSettings:
         _check(self.precision in PRECISIONS, "training.precision", f"must be one of {PRECISIONS}, got {self.precision!r}")
         _check(isinstance(self.seed, int), "training.seed", f"must be an integer, got {self.seed!r}")
         _check(self.class_weights in (None, "balanced"), "training.class_weights", f"must be null or `balanced`, got {self.class_weights!r}")
+        _check(self.best_metric in (None, *BEST_METRICS), "training.best_metric", f"must be one of {BEST_METRICS} or null, got {self.best_metric!r}")
+        for k in ("patience", "save_every"):
+            v = getattr(self, k)
+            _check(v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0), f"training.{k}", f"must be a positive integer or null, got {v!r}")
+        _check(isinstance(self.keep_checkpoints, int) and self.keep_checkpoints > 0, "training.keep_checkpoints", f"must be a positive integer, got {self.keep_checkpoints!r}")
+        _check(self.patience is None or self.best_metric is not None, "training.patience", "stops on `training.best_metric`: set it too (e.g. best_metric: accuracy)")
+        _check(self.best_metric is None or self.eval_every is not None, "training.best_metric", "needs validation during training: set `training.eval_every` (e.g. 50 steps)")
 
 # %% ../nbs/00_config_manager.ipynb #06d32b93
 DEFAULT_LEARNING_RATES = {"zero_shot": 0.0, "head_only": 2e-3, "lora": 1e-3, "qlora": 1e-3, "full": 5e-5}

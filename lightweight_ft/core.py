@@ -6,19 +6,22 @@
 from __future__ import annotations
 import gc, os, platform, threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 import numpy as np
 import psutil
 import torch
 from torch import nn
+from .config_manager import ConfigError
 
 # %% auto #0
 __all__ = ['TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'QUANTIZED_LAYER_TYPES', 'CPU_BF16_ENV', 'CPU_BF16_FLAGS', 'PRECISION_DTYPES',
            'model_type', 'head_modules', 'head_module_names', 'count_parameters', 'model_footprint_bytes', 'in_modules',
            'PeakMemory', 'is_quantized_layer', 'quantized_layers', 'quantized_bits', 'is_quantized', 'state_dict_bytes',
            'model_device', 'frozen_parameters_kept', 'autocast_context', 'parse_cpu_flags', 'cpu_flags',
-           'cpu_has_fast_bf16', 'resolve_precision', 'environment_report']
+           'cpu_has_fast_bf16', 'resolve_precision', 'environment_report', 'DistEnv', 'dist_env', 'is_main_process',
+           'training_device', 'check_global_batch', 'ensure_process_group', 'gather_max', 'on_main_then_broadcast']
 
 # %% ../nbs/02_core.ipynb #c80ac24c
 _BERT_LIKE = {
@@ -281,3 +284,78 @@ def _json_safe(o):
     if isinstance(o, (float, np.floating)): return None if not np.isfinite(o) else float(o)
     return o
 
+
+# %% ../nbs/02_core.ipynb #7992da27
+@dataclass(frozen=True)
+class DistEnv:
+    "This process's place among the processes a launcher started (one process: rank 0 of 1)."
+    rank: int = 0 # RANK: its place over every node
+    local_rank: int = 0 # LOCAL_RANK: its place on its own machine (which GPU it takes)
+    world_size: int = 1 # WORLD_SIZE: how many processes train the run
+    @property
+    def is_main(self) -> bool: return self.rank == 0
+    @property
+    def distributed(self) -> bool: return self.world_size > 1
+
+# %% ../nbs/02_core.ipynb #c051bb6c
+def dist_env() -> DistEnv:
+    "This process's `DistEnv`, read from the launcher's `RANK`, `LOCAL_RANK` and `WORLD_SIZE`."
+    read = lambda key, default: int(os.environ.get(key) or default)
+    return DistEnv(read("RANK", 0), read("LOCAL_RANK", 0), read("WORLD_SIZE", 1))
+
+# %% ../nbs/02_core.ipynb #60f4960d
+def is_main_process() -> bool:
+    "Whether this process is the main one (rank 0): the one that writes the run folder and prints."
+    return dist_env().is_main
+
+# %% ../nbs/02_core.ipynb #90469dd6
+def training_device() -> torch.device:
+    "Where this process trains: its own GPU (`cuda:LOCAL_RANK`) where CUDA is present, else the CPU."
+    return torch.device(f"cuda:{dist_env().local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+
+# %% ../nbs/02_core.ipynb #37ffd5c9
+def check_global_batch(batch_size: int, # the global batch (a config's `training.batch_size`)
+                       world_size: int|None = None, # processes sharing it; None: this launch's `WORLD_SIZE`
+                       key: str = "training.batch_size") -> int: # the config key named in the error
+    "Each process's share of the global `batch_size`; a `ConfigError` when the process count does not divide it."
+    world_size = dist_env().world_size if world_size is None else world_size
+    if batch_size % world_size:
+        lower, upper = batch_size // world_size * world_size, -(-batch_size // world_size) * world_size
+        raise ConfigError(f"config key `{key}`: the global batch {batch_size} can't be split evenly over {world_size} processes; "
+                          f"use a multiple of {world_size} (e.g. {lower or world_size} or {upper}), or launch a number of processes that divides {batch_size}.")
+    return batch_size // world_size
+
+# %% ../nbs/02_core.ipynb #9cafc4d0
+def ensure_process_group():
+    "Join the launcher's process group (gloo on CPUs, NCCL on GPUs) through accelerate, once; nothing for one process."
+    import torch.distributed as dist
+    if dist_env().distributed and not (dist.is_available() and dist.is_initialized()):
+        from accelerate import PartialState
+        PartialState() # the same state the Trainer uses later
+
+# %% ../nbs/02_core.ipynb #b01d1d66
+def _process_group():
+    import torch.distributed as dist
+    return dist if dist.is_available() and dist.is_initialized() else None
+
+# %% ../nbs/02_core.ipynb #d72c785c
+def gather_max(value):
+    "The largest `value` over every process (`value` itself for one process)."
+    dist = _process_group()
+    if dist is None: return value
+    values = [None] * dist.get_world_size(); dist.all_gather_object(values, value)
+    return max(values)
+
+# %% ../nbs/02_core.ipynb #aa1bdd12
+def on_main_then_broadcast(fn):
+    "Run `fn()` on the main process only: it gets the result, the others None; an exception there is raised on every process, so none waits forever."
+    if not dist_env().distributed: return fn()
+    ensure_process_group()
+    box = [None]
+    if dist_env().is_main:
+        try: box[0] = ("ok", fn())
+        except Exception as e: box[0] = ("error", e)
+    _process_group().broadcast_object_list(box, src=0)
+    status, payload = box[0]
+    if status == "error": raise payload
+    return payload if dist_env().is_main else None

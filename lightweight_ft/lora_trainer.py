@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math, tempfile, time, warnings
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -15,14 +16,15 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback
 from transformers.utils import logging as hf_logging
 from .config_manager import ConfigError, LoraSettings, METHODS, training_settings
-from .core import PeakMemory, count_parameters, environment_report, frozen_parameters_kept, head_modules, in_modules, model_device, model_footprint_bytes, resolve_precision
+from .core import PeakMemory, check_global_batch, count_parameters, dist_env, environment_report, frozen_parameters_kept, gather_max, head_modules, in_modules, model_device, model_footprint_bytes, resolve_precision
 from .data import LengthBucketSampler, PadCollator, RowList, class_weights, weighted_cross_entropy
 from .fast_forward import last_layer_cls_only, packed_sentences, packing_supported
 from .models import resolve_target_modules
 from .prediction import Evaluator
 
 # %% auto #0
-__all__ = ['lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder', 'LoRATrainer']
+__all__ = ['lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder',
+           'BestAdapterKeeper', 'last_checkpoint', 'LoRATrainer']
 
 # %% ../nbs/11_lora_trainer.ipynb #c2a541df
 def lora_config_for(model, lora: LoraSettings|None = None, **settings) -> LoraConfig:
@@ -100,6 +102,11 @@ class _LengthAwareTrainer(Trainer):
     "The HF `Trainer`, with batches packed (`pack_pad_token_id` set) or drawn from `LengthBucketSampler`."
     pack_pad_token_id: int|None = None
     pack_cls_only: bool = True
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # a 5.x classifier's forward takes **kwargs, so the Trainer would take its loss for a sum over the global batch and
+        # multiply it by the process count; our heads return a mean: N processes would log N times the loss and step on N times the gradient
+        self.model_accepts_loss_kwargs = False
     def _get_train_sampler(self, train_dataset=None):
         ds = train_dataset if train_dataset is not None else self.train_dataset
         if self.args.train_sampling_strategy != "group_by_length" or not isinstance(ds, RowList): return super()._get_train_sampler(train_dataset)
@@ -109,34 +116,106 @@ class _LengthAwareTrainer(Trainer):
         with packed_sentences(model, inputs, self.pack_pad_token_id, self.pack_cls_only) as packed:
             return super().training_step(model, packed, num_items_in_batch)
 
+# %% ../nbs/11_lora_trainer.ipynb #ac043eab
+def _log_row(logs: dict) -> dict|None:
+    "A `train_log.csv` row from one entry of the `Trainer`'s log history (None for entries without a loss or a score)."
+    row = {"step": logs.get("step"), "epoch": round(logs.get("epoch") or 0, 4), "loss": logs.get("loss"), "eval_loss": logs.get("eval_loss"),
+           "eval_accuracy": logs.get("eval_accuracy"), "learning_rate": logs.get("learning_rate")}
+    return row if any(row[k] is not None for k in ("loss", "eval_loss", "eval_accuracy")) else None
+
 # %% ../nbs/11_lora_trainer.ipynb #2feac9cb
 class RunRecorder(TrainerCallback):
-    "Collects loss/eval rows and the training wall time."
+    "Collects loss/eval rows from the `Trainer`'s log history (which a resumed run carries over) and this session's training wall time."
     def __init__(self): self.rows, self.train_time_s, self._t0 = [], 0.0, None
     def on_train_begin(self, args, state, control, **kw): self._t0 = time.perf_counter()
-    def on_train_end(self, args, state, control, **kw): self.train_time_s = time.perf_counter() - self._t0
-    def on_log(self, args, state, control, logs=None, **kw):
-        logs = logs or {}
-        row = {"step": state.global_step, "epoch": round(state.epoch or 0, 4), "loss": logs.get("loss"), "eval_loss": logs.get("eval_loss"),
-               "eval_accuracy": logs.get("eval_accuracy"), "learning_rate": logs.get("learning_rate")}
-        if any(row[k] is not None for k in ("loss", "eval_loss", "eval_accuracy")): self.rows.append(row)
+    def on_train_end(self, args, state, control, **kw):
+        self.train_time_s = time.perf_counter() - self._t0
+        self.rows = [row for row in map(_log_row, state.log_history) if row is not None]
+
+# %% ../nbs/11_lora_trainer.ipynb #0cb3a26e
+class BestAdapterKeeper(TrainerCallback):
+    "Keeps the trainable weights of the best validation score by `metric`, stops after `patience` validations without a better one, and restores the best at the end."
+    def __init__(self, model, # the model the Trainer trains (its trainable parameters are copied)
+                 metric: str = "accuracy", # `accuracy`, `f1_macro` or `loss` (`BEST_METRICS`)
+                 patience: int|None = None): # validations in a row without a better score before training stops; None: never
+        self.model, self.metric, self.patience = model, metric, patience
+        self.best_value = self.best_step = self.weights = None
+        self.since_best = 0
+    def better(self, value) -> bool:
+        if self.best_value is None: return True
+        return value < self.best_value if self.metric == "loss" else value > self.best_value
+    def on_step_end(self, args, state, control, **kw):
+        if state.global_step >= state.max_steps: control.should_evaluate = True # the last step is scored too
+    def on_evaluate(self, args, state, control, metrics=None, **kw):
+        value = (metrics or {}).get(f"eval_{self.metric}")
+        if value is None: return
+        if self.better(value):
+            self.best_value, self.best_step, self.since_best = float(value), state.global_step, 0
+            self.weights = {n: p.detach().to("cpu", copy=True) for n, p in self.model.named_parameters() if p.requires_grad}
+        else: self.since_best += 1
+        if self.patience and self.since_best >= self.patience: control.should_training_stop = True
+    def on_train_end(self, args, state, control, **kw): self.restore()
+    def restore(self):
+        "Put the kept weights back into the model."
+        if self.weights is None: return
+        params = dict(self.model.named_parameters())
+        with torch.no_grad():
+            for n, w in self.weights.items(): params[n].copy_(w)
+    def state_dict(self) -> dict: return {k: getattr(self, k) for k in ("best_value", "best_step", "since_best", "weights")}
+    def load_state_dict(self, state: dict):
+        for k, v in state.items(): setattr(self, k, v)
+
+# %% ../nbs/11_lora_trainer.ipynb #8e6bd61c
+_EXTRAS_FILE = "lwft_extras_rank{rank}.pt"
+def _dropout_generator(model):
+    return next((m.bit_generator for m in model.modules() if isinstance(m, FastDropout)), None)
+
+# %% ../nbs/11_lora_trainer.ipynb #954bd84f
+class _CheckpointExtras(TrainerCallback):
+    "Writes beside each checkpoint what the Trainer's lacks: this process's `FastDropout` stream and the best weights kept so far."
+    def __init__(self, model, keeper: BestAdapterKeeper|None, rank: int = 0):
+        self.model, self.keeper, self.path = model, keeper, _EXTRAS_FILE.format(rank=rank)
+    def on_save(self, args, state, control, **kw):
+        folder = Path(args.output_dir)/f"checkpoint-{state.global_step}"; folder.mkdir(parents=True, exist_ok=True)
+        bits = _dropout_generator(self.model)
+        torch.save({"dropout": bits.state if bits is not None else None, "keeper": self.keeper.state_dict() if self.keeper else None}, folder/self.path)
+    def load(self, checkpoint):
+        "Continue the dropout stream and the kept best weights of `checkpoint` (called after `fast_cpu_dropout` swapped the layers in)."
+        path = Path(checkpoint)/self.path
+        if not path.exists(): return # another process count wrote it: this process's stream starts from its seed
+        extras = torch.load(path, weights_only=False)
+        bits = _dropout_generator(self.model)
+        if bits is not None and extras["dropout"] is not None: bits.state = extras["dropout"]
+        if self.keeper is not None and extras["keeper"] is not None: self.keeper.load_state_dict(extras["keeper"])
+
+# %% ../nbs/11_lora_trainer.ipynb #b345b5aa
+def last_checkpoint(folder) -> Path|None:
+    "The latest complete checkpoint (`checkpoint-STEP`) in `folder`, or None; one killed while it was written is passed over."
+    folder = Path(folder)
+    if not folder.is_dir(): return None
+    complete = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
+                and (p/"trainer_state.json").exists() and (p/_EXTRAS_FILE.format(rank=0)).exists()] # both written last
+    return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 # %% ../nbs/11_lora_trainer.ipynb #6cdfb7dc
 def _logits_metrics(eval_pred):
     logits, labels = eval_pred
-    return {"accuracy": float((np.asarray(logits).argmax(-1) == np.asarray(labels)).mean())}
+    predicted, labels = np.asarray(logits).argmax(-1), np.asarray(labels)
+    f1 = [2 * ((predicted == c) & (labels == c)).sum() / ((predicted == c).sum() + (labels == c).sum()) for c in np.union1d(predicted, labels)]
+    return {"accuracy": float((predicted == labels).mean()), "f1_macro": float(np.mean(f1))}
 
 # %% ../nbs/11_lora_trainer.ipynb #20a6fd6f
 def _train_columns(ds): return ds.select_columns([c for c in ("input_ids", "token_type_ids", "labels", "length") if c in ds.column_names])
 
 # %% ../nbs/11_lora_trainer.ipynb #72e5d539
 class LoRATrainer:
-    "Trains LoRA adapters (or a baseline) on a sequence classifier and evaluates it."
+    "Trains LoRA adapters (or a baseline) on a sequence classifier and evaluates it, in one process or across a launcher's (torchrun, accelerate launch)."
     method = "lora"
-    def __init__(self, model, tokenizer, output_dir: str|None = None):
+    def __init__(self, model, tokenizer,
+                 output_dir: str|None = None): # where the Trainer writes checkpoints (`training.save_every`); None: a temporary folder
         self.model, self.tokenizer = model, tokenizer
         self.output_dir = output_dir or tempfile.mkdtemp(prefix="lwft_")
-        self.train_report, self.train_log, self.trainer = {}, [], None
+        self.train_report, self.train_log, self.trainer, self.keeper = {}, [], None, None
 
     def _prepare(self, method: str, lora: LoraSettings, seed: int):
         return prepare_model(self.model, method, lora_config_for(self.model, lora) if method in ("lora", "qlora") else None, seed)
@@ -144,60 +223,101 @@ class LoRATrainer:
     def train(self, train_dataset, eval_dataset=None, # tokenised splits (`tokenize_texts`); the eval split is scored every `eval_every` steps
               training: TrainingSettings|None = None, # the method and its schedule (a config's `training`); default `TrainingSettings(method=self.method)`
               lora: LoraSettings|None = None, # the adapter (a config's `lora`); default `LoraSettings()`
-              progress: bool = True, # show the Trainer's progress bar
+              progress: bool = True, # show the Trainer's progress bar (on the main process only)
+              resume: bool = False, # continue from the latest complete checkpoint in `output_dir` (`last_checkpoint`), if there is one
               **settings): # single settings instead of, or over, the sections: `epochs=2`, `lora_r=16` (see `training_settings`)
-        "Train and return the trained model; its costs go to `train_report`, its loss curve to `train_log`."
+        "Train and return the trained model (with `best_metric`, the best validation's weights); its costs go to `train_report`, its loss curve to `train_log`."
         if training is None: settings.setdefault("method", self.method)
         t, l = training_settings(training, lora, **settings)
-        method, epochs, batch_size, seed, batching = t.method, t.epochs, t.batch_size, t.seed, t.batching
+        self._check_setup(t, eval_dataset)
         try: prec = resolve_precision(t.precision, model_device(self.model), key="config key `training.precision`")
         except ValueError as e: raise ConfigError(str(e)) from None
-        model = self._prepare(method, l, seed)
+        model = self._prepare(t.method, l, t.seed)
         params = count_parameters(model)
-        lr = t.learning_rate_in_force
         self.train_log = []
-        if method == "zero_shot":
-            self.model = model
-            self.train_report = {"method": method, **params, "trainable_params": 0, "trainable_share": 0.0, "train_time_s": 0.0,
-                                 "train_samples_per_s": None, "train_samples": 0, "train_precision": "fp32", "precision_requested": t.precision,
-                                 "footprint_bytes": model_footprint_bytes(model), "peak_memory_bytes": 0, "memory_device": model_device(model).type,
-                                 "environment": environment_report(model_device(model))}
-            return model
-        collator = PadCollator(self.tokenizer.pad_token_id)
-        device = model_device(model)
-        steps = math.ceil(len(train_dataset) / batch_size) * epochs
-        args = TrainingArguments(
-            output_dir=self.output_dir, per_device_train_batch_size=batch_size, per_device_eval_batch_size=t.eval_batch_size,
-            num_train_epochs=epochs, learning_rate=lr, weight_decay=t.weight_decay, warmup_steps=int(t.warmup_fraction * steps),
-            seed=seed, data_seed=seed, bf16=prec == "bf16", fp16=prec == "fp16", use_cpu=device.type == "cpu",
-            train_sampling_strategy="group_by_length" if batching == "length_buckets" else "random",
-            eval_strategy="steps" if (t.eval_every and eval_dataset is not None) else "no", eval_steps=t.eval_every,
-            logging_steps=t.logging_steps, logging_first_step=True, save_strategy="no", report_to=[], disable_tqdm=not progress,
-            remove_unused_columns=False, dataloader_num_workers=0, label_names=["labels"])
-        recorder = RunRecorder()
-        self.trainer = _LengthAwareTrainer(model=model, args=args, train_dataset=RowList(train_dataset),
-                               eval_dataset=_train_columns(eval_dataset) if eval_dataset is not None else None,
-                               data_collator=collator, compute_metrics=_logits_metrics, callbacks=[recorder],
-                               compute_loss_func=weighted_cross_entropy(class_weights(train_dataset["labels"], model.config.num_labels, t.class_weights)) if t.class_weights else None)
-        if batching == "packed" and packing_supported(model): self.trainer.pack_pad_token_id, self.trainer.pack_cls_only = self.tokenizer.pad_token_id, t.cls_only
-        elif batching == "packed": warnings.warn(f"{type(model).__name__} can't be packed (see `packing_supported`); training on padded random batches.")
-        if not progress: self.trainer.remove_callback(PrinterCallback)
+        if t.method == "zero_shot": return self._zero_shot(model, params, t)
+        env, device = dist_env(), model_device(model)
+        self.trainer = self._hf_trainer(model, train_dataset, eval_dataset, t, prec, show_progress=progress and env.is_main)
+        checkpoint = last_checkpoint(self.output_dir) if resume else None
         verbosity = hf_logging.get_verbosity(); hf_logging.set_verbosity_error()
         try:
-            dropout = fast_cpu_dropout(model, seed) if t.fast_dropout else nullcontext()
+            # each process its own dropout stream: the same one would drop the same units on every process's share
+            dropout = fast_cpu_dropout(model, t.seed + 1_000_003 * env.rank) if t.fast_dropout else nullcontext()
             # frozen_parameters_kept: under autocast, 8-bit layers recast their frozen biases to bf16 in place
-            with PeakMemory(device) as mem, dropout, last_layer_cls_only(model, t.cls_only), frozen_parameters_kept(model): self.trainer.train()
+            with PeakMemory(device) as mem, dropout, last_layer_cls_only(model, t.cls_only), frozen_parameters_kept(model):
+                if checkpoint is not None: self._extras.load(checkpoint)
+                self.trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
         finally:
             hf_logging.set_verbosity(verbosity)
             # mixed precision wraps the model's forward in autocast; unwrapped, the trained model predicts in fp32 as a reloaded one does
             model = self.trainer.accelerator.unwrap_model(model, keep_fp32_wrapper=False)
-        self.model, self.train_log = model, recorder.rows
-        samples = len(train_dataset) * epochs
-        self.train_report = {"method": method, **params, "train_time_s": recorder.train_time_s, "train_samples": int(samples),
-                             "train_samples_per_s": samples / recorder.train_time_s if recorder.train_time_s else None,
-                             "train_precision": prec, "precision_requested": t.precision, "learning_rate": lr, "footprint_bytes": model_footprint_bytes(model),
-                             "peak_memory_bytes": int(mem.peak_bytes), "memory_device": device.type,
-                             "environment": environment_report(device)}
+        self.model, self.train_log = model, self._recorder.rows
+        resumed_from = int(checkpoint.name.split("-")[-1]) if checkpoint is not None else None
+        self.train_report = self._report(model, params, t, prec, len(train_dataset), gather_max(int(mem.peak_bytes)), device, resumed_from)
+        return model
+
+    def _check_setup(self, t: TrainingSettings, eval_dataset):
+        "What can be refused before any work: a global batch the processes can't share, a best adapter without a validation split."
+        check_global_batch(t.batch_size); check_global_batch(t.eval_batch_size, key="training.eval_batch_size")
+        if t.best_metric is not None and eval_dataset is None:
+            raise ConfigError("config key `training.best_metric`: keeping the best adapter needs a validation split; pass eval_dataset, or set best_metric to null.")
+
+    def _training_args(self, t: TrainingSettings, prec: str, steps: int, device, watching: bool, show_progress: bool) -> TrainingArguments:
+        return TrainingArguments(
+            output_dir=self.output_dir,
+            # the config's batch is the global one: the loader draws it whole and accelerate hands each process its share
+            per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.eval_batch_size, accelerator_config={"split_batches": True},
+            num_train_epochs=t.epochs, learning_rate=t.learning_rate_in_force, weight_decay=t.weight_decay, warmup_steps=int(t.warmup_fraction * steps),
+            seed=t.seed, data_seed=t.seed, bf16=prec == "bf16", fp16=prec == "fp16", use_cpu=device.type == "cpu",
+            train_sampling_strategy="group_by_length" if t.batching == "length_buckets" else "random",
+            eval_strategy="steps" if watching else "no", eval_steps=t.eval_every,
+            save_strategy="steps" if t.save_every else "no", save_steps=t.save_every or 500, save_total_limit=t.keep_checkpoints,
+            logging_steps=t.logging_steps, logging_first_step=True, report_to=[], disable_tqdm=not show_progress,
+            remove_unused_columns=False, dataloader_num_workers=0, label_names=["labels"],
+            ddp_find_unused_parameters=False) # every trainable parameter takes part in each step ([CLS]-only layer included)
+
+    def _hf_trainer(self, model, train_dataset, eval_dataset, t: TrainingSettings, prec: str, show_progress: bool) -> _LengthAwareTrainer:
+        "The HF `Trainer` for this run, with the recorder, the best-adapter keeper and the checkpoint extras as callbacks."
+        watching = bool(t.eval_every and eval_dataset is not None)
+        steps = math.ceil(len(train_dataset) / t.batch_size) * t.epochs # global batches: the same whatever the process count
+        args = self._training_args(t, prec, steps, model_device(model), watching, show_progress)
+        self._recorder = RunRecorder()
+        self.keeper = BestAdapterKeeper(model, t.best_metric, t.patience) if t.best_metric and watching else None
+        self._extras = _CheckpointExtras(model, self.keeper, dist_env().rank)
+        trainer = _LengthAwareTrainer(model=model, args=args, train_dataset=RowList(train_dataset),
+                                      eval_dataset=_train_columns(eval_dataset) if eval_dataset is not None else None,
+                                      data_collator=PadCollator(self.tokenizer.pad_token_id), compute_metrics=_logits_metrics,
+                                      callbacks=[self._recorder, self._extras] + ([self.keeper] if self.keeper else []),
+                                      compute_loss_func=weighted_cross_entropy(class_weights(train_dataset["labels"], model.config.num_labels, t.class_weights))
+                                                        if t.class_weights else None)
+        if t.batching == "packed" and packing_supported(model): trainer.pack_pad_token_id, trainer.pack_cls_only = self.tokenizer.pad_token_id, t.cls_only
+        elif t.batching == "packed": warnings.warn(f"{type(model).__name__} can't be packed (see `packing_supported`); training on padded random batches.")
+        if not show_progress: trainer.remove_callback(PrinterCallback)
+        return trainer
+
+    def _report(self, model, params: dict, t: TrainingSettings, prec: str, n_train: int, peak_bytes: int, device, resumed_from: int|None) -> dict:
+        "What the run cost and what it kept: `train_report`."
+        state, env, keeper, seconds = self.trainer.state, dist_env(), self.keeper, self._recorder.train_time_s
+        planned = n_train * t.epochs
+        session_samples = planned * (state.global_step - (resumed_from or 0)) / state.max_steps
+        kept_best = keeper is not None and keeper.best_step is not None
+        return {"method": t.method, **params, "train_time_s": seconds, "train_samples": int(round(planned * state.global_step / state.max_steps)),
+                "train_samples_per_s": session_samples / seconds if seconds and session_samples else None,
+                "train_precision": prec, "precision_requested": t.precision, "learning_rate": t.learning_rate_in_force,
+                "footprint_bytes": model_footprint_bytes(model), "peak_memory_bytes": int(peak_bytes), # the largest process's
+                "memory_device": device.type, "processes": env.world_size, "global_batch_size": t.batch_size,
+                "per_process_batch_size": t.batch_size // env.world_size, "steps": state.global_step, "planned_steps": state.max_steps,
+                "stopped_early": state.global_step < state.max_steps, "kept_step": keeper.best_step if kept_best else state.global_step,
+                "kept_by": f"best validation {t.best_metric}" if kept_best else "last step",
+                "best_validation_value": keeper.best_value if kept_best else None, "resumed_from_step": resumed_from,
+                "environment": environment_report(device)}
+
+    def _zero_shot(self, model, params: dict, t: TrainingSettings):
+        self.model = model
+        self.train_report = {"method": t.method, **params, "trainable_params": 0, "trainable_share": 0.0, "train_time_s": 0.0,
+                             "train_samples_per_s": None, "train_samples": 0, "train_precision": "fp32", "precision_requested": t.precision,
+                             "footprint_bytes": model_footprint_bytes(model), "peak_memory_bytes": 0, "memory_device": model_device(model).type,
+                             "processes": dist_env().world_size, "environment": environment_report(model_device(model))}
         return model
 
     def evaluate(self, model=None, eval_dataset=None, batch_size: int = 32, progress: bool = False, ci_level: float = 0.95) -> dict:

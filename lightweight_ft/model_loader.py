@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 from .config_manager import DataConfig
+from .core import training_device
 from .data import DataError, describe_data, load_splits_for, resolve_sst2_location, tokenize_texts
 from .models import OFFLINE_HELP, _is_local, check_model_folder, check_model_settings, check_tokenizer, check_tokenizer_files, resolve_model_path
 
@@ -78,20 +79,23 @@ class ModelLoader:
         "The class names in id order, once the data is read."
         return self.splits.label_names if self.splits is not None else None
 
-    def load_model(self, quantization: str|None = None, seed: int|None = None, **quant_kwargs):
-        "`(model, tokenizer)`, with a head of the data's classes and names once the data is read; `quantization='4bit'|'8bit'` loads a bitsandbytes-quantised base."
+    def load_model(self, quantization: str|None = None, seed: int|None = None,
+                   device=None, # where the model goes; None: this process's `training_device()` (its GPU, else the CPU)
+                   **quant_kwargs):
+        "`(model, tokenizer)` in fp32 on `device`, with a head of the data's classes and names once the data is read; `quantization='4bit'|'8bit'` loads a bitsandbytes-quantised base there."
         tokenizer = self.load_tokenizer()
         num_labels = self.num_labels or 2
         check_model_settings(self.model_config(), self.model_name, num_labels, self.max_length)
         names = self.label_names or []
         named = dict(id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)}) if names else {}
+        device = training_device() if device is None else torch.device(device)
         torch.manual_seed(self.seed if seed is None else seed) # the new head's initial weights
         if quantization is not None:
             from lightweight_ft.quantization import load_quantized_model
-            model = load_quantized_model(self.model_path, bits=quantization, num_labels=num_labels, **quant_kwargs)
+            model = load_quantized_model(self.model_path, bits=quantization, num_labels=num_labels, device=device, **quant_kwargs)
             if names: model.config.id2label, model.config.label2id = named["id2label"], named["label2id"]
-        else:
-            model = self._from_pretrained(AutoModelForSequenceClassification.from_pretrained, num_labels=num_labels, **named)
+        else: # fp32 whatever dtype the checkpoint stores (transformers would keep an fp16 file in fp16)
+            model = self._from_pretrained(AutoModelForSequenceClassification.from_pretrained, num_labels=num_labels, dtype=torch.float32, **named).to(device)
         if model.config.pad_token_id is None: model.config.pad_token_id = tokenizer.pad_token_id
         return model, tokenizer
 

@@ -4,7 +4,8 @@
 
 # %% ../nbs/16_run_analysis.ipynb #d648572c
 from __future__ import annotations
-import copy, hashlib, itertools, json, os, re, shutil, sys, tempfile, traceback
+import copy, hashlib, itertools, json, os, re, shutil, sys, traceback
+from contextlib import ExitStack
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ import yaml
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification
 from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, flat_config, load_config
+from .core import check_global_batch, dist_env, is_main_process, on_main_then_broadcast
 from .lora_trainer import LoRATrainer
 from .model_loader import ModelLoader
 from .models import resolve_model_path, resolve_target_modules
@@ -95,20 +97,46 @@ def _named(results: dict, names: list[str]) -> dict:
     per_class = results.get("per_class") or {}
     return {**results, "label_names": list(names), "per_class": {names[int(k)]: v for k, v in per_class.items()} if per_class else per_class}
 
+# %% ../nbs/16_run_analysis.ipynb #88af9f4d
+def _one_process_only(what: str):
+    "A `ConfigError` under a launcher: `what` runs its configurations one after another, and every process would run them all."
+    n = dist_env().world_size
+    if n > 1: raise ConfigError(f"{what} runs in one process, but this one was started with {n} others (WORLD_SIZE={n}): each would run every "
+                                f"configuration. Run it without torchrun / accelerate launch, or launch each run on its own: "
+                                f"torchrun --nproc_per_node {n} -m lightweight_ft.cli train --config CONFIG --output RUN_DIR.")
+
+# %% ../nbs/16_run_analysis.ipynb #7420c445
+def _quiet_process():
+    "A process other than the main one prints nothing but errors: no loading bars, no library notices."
+    from transformers.utils import logging as hf_logging
+    hf_logging.set_verbosity_error(); hf_logging.disable_progress_bar()
+    try:
+        import datasets; datasets.disable_progress_bars()
+    except ImportError: pass
+
 # %% ../nbs/16_run_analysis.ipynb #8605ecbb
-def run_experiment(cfg: ExperimentConfig|str|Path, output_dir, overrides=None, progress: bool = True, overwrite: bool = False) -> dict:
-    "Load, train, evaluate and save one configuration into `output_dir` (claimed first: see `claim_run_dir`); returns the metrics."
+def run_experiment(cfg: ExperimentConfig|str|Path, output_dir, overrides=None, progress: bool = True, overwrite: bool = False) -> dict|None:
+    "Load, train, evaluate and save one configuration into `output_dir` (claimed first: see `claim_run_dir`); returns the metrics. Under a launcher every process trains its share; the main one alone claims, evaluates and writes the folder (the others return None)."
     if not isinstance(cfg, ExperimentConfig): cfg = load_config(cfg)
     cfg = apply_overrides(cfg, overrides)
-    with claim_run_dir(output_dir, cfg, overwrite) as claim: # before any model or data is loaded
-        check_config(cfg)
+    main = is_main_process()
+    check_global_batch(cfg.training.batch_size); check_global_batch(cfg.training.eval_batch_size, key="training.eval_batch_size") # the same answer everywhere
+    if not main: _quiet_process()
+    with ExitStack() as held:
+        def claim_and_check(): # before any model or data is loaded
+            claim = held.enter_context(claim_run_dir(output_dir, cfg, overwrite))
+            check_config(cfg)
+            return claim
+        claim = on_main_then_broadcast(claim_and_check) # a refusal on the main process stops every process with it
         loader = ModelLoader.from_config(cfg)
         train, validation, test = loader.load_dataset() # first: the head takes the data's classes and names
         model, tokenizer = load_for(cfg, loader)
-        with tempfile.TemporaryDirectory(prefix="lwft_ckpt_") as ckpt:
-            trainer = trainer_for(cfg, model, tokenizer, output_dir=ckpt)
-            model = trainer.train(train, validation, training=cfg.training, lora=cfg.lora, progress=progress) # training watches validation only
+        checkpoints = claim_run_dir(output_dir).partial/"checkpoints" # one shared file system: every process names the same folder
+        trainer = trainer_for(cfg, model, tokenizer, output_dir=str(checkpoints))
+        model = trainer.train(train, validation, training=cfg.training, lora=cfg.lora, progress=progress and main, resume=True) # training watches validation only
+        if not main: return None # trained its share; the main process evaluates and writes
         results = _named(trainer.evaluate(model, test, batch_size=cfg.training.eval_batch_size, progress=progress), loader.label_names) # the headline: test
+        shutil.rmtree(checkpoints, ignore_errors=True) # the run is complete: nothing left to resume
         write_run_files(claim.partial, cfg, model, tokenizer, test, results, trainer.train_report, trainer.train_log, loader.data_report,
                         data_splits=loader.splits.record(), split="test")
         run_dir = claim.commit()
@@ -343,6 +371,7 @@ def run_sweep(sweep_file, output_dir, progress: bool = True, executor: str = "pa
               notebook=None, report: bool = True, echo: bool = True) -> dict:
     "Run every configuration of a sweep into `output_dir/runs/<run id>/` (resumable, failures recorded), then write `summary.csv` and the report; `echo` prints each failure as it happens and a closing line."
     if executor not in ("papermill", "inprocess"): raise ValueError(f"executor must be `papermill` or `inprocess`, got {executor!r}")
+    _one_process_only("a sweep")
     runs = expand_sweep(sweep_file, overrides)
     if executor == "papermill": notebook = Path(notebook) if notebook else find_experiment_notebook()
     out = Path(output_dir).resolve(); runs_dir = out/"runs"

@@ -14,8 +14,10 @@ from .config_manager import config_to_yaml, flat_config, load_config
 from .core import _is_peft, _json_safe
 from .data import describe_data, label_names
 from .metrics import _as_probs, evaluate_predictions
-try: import fcntl
-except ImportError: fcntl = None # not on Windows: no lock there
+try:
+    import fcntl
+except ImportError:
+    fcntl = None # not on Windows: no lock there
 
 # %% auto #0
 __all__ = ['RUN_FILES', 'RUN_ENTRIES', 'TRAIN_LOG_COLUMNS', 'PREDICTION_COLUMNS', 'ModelLoadError', 'model_card', 'save_adapter',
@@ -162,7 +164,7 @@ class RunDirError(ValueError):
 
 # %% ../nbs/10_runs.ipynb #dafbc367
 # everything a run folder may hold: what `save_run` writes, the figures, and what a sweep adds
-RUN_ENTRIES = RUN_FILES + ("data_splits.json", "adapter", "model", "figures", "experiment.ipynb", "error.txt")
+RUN_ENTRIES = RUN_FILES + ("data_splits.json", "adapter", "model", "figures", "experiment.ipynb", "error.txt", "checkpoints")
 def _sibling(path: Path, suffix: str) -> Path: return path.with_name(path.name + suffix)
 
 # %% ../nbs/10_runs.ipynb #50c74421
@@ -211,8 +213,8 @@ def _refusal(path: Path, state: str, shown: str) -> str|None:
     if state in ("unfinished", "unfinished_other"):
         where = partial if partial.exists() else path
         whose = "this config" if state == "unfinished" else "a different config"
-        return (f"{where} holds an unfinished run of {whose} (interrupted or killed; no process is writing it). Resuming is not "
-                f"implemented yet: to start over, pass overwrite=True (lwft train --overwrite) or delete {where}; or pass another output folder.")
+        return (f"{where} holds an unfinished run of {whose} (interrupted or killed; no process is writing it). Only a `.partial` "
+                f"folder of the same config resumes: to start over, pass overwrite=True (lwft train --overwrite) or delete {where}; or pass another output folder.")
     if state == "finished":
         return (f"{shown} already holds a finished run of this config. To train it again and replace it, pass overwrite=True "
                 f"(lwft train --overwrite); to keep it, pass another output folder.")
@@ -271,6 +273,7 @@ class RunDirClaim:
         self.path = Path(path).expanduser().absolute()
         self.partial, self.cfg, self.overwrite = _sibling(self.path, ".partial"), cfg, overwrite
         self.lock, self.state, self.committed, self.keep_partial = _FolderLock(self.path, self.shown), None, False, False
+        self.resuming = False # True: `partial` holds this config's unfinished run, kept for the run to continue (its checkpoints)
 
     def __enter__(self):
         path = self.path
@@ -285,11 +288,12 @@ class RunDirClaim:
         self.lock.acquire()
         try:
             self.state = run_dir_state(path, self.cfg)
-            reason = _refusal(path, self.state, self.shown)
+            self.resuming = self.state == "unfinished" and self.partial.is_dir() and not self.overwrite
+            reason = None if self.resuming else _refusal(path, self.state, self.shown)
             if reason and not (self.overwrite and self.state not in ("file", "foreign")): raise RunDirError(reason)
-            if self.partial.exists(): shutil.rmtree(self.partial) # a run's leftover, checked above
+            if self.partial.exists() and not self.resuming: shutil.rmtree(self.partial) # a run's leftover, checked above
             try:
-                self.partial.mkdir()
+                self.partial.mkdir(exist_ok=self.resuming)
                 if self.cfg is not None: config_to_yaml(self.cfg, self.partial/"config.yaml") # an interrupted run shows its config
             except OSError as e:
                 raise RunDirError(f"can't write in {path.parent} ({type(e).__name__}: {e.strerror or e}). "
@@ -315,7 +319,8 @@ class RunDirClaim:
 
     def __exit__(self, *exc):
         try:
-            if not (self.committed or self.keep_partial) and self.partial.is_dir(): shutil.rmtree(self.partial, ignore_errors=True) # ours: nothing finished in it
+            resumable = any((self.partial/"checkpoints").glob("checkpoint-*")) # a failed or interrupted run continues from them next time
+            if not (self.committed or self.keep_partial or resumable) and self.partial.is_dir(): shutil.rmtree(self.partial, ignore_errors=True) # ours: nothing finished in it
         finally: self.lock.release()
         return False
 
