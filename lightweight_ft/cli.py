@@ -5,9 +5,15 @@
 # %% ../nbs/21_cli.ipynb #3354f676
 from __future__ import annotations
 import argparse, csv, json, sys, warnings
+from pathlib import Path
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'build_parser', 'main']
+
+# %% ../nbs/21_cli.ipynb #0e0e9f28
+def _report_link(report_md) -> str:
+    "The `file://` address of the `report.html` beside `report_md`, to open in a browser."
+    return Path(report_md).with_name("report.html").resolve().as_uri()
 
 # %% ../nbs/21_cli.ipynb #31d196a8
 def _train(a):
@@ -17,6 +23,8 @@ def _train(a):
     m = run_experiment(cfg, a.output, overrides=a.set, progress=not a.quiet, overwrite=a.overwrite)
     keys = ("accuracy", "f1", "roc_auc", "train_samples_per_s", "train_time_s", "trainable_params", "peak_memory_bytes")
     print(json.dumps({k: m.get(k) for k in keys}, indent=2)); print(f"trained on: {(m.get('data') or {}).get('label')}"); print(f"run folder: {a.output}")
+    from lightweight_ft.evaluator import build_report
+    print(f"report: {_report_link(build_report([a.output], Path(a.output)/'report'))}")
 
 # %% ../nbs/21_cli.ipynb #e6f8187c
 def _sweep(a):
@@ -28,14 +36,13 @@ def _sweep(a):
 def _analyse(a):
     from lightweight_ft.run_analysis import run_analysis
     summary = run_analysis(preset=a.preset, model=a.model, data_dir=a.data_dir, output_dir=a.output, progress=not a.quiet)
-    print(f"{summary['completed']} completed, {summary['skipped']} skipped, {summary['failed']} failed; report: {summary['report_path']}")
+    print(f"{summary['completed']} completed, {summary['skipped']} skipped, {summary['failed']} failed; report: {_report_link(summary['report_path']) if summary.get('report_path') else 'none'}")
     return 1 if summary.get("failed") else 0
 
 # %% ../nbs/21_cli.ipynb #28531115
 def _report(a):
     from lightweight_ft.evaluator import build_report
-    out = build_report(a.run_dirs, a.output)
-    print(f"report: {out}")
+    print(f"report: {_report_link(build_report(a.run_dirs, a.output))}")
 
 # %% ../nbs/21_cli.ipynb #25afb29b
 def _predict(a):
@@ -128,6 +135,8 @@ USER_ERRORS = (ValueError, FileNotFoundError, OSError, KeyError, TypeError, Impo
 def main(argv=None) -> int:
     "Entry point of `lwft`."
     a = build_parser().parse_args(argv)
+    from lightweight_ft.core import silence_bnb_kernels_warning # after parsing: --help loads no torch; before any command imports peft
+    silence_bnb_kernels_warning()
     shown_before = warnings.showwarning
     def show(message, category, *args, **kwargs): # this package's warnings speak to the user: one line each
         if category.__module__.startswith("lightweight_ft"): print(f"lwft {a.command}: warning: {message}", file=sys.stderr)

@@ -4,17 +4,17 @@
 
 # %% ../nbs/00_config_manager.ipynb #6db2f2bf
 from __future__ import annotations
-import copy, dataclasses
+import copy, dataclasses, importlib.util
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'DATA_SOURCES', 'DEFAULT_LEARNING_RATES',
-           'LORA_KEYWORDS', 'PRESETS', 'ConfigError', 'ModelConfig', 'DataConfig', 'LoraSettings',
-           'QuantizationSettings', 'TrainingSettings', 'ExperimentConfig', 'check_field_types', 'training_settings',
-           'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset',
-           'flat_config']
+__all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'TRACKERS', 'DATA_SOURCES',
+           'DEFAULT_LEARNING_RATES', 'LORA_KEYWORDS', 'PRESETS', 'ConfigError', 'tracker_names', 'ModelConfig',
+           'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings', 'ExperimentConfig',
+           'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config',
+           'set_by_path', 'apply_overrides', 'preset', 'flat_config']
 
 # %% ../nbs/00_config_manager.ipynb #4827b122
 METHODS = ("zero_shot", "head_only", "lora", "qlora", "full")
@@ -40,6 +40,18 @@ def _number(v):
 # %% ../nbs/00_config_manager.ipynb #b9aecd3c
 def _coerce_numbers(obj, *names):
     for n in names: setattr(obj, n, _number(getattr(obj, n)))
+
+# %% ../nbs/00_config_manager.ipynb #a95ac10f
+TRACKERS = {"tensorboard": "lightweight-ft[tensorboard]", "mlflow": "mlflow", "wandb": "wandb"} # name: what to pip install
+def tracker_names(report_to) -> list[str]:
+    "The trackers `training.report_to` names (a name, a list, or `none`), as a list, each known and installed."
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    names = [n for n in names if n != "none"]
+    for n in names:
+        _check(n in TRACKERS, "training.report_to", f"unknown tracker {n!r}; choose `none`, one of {list(TRACKERS)}, or a list of them")
+        _check(importlib.util.find_spec(n) is not None, "training.report_to",
+               f"{n} is not installed: pip install {TRACKERS[n]}, or set training.report_to: none")
+    return names
 
 # %% ../nbs/00_config_manager.ipynb #b406ee59
 @dataclass
@@ -129,6 +141,7 @@ class TrainingSettings:
     logging_steps: int = 50 # record the training loss every N steps
     batching: str = "packed" # `packed`: random batches, sentences packed end to end (no padding, same steps); `length_buckets`: faster, but changes what a batch holds; `random`: padded
     fast_dropout: bool = True # on the CPU, draw dropout masks with numpy's SFC64 generator (`FastDropout`): same distribution, about 6x faster than torch's
+    report_to: str|list = "none" # also log to these trackers (`tracker_names`): `tensorboard` (into the run folder's `tensorboard/`), `mlflow`, `wandb`; `none`: only the run folder
     cls_only: bool = True # the last encoder layer computes only the [CLS] output the head reads (`last_layer_cls_only`): same maths, about 14% fewer FLOPs
     @property
     def learning_rate_in_force(self) -> float:
@@ -150,6 +163,7 @@ class TrainingSettings:
         _check(self.batching in BATCHING_OPTIONS, "training.batching", f"must be one of {BATCHING_OPTIONS}, got {self.batching!r}")
         _check(self.precision in PRECISIONS, "training.precision", f"must be one of {PRECISIONS}, got {self.precision!r}")
         _check(isinstance(self.seed, int), "training.seed", f"must be an integer, got {self.seed!r}")
+        tracker_names(self.report_to)
 
 # %% ../nbs/00_config_manager.ipynb #06d32b93
 DEFAULT_LEARNING_RATES = {"zero_shot": 0.0, "head_only": 2e-3, "lora": 1e-3, "qlora": 1e-3, "full": 5e-5}

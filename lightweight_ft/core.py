@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_core.ipynb #dd4c5e72
 from __future__ import annotations
-import gc, itertools, os, platform, threading
+import gc, itertools, logging, os, platform, threading
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -15,10 +15,10 @@ from torch import nn
 
 # %% auto #0
 __all__ = ['TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'QUANTIZED_LAYER_TYPES', 'CPU_BF16_ENV', 'CPU_BF16_FLAGS', 'PRECISION_DTYPES',
-           'model_type', 'head_modules', 'count_parameters', 'model_footprint_bytes', 'in_modules', 'PeakMemory',
-           'quantized_bits', 'state_dict_bytes', 'model_device', 'frozen_parameters_kept', 'autocast_context',
-           'quantized_layers', 'parse_cpu_flags', 'cpu_flags', 'cpu_has_fast_bf16', 'resolve_precision',
-           'environment_report', 'is_quantized']
+           'BNB_KERNELS_WARNING', 'model_type', 'head_modules', 'count_parameters', 'model_footprint_bytes',
+           'in_modules', 'PeakMemory', 'quantized_bits', 'state_dict_bytes', 'model_device', 'frozen_parameters_kept',
+           'autocast_context', 'quantized_layers', 'parse_cpu_flags', 'cpu_flags', 'cpu_has_fast_bf16',
+           'resolve_precision', 'environment_report', 'is_quantized', 'silence_bnb_kernels_warning']
 
 # %% ../nbs/02_core.ipynb #c80ac24c
 _BERT_LIKE = {
@@ -268,3 +268,16 @@ def _json_safe(o):
     if isinstance(o, (np.floating, float)): return None if not np.isfinite(o) else float(o)
     if isinstance(o, np.integer): return int(o)
     return o
+
+# %% ../nbs/02_core.ipynb #500da24b
+class _DropMessages(logging.Filter):
+    "Drop log records whose message starts with one of `prefixes`."
+    def __init__(self, *prefixes): super().__init__(); self.prefixes = prefixes
+    def filter(self, record): return not str(record.msg).startswith(self.prefixes)
+
+BNB_KERNELS_WARNING = ("bitsandbytes.backends.cpu.ops", "Failed to load CPU gemm_4bit_forward from kernels-community")
+def silence_bnb_kernels_warning():
+    "Install (once) the filter that drops bitsandbytes' kernels-community warning; safe before or after bitsandbytes loads."
+    logger, prefix = logging.getLogger(BNB_KERNELS_WARNING[0]), BNB_KERNELS_WARNING[1]
+    if not any(isinstance(f, _DropMessages) and prefix in f.prefixes for f in logger.filters): logger.addFilter(_DropMessages(prefix))
+silence_bnb_kernels_warning()

@@ -4,9 +4,11 @@
 
 # %% ../nbs/11_lora_trainer.ipynb #924249ac
 from __future__ import annotations
-import math, tempfile, time, warnings
+import json, math, tempfile, time, warnings
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
@@ -14,7 +16,7 @@ from torch import nn
 from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback
 from transformers.utils import logging as hf_logging
-from .config_manager import ConfigError, LoraSettings, METHODS, training_settings
+from .config_manager import ConfigError, LoraSettings, METHODS, flat_config, tracker_names, training_settings
 from .core import PeakMemory, count_parameters, environment_report, frozen_parameters_kept, head_modules, in_modules, model_device, model_footprint_bytes, resolve_precision
 from .data import LengthBucketSampler, PadCollator, RowList
 from .fast_forward import last_layer_cls_only, packed_sentences, packing_supported
@@ -23,7 +25,8 @@ from .models import resolve_target_modules
 from .prediction import predict_probabilities
 
 # %% auto #0
-__all__ = ['lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder', 'LoRATrainer']
+__all__ = ['lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder',
+           'tracking_callbacks', 'log_run_to_tensorboard', 'read_scalars', 'log_finished_run', 'LoRATrainer']
 
 # %% ../nbs/11_lora_trainer.ipynb #c2a541df
 def lora_config_for(model, lora: LoraSettings|None = None, **settings) -> LoraConfig:
@@ -122,6 +125,46 @@ class RunRecorder(TrainerCallback):
                "eval_accuracy": logs.get("eval_accuracy"), "learning_rate": logs.get("learning_rate")}
         if any(row[k] is not None for k in ("loss", "eval_loss", "eval_accuracy")): self.rows.append(row)
 
+# %% ../nbs/11_lora_trainer.ipynb #d375d67f
+def tracking_callbacks(training: TrainingSettings, # the run's `training` section (`report_to`)
+                       log_dir) -> tuple[list[str], list]: # where TensorBoard's events go
+    "`(integrations the Trainer reports to itself, callbacks to add)` for `training.report_to`."
+    names = tracker_names(training.report_to)
+    if "tensorboard" not in names: return names, []
+    # imported here: tensorboard is an optional extra (lightweight-ft[tensorboard]), checked installed by tracker_names
+    from torch.utils.tensorboard import SummaryWriter
+    from transformers.integrations import TensorBoardCallback
+    return [n for n in names if n != "tensorboard"], [TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(log_dir)))]
+
+# %% ../nbs/11_lora_trainer.ipynb #c0fd252a
+def log_run_to_tensorboard(log_dir, config: dict, metrics: dict, step: int):
+    "Add a run's config (as text and hyperparameters) and its final numeric metrics (`final/<name>` at `step`) to the events in `log_dir`."
+    from torch.utils.tensorboard import SummaryWriter # optional extra, see tracking_callbacks
+    flat = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in flat_config(config).items() if v is not None}
+    numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    with SummaryWriter(log_dir=str(log_dir)) as w:
+        w.add_text("config", "```\n" + json.dumps(config, indent=1, default=str) + "\n```", step)
+        for k, v in numbers.items(): w.add_scalar(f"final/{k}", v, step)
+        w.add_hparams(flat, {f"hparam/{k}": v for k, v in numbers.items() if k in ("accuracy", "f1", "roc_auc")}, run_name=".")
+
+# %% ../nbs/11_lora_trainer.ipynb #9f3cbc91
+def read_scalars(log_dir) -> pd.DataFrame:
+    "`tag, step, value` of every scalar in the TensorBoard event files of `log_dir`."
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator # optional extra
+    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    return pd.DataFrame([{"tag": t, "step": e.step, "value": e.value} for t in events.Tags()["scalars"] for e in events.Scalars(t)],
+                        columns=["tag", "step", "value"])
+
+# %% ../nbs/11_lora_trainer.ipynb #df5d9546
+def log_finished_run(run_dir, cfg: ExperimentConfig):
+    "When `cfg.training.report_to` names TensorBoard, add the finished run's config and final metrics (`metrics.json`) to `run_dir/tensorboard`."
+    if "tensorboard" not in tracker_names(cfg.training.report_to): return
+    run_dir = Path(run_dir)
+    log = pd.read_csv(run_dir/"train_log.csv") if (run_dir/"train_log.csv").exists() else None
+    step = int(log["step"].max()) if log is not None and len(log) else 0
+    log_run_to_tensorboard(run_dir/"tensorboard", cfg.to_dict(), json.loads((run_dir/"metrics.json").read_text()), step)
+
 # %% ../nbs/11_lora_trainer.ipynb #6cdfb7dc
 def _logits_metrics(eval_pred):
     logits, labels = eval_pred
@@ -134,6 +177,7 @@ def _train_columns(ds): return ds.select_columns([c for c in ("input_ids", "labe
 class LoRATrainer:
     "Trains LoRA adapters (or a baseline) on a sequence classifier and evaluates it."
     method = "lora"
+    tracking_dir = None # where TensorBoard events go when `training.report_to` names it; None: `<output_dir>/tensorboard`
     def __init__(self, model, tokenizer, output_dir: str|None = None):
         self.model, self.tokenizer = model, tokenizer
         self.output_dir = output_dir or tempfile.mkdtemp(prefix="lwft_")
@@ -167,18 +211,19 @@ class LoRATrainer:
         collator = PadCollator(self.tokenizer.pad_token_id)
         device = model_device(model)
         steps = math.ceil(len(train_dataset) / batch_size) * epochs
+        trackers, tracker_callbacks = tracking_callbacks(t, self.tracking_dir or Path(self.output_dir)/"tensorboard")
         args = TrainingArguments(
             output_dir=self.output_dir, per_device_train_batch_size=batch_size, per_device_eval_batch_size=t.eval_batch_size,
             num_train_epochs=epochs, learning_rate=lr, weight_decay=t.weight_decay, warmup_steps=int(t.warmup_fraction * steps),
             seed=seed, data_seed=seed, bf16=prec == "bf16", fp16=prec == "fp16", use_cpu=device.type == "cpu",
             train_sampling_strategy="group_by_length" if batching == "length_buckets" else "random",
             eval_strategy="steps" if (t.eval_every and eval_dataset is not None) else "no", eval_steps=t.eval_every,
-            logging_steps=t.logging_steps, logging_first_step=True, save_strategy="no", report_to=[], disable_tqdm=not progress,
+            logging_steps=t.logging_steps, logging_first_step=True, save_strategy="no", report_to=trackers, disable_tqdm=not progress,
             remove_unused_columns=False, dataloader_num_workers=0, label_names=["labels"])
         recorder = RunRecorder()
         self.trainer = _LengthAwareTrainer(model=model, args=args, train_dataset=RowList(train_dataset),
                                eval_dataset=_train_columns(eval_dataset) if eval_dataset is not None else None,
-                               data_collator=collator, compute_metrics=_logits_metrics, callbacks=[recorder])
+                               data_collator=collator, compute_metrics=_logits_metrics, callbacks=[recorder, *tracker_callbacks])
         if batching == "packed" and packing_supported(model): self.trainer.pack_pad_token_id, self.trainer.pack_cls_only = self.tokenizer.pad_token_id, t.cls_only
         elif batching == "packed": warnings.warn(f"{type(model).__name__} can't be packed (see `packing_supported`); training on padded random batches.")
         if not progress: self.trainer.remove_callback(PrinterCallback)

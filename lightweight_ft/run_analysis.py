@@ -13,7 +13,7 @@ import yaml
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification
 from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, load_config
-from .lora_trainer import LoRATrainer
+from .lora_trainer import LoRATrainer, log_finished_run
 from .model_loader import ModelLoader
 from .models import resolve_model_path, resolve_target_modules
 from .runs import RUN_FILES, RunDirError, _FolderLock, _foreign_entries, _refusal, _sibling, claim_run_dir, is_complete_run, run_dir_state, write_run_files
@@ -97,9 +97,11 @@ def run_experiment(cfg: ExperimentConfig|str|Path, output_dir, overrides=None, p
         train, dev = loader.load_sst2_dataset(max_train_samples=cfg.data.max_train_samples, max_eval_samples=cfg.data.max_eval_samples)
         with tempfile.TemporaryDirectory(prefix="lwft_ckpt_") as ckpt:
             trainer = trainer_for(cfg, model, tokenizer, output_dir=ckpt)
+            trainer.tracking_dir = claim.partial/"tensorboard" # training.report_to: TensorBoard's events stay with the run
             model = trainer.train(train, dev, training=cfg.training, lora=cfg.lora, progress=progress)
         results = trainer.evaluate(model, dev, batch_size=cfg.training.eval_batch_size, progress=progress)
         write_run_files(claim.partial, cfg, model, tokenizer, dev, results, trainer.train_report, trainer.train_log, loader.data_report)
+        log_finished_run(claim.partial, cfg)
         run_dir = claim.commit()
     return json.loads((run_dir/"metrics.json").read_text())
 

@@ -162,7 +162,7 @@ class RunDirError(ValueError):
 
 # %% ../nbs/10_runs.ipynb #dafbc367
 # everything a run folder may hold: what `save_run` writes, the figures, and what a sweep adds
-RUN_ENTRIES = RUN_FILES + ("adapter", "model", "figures", "experiment.ipynb", "error.txt")
+RUN_ENTRIES = RUN_FILES + ("adapter", "model", "figures", "experiment.ipynb", "error.txt", "report", "tensorboard")
 def _sibling(path: Path, suffix: str) -> Path: return path.with_name(path.name + suffix)
 
 # %% ../nbs/10_runs.ipynb #50c74421
