@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from torch import nn
 from transformers import Trainer, TrainerCallback, TrainingArguments
-from transformers.trainer_callback import PrinterCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.utils import logging as hf_logging
 from .config_manager import ConfigError, LoraSettings, METHODS, flat_config, tracker_names, training_settings
 from .core import PeakMemory, count_parameters, environment_report, frozen_parameters_kept, head_modules, in_modules, model_device, model_footprint_bytes, resolve_precision
@@ -26,7 +26,8 @@ from .prediction import predict_probabilities
 
 # %% auto #0
 __all__ = ['lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder',
-           'tracking_callbacks', 'log_run_to_tensorboard', 'read_scalars', 'log_finished_run', 'LoRATrainer']
+           'NumericProgressCallback', 'tracking_callbacks', 'log_run_to_tensorboard', 'read_scalars',
+           'log_finished_run', 'LoRATrainer']
 
 # %% ../nbs/11_lora_trainer.ipynb #c2a541df
 def lora_config_for(model, lora: LoraSettings|None = None, **settings) -> LoraConfig:
@@ -124,6 +125,14 @@ class RunRecorder(TrainerCallback):
         row = {"step": state.global_step, "epoch": round(state.epoch or 0, 4), "loss": logs.get("loss"), "eval_loss": logs.get("eval_loss"),
                "eval_accuracy": logs.get("eval_accuracy"), "learning_rate": logs.get("learning_rate")}
         if any(row[k] is not None for k in ("loss", "eval_loss", "eval_accuracy")): self.rows.append(row)
+
+# %% ../nbs/11_lora_trainer.ipynb #483546ce
+class NumericProgressCallback(ProgressCallback):
+    "transformers' progress bar, its log lines printing numbers as numbers (`'loss': 0.6931`, not `'loss': '0.6931'`), to 4 significant digits."
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and self.training_bar is not None:
+            shown = {k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in (logs or {}).items() if k != "total_flos"}
+            self.training_bar.write(str(shown))
 
 # %% ../nbs/11_lora_trainer.ipynb #d375d67f
 def tracking_callbacks(training: TrainingSettings, # the run's `training` section (`report_to`)
@@ -227,6 +236,7 @@ class LoRATrainer:
         if batching == "packed" and packing_supported(model): self.trainer.pack_pad_token_id, self.trainer.pack_cls_only = self.tokenizer.pad_token_id, t.cls_only
         elif batching == "packed": warnings.warn(f"{type(model).__name__} can't be packed (see `packing_supported`); training on padded random batches.")
         if not progress: self.trainer.remove_callback(PrinterCallback)
+        elif self.trainer.pop_callback(ProgressCallback): self.trainer.add_callback(NumericProgressCallback)
         verbosity = hf_logging.get_verbosity(); hf_logging.set_verbosity_error()
         try:
             dropout = fast_cpu_dropout(model, seed) if t.fast_dropout else nullcontext()
