@@ -5,9 +5,15 @@
 # %% ../nbs/21_cli.ipynb #3354f676
 from __future__ import annotations
 import argparse, csv, json, sys, warnings
+from pathlib import Path
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'build_parser', 'main']
+
+# %% ../nbs/21_cli.ipynb #0e0e9f28
+def _report_link(report_md) -> str:
+    "The `file://` address of the `report.html` beside `report_md`, to open in a browser."
+    return Path(report_md).with_name("report.html").resolve().as_uri()
 
 # %% ../nbs/21_cli.ipynb #31d196a8
 def _train(a):
@@ -20,6 +26,9 @@ def _train(a):
     print(json.dumps({k: m.get(k) for k in keys}, indent=2)); print(f"trained on: {(m.get('data') or {}).get('label')}")
     scored = ((m.get("data") or {}).get(m.get("split", "test")) or {}).get("used")
     print(f"scores from the {m.get('split', 'test')} split ({scored} rows); classes: {', '.join(m.get('label_names') or [])}"); print(f"run folder: {a.output}")
+    from lightweight_ft.evaluator import build_report
+    print(f"report: {_report_link(build_report([a.output], Path(a.output)/'report'))}")
+
 
 # %% ../nbs/21_cli.ipynb #c65c0d20
 def _data(a):
@@ -39,14 +48,13 @@ def _analyse(a):
     from lightweight_ft.run_analysis import run_analysis
     summary = run_analysis(preset=a.preset, model=a.model, data_dir=a.data_dir, output_dir=a.output, progress=not a.quiet,
                            executor=a.executor, overrides=a.set)
-    print(f"{summary['completed']} completed, {summary['skipped']} skipped, {summary['failed']} failed; report: {summary['report_path']}")
+    print(f"{summary['completed']} completed, {summary['skipped']} skipped, {summary['failed']} failed; report: {_report_link(summary['report_path']) if summary.get('report_path') else 'none'}")
     return 1 if summary.get("failed") else 0
 
 # %% ../nbs/21_cli.ipynb #28531115
 def _report(a):
     from lightweight_ft.evaluator import build_report
-    out = build_report(a.run_dirs, a.output)
-    print(f"report: {out}")
+    print(f"report: {_report_link(build_report(a.run_dirs, a.output))}")
 
 # %% ../nbs/21_cli.ipynb #25afb29b
 def _predict(a):
@@ -149,6 +157,8 @@ USER_ERRORS = (ValueError, FileNotFoundError, OSError, KeyError, TypeError, Impo
 def main(argv=None) -> int:
     "Entry point of `lwft`."
     a = build_parser().parse_args(argv)
+    from lightweight_ft.core import silence_bnb_kernels_warning # after parsing: --help loads no torch; before any command imports peft
+    silence_bnb_kernels_warning()
     shown_before = warnings.showwarning
     def show(message, category, *args, **kwargs): # this package's warnings speak to the user: one line each
         if category.__module__.startswith("lightweight_ft"): print(f"lwft {a.command}: warning: {message}", file=sys.stderr)

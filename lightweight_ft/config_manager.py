@@ -4,17 +4,17 @@
 
 # %% ../nbs/00_config_manager.ipynb #6db2f2bf
 from __future__ import annotations
-import copy, dataclasses
+import copy, dataclasses, importlib.util
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'DATA_SOURCES', 'DATA_FORMATS',
+__all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'TRACKERS', 'DATA_SOURCES', 'DATA_FORMATS',
            'TRUNCATION', 'BEST_METRICS', 'DEFAULT_LEARNING_RATES', 'LORA_KEYWORDS', 'PRESETS', 'ConfigError',
-           'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings', 'ExperimentConfig',
-           'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config',
-           'set_by_path', 'apply_overrides', 'preset', 'flat_config']
+           'tracker_names', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings',
+           'ExperimentConfig', 'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml',
+           'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset', 'flat_config']
 
 # %% ../nbs/00_config_manager.ipynb #4827b122
 METHODS = ("zero_shot", "head_only", "lora", "qlora", "full")
@@ -40,6 +40,18 @@ def _number(v):
 # %% ../nbs/00_config_manager.ipynb #b9aecd3c
 def _coerce_numbers(obj, *names):
     for n in names: setattr(obj, n, _number(getattr(obj, n)))
+
+# %% ../nbs/00_config_manager.ipynb #a95ac10f
+TRACKERS = {"tensorboard": "lightweight-ft[tensorboard]", "mlflow": "mlflow", "wandb": "wandb"} # name: what to pip install
+def tracker_names(report_to) -> list[str]:
+    "The trackers `training.report_to` names (a name, a list, or `none`), as a list, each known and installed."
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    names = [n for n in names if n != "none"]
+    for n in names:
+        _check(n in TRACKERS, "training.report_to", f"unknown tracker {n!r}; choose `none`, one of {list(TRACKERS)}, or a list of them")
+        _check(importlib.util.find_spec(n) is not None, "training.report_to",
+               f"{n} is not installed: pip install {TRACKERS[n]}, or set training.report_to: none")
+    return names
 
 # %% ../nbs/00_config_manager.ipynb #b406ee59
 @dataclass
@@ -183,6 +195,7 @@ class TrainingSettings:
     logging_steps: int = 50 # record the training loss every N steps
     batching: str = "packed" # `packed`: random batches, sentences packed end to end (no padding, same steps); `length_buckets`: faster, but changes what a batch holds; `random`: padded
     fast_dropout: bool = True # on the CPU, draw dropout masks with numpy's SFC64 generator (`FastDropout`): same distribution, about 6x faster than torch's
+    report_to: str|list = "none" # also log to these trackers (`tracker_names`): `tensorboard` (into the run folder's `tensorboard/`), `mlflow`, `wandb`; `none`: only the run folder
     cls_only: bool = True # the last encoder layer computes only the [CLS] output the head reads (`last_layer_cls_only`): same maths, about 14% fewer FLOPs
     class_weights: str|None = None # `balanced`: weigh each class's loss by n / (k * its count), for imbalanced labels; None: plain cross-entropy
     best_metric: str|None = None # keep the adapter of the best validation score by this metric (`accuracy`, `f1_macro`, `loss`; needs `eval_every`); None: the last one
@@ -217,6 +230,7 @@ class TrainingSettings:
         _check(isinstance(self.keep_checkpoints, int) and self.keep_checkpoints > 0, "training.keep_checkpoints", f"must be a positive integer, got {self.keep_checkpoints!r}")
         _check(self.patience is None or self.best_metric is not None, "training.patience", "stops on `training.best_metric`: set it too (e.g. best_metric: accuracy)")
         _check(self.best_metric is None or self.eval_every is not None, "training.best_metric", "needs validation during training: set `training.eval_every` (e.g. 50 steps)")
+        tracker_names(self.report_to)
 
 # %% ../nbs/00_config_manager.ipynb #06d32b93
 DEFAULT_LEARNING_RATES = {"zero_shot": 0.0, "head_only": 2e-3, "lora": 1e-3, "qlora": 1e-3, "full": 5e-5}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_core.ipynb #dd4c5e72
 from __future__ import annotations
-import gc, os, platform, threading
+import gc, logging, os, platform, threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,11 +17,12 @@ from .config_manager import ConfigError
 
 # %% auto #0
 __all__ = ['TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'QUANTIZED_LAYER_TYPES', 'CPU_BF16_ENV', 'CPU_BF16_FLAGS', 'PRECISION_DTYPES',
-           'model_type', 'head_modules', 'head_module_names', 'count_parameters', 'model_footprint_bytes', 'in_modules',
-           'PeakMemory', 'is_quantized_layer', 'quantized_layers', 'quantized_bits', 'is_quantized', 'state_dict_bytes',
-           'model_device', 'frozen_parameters_kept', 'autocast_context', 'parse_cpu_flags', 'cpu_flags',
-           'cpu_has_fast_bf16', 'resolve_precision', 'environment_report', 'DistEnv', 'dist_env', 'is_main_process',
-           'training_device', 'check_global_batch', 'ensure_process_group', 'gather_max', 'on_main_then_broadcast']
+           'BNB_KERNELS_WARNING', 'model_type', 'head_modules', 'head_module_names', 'count_parameters',
+           'model_footprint_bytes', 'in_modules', 'PeakMemory', 'is_quantized_layer', 'quantized_layers',
+           'quantized_bits', 'is_quantized', 'state_dict_bytes', 'model_device', 'frozen_parameters_kept',
+           'autocast_context', 'parse_cpu_flags', 'cpu_flags', 'cpu_has_fast_bf16', 'resolve_precision',
+           'environment_report', 'DistEnv', 'dist_env', 'is_main_process', 'training_device', 'check_global_batch',
+           'ensure_process_group', 'gather_max', 'on_main_then_broadcast', 'silence_bnb_kernels_warning']
 
 # %% ../nbs/02_core.ipynb #c80ac24c
 _BERT_LIKE = {
@@ -359,3 +360,16 @@ def on_main_then_broadcast(fn):
     status, payload = box[0]
     if status == "error": raise payload
     return payload if dist_env().is_main else None
+
+# %% ../nbs/02_core.ipynb #500da24b
+class _DropMessages(logging.Filter):
+    "Drop log records whose message starts with one of `prefixes`."
+    def __init__(self, *prefixes): super().__init__(); self.prefixes = prefixes
+    def filter(self, record): return not str(record.msg).startswith(self.prefixes)
+
+BNB_KERNELS_WARNING = ("bitsandbytes.backends.cpu.ops", "Failed to load CPU gemm_4bit_forward from kernels-community")
+def silence_bnb_kernels_warning():
+    "Install (once) the filter that drops bitsandbytes' kernels-community warning; safe before or after bitsandbytes loads."
+    logger, prefix = logging.getLogger(BNB_KERNELS_WARNING[0]), BNB_KERNELS_WARNING[1]
+    if not any(isinstance(f, _DropMessages) and prefix in f.prefixes for f in logger.filters): logger.addFilter(_DropMessages(prefix))
+silence_bnb_kernels_warning()

@@ -4,18 +4,21 @@
 
 # %% ../nbs/15_evaluator.ipynb #9c13e56f
 from __future__ import annotations
-import html, math
+import html, json, math
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .comparison import data_sentence, group_runs, summarize_groups
+from plotly.offline import get_plotlyjs
+from .comparison import cheapest_not_worse, data_sentence, group_runs, summarize_groups
 from .core import count_parameters, model_footprint_bytes
 from .metrics import compare_predictions
 from .prediction import Evaluator
 from .runs import RunRecord, load_run, predictions_frame
+from .visualizer import PLOTLY_CONFIG, annotate_summary, draw_report_figures, report_charts, short_model, value_text
 
 # %% auto #0
-__all__ = ['ModelComparator', 'build_report', 'format_summary', 'format_significance']
+__all__ = ['REPORT_JS', 'ModelComparator', 'build_report', 'format_summary', 'format_significance', 'results_table_html',
+           'filter_bar', 'interactive_report', 'qlora_pairs', 'qlora_sentence', 'report_story']
 
 # %% ../nbs/15_evaluator.ipynb #8e7ce86d
 class ModelComparator:
@@ -71,17 +74,19 @@ class ModelComparator:
         return compare_predictions(first.predictions["label"], {l: r.labels_and_probs()[1] for l, r in representatives.items()},
                                    self.ci_level, self.n_resamples, self.seed)
 
-    def generate_report(self, output_dir) -> Path:
-        "Write `report.md`, `report.html`, `summary.csv`, `significance.csv` and `figures/` (PNG + data) to `output_dir`."
-        from lightweight_ft.visualizer import draw_report_figures
-        out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
+    def generate_report(self, output_dir=None, # where to write; None: `report/` in the current folder (and it says so)
+                        cost: str = "trainable_params", margin: float = 0.005) -> Path: # the pick's cost and margin (`cheapest_not_worse`)
+        "Write `report.md`, the interactive `report.html`, `summary.csv`, `significance.csv` and `figures/` (PNG + data); returns `report.md`."
+        out = Path(output_dir if output_dir is not None else "report"); out.mkdir(parents=True, exist_ok=True)
         groups = self.groups()
         summary = summarize_groups(groups, self.ci_level, self.n_resamples, self.seed)
         significance = self.significance_table()
         summary.to_csv(out/"summary.csv", index=False)
         significance.to_csv(out/"significance.csv", index=False)
-        figures = draw_report_figures(groups, summary, out/"figures")
+        annotated = annotate_summary(summary, groups)
+        figures = draw_report_figures(groups, annotated, out/"figures")
         figures = {title: Path(p).relative_to(out).as_posix() for title, p in figures.items()}
+        story = report_story(summary, groups, cost, margin, ci_level=self.ci_level, n_resamples=self.n_resamples, seed=self.seed)
         results, tests = format_summary(summary), format_significance(significance)
         level = f"{100 * self.ci_level:g}%"
         intro = (data_sentence(self.runs) + f"{len(self.runs)} run(s) in {len(summary)} row(s). A single-seed row shows value [{level} percentile bootstrap "
@@ -91,9 +96,11 @@ class ModelComparator:
                     "McNemar's test on per-example correctness, rows with several seeds through their lowest seed. Exact binomial "
                     "test when fewer than 25 examples are discordant, else chi-square with continuity correction; p (Holm) corrects "
                     f"for the number of pairs. Δ accuracy is A − B with its {level} paired bootstrap interval.")
-        (out/"report.md").write_text(_report_markdown(intro, results, sig_text, tests, figures))
-        (out/"report.html").write_text(_report_html(intro, results, sig_text, tests, figures))
+        (out/"report.md").write_text(_report_markdown(story, intro, results, sig_text, tests, figures))
+        (out/"report.html").write_text(interactive_report(annotated, groups, story, intro, tests, sig_text, figures), encoding="utf-8")
+        if output_dir is None: print(f"Report written to {out.resolve()}: {(out/'report.html').resolve().as_uri()}")
         return out/"report.md"
+
 
 # %% ../nbs/15_evaluator.ipynb #dc55e2ef
 def build_report(run_dirs, output_dir, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> Path:
@@ -153,25 +160,158 @@ def _markdown_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 # %% ../nbs/15_evaluator.ipynb #cca30c6b
-def _report_markdown(intro, results, sig_text, tests, figures) -> str:
-    parts = ["# Evaluation report", intro, "## Results", _markdown_table(results), "## Significance", sig_text, _markdown_table(tests)]
+def _report_markdown(story, intro, results, sig_text, tests, figures) -> str:
+    folded = f"<details><summary>{len(tests)} pairwise tests</summary>\n\n{_markdown_table(tests)}\n\n</details>" if not tests.empty else ""
+    parts = ["# Evaluation report", "\n".join(f"- {s}" for s in story), intro, "## Results", _markdown_table(results),
+             "## Significance", sig_text, folded]
     if figures: parts.append("## Figures")
     for title, png in figures.items():
         data = png[:-4] + ".csv"
         parts += [f"### {title}", f"![{title}]({png})", f"Data: [{data}]({data})"]
     return "\n\n".join(p for p in parts if p) + "\n"
 
-# %% ../nbs/15_evaluator.ipynb #4062454d
-_HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>Evaluation report</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}}
-table{{border-collapse:collapse;font-size:0.9em;margin:1em 0}}th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
-th{{background:#f3f3f3}}img{{max-width:100%}}figure{{margin:2em 0}}</style></head>
-<body><h1>Evaluation report</h1><p>{intro}</p><h2>Results</h2>{results}<h2>Significance</h2><p>{sig_text}</p>{tests}{figures}</body></html>
+# %% ../nbs/15_evaluator.ipynb #0dfc52d9
+_RAW = {"Accuracy": "accuracy", "F1": "f1", "Precision": "precision", "Recall": "recall", "ROC-AUC": "roc_auc", "ECE": "ece",
+        "Log loss": "log_loss", "Trainable params (share)": "trainable_params", "Footprint (MB)": "footprint_bytes",
+        "Peak memory (MB)": "peak_memory_bytes", "Train time (s)": "train_time_s", "Predictions/s": "predictions_per_s", "Seeds": "n_seeds"}
+def _sort_key(v) -> str: return "" if _missing(v) or not isinstance(v, (int, float, np.integer, np.floating)) else repr(float(v))
+
+def results_table_html(summary: pd.DataFrame) -> str:
+    "The results table (`format_summary`) as HTML; numeric cells carry their raw number in `data-v` to sort by, rows their method, model and seeds."
+    shown = format_summary(summary)
+    head = "".join(f'<th title="click to sort">{html.escape(c)}</th>' for c in shown.columns)
+    body = []
+    for (_, s), (_, r) in zip(summary.iterrows(), shown.iterrows()):
+        attrs = (f'data-method="{html.escape(str(s["method"]))}" data-model="{html.escape(short_model(s["model"]))}" '
+                 f'data-seeds="{html.escape(",".join(map(str, s["seed_list"])))}"')
+        cells = "".join(f'<td data-v="{_sort_key(s.get(_RAW[c])) if c in _RAW else html.escape(str(r[c]))}">{html.escape(str(r[c]))}</td>'
+                        for c in shown.columns)
+        body.append(f"<tr {attrs}>{cells}</tr>")
+    return f'<table class="sortable" id="results"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+# %% ../nbs/15_evaluator.ipynb #ad7c4f5e
+def filter_bar(summary: pd.DataFrame) -> str:
+    "Checkboxes for each method, model and seed of the (annotated) results table, all ticked."
+    values = {"method": list(dict.fromkeys(map(str, summary["method"]))),
+              "model": list(dict.fromkeys(map(short_model, summary["model"]))),
+              "seed": sorted({str(s) for seeds in summary["seed_list"] for s in seeds}, key=lambda s: (len(s), s))}
+    groups = []
+    for key, options in values.items():
+        boxes = " ".join(f'<label><input type="checkbox" data-key="{key}" value="{html.escape(v)}" checked> {html.escape(v)}</label>' for v in options)
+        groups.append(f'<span class="fgroup"><b>{key}</b>: {boxes}</span>')
+    return '<div id="filters">Show: ' + " ".join(groups) + "</div>"
+
+# %% ../nbs/15_evaluator.ipynb #7ce80667
+# Filters: a trace is hidden when its meta's method, model or seed is unticked (meta.seed null: every seed); table rows
+# likewise. Sorting: a header click sorts by the cells' data-v (numbers numerically, empty last).
+REPORT_JS = r"""
+function lwftSelected(){const s={};document.querySelectorAll('#filters input').forEach(b=>{(s[b.dataset.key]??=new Set());if(b.checked)s[b.dataset.key].add(b.value);});return s;}
+function lwftApply(){const s=lwftSelected();
+ document.querySelectorAll('div.js-plotly-plot').forEach(div=>{const vis=div.data.map(t=>{const m=t.meta||{};if(m.always)return true;
+   if(m.method&&!s.method.has(m.method))return false; if(m.model&&!s.model.has(m.model))return false;
+   if(m.seed&&!s.seed.has(m.seed))return false; return true;});
+   Plotly.restyle(div,{visible:vis});});
+ document.querySelectorAll('#results tbody tr').forEach(tr=>{const seeds=tr.dataset.seeds.split(',');
+   const ok=s.method.has(tr.dataset.method)&&s.model.has(tr.dataset.model)&&seeds.some(x=>s.seed.has(x)||x==='None');
+   tr.style.display=ok?'':'none';});}
+document.querySelectorAll('#filters input').forEach(b=>b.addEventListener('change',lwftApply));
+document.querySelectorAll('table.sortable th').forEach((th,i)=>th.addEventListener('click',()=>{
+ const tb=th.closest('table').tBodies[0], rows=[...tb.rows], asc=th.dataset.dir!=='asc'; th.dataset.dir=asc?'asc':'desc';
+ const key=r=>{const v=r.cells[i].dataset.v??r.cells[i].textContent; const f=parseFloat(v); return isNaN(f)?v:f;};
+ rows.sort((a,b)=>{const x=key(a),y=key(b); if(x===''||y==='')return (x==='')-(y==='');
+   return (typeof x==='number'&&typeof y==='number'?x-y:String(x).localeCompare(String(y)))*(asc?1:-1);});
+ rows.forEach(r=>tb.appendChild(r));}));
 """
-def _report_html(intro, results, sig_text, tests, figures) -> str:
-    table = lambda df: "" if df.empty else df.to_html(index=False, border=0, escape=True)
-    figs = "".join(f'<figure><img src="{html.escape(p)}" alt="{html.escape(t)}"><figcaption>{html.escape(t)}. Data: '
-                   f'<a href="{html.escape(p[:-4])}.csv">{html.escape(p[:-4])}.csv</a></figcaption></figure>' for t, p in figures.items())
-    return _HTML.format(intro=html.escape(intro), results=table(results), sig_text=html.escape(sig_text), tests=table(tests),
-                        figures=("<h2>Figures</h2>" + figs) if figs else "")
+_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<script type="text/javascript">{plotlyjs}</script>
+<style>body{{font-family:system-ui,sans-serif;max-width:1300px;margin:2em auto;padding:0 1em;color:#222}}
+table{{border-collapse:collapse;font-size:0.85em;margin:1em 0}}th,td{{border:1px solid #ccc;padding:3px 7px;text-align:left}}
+th{{background:#f3f3f3;cursor:pointer}}th[data-dir=asc]::after{{content:" ▲"}}th[data-dir=desc]::after{{content:" ▼"}}
+#filters{{position:sticky;top:0;background:#fff;padding:.5em 0;border-bottom:1px solid #ddd;z-index:10}}.fgroup{{margin-right:1.5em}}
+details{{margin:1em 0}}.story{{background:#f6f8fa;border-left:4px solid #4c78a8;padding:.5em 1em}}</style></head>
+<body><h1>{title}</h1>
+<div class="story"><ul>{story}</ul></div>
+<p>{intro}</p>
+{filters}
+<h2>Results</h2><p>Click a column header to sort; the filters above hide rows and chart traces.</p>{table}
+{charts}
+<h2>Significance</h2><details><summary>{n_tests} pairwise tests (click to open)</summary><p>{sig_text}</p>{tests}</details>
+{figures}
+<script type="text/javascript">{js}</script>
+</body></html>
+"""
+
+# %% ../nbs/15_evaluator.ipynb #c5677cb6
+def interactive_report(summary: pd.DataFrame, # `annotate_summary(summarize_groups(groups), groups)`
+                       groups: dict, story=(), intro: str = "", tests: pd.DataFrame|None = None, sig_text: str = "",
+                       figures: dict|None = None, # `{title: PNG path relative to the page}`, linked at the end
+                       title: str = "Evaluation report") -> str:
+    "The report as one self-contained HTML page (plotly.js inlined once): story, filters, sortable table, charts, folded significance."
+    charts = "\n".join(f'<h2>{html.escape(name)}</h2>' + fig.to_html(full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG, div_id=f"chart{i}")
+                        for i, (name, fig) in enumerate(report_charts(summary, groups)))
+    tests = tests if tests is not None else pd.DataFrame()
+    links = " · ".join(f'<a href="{html.escape(p)}">{html.escape(t)}</a>' for t, p in (figures or {}).items())
+    return _PAGE.format(title=html.escape(title), plotlyjs=get_plotlyjs(), story="".join(f"<li>{html.escape(x)}</li>" for x in story),
+                        intro=html.escape(intro), filters=filter_bar(summary), table=results_table_html(summary), charts=charts,
+                        n_tests=len(tests), sig_text=html.escape(sig_text),
+                        tests="" if tests.empty else tests.to_html(index=False, border=0, classes="sortable"),
+                        figures=f"<h2>Static figures (PNG, data beside each)</h2><p>{links}</p>" if links else "", js=REPORT_JS)
+
+# %% ../nbs/15_evaluator.ipynb #1bc9537a
+def qlora_pairs(groups: dict) -> list[tuple[str, str]]:
+    "`(QLoRA row, LoRA row)` pairs with the same target modules, model and rank."
+    key = lambda run: json.dumps([run.flat.get("lora.target_modules"), run.flat.get("model.name_or_path"), run.flat.get("lora.r")], default=str)
+    lora = {key(runs[0]): label for label, runs in groups.items() if runs[0].method == "lora"}
+    return [(label, lora[key(runs[0])]) for label, runs in groups.items() if runs[0].method == "qlora" and key(runs[0]) in lora]
+
+# %% ../nbs/15_evaluator.ipynb #00a43ba0
+def _mb(b) -> str: return f"{b / 1e6:,.1f} MB"
+def _times(a, b) -> str: return f" ({a / b:.2f}×)" if a and b else ""
+
+def qlora_sentence(summary: pd.DataFrame, groups: dict, q: str, l: str, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> str:
+    "What QLoRA row `q` saves and costs against LoRA row `l`: footprint, peak memory, training time, accuracy with its paired interval."
+    s = summary.set_index("label")
+    Q, L = s.loc[q], s.loc[l]
+    parts = []
+    if not (_missing(Q["footprint_bytes"]) or _missing(L["footprint_bytes"])):
+        parts.append(f"model footprint {_mb(Q['footprint_bytes'])} against {_mb(L['footprint_bytes'])}{_times(Q['footprint_bytes'], L['footprint_bytes'])}")
+    if not (_missing(Q["peak_memory_bytes"]) or _missing(L["peak_memory_bytes"])):
+        noise = "" if min(Q["n_seeds"], L["n_seeds"]) > 1 else " (one seed: may be noise)"
+        parts.append(f"peak training memory {_mb(Q['peak_memory_bytes'])} against {_mb(L['peak_memory_bytes'])}{noise}")
+    if not (_missing(Q["train_time_s"]) or _missing(L["train_time_s"])):
+        parts.append(f"training time {Q['train_time_s']:.0f} s against {L['train_time_s']:.0f} s{_times(Q['train_time_s'], L['train_time_s'])}")
+    parts.append(f"accuracy {value_text(Q)} against {value_text(L)}")
+    (y, pq), (yl, pl) = groups[q][0].labels_and_probs(), groups[l][0].labels_and_probs()
+    if groups[q][0].predictions is not None and len(y) == len(yl) and (y == yl).all():
+        t = compare_predictions(y, {q: pq, l: pl}, ci_level, n_resamples, seed).iloc[0]
+        parts.append(f"on the lowest seeds QLoRA − LoRA = {t.accuracy_diff:+.3f} [{t.diff_ci_low:+.3f}, {t.diff_ci_high:+.3f}] "
+                     f"({100 * ci_level:g}% paired bootstrap; McNemar p = {t.p_value:.2g})")
+    return f"QLoRA {q} against LoRA {l}: " + "; ".join(parts) + "."
+
+# %% ../nbs/15_evaluator.ipynb #50e61b28
+def report_story(summary: pd.DataFrame, # `summarize_groups(groups)`
+                 groups: dict, # `group_runs(runs)`
+                 cost: str = "trainable_params", margin: float = 0.005, alpha: float = 0.05, # the pick's (`cheapest_not_worse`)
+                 ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> list[str]:
+    "The report's opening sentences: the best row, the cheapest not worse (`cheapest_not_worse`), what QLoRA saves and costs."
+    scored = summary[summary["accuracy"].notna()]
+    if scored.empty: return ["No run recorded an accuracy."]
+    s = summary.set_index("label")
+    best = scored.loc[scored["accuracy"].idxmax(), "label"]
+    out = [f"Best: {best} ({s.loc[best, 'method']}), accuracy {value_text(s.loc[best])}."]
+    runs = [r for rs in groups.values() for r in rs if cost == "latency" or r.metrics.get(cost) is not None]
+    unpriced = [label for label, rs in groups.items() if not any(r in runs for r in rs)]
+    try: choice = cheapest_not_worse(runs, cost=cost, margin=margin, alpha=alpha, n_resamples=n_resamples, seed=seed)
+    except ValueError as e: choice, reason = None, str(e)
+    rule = f"within {margin:g} accuracy of the best: one-sided {100 * (1 - alpha):g}% paired bootstrap, seeds averaged"
+    if choice is None: out.append(f"Cheapest not worse: not computed ({reason})")
+    elif choice["pick"]["label"] != choice["best"]["label"]:
+        p, b = choice["pick"], choice["best"]
+        out.append(f"Cheapest not worse ({rule}): {p['label']} ({s.loc[p['label'], 'method']}), accuracy {value_text(s.loc[p['label']])}; "
+                   f"it differs from {b['label']} by {p['accuracy_diff']:+.3f} [{p['diff_ci_low']:+.3f}, {p['diff_ci_high']:+.3f}] "
+                   f"with {p[cost]:,.0f} {cost.replace('_', ' ')} instead of {b[cost]:,.0f}.")
+    elif len(groups) > 1: out.append(f"No cheaper configuration is {rule}: the best is also the pick.")
+    if unpriced and choice is not None: out[-1] += f" Left out of the pick: {', '.join(unpriced)} (no {cost} recorded)."
+    out += [qlora_sentence(summary, groups, q, l, ci_level, n_resamples, seed) for q, l in qlora_pairs(groups)]
+    return out

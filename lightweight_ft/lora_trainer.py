@@ -4,18 +4,19 @@
 
 # %% ../nbs/11_lora_trainer.ipynb #924249ac
 from __future__ import annotations
-import math, tempfile, time, warnings
+import json, math, tempfile, time, warnings
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from torch import nn
 from transformers import Trainer, TrainerCallback, TrainingArguments
-from transformers.trainer_callback import PrinterCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.utils import logging as hf_logging
-from .config_manager import ConfigError, LoraSettings, METHODS, training_settings
+from .config_manager import ConfigError, LoraSettings, METHODS, flat_config, tracker_names, training_settings
 from .core import PeakMemory, check_global_batch, count_parameters, dist_env, environment_report, frozen_parameters_kept, gather_max, head_modules, in_modules, model_device, model_footprint_bytes, resolve_precision
 from .data import LengthBucketSampler, PadCollator, RowList, class_weights, weighted_cross_entropy
 from .fast_forward import last_layer_cls_only, packed_sentences, packing_supported
@@ -24,7 +25,8 @@ from .prediction import Evaluator
 
 # %% auto #0
 __all__ = ['lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder',
-           'BestAdapterKeeper', 'last_checkpoint', 'LoRATrainer']
+           'BestAdapterKeeper', 'last_checkpoint', 'NumericProgressCallback', 'tracking_callbacks',
+           'log_run_to_tensorboard', 'read_scalars', 'log_finished_run', 'LoRATrainer']
 
 # %% ../nbs/11_lora_trainer.ipynb #c2a541df
 def lora_config_for(model, lora: LoraSettings|None = None, **settings) -> LoraConfig:
@@ -197,6 +199,54 @@ def last_checkpoint(folder) -> Path|None:
                 and (p/"trainer_state.json").exists() and (p/_EXTRAS_FILE.format(rank=0)).exists()] # both written last
     return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
+# %% ../nbs/11_lora_trainer.ipynb #483546ce
+class NumericProgressCallback(ProgressCallback):
+    "transformers' progress bar, its log lines printing numbers as numbers (`'loss': 0.6931`, not `'loss': '0.6931'`), to 4 significant digits."
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and self.training_bar is not None:
+            shown = {k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in (logs or {}).items() if k != "total_flos"}
+            self.training_bar.write(str(shown))
+
+# %% ../nbs/11_lora_trainer.ipynb #d375d67f
+def tracking_callbacks(training: TrainingSettings, # the run's `training` section (`report_to`)
+                       log_dir) -> tuple[list[str], list]: # where TensorBoard's events go
+    "`(integrations the Trainer reports to itself, callbacks to add)` for `training.report_to`."
+    names = tracker_names(training.report_to)
+    if "tensorboard" not in names: return names, []
+    # imported here: tensorboard is an optional extra (lightweight-ft[tensorboard]), checked installed by tracker_names
+    from torch.utils.tensorboard import SummaryWriter
+    from transformers.integrations import TensorBoardCallback
+    return [n for n in names if n != "tensorboard"], [TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(log_dir)))]
+
+# %% ../nbs/11_lora_trainer.ipynb #c0fd252a
+def log_run_to_tensorboard(log_dir, config: dict, metrics: dict, step: int):
+    "Add a run's config (as text and hyperparameters) and its final numeric metrics (`final/<name>` at `step`) to the events in `log_dir`."
+    from torch.utils.tensorboard import SummaryWriter # optional extra, see tracking_callbacks
+    flat = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in flat_config(config).items() if v is not None}
+    numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    with SummaryWriter(log_dir=str(log_dir)) as w:
+        w.add_text("config", "```\n" + json.dumps(config, indent=1, default=str) + "\n```", step)
+        for k, v in numbers.items(): w.add_scalar(f"final/{k}", v, step)
+        w.add_hparams(flat, {f"hparam/{k}": v for k, v in numbers.items() if k in ("accuracy", "f1", "roc_auc")}, run_name=".")
+
+# %% ../nbs/11_lora_trainer.ipynb #9f3cbc91
+def read_scalars(log_dir) -> pd.DataFrame:
+    "`tag, step, value` of every scalar in the TensorBoard event files of `log_dir`."
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator # optional extra
+    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    return pd.DataFrame([{"tag": t, "step": e.step, "value": e.value} for t in events.Tags()["scalars"] for e in events.Scalars(t)],
+                        columns=["tag", "step", "value"])
+
+# %% ../nbs/11_lora_trainer.ipynb #df5d9546
+def log_finished_run(run_dir, cfg: ExperimentConfig):
+    "When `cfg.training.report_to` names TensorBoard, add the finished run's config and final metrics (`metrics.json`) to `run_dir/tensorboard`."
+    if "tensorboard" not in tracker_names(cfg.training.report_to): return
+    run_dir = Path(run_dir)
+    log = pd.read_csv(run_dir/"train_log.csv") if (run_dir/"train_log.csv").exists() else None
+    step = int(log["step"].max()) if log is not None and len(log) else 0
+    log_run_to_tensorboard(run_dir/"tensorboard", cfg.to_dict(), json.loads((run_dir/"metrics.json").read_text()), step)
+
 # %% ../nbs/11_lora_trainer.ipynb #6cdfb7dc
 def _logits_metrics(eval_pred):
     logits, labels = eval_pred
@@ -211,6 +261,7 @@ def _train_columns(ds): return ds.select_columns([c for c in ("input_ids", "toke
 class LoRATrainer:
     "Trains LoRA adapters (or a baseline) on a sequence classifier and evaluates it, in one process or across a launcher's (torchrun, accelerate launch)."
     method = "lora"
+    tracking_dir = None # where TensorBoard events go when `training.report_to` names it; None: `<output_dir>/tensorboard`
     def __init__(self, model, tokenizer,
                  output_dir: str|None = None): # where the Trainer writes checkpoints (`training.save_every`); None: a temporary folder
         self.model, self.tokenizer = model, tokenizer
@@ -262,7 +313,8 @@ class LoRATrainer:
         if t.best_metric is not None and eval_dataset is None:
             raise ConfigError("config key `training.best_metric`: keeping the best adapter needs a validation split; pass eval_dataset, or set best_metric to null.")
 
-    def _training_args(self, t: TrainingSettings, prec: str, steps: int, device, watching: bool, show_progress: bool) -> TrainingArguments:
+    def _training_args(self, t: TrainingSettings, prec: str, steps: int, device, watching: bool, show_progress: bool,
+                       trackers=()) -> TrainingArguments:
         return TrainingArguments(
             output_dir=self.output_dir,
             # the config's batch is the global one: the loader draws it whole and accelerate hands each process its share
@@ -272,7 +324,7 @@ class LoRATrainer:
             train_sampling_strategy="group_by_length" if t.batching == "length_buckets" else "random",
             eval_strategy="steps" if watching else "no", eval_steps=t.eval_every,
             save_strategy="steps" if t.save_every else "no", save_steps=t.save_every or 500, save_total_limit=t.keep_checkpoints,
-            logging_steps=t.logging_steps, logging_first_step=True, report_to=[], disable_tqdm=not show_progress,
+            logging_steps=t.logging_steps, logging_first_step=True, report_to=list(trackers), disable_tqdm=not show_progress,
             remove_unused_columns=False, dataloader_num_workers=0, label_names=["labels"],
             ddp_find_unused_parameters=False) # every trainable parameter takes part in each step ([CLS]-only layer included)
 
@@ -280,19 +332,21 @@ class LoRATrainer:
         "The HF `Trainer` for this run, with the recorder, the best-adapter keeper and the checkpoint extras as callbacks."
         watching = bool(t.eval_every and eval_dataset is not None)
         steps = math.ceil(len(train_dataset) / t.batch_size) * t.epochs # global batches: the same whatever the process count
-        args = self._training_args(t, prec, steps, model_device(model), watching, show_progress)
+        trackers, tracker_callbacks = tracking_callbacks(t, self.tracking_dir or Path(self.output_dir)/"tensorboard") if dist_env().is_main else ([], [])
+        args = self._training_args(t, prec, steps, model_device(model), watching, show_progress, trackers)
         self._recorder = RunRecorder()
         self.keeper = BestAdapterKeeper(model, t.best_metric, t.patience) if t.best_metric and watching else None
         self._extras = _CheckpointExtras(model, self.keeper, dist_env().rank)
         trainer = _LengthAwareTrainer(model=model, args=args, train_dataset=RowList(train_dataset),
                                       eval_dataset=_train_columns(eval_dataset) if eval_dataset is not None else None,
                                       data_collator=PadCollator(self.tokenizer.pad_token_id), compute_metrics=_logits_metrics,
-                                      callbacks=[self._recorder, self._extras] + ([self.keeper] if self.keeper else []),
+                                      callbacks=[self._recorder, self._extras, *tracker_callbacks] + ([self.keeper] if self.keeper else []),
                                       compute_loss_func=weighted_cross_entropy(class_weights(train_dataset["labels"], model.config.num_labels, t.class_weights))
                                                         if t.class_weights else None)
         if t.batching == "packed" and packing_supported(model): trainer.pack_pad_token_id, trainer.pack_cls_only = self.tokenizer.pad_token_id, t.cls_only
         elif t.batching == "packed": warnings.warn(f"{type(model).__name__} can't be packed (see `packing_supported`); training on padded random batches.")
         if not show_progress: trainer.remove_callback(PrinterCallback)
+        elif trainer.pop_callback(ProgressCallback): trainer.add_callback(NumericProgressCallback) # numbers in the log lines as numbers
         return trainer
 
     def _report(self, model, params: dict, t: TrainingSettings, prec: str, n_train: int, peak_bytes: int, device, resumed_from: int|None) -> dict:

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification
 from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, flat_config, load_config
 from .core import check_global_batch, dist_env, is_main_process, on_main_then_broadcast
-from .lora_trainer import LoRATrainer
+from .lora_trainer import LoRATrainer, log_finished_run
 from .model_loader import ModelLoader
 from .models import resolve_model_path, resolve_target_modules
 from .runs import RUN_FILES, RunDirError, _FolderLock, _foreign_entries, _refusal, _sibling, claim_run_dir, is_complete_run, probabilities_from_frame, run_dir_state, write_run_files
@@ -133,12 +133,14 @@ def run_experiment(cfg: ExperimentConfig|str|Path, output_dir, overrides=None, p
         model, tokenizer = load_for(cfg, loader)
         checkpoints = claim_run_dir(output_dir).partial/"checkpoints" # one shared file system: every process names the same folder
         trainer = trainer_for(cfg, model, tokenizer, output_dir=str(checkpoints))
+        trainer.tracking_dir = claim.partial/"tensorboard" if main else None # training.report_to: TensorBoard's events stay with the run
         model = trainer.train(train, validation, training=cfg.training, lora=cfg.lora, progress=progress and main, resume=True) # training watches validation only
         if not main: return None # trained its share; the main process evaluates and writes
         results = _named(trainer.evaluate(model, test, batch_size=cfg.training.eval_batch_size, progress=progress), loader.label_names) # the headline: test
         shutil.rmtree(checkpoints, ignore_errors=True) # the run is complete: nothing left to resume
         write_run_files(claim.partial, cfg, model, tokenizer, test, results, trainer.train_report, trainer.train_log, loader.data_report,
                         data_splits=loader.splits.record(), split="test")
+        log_finished_run(claim.partial, cfg)
         run_dir = claim.commit()
     return json.loads((run_dir/"metrics.json").read_text())
 

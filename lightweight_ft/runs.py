@@ -17,7 +17,7 @@ from .metrics import _as_probs, evaluate_predictions
 try:
     import fcntl
 except ImportError:
-    fcntl = None # not on Windows: no lock there
+    fcntl = None
 
 # %% auto #0
 __all__ = ['RUN_FILES', 'RUN_ENTRIES', 'TRAIN_LOG_COLUMNS', 'PREDICTION_COLUMNS', 'ModelLoadError', 'model_card', 'save_adapter',
@@ -164,7 +164,7 @@ class RunDirError(ValueError):
 
 # %% ../nbs/10_runs.ipynb #dafbc367
 # everything a run folder may hold: what `save_run` writes, the figures, and what a sweep adds
-RUN_ENTRIES = RUN_FILES + ("data_splits.json", "adapter", "model", "figures", "experiment.ipynb", "error.txt", "checkpoints")
+RUN_ENTRIES = RUN_FILES + ("data_splits.json", "adapter", "model", "figures", "experiment.ipynb", "error.txt", "checkpoints", "report", "tensorboard")
 def _sibling(path: Path, suffix: str) -> Path: return path.with_name(path.name + suffix)
 
 # %% ../nbs/10_runs.ipynb #50c74421

@@ -4,20 +4,85 @@
 
 # %% ../nbs/14_visualizer.ipynb #218885f9
 from __future__ import annotations
+import html, json, math
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import seaborn as sns
+import plotly.graph_objects as go
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from plotly.subplots import make_subplots
 from sklearn import metrics as skm
 from .metrics import calibration_bins
 
 # %% auto #0
-__all__ = ['DPI', 'load_plot_data', 'new_figure', 'save_figure', 'confusion_matrix_figure', 'plot_confusion_matrices',
-           'roc_figure', 'plot_roc_curves', 'reliability_figure', 'plot_reliability', 'plot_parameter_efficiency',
-           'plot_memory', 'plot_training_time', 'tradeoff_figure', 'plot_accuracy_vs_params', 'rank_figure',
-           'plot_rank_sensitivity', 'training_curves_figure', 'plot_training_curves', 'confusion_data', 'roc_data',
-           'reliability_data', 'training_curve_data', 'summary_data', 'rank_data', 'draw_report_figures']
+__all__ = ['DPI', 'MARKERS', 'PLOTLY_CONFIG', 'short_model', 'config_family', 'varying_keys', 'annotate_summary', 'class_names',
+           'value_text', 'load_plot_data', 'new_figure', 'save_figure', 'family_style', 'legend_below',
+           'confusion_matrix_figure', 'plot_confusion_matrices', 'roc_figure', 'plot_roc_curves', 'reliability_figure',
+           'plot_reliability', 'plot_parameter_efficiency', 'plot_memory', 'plot_training_time', 'tradeoff_figure',
+           'plot_accuracy_vs_params', 'rank_figure', 'plot_rank_sensitivity', 'training_curves_figure',
+           'plot_training_curves', 'confusion_data', 'roc_data', 'reliability_data', 'training_curve_data',
+           'summary_data', 'final_accuracy_data', 'rank_data', 'draw_report_figures', 'family_colors', 'trace_meta',
+           'runs_frame', 'scatter_by_family', 'rank_chart', 'reliability_chart', 'confusion_chart', 'training_chart',
+           'report_charts']
+
+# %% ../nbs/14_visualizer.ipynb #46ce8d5e
+def short_model(name) -> str:
+    "The last part of a model path or hub id (`n/a` when missing), as figures and filters show it."
+    if name is None or (isinstance(name, float) and math.isnan(name)): return "n/a"
+    return str(name).rstrip("/").split("/")[-1]
+
+# %% ../nbs/14_visualizer.ipynb #a83c3a65
+def _as_text(v) -> str: return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+def config_family(run: RunRecord, with_model: bool = True) -> str:
+    "The series a run belongs to: method, target modules (LoRA, QLoRA), bits (QLoRA), model; rank and seed vary inside it."
+    flat, method = run.flat, run.method or "n/a"
+    parts = [method]
+    if method in ("lora", "qlora"): parts.append(_as_text(flat.get("lora.target_modules", "?")))
+    if method == "qlora": parts.append(f"{flat.get('quantization.bits', '?')}-bit")
+    if with_model: parts.append(short_model(flat.get("model.name_or_path")))
+    return " · ".join(parts)
+
+# %% ../nbs/14_visualizer.ipynb #5ba1f024
+_NOT_IN_HOVER = ("name", "training.seed")
+def varying_keys(groups: dict) -> list[str]:
+    "The flat config keys whose values differ between the rows: what a hover needs to tell them apart."
+    flats = [runs[0].flat for runs in groups.values()]
+    keys = sorted(set().union(*flats)) if flats else []
+    return [k for k in keys if k not in _NOT_IN_HOVER and len({json.dumps(f.get(k), default=str) for f in flats}) > 1]
+
+# %% ../nbs/14_visualizer.ipynb #f4e75525
+def annotate_summary(summary: pd.DataFrame, groups: dict) -> pd.DataFrame:
+    "The results table with `family`, `hover` (the config keys that differ between rows, as `<br>`-joined lines) and `seed_list`."
+    keys = varying_keys(groups)
+    with_model = summary["model"].nunique(dropna=False) > 1
+    family = {label: config_family(runs[0], with_model) for label, runs in groups.items()}
+    hover = {label: "<br>".join(f"{html.escape(k)}={html.escape(_as_text(runs[0].flat.get(k)))}" for k in keys) for label, runs in groups.items()}
+    seeds = {label: [r.seed for r in runs] for label, runs in groups.items()}
+    return summary.assign(family=summary["label"].map(family), hover=summary["label"].map(hover), seed_list=summary["label"].map(seeds))
+
+# %% ../nbs/14_visualizer.ipynb #6d3c552f
+def class_names(run: RunRecord, k: int) -> list[str]:
+    "A run's class names in id order: `metrics.json`'s `label_names` (or `data.label_names`), else negative/positive for two classes, else 0..k-1."
+    names = run.metrics.get("label_names") or (run.metrics.get("data") or {}).get("label_names")
+    if names and len(names) == k: return [str(n) for n in names]
+    return ["negative", "positive"] if k == 2 else [str(i) for i in range(k)]
+
+# %% ../nbs/14_visualizer.ipynb #1ef161b7
+def _number(v) -> float:
+    try: return float(v)
+    except (TypeError, ValueError): return math.nan
+
+def value_text(row, metric: str = "accuracy", fmt: str = ".3f") -> str:
+    "`0.871 [0.820, 0.910]` (one seed, its interval) or `0.871 ± 0.012 (3 seeds)`; `n/a` when missing."
+    v = _number(row.get(metric))
+    if math.isnan(v): return "n/a"
+    std = _number(row.get(f"{metric}_std"))
+    if int(row.get("n_seeds", 1) or 1) > 1 and not math.isnan(std): return f"{v:{fmt}} ± {std:{fmt}} ({int(row['n_seeds'])} seeds)"
+    low, high = _number(row.get(f"{metric}_ci_low")), _number(row.get(f"{metric}_ci_high"))
+    return f"{v:{fmt}}" if math.isnan(low) or math.isnan(high) else f"{v:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
 
 # %% ../nbs/14_visualizer.ipynb #e7792302
 DPI = 200
@@ -52,16 +117,41 @@ def _require(df, columns, what):
     missing = [c for c in columns if c not in df.columns]
     if missing: raise ValueError(f"{what} needs column(s) {missing}; the table has {list(df.columns)}.")
 
+# %% ../nbs/14_visualizer.ipynb #6ba9ea3b
+MARKERS = "osD^vP*Xhp<>"
+def family_style(families) -> dict:
+    "`{family: (colour, marker)}`: tab10 up to ten families, husl beyond, so that no two share a colour."
+    names = list(dict.fromkeys(families))
+    palette = sns.color_palette("tab10" if len(names) <= 10 else "husl", n_colors=max(len(names), 1))
+    return {f: (palette[i], MARKERS[i % len(MARKERS)]) for i, f in enumerate(names)}
+
+def legend_below(ax, ncols: int = 2):
+    "The legend under the axes, outside the data, so it never covers a curve or a point."
+    handles, labels = ax.get_legend_handles_labels()
+    if handles: ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=ncols, fontsize="small", frameon=False)
+
 # %% ../nbs/14_visualizer.ipynb #17c98e5b
-def confusion_matrix_figure(df: pd.DataFrame) -> Figure:
-    "One annotated heatmap per model from a table `model, true, predicted, count`."
+def confusion_matrix_figure(df: pd.DataFrame, ncols: int = 3) -> Figure:
+    "Annotated heatmaps in a grid of `ncols` columns from `model, true, predicted, count[, true_name]`; each cell: count and share of its true class."
     _require(df, ["model", "true", "predicted", "count"], "a confusion-matrix figure")
     models = list(dict.fromkeys(df["model"]))
-    fig, axes = new_figure(3.4 * len(models), 3.2, ncols=len(models))
+    k = df["true"].nunique()
+    ncols = min(ncols, len(models)); nrows = math.ceil(len(models) / ncols)
+    side = 2.2 + 0.45 * k
+    fig, axes = new_figure(side * ncols + 0.6, side * nrows + 0.4, ncols=ncols, nrows=nrows)
     for ax, name in zip(axes, models):
-        cm = df[df["model"] == name].pivot(index="true", columns="predicted", values="count").fillna(0)
-        sns.heatmap(cm, annot=True, fmt=".0f", cmap="Blues", cbar=False, square=True, ax=ax)
-        ax.set(title=name, xlabel="Predicted label", ylabel="True label")
+        part = df[df["model"] == name]
+        cm = part.pivot(index="true", columns="predicted", values="count").fillna(0)
+        share = cm.div(cm.sum(1).replace(0, 1), axis=0)
+        names = (part.drop_duplicates("true").set_index("true")["true_name"].reindex(cm.index).astype(str).tolist()
+                 if "true_name" in part else [str(i) for i in cm.index])
+        annot = np.array([[f"{int(c)}\n{s:.0%}" for c, s in zip(rc, rs)] for rc, rs in zip(cm.to_numpy(), share.to_numpy())])
+        sns.heatmap(share, annot=annot, fmt="", cmap="Blues", vmin=0, vmax=1, cbar=False, square=True, ax=ax,
+                    xticklabels=names, yticklabels=names, annot_kws={"fontsize": "small"})
+        ax.set_title(name, fontsize="small")
+        ax.set(xlabel="Predicted", ylabel="True")
+        ax.tick_params(axis="y", rotation=0)
+    for ax in axes[len(models):]: ax.set_visible(False)
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #cf5e3550
@@ -88,16 +178,17 @@ def plot_roc_curves(data, path) -> Path:
 
 # %% ../nbs/14_visualizer.ipynb #4af27cfe
 def reliability_figure(df: pd.DataFrame) -> Figure:
-    "Reliability diagram: bin accuracy against bin confidence per model, from `model, confidence, accuracy, count, ece`."
+    "Reliability diagram: bin accuracy against bin confidence per model, from `model, confidence, accuracy, count, ece`; legend below the axes."
     _require(df, ["model", "confidence", "accuracy", "count", "ece"], "a reliability diagram")
-    fig, (ax,) = new_figure(5.5, 5)
+    fig, (ax,) = new_figure(6.4, 5.2 + 0.22 * math.ceil((df["model"].nunique() + 1) / 2))
+    style = family_style(df["model"])
     for name, part in df.groupby("model", sort=False):
-        ax.plot(part["confidence"], part["accuracy"], marker="o", label=f"{name} (ECE {part['ece'].iloc[0]:.3f})")
+        ax.plot(part["confidence"], part["accuracy"], marker="o", ms=4, color=style[name][0], label=f"{name} (ECE {part['ece'].iloc[0]:.3f})")
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
     low = max(0.0, min(df["confidence"].min(), df["accuracy"].min()) - 0.05)
     ax.set(xlabel="Confidence (mean top-class probability in bin)", ylabel="Accuracy in bin", title="Reliability",
            xlim=(low, 1.0), ylim=(low, 1.01))
-    ax.legend(loc="upper left", fontsize="small")
+    legend_below(ax)
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #863f69cf
@@ -107,11 +198,18 @@ def plot_reliability(data, path) -> Path:
 
 # %% ../nbs/14_visualizer.ipynb #1a98cf4a
 def _barh(df, value, error, xlabel, title, log=False, labels=None):
-    fig, (ax,) = new_figure(6.4, 0.5 * len(df) + 1.6)
+    "Horizontal bars; error caps (± std over seeds) only on rows with several seeds; with `n_seeds`, each label says how many."
+    fig, (ax,) = new_figure(6.8, 0.45 * len(df) + 1.8)
     y = np.arange(len(df))
-    err = df[error].fillna(0).to_numpy() if error in df else None
-    ax.barh(y, df[value], xerr=err, color=sns.color_palette()[0], capsize=3)
-    ax.set_yticks(y, labels if labels is not None else df["model"])
+    ax.barh(y, df[value], color=sns.color_palette()[0])
+    if error is not None and error in df:
+        err = df[error].to_numpy(float)
+        several = np.isfinite(err) & (df["n_seeds"].to_numpy() > 1 if "n_seeds" in df else np.isfinite(err))
+        if several.any(): ax.errorbar(df[value].to_numpy(float)[several], y[several], xerr=err[several], fmt="none", ecolor="black", capsize=3)
+        title += " (caps: ± std over seeds)"
+    labels = list(labels if labels is not None else df["model"])
+    if "n_seeds" in df: labels = [f"{l} ({int(n)} seed{'s' if n > 1 else ''})" for l, n in zip(labels, df["n_seeds"])]
+    ax.set_yticks(y, labels)
     ax.invert_yaxis()
     if log: ax.set_xscale("log")
     ax.set(xlabel=xlabel, title=title)
@@ -143,20 +241,23 @@ def plot_training_time(data, path) -> Path:
 
 # %% ../nbs/14_visualizer.ipynb #1e06c7d4
 def tradeoff_figure(df: pd.DataFrame) -> Figure:
-    "Accuracy against trainable parameters (log x) with the frontier of the best accuracy for a parameter budget."
+    "Accuracy against trainable parameters (log x): one colour and marker per `family` (else per `model`), legend below, frontier dashed; no text on the points."
     _require(df, ["model", "trainable_params", "accuracy"], "the trade-off figure")
     df = df[df["trainable_params"] > 0].sort_values("trainable_params")
-    fig, (ax,) = new_figure(6.4, 4.5)
-    err = df["accuracy_std"].fillna(0) if "accuracy_std" in df else None
-    ax.errorbar(df["trainable_params"], df["accuracy"], yerr=err, fmt="o", capsize=3)
-    for x, y, name in zip(df["trainable_params"], df["accuracy"], df["model"]):
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize="small")
+    series = "family" if "family" in df else "model"
+    style = family_style(df[series])
+    fig, (ax,) = new_figure(7.2, 4.6 + 0.22 * math.ceil(len(style) / 2))
+    for name, part in df.groupby(series, sort=False):
+        color, marker = style[name]
+        err = part["accuracy_std"].to_numpy() if "accuracy_std" in part else None
+        ax.errorbar(part["trainable_params"], part["accuracy"], yerr=err, fmt=marker, color=color, capsize=3, ms=7, label=name,
+                    ls="-" if series == "family" and len(part) > 1 else "none", lw=1)
     best = df["accuracy"].cummax()
     frontier = df[df["accuracy"] >= best]
-    ax.step(frontier["trainable_params"], frontier["accuracy"], where="post", ls="--", color="grey", label="frontier")
+    ax.step(frontier["trainable_params"], frontier["accuracy"], where="post", ls="--", color="grey", lw=1, label="frontier (best so far)")
     ax.set_xscale("log")
     ax.set(xlabel="Trainable parameters (log scale)", ylabel="Accuracy", title="Accuracy against trainable parameters")
-    ax.legend(loc="lower right", fontsize="small")
+    legend_below(ax)
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #c6c9edea
@@ -166,17 +267,21 @@ def plot_accuracy_vs_params(data, path) -> Path:
 
 # %% ../nbs/14_visualizer.ipynb #37a895d7
 def rank_figure(df: pd.DataFrame) -> Figure:
-    "Accuracy against LoRA rank, one line per series, from `series, lora_r, accuracy[, accuracy_std]`."
+    "Accuracy against LoRA rank, one line per series (a configuration family), from `series, lora_r, accuracy[, accuracy_std]`; legend below."
     _require(df, ["series", "lora_r", "accuracy"], "the rank-sensitivity figure")
-    fig, (ax,) = new_figure(6.4, 4.2)
-    for name, part in df.sort_values("lora_r").groupby("series", sort=False):
-        err = part["accuracy_std"].fillna(0) if "accuracy_std" in part else None
-        ax.errorbar(part["lora_r"], part["accuracy"], yerr=err, marker="o", capsize=3, label=name)
+    style = family_style(df["series"])
+    fig, (ax,) = new_figure(7.2, 4.4 + 0.22 * math.ceil(len(style) / 2))
+    n = len(style)
+    for i, (name, part) in enumerate(df.sort_values("lora_r").groupby("series", sort=False)):
+        dodge = 2 ** (0.06 * (i - (n - 1) / 2)) # a few percent apart in x, so error bars at one rank don't cover each other
+        color, marker = style[name]
+        err = part["accuracy_std"].to_numpy() if "accuracy_std" in part else None
+        ax.errorbar(part["lora_r"] * dodge, part["accuracy"], yerr=err, marker=marker, color=color, capsize=3, label=name)
     ranks = sorted(df["lora_r"].unique())
     ax.set_xscale("log", base=2)
-    ax.set_xticks(ranks, [str(int(r)) for r in ranks])
-    ax.set(xlabel="LoRA rank r (log scale)", ylabel="Accuracy", title="Rank sensitivity")
-    ax.legend(fontsize="small")
+    ax.set_xticks(ranks, [str(int(r)) for r in ranks]); ax.minorticks_off()
+    ax.set(xlabel="LoRA rank r (log scale)", ylabel="Accuracy", title="Rank sensitivity (one line per configuration family)")
+    legend_below(ax)
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #ae2de004
@@ -185,27 +290,39 @@ def plot_rank_sensitivity(data, path) -> Path:
     return save_figure(rank_figure(load_plot_data(data, path)), path)
 
 # %% ../nbs/14_visualizer.ipynb #56344ea6
-def training_curves_figure(df: pd.DataFrame) -> Figure:
-    "Loss (training solid, validation dashed) and validation accuracy against step, from `model, seed, step, loss, eval_loss, eval_accuracy`."
+def training_curves_figure(df: pd.DataFrame, final: pd.DataFrame|None = None) -> Figure:
+    """Loss against step (training solid, validation dashed where logged); right: validation accuracy, else each run's final
+    accuracy (`final`: `model, step, accuracy`), else no right panel. From `model, seed, step, loss[, eval_loss, eval_accuracy]`."""
     _require(df, ["model", "step", "loss"], "the training-curve figure")
-    fig, axes = new_figure(11, 4.2, ncols=2)
-    palette = dict(zip(dict.fromkeys(df["model"]), sns.color_palette(n_colors=df["model"].nunique())))
-    train = df.dropna(subset=["loss"])
-    sns.lineplot(train, x="step", y="loss", hue="model", palette=palette, errorbar="sd", ax=axes[0])
-    if "eval_loss" in df and df["eval_loss"].notna().any():
+    logged = lambda c: c in df and df[c].notna().any()
+    right = logged("eval_accuracy") or (final is not None and len(final) > 0)
+    fig, axes = new_figure(11 if right else 6.4, 4.6 + 0.22 * math.ceil(df["model"].nunique() / 3), ncols=2 if right else 1)
+    palette = {m: c for m, (c, _) in family_style(df["model"]).items()}
+    sns.lineplot(df.dropna(subset=["loss"]), x="step", y="loss", hue="model", palette=palette, errorbar="sd", ax=axes[0], legend=False)
+    if logged("eval_loss"):
         sns.lineplot(df.dropna(subset=["eval_loss"]), x="step", y="eval_loss", hue="model", palette=palette, errorbar="sd",
                      ax=axes[0], linestyle="--", marker="o", legend=False)
-    axes[0].set(xlabel="Training step", ylabel="Loss (cross-entropy)", title="Loss: training (solid), validation (dashed)")
-    if "eval_accuracy" in df and df["eval_accuracy"].notna().any():
-        sns.lineplot(df.dropna(subset=["eval_accuracy"]), x="step", y="eval_accuracy", hue="model", palette=palette,
-                     errorbar="sd", marker="o", ax=axes[1])
-    axes[1].set(xlabel="Training step", ylabel="Validation accuracy", title="Validation accuracy")
+    axes[0].set(xlabel="Training step", ylabel="Loss (cross-entropy)",
+                title="Loss: training (solid), validation (dashed)" if logged("eval_loss") else "Training loss (no validation during training)")
+    if right:
+        if logged("eval_accuracy"):
+            sns.lineplot(df.dropna(subset=["eval_accuracy"]), x="step", y="eval_accuracy", hue="model", palette=palette,
+                         errorbar="sd", marker="o", ax=axes[1], legend=False)
+            axes[1].set(title="Validation accuracy")
+        else:
+            for name, part in final.groupby("model", sort=False): axes[1].scatter(part["step"], part["accuracy"], color=palette.get(name), s=30)
+            axes[1].set(title="Final evaluation accuracy (no evaluation during training)")
+        axes[1].set(xlabel="Training step", ylabel="Accuracy")
+    handles = [Line2D([], [], color=c, label=m) for m, c in palette.items()]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)), fontsize="small", frameon=False)
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #dc418575
-def plot_training_curves(data, path) -> Path:
-    "Training and validation curves of all models as a PNG."
-    return save_figure(training_curves_figure(load_plot_data(data, path)), path)
+def plot_training_curves(data, path, final=None) -> Path:
+    "Training and validation curves of all models as a PNG (`final`: each run's final accuracy, drawn when no validation was logged)."
+    final = None if final is None else pd.DataFrame(final)
+    if final is not None and len(final): final.to_csv(Path(path).with_name(Path(path).stem + "_final.csv"), index=False)
+    return save_figure(training_curves_figure(load_plot_data(data, path), final), path)
 
 # %% ../nbs/14_visualizer.ipynb #b3ff0bf7
 def _representatives(groups):
@@ -213,13 +330,14 @@ def _representatives(groups):
 
 # %% ../nbs/14_visualizer.ipynb #51014384
 def confusion_data(groups) -> pd.DataFrame:
-    "`model, true, predicted, count` for each row's lowest seed."
+    "`model, true, predicted, true_name, predicted_name, count` for each row's lowest seed (class names from `class_names`)."
     rows = []
     for label, run in _representatives(groups).items():
         y, p = run.labels_and_probs()
-        k = p.shape[1]
+        k = p.shape[1]; names = class_names(run, k)
         cm = skm.confusion_matrix(y, p.argmax(1), labels=list(range(k)))
-        rows += [{"model": label, "true": i, "predicted": j, "count": int(cm[i, j])} for i in range(k) for j in range(k)]
+        rows += [{"model": label, "true": i, "predicted": j, "true_name": names[i], "predicted_name": names[j], "count": int(cm[i, j])}
+                 for i in range(k) for j in range(k)]
     return pd.DataFrame(rows)
 
 # %% ../nbs/14_visualizer.ipynb #27dd08a5
@@ -255,38 +373,218 @@ def training_curve_data(groups) -> pd.DataFrame:
 # %% ../nbs/14_visualizer.ipynb #d94b6335
 def summary_data(summary: pd.DataFrame, columns, required) -> pd.DataFrame:
     "The `columns` of the results table (`label` as `model`), rows where `required` are all present."
-    df = summary.rename(columns={"label": "model"})
+    df = summary.drop(columns=["model"], errors="ignore").rename(columns={"label": "model"}) # the row label names the row, not the model path
     df = df[[c for c in ["model"] + list(columns) if c in df.columns]]
     return df.dropna(subset=[c for c in required if c in df.columns]) if all(c in df.columns for c in required) else pd.DataFrame()
 
+# %% ../nbs/14_visualizer.ipynb #7ca93275
+def final_accuracy_data(groups) -> pd.DataFrame:
+    "`model, seed, step, accuracy`: each run's final evaluation, placed at its last logged step."
+    rows = [{"model": label, "seed": r.seed, "step": int(r.train_log["step"].max()), "accuracy": r.metrics["accuracy"]}
+            for label, runs in groups.items() for r in runs
+            if r.train_log is not None and len(r.train_log) and r.metrics.get("accuracy") is not None]
+    return pd.DataFrame(rows, columns=["model", "seed", "step", "accuracy"])
+
 # %% ../nbs/14_visualizer.ipynb #a304b3d6
 def rank_data(summary: pd.DataFrame) -> pd.DataFrame:
-    "`series, lora_r, accuracy, accuracy_std, n_seeds` for LoRA/QLoRA rows, when at least two ranks were run."
+    "`series, model, lora_r, accuracy, accuracy_std, n_seeds` for LoRA/QLoRA rows when at least two ranks ran; a series is the row's `family` (see `annotate_summary`)."
     df = summary[summary["method"].isin(["lora", "qlora"]) & summary["lora_r"].notna()]
     if df["lora_r"].nunique() < 2: return pd.DataFrame()
-    series = df["method"] + " · " + df["model"].fillna("").astype(str)
-    return pd.DataFrame({"series": series, "lora_r": df["lora_r"].astype(int), "accuracy": df["accuracy"],
+    series = df["family"] if "family" in df else df["method"] + " · " + df["model"].fillna("").astype(str)
+    return pd.DataFrame({"series": series, "model": df["label"], "lora_r": df["lora_r"].astype(int), "accuracy": df["accuracy"],
                          "accuracy_std": df["accuracy_std"], "n_seeds": df["n_seeds"]})
 
 # %% ../nbs/14_visualizer.ipynb #45e1bfc5
 def draw_report_figures(groups, summary: pd.DataFrame, out_dir) -> dict[str, Path]:
     "Draw every figure the runs have data for into `out_dir`; `{title: png path}`, each PNG with its CSV beside it."
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    memory = summary_data(summary, ["peak_memory_bytes", "peak_memory_bytes_std", "memory_device"], ["peak_memory_bytes"])
+    summary = summary if "family" in summary else annotate_summary(summary, groups)
+    memory = summary_data(summary, ["peak_memory_bytes", "peak_memory_bytes_std", "memory_device", "n_seeds"], ["peak_memory_bytes"])
     if not memory.empty:
         memory = memory.assign(peak_memory_mb=memory["peak_memory_bytes"] / 1e6, peak_memory_mb_std=memory["peak_memory_bytes_std"] / 1e6)
+    curves = lambda data, path: plot_training_curves(data, path, final_accuracy_data(groups))
     plan = [
         ("Confusion matrices", "confusion_matrices", plot_confusion_matrices, confusion_data(groups)),
         ("ROC curves", "roc_curves", plot_roc_curves, roc_data(groups)),
         ("Reliability diagrams", "reliability", plot_reliability, reliability_data(groups)),
-        ("Training curves", "training_curves", plot_training_curves, training_curve_data(groups)),
+        ("Training curves", "training_curves", curves, training_curve_data(groups)),
         ("Parameter efficiency", "parameter_efficiency", plot_parameter_efficiency,
          summary_data(summary, ["method", "trainable_params", "trainable_share"], ["trainable_share"])),
         ("Accuracy against trainable parameters", "accuracy_vs_params", plot_accuracy_vs_params,
-         summary_data(summary, ["method", "trainable_params", "accuracy", "accuracy_std", "n_seeds"], ["trainable_params", "accuracy"])),
+         summary_data(summary, ["family", "method", "trainable_params", "accuracy", "accuracy_std", "n_seeds"], ["trainable_params", "accuracy"])),
         ("Rank sensitivity", "rank_sensitivity", plot_rank_sensitivity, rank_data(summary)),
         ("Peak memory", "memory", plot_memory, memory),
         ("Training time", "training_time", plot_training_time,
          summary_data(summary, ["train_time_s", "train_time_s_std", "n_seeds"], ["train_time_s"])),
     ]
     return {title: plot(data, out_dir/f"{stem}.png") for title, stem, plot, data in plan if not data.empty}
+
+# %% ../nbs/14_visualizer.ipynb #2e7c1111
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "png", "scale": 2}}
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+            "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363")
+def family_colors(families) -> dict:
+    "`{family: colour}` in order of first appearance (20 colours, then round again)."
+    return {f: _PALETTE[i % len(_PALETTE)] for i, f in enumerate(dict.fromkeys(families))}
+
+def trace_meta(method, model, family, seed=None) -> dict:
+    "What the report's filters read from a trace: method, model (short), family and seed (None: every seed)."
+    return {"method": str(method), "model": short_model(model), "family": family, "seed": None if seed is None else str(seed)}
+
+def _layout(fig, title, xtitle, ytitle, xlog=False, height=460):
+    fig.update_layout(title=title, height=height, hovermode="closest", template="plotly_white",
+                      legend=dict(title="click: hide, double-click: only this", orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0),
+                      margin=dict(l=60, r=20, t=60, b=40))
+    fig.update_xaxes(title=xtitle, type="log" if xlog else None)
+    fig.update_yaxes(title=ytitle)
+    return fig
+
+# %% ../nbs/14_visualizer.ipynb #a91f36d1
+def runs_frame(groups: dict) -> pd.DataFrame:
+    "One row per run: `label, seed, accuracy` and its costs, for the faint per-seed points of the charts."
+    keys = ("accuracy", "trainable_params", "train_time_s", "peak_memory_bytes", "footprint_bytes")
+    return pd.DataFrame([{"label": label, "seed": r.seed, **{k: _number(r.metrics.get(k)) for k in keys}}
+                         for label, runs in groups.items() for r in runs], columns=["label", "seed", *keys])
+
+# %% ../nbs/14_visualizer.ipynb #d14f1b4e
+def _error(row, metric="accuracy"):
+    "(minus, plus) error-bar lengths: the interval for one seed, the std over several (0 when unknown)."
+    v, std = _number(row.get(metric)), _number(row.get(f"{metric}_std"))
+    if int(row.get("n_seeds", 1) or 1) > 1: return (0.0, 0.0) if math.isnan(std) else (std, std)
+    low, high = _number(row.get(f"{metric}_ci_low")), _number(row.get(f"{metric}_ci_high"))
+    return (0.0, 0.0) if math.isnan(low) or math.isnan(high) else (v - low, high - v)
+
+def scatter_by_family(df: pd.DataFrame, # `annotate_summary`'s table
+                      per_run: pd.DataFrame|None, # `runs_frame`: faint points, one trace per family and seed; None: none
+                      x: str, xtitle: str, title: str, xlog: bool = False, xscale: float = 1.0, xfmt: str = ",.0f",
+                      lines: bool = False) -> go.Figure:
+    "Accuracy (with its error bar) against the column `x`, one trace per configuration family."
+    df = df[df[x].notna() & df["accuracy"].notna()]
+    if xlog: df = df[df[x] > 0]
+    colors = family_colors(df["family"])
+    fig = go.Figure()
+    for family, part in df.groupby("family", sort=False):
+        part = part.sort_values(x)
+        err = np.array([_error(r) for _, r in part.iterrows()]).reshape(-1, 2)
+        custom = [[r["label"], value_text(r), r["hover"], f"{_number(r[x]) * xscale:{xfmt}}", r["seeds"] or "n/a"] for _, r in part.iterrows()]
+        first = part.iloc[0]
+        fig.add_trace(go.Scatter(
+            x=part[x] * xscale, y=part["accuracy"], mode="lines+markers" if lines else "markers", name=family, legendgroup=family,
+            marker=dict(size=10, color=colors[family]), line=dict(color=colors[family]),
+            error_y=dict(type="data", symmetric=False, array=err[:, 1], arrayminus=err[:, 0], thickness=1.2, width=4),
+            customdata=custom, meta=trace_meta(first["method"], first["model"], family),
+            hovertemplate=("<b>%{customdata[0]}</b><br>accuracy %{customdata[1]}<br>" + xtitle +
+                           ": %{customdata[3]}<br>seeds: %{customdata[4]}<br>%{customdata[2]}<extra></extra>")))
+        if per_run is None or per_run.empty: continue
+        mine = per_run[per_run["label"].isin(part["label"]) & per_run[x].notna() & per_run["accuracy"].notna()]
+        for seed, runs in mine.groupby(mine["seed"].astype(str), sort=False):
+            fig.add_trace(go.Scatter(
+                x=runs[x] * xscale, y=runs["accuracy"], mode="markers", name=f"{family} · seed {seed}", legendgroup=family,
+                showlegend=False, marker=dict(size=5, color=colors[family], opacity=0.4, symbol="circle-open"),
+                customdata=[[r["label"], seed, f"{r['accuracy']:.3f}"] for _, r in runs.iterrows()],
+                meta=trace_meta(first["method"], first["model"], family, seed),
+                hovertemplate="%{customdata[0]}, seed %{customdata[1]}<br>accuracy %{customdata[2]}<extra></extra>"))
+    return _layout(fig, title, xtitle, "Accuracy (eval split)", xlog=xlog)
+
+# %% ../nbs/14_visualizer.ipynb #d52ec057
+def rank_chart(df: pd.DataFrame) -> go.Figure|None:
+    "Accuracy against LoRA rank, one line per configuration family; None when fewer than two ranks ran."
+    d = df[df["method"].isin(["lora", "qlora"]) & df["lora_r"].notna()]
+    if d["lora_r"].nunique() < 2: return None
+    fig = scatter_by_family(d, None, "lora_r", "LoRA rank r", "Rank sensitivity (one line per configuration family)", xlog=True, xfmt=".0f", lines=True)
+    ranks = sorted(d["lora_r"].astype(int).unique())
+    fig.update_xaxes(type="log", tickvals=ranks, ticktext=[str(r) for r in ranks])
+    return fig
+
+# %% ../nbs/14_visualizer.ipynb #7da682a7
+def reliability_chart(groups: dict, family: dict, n_bins: int = 15) -> go.Figure|None:
+    "Reliability diagram of each row's lowest seed (`family`: `{row label: family}`); hover gives the bin's count; legend below."
+    fig = go.Figure()
+    colors = family_colors(family.values())
+    for label, run in _representatives(groups).items():
+        bins = calibration_bins(*run.labels_and_probs(), n_bins=n_bins)
+        ece = bins.pop("ece")
+        d = pd.DataFrame(bins)
+        fig.add_trace(go.Scatter(x=d["confidence"], y=d["accuracy"], mode="lines+markers", name=f"{label} (ECE {ece:.3f})",
+                                 line=dict(color=colors[family[label]]), customdata=d[["count"]].to_numpy(),
+                                 meta=trace_meta(run.method, run.flat.get("model.name_or_path"), family[label], run.seed),
+                                 hovertemplate=f"<b>{html.escape(label)}</b> (seed {run.seed})<br>confidence %{{x:.3f}}<br>"
+                                               "accuracy %{y:.3f}<br>%{customdata[0]} examples<extra></extra>"))
+    if not fig.data: return None
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration", hoverinfo="skip",
+                             line=dict(dash="dash", color="grey"), meta={"always": True}))
+    return _layout(fig, "Reliability (lowest seed of each row)", "Confidence (mean top-class probability in bin)", "Accuracy in bin", height=520)
+
+# %% ../nbs/14_visualizer.ipynb #b836a449
+def confusion_chart(groups: dict, family: dict, ncols: int = 3) -> go.Figure|None:
+    "Confusion matrices of each row's lowest seed in a grid with class names; hover gives the count and the share of the true class."
+    items = list(_representatives(groups).items())
+    if not items: return None
+    nrows = math.ceil(len(items) / ncols)
+    fig = make_subplots(rows=nrows, cols=min(ncols, len(items)), subplot_titles=[l for l, _ in items],
+                        horizontal_spacing=0.08, vertical_spacing=min(0.12, 0.3 / nrows))
+    for i, (label, run) in enumerate(items):
+        y, p = run.labels_and_probs()
+        k = p.shape[1]; names = class_names(run, k)
+        cm = skm.confusion_matrix(y, p.argmax(1), labels=list(range(k)))
+        share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+        fig.add_trace(go.Heatmap(z=share, x=names, y=names, text=cm, texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1,
+                                 showscale=False, customdata=share, name=label,
+                                 meta=trace_meta(run.method, run.flat.get("model.name_or_path"), family[label], run.seed),
+                                 hovertemplate=f"{html.escape(label)}<br>true %{{y}}, predicted %{{x}}<br>%{{text}} examples "
+                                               "(%{customdata:.1%} of the true class)<extra></extra>"),
+                      row=i // ncols + 1, col=i % ncols + 1)
+    fig.update_yaxes(autorange="reversed", title_text="true")
+    fig.update_xaxes(title_text="predicted")
+    fig.update_layout(title="Confusion matrices (lowest seed of each row; colour: share of the true class)",
+                      height=300 * nrows + 80, template="plotly_white", margin=dict(l=60, r=20, t=90, b=40))
+    return fig
+
+# %% ../nbs/14_visualizer.ipynb #13737b75
+def training_chart(groups: dict, family: dict) -> go.Figure|None:
+    "Training loss (solid) and validation loss (dashed) per run; validation accuracy on the right where it was logged."
+    has_eval = any(r.train_log is not None and "eval_accuracy" in r.train_log and r.train_log["eval_accuracy"].notna().any()
+                   for runs in groups.values() for r in runs)
+    fig = make_subplots(rows=1, cols=2 if has_eval else 1,
+                        subplot_titles=["Loss: training (solid), validation (dashed)"] + (["Validation accuracy"] if has_eval else []))
+    colors = family_colors(family.values())
+    for label, runs in groups.items():
+        for run in runs:
+            log = run.train_log
+            if log is None or "loss" not in log or not log["loss"].notna().any(): continue
+            meta = trace_meta(run.method, run.flat.get("model.name_or_path"), family[label], run.seed)
+            color, name = colors[family[label]], f"{label} · seed {run.seed}"
+            series = [("loss", "training loss", 1, dict(color=color), "lines", True),
+                      ("eval_loss", "validation loss", 1, dict(color=color, dash="dash"), "lines+markers", False),
+                      ("eval_accuracy", "validation accuracy", 2, dict(color=color), "lines+markers", False)]
+            for column, what, col, line, mode, legend in series:
+                if column not in log or not log[column].notna().any() or (col == 2 and not has_eval): continue
+                part = log.dropna(subset=[column])
+                fig.add_trace(go.Scatter(x=part["step"], y=part[column], mode=mode, name=name, legendgroup=name, showlegend=legend,
+                                         line=line, meta=meta,
+                                         hovertemplate=f"{html.escape(name)}<br>step %{{x}}<br>{what} %{{y:.4f}}<extra></extra>"), 1, col)
+    if not fig.data: return None
+    fig.update_xaxes(title_text="training step")
+    fig.update_layout(height=460, template="plotly_white", legend=dict(orientation="h", y=-0.2), margin=dict(t=60, b=40))
+    return fig
+
+# %% ../nbs/14_visualizer.ipynb #351ede3f
+def report_charts(summary: pd.DataFrame, groups: dict) -> list[tuple[str, go.Figure]]:
+    "The report's interactive charts that the runs have data for, `[(title, figure)]`; `summary` from `annotate_summary`."
+    family = dict(zip(summary["label"], summary["family"]))
+    per_run = runs_frame(groups)
+    charts = [
+        ("Accuracy against trainable parameters", scatter_by_family(summary, per_run, "trainable_params", "trainable parameters",
+            "Accuracy against trainable parameters (log x; one colour per configuration family)", xlog=True)),
+        ("Rank sensitivity", rank_chart(summary)),
+        ("Accuracy against training time", scatter_by_family(summary, per_run, "train_time_s", "training time (s)",
+            "Accuracy against training time", xfmt=",.1f")),
+        ("Accuracy against peak memory", scatter_by_family(summary, per_run, "peak_memory_bytes", "peak training memory (MB)",
+            "Accuracy against peak training memory", xscale=1e-6, xfmt=",.1f")),
+        ("Accuracy against model footprint", scatter_by_family(summary, per_run, "footprint_bytes", "model footprint (MB)",
+            "Accuracy against model footprint (the weights in memory: what quantisation saves)", xscale=1e-6, xfmt=",.1f")),
+        ("Reliability", reliability_chart(groups, family)),
+        ("Confusion matrices", confusion_chart(groups, family)),
+        ("Training curves", training_chart(groups, family)),
+    ]
+    return [(title, fig) for title, fig in charts if fig is not None and len(fig.data)]
