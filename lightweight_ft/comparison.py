@@ -5,14 +5,16 @@
 # %% ../nbs/13_comparison.ipynb #7e39269d
 from __future__ import annotations
 import json, math
+import numpy as np
 import pandas as pd
 from .config_manager import ConfigError, DataConfig, flat_config
 from .data import describe_data
-from .metrics import HEADLINE_METRICS, evaluate_predictions
+from .metrics import HEADLINE_METRICS, compare_predictions, evaluate_predictions, noninferiority
+from .runs import RunRecord, load_run
 
 # %% auto #0
 __all__ = ['SUMMARY_METRICS', 'COST_KEYS', 'config_group_key', 'group_runs', 'run_summary', 'summarize_groups', 'run_data_label',
-           'data_sentence']
+           'data_sentence', 'cheapest_not_worse']
 
 # %% ../nbs/13_comparison.ipynb #27e3bca5
 def config_group_key(config: dict, ignore=("training.seed",)) -> str:
@@ -104,3 +106,57 @@ def data_sentence(runs) -> str:
     note = (" The SST-2 sample is a small part of the training split shipped inside the package: these numbers are not "
             "full-data results.") if any(l.startswith("SST-2 sample") for l in labels) else ""
     return f"Trained on: {'; '.join(labels)}.{note} "
+
+# %% ../nbs/13_comparison.ipynb #fde9eb9d
+def _cost_of(run: RunRecord, cost: str) -> float:
+    m = run.metrics
+    if cost == "latency": v = 1 / m["predictions_per_s"] if m.get("predictions_per_s") else None
+    elif cost == "trainable_params": v = m.get("trainable_params_at_budget", m.get("trainable_params")) # AdaLoRA: at its final budget
+    else: v = m.get(cost)
+    if v is None: raise ValueError(f"{run.path or run.name}: metrics.json has no {cost!r}; choose a cost every run records "
+                                   f"({', '.join(COST_KEYS)}, or latency).")
+    return float(v)
+
+# %% ../nbs/13_comparison.ipynb #0294daa0
+def _correct_rows(runs, reference=None):
+    "Per-example correctness [seeds, examples] of a configuration's runs, checked to be scored on the reference's examples."
+    rows = []
+    for r in runs:
+        if r.predictions is None: raise ValueError(f"{r.path or r.name}: no predictions.csv; the pick needs per-example predictions.")
+        labels, probs = r.labels_and_probs()
+        texts = r.predictions["text"].tolist() if "text" in r.predictions else None
+        if reference is None: reference = (labels, texts)
+        elif len(labels) != len(reference[0]) or (labels != reference[0]).any() or (texts and reference[1] and texts != reference[1]):
+            raise ValueError(f"{r.path or r.name}: scored on a different test split (labels or texts differ); "
+                             "the paired test needs every run evaluated on the same examples in the same order.")
+        rows.append(probs.argmax(1) == labels)
+    return np.array(rows, dtype=float), reference
+
+# %% ../nbs/13_comparison.ipynb #3db71a06
+def cheapest_not_worse(runs, # RunRecords or run folders; seeds of one configuration are grouped (`group_runs`)
+                       cost: str = "trainable_params", # a metrics.json cost, or `latency`
+                       margin: float = 0.005, # accuracy loss accepted against the best (0.005: half a point)
+                       alpha: float = 0.05, n_resamples: int = 2000, seed: int = 0) -> dict:
+    "`best`, `pick` (the cheapest configuration non-inferior to the best) and a `table` of every configuration sorted by cost."
+    runs = [r if isinstance(r, RunRecord) else load_run(r) for r in runs]
+    groups = group_runs(runs)
+    if not groups: raise ValueError("no runs to pick from; pass run folders written by run_experiment (or lwft search).")
+    correct, costs, reference = {}, {}, None
+    for label, rs in groups.items():
+        correct[label], reference = _correct_rows(rs, reference)
+        costs[label] = float(np.mean([_cost_of(r, cost) for r in rs]))
+    acc = {k: float(v.mean()) for k, v in correct.items()}
+    best = max(acc, key=lambda k: (acc[k], -costs[k]))
+    rows = []
+    for label, rs in groups.items():
+        row = {"label": label, "n_seeds": len(rs), "accuracy": acc[label], cost: costs[label]}
+        if label == best: row.update(accuracy_diff=0.0, diff_ci_low=0.0, diff_ci_high=0.0, p_value=0.0, non_inferior=True, mcnemar_p=math.nan)
+        else:
+            row.update(noninferiority(correct[label], correct[best], margin, alpha, n_resamples, seed))
+            first = {label: rs[0].labels_and_probs()[1], best: groups[best][0].labels_and_probs()[1]} # two-sided, first seeds: for the report
+            row["mcnemar_p"] = float(compare_predictions(reference[0], first, n_resamples=200, seed=seed)["p_value"].iloc[0])
+        rows.append(row)
+    table = pd.DataFrame(rows).sort_values([cost, "accuracy"], ascending=[True, False]).reset_index(drop=True)
+    pick = table[table["non_inferior"]].iloc[0].to_dict()
+    return {"best": table[table["label"] == best].iloc[0].to_dict(), "pick": pick, "cost": cost, "margin": margin, "alpha": alpha,
+            "n_examples": len(reference[0]), "table": table}
