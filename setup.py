@@ -23,6 +23,7 @@ requirements = shlex.split(cfg.get('requirements', ''))
 offline_requirements = shlex.split(cfg.get('offline_requirements', ''))
 serve_requirements = shlex.split(cfg.get('serve_requirements', ''))
 tensorboard_requirements = shlex.split(cfg.get('tensorboard_requirements', ''))
+search_requirements = shlex.split(cfg.get('search_requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 min_python = cfg['min_python']
@@ -41,7 +42,8 @@ setuptools.setup(
     include_package_data = True,
     package_data = {cfg['lib_name']: ['sst2_sample/*.tsv', 'sst2_sample/*.md']}, # the SST-2 sample `data.source: sample` reads
     install_requires = requirements,
-    extras_require = {'offline': offline_requirements, 'serve': serve_requirements, 'tensorboard': tensorboard_requirements, 'dev': dev_requirements},
+    extras_require = {'offline': offline_requirements, 'serve': serve_requirements, 'tensorboard': tensorboard_requirements,
+                      'search': search_requirements, 'dev': dev_requirements},
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),
     long_description_content_type = 'text/markdown',

@@ -93,6 +93,26 @@ def _serve(a):
                              max_body_bytes=a.max_body_bytes, timeout_s=a.timeout, max_batch=a.max_batch)
     run_server(a.models, settings)
 
+# %% ../nbs/21_cli.ipynb #23842a61
+def _search(a):
+    from lightweight_ft.search import search, search_report, study_table
+    study = search(a.config, n_trials=a.n_trials, timeout=a.timeout, storage=a.storage, study_name=a.study, space=a.space, output_dir=a.output)
+    table = study_table(study)
+    print(f"study {a.study}: {len(table)} trials ({', '.join(f'{n} {s.lower()}' for s, n in table['state'].value_counts().items())}); runs in {a.output}")
+    if a.report: r = search_report(study, a.config, a.output, cost=a.cost, margin=a.margin, top_k=a.top_k); print(f"best: {r['best']['label']}; cheapest not worse: {r['pick']['label']}; report: {a.output}/search_report.md")
+
+# %% ../nbs/21_cli.ipynb #e64aec4b
+def _search_parser(sub):
+    se = sub.add_parser("search", help="an Optuna search (one worker; start the same command on more processes or machines to share the study)")
+    se.add_argument("config", help="YAML config every trial starts from"); se.add_argument("--space", help="search space YAML (default: search.EXAMPLE_SPACE)")
+    se.add_argument("--n-trials", type=int, default=20, help="trials that count, over all workers"); se.add_argument("--timeout", type=float, help="seconds this worker starts trials")
+    se.add_argument("--storage", help="database URL shared by the workers (default: sqlite:///OUTPUT/study.db; postgresql://... for several machines)")
+    se.add_argument("--study", default="lwft"); se.add_argument("--output", default="search", help="folder of the trials' run folders")
+    se.add_argument("--report", action="store_true", help="then write search_report.md: the best and the cheapest not worse (see --cost, --margin)")
+    se.add_argument("--cost", default="trainable_params"); se.add_argument("--margin", type=float, default=0.005); se.add_argument("--top-k", type=int, default=0, help="re-run the k best over two more seeds before picking")
+    se.set_defaults(fn=_search)
+    return se
+
 # %% ../nbs/21_cli.ipynb #465c7f0e
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lwft", description="Parameter-efficient fine-tuning of small encoders, measured honestly.")
@@ -149,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--max-body-bytes", type=int, default=2_000_000); sv.add_argument("--max-batch", type=int, default=64)
     sv.add_argument("--timeout", type=float, default=30.0, help="seconds a request may wait for its answer")
     sv.set_defaults(fn=_serve)
+    _search_parser(sub)
     for sp in (t, s, an, pr, ex): sp.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 

@@ -5,17 +5,16 @@
 # %% ../nbs/13_comparison.ipynb #7e39269d
 from __future__ import annotations
 import json, math
-from pathlib import Path
 import numpy as np
 import pandas as pd
 from .config_manager import ConfigError, DataConfig, flat_config
 from .data import describe_data
-from .metrics import HEADLINE_METRICS, _percentile_bootstrap, evaluate_predictions
+from .metrics import HEADLINE_METRICS, compare_predictions, evaluate_predictions, noninferiority
 from .runs import RunRecord, load_run
 
 # %% auto #0
-__all__ = ['SUMMARY_METRICS', 'COST_KEYS', 'config_group_key', 'group_runs', 'run_summary', 'summarize_groups', 'noninferiority',
-           'cheapest_not_worse', 'run_data_label', 'data_sentence']
+__all__ = ['SUMMARY_METRICS', 'COST_KEYS', 'config_group_key', 'group_runs', 'run_summary', 'summarize_groups', 'run_data_label',
+           'data_sentence', 'cheapest_not_worse']
 
 # %% ../nbs/13_comparison.ipynb #27e3bca5
 def config_group_key(config: dict, ignore=("training.seed",)) -> str:
@@ -89,70 +88,6 @@ def summarize_groups(groups: dict, ci_level: float = 0.95, n_resamples: int = 10
         rows.append(row)
     return pd.DataFrame(rows)
 
-# %% ../nbs/13_comparison.ipynb #c6a0fae5
-def noninferiority(correct_a, correct_b, margin: float = 0.005, alpha: float = 0.05, n_resamples: int = 2000, seed: int = 0) -> dict:
-    """One-sided paired bootstrap of H0: acc(a) − acc(b) ≤ −margin. `correct_*`: per-example correctness ([n] or [seeds, n], averaged
-    over seeds). Returns the difference, its two-sided (1−2α) interval (whose low end is the one-sided bound), p and the verdict."""
-    a, b = np.atleast_2d(correct_a).mean(0), np.atleast_2d(correct_b).mean(0)
-    diff = float(a.mean() - b.mean())
-    res = _percentile_bootstrap((a, b), lambda x, y, axis=-1: x.mean(axis) - y.mean(axis), 1 - 2 * alpha, n_resamples, seed, paired=True)
-    dist = np.asarray(res.bootstrap_distribution)
-    p = float((np.sum(dist <= -margin) + 1) / (len(dist) + 1)) if np.ptp(dist) > 0 else (0.0 if diff > -margin else 1.0)
-    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if not math.isfinite(low): low = high = diff # identical correctness: a constant distribution
-    return {"accuracy_diff": diff, "diff_ci_low": low, "diff_ci_high": high, "p_value": p, "non_inferior": low > -margin}
-
-# %% ../nbs/13_comparison.ipynb #00b70a5f
-def _correctness(runs, ref=None):
-    "Per-example correctness [seeds, n] of one configuration's runs, checked against `ref` (labels, texts) of the first."
-    rows = []
-    for r in runs:
-        if r.predictions is None: raise ValueError(f"{r.path or r.name}: no predictions.csv; the pick needs per-example predictions.")
-        labels, probs = r.labels_and_probs()
-        texts = r.predictions["text"].astype(str).tolist() if "text" in r.predictions else None
-        if ref is None: ref = (labels, texts)
-        elif len(labels) != len(ref[0]) or (labels != ref[0]).any() or (texts is not None and ref[1] is not None and texts != ref[1]):
-            raise ValueError(f"{r.path or r.name}: scored on a different test split (labels or texts differ); the pick compares runs "
-                             "example by example: evaluate every run on the same split (same data.max_eval_samples).")
-        rows.append(probs.argmax(1) == labels)
-    return np.array(rows, dtype=float), ref
-
-def _cost_of(run, cost: str) -> float:
-    v = (1 / run.metrics["predictions_per_s"] if run.metrics.get("predictions_per_s") else None) if cost == "latency" else run.metrics.get(cost)
-    if v is None: raise ValueError(f"{run.path or run.name}: metrics.json has no {cost!r}; choose a cost every run records "
-                                   "(trainable_params, peak_memory_bytes, footprint_bytes, train_time_s or latency).")
-    return float(v)
-
-def _pruned(run) -> bool:
-    "A search trial that was pruned (its `trial.json` says so) holds a half-trained model."
-    f = Path(run.path)/"trial.json" if run.path is not None else None
-    return bool(f and f.exists() and json.loads(f.read_text()).get("state") == "PRUNED")
-
-def cheapest_not_worse(runs, # RunRecords or run folders; seeds of one configuration are grouped (`group_runs`)
-                       cost: str = "trainable_params", # a metrics.json key (trainable_params, peak_memory_bytes, footprint_bytes, train_time_s) or `latency`
-                       margin: float = 0.005, # how much lower (accuracy, absolute) still counts as not worse
-                       alpha: float = 0.05, n_resamples: int = 2000, seed: int = 0) -> dict:
-    "`best`, `pick` (the cheapest configuration not worse than the best) and `table` (every configuration, sorted by cost)."
-    runs = [r if isinstance(r, RunRecord) else load_run(r) for r in runs]
-    groups = group_runs([r for r in runs if not _pruned(r)])
-    if not groups: raise ValueError("no runs to pick from; pass finished run folders.")
-    correct, costs, ref = {}, {}, None
-    for label, rs in groups.items():
-        correct[label], ref = _correctness(rs, ref)
-        costs[label] = float(np.mean([_cost_of(r, cost) for r in rs]))
-    accuracy = {k: float(v.mean()) for k, v in correct.items()}
-    best = max(accuracy, key=lambda k: (accuracy[k], -costs[k]))
-    rows = []
-    for label in groups:
-        row = {"label": label, "n_seeds": len(groups[label]), "accuracy": accuracy[label], cost: costs[label]}
-        if label == best: row.update(accuracy_diff=0.0, diff_ci_low=0.0, diff_ci_high=0.0, p_value=0.0, non_inferior=True)
-        else: row.update(noninferiority(correct[label], correct[best], margin, alpha, n_resamples, seed))
-        rows.append(row)
-    table = pd.DataFrame(rows).sort_values([cost, "accuracy"], ascending=[True, False]).reset_index(drop=True)
-    pick = table[table["non_inferior"]].iloc[0].to_dict()
-    return {"best": table[table["label"] == best].iloc[0].to_dict(), "pick": pick, "cost": cost, "margin": margin, "alpha": alpha,
-            "n_examples": len(ref[0]), "table": table}
-
 # %% ../nbs/13_comparison.ipynb #28b50aab
 def run_data_label(run: RunRecord) -> str|None:
     "What a run trained on: the label its `metrics.json` recorded, else one described from its config (older runs); None if neither says."
@@ -171,3 +106,57 @@ def data_sentence(runs) -> str:
     note = (" The SST-2 sample is a small part of the training split shipped inside the package: these numbers are not "
             "full-data results.") if any(l.startswith("SST-2 sample") for l in labels) else ""
     return f"Trained on: {'; '.join(labels)}.{note} "
+
+# %% ../nbs/13_comparison.ipynb #fde9eb9d
+def _cost_of(run: RunRecord, cost: str) -> float:
+    m = run.metrics
+    if cost == "latency": v = 1 / m["predictions_per_s"] if m.get("predictions_per_s") else None
+    elif cost == "trainable_params": v = m.get("trainable_params_at_budget", m.get("trainable_params")) # AdaLoRA: at its final budget
+    else: v = m.get(cost)
+    if v is None: raise ValueError(f"{run.path or run.name}: metrics.json has no {cost!r}; choose a cost every run records "
+                                   f"({', '.join(COST_KEYS)}, or latency).")
+    return float(v)
+
+# %% ../nbs/13_comparison.ipynb #0294daa0
+def _correct_rows(runs, reference=None):
+    "Per-example correctness [seeds, examples] of a configuration's runs, checked to be scored on the reference's examples."
+    rows = []
+    for r in runs:
+        if r.predictions is None: raise ValueError(f"{r.path or r.name}: no predictions.csv; the pick needs per-example predictions.")
+        labels, probs = r.labels_and_probs()
+        texts = r.predictions["text"].tolist() if "text" in r.predictions else None
+        if reference is None: reference = (labels, texts)
+        elif len(labels) != len(reference[0]) or (labels != reference[0]).any() or (texts and reference[1] and texts != reference[1]):
+            raise ValueError(f"{r.path or r.name}: scored on a different test split (labels or texts differ); "
+                             "the paired test needs every run evaluated on the same examples in the same order.")
+        rows.append(probs.argmax(1) == labels)
+    return np.array(rows, dtype=float), reference
+
+# %% ../nbs/13_comparison.ipynb #3db71a06
+def cheapest_not_worse(runs, # RunRecords or run folders; seeds of one configuration are grouped (`group_runs`)
+                       cost: str = "trainable_params", # a metrics.json cost, or `latency`
+                       margin: float = 0.005, # accuracy loss accepted against the best (0.005: half a point)
+                       alpha: float = 0.05, n_resamples: int = 2000, seed: int = 0) -> dict:
+    "`best`, `pick` (the cheapest configuration non-inferior to the best) and a `table` of every configuration sorted by cost."
+    runs = [r if isinstance(r, RunRecord) else load_run(r) for r in runs]
+    groups = group_runs(runs)
+    if not groups: raise ValueError("no runs to pick from; pass run folders written by run_experiment (or lwft search).")
+    correct, costs, reference = {}, {}, None
+    for label, rs in groups.items():
+        correct[label], reference = _correct_rows(rs, reference)
+        costs[label] = float(np.mean([_cost_of(r, cost) for r in rs]))
+    acc = {k: float(v.mean()) for k, v in correct.items()}
+    best = max(acc, key=lambda k: (acc[k], -costs[k]))
+    rows = []
+    for label, rs in groups.items():
+        row = {"label": label, "n_seeds": len(rs), "accuracy": acc[label], cost: costs[label]}
+        if label == best: row.update(accuracy_diff=0.0, diff_ci_low=0.0, diff_ci_high=0.0, p_value=0.0, non_inferior=True, mcnemar_p=math.nan)
+        else:
+            row.update(noninferiority(correct[label], correct[best], margin, alpha, n_resamples, seed))
+            first = {label: rs[0].labels_and_probs()[1], best: groups[best][0].labels_and_probs()[1]} # two-sided, first seeds: for the report
+            row["mcnemar_p"] = float(compare_predictions(reference[0], first, n_resamples=200, seed=seed)["p_value"].iloc[0])
+        rows.append(row)
+    table = pd.DataFrame(rows).sort_values([cost, "accuracy"], ascending=[True, False]).reset_index(drop=True)
+    pick = table[table["non_inferior"]].iloc[0].to_dict()
+    return {"best": table[table["label"] == best].iloc[0].to_dict(), "pick": pick, "cost": cost, "margin": margin, "alpha": alpha,
+            "n_examples": len(reference[0]), "table": table}

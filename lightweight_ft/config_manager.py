@@ -10,11 +10,12 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'TRACKERS', 'DATA_SOURCES', 'DATA_FORMATS',
-           'TRUNCATION', 'BEST_METRICS', 'DEFAULT_LEARNING_RATES', 'LORA_KEYWORDS', 'PRESETS', 'ConfigError',
-           'tracker_names', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings',
-           'ExperimentConfig', 'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml',
-           'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset', 'flat_config']
+__all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'ADAPTERS', 'PROMPT_ADAPTERS', 'TRACKERS',
+           'DATA_SOURCES', 'DATA_FORMATS', 'TRUNCATION', 'BEST_METRICS', 'DEFAULT_LEARNING_RATES',
+           'DEFAULT_ADAPTER_LEARNING_RATES', 'LORA_KEYWORDS', 'PRESETS', 'ConfigError', 'tracker_names', 'ModelConfig',
+           'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings', 'learning_rate_for',
+           'check_adapter_combination', 'ExperimentConfig', 'check_field_types', 'training_settings', 'UniqueKeyLoader',
+           'read_yaml', 'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset', 'flat_config']
 
 # %% ../nbs/00_config_manager.ipynb #4827b122
 METHODS = ("zero_shot", "head_only", "lora", "qlora", "full")
@@ -22,6 +23,8 @@ BIAS_OPTIONS = ("none", "lora_only", "all")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 BATCHING_OPTIONS = ("packed", "length_buckets", "random")
 QUANT_BITS = (4, 8)
+ADAPTERS = ("lora", "dora", "rslora", "pissa", "olora", "loraplus", "ia3", "adalora", "vera", "lokr", "prompt_tuning", "p_tuning")
+PROMPT_ADAPTERS = ("prompt_tuning", "p_tuning")
 class ConfigError(ValueError):
     "A configuration value is invalid; the message names the key and the allowed values."
 
@@ -152,8 +155,16 @@ class LoraSettings:
     dropout: float = 0.1 # dropout on the adapter's input, in [0, 1)
     target_modules: str|list = "all_linear" # a preset (`query`, `query_value`, `attention`, `all_linear`) or a list of module names
     bias: str = "none" # `none`, `lora_only` or `all`
+    adapter: str = "lora" # the PEFT method (`ADAPTERS`): `lora`, `dora`, `rslora`, `pissa`, `olora`, `loraplus`, `ia3`, `adalora`, `vera`, `lokr`, `prompt_tuning`, `p_tuning`
+    num_virtual_tokens: int = 10 # prompt_tuning and p_tuning: soft-prompt tokens prepended to every sentence
+    loraplus_ratio: float = 16.0 # loraplus: B's learning rate over A's
+    vera_r: int|None = None # vera: rank of the shared random pair (None: 32 x r, as VeRA trains only scaling vectors)
     def __post_init__(self):
-        _coerce_numbers(self, "alpha", "dropout")
+        _coerce_numbers(self, "alpha", "dropout", "loraplus_ratio")
+        _check(self.adapter in ADAPTERS, "lora.adapter", f"unknown adapter {self.adapter!r}; choose one of {ADAPTERS}")
+        _check(isinstance(self.num_virtual_tokens, int) and self.num_virtual_tokens > 0, "lora.num_virtual_tokens", f"must be a positive integer, got {self.num_virtual_tokens!r}")
+        _check(self.loraplus_ratio > 0, "lora.loraplus_ratio", f"must be positive, got {self.loraplus_ratio!r}")
+        _check(self.vera_r is None or (isinstance(self.vera_r, int) and self.vera_r > 0), "lora.vera_r", f"must be a positive integer or null, got {self.vera_r!r}")
         _check(isinstance(self.r, int) and not isinstance(self.r, bool) and self.r > 0, "lora.r", f"rank must be a positive integer, got {self.r!r}")
         _check(isinstance(self.alpha, (int, float)) and self.alpha > 0, "lora.alpha", f"must be positive, got {self.alpha!r}")
         _check(isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1, "lora.dropout", f"must be in [0, 1), got {self.dropout!r}")
@@ -235,6 +246,33 @@ class TrainingSettings:
 # %% ../nbs/00_config_manager.ipynb #06d32b93
 DEFAULT_LEARNING_RATES = {"zero_shot": 0.0, "head_only": 2e-3, "lora": 1e-3, "qlora": 1e-3, "full": 5e-5}
 
+# %% ../nbs/00_config_manager.ipynb #7fa75c90
+DEFAULT_ADAPTER_LEARNING_RATES = {"lora": 1e-3, "dora": 1e-3, "rslora": 5e-4, "pissa": 2e-4, "olora": 5e-4, "loraplus": 5e-4,
+                                  "ia3": 1e-2, "adalora": 1e-3, "vera": 1e-2, "lokr": 1e-3, "prompt_tuning": 3e-2, "p_tuning": 1e-2}
+
+# %% ../nbs/00_config_manager.ipynb #4507df32
+def learning_rate_for(training: TrainingSettings, lora: LoraSettings|None = None) -> float:
+    "The learning rate in force: the configured one, else the adapter's default (`lora` or `qlora` with another adapter), else the method's."
+    if training.learning_rate is not None: return training.learning_rate
+    if lora is not None and lora.adapter != "lora" and training.method in ("lora", "qlora"): return DEFAULT_ADAPTER_LEARNING_RATES[lora.adapter]
+    return DEFAULT_LEARNING_RATES[training.method]
+
+# %% ../nbs/00_config_manager.ipynb #78cf2451
+def check_adapter_combination(training: TrainingSettings, lora: LoraSettings, quantization: QuantizationSettings):
+    "Refuse, before anything loads, an adapter that can't run with the method or the quantised base (PEFT 0.21, bitsandbytes CPU)."
+    a = lora.adapter
+    if a == "lora": return
+    _check(training.method in ("lora", "qlora"), "lora.adapter",
+           f"`{a}` is an adapter; it trains with training.method `lora` or `qlora`, not `{training.method}`. Set lora.adapter=lora or training.method=lora")
+    if training.method != "qlora": return
+    bits = quantization.bits
+    _check(a != "pissa", "lora.adapter", "`pissa` can't start on a quantised base (PEFT runs its SVD only on float weights); "
+           "use lora.adapter=olora, which works on 4-bit and 8-bit bases, or training.method=lora")
+    _check(not (a == "dora" and bits == 8), "lora.adapter", "`dora` fails on an 8-bit base (its weight norm needs the float weight); "
+           "use quantization.bits=4, or lora.adapter=lora")
+    _check(not (a == "lokr" and bits == 4), "lora.adapter", "`lokr` fails on a 4-bit base (it reads the packed weight's shape); "
+           "use quantization.bits=8, or lora.adapter=lora")
+
 # %% ../nbs/00_config_manager.ipynb #9dbb0754
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "lora": LoraSettings,
              "quantization": QuantizationSettings, "training": TrainingSettings}
@@ -253,11 +291,12 @@ class ExperimentConfig:
             v = getattr(self, k)
             if isinstance(v, dict): setattr(self, k, _build(cls, v, k))
             _check(isinstance(getattr(self, k), cls), k, f"must be a mapping of {cls.__name__} fields")
+        check_adapter_combination(self.training, self.lora, self.quantization)
 
     @property
     def learning_rate(self) -> float:
-        "The learning rate in force: the configured one, else the method's default."
-        return self.training.learning_rate_in_force
+        "The learning rate in force: the configured one, else the adapter's or the method's default (`learning_rate_for`)."
+        return learning_rate_for(self.training, self.lora)
 
     def to_dict(self) -> dict: return asdict(self)
 
@@ -323,7 +362,8 @@ def _types_checked_first(cls, section: str):
 for _section, _cls in {"": ExperimentConfig, **_SECTIONS}.items(): _types_checked_first(_cls, _section)
 
 # %% ../nbs/00_config_manager.ipynb #7e665ba1
-LORA_KEYWORDS = {"lora_r": "r", "lora_alpha": "alpha", "lora_dropout": "dropout", "target_modules": "target_modules", "bias": "bias"}
+LORA_KEYWORDS = {"lora_r": "r", "lora_alpha": "alpha", "lora_dropout": "dropout", "target_modules": "target_modules", "bias": "bias",
+                 "adapter": "adapter", "num_virtual_tokens": "num_virtual_tokens", "loraplus_ratio": "loraplus_ratio", "vera_r": "vera_r"}
 
 def training_settings(training: TrainingSettings|None = None, lora: LoraSettings|None = None,
                       **keywords) -> tuple[TrainingSettings, LoraSettings]:

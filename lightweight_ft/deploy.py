@@ -4,7 +4,7 @@
 
 # %% ../nbs/17_deploy.ipynb #8c9b9016
 from __future__ import annotations
-import copy, csv, importlib, json, os, shutil, tempfile, time, warnings
+import copy, csv, importlib.util, json, os, shutil, tempfile, time, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
@@ -15,6 +15,7 @@ from transformers.utils import logging as hf_logging
 from .config_manager import load_config
 from .core import PRECISION_DTYPES, _is_peft, head_modules, is_quantized, model_device, quantized_bits, resolve_precision
 from .data import DataError, label_names
+from .lora_trainer import adapter_merge_support
 from .models import ModelFolderError, OFFLINE_HELP, TOKENIZER_FILES, _is_local, check_weight_files, model_positions, resolve_model_path
 from .prediction import predict_probabilities
 from .runs import ModelLoadError, _read_json, _write_folder_extras, model_folder
@@ -190,6 +191,8 @@ def merge_adapter(model_or_path, output_dir, tokenizer=None) -> Path:
                         f"A model without an adapter needs no merging: save it with save_pretrained.")
     base = model.peft_config[model.active_adapter].base_model_name_or_path
     if src is not None: base = _read_json(src/"adapter_config.json").get("base_model_name_or_path") or base
+    mergeable, why = adapter_merge_support(model) # soft prompts are inputs, not weights: nothing to merge
+    if not mergeable: raise ValueError(f"{why}.")
     merged = model.merge_and_unload()
     names = label_names(merged.config)
     merged.config.id2label, merged.config.label2id = dict(enumerate(names)), {n: i for i, n in enumerate(names)}

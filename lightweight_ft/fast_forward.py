@@ -127,6 +127,8 @@ def packed_attention_mask(segments, attn_implementation: str = "sdpa", dtype=tor
 # %% ../nbs/07_fast_forward.ipynb #a074320e
 def packing_supported(model) -> bool:
     "Whether `packed_sentences` can run `model`: a head that reads only the first token, and `sdpa` or `eager` attention."
+    # soft prompts (PEFT prompt tuning, P-tuning) are prepended inside PEFT's forward, after packing: their rows can't be packed
+    if getattr(getattr(model, "active_peft_config", None), "is_prompt_learning", False): return False
     clf = _first_token_classifier(model)
     return clf is not None and clf.config._attn_implementation in PACKING_ATTENTION
 

@@ -4,20 +4,21 @@
 
 # %% ../nbs/11_lora_trainer.ipynb #924249ac
 from __future__ import annotations
-import json, math, tempfile, time, warnings
+import json, math, shutil, tempfile, time, warnings, weakref
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+from peft import AdaLoraConfig, IA3Config, LoKrConfig, LoraConfig, PeftModel, PromptEncoderConfig, PromptTuningConfig, TaskType, VeraConfig, get_peft_model
+from peft.optimizers import create_loraplus_optimizer
 from torch import nn
 from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.utils import logging as hf_logging
-from .config_manager import ConfigError, LoraSettings, METHODS, flat_config, tracker_names, training_settings
-from .core import PeakMemory, check_global_batch, count_parameters, dist_env, environment_report, frozen_parameters_kept, gather_max, head_modules, in_modules, model_device, model_footprint_bytes, resolve_precision
+from .config_manager import ConfigError, LoraSettings, METHODS, PROMPT_ADAPTERS, QuantizationSettings, TrainingSettings, check_adapter_combination, flat_config, learning_rate_for, tracker_names, training_settings
+from .core import PeakMemory, check_global_batch, count_parameters, dist_env, environment_report, frozen_parameters_kept, gather_max, head_modules, in_modules, model_device, model_footprint_bytes, quantized_bits, resolve_precision
 from .data import LengthBucketSampler, PadCollator, RowList, class_weights, weighted_cross_entropy
 from .fast_forward import last_layer_cls_only, packed_sentences, packing_supported
 from .models import resolve_target_modules
@@ -26,7 +27,9 @@ from .prediction import Evaluator
 # %% auto #0
 __all__ = ['lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder',
            'BestAdapterKeeper', 'last_checkpoint', 'NumericProgressCallback', 'tracking_callbacks',
-           'log_run_to_tensorboard', 'read_scalars', 'log_finished_run', 'LoRATrainer']
+           'log_run_to_tensorboard', 'read_scalars', 'log_finished_run', 'peft_config_for', 'AdaLoraSchedule',
+           'training_callbacks', 'adapter_callbacks', 'adapter_optimizer', 'adalora_budget_params',
+           'adapter_merge_support', 'adapter_report', 'LoRATrainer']
 
 # %% ../nbs/11_lora_trainer.ipynb #c2a541df
 def lora_config_for(model, lora: LoraSettings|None = None, **settings) -> LoraConfig:
@@ -35,6 +38,20 @@ def lora_config_for(model, lora: LoraSettings|None = None, **settings) -> LoraCo
     return LoraConfig(task_type=TaskType.SEQ_CLS, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, bias=lora.bias,
                       target_modules=resolve_target_modules(model, lora.target_modules), modules_to_save=head_modules(model))
 
+# %% ../nbs/11_lora_trainer.ipynb #5519e6f8
+def _initial_adapter_kept(model):
+    """PiSSA/OLoRA change the base weights: the adapter as initialised is saved (in a temporary folder, removed with the model)
+    so that `save_adapter` can convert the trained one into a plain LoRA on the ORIGINAL base (PEFT's `path_initial_model_for_weight_conversion`)."""
+    cfg = model.peft_config[model.active_adapter]
+    if getattr(cfg, "init_lora_weights", True) not in ("pissa", "olora"): return model
+    folder = tempfile.mkdtemp(prefix="lwft_init_")
+    init, cfg.init_lora_weights = cfg.init_lora_weights, True # the initial adapter must load as a plain LoRA
+    try: model.save_pretrained(folder)
+    finally: cfg.init_lora_weights = init
+    model.initial_adapter_dir = folder
+    weakref.finalize(model, shutil.rmtree, folder, True)
+    return model
+
 # %% ../nbs/11_lora_trainer.ipynb #c75f3b76
 def prepare_model(model, method: str = "lora", lora: LoraConfig|None = None, seed: int = 42):
     "The model set up for `method`: which parameters train, and the adapter when there is one."
@@ -42,7 +59,7 @@ def prepare_model(model, method: str = "lora", lora: LoraConfig|None = None, see
     if isinstance(model, PeftModel): raise ValueError("The model already carries an adapter; pass the base model (model.get_base_model() or a fresh load).")
     if method in ("lora", "qlora"):
         torch.manual_seed(seed) # the adapter's initial A matrices
-        return get_peft_model(model, lora or lora_config_for(model))
+        return _initial_adapter_kept(get_peft_model(model, lora or lora_config_for(model)))
     heads = head_modules(model)
     for n, p in model.named_parameters():
         p.requires_grad = method == "full" or (method == "head_only" and in_modules(n, heads))
@@ -247,6 +264,112 @@ def log_finished_run(run_dir, cfg: ExperimentConfig):
     step = int(log["step"].max()) if log is not None and len(log) else 0
     log_run_to_tensorboard(run_dir/"tensorboard", cfg.to_dict(), json.loads((run_dir/"metrics.json").read_text()), step)
 
+# %% ../nbs/11_lora_trainer.ipynb #a70e42a9
+def _prompt_dims(model) -> dict:
+    "The sizes soft prompts need; DistilBERT names them `dim`, `n_heads`, `n_layers`, which PEFT can't infer (\"Please specify token_dim\")."
+    c = model.config
+    return {"token_dim": getattr(c, "hidden_size", None) or c.dim, "num_attention_heads": getattr(c, "num_attention_heads", None) or c.n_heads,
+            "num_layers": getattr(c, "num_hidden_layers", None) or c.n_layers, "num_transformer_submodules": 1}
+
+# %% ../nbs/11_lora_trainer.ipynb #bb8cebe4
+_ADALORA_PLACEHOLDER_STEPS = 100 # AdaLoRA's config needs a step count before the run knows it; `AdaLoraSchedule` sets the real one
+def peft_config_for(model, lora: LoraSettings|None = None, **settings) -> PeftConfig:
+    "The PEFT config of `lora.adapter` (`ADAPTERS`) for sequence classification, its targets checked against the model; the head trains and is saved."
+    lora = lora or LoraSettings(**settings)
+    bits, a = quantized_bits(model), lora.adapter
+    if bits: check_adapter_combination(TrainingSettings(method="qlora"), lora, QuantizationSettings(bits=bits))
+    if a == "lora": return lora_config_for(model, lora)
+    heads = head_modules(model)
+    if a in PROMPT_ADAPTERS:
+        cls, extra = (PromptTuningConfig, {}) if a == "prompt_tuning" else (PromptEncoderConfig, {"encoder_hidden_size": _prompt_dims(model)["token_dim"]})
+        return cls(task_type=TaskType.SEQ_CLS, num_virtual_tokens=lora.num_virtual_tokens, modules_to_save=heads, **_prompt_dims(model), **extra)
+    targets = resolve_target_modules(model, lora.target_modules)
+    # BERT's `pooler` is a module, not a Linear: IA3/VeRA/LoKr's merge_and_unload fails on it ("'BertPooler' object has no
+    # attribute 'weight'"); saving its one weighted layer `pooler.dense` trains and saves the same parameters
+    dense_heads = [f"{h}.dense" if h == "pooler" else h for h in heads]
+    if a == "ia3": return IA3Config(task_type=TaskType.SEQ_CLS, target_modules=targets, feedforward_modules=[], modules_to_save=dense_heads)
+    if a == "vera": return VeraConfig(task_type=TaskType.SEQ_CLS, r=lora.vera_r or 32 * lora.r, target_modules=targets, vera_dropout=lora.dropout, modules_to_save=dense_heads)
+    if a == "lokr": return LoKrConfig(task_type=TaskType.SEQ_CLS, r=lora.r, alpha=lora.alpha, rank_dropout=lora.dropout, target_modules=targets, modules_to_save=dense_heads)
+    if a == "adalora": # starts at 1.5 r and prunes to r; the schedule is set from the run's steps by `AdaLoraSchedule`
+        return AdaLoraConfig(task_type=TaskType.SEQ_CLS, init_r=max(lora.r + 1, int(1.5 * lora.r)), target_r=lora.r, lora_alpha=lora.alpha,
+                             lora_dropout=lora.dropout, target_modules=targets, modules_to_save=heads, total_step=_ADALORA_PLACEHOLDER_STEPS)
+    init = {"pissa": "pissa", "olora": "olora"}.get(a, True)
+    return LoraConfig(task_type=TaskType.SEQ_CLS, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, bias=lora.bias, target_modules=targets,
+                      modules_to_save=heads, use_dora=a == "dora", use_rslora=a == "rslora", init_lora_weights=init)
+
+# %% ../nbs/11_lora_trainer.ipynb #ef6f62f5
+class AdaLoraSchedule(TrainerCallback):
+    """AdaLoRA's rank budget: the schedule set from the run's steps (warm-up 10%, final 20%, ten pruning rounds between),
+    and `update_and_allocate` after every optimizer step, before the gradients are zeroed, as PEFT requires."""
+    def on_train_begin(self, args, state, control, model=None, **kw):
+        total = max(3, state.max_steps); cfg = model.peft_config[model.active_adapter]
+        cfg.total_step, cfg.tinit, cfg.tfinal = total, max(1, total // 10), max(1, total // 5)
+        cfg.deltaT = max(1, (total - cfg.tinit - cfg.tfinal) // 10)
+    def on_optimizer_step(self, args, state, control, model=None, **kw):
+        model.base_model.update_and_allocate(state.global_step) # global_step is still this step's 0-based index here
+
+# %% ../nbs/11_lora_trainer.ipynb #c15a02ca
+_EXTRA_CALLBACKS: list = []
+@contextmanager
+def training_callbacks(*callbacks):
+    "Within the block, every `LoRATrainer.train` also runs `callbacks` (the search's pruning), without passing them down through `run_experiment`."
+    _EXTRA_CALLBACKS.extend(callbacks)
+    try: yield
+    finally:
+        for c in callbacks: _EXTRA_CALLBACKS.remove(c)
+
+# %% ../nbs/11_lora_trainer.ipynb #901d49d1
+def adapter_callbacks(model) -> list:
+    "The `Trainer` callbacks the model's adapter needs (AdaLoRA's schedule), and those of `training_callbacks`."
+    cfg = model.peft_config[model.active_adapter] if isinstance(model, PeftModel) else None
+    return ([AdaLoraSchedule()] if isinstance(cfg, AdaLoraConfig) else []) + list(_EXTRA_CALLBACKS)
+
+# %% ../nbs/11_lora_trainer.ipynb #85de2e70
+def adapter_optimizer(model, lora: LoraSettings, learning_rate: float, weight_decay: float):
+    "LoRA+'s AdamW (B's rate `loraplus_ratio` times A's), or None: the `Trainer` builds its own."
+    if lora.adapter != "loraplus" or not isinstance(model, PeftModel): return None
+    return create_loraplus_optimizer(model, torch.optim.AdamW, lr=learning_rate, loraplus_lr_ratio=lora.loraplus_ratio, weight_decay=weight_decay)
+
+# %% ../nbs/11_lora_trainer.ipynb #d94770f0
+def adalora_budget_params(model) -> dict:
+    "AdaLoRA's adapter parameters as allocated (`init_r`) and at its budget (the ranks its `rank_pattern` keeps: r(in+out+1) each)."
+    pattern, kept, allocated = model.peft_config[model.active_adapter].rank_pattern or {}, 0, 0
+    for name, m in model.named_modules():
+        if "default" not in getattr(m, "lora_E", {}): continue
+        per_rank = m.lora_A["default"].shape[1] + m.lora_B["default"].shape[0] + 1
+        r_alloc = m.lora_E["default"].shape[0]
+        short = name.split("base_model.model.")[-1] # rank_pattern keys: `bert.encoder.layer.0.attention.self.query.lora_E(.default)`
+        key = next((k for k in pattern if k.removesuffix(".default").removesuffix(".lora_E") == short), None)
+        allocated += r_alloc * per_rank; kept += (int(sum(pattern[key])) if key is not None else r_alloc) * per_rank
+    return {"adapter_params_allocated": allocated, "adapter_params_at_budget": kept}
+
+# %% ../nbs/11_lora_trainer.ipynb #3711ea48
+def adapter_merge_support(model) -> tuple[bool, str]:
+    "Whether `merge_and_unload` can fold the model's adapter into its base, and why not."
+    cfg = model.peft_config[model.active_adapter]
+    if cfg.is_prompt_learning: return False, f"{cfg.peft_type.value.lower()} can't merge: its soft prompt is an input, not a change of a weight; deploy the adapter folder"
+    bits = quantized_bits(model)
+    if bits and isinstance(cfg, (IA3Config, AdaLoraConfig)) or (bits == 8 and isinstance(cfg, LoKrConfig)):
+        return False, f"{cfg.peft_type.value} can't merge into a {bits}-bit base; merge_adapter(folder) merges into the dequantised base"
+    return True, "lossy: the merged weights are quantised again" if bits else "exact"
+
+# %% ../nbs/11_lora_trainer.ipynb #41e9de07
+def adapter_report(model, lora: LoraSettings, training: TrainingSettings) -> dict:
+    "The train report's adapter entries: the adapter, its parameters apart from the head's (AdaLoRA's at budget), the batching used, whether it merges."
+    if not isinstance(model, PeftModel): return {}
+    head = sum(p.numel() for n, p in model.named_parameters() if p.requires_grad and "modules_to_save" in n)
+    trainable = count_parameters(model)["trainable_params"]
+    packs = training.batching != "packed" or packing_supported(model)
+    out = {"adapter": lora.adapter, "adapter_params": trainable - head, "head_params": head, "can_merge": adapter_merge_support(model)[0],
+           "batching_used": training.batching if packs else "random"}
+    if lora.adapter == "adalora":
+        budget = adalora_budget_params(model)
+        out.update(budget, trainable_params_at_budget=head + budget["adapter_params_at_budget"])
+    if lora.adapter == "p_tuning": # the MLP encoder trains, but only the prompt it produces is saved
+        out["saved_prompt_params"] = lora.num_virtual_tokens * _prompt_dims(model)["token_dim"]
+    if getattr(model, "initial_adapter_dir", None): out["saved_adapter_rank"] = 2 * lora.r # converted onto the original base
+    return out
+
 # %% ../nbs/11_lora_trainer.ipynb #6cdfb7dc
 def _logits_metrics(eval_pred):
     logits, labels = eval_pred
@@ -269,7 +392,7 @@ class LoRATrainer:
         self.train_report, self.train_log, self.trainer, self.keeper = {}, [], None, None
 
     def _prepare(self, method: str, lora: LoraSettings, seed: int):
-        return prepare_model(self.model, method, lora_config_for(self.model, lora) if method in ("lora", "qlora") else None, seed)
+        return prepare_model(self.model, method, peft_config_for(self.model, lora) if method in ("lora", "qlora") else None, seed)
 
     def train(self, train_dataset, eval_dataset=None, # tokenised splits (`tokenize_texts`); the eval split is scored every `eval_every` steps
               training: TrainingSettings|None = None, # the method and its schedule (a config's `training`); default `TrainingSettings(method=self.method)`
@@ -288,7 +411,7 @@ class LoRATrainer:
         self.train_log = []
         if t.method == "zero_shot": return self._zero_shot(model, params, t)
         env, device = dist_env(), model_device(model)
-        self.trainer = self._hf_trainer(model, train_dataset, eval_dataset, t, prec, show_progress=progress and env.is_main)
+        self.trainer = self._hf_trainer(model, train_dataset, eval_dataset, t, l, prec, show_progress=progress and env.is_main)
         checkpoint = last_checkpoint(self.output_dir) if resume else None
         verbosity = hf_logging.get_verbosity(); hf_logging.set_verbosity_error()
         try:
@@ -305,6 +428,7 @@ class LoRATrainer:
         self.model, self.train_log = model, self._recorder.rows
         resumed_from = int(checkpoint.name.split("-")[-1]) if checkpoint is not None else None
         self.train_report = self._report(model, params, t, prec, len(train_dataset), gather_max(int(mem.peak_bytes)), device, resumed_from)
+        self.train_report.update(learning_rate=learning_rate_for(t, l), **adapter_report(model, l, t))
         return model
 
     def _check_setup(self, t: TrainingSettings, eval_dataset):
@@ -313,13 +437,13 @@ class LoRATrainer:
         if t.best_metric is not None and eval_dataset is None:
             raise ConfigError("config key `training.best_metric`: keeping the best adapter needs a validation split; pass eval_dataset, or set best_metric to null.")
 
-    def _training_args(self, t: TrainingSettings, prec: str, steps: int, device, watching: bool, show_progress: bool,
+    def _training_args(self, t: TrainingSettings, lr: float, prec: str, steps: int, device, watching: bool, show_progress: bool,
                        trackers=()) -> TrainingArguments:
         return TrainingArguments(
             output_dir=self.output_dir,
             # the config's batch is the global one: the loader draws it whole and accelerate hands each process its share
             per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.eval_batch_size, accelerator_config={"split_batches": True},
-            num_train_epochs=t.epochs, learning_rate=t.learning_rate_in_force, weight_decay=t.weight_decay, warmup_steps=int(t.warmup_fraction * steps),
+            num_train_epochs=t.epochs, learning_rate=lr, weight_decay=t.weight_decay, warmup_steps=int(t.warmup_fraction * steps),
             seed=t.seed, data_seed=t.seed, bf16=prec == "bf16", fp16=prec == "fp16", use_cpu=device.type == "cpu",
             train_sampling_strategy="group_by_length" if t.batching == "length_buckets" else "random",
             eval_strategy="steps" if watching else "no", eval_steps=t.eval_every,
@@ -328,19 +452,21 @@ class LoRATrainer:
             remove_unused_columns=False, dataloader_num_workers=0, label_names=["labels"],
             ddp_find_unused_parameters=False) # every trainable parameter takes part in each step ([CLS]-only layer included)
 
-    def _hf_trainer(self, model, train_dataset, eval_dataset, t: TrainingSettings, prec: str, show_progress: bool) -> _LengthAwareTrainer:
+    def _hf_trainer(self, model, train_dataset, eval_dataset, t: TrainingSettings, l: LoraSettings, prec: str, show_progress: bool) -> _LengthAwareTrainer:
         "The HF `Trainer` for this run, with the recorder, the best-adapter keeper and the checkpoint extras as callbacks."
         watching = bool(t.eval_every and eval_dataset is not None)
         steps = math.ceil(len(train_dataset) / t.batch_size) * t.epochs # global batches: the same whatever the process count
         trackers, tracker_callbacks = tracking_callbacks(t, self.tracking_dir or Path(self.output_dir)/"tensorboard") if dist_env().is_main else ([], [])
-        args = self._training_args(t, prec, steps, model_device(model), watching, show_progress, trackers)
+        lr = learning_rate_for(t, l)
+        args = self._training_args(t, lr, prec, steps, model_device(model), watching, show_progress, trackers)
         self._recorder = RunRecorder()
         self.keeper = BestAdapterKeeper(model, t.best_metric, t.patience) if t.best_metric and watching else None
         self._extras = _CheckpointExtras(model, self.keeper, dist_env().rank)
         trainer = _LengthAwareTrainer(model=model, args=args, train_dataset=RowList(train_dataset),
                                       eval_dataset=_train_columns(eval_dataset) if eval_dataset is not None else None,
                                       data_collator=PadCollator(self.tokenizer.pad_token_id), compute_metrics=_logits_metrics,
-                                      callbacks=[self._recorder, self._extras, *tracker_callbacks] + ([self.keeper] if self.keeper else []),
+                                      callbacks=[self._recorder, self._extras, *tracker_callbacks, *adapter_callbacks(model)] + ([self.keeper] if self.keeper else []),
+                                      optimizers=(adapter_optimizer(model, l, lr, t.weight_decay), None), # LoRA+: B at its own rate
                                       compute_loss_func=weighted_cross_entropy(class_weights(train_dataset["labels"], model.config.num_labels, t.class_weights))
                                                         if t.class_weights else None)
         if t.batching == "packed" and packing_supported(model): trainer.pack_pad_token_id, trainer.pack_cls_only = self.tokenizer.pad_token_id, t.cls_only

@@ -16,7 +16,7 @@ from .core import _json_safe
 
 # %% auto #0
 __all__ = ['HEADLINE_METRICS', 'classification_metrics', 'calibration_bins', 'ovr_auc', 'headline_values', 'bootstrap_intervals',
-           'per_class_scores', 'evaluate_predictions', 'compare_predictions']
+           'per_class_scores', 'evaluate_predictions', 'compare_predictions', 'noninferiority']
 
 # %% ../nbs/03_metrics.ipynb #f421d175
 def _sklearn_ovr_auc(labels, probs) -> tuple[float, float]:
@@ -203,3 +203,19 @@ def compare_predictions(labels, predictions: dict, ci_level: float = 0.95, n_res
     df = pd.DataFrame(rows)
     df.insert(df.columns.get_loc("p_value") + 1, "p_value_holm", multipletests(df["p_value"], method="holm")[1])
     return df
+
+# %% ../nbs/03_metrics.ipynb #e5123255
+def noninferiority(correct_a, correct_b, # per-example correctness of a and b (one row per seed allowed), on the same examples
+                   margin: float = 0.005, # the accuracy loss accepted (0.005: half a point)
+                   alpha: float = 0.05, n_resamples: int = 2000, seed: int = 0) -> dict:
+    "One-sided paired bootstrap test of H0: acc(a) - acc(b) <= -margin; the difference, its (1-2 alpha) interval, the p-value and the verdict."
+    a, b = np.atleast_2d(np.asarray(correct_a, float)).mean(0), np.atleast_2d(np.asarray(correct_b, float)).mean(0)
+    if a.shape != b.shape: raise ValueError(f"{a.shape[0]} examples against {b.shape[0]}: both must be scored on the same examples.")
+    diff = float(a.mean() - b.mean())
+    res = _percentile_bootstrap((a, b), lambda x, y, axis=-1: x.mean(axis) - y.mean(axis), 1 - 2 * alpha, n_resamples, seed, paired=True)
+    dist = np.asarray(res.bootstrap_distribution)
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if np.ptp(dist) == 0 or not math.isfinite(lo): # identical correctness: a zero-width interval at the difference
+        lo = hi = diff; p = 0.0 if diff > -margin else 1.0
+    else: p = float((np.sum(dist <= -margin) + 1) / (len(dist) + 1)) # the share of resampled differences at or below -margin
+    return {"accuracy_diff": diff, "diff_ci_low": lo, "diff_ci_high": hi, "p_value": p, "non_inferior": lo > -margin}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_runs.ipynb #39910d51
 from __future__ import annotations
-import json, os, re, shutil
+import json, os, re, shutil, tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -20,10 +20,10 @@ except ImportError:
     fcntl = None
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'RUN_ENTRIES', 'TRAIN_LOG_COLUMNS', 'PREDICTION_COLUMNS', 'ModelLoadError', 'model_card', 'save_adapter',
-           'model_folder', 'is_complete_run', 'RunDirError', 'run_dir_state', 'RunDirClaim', 'claim_run_dir',
-           'write_run_contents', 'write_run_files', 'save_run', 'write_prediction_run', 'predictions_frame',
-           'probabilities_from_frame', 'RunRecord', 'load_run']
+__all__ = ['RUN_FILES', 'RUN_ENTRIES', 'TRAIN_LOG_COLUMNS', 'PREDICTION_COLUMNS', 'ModelLoadError', 'model_card',
+           'save_adapter_weights', 'save_adapter', 'model_folder', 'is_complete_run', 'RunDirError', 'run_dir_state',
+           'RunDirClaim', 'claim_run_dir', 'write_run_contents', 'write_run_files', 'save_run', 'write_prediction_run',
+           'predictions_frame', 'probabilities_from_frame', 'RunRecord', 'load_run']
 
 # %% ../nbs/10_runs.ipynb #41786d89
 class ModelLoadError(OSError):
@@ -92,6 +92,23 @@ def _write_folder_extras(output_dir, kind, base, num_labels, names, config, metr
     (output_dir/"labels.json").write_text(json.dumps({"num_labels": num_labels, "id2label": dict(enumerate(names))}, indent=1))
     (output_dir/"README.md").write_text(model_card(kind, base, num_labels, names, config, metrics, note))
 
+# %% ../nbs/10_runs.ipynb #2d6310a1
+def save_adapter_weights(model, output_dir):
+    """`model.save_pretrained(output_dir)`; a PiSSA/OLoRA adapter (trained from the SVD/QR of the weights, which it changed)
+    is saved as a plain rank-2r LoRA on the ORIGINAL base through PEFT's conversion, from the initial adapter the trainer kept
+    (`initial_adapter_dir`). PEFT 0.21 leaves the trained head (`modules_to_save`) out of the converted file, so loading it
+    fails (KeyError '...pooler.dense.weight'): the head's tensors are copied in from a plain save."""
+    initial = getattr(model, "initial_adapter_dir", None)
+    if initial is None: return model.save_pretrained(output_dir)
+    from safetensors.torch import load_file, save_file
+    model.save_pretrained(output_dir, path_initial_model_for_weight_conversion=str(initial))
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        plain = load_file(Path(tmp)/"adapter_model.safetensors")
+    f = Path(output_dir)/"adapter_model.safetensors"
+    converted = load_file(f)
+    save_file({**converted, **{k: v for k, v in plain.items() if "lora_" not in k and k not in converted}}, f, metadata={"format": "pt"})
+
 # %% ../nbs/10_runs.ipynb #d429bead
 def save_adapter(model, tokenizer, output_dir, config: ExperimentConfig|None = None, metrics: dict|None = None,
                  base_model_name_or_path: str|None = None) -> Path:
@@ -106,7 +123,7 @@ def save_adapter(model, tokenizer, output_dir, config: ExperimentConfig|None = N
         return output_dir
     recorded = model.peft_config[model.active_adapter].base_model_name_or_path
     base = base_model_name_or_path or (config.model.name_or_path if config is not None else None) or recorded
-    model.save_pretrained(output_dir)
+    save_adapter_weights(model, output_dir)
     acfg = json.loads((output_dir/"adapter_config.json").read_text())
     acfg["base_model_name_or_path"] = base
     (output_dir/"adapter_config.json").write_text(json.dumps(acfg, indent=2, sort_keys=True))
