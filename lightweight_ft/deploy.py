@@ -272,7 +272,8 @@ class SentimentPredictor:
     "Labels and probabilities for texts, from a merged model folder, an adapter folder, or a loaded model and tokenizer."
     def __init__(self, model_dir_or_model, # a merged model folder, an adapter folder, a training run's folder, or a loaded model
                  tokenizer=None, # needed with a loaded model; a folder brings its own
-                 batch_size: int = 32, max_length: int = 128,
+                 batch_size: int = 32, # texts per forward pass
+                 max_length: int = 128, # tokens kept per text (at most the model's token positions); longer texts are cut and flagged `truncated`
                  device=None, # None: CUDA when available, else the CPU (a loaded model stays where it is)
                  precision: str = "fp32"): # `fp32` (exact, the default), `bf16`, `fp16`, or `auto` (bf16 where the hardware has it)
         if isinstance(model_dir_or_model, (str, os.PathLike)):
@@ -300,7 +301,8 @@ class SentimentPredictor:
         return (f"SentimentPredictor({self.source!r}, labels={self.label_names}, precision={self.precision}, "
                 f"device={model_device(self.model)}, max_length={self.max_length})")
 
-    def encode(self, texts: list[str]) -> tuple[list[list[int]], list[bool]]:
+    def encode(self, texts: list[str], # the texts to tokenise
+              ) -> tuple[list[list[int]], list[bool]]:
         "Token ids cut to `max_length`, and whether each text was cut."
         ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
         truncated = [False] * len(texts)
@@ -310,7 +312,8 @@ class SentimentPredictor:
             for i, x in zip(at_limit, longer): truncated[i] = len(x) > self.max_length
         return ids, truncated
 
-    def predict(self, texts: str|list[str]) -> dict|list[dict]:
+    def predict(self, texts: str|list[str], # one text, or a list of them
+               ) -> dict|list[dict]:
         "One result dict for one string; a list of them, in order, for a list of strings."
         single = isinstance(texts, str)
         if single: items = [texts]

@@ -17,9 +17,11 @@ __all__ = ['ModelLoader']
 class ModelLoader:
     "Loads the base model and tokenizer, and SST-2 tokenised for that tokenizer."
     def __init__(self, model_name: str = "distilbert-base-uncased", # hub name, local folder or short name (`minilm`)
-                 num_labels: int = 2, max_length: int = 128,
+                 num_labels: int = 2, # classes of the task; a trained head of another size is refused, a new head gets this size
+                 max_length: int = 128, # tokens kept per sentence (at most the model's token positions)
                  data_dir: str|None = None, # GLUE-format SST-2 folder; None: `$LWFT_DATA_DIR`, else the hub
-                 seed: int = 42, empty_sentences: str = "error",
+                 seed: int = 42, # seeds the new head's weights and the data subsets
+                 empty_sentences: str = "error", # `error`: refuse a file with empty sentences; `drop`: drop them, counted in `data_report`
                  data_source: str = "auto"): # `auto`, `glue_dir`, `hub` or `sample` (see `DataConfig` for the precedence)
         self.model_name, self.num_labels, self.max_length = model_name, num_labels, max_length
         self.data_dir, self.seed, self.empty_sentences, self.data_source = data_dir, seed, empty_sentences, data_source
@@ -58,7 +60,9 @@ class ModelLoader:
             self.tokenizer = check_tokenizer(self._from_pretrained(AutoTokenizer.from_pretrained), config, self.model_name)
         return self.tokenizer
 
-    def load_model(self, quantization: str|None = None, seed: int|None = None, **quant_kwargs):
+    def load_model(self, quantization: str|None = None, # `4bit` or `8bit`: a bitsandbytes-quantised base; None: full precision
+                   seed: int|None = None, # seeds the new head's weights; None: the loader's `seed`
+                   **quant_kwargs): # passed to `load_quantized_model`: `quant_type`, `double_quant`, `compute_dtype`, `device`
         "`(model, tokenizer)`; `quantization='4bit'|'8bit'` loads a bitsandbytes-quantised base."
         tokenizer = self.load_tokenizer()
         torch.manual_seed(self.seed if seed is None else seed) # the new head's initial weights
@@ -79,8 +83,11 @@ class ModelLoader:
             return texts, labels, dropped, str(Path(data_dir)/fname)
         return (*_read_hub_split(split, self.num_labels, self.empty_sentences), f"glue/sst2:{split}")
 
-    def load_sst2_dataset(self, data_dir: str|None = None, max_train_samples: int|None = None,
-                          max_eval_samples: int|None = None, seed: int|None = None) -> tuple[Dataset, Dataset]:
+    def load_sst2_dataset(self, data_dir: str|None = None, # GLUE-format SST-2 folder, over the loader's `data_dir`
+                          max_train_samples: int|None = None, # seeded subset of the training split; None: all of it
+                          max_eval_samples: int|None = None, # seeded subset of the evaluation split; None: all of it
+                          seed: int|None = None, # seeds the subsets; None: the loader's `seed`
+                         ) -> tuple[Dataset, Dataset]:
         "Tokenised `(train, eval)` splits of SST-2 (the GLUE dev set is the evaluation split)."
         kind, folder = resolve_sst2_location(self.data_source, data_dir or self.data_dir)
         seed = self.seed if seed is None else seed

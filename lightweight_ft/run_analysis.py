@@ -86,7 +86,12 @@ def check_config(cfg: ExperimentConfig):
     check_config_paths(cfg); check_lora_targets(cfg)
 
 # %% ../nbs/16_run_analysis.ipynb #8605ecbb
-def run_experiment(cfg: ExperimentConfig|str|Path, output_dir, overrides=None, progress: bool = True, overwrite: bool = False) -> dict:
+def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `ExperimentConfig` or the path of its YAML file
+                   output_dir, # the run folder to write (`claim_run_dir`: a new folder, or a run's own with `overwrite`)
+                   overrides=None, # dotted `key=value` settings over the config (`apply_overrides`), e.g. `["lora.r=8"]`
+                   progress: bool = True, # show progress bars while training and evaluating
+                   overwrite: bool = False, # replace a finished run in `output_dir` (never a folder that is not a run's)
+                  ) -> dict:
     "Load, train, evaluate and save one configuration into `output_dir` (claimed first: see `claim_run_dir`); returns the metrics."
     if not isinstance(cfg, ExperimentConfig): cfg = load_config(cfg)
     cfg = apply_overrides(cfg, overrides)
@@ -327,8 +332,15 @@ def _metric_scalars(run_dir: Path) -> dict:
     return {k: v for k, v in _flat(m).items() if k != "name" and (v is None or isinstance(v, (bool, int, float, str)))}
 
 # %% ../nbs/16_run_analysis.ipynb #7e1eeca7
-def run_sweep(sweep_file, output_dir, progress: bool = True, executor: str = "papermill", overrides: dict|list|None = None,
-              notebook=None, report: bool = True, echo: bool = True) -> dict:
+def run_sweep(sweep_file, # sweep YAML: a `base` config and a `grid` of dotted keys (`expand_sweep`)
+              output_dir, # sweep folder: `runs/<run id>/`, `summary.csv` and the report
+              progress: bool = True, # show the sweep's progress bar
+              executor: str = "papermill", # `papermill` (each run executes `experiment.ipynb`) or `inprocess` (each run in this process)
+              overrides: dict|list|None = None, # dotted settings applied to every run, over the sweep's own
+              notebook=None, # the experiment notebook for `papermill`; None: `find_experiment_notebook()`
+              report: bool = True, # write the report once the runs are done
+              echo: bool = True, # print each failure as it happens and a closing line
+             ) -> dict:
     "Run every configuration of a sweep into `output_dir/runs/<run id>/` (resumable, failures recorded), then write `summary.csv` and the report; `echo` prints each failure as it happens and a closing line."
     if executor not in ("papermill", "inprocess"): raise ValueError(f"executor must be `papermill` or `inprocess`, got {executor!r}")
     runs = expand_sweep(sweep_file, overrides)
@@ -415,8 +427,14 @@ def analysis_sweep(preset: str = "quick", model: str|None = None, data_dir=None)
             "grid": {"training.seed": list(p["seeds"])}, "runs": unique}
 
 # %% ../nbs/16_run_analysis.ipynb #174fc306
-def run_analysis(preset: str = "quick", model: str|None = None, data_dir=None, output_dir="analysis", progress: bool = True,
-                 executor: str|None = None, overrides: dict|list|None = None) -> dict:
+def run_analysis(preset: str = "quick", # `quick` (the SST-2 sample, one seed) or `full` (all of SST-2, three seeds): see `ANALYSIS_PRESETS`
+                 model: str|None = None, # model name or folder; None: `DEFAULT_ANALYSIS_MODEL`
+                 data_dir=None, # GLUE-format SST-2 folder, read in place of the preset's data source
+                 output_dir="analysis", # folder for the sweep file, the runs and the report
+                 progress: bool = True, # show the sweep's progress bar
+                 executor: str|None = None, # `papermill` or `inprocess`; None: the preset's
+                 overrides: dict|list|None = None, # dotted settings applied to every run
+                ) -> dict:
     "Baselines, LoRA experiments, QLoRA and the report into `output_dir` (see `run_sweep` for the result); `executor` defaults to the preset's."
     sweep = analysis_sweep(preset, model, data_dir)
     out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
