@@ -17,12 +17,16 @@ __all__ = ['SUMMARY_METRICS', 'COST_KEYS', 'config_group_key', 'group_runs', 'ru
            'data_sentence', 'cheapest_not_worse']
 
 # %% ../nbs/13_comparison.ipynb #27e3bca5
-def config_group_key(config: dict, ignore=("training.seed",)) -> str:
+def config_group_key(config: dict, # a run's config, as a dict
+                     ignore=("training.seed",), # flat config keys left out of the key: runs that differ only in them are seeds of one configuration
+                    ) -> str:
     "A stable key of the config without the `ignore` keys: runs with equal keys are seeds of one configuration."
     return json.dumps({k: v for k, v in flat_config(config).items() if k not in ignore}, sort_keys=True, default=str)
 
 # %% ../nbs/13_comparison.ipynb #547e2355
-def group_runs(runs, ignore=("training.seed",)) -> dict[str, list[RunRecord]]:
+def group_runs(runs, # `RunRecord`s (`load_run`)
+               ignore=("training.seed",), # flat config keys left out of the key: runs that differ only in them are seeds of one configuration
+              ) -> dict[str, list[RunRecord]]:
     "`{row label: runs sorted by seed}`, in order of first appearance; sets each run's `label`."
     groups = {}
     for r in runs: groups.setdefault(config_group_key(r.config, ignore) if r.config else f"name:{r.name}", []).append(r)
@@ -45,7 +49,11 @@ def group_runs(runs, ignore=("training.seed",)) -> dict[str, list[RunRecord]]:
 SUMMARY_METRICS = HEADLINE_METRICS + ("ece", "log_loss")
 COST_KEYS = ("trainable_params", "total_params", "trainable_share", "footprint_bytes", "peak_memory_bytes",
              "train_time_s", "train_samples_per_s", "predictions_per_s")
-def run_summary(run: RunRecord, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> dict:
+def run_summary(run: RunRecord, # one run (`load_run`)
+                ci_level: float = 0.95, # confidence level of the intervals
+                n_resamples: int = 1000, # bootstrap resamples
+                seed: int = 0, # seeds the bootstrap
+               ) -> dict:
     "One run's evaluation numbers (with intervals) and costs, flat."
     flat, method = run.flat, run.method
     row = {"label": run.label or run.name, "seed": run.seed, "method": method, "model": flat.get("model.name_or_path"),
@@ -67,7 +75,11 @@ def run_summary(run: RunRecord, ci_level: float = 0.95, n_resamples: int = 1000,
 
 # %% ../nbs/13_comparison.ipynb #365a9b82
 _SPREAD = SUMMARY_METRICS + ("train_time_s", "peak_memory_bytes", "predictions_per_s")
-def summarize_groups(groups: dict, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+def summarize_groups(groups: dict, # `{row label: runs}` (`group_runs`)
+                     ci_level: float = 0.95, # confidence level of the intervals
+                     n_resamples: int = 1000, # bootstrap resamples
+                     seed: int = 0, # seeds the bootstrap
+                    ) -> pd.DataFrame:
     "One row per configuration: mean (and std over seeds) of every number, the seeds behind it, intervals for single seeds."
     rows = []
     for label, runs in groups.items():
@@ -89,7 +101,8 @@ def summarize_groups(groups: dict, ci_level: float = 0.95, n_resamples: int = 10
     return pd.DataFrame(rows)
 
 # %% ../nbs/13_comparison.ipynb #28b50aab
-def run_data_label(run: RunRecord) -> str|None:
+def run_data_label(run: RunRecord, # one run (`load_run`)
+                  ) -> str|None:
     "What a run trained on: the label its `metrics.json` recorded, else one described from its config (older runs); None if neither says."
     label = (run.metrics.get("data") or {}).get("label")
     if label: return label
@@ -99,7 +112,8 @@ def run_data_label(run: RunRecord) -> str|None:
     except (TypeError, ConfigError): return None
 
 # %% ../nbs/13_comparison.ipynb #97f97f66
-def data_sentence(runs) -> str:
+def data_sentence(runs, # the report's runs
+                 ) -> str:
     "The report's first words: what its runs trained on, so that a number from the SST-2 sample is never taken for a full-data one."
     labels = list(dict.fromkeys(l for l in map(run_data_label, runs) if l))
     if not labels: return ""

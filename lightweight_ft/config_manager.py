@@ -335,7 +335,8 @@ def _type_hint(value, allowed) -> str:
     return ""
 
 # %% ../nbs/00_config_manager.ipynb #059f666e
-def check_field_types(obj, section: str = ""):
+def check_field_types(obj, # a config section (a dataclass)
+                      section: str = ""): # its dotted name in the config (`training`), for the messages
     "Check every field of the dataclass `obj` against its annotation (numeric strings become floats); `ConfigError` names the dotted key."
     for f in fields(obj):
         value, allowed = getattr(obj, f.name), [t.strip() for t in str(f.type).split("|")]
@@ -408,19 +409,22 @@ class UniqueKeyLoader(yaml.SafeLoader):
         return self.construct_document(node)
 
 # %% ../nbs/00_config_manager.ipynb #10cb8294
-def read_yaml(text: str):
+def read_yaml(text: str): # the YAML text
     "The data of one YAML document, read safely; a duplicated key is a `ConfigError`."
     return yaml.load(text, Loader=UniqueKeyLoader)
 
 # %% ../nbs/00_config_manager.ipynb #dabcca02
-def config_to_yaml(cfg: ExperimentConfig, path=None) -> str:
+def config_to_yaml(cfg: ExperimentConfig, # the config
+                   path=None, # the file to write; None: only return the text
+                  ) -> str:
     "The config as YAML text; written to `path` when given."
     text = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
     if path is not None: Path(path).write_text(text)
     return text
 
 # %% ../nbs/00_config_manager.ipynb #48c2075a
-def load_config(path) -> ExperimentConfig:
+def load_config(path, # a YAML config file (`configs/*.yaml`)
+               ) -> ExperimentConfig:
     "Read an `ExperimentConfig` from a YAML file."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"config file not found: {path}. Pass the path of a YAML file such as configs/minilm_lora.yaml.")
@@ -434,7 +438,9 @@ def load_config(path) -> ExperimentConfig:
     return ExperimentConfig.from_dict(d)
 
 # %% ../nbs/00_config_manager.ipynb #a7a1bf62
-def set_by_path(d: dict, dotted: str, value):
+def set_by_path(d: dict, # a nested dict
+                dotted: str, # a dotted key, `lora.r`
+                value): # the new value
     "Set `d['a']['b'] = value` for `dotted='a.b'`, refusing keys that do not exist."
     keys, node = dotted.split("."), d
     for i, k in enumerate(keys):
@@ -444,7 +450,9 @@ def set_by_path(d: dict, dotted: str, value):
     return d
 
 # %% ../nbs/00_config_manager.ipynb #91545fc1
-def apply_overrides(cfg: ExperimentConfig, overrides: dict|list|None) -> ExperimentConfig:
+def apply_overrides(cfg: ExperimentConfig, # the config
+                    overrides: dict|list|None, # `{"lora.r": 8}`, or `["lora.r=8", ...]` with values read as YAML; None: no change
+                   ) -> ExperimentConfig:
     "A new config with dotted-key overrides applied: a dict, or `key=value` strings (values parsed as YAML)."
     if not overrides: return cfg
     if isinstance(overrides, (list, tuple)):
@@ -467,14 +475,18 @@ PRESETS = {
     "minilm_head_only": {"name": "minilm_head_only", "model": {"name_or_path": "minilm"}, "training": {"method": "head_only"}},
     "minilm_zero_shot": {"name": "minilm_zero_shot", "model": {"name_or_path": "minilm"}, "training": {"method": "zero_shot"}},
 }
-def preset(name: str, **overrides) -> ExperimentConfig:
+def preset(name: str, # a name of `PRESETS`
+           **overrides, # dotted overrides with `__` for the dots: `lora__r=8`
+          ) -> ExperimentConfig:
     "A config from `PRESETS`, with optional dotted overrides given as keyword arguments (`lora__r=8`)."
     _check(name in PRESETS, "preset", f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     cfg = ExperimentConfig.from_dict(copy.deepcopy(PRESETS[name]))
     return apply_overrides(cfg, {k.replace("__", "."): v for k, v in overrides.items()})
 
 # %% ../nbs/00_config_manager.ipynb #8d00b057
-def flat_config(config: dict, prefix: str = "") -> dict:
+def flat_config(config: dict, # a nested config dict
+                prefix: str = "", # put before every key (used on the way down)
+               ) -> dict:
     "A nested config as `{'lora.r': 8, ...}`."
     out = {}
     for k, v in (config or {}).items():

@@ -45,10 +45,13 @@ HEAD_MODULES = {
     "bert": ["pooler", "classifier"],
     "roberta": ["classifier"], "xlm-roberta": ["classifier"], "camembert": ["classifier"],
 }
-def model_type(model) -> str: return getattr(model.config, "model_type", "unknown")
+def model_type(model, # a model (plain, PEFT or quantised)
+              ) -> str:
+    return getattr(model.config, "model_type", "unknown")
 
 # %% ../nbs/02_core.ipynb #37c4c01f
-def head_modules(model) -> list[str]:
+def head_modules(model, # a model (plain, PEFT or quantised)
+                ) -> list[str]:
     "Names of the task head's modules (trained in full with LoRA; never quantised)."
     mt = model_type(model)
     if mt in HEAD_MODULES: return [m for m in HEAD_MODULES[mt] if _has_module(model, m)]
@@ -71,7 +74,8 @@ def _param_numel(p) -> int:
     return int(np.prod(qs.shape)) if qs is not None and getattr(qs, "shape", None) is not None else p.numel()
 
 # %% ../nbs/02_core.ipynb #0c6ea8b3
-def count_parameters(model) -> dict:
+def count_parameters(model, # a model (plain, PEFT or quantised)
+                    ) -> dict:
     "`trainable_params`, `total_params` and `trainable_share` of a model (PEFT or not)."
     seen, total, trainable = set(), 0, 0
     for p in model.parameters():
@@ -92,7 +96,8 @@ def _quant_state_tensors(qs):
     return out
 
 # %% ../nbs/02_core.ipynb #383d7108
-def model_footprint_bytes(model) -> int:
+def model_footprint_bytes(model, # a model (plain, PEFT or quantised)
+                         ) -> int:
     "Bytes of the parameters and buffers as stored: quantised weights at their packed size, with their quantisation constants and scales."
     tensors = list(model.parameters()) + list(model.buffers())
     for t in list(tensors):
@@ -123,7 +128,8 @@ def _return_freed_memory():
 # %% ../nbs/02_core.ipynb #d0f3ed78
 class PeakMemory:
     "Context manager: `peak_bytes` above the level at entry (CUDA allocator, or sampled RSS on the CPU)."
-    def __init__(self, device="cpu", interval_s: float = 0.005):
+    def __init__(self, device="cpu", # the device whose memory is measured: CUDA by its allocator, the CPU by the process's resident memory
+                 interval_s: float = 0.005): # how often the CPU's resident memory is sampled
         self.device, self.interval_s, self.peak_bytes = torch.device(device), interval_s, 0
     def __enter__(self):
         gc.collect(); _return_freed_memory()
@@ -160,7 +166,8 @@ def quantized_layers(model) -> list:
 
 
 # %% ../nbs/02_core.ipynb #a157603a
-def quantized_bits(model) -> int|None:
+def quantized_bits(model, # a model (plain, PEFT or quantised)
+                  ) -> int|None:
     "4 or 8 when the model (or its PEFT base) has bitsandbytes layers, else None."
     kinds = {type(m).__name__ for m in quantized_layers(model)}
     return 4 if "Linear4bit" in kinds else 8 if "Linear8bitLt" in kinds else None
@@ -173,17 +180,19 @@ def is_quantized(model) -> bool:
 
 
 # %% ../nbs/02_core.ipynb #5828c27d
-def state_dict_bytes(model) -> int:
+def state_dict_bytes(model, # a model (plain, PEFT or quantised)
+                    ) -> int:
     "Bytes of the tensors in `model.state_dict()` (a quantised model's includes its quantisation constants)."
     return sum(v.numel() * v.element_size() for v in model.state_dict().values() if isinstance(v, torch.Tensor))
 
 # %% ../nbs/02_core.ipynb #7d5254cb
-def model_device(model) -> torch.device:
+def model_device(model, # a model (plain, PEFT or quantised)
+                ) -> torch.device:
     return next(model.parameters()).device
 
 # %% ../nbs/02_core.ipynb #7e8f89e5
 @contextmanager
-def frozen_parameters_kept(model):
+def frozen_parameters_kept(model): # the model whose frozen parameters must come out as they went in
     "Within the block, a layer may recast a frozen floating-point parameter (bitsandbytes' 8-bit layers recast their bias to the input's dtype); afterwards each one is its original tensor again."
     # quantised weights (integer tensors) are left alone: bitsandbytes repacks them for the CPU on the first call, with their state
     frozen = [(p, p.data) for p in model.parameters() if not p.requires_grad and p.is_floating_point()]
@@ -194,7 +203,9 @@ def frozen_parameters_kept(model):
 
 # %% ../nbs/02_core.ipynb #d7d86359
 @contextmanager
-def autocast_context(device, dtype, model=None):
+def autocast_context(device, # the device the block runs on
+                     dtype, # the autocast dtype; None or float32: no autocast
+                     model=None): # the model whose frozen parameters must come out as they went in (`frozen_parameters_kept`)
     "Autocast to `dtype` on `device` (nothing when `dtype` is None or float32); the frozen parameters of `model` come out as they went in."
     if dtype is None or dtype == torch.float32:
         yield
@@ -205,7 +216,8 @@ def autocast_context(device, dtype, model=None):
 CPU_BF16_ENV = "LWFT_CPU_BF16"
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 PRECISION_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-def parse_cpu_flags(cpuinfo: str) -> frozenset[str]:
+def parse_cpu_flags(cpuinfo: str, # the text of `/proc/cpuinfo`
+                   ) -> frozenset[str]:
     "The instruction-set flags of the first `flags` line of a `/proc/cpuinfo` text."
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
@@ -234,7 +246,10 @@ def cpu_has_fast_bf16() -> bool:
     return forced if forced is not None else bool(set(CPU_BF16_FLAGS) & cpu_flags())
 
 # %% ../nbs/02_core.ipynb #2e5fc138
-def resolve_precision(requested: str = "auto", device="cpu", key: str = "precision") -> str:
+def resolve_precision(requested: str = "auto", # `auto`, `fp32`, `bf16` or `fp16`
+                      device="cpu", # the device that will train or predict
+                      key: str = "precision", # the setting's name in error messages
+                     ) -> str:
     "The precision that runs on `device`: `requested` (`fp32`, `bf16`, `fp16`) checked, or for `auto` the fixed rule above; `key` names the setting in errors."
     if requested not in ("auto", *PRECISION_DTYPES):
         raise ValueError(f"{key}: must be one of auto, fp32, bf16, fp16; got {requested!r}")
@@ -261,7 +276,8 @@ def _version(package):
     except metadata.PackageNotFoundError: return None
 
 # %% ../nbs/02_core.ipynb #82fee017
-def environment_report(device="cpu") -> dict:
+def environment_report(device="cpu", # the device the run used
+                      ) -> dict:
     "The machine and libraries a run's numbers depend on (recorded in `metrics.json`)."
     device = torch.device(device)
     return {"cpu": _cpu_model(), "cpu_flags": [f for f in _REPORTED_FLAGS if f in cpu_flags()],

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_data.ipynb #e82a3737
 from __future__ import annotations
-import csv, hashlib, importlib, json, os, re, shutil, warnings
+import csv, hashlib, importlib.util, json, os, re, shutil, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -37,7 +37,8 @@ def _check_weights(folder: Path):
     except ModelFolderError as e: raise ModelLoadError(f"{e} (lwft train, save_adapter and merge_adapter write these folders.)") from None
 
 # %% ../nbs/17_deploy.ipynb #5394317c
-def untrained_head(model) -> list[str]:
+def untrained_head(model, # a sequence classifier (plain or PEFT)
+                  ) -> list[str]:
     "The classification head's bias vectors when every one is exactly zero, as initialised: no training step has touched the head."
     # the head's modules that sit on the classifier itself (not the encoder's pooler): the ones a new classifier initialises
     biases = [(f"{h}.{n}", p) for h in head_modules(model) if isinstance(getattr(model, h, None), torch.nn.Module)
@@ -163,7 +164,10 @@ def load_adapter(path, base_model=None, dequantize: bool = False):
     return model.eval(), tokenizer
 
 # %% ../nbs/17_deploy.ipynb #803b9f84
-def merge_adapter(model_or_path, output_dir, tokenizer=None) -> Path:
+def merge_adapter(model_or_path, # a PEFT model, or an adapter or run folder (`save_adapter`)
+                  output_dir, # folder for the standalone model
+                  tokenizer=None, # saved beside the model; a folder brings its own
+                 ) -> Path:
     "Merge an adapter (a PEFT model, or a folder from `save_adapter`) into its base and save a standalone model."
     from peft import PeftModel
     output_dir, note, cfg, metrics, src = Path(output_dir), None, None, None, None
@@ -210,7 +214,9 @@ def _dequant_note(bits) -> str:
             f"unquantised in fp32, the adapter loaded onto it, then merged. Predictions can differ slightly from the quantised model's.")
 
 # %% ../nbs/17_deploy.ipynb #99dbd1ed
-def inference_autocast_dtype(model, precision: str = "fp32", device=None):
+def inference_autocast_dtype(model, # the model that will predict
+                             precision: str = "fp32", # `fp32`, `bf16`, `fp16` or `auto`
+                             device=None): # where it predicts; None: the model's device
     "The autocast dtype for `precision` on `device`: None for `fp32` (exact); `bf16`/`fp16` as asked; `auto` by `resolve_precision`'s rule (fp32 for a quantised model)."
     device = torch.device(device) if device is not None else model_device(model)
     if precision == "auto" and is_quantized(model): return None
@@ -218,7 +224,7 @@ def inference_autocast_dtype(model, precision: str = "fp32", device=None):
 
 # %% ../nbs/17_deploy.ipynb #e16243b4
 SERVE_EXTRA_HELP = 'install the serving extra: pip install "lightweight-ft[serve]" (onnxruntime onnx onnxscript fastapi uvicorn httpx)'
-def require(module: str):
+def require(module: str): # the module to import (`onnxruntime`, `fastapi`, ...)
     "Import `module`, or raise an `ImportError` that says how to install the serving extra."
     try: return importlib.import_module(module)
     except ImportError as e: raise ImportError(f"{module} is not installed ({e}); {SERVE_EXTRA_HELP}") from None
@@ -291,7 +297,8 @@ class SentimentPredictor:
     "Labels and probabilities for texts, from a merged model folder, an adapter folder, or a loaded model and tokenizer."
     def __init__(self, model_dir_or_model, # a merged model folder, an adapter folder, a training run's folder, or a loaded model
                  tokenizer=None, # needed with a loaded model; a folder brings its own
-                 batch_size: int = 32, max_length: int = 128,
+                 batch_size: int = 32, # texts per forward pass
+                 max_length: int = 128, # tokens kept per text (at most the model's token positions); longer texts are cut and flagged `truncated`
                  device=None, # None: CUDA when available, else the CPU (a loaded model stays where it is)
                  precision: str = "fp32"): # `fp32` (exact, the default), `bf16`, `fp16`, or `auto` (bf16 where the hardware has it)
         if isinstance(model_dir_or_model, (str, os.PathLike)):
@@ -365,7 +372,10 @@ class SentimentPredictor:
     __call__ = predict
 
 # %% ../nbs/17_deploy.ipynb #654d4886
-def predict_sentiment(texts: str|list[str], model_dir, **kwargs) -> dict|list[dict]:
+def predict_sentiment(texts: str|list[str], # one text, or a list of them
+                      model_dir, # a merged model, adapter or run folder
+                      **kwargs, # passed to `SentimentPredictor`: `batch_size`, `max_length`, `device`, `precision`
+                     ) -> dict|list[dict]:
     "Predict with the model in `model_dir` (merged or adapter); build a `SentimentPredictor` once instead when calling often."
     return SentimentPredictor(model_dir, **kwargs).predict(texts)
 
@@ -477,8 +487,13 @@ def predict_file(predictor: SentimentPredictor, input_path, output_path, text_co
     return {**counts, "output": str(output_path)}
 
 # %% ../nbs/17_deploy.ipynb #f31234f6
-def benchmark_against_pipeline(model_dir, texts: list[str], batch_size: int = 32, pipeline_batch_size: int|None = None,
-                               precision: str = "fp32", repeats: int = 2) -> dict:
+def benchmark_against_pipeline(model_dir, # a merged model folder (the pipeline loads it too)
+                               texts: list[str], # the texts both predict
+                               batch_size: int = 32, # the predictor's batch size
+                               pipeline_batch_size: int|None = None, # the pipeline's batch size; None: as the predictor's
+                               precision: str = "fp32", # the predictor's precision (`SentimentPredictor`)
+                               repeats: int = 2, # timed passes of each side, alternating; the best counts
+                              ) -> dict:
     "Texts per second of `SentimentPredictor` and of `transformers.pipeline` on the same model and inputs, and their ratio."
     from transformers import pipeline
     pred = SentimentPredictor(model_dir, batch_size=batch_size, precision=precision)

@@ -103,7 +103,12 @@ class ModelComparator:
 
 
 # %% ../nbs/15_evaluator.ipynb #dc55e2ef
-def build_report(run_dirs, output_dir, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> Path:
+def build_report(run_dirs, # run folders (`run_experiment`, `lwft train`, a sweep's `runs/*`) to compare
+                 output_dir, # folder for `report.md`, `report.html`, the figures and their CSVs
+                 ci_level: float = 0.95, # confidence level of the intervals and of the paired tests
+                 n_resamples: int = 1000, # bootstrap resamples for the intervals
+                 seed: int = 0, # seeds the bootstrap, so a report repeats
+                ) -> Path:
     "Read run folders and write the report to `output_dir`; returns the path of `report.md`."
     return ModelComparator.from_run_dirs(run_dirs, ci_level=ci_level, n_resamples=n_resamples, seed=seed).generate_report(output_dir)
 

@@ -29,7 +29,8 @@ INT8_FOLDER = "int8"
 
 
 # %% ../nbs/18_export.ipynb #7aa5a6b8
-def run_config(source) -> ExperimentConfig|None:
+def run_config(source, # a run folder, an adapter folder, or a merged or full model folder
+              ) -> ExperimentConfig|None:
     "The `config.yaml` of a run folder, or of the model folder inside it; None when there is none."
     source = Path(source)
     for folder in (source, model_folder(source)):
@@ -37,7 +38,8 @@ def run_config(source) -> ExperimentConfig|None:
     return None
 
 # %% ../nbs/18_export.ipynb #6d69f03d
-def load_merged(source) -> SentimentPredictor:
+def load_merged(source, # a run folder, an adapter folder, or a merged or full model folder
+               ) -> SentimentPredictor:
     "A fp32 CPU `SentimentPredictor` on the standalone model of `source` (a run, adapter, merged or full model folder)."
     folder = model_folder(source)
     if (folder/ONNX_FILE).exists():
@@ -54,7 +56,12 @@ class _LogitsOnly(torch.nn.Module):
     def forward(self, input_ids, attention_mask): return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
 # %% ../nbs/18_export.ipynb #bb174dcf
-def export_graph(model, tokenizer, path, opset: int = 17, dynamo: bool = False) -> Path:
+def export_graph(model, # a standalone (merged) sequence classifier
+                 tokenizer, # its tokenizer, for the example input the exporter traces
+                 path, # the `.onnx` file to write
+                 opset: int = 17, # ONNX opset
+                 dynamo: bool = False, # torch's dynamo exporter instead of TorchScript (needs onnxscript)
+                ) -> Path:
     "Write `model` as an ONNX graph with inputs `input_ids`, `attention_mask` (batch and sequence dynamic) and output `logits`."
     path = Path(path)
     try: model.set_attn_implementation("eager") # the form ONNX Runtime's optimiser fuses
@@ -78,7 +85,10 @@ def export_graph(model, tokenizer, path, opset: int = 17, dynamo: bool = False) 
 
 # %% ../nbs/18_export.ipynb #ffffe13c
 OPTIMIZER_MODEL_TYPES = {"bert": "bert", "distilbert": "bert", "roberta": "bert"}
-def optimize_graph(path, config, output_path) -> dict:
+def optimize_graph(path, # the plain `.onnx` graph
+                   config, # the model's `config` (architecture, heads, hidden size)
+                   output_path, # the optimised `.onnx` file to write
+                  ) -> dict:
     "ONNX Runtime's transformer fusions applied to the graph in `path`, written to `output_path`: what was fused, or why nothing was."
     kind = OPTIMIZER_MODEL_TYPES.get(getattr(config, "model_type", None))
     if kind is None:
@@ -112,7 +122,9 @@ def _read_texts(path: Path) -> tuple[list[str], list[int]|None]:
     return df.loc[keep, "sentence"].tolist(), labels
 
 # %% ../nbs/18_export.ipynb #ec60e337
-def parity_split(source, data=None) -> tuple[list[str], list[int]|None, str]:
+def parity_split(source, # a run folder, an adapter folder, or a merged or full model folder
+                 data=None, # a .tsv/.csv with a sentence column (and labels, if any), or a .txt of one text a line; None: the run's evaluation split
+                ) -> tuple[list[str], list[int]|None, str]:
     "`(texts, labels or None, where they came from)`: `data` when given, else the evaluation split named by the run's `config.yaml`."
     if data is not None:
         texts, labels = _read_texts(Path(data).expanduser()); where = str(data)
@@ -128,7 +140,10 @@ def parity_split(source, data=None) -> tuple[list[str], list[int]|None, str]:
     return texts, labels, where
 
 # %% ../nbs/18_export.ipynb #40a3d838
-def parity_report(reference, candidate, tolerance: float|None = None) -> dict:
+def parity_report(reference, # the PyTorch model's probabilities, `[n, classes]`
+                  candidate, # the export's probabilities, the same shape
+                  tolerance: float|None = None, # largest probability difference that passes; None: no verdict
+                 ) -> dict:
     "Labels that differ between two `[n, classes]` probability arrays, out of n, and their largest probability difference; `passed` when a tolerance is given."
     reference, candidate = np.asarray(reference, dtype=np.float64), np.asarray(candidate, dtype=np.float64)
     if reference.shape != candidate.shape: raise ValueError(f"probabilities of shapes {reference.shape} and {candidate.shape} can't be compared.")
@@ -201,7 +216,9 @@ def _int8_report(reference, fp32, int8, labels) -> dict:
     return report
 
 # %% ../nbs/18_export.ipynb #86a8871b
-def quantize_int8(onnx_path, output_path) -> Path:
+def quantize_int8(onnx_path, # the fp32 `.onnx` graph
+                  output_path, # the int8 `.onnx` file to write
+                 ) -> Path:
     "ONNX Runtime dynamic quantisation: int8 weights, activations quantised per batch at run time."
     quantization = require("onnxruntime.quantization")
     onnx = require("onnx")
@@ -215,7 +232,13 @@ def _fmt_parity(r: dict) -> str:
     return f"{r['labels_differ']} of {r['n']} labels differ; largest probability difference {r['max_probability_difference']:.2e}"
 
 # %% ../nbs/18_export.ipynb #0b9788f1
-def export_card(source, names, export: dict, parity: dict, int8: dict|None = None, calibration: dict|None = None) -> str:
+def export_card(source, # the folder that was exported
+                names, # label names, by class
+                export: dict, # how it was exported (`export.json`)
+                parity: dict, # the fp32 parity report (`parity_report`)
+                int8: dict|None = None, # the int8 report, when `int8/` was written
+                calibration: dict|None = None, # the calibration report, when a temperature was fitted
+               ) -> str:
     "The model card of an exported folder: what it is, how it was made, its parity (and int8 and calibration) figures, how to load it."
     lines = ["---", "library_name: onnxruntime", "pipeline_tag: text-classification", "tags: [text-classification, onnx, lightweight-ft]", "---", "",
              f"# {Path(str(source)).name} (ONNX)", "", f"The model of `{source}`, merged and exported to ONNX for ONNX Runtime.", "",
@@ -243,7 +266,12 @@ def export_card(source, names, export: dict, parity: dict, int8: dict|None = Non
     return "\n".join(lines)
 
 # %% ../nbs/18_export.ipynb #21985d87
-def export_model(source, output_dir, settings: ExportSettings|None = None, data=None, overwrite: bool = False) -> dict:
+def export_model(source, # a run folder, an adapter folder or a merged model folder
+                 output_dir, # folder for the ONNX model, its tokenizer, `export.json` and `parity.json`
+                 settings: ExportSettings|None = None, # how to export (`ExportSettings`); None: the defaults
+                 data=None, # texts to check parity on (.tsv/.csv with a sentence column, or .txt); None: the run's evaluation split
+                 overwrite: bool = False, # replace an existing export in `output_dir`
+                ) -> dict:
     "Merge, export to ONNX, optimise, check parity on a whole split (and int8, calibration when asked); returns what `export.json` and `parity.json` hold."
     settings = settings or ExportSettings()
     output_dir = Path(output_dir).expanduser()
@@ -308,7 +336,9 @@ def export_model(source, output_dir, settings: ExportSettings|None = None, data=
     return result
 
 # %% ../nbs/18_export.ipynb #d8e35047
-def apply_temperature(probs, temperature: float) -> np.ndarray:
+def apply_temperature(probs, # class probabilities `[n, k]`
+                      temperature: float, # `T`: above 1 softens the probabilities, below 1 sharpens them
+                     ) -> np.ndarray:
     "Probabilities rescaled by a temperature: `softmax(log p / T)`."
     z = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)) / float(temperature)
     z -= z.max(1, keepdims=True)
@@ -316,7 +346,9 @@ def apply_temperature(probs, temperature: float) -> np.ndarray:
     return e / e.sum(1, keepdims=True)
 
 # %% ../nbs/18_export.ipynb #f598af5e
-def fit_temperature(probs, labels) -> float:
+def fit_temperature(probs, # class probabilities `[n, k]` on a labelled split
+                    labels, # true classes, `[n]`
+                   ) -> float:
     "The temperature that minimises the negative log-likelihood of `labels` under `apply_temperature(probs, T)`, T in [0.05, 20]."
     from scipy.optimize import minimize_scalar
     logp, labels = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)), np.asarray(labels).astype(int)
@@ -326,7 +358,10 @@ def fit_temperature(probs, labels) -> float:
     return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded").x))
 
 # %% ../nbs/18_export.ipynb #8a0f317b
-def fit_calibration(probs, labels, seed: int = 0) -> dict:
+def fit_calibration(probs, # class probabilities `[n, k]` on a labelled split
+                    labels, # true classes, `[n]`
+                    seed: int = 0, # seeds the split into held-out halves
+                   ) -> dict:
     "Temperature fitted on all of `probs`, with ECE before and after, in-sample and on held-out halves."
     probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels).astype(int)
     if len(labels) < 4: raise ValueError(f"calibration needs at least 4 labelled texts, got {len(labels)}.")
@@ -339,7 +374,8 @@ def fit_calibration(probs, labels, seed: int = 0) -> dict:
             "ece_held_out_before": ece(probs), "ece_held_out_after": ece(held_out)}
 
 # %% ../nbs/18_export.ipynb #b5a5fa57
-def load_temperature(path) -> float|None:
+def load_temperature(path, # a model folder, or a run folder holding one
+                    ) -> float|None:
     "The temperature saved in a model folder's `calibration.json` (or its run's model folder); None when it was never calibrated."
     path = Path(path)
     for folder in (path, model_folder(path)) if path.is_dir() else ():
@@ -347,7 +383,10 @@ def load_temperature(path) -> float|None:
     return None
 
 # %% ../nbs/18_export.ipynb #154766bc
-def calibrate(model_dir, data=None, batch_size: int = 32) -> dict:
+def calibrate(model_dir, # a run, adapter, merged or exported model folder
+              data=None, # a labelled .tsv/.csv to fit on; None: the run's evaluation split
+              batch_size: int = 32, # texts per forward pass
+             ) -> dict:
     "Fit a temperature on the run's evaluation split (or `data`), save it as `calibration.json` in the model folder, return the report."
     texts, labels, where = parity_split(model_dir, data)
     if labels is None: raise DataError(f"{where} has no labels: calibration needs a labelled split (a sentence and a label column).")
@@ -359,7 +398,8 @@ def calibrate(model_dir, data=None, batch_size: int = 32) -> dict:
 # %% ../nbs/18_export.ipynb #f876e00e
 class CalibratedPredictor:
     "A predictor whose results add `calibrated_probabilities` and `calibrated_confidence` (of the predicted label) to the raw fields."
-    def __init__(self, predictor, temperature: float|None):
+    def __init__(self, predictor, # a `SentimentPredictor`
+                 temperature: float|None): # the fitted temperature; None: calibrated probabilities are the raw ones
         if temperature is not None and not (isinstance(temperature, (int, float)) and temperature > 0):
             raise ValueError(f"temperature must be a positive number, got {temperature!r}; fit one with calibrate(model_dir).")
         self.predictor, self.temperature = predictor, temperature
@@ -370,7 +410,7 @@ class CalibratedPredictor:
         "A `SentimentPredictor` on `model_dir` (PyTorch or ONNX), calibrated by the folder's `calibration.json` when it has one."
         return cls(SentimentPredictor(str(model_dir), **kwargs), load_temperature(model_dir))
 
-    def predict(self, texts):
+    def predict(self, texts): # one text, or a list of them
         results = self.predictor.predict(texts)
         for r in [results] if isinstance(results, dict) else results:
             if r["probabilities"] is None or self.temperature is None:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_fast_forward.ipynb #acf529f0
 from __future__ import annotations
-import functools, importlib, types
+import functools, importlib.util, types
 from contextlib import contextmanager
 import torch
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
@@ -82,7 +82,8 @@ def _last_layer_forward(clf, forward):
 
 # %% ../nbs/07_fast_forward.ipynb #9939bff6
 @contextmanager
-def last_layer_cls_only(model, enabled: bool = True):
+def last_layer_cls_only(model, # a sequence classifier (plain, PEFT or quantised)
+                        enabled: bool = True): # False leaves the model as it is (the block yields False)
     "Within the block, the last encoder layer computes only the first token's output; yields whether it applies."
     clf = _first_token_classifier(model) if enabled else None
     if clf is None:
@@ -116,7 +117,9 @@ def pack_batch(batch: dict, pad_token_id: int = 0, position_offset: int = 0) -> 
     return out
 
 # %% ../nbs/07_fast_forward.ipynb #4351b2d4
-def packed_attention_mask(segments, attn_implementation: str = "sdpa", dtype=torch.float32):
+def packed_attention_mask(segments, # which sentence each position of a packed row holds, `[rows, width]`, -1 for padding
+                          attn_implementation: str = "sdpa", # the model's attention: `sdpa` (a boolean mask) or `eager` (an additive one)
+                          dtype=torch.float32): # dtype of the additive mask
     "Block-diagonal mask over packed `segments` (-1 for padding): boolean for `sdpa`, additive for `eager`."
     same = (segments[:, :, None] == segments[:, None, :]) & (segments[:, None, :] >= 0)
     same |= torch.eye(segments.shape[1], dtype=torch.bool, device=segments.device) # padding attends to itself: no empty rows
@@ -125,7 +128,8 @@ def packed_attention_mask(segments, attn_implementation: str = "sdpa", dtype=tor
     return torch.zeros(same.shape, dtype=dtype, device=segments.device).masked_fill_(~same, torch.finfo(dtype).min)
 
 # %% ../nbs/07_fast_forward.ipynb #a074320e
-def packing_supported(model) -> bool:
+def packing_supported(model, # a sequence classifier
+                     ) -> bool:
     "Whether `packed_sentences` can run `model`: a head that reads only the first token, and `sdpa` or `eager` attention."
     # soft prompts (PEFT prompt tuning, P-tuning) are prepended inside PEFT's forward, after packing: their rows can't be packed
     if getattr(getattr(model, "active_peft_config", None), "is_prompt_learning", False): return False
@@ -134,7 +138,10 @@ def packing_supported(model) -> bool:
 
 # %% ../nbs/07_fast_forward.ipynb #a7e59ce3
 @contextmanager
-def packed_sentences(model, batch: dict, pad_token_id: int = 0, cls_only: bool = True):
+def packed_sentences(model, # a sequence classifier that `packing_supported`
+                     batch: dict, # a right-padded batch: `input_ids` and `attention_mask`
+                     pad_token_id: int = 0, # the tokenizer's padding id
+                     cls_only: bool = True): # the last layer computes only the first position of each sentence (`last_layer_cls_only`)
     "Yields `batch` packed as model inputs; within the block the last layer puts out each sentence's first position."
     if not packing_supported(model):
         raise ValueError("Packing needs a sentence head that reads only the first token (FIRST_TOKEN_HEADS) and sdpa or eager attention; "

@@ -48,7 +48,10 @@ def classification_metrics(labels, probs, label_names=None) -> dict:
     }
 
 # %% ../nbs/03_metrics.ipynb #623ee21f
-def calibration_bins(labels, probs, n_bins: int = 15) -> dict:
+def calibration_bins(labels, # true class of each example, `[n]`
+                     probs, # class probabilities `[n, k]`, one row per label (`predict_probabilities`)
+                     n_bins: int = 15, # equal-width bins of the top-class confidence
+                    ) -> dict:
     "ECE and the reliability data (non-empty bins: edges, mean confidence, accuracy, count) of top-class confidences."
     labels, probs = np.asarray(labels), np.asarray(probs)
     confidence = probs.max(1)
@@ -134,8 +137,13 @@ def _percentile_bootstrap(data, statistic, ci_level, n_resamples, seed, paired=F
                                method="percentile", random_state=np.random.default_rng(seed))
 
 # %% ../nbs/03_metrics.ipynb #d5fc1403
-def bootstrap_intervals(labels, probs, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0,
-                        metrics=HEADLINE_METRICS) -> dict:
+def bootstrap_intervals(labels, # true class of each example, `[n]`
+                        probs, # class probabilities `[n, k]`, one row per label (`predict_probabilities`)
+                        ci_level: float = 0.95, # confidence level of the intervals
+                        n_resamples: int = 1000, # bootstrap resamples
+                        seed: int = 0, # seeds the bootstrap, so the intervals repeat
+                        metrics=HEADLINE_METRICS, # which of `HEADLINE_METRICS` get an interval
+                       ) -> dict:
     "Seeded percentile bootstrap intervals `{metric: [low, high]}` for the headline metrics."
     _check_ci_level(ci_level)
     labels, probs = _as_probs(labels, probs)
@@ -173,8 +181,13 @@ def evaluate_predictions(labels, probs, ci_level: float = 0.95, n_resamples: int
     return _json_safe(out)
 
 # %% ../nbs/03_metrics.ipynb #1fd38a4a
-def compare_predictions(labels, predictions: dict, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0,
-                        exact_below: int = 25) -> pd.DataFrame:
+def compare_predictions(labels, # true class of each example, `[n]`
+                        predictions: dict, # `{model name: predicted classes [n] or probabilities [n, k]}`, two models or more, on the same examples
+                        ci_level: float = 0.95, # confidence level of the paired bootstrap interval of the accuracy difference
+                        n_resamples: int = 1000, # paired bootstrap resamples
+                        seed: int = 0, # seeds the bootstrap
+                        exact_below: int = 25, # use the exact binomial McNemar test when fewer than this many examples differ, the chi-square one above
+                       ) -> pd.DataFrame:
     "McNemar's test, accuracy difference (paired bootstrap CI) and odds ratio for each pair of `{name: predictions}`."
     _check_ci_level(ci_level)
     labels = np.asarray(labels).astype(int)

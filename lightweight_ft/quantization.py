@@ -21,20 +21,23 @@ class QuantizationUnavailable(RuntimeError):
 
 # %% ../nbs/06_quantization.ipynb #5d9e5233
 _FALLBACK = "or train LoRA on the full-precision base instead (method='lora', LoRATrainer)."
-def quant_bits(bits) -> int:
+def quant_bits(bits, # `4bit`, `8bit`, 4, 8, `4` or `8`
+              ) -> int:
     "4 or 8 from `'4bit'`, `'8bit'`, `4`, `8` (or `'4'`, `'8'`)."
     b = str(bits).lower().removesuffix("bit").removesuffix("-")
     if b not in ("4", "8"): raise ValueError(f"Quantisation bits must be 4 or 8 ('4bit'/'8bit'), got {bits!r}.")
     return int(b)
 
 # %% ../nbs/06_quantization.ipynb #837de49d
-def resolve_quant_device(device=None) -> torch.device:
+def resolve_quant_device(device=None, # a device or its name; None: CUDA when a GPU is present, else the CPU
+                        ) -> torch.device:
     "`device`, or CUDA when a GPU is present, else the CPU."
     if device is None: device = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(device)
 
 # %% ../nbs/06_quantization.ipynb #cd3103a0
-def check_quantization_available(device=None) -> str:
+def check_quantization_available(device=None, # the device the quantised model will run on; None: `resolve_quant_device()`
+                                ) -> str:
     "The bitsandbytes version, once it is importable and supports `device`; `QuantizationUnavailable` otherwise."
     device = resolve_quant_device(device)
     try: bnb = importlib.import_module("bitsandbytes")
@@ -55,7 +58,8 @@ def check_quantization_available(device=None) -> str:
     return bnb.__version__
 
 # %% ../nbs/06_quantization.ipynb #b058a37a
-def quant_skip_modules(config) -> list[str]:
+def quant_skip_modules(config, # the model's `config`
+                      ) -> list[str]:
     "Full names of the head's modules (`HEAD_MODULES` of the architecture), to keep out of quantisation."
     with torch.device("meta"): m = AutoModelForSequenceClassification.from_config(config)
     return sorted(head_module_names(m))
@@ -68,7 +72,12 @@ class _DropLogMessage(logging.Filter):
 
 # %% ../nbs/06_quantization.ipynb #4099b110
 logging.getLogger("bitsandbytes.autograd._functions").addFilter(_DropLogMessage("MatMul8bitLt: inputs will be cast"))
-def bnb_config(bits, quant_type: str = "nf4", double_quant: bool = True, compute_dtype="float32", skip_modules=None) -> BitsAndBytesConfig:
+def bnb_config(bits, # 4 or 8 (`quant_bits`)
+               quant_type: str = "nf4", # 4-bit data type: `nf4` or `fp4`
+               double_quant: bool = True, # quantise the quantisation constants too (4-bit only)
+               compute_dtype="float32", # dtype of the 4-bit matmuls: `float32`, `bfloat16` or `float16`
+               skip_modules=None, # modules kept unquantised (`quant_skip_modules`: the head)
+              ) -> BitsAndBytesConfig:
     "A `BitsAndBytesConfig` for 4-bit (`quant_type` nf4/fp4) or 8-bit weights, leaving `skip_modules` unquantised."
     bits = quant_bits(bits)
     if quant_type not in ("nf4", "fp4"): raise ValueError(f"quant_type must be 'nf4' or 'fp4', got {quant_type!r}.")
@@ -87,8 +96,13 @@ def _check_quantized(model, bits):
         raise QuantizationUnavailable(f"No linear layer was quantised to {bits}-bit; check the bitsandbytes and transformers versions.")
 
 # %% ../nbs/06_quantization.ipynb #2f2bcaae
-def load_quantized_model(path, bits, num_labels: int = 2, quant_type: str = "nf4", double_quant: bool = True,
-                         compute_dtype="float32", device=None):
+def load_quantized_model(path, # folder or hub name of a full-precision model (or a short name, `minilm`)
+                         bits, # 4 or 8 (`quant_bits`)
+                         num_labels: int = 2, # classes of the head
+                         quant_type: str = "nf4", # 4-bit data type: `nf4` or `fp4`
+                         double_quant: bool = True, # quantise the quantisation constants too (4-bit only)
+                         compute_dtype="float32", # dtype of the 4-bit matmuls: `float32`, `bfloat16` or `float16`
+                         device=None): # where the model runs; None: `resolve_quant_device()`
     "A sequence classifier from `path` with its encoder's linear layers in 4-bit or 8-bit and the head in fp32."
     if isinstance(path, nn.Module):
         what = "is already quantised" if quantized_bits(path) else "is a loaded model"
@@ -116,7 +130,8 @@ def load_quantized_model(path, bits, num_labels: int = 2, quant_type: str = "nf4
     return model
 
 # %% ../nbs/06_quantization.ipynb #d081e0d0
-def footprint_table(models: dict) -> list[dict]:
+def footprint_table(models: dict, # `{name: model}`; the first is the reference of the ratios
+                   ) -> list[dict]:
     "Footprint in MB and its ratio to the first entry, for `{name: model}`."
     base = None
     rows = []
@@ -126,7 +141,8 @@ def footprint_table(models: dict) -> list[dict]:
     return rows
 
 # %% ../nbs/06_quantization.ipynb #1ecc254d
-def quantization_report(model) -> dict:
+def quantization_report(model, # a model loaded through bitsandbytes
+                       ) -> dict:
     "`bits`, `quant_type` (nf4/fp4/int8), `quantized_layers` and `compute_dtype` of a bitsandbytes model."
     layers = quantized_layers(model)
     bits = quantized_bits(model)

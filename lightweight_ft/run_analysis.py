@@ -27,7 +27,10 @@ __all__ = ['NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSI
            'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep', 'run_analysis']
 
 # %% ../nbs/16_run_analysis.ipynb #fec3f768
-def trainer_for(cfg: ExperimentConfig, model, tokenizer, output_dir=None):
+def trainer_for(cfg: ExperimentConfig, # the experiment config
+                model, # the loaded model (`load_for`)
+                tokenizer, # its tokenizer
+                output_dir=None): # the Trainer's checkpoint folder; None: a temporary one
     "The trainer class that fits `cfg.training.method`."
     if cfg.training.method == "qlora":
         from lightweight_ft.qlora_trainer import QLoRATrainer
@@ -36,7 +39,8 @@ def trainer_for(cfg: ExperimentConfig, model, tokenizer, output_dir=None):
     return LoRATrainer(model, tokenizer, output_dir=output_dir)
 
 # %% ../nbs/16_run_analysis.ipynb #a88c9d93
-def load_for(cfg: ExperimentConfig, loader: ModelLoader):
+def load_for(cfg: ExperimentConfig, # the experiment config
+             loader: ModelLoader): # the loader built from it (`ModelLoader.from_config`)
     "`(model, tokenizer)` for `cfg`, quantised when the method is `qlora`."
     if cfg.training.method != "qlora": return loader.load_model()
     q = cfg.quantization
@@ -44,7 +48,8 @@ def load_for(cfg: ExperimentConfig, loader: ModelLoader):
 
 # %% ../nbs/16_run_analysis.ipynb #5e3cda56
 _ARCHITECTURES = {}
-def model_architecture(name_or_path: str, num_labels: int = 2):
+def model_architecture(name_or_path: str, # a model name or folder (`resolve_model_path`)
+                       num_labels: int = 2): # classes of the head
     "The classifier `name_or_path` names, built from its config on the `meta` device (no weights read); None where no config is at hand (a hub name offline)."
     try: where = resolve_model_path(name_or_path)
     except ModuleNotFoundError: return None # `minilm` without its package: loading the model says how to install it
@@ -57,7 +62,7 @@ def model_architecture(name_or_path: str, num_labels: int = 2):
     return _ARCHITECTURES[key]
 
 # %% ../nbs/16_run_analysis.ipynb #3ba2eb12
-def check_lora_targets(cfg: ExperimentConfig):
+def check_lora_targets(cfg: ExperimentConfig): # the experiment config
     "A `ConfigError` when `lora.target_modules` names layers that `cfg`'s model lacks, found from its architecture alone."
     if cfg.training.method not in ("lora", "qlora"): return
     model = model_architecture(cfg.model.name_or_path, cfg.model.num_labels or 2) # the head's size does not change where adapters go
@@ -66,7 +71,7 @@ def check_lora_targets(cfg: ExperimentConfig):
     except ValueError as e: raise ConfigError(f"config key `lora.target_modules`: {e}") from None
 
 # %% ../nbs/16_run_analysis.ipynb #afae1c62
-def check_config_paths(cfg: ExperimentConfig):
+def check_config_paths(cfg: ExperimentConfig): # the experiment config
     "A `ConfigError` when `cfg` names a local model folder or a data folder that isn't there, found before anything loads."
     name = str(cfg.model.name_or_path)
     try: where = resolve_model_path(name)
@@ -87,7 +92,7 @@ def check_config_paths(cfg: ExperimentConfig):
                               ". Pass a GLUE-format folder holding train.tsv and dev.tsv.")
 
 # %% ../nbs/16_run_analysis.ipynb #c7f61786
-def check_config(cfg: ExperimentConfig):
+def check_config(cfg: ExperimentConfig): # the experiment config
     "What can be checked of `cfg` before any model or data loads: its folders and its LoRA target modules."
     check_config_paths(cfg); check_lora_targets(cfg)
 
@@ -175,7 +180,9 @@ def _plain_figure(kind: str, df: pd.DataFrame, path: Path) -> Path:
     return path
 
 # %% ../nbs/16_run_analysis.ipynb #c0a5e54d
-def draw_run_figures(run_dir, use_visualizer: bool = True) -> dict:
+def draw_run_figures(run_dir, # a complete run folder
+                     use_visualizer: bool = True, # draw with `visualizer`; False (or without it): plain matplotlib figures
+                    ) -> dict:
     "Draw the loss curve and the confusion matrix of a run folder into `run_dir/figures/`; returns `{title: png path}`."
     run_dir = Path(run_dir)
     if not is_complete_run(run_dir): raise FileNotFoundError(f"{run_dir} is not a complete run folder (it needs {', '.join(RUN_FILES)}).")
@@ -203,7 +210,12 @@ NOTEBOOK_PARAMS = {"name": "name", "model_name": "model.name_or_path", "max_leng
                    "target_modules": "lora.target_modules", "bias": "lora.bias", "quant_bits": "quantization.bits",
                    "epochs": "training.epochs", "learning_rate": "training.learning_rate", "batch_size": "training.batch_size",
                    "logging_steps": "training.logging_steps", "seed": "training.seed"}
-def experiment_config(config: dict|None = None, config_path=None, overrides: dict|list|None = None, data_dir=None, **params) -> ExperimentConfig:
+def experiment_config(config: dict|None = None, # a config mapping (papermill passes the whole config)
+                      config_path=None, # a YAML config file, when no `config`
+                      overrides: dict|list|None = None, # dotted settings applied last
+                      data_dir=None, # a GLUE-format SST-2 folder, read in place of the config's data source
+                      **params, # flat notebook parameters (`NOTEBOOK_PARAMS`), when neither `config` nor `config_path`
+                     ) -> ExperimentConfig:
     "The config `experiment.ipynb` runs: `config` (a mapping) or `config_path`, else the flat `params` (`NOTEBOOK_PARAMS`); then `data_dir` and `overrides`."
     unknown = sorted(set(params) - set(NOTEBOOK_PARAMS))
     if unknown: raise ConfigError(f"notebook parameter `{unknown[0]}`: unknown; the flat parameters are {sorted(NOTEBOOK_PARAMS)}")
@@ -217,7 +229,8 @@ def experiment_config(config: dict|None = None, config_path=None, overrides: dic
 SWEEP_KEYS = ("name", "description", "base", "grid", "runs")
 
 # %% ../nbs/16_run_analysis.ipynb #5fc34c6e
-def load_sweep(sweep) -> dict:
+def load_sweep(sweep, # a sweep YAML path or mapping (`base` and `grid`), or a plain config
+              ) -> dict:
     "A sweep mapping (from a YAML path or a dict) with `base` resolved to config sections; a plain config is a sweep of one run."
     root = Path(".")
     if isinstance(sweep, (str, Path)):
@@ -244,14 +257,17 @@ def _slug(v) -> str:
     return re.sub(r"[^A-Za-z0-9_.+=-]+", "_", str(v)).strip("_") or "x"
 
 # %% ../nbs/16_run_analysis.ipynb #6b1a44f5
-def varied_keys(configs) -> list[str]:
+def varied_keys(configs, # the sweep's configs
+               ) -> list[str]:
     "Dotted keys whose values differ between `configs` (the name left out), in config order."
     flats = [flat_config(c.to_dict()) for c in configs]
     keys = list(dict.fromkeys(k for f in flats for k in f))
     return [k for k in keys if k != "name" and len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flats}) > 1]
 
 # %% ../nbs/16_run_analysis.ipynb #145720ea
-def run_label(cfg: ExperimentConfig, varied=()) -> str:
+def run_label(cfg: ExperimentConfig, # the experiment config
+              varied=(), # dotted keys that differ between the sweep's runs (`varied_keys`), named in the label
+             ) -> str:
     "A readable label of `cfg` without its seed: method, main settings and any other `varied` key, e.g. `lora-r8-query_value`."
     t, l = cfg.training, cfg.lora
     parts = [f"qlora{cfg.quantization.bits}bit" if t.method == "qlora" else t.method]
@@ -265,13 +281,17 @@ def run_label(cfg: ExperimentConfig, varied=()) -> str:
     return "-".join(parts)
 
 # %% ../nbs/16_run_analysis.ipynb #e86aa488
-def config_hash(cfg: ExperimentConfig, n: int = 6) -> str:
+def config_hash(cfg: ExperimentConfig, # the experiment config
+                n: int = 6, # hex digits kept
+               ) -> str:
     "A short hash of the resolved config (its name left out)."
     d = {k: v for k, v in cfg.to_dict().items() if k != "name"}
     return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 # %% ../nbs/16_run_analysis.ipynb #b88a00e8
-def expand_sweep(sweep, overrides: dict|list|None = None) -> list[tuple[str, ExperimentConfig]]:
+def expand_sweep(sweep, # a sweep YAML path or mapping
+                 overrides: dict|list|None = None, # dotted settings applied to every run
+                ) -> list[tuple[str, ExperimentConfig]]:
     "Every run of a sweep (file or mapping) as `(run_id, config)`, all validated (target modules too) before anything runs; `overrides` apply to every run."
     s = load_sweep(sweep)
     try: base = apply_overrides(ExperimentConfig.from_dict(s["base"]), overrides)
@@ -369,8 +389,15 @@ def _metric_scalars(run_dir: Path) -> dict:
     return {k: v for k, v in flat_config(m).items() if k != "name" and (v is None or isinstance(v, (bool, int, float, str)))}
 
 # %% ../nbs/16_run_analysis.ipynb #7e1eeca7
-def run_sweep(sweep_file, output_dir, progress: bool = True, executor: str = "papermill", overrides: dict|list|None = None,
-              notebook=None, report: bool = True, echo: bool = True) -> dict:
+def run_sweep(sweep_file, # sweep YAML: a `base` config and a `grid` of dotted keys (`expand_sweep`)
+              output_dir, # sweep folder: `runs/<run id>/`, `summary.csv` and the report
+              progress: bool = True, # show the sweep's progress bar
+              executor: str = "papermill", # `papermill` (each run executes `experiment.ipynb`) or `inprocess` (each run in this process)
+              overrides: dict|list|None = None, # dotted settings applied to every run, over the sweep's own
+              notebook=None, # the experiment notebook for `papermill`; None: `find_experiment_notebook()`
+              report: bool = True, # write the report once the runs are done
+              echo: bool = True, # print each failure as it happens and a closing line
+             ) -> dict:
     "Run every configuration of a sweep into `output_dir/runs/<run id>/` (resumable, failures recorded), then write `summary.csv` and the report; `echo` prints each failure as it happens and a closing line."
     if executor not in ("papermill", "inprocess"): raise ValueError(f"executor must be `papermill` or `inprocess`, got {executor!r}")
     _one_process_only("a sweep")
@@ -436,7 +463,10 @@ ANALYSIS_PRESETS = {
                  bits=[4, 8], executor="papermill"),
 }
 DEFAULT_ANALYSIS_MODEL = "minilm"
-def analysis_sweep(preset: str = "quick", model: str|None = None, data_dir=None) -> dict:
+def analysis_sweep(preset: str = "quick", # `quick` or `full` (`ANALYSIS_PRESETS`)
+                   model: str|None = None, # model name or folder; None: `DEFAULT_ANALYSIS_MODEL`
+                   data_dir=None, # a GLUE-format SST-2 folder, read in place of the preset's data source
+                  ) -> dict:
     "The sweep behind `run_analysis`: baselines, LoRA rank / target-module / bias-and-dropout runs, QLoRA 4 and 8 bit; `data_dir` reads that GLUE folder in place of the preset's `data_source`."
     if preset not in ANALYSIS_PRESETS: raise ValueError(f"unknown analysis preset {preset!r}; choose one of {sorted(ANALYSIS_PRESETS)}")
     p = ANALYSIS_PRESETS[preset]
@@ -458,8 +488,14 @@ def analysis_sweep(preset: str = "quick", model: str|None = None, data_dir=None)
             "grid": {"training.seed": list(p["seeds"])}, "runs": unique}
 
 # %% ../nbs/16_run_analysis.ipynb #174fc306
-def run_analysis(preset: str = "quick", model: str|None = None, data_dir=None, output_dir="analysis", progress: bool = True,
-                 executor: str|None = None, overrides: dict|list|None = None) -> dict:
+def run_analysis(preset: str = "quick", # `quick` (the SST-2 sample, one seed) or `full` (all of SST-2, three seeds): see `ANALYSIS_PRESETS`
+                 model: str|None = None, # model name or folder; None: `DEFAULT_ANALYSIS_MODEL`
+                 data_dir=None, # GLUE-format SST-2 folder, read in place of the preset's data source
+                 output_dir="analysis", # folder for the sweep file, the runs and the report
+                 progress: bool = True, # show the sweep's progress bar
+                 executor: str|None = None, # `papermill` or `inprocess`; None: the preset's
+                 overrides: dict|list|None = None, # dotted settings applied to every run
+                ) -> dict:
     "Baselines, LoRA experiments, QLoRA and the report into `output_dir` (see `run_sweep` for the result); `executor` defaults to the preset's."
     sweep = analysis_sweep(preset, model, data_dir)
     out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)

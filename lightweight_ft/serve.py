@@ -20,7 +20,8 @@ __all__ = ['SERVE_SPEC_ENV', 'parse_model_specs', 'ModelRegistry', 'ServeSetting
            'app_from_environment', 'run_server', 'free_port', 'background_server', 'load_test']
 
 # %% ../nbs/19_serve.ipynb #08a88435
-def parse_model_specs(specs) -> dict[str, Path]:
+def parse_model_specs(specs, # `DIR` or `NAME=DIR` items (run, adapter, merged or exported model folders)
+                     ) -> dict[str, Path]:
     "`{name: folder}` from `DIR` or `NAME=DIR` items; a bare folder is named after itself (a run's `adapter/` after its run)."
     out = {}
     for spec in specs:
@@ -45,7 +46,9 @@ def _adapter_key(folder: Path):
 # %% ../nbs/19_serve.ipynb #76545e51
 class ModelRegistry:
     "Models by name: adapters sharing a base load it once and switch per request; other folders load alone. `predict(texts, name)`."
-    def __init__(self, specs, batch_size: int = 32, max_length: int = 128):
+    def __init__(self, specs, # `DIR` or `NAME=DIR` items, or a `{name: folder}` dict
+                 batch_size: int = 32, # texts per forward pass
+                 max_length: int = 128): # tokens kept per text
         self.folders = parse_model_specs(specs) if not isinstance(specs, dict) else {k: Path(v) for k, v in specs.items()}
         self.entries, self.groups = {}, []
         groups = {}
@@ -86,7 +89,8 @@ class ModelRegistry:
                     **({"base": e["group"]["base"], "adapter": e["adapter"]} if e["group"] else {}),
                     "calibrated": e["predictor"].temperature is not None} for n, e in self.entries.items()}
 
-    def predict(self, texts, name: str|None = None):
+    def predict(self, texts, # one text, or a list of them
+                name: str|None = None): # the model to ask; may be left out when one model is loaded
         "Results of model `name` (the only one when None) for a text or a list of texts; call from one thread at a time."
         if name is None:
             if len(self.entries) != 1: raise KeyError(f"several models are loaded ({', '.join(self.names)}): name one.")
@@ -138,11 +142,15 @@ class ServeSettings:
 # %% ../nbs/19_serve.ipynb #812a6ae5
 class RequestBatcher:
     "Gathers concurrent requests for one model into batches and runs each batch on the shared worker thread."
-    def __init__(self, predict_fn, executor, max_batch: int = 64, wait_s: float = 0.005):
+    def __init__(self, predict_fn, # a model's `predict`: a list of texts in, a list of results out
+                 executor, # the worker thread the batches run on (shared by every model)
+                 max_batch: int = 64, # most texts in one batch
+                 wait_s: float = 0.005): # how long the first request waits for others to join its batch
         self.predict_fn, self.executor, self.max_batch, self.wait_s = predict_fn, executor, max_batch, wait_s
         self.queue, self.task = None, None
 
-    async def submit(self, texts: list[str]) -> list[dict]:
+    async def submit(self, texts: list[str], # one request's texts
+                    ) -> list[dict]:
         if self.task is None:
             self.queue = asyncio.Queue(); self.task = asyncio.create_task(self._run())
         future = asyncio.get_running_loop().create_future()
@@ -171,7 +179,8 @@ class RequestBatcher:
                 i += len(ts)
 
 # %% ../nbs/19_serve.ipynb #32dfb745
-def build_app(registry: ModelRegistry, settings: ServeSettings|None = None):
+def build_app(registry: ModelRegistry, # the models to serve
+              settings: ServeSettings|None = None): # limits on requests (`ServeSettings`); None: the defaults
     "A FastAPI app serving `registry`: `POST /predict`, `GET /health`."
     fastapi = require("fastapi")
     from fastapi.responses import JSONResponse
@@ -232,7 +241,9 @@ def app_from_environment():
     return build_app(ModelRegistry(spec["models"]), ServeSettings(**spec["settings"]))
 
 # %% ../nbs/19_serve.ipynb #2198ba14
-def run_server(specs, settings: ServeSettings|None = None, log_level: str = "info"):
+def run_server(specs, # `DIR` or `NAME=DIR` items (`parse_model_specs`)
+               settings: ServeSettings|None = None, # where to listen, the workers and the limits (`ServeSettings`)
+               log_level: str = "info"): # uvicorn's log level
     "Serve the models in `specs` (`DIR` or `NAME=DIR`) until interrupted."
     uvicorn, settings = require("uvicorn"), settings or ServeSettings()
     models = {k: str(v) for k, v in parse_model_specs(specs).items()}
@@ -249,7 +260,9 @@ def free_port() -> int:
 # %% ../nbs/19_serve.ipynb #96cea903
 class background_server:
     "`with background_server(app) as url:` an app served by uvicorn on 127.0.0.1 in a thread, stopped on exit."
-    def __init__(self, app, port: int|None = None, start_timeout_s: float = 30):
+    def __init__(self, app, # the app to serve (`build_app`)
+                 port: int|None = None, # port on 127.0.0.1; None: a free one
+                 start_timeout_s: float = 30): # how long to wait for the server to answer
         uvicorn = require("uvicorn")
         self.port = port or free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
@@ -265,8 +278,13 @@ class background_server:
         self.server.should_exit = True; self.thread.join(timeout=10)
 
 # %% ../nbs/19_serve.ipynb #a1bc7eb9
-def load_test(url: str, payloads: list[dict], n_requests: int = 200, concurrency: int = 16,
-              time_limit_s: float = 60.0, request_timeout_s: float = 30.0) -> dict:
+def load_test(url: str, # the server's address, `http://host:port`
+              payloads: list[dict], # `/predict` request bodies, sent in turn
+              n_requests: int = 200, # requests in all
+              concurrency: int = 16, # requests in flight at once
+              time_limit_s: float = 60.0, # stop sending after this long; requests not sent are counted
+              request_timeout_s: float = 30.0, # a request that takes longer is counted as failed
+             ) -> dict:
     "Requests/s, latency percentiles and a full count of `n_requests` POSTs to `url`/predict (payloads in turn), bounded in count and time."
     httpx = require("httpx")
     latencies, statuses, failures = [], [], []

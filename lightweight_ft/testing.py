@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from peft import LoraConfig, get_peft_model
 from torch import nn
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoModelForSequenceClassification, PreTrainedTokenizerBase
 from .config_manager import ExperimentConfig
 
 # %% auto #0
@@ -22,7 +22,8 @@ __all__ = ['tiny_tokenizer', 'tiny_classifier', 'synthetic_sentiment', 'write_ti
 _POS = "good great fine lovely superb brilliant moving charming".split()
 _NEG = "bad awful dull boring poor weak tedious clumsy".split()
 _FILL = "the a film movie story plot cast is was very quite and but".split()
-def tiny_tokenizer(extra_words=()) -> PreTrainedTokenizerBase:
+def tiny_tokenizer(extra_words=(), # words added to the vocabulary, whole
+                  ) -> PreTrainedTokenizerBase:
     "A lowercase WordPiece tokenizer over the synthetic vocabulary (plus `extra_words`)."
     from transformers import BertTokenizerFast
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + _POS + _NEG + _FILL + list(extra_words) + list("abcdefghijklmnopqrstuvwxyz.,!'")
@@ -42,7 +43,12 @@ def _with_positions(model, n: int):
     return model
 
 # %% ../nbs/01_testing.ipynb #440b5e61
-def tiny_classifier(arch: str = "distilbert", vocab_size: int = 80, hidden: int = 32, layers: int = 2, num_labels: int = 2, seed: int = 0,
+def tiny_classifier(arch: str = "distilbert", # `distilbert`, `bert` or `roberta`
+                    vocab_size: int = 80, # tokens in the embedding (the tiny tokenizer has about 60)
+                    hidden: int = 32, # hidden size
+                    layers: int = 2, # encoder layers
+                    num_labels: int = 2, # classes of the head
+                    seed: int = 0, # seeds the random weights
                     positions: int|None = None): # position embeddings; None: 64 (DistilBERT) or 70. 130 take max_length=128 in every architecture
     "A randomly initialised sequence classifier of architecture `arch` (`distilbert`, `bert`, `roberta`)."
     from transformers import BertConfig, DistilBertConfig, RobertaConfig
@@ -59,7 +65,9 @@ def tiny_classifier(arch: str = "distilbert", vocab_size: int = 80, hidden: int 
     return model if positions is None else _with_positions(model, positions)
 
 # %% ../nbs/01_testing.ipynb #a8a0223a
-def synthetic_sentiment(n: int = 64, seed: int = 0) -> tuple[list[str], list[int]]:
+def synthetic_sentiment(n: int = 64, # sentences
+                        seed: int = 0, # seeds the words and the labels
+                       ) -> tuple[list[str], list[int]]:
     "`n` short sentences whose label (1 positive, 0 negative) is carried by one sentiment word."
     rng = np.random.default_rng(seed)
     texts, labels = [], []
@@ -72,7 +80,11 @@ def synthetic_sentiment(n: int = 64, seed: int = 0) -> tuple[list[str], list[int
     return texts, labels
 
 # %% ../nbs/01_testing.ipynb #f40177ec
-def write_tiny_setup(folder, arch: str = "distilbert", n_train: int = 64, n_dev: int = 24) -> Path:
+def write_tiny_setup(folder, # where the setup goes (made if missing)
+                     arch: str = "distilbert", # architecture of the tiny model (`tiny_classifier`)
+                     n_train: int = 64, # sentences in `train.tsv`
+                     n_dev: int = 24, # sentences in `dev.tsv`
+                    ) -> Path:
     "A tiny model with its tokenizer in `folder/model`, and synthetic `train.tsv`/`dev.tsv` in `folder`: a complete offline setup in milliseconds."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     tiny_tokenizer().save_pretrained(folder/"model"); tiny_classifier(arch, positions=130).save_pretrained(folder/"model")
@@ -82,7 +94,10 @@ def write_tiny_setup(folder, arch: str = "distilbert", n_train: int = 64, n_dev:
     return folder
 
 # %% ../nbs/01_testing.ipynb #d71a4d18
-def synthetic_predictions(n, accuracy, seed=0, k=2):
+def synthetic_predictions(n, # examples
+                          accuracy, # chance that the predicted class is the true one
+                          seed=0, # seeds labels and probabilities
+                          k=2): # classes
     "Labels and probabilities of a model that is right with probability `accuracy` (for tests and examples)."
     r = np.random.default_rng(seed)
     y = r.integers(0, k, n)
@@ -105,8 +120,16 @@ def _synthetic_trainable(method, lora_r):
     return 0
 
 # %% ../nbs/01_testing.ipynb #6e7b2a67
-def synthetic_run(name: str = "lora", method: str = "lora", lora_r: int = 8, seed: int = 0, accuracy: float = 0.88,
-                  n_examples: int = 200, data_seed: int = 0, drop_costs=(), train_log: bool = True) -> dict:
+def synthetic_run(name: str = "lora", # the run's name (`config.name`)
+                  method: str = "lora", # `training.method`: `zero_shot`, `head_only`, `lora`, `qlora` or `full`
+                  lora_r: int = 8, # `lora.r`
+                  seed: int = 0, # `training.seed`; also seeds which predictions are right
+                  accuracy: float = 0.88, # chance that a prediction is right
+                  n_examples: int = 200, # dev examples
+                  data_seed: int = 0, # seeds the dev sentences: runs with the same one are scored on the same examples
+                  drop_costs=(), # cost keys to leave out, as an older run would
+                  train_log: bool = True, # include a loss curve (not for `zero_shot`)
+                 ) -> dict:
     "What a run of `method` would leave: its config, dev predictions right with probability `accuracy`, costs and a loss curve."
     cfg = ExperimentConfig(name=name, lora={"r": lora_r}, training={"method": method, "seed": seed})
     texts, labels = synthetic_sentiment(n_examples, seed=data_seed)
@@ -135,7 +158,8 @@ def synthetic_run(name: str = "lora", method: str = "lora", lora_r: int = 8, see
     return dict(config=cfg, texts=texts, labels=labels, probs=np.stack([1 - p1, p1], 1), costs=costs, train_log=log)
 
 # %% ../nbs/01_testing.ipynb #4cc36b16
-def tiny_base_dir(arch="bert") -> str:
+def tiny_base_dir(arch="bert", # architecture of the tiny model (`tiny_classifier`)
+                 ) -> str:
     "A tiny random classifier and tokenizer saved to a folder; its head is scaled up so probabilities spread out, its bias moved as training would."
     d, m = tempfile.mkdtemp(prefix="lwft_base_"), tiny_classifier(arch)
     with torch.no_grad(): m.classifier.weight.mul_(100); m.classifier.bias.add_(0.1) # a nonzero bias: a head as training leaves it
@@ -143,7 +167,10 @@ def tiny_base_dir(arch="bert") -> str:
     return d
 
 # %% ../nbs/01_testing.ipynb #52322c58
-def tiny_adapter(base_dir, targets=("query", "value"), seed=1, modules_to_save=("pooler", "classifier")):
+def tiny_adapter(base_dir, # a folder of `tiny_base_dir`
+                 targets=("query", "value"), # modules that get LoRA
+                 seed=1, # seeds the random B matrices
+                 modules_to_save=("pooler", "classifier")): # modules trained whole and saved with the adapter (the head)
     "A LoRA adapter on the tiny base of `tiny_base_dir`, its B matrices random (not zero) so that it changes the predictions."
     base = AutoModelForSequenceClassification.from_pretrained(base_dir)
     model = get_peft_model(base, LoraConfig(task_type="SEQ_CLS", r=4, lora_alpha=8, target_modules=list(targets),
