@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_models.ipynb #e6826461
 from __future__ import annotations
-import importlib, json, zipfile
+import importlib.util, json, zipfile
 from pathlib import Path
 import torch
 from safetensors import safe_open

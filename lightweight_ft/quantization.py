@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_quantization.ipynb #62cee6fd
 from __future__ import annotations
-import importlib, logging
+import importlib.util, logging
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, BitsAndBytesConfig

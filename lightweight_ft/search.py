@@ -17,7 +17,7 @@ from .runs import load_run
 try:
     import optuna
     from optuna.trial import TrialState
-except ImportError as e: # an extra: the rest of the library works without it
+except ImportError as e:
     raise ImportError("lwft search needs Optuna: pip install 'lightweight-ft[search]' (or pip install optuna)") from e
 
 # %% auto #0

@@ -8,8 +8,8 @@ import html, json, math
 from pathlib import Path
 import numpy as np
 import pandas as pd
-import seaborn as sns
 import plotly.graph_objects as go
+import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from plotly.subplots import make_subplots
@@ -67,7 +67,8 @@ def annotate_summary(summary: pd.DataFrame, groups: dict) -> pd.DataFrame:
 def class_names(run: RunRecord, k: int) -> list[str]:
     "A run's class names in id order: `metrics.json`'s `label_names` (or `data.label_names`), else negative/positive for two classes, else 0..k-1."
     names = run.metrics.get("label_names") or (run.metrics.get("data") or {}).get("label_names")
-    if names and len(names) == k: return [str(n) for n in names]
+    # ids written as names ('0', '1') say nothing a reader can use: a 2-class run without names is sentiment (SST-2's order)
+    if names and len(names) == k and [str(n) for n in names] != [str(i) for i in range(k)]: return [str(n) for n in names]
     return ["negative", "positive"] if k == 2 else [str(i) for i in range(k)]
 
 # %% ../nbs/14_visualizer.ipynb #1ef161b7
