@@ -135,7 +135,7 @@ def parity_split(source, # a run folder, an adapter folder, or a merged or full 
             raise DataError(f"{source} names no evaluation split ({'no config.yaml' if cfg is None else 'its data.data_dir is null and LWFT_DATA_DIR is unset'}): "
                             f"pass the texts to check parity on, data=FILE (lwft export --data FILE: .tsv/.csv with a sentence column, or .txt).")
         path = Path(data_dir).expanduser()/"dev.tsv"
-        texts, labels, _ = read_glue_tsv(path, cfg.model.num_labels or 2, "drop"); where = str(path) # a GLUE folder: SST-2's two classes unless the config says
+        texts, labels, _ = read_glue_tsv(path, cfg.model.num_labels or 2, "drop"); where = str(path) # a GLUE folder: two classes unless the config says
     if not texts: raise DataError(f"{where} holds no text to check parity on.")
     return texts, labels, where
 
