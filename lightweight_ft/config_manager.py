@@ -46,7 +46,8 @@ def _coerce_numbers(obj, *names):
 
 # %% ../nbs/00_config_manager.ipynb #a95ac10f
 TRACKERS = {"tensorboard": "lightweight-ft[tensorboard]", "mlflow": "mlflow", "wandb": "wandb"} # name: what to pip install
-def tracker_names(report_to) -> list[str]:
+def tracker_names(report_to, # `training.report_to`: a tracker name, a list of them, `none` or None
+                 ) -> list[str]:
     "The trackers `training.report_to` names (a name, a list, or `none`), as a list, each known and installed."
     names = [report_to] if isinstance(report_to, str) else list(report_to or [])
     names = [n for n in names if n != "none"]
@@ -251,14 +252,19 @@ DEFAULT_ADAPTER_LEARNING_RATES = {"lora": 1e-3, "dora": 1e-3, "rslora": 5e-4, "p
                                   "ia3": 1e-2, "adalora": 1e-3, "vera": 1e-2, "lokr": 1e-3, "prompt_tuning": 3e-2, "p_tuning": 1e-2}
 
 # %% ../nbs/00_config_manager.ipynb #4507df32
-def learning_rate_for(training: TrainingSettings, lora: LoraSettings|None = None) -> float:
+def learning_rate_for(training: TrainingSettings, # the training section
+                      lora: LoraSettings|None = None, # the adapter section; None: the method's default only
+                     ) -> float:
     "The learning rate in force: the configured one, else the adapter's default (`lora` or `qlora` with another adapter), else the method's."
     if training.learning_rate is not None: return training.learning_rate
     if lora is not None and lora.adapter != "lora" and training.method in ("lora", "qlora"): return DEFAULT_ADAPTER_LEARNING_RATES[lora.adapter]
     return DEFAULT_LEARNING_RATES[training.method]
 
 # %% ../nbs/00_config_manager.ipynb #78cf2451
-def check_adapter_combination(training: TrainingSettings, lora: LoraSettings, quantization: QuantizationSettings):
+def check_adapter_combination(training: TrainingSettings, # the training section
+                              lora: LoraSettings, # the adapter section
+                              quantization: QuantizationSettings, # the quantisation section
+                             ):
     "Refuse, before anything loads, an adapter that can't run with the method or the quantised base (PEFT 0.21, bitsandbytes CPU)."
     a = lora.adapter
     if a == "lora": return
@@ -366,8 +372,10 @@ for _section, _cls in {"": ExperimentConfig, **_SECTIONS}.items(): _types_checke
 LORA_KEYWORDS = {"lora_r": "r", "lora_alpha": "alpha", "lora_dropout": "dropout", "target_modules": "target_modules", "bias": "bias",
                  "adapter": "adapter", "num_virtual_tokens": "num_virtual_tokens", "loraplus_ratio": "loraplus_ratio", "vera_r": "vera_r"}
 
-def training_settings(training: TrainingSettings|None = None, lora: LoraSettings|None = None,
-                      **keywords) -> tuple[TrainingSettings, LoraSettings]:
+def training_settings(training: TrainingSettings|None = None, # the training section; None: the defaults
+                      lora: LoraSettings|None = None, # the adapter section; None: the defaults
+                      **keywords, # settings applied: a `TrainingSettings` field, or a `LORA_KEYWORDS` name
+                     ) -> tuple[TrainingSettings, LoraSettings]:
     "`(training, lora)` for one training call: the sections given, with any keyword (a `TrainingSettings` field, or a `LORA_KEYWORDS` name) applied and checked."
     lora_keywords = {LORA_KEYWORDS[k]: keywords.pop(k) for k in list(keywords) if k in LORA_KEYWORDS}
     training_fields = {f.name for f in fields(TrainingSettings)}

@@ -62,7 +62,8 @@ def _has_module(model, name):
     return any(n == name or n.endswith("." + name) for n, _ in model.named_modules())
 
 # %% ../nbs/02_core.ipynb #cee39c7c
-def head_module_names(model) -> list[str]:
+def head_module_names(model, # a sequence classifier (PEFT-wrapped or not)
+                     ) -> list[str]:
     "Full names of the head's modules in `model` (`bert.pooler`, `classifier`): what quantisation leaves out."
     heads = head_modules(model)
     return [n for n, _ in model.named_modules() if n and n.split(".")[-1] in heads]
@@ -113,7 +114,8 @@ def model_footprint_bytes(model, # a model (plain, PEFT or quantised)
 
 # %% ../nbs/02_core.ipynb #aa67652b
 def in_modules(name: str, # a module's (`bert.pooler`) or a parameter's (`bert.pooler.dense.weight`) full name
-               modules) -> bool: # short module names, e.g. `head_modules(model)`
+               modules, # short module names, e.g. `head_modules(model)`
+              ) -> bool:
     "Whether `name` is one of `modules` or lies inside one, at any depth: the one rule for \"is this in the head\"."
     return any(f".{m}." in f".{name}." for m in modules)
 
@@ -154,13 +156,15 @@ class PeakMemory:
 
 # %% ../nbs/02_core.ipynb #e34cef13
 QUANTIZED_LAYER_TYPES = ("Linear4bit", "Linear8bitLt")
-def is_quantized_layer(module) -> bool:
+def is_quantized_layer(module, # any `nn.Module`
+                      ) -> bool:
     "Whether `module` is a bitsandbytes 4-bit or 8-bit linear layer (PEFT's wrappers of the same names are not)."
     return type(module).__name__ in QUANTIZED_LAYER_TYPES and type(module).__module__.startswith("bitsandbytes")
 
 
 # %% ../nbs/02_core.ipynb #f2301c40
-def quantized_layers(model) -> list:
+def quantized_layers(model, # a model (PEFT-wrapped or not)
+                    ) -> list:
     "bitsandbytes' 4-bit and 8-bit linear layers of `model` (PEFT-wrapped or not)."
     return [m for m in model.modules() if is_quantized_layer(m)]
 
@@ -174,7 +178,8 @@ def quantized_bits(model, # a model (plain, PEFT or quantised)
 
 
 # %% ../nbs/02_core.ipynb #e267bab5
-def is_quantized(model) -> bool:
+def is_quantized(model, # a model (PEFT-wrapped or not)
+                ) -> bool:
     "Whether any layer of `model` (or its PEFT base) is a bitsandbytes 4-bit or 8-bit layer."
     return bool(quantized_layers(model))
 
@@ -333,7 +338,8 @@ def training_device() -> torch.device:
 # %% ../nbs/02_core.ipynb #37ffd5c9
 def check_global_batch(batch_size: int, # the global batch (a config's `training.batch_size`)
                        world_size: int|None = None, # processes sharing it; None: this launch's `WORLD_SIZE`
-                       key: str = "training.batch_size") -> int: # the config key named in the error
+                       key: str = "training.batch_size", # the config key named in the error
+                      ) -> int:
     "Each process's share of the global `batch_size`; a `ConfigError` when the process count does not divide it."
     world_size = dist_env().world_size if world_size is None else world_size
     if batch_size % world_size:
@@ -356,7 +362,8 @@ def _process_group():
     return dist if dist.is_available() and dist.is_initialized() else None
 
 # %% ../nbs/02_core.ipynb #d72c785c
-def gather_max(value):
+def gather_max(value, # this process's value (comparable, picklable)
+              ):
     "The largest `value` over every process (`value` itself for one process)."
     dist = _process_group()
     if dist is None: return value
@@ -364,7 +371,8 @@ def gather_max(value):
     return max(values)
 
 # %% ../nbs/02_core.ipynb #aa1bdd12
-def on_main_then_broadcast(fn):
+def on_main_then_broadcast(fn, # a callable taking no arguments
+                          ):
     "Run `fn()` on the main process only: it gets the result, the others None; an exception there is raised on every process, so none waits forever."
     if not dist_env().distributed: return fn()
     ensure_process_group()

@@ -29,7 +29,10 @@ class DataError(ValueError):
     "A data file is missing or malformed; the message names the file, the line and the fix."
 
 # %% ../nbs/04_data.ipynb #e9a9936d
-def read_glue_tsv(path, num_labels: int = 2, empty_sentences: str = "error") -> tuple[list[str], list[int], int]:
+def read_glue_tsv(path, # a GLUE `sentence<TAB>label` TSV file
+                  num_labels: int = 2, # number of classes; labels must be 0..num_labels-1
+                  empty_sentences: str = "error", # `error`: refuse empty sentences; `drop`: drop and count them
+                 ) -> tuple[list[str], list[int], int]:
     "Read a GLUE `sentence<TAB>label` file: `(texts, labels, dropped_empty)`, every row checked."
     path = Path(path)
     if not path.exists():
@@ -74,7 +77,8 @@ def _csv_field_limit(limit: int):
     finally: csv.field_size_limit(before)
 
 # %% ../nbs/04_data.ipynb #05881f94
-def not_utf8_error(path) -> DataError:
+def not_utf8_error(path, # the file that failed to decode
+                  ) -> DataError:
     "A `DataError` naming the line, column and byte of the first non-UTF-8 byte in `path`, and the fix."
     raw = Path(path).read_bytes()
     try: raw.decode("utf-8"); return DataError(f"{path}: the file is not valid UTF-8 text; re-save it as UTF-8.")
@@ -85,7 +89,9 @@ def not_utf8_error(path) -> DataError:
                      f"Latin-1 or Windows-1252). Re-save it as UTF-8, e.g. `iconv -f cp1252 -t utf-8 {Path(path).name} > fixed{Path(path).suffix}`.")
 
 # %% ../nbs/04_data.ipynb #5f918321
-def checked_rows(reader, path):
+def checked_rows(reader, # a `csv.reader` over the open file
+                 path, # that file, named in errors
+                ):
     "The rows of the csv `reader` over `path`; bytes that are not UTF-8 and oversized fields become `DataError`s naming the file and line."
     rows = iter(reader)
     while True:
@@ -124,7 +130,9 @@ class Table:
                      self.dropped_empty, self.label_names, self.subset, self.rows_before_subset)
 
 # %% ../nbs/04_data.ipynb #52dd37b1
-def table_format(path, format: str = "auto") -> str:
+def table_format(path, # a data file
+                 format: str = "auto", # `auto` (from the suffix), `csv`, `tsv`, `jsonl` or `parquet`
+                ) -> str:
     "The format of `path`: `format` when named, else from the suffix (`.csv .tsv .jsonl/.json/.ndjson .parquet/.pq`)."
     if format != "auto":
         if format not in FORMATS: raise DataError(f"data.format {format!r} is not one of {('auto',) + FORMATS}.")
@@ -186,8 +194,14 @@ def _label_value(v, where):
     return int(s) if re.fullmatch(r"-?\d+", s) else s
 
 # %% ../nbs/04_data.ipynb #75d09331
-def frame_to_table(df: pd.DataFrame, source: str, text_column: str = "sentence", label_column: str = "label",
-                   text_pair_column: str|None = None, empty_texts: str = "error", require_label: bool = True) -> Table:
+def frame_to_table(df: pd.DataFrame, # the frame read from a file or the hub
+                   source: str, # where it came from, named in errors
+                   text_column: str = "sentence", # column holding the text
+                   label_column: str = "label", # column holding the label (int id or class name)
+                   text_pair_column: str|None = None, # column of the second text of sentence pairs; None: single texts
+                   empty_texts: str = "error", # `error`: refuse empty texts; `drop`: drop and count them
+                   require_label: bool = True, # refuse a frame without the label column; False: labels become None
+                  ) -> Table:
     "A `Table` from a frame: columns checked by name, texts stripped, empty texts refused or dropped, labels as int or str."
     columns = [str(c) for c in df.columns]
     wanted = [("data.text_column", text_column), ("data.label_column", label_column)] + (
@@ -211,8 +225,14 @@ def frame_to_table(df: pd.DataFrame, source: str, text_column: str = "sentence",
     return Table(source, columns, texts, labels, pairs, np.asarray(rows, dtype=int), dropped)
 
 # %% ../nbs/04_data.ipynb #a7977599
-def read_table(path, text_column: str = "sentence", label_column: str = "label", text_pair_column: str|None = None,
-               format: str = "auto", empty_texts: str = "error", require_label: bool = True) -> Table:
+def read_table(path, # a CSV, TSV, JSONL or Parquet file
+               text_column: str = "sentence", # column holding the text
+               label_column: str = "label", # column holding the label (int id or class name)
+               text_pair_column: str|None = None, # column of the second text of sentence pairs; None: single texts
+               format: str = "auto", # `auto` (from the suffix), `csv`, `tsv`, `jsonl` or `parquet`
+               empty_texts: str = "error", # `error`: refuse empty texts; `drop`: drop and count them
+               require_label: bool = True, # refuse a file without the label column; False: labels become None
+              ) -> Table:
     "One CSV, TSV, JSONL or Parquet file as a `Table` (see `frame_to_table` for the checks)."
     path = Path(path).expanduser()
     if not path.exists(): raise DataError(f"{path}: file not found. Set data.path to a data file or a folder of splits.")
@@ -221,7 +241,9 @@ def read_table(path, text_column: str = "sentence", label_column: str = "label",
                           empty_texts, require_label)
 
 # %% ../nbs/04_data.ipynb #59c212ad
-def split_files(folder, format: str = "auto") -> dict:
+def split_files(folder, # a folder of split files (train, validation/valid/val/dev, test)
+                format: str = "auto", # `auto` (any suffix) or only files of this format
+               ) -> dict:
     "`{split: path}` of the split files in `folder`: train, validation (also valid/val/dev), test, in any of the formats."
     folder = Path(folder).expanduser()
     if not folder.is_dir(): raise DataError(f"{folder}: no such folder. Set data.path to a data file or a folder of splits.")
@@ -239,8 +261,13 @@ def split_files(folder, format: str = "auto") -> dict:
     return found
 
 # %% ../nbs/04_data.ipynb #41e65c76
-def read_splits(folder, text_column="sentence", label_column="label", text_pair_column=None, format="auto",
-                empty_texts="error") -> tuple[dict, list]:
+def read_splits(folder, # a folder of split files (`split_files`)
+                text_column="sentence", # column holding the text
+                label_column="label", # column holding the label (int id or class name)
+                text_pair_column=None, # column of the second text of sentence pairs; None: single texts
+                format="auto", # `auto` (from the suffix), `csv`, `tsv`, `jsonl` or `parquet`
+                empty_texts="error", # `error`: refuse empty texts; `drop`: drop and count them
+               ) -> tuple[dict, list]:
     "`({split: Table}, notes)` from a folder of splits; a test file without the label column (GLUE's test.tsv) is left out, with a note."
     out, notes = {}, []
     for split, path in split_files(folder, format).items():
@@ -251,7 +278,9 @@ def read_splits(folder, text_column="sentence", label_column="label", text_pair_
     return out, notes
 
 # %% ../nbs/04_data.ipynb #c94cc4f3
-def hub_help(name, config=None) -> str:
+def hub_help(name, # the hub dataset's name
+             config=None, # its config name, or None
+            ) -> str:
     "What to do when the hub dataset `name` is neither cached nor reachable."
     what = f"{name!r}" + (f" (config {config!r})" if config else "")
     return (f"Could not load the hub dataset {what}: it is not in the local datasets cache, and the hub is not reachable "
@@ -261,8 +290,14 @@ def hub_help(name, config=None) -> str:
             f"(ds['train'].to_json('train.jsonl'), ...) and set data.source=files, data.path=that folder.")
 
 # %% ../nbs/04_data.ipynb #184f79f8
-def read_hub(name: str, config: str|None = None, text_column="sentence", label_column="label", text_pair_column=None,
-             empty_texts="error", load=None) -> tuple[dict, list]:
+def read_hub(name: str, # the hub dataset's name, e.g. `glue`
+             config: str|None = None, # its config name, e.g. `sst2`; None: none
+             text_column="sentence", # column holding the text
+             label_column="label", # column holding the label (int id or class name)
+             text_pair_column=None, # column of the second text of sentence pairs; None: single texts
+             empty_texts="error", # `error`: refuse empty texts; `drop`: drop and count them
+             load=None, # a `load_dataset`-like callable `(name[, config]) -> DatasetDict`; None: `datasets.load_dataset`
+            ) -> tuple[dict, list]:
     "`({split: Table}, notes)` of a hub dataset through `datasets.load_dataset` (or `load`); splits whose labels are all -1 (unlabelled) are left out."
     if load is None:
         from datasets import load_dataset as load
@@ -285,9 +320,13 @@ def read_hub(name: str, config: str|None = None, text_column="sentence", label_c
 
 # %% ../nbs/04_data.ipynb #8a5417c7
 TRUNCATION = ("longest_first", "only_first", "only_second")
-def tokenize_texts(texts, labels, tokenizer, max_length: int = 128,
+def tokenize_texts(texts, # the (first) texts
+                   labels, # integer class ids, one per text
+                   tokenizer, # a Hugging Face tokenizer
+                   max_length: int = 128, # most tokens per row, special tokens included
                    pairs=None, # second texts of sentence pairs, or None
-                   truncation: str = "longest_first") -> Dataset: # pairs: `longest_first`, `only_first` or `only_second`
+                   truncation: str = "longest_first", # for pairs: `longest_first`, `only_first` or `only_second`
+                  ) -> Dataset:
     "A `Dataset` with `sentence`, `labels`, `input_ids` (unpadded) and `length`; pairs add `sentence2`, `token_type_ids` and `truncated_fallback`."
     if pairs is None:
         ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
@@ -315,7 +354,9 @@ def tokenize_texts(texts, labels, tokenizer, max_length: int = 128,
 # %% ../nbs/04_data.ipynb #7237a650
 class PadCollator:
     "Pads `input_ids` (and `token_type_ids`, with 0, when the features carry them) to the longest in the batch; builds the attention mask."
-    def __init__(self, pad_token_id: int = 0): self.pad_token_id = pad_token_id
+    def __init__(self,
+                 pad_token_id: int = 0, # token id used to pad `input_ids`
+                ): self.pad_token_id = pad_token_id
     def __call__(self, features) -> dict:
         n, L = len(features), max(len(f["input_ids"]) for f in features)
         ids = torch.full((n, L), self.pad_token_id, dtype=torch.long)
@@ -331,7 +372,10 @@ class PadCollator:
         return out
 
 # %% ../nbs/04_data.ipynb #d70310f1
-def label_vocabulary(tables: dict, label_names=None, default_names=None) -> list[str]:
+def label_vocabulary(tables: dict, # `{split: Table}` read from the source
+                     label_names=None, # class names in id order (data.label_names); None: from the data
+                     default_names=None, # names used for integer labels 0..k-1 when nothing names them (e.g. SST-2's negative/positive); None: `0`, `1`, ...
+                    ) -> list[str]:
     "The class names in id order (the rule above); a label outside `label_names` is a `DataError`."
     values = {y for t in tables.values() for y in t.labels}
     kinds = {type(y) for y in values}
@@ -354,7 +398,9 @@ def label_vocabulary(tables: dict, label_names=None, default_names=None) -> list
     return [str(i) for i in range(k)]
 
 # %% ../nbs/04_data.ipynb #db3bb6c7
-def encode_labels(table: Table, names: list[str]) -> np.ndarray:
+def encode_labels(table: Table, # a `Table` of int or str labels
+                  names: list[str], # class names in id order (`label_vocabulary`)
+                 ) -> np.ndarray:
     "Integer ids of `table`'s labels under `names` (ints are ids already; text is looked up)."
     if table.labels and isinstance(table.labels[0], int): return np.asarray(table.labels, dtype=int)
     index = {n: i for i, n in enumerate(names)}
@@ -368,7 +414,10 @@ def _size(size, n: int, key: str) -> int:
     return int(round(size * n)) if isinstance(size, float) and size < 1 else int(size)
 
 # %% ../nbs/04_data.ipynb #2dc79c71
-def carve(labels, sizes: dict, seed: int = 42) -> dict:
+def carve(labels, # class ids, one per row
+          sizes: dict, # `{split: fraction or count}` to carve out
+          seed: int = 42, # seeds the permutation of each class
+         ) -> dict:
     """Stratified, seeded carving: `{name: sorted positions}` for each of `sizes` (`{name: fraction or count}`), and `train` for the rest.
 
     Each carved split's size is shared between classes by largest remainder and drawn from one seeded permutation per class
@@ -395,7 +444,10 @@ def carve(labels, sizes: dict, seed: int = 42) -> dict:
     return out
 
 # %% ../nbs/04_data.ipynb #c3f98e4c
-def plan_splits(available: set, validation_size, test_size) -> dict:
+def plan_splits(available: set, # names of the splits the source has
+                validation_size, # fraction or row count carved for validation when missing
+                test_size, # fraction or row count carved for test when missing
+               ) -> dict:
     "What each of validation and test comes from, by the table above: `{split: ('file', name) | ('carve', size)}`."
     if "validation" in available and "test" in available: return {"validation": ("file", "validation"), "test": ("file", "test")}
     if "test" in available: return {"validation": ("carve", validation_size), "test": ("file", "test")}
@@ -431,7 +483,8 @@ class Splits:
         return df.assign(total=df.sum(axis=1))
 
 # %% ../nbs/04_data.ipynb #eafc83df
-def check_data(splits: Splits) -> list[str]:
+def check_data(splits: Splits, # the train/validation/test `Splits` to check
+              ) -> list[str]:
     "Refuse what training can't use (`DataError`, naming the problem and the fix); return warnings for what it can."
     names, found = splits.label_names, []
     for s in ("train", "validation", "test"):
@@ -466,7 +519,14 @@ def _checked(splits: Splits) -> Splits:
     return splits
 
 # %% ../nbs/04_data.ipynb #06b1c0e5
-def make_splits(tables: dict, validation_size=0.1, test_size=0.1, seed: int = 42, label_names=None, default_names=None, notes=()) -> Splits:
+def make_splits(tables: dict, # `{split: Table}` the source has (train at least)
+                validation_size=0.1, # fraction or row count carved for validation when missing
+                test_size=0.1, # fraction or row count carved for test when missing
+                seed: int = 42, # seeds the carving
+                label_names=None, # class names in id order; None: from the data (`label_vocabulary`)
+                default_names=None, # names for integer labels 0..k-1 when nothing names them; None: `0`, `1`, ...
+                notes=(), # notes from reading the source, kept in the `Splits`
+               ) -> Splits:
     "Train/validation/test from the splits a source has, carving what is missing (`plan_splits`), labels encoded, then checked (`check_data`)."
     plan = plan_splits(set(tables), validation_size, test_size)
     names = label_vocabulary(tables, label_names, default_names)
@@ -483,7 +543,10 @@ def make_splits(tables: dict, validation_size=0.1, test_size=0.1, seed: int = 42
     return _checked(Splits(names, out, {s: encode_labels(t, names) for s, t in out.items()}, made, list(notes)))
 
 # %% ../nbs/04_data.ipynb #6e692857
-def subsample(splits: Splits, max_samples: dict, seed: int) -> Splits:
+def subsample(splits: Splits, # the checked `Splits`
+              max_samples: dict, # `{split: n or None}`: rows kept per split; None keeps all
+              seed: int, # seeds the stratified draw
+             ) -> Splits:
     "Seeded, stratified subsets `{split: n}` (data.max_train_samples etc.), taken after carving so the splits themselves never move."
     for s, n in max_samples.items():
         if n is None or n >= len(splits.tables[s]): continue
@@ -504,12 +567,14 @@ def sst2_sample_dir() -> Path:
     return Path(importlib.resources.files("lightweight_ft"))/"sst2_sample"
 
 # %% ../nbs/04_data.ipynb #d7411f56
-def sst2_sample_label(n_sentences: int) -> str:
+def sst2_sample_label(n_sentences: int, # training sentences used from the sample
+                     ) -> str:
     "How every run folder, model card and report names training on the sample, so no number from it passes for a full-data result."
     return f"SST-2 sample ({n_sentences:,} sentences)"
 
 # %% ../nbs/04_data.ipynb #9ccef887
-def file_sha256(path) -> str:
+def file_sha256(path, # the file to hash
+               ) -> str:
     "SHA-256 of a file's bytes, as hex."
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -517,7 +582,10 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 # %% ../nbs/04_data.ipynb #968b9f12
-def read_sst2_sample(split: str = "train", folder=None, num_labels: int = 2) -> tuple[list[str], list[int], int]:
+def read_sst2_sample(split: str = "train", # `train` or `validation`
+                     folder=None, # a folder holding the sample files; None: the one inside the package
+                     num_labels: int = 2, # number of classes; labels must be 0..num_labels-1
+                    ) -> tuple[list[str], list[int], int]:
     "One split (`train` or `validation`) of the embedded SST-2 sample as `(texts, labels, dropped_empty)`, its bytes checked first."
     if split not in SST2_SAMPLE_FILES: raise ValueError(f"split must be one of {list(SST2_SAMPLE_FILES)}, got {split!r}")
     name = SST2_SAMPLE_FILES[split]
@@ -533,7 +601,9 @@ def read_sst2_sample(split: str = "train", folder=None, num_labels: int = 2) -> 
     return read_glue_tsv(path, num_labels)
 
 # %% ../nbs/04_data.ipynb #a5c692bc
-def resolve_sst2_location(source: str = "auto", data_dir=None) -> tuple[str, str|None]:
+def resolve_sst2_location(source: str = "auto", # data.source: `auto`, `glue_dir`, `hub` or `sample`
+                          data_dir=None, # a GLUE SST-2 folder; None: `LWFT_DATA_DIR`, else by `source`
+                         ) -> tuple[str, str|None]:
     "`(kind, folder)` that SST-2 is read from: `('glue_dir', folder)`, `('hub', None)` or `('sample', None)`; the precedence is `DataConfig`'s."
     if source not in DATA_SOURCES: raise ConfigError(f"config key `data.source`: must be one of {DATA_SOURCES}, got {source!r}")
     if source in ("sample", "hub"):
@@ -548,7 +618,8 @@ def resolve_sst2_location(source: str = "auto", data_dir=None) -> tuple[str, str
     return "hub", None
 
 # %% ../nbs/04_data.ipynb #bef0d468
-def describe_data(data_cfg) -> str:
+def describe_data(data_cfg, # a `DataConfig`
+                 ) -> str:
     "What a `DataConfig` trains on, in words for model cards and reports; the sample always says `SST-2 sample (N sentences)`."
     source, folder = getattr(data_cfg, "source", "auto"), data_cfg.data_dir
     if source == "files": return f"{data_cfg.path} ({data_cfg.text_column}" + (f" + {data_cfg.text_pair_column}" if data_cfg.text_pair_column else "") + f" -> {data_cfg.label_column})"
@@ -570,9 +641,22 @@ def _sst2_sample_tables() -> dict:
     return out
 
 # %% ../nbs/04_data.ipynb #3ec03d3f
-def load_splits(source: str, path=None, *, text_column="sentence", label_column="label", text_pair_column=None, format="auto",
-                empty_texts="error", validation_size=0.1, test_size=0.1, split_seed=42, label_names=None,
-                hub_name="glue", hub_config="sst2", default_names=None, load=None) -> Splits:
+def load_splits(source: str, # `files`, `hub` or `sample`
+                path=None, # for `files`: a data file or a folder of splits
+                *, text_column="sentence", # column holding the text
+                label_column="label", # column holding the label (int id or class name)
+                text_pair_column=None, # column of the second text of sentence pairs; None: single texts
+                format="auto", # `auto` (from the suffix), `csv`, `tsv`, `jsonl` or `parquet`
+                empty_texts="error", # `error`: refuse empty texts; `drop`: drop and count them
+                validation_size=0.1, # fraction or row count carved for validation when missing
+                test_size=0.1, # fraction or row count carved for test when missing
+                split_seed=42, # seeds the carving of missing splits
+                label_names=None, # class names in id order; None: from the data
+                hub_name="glue", # for `hub`: the dataset's name
+                hub_config="sst2", # for `hub`: its config name, or None
+                default_names=None, # names for integer labels 0..k-1 when nothing names them; None: `0`, `1`, ...
+                load=None, # for `hub`: a `load_dataset`-like callable; None: `datasets.load_dataset`
+               ) -> Splits:
     "Checked train/validation/test from `source`: `files` (a file, or a folder of splits, at `path`), `hub`, or `sample`."
     cols = dict(text_column=text_column, label_column=label_column, text_pair_column=text_pair_column)
     if source == "hub": tables, notes = read_hub(hub_name, hub_config, empty_texts=empty_texts, load=load, **cols)
@@ -584,7 +668,10 @@ def load_splits(source: str, path=None, *, text_column="sentence", label_column=
     return make_splits(tables, validation_size, test_size, split_seed, label_names, default_names, notes)
 
 # %% ../nbs/04_data.ipynb #45a25ef2
-def load_splits_for(cfg, seed: int = 42, load=None) -> Splits:
+def load_splits_for(cfg, # a `DataConfig`
+                    seed: int = 42, # seeds the `max_*_samples` subsets
+                    load=None, # for the hub: a `load_dataset`-like callable; None: `datasets.load_dataset`
+                   ) -> Splits:
     "`load_splits` for a `DataConfig` (its source, columns, sizes and subsets); `seed` draws the `max_*_samples` subsets."
     kw = dict(text_column=cfg.text_column, label_column=cfg.label_column, text_pair_column=cfg.text_pair_column, format=cfg.format,
               empty_texts=cfg.empty_sentences, validation_size=cfg.validation_size, test_size=cfg.test_size, split_seed=cfg.split_seed,
@@ -596,7 +683,9 @@ def load_splits_for(cfg, seed: int = 42, load=None) -> Splits:
     return subsample(s, {"train": cfg.max_train_samples, "validation": cfg.max_eval_samples, "test": cfg.max_test_samples}, seed)
 
 # %% ../nbs/04_data.ipynb #0ff4c2d0
-def describe_splits(splits: Splits, n_examples: int = 3) -> str:
+def describe_splits(splits: Splits, # the checked `Splits`
+                    n_examples: int = 3, # example rows shown per split
+                   ) -> str:
     "What would be read, in words (`lwft data CONFIG`): where each split comes from, rows per split and class, notes, warnings, a few examples."
     lines = [f"classes ({len(splits.label_names)}, ids in this order): {', '.join(splits.label_names)}"
              + ("; sentence pairs" if splits.pairs else ""), ""]
@@ -625,7 +714,11 @@ def _stratified_rows(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == c), size=q, replace=False) for c, q in zip(classes, quota)]))
 
 # %% ../nbs/04_data.ipynb #2291c49a
-def build_sst2_sample(glue_dir, out_dir=None, n_train: int = SST2_SAMPLE_ROWS["train"], seed: int = SST2_SAMPLE_SEED) -> dict:
+def build_sst2_sample(glue_dir, # a GLUE SST-2 folder (train.tsv, dev.tsv)
+                      out_dir=None, # folder written; None: the package's sample folder
+                      n_train: int = SST2_SAMPLE_ROWS["train"], # training rows drawn
+                      seed: int = SST2_SAMPLE_SEED, # seeds the stratified draw
+                     ) -> dict:
     "Write the SST-2 sample from a GLUE folder: a seeded, label-stratified `n_train` rows of train.tsv and all of dev.tsv, lines copied byte for byte, with its data card; `{file: (rows, sha256)}`."
     glue_dir, out_dir = Path(glue_dir), Path(out_dir or sst2_sample_dir())
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -644,7 +737,11 @@ def build_sst2_sample(glue_dir, out_dir=None, n_train: int = SST2_SAMPLE_ROWS["t
     return out
 
 # %% ../nbs/04_data.ipynb #d8555733
-def sst2_sample_card(files: dict, train_rows: int, train_counts: list, seed: int) -> str:
+def sst2_sample_card(files: dict, # `{file: (rows, sha256, counts per class)}` of the written sample
+                     train_rows: int, # rows of GLUE's full train.tsv
+                     train_counts: list, # rows per class of GLUE's full train.tsv
+                     seed: int, # seed of the draw
+                    ) -> str:
     "The data card written beside the sample."
     (n_tr, sha_tr, c_tr), (n_dev, sha_dev, c_dev) = files["train.tsv"], files["dev.tsv"]
     return f"""# SST-2 sample
@@ -696,14 +793,18 @@ enough, delete this folder: everything else works with `data.source: glue_dir` o
 """
 
 # %% ../nbs/04_data.ipynb #42076b42
-def class_weights(labels, k: int, kind: str = "balanced") -> np.ndarray:
+def class_weights(labels, # training class ids
+                  k: int, # number of classes
+                  kind: str = "balanced", # `balanced` (the only kind)
+                 ) -> np.ndarray:
     "Loss weights per class: `balanced` = n / (k · count) (1 for every class when they are balanced); a class absent from `labels` gets 0."
     if kind != "balanced": raise ConfigError(f"config key `training.class_weights`: must be null or `balanced`, got {kind!r}")
     counts = np.bincount(np.asarray(labels, dtype=int), minlength=k).astype(float)
     with np.errstate(divide="ignore"): return np.where(counts > 0, counts.sum() / (k * counts), 0.0)
 
 # %% ../nbs/04_data.ipynb #957d7c44
-def weighted_cross_entropy(weights):
+def weighted_cross_entropy(weights, # loss weight per class (`class_weights`)
+                          ):
     "A `compute_loss_func` for the `Trainer`: the sum of `weights[y] * cross-entropy` over the batch, divided by the Trainer's `num_items_in_batch` (else the batch size)."
     w = torch.as_tensor(weights, dtype=torch.float32)
     def loss(outputs, labels, num_items_in_batch=None):
@@ -716,11 +817,18 @@ def weighted_cross_entropy(weights):
 # %% ../nbs/04_data.ipynb #68e70227
 class LengthBucketSampler(torch.utils.data.Sampler):
     "Indices whose consecutive runs of `batch_size` are batches of similar length; batches in random order, new each epoch."
-    def __init__(self, lengths, batch_size: int, seed: int = 0, pool_batches: int = 100):
+    def __init__(self,
+                 lengths, # token count of each row
+                 batch_size: int, # rows per batch
+                 seed: int = 0, # seeds the shuffling (with the epoch)
+                 pool_batches: int = 100, # batches' worth of rows sorted by length together
+                ):
         if batch_size < 1: raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.lengths, self.batch_size, self.seed, self.pool_batches, self.epoch = list(lengths), batch_size, seed, pool_batches, 0
     def __len__(self): return len(self.lengths)
-    def set_epoch(self, epoch: int): self.epoch = epoch
+    def set_epoch(self,
+                  epoch: int, # the epoch, mixed into the seed
+                 ): self.epoch = epoch
     def batches(self) -> list[list[int]]:
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order, pool = torch.randperm(len(self.lengths), generator=g).tolist(), self.pool_batches * self.batch_size
@@ -735,14 +843,18 @@ class LengthBucketSampler(torch.utils.data.Sampler):
 # %% ../nbs/04_data.ipynb #a453ce96
 class RowList(torch.utils.data.Dataset):
     "The `input_ids`, `token_type_ids` (pairs) and `labels` of a tokenised split as Python lists, for fast row access."
-    def __init__(self, ds, columns=("input_ids", "token_type_ids", "labels")):
+    def __init__(self,
+                 ds, # a tokenised `Dataset`
+                 columns=("input_ids", "token_type_ids", "labels"), # columns kept, when present
+                ):
         self.columns = {c: list(ds[c]) for c in columns if c in ds.column_names}
         self.lengths = list(ds["length"]) if "length" in ds.column_names else [len(x) for x in self.columns["input_ids"]]
     def __len__(self): return len(self.lengths)
     def __getitem__(self, i): return {c: v[i] for c, v in self.columns.items()}
 
 # %% ../nbs/04_data.ipynb #26c30202
-def label_names(config) -> list[str]:
+def label_names(config, # a model config (`num_labels`, `id2label`)
+               ) -> list[str]:
     "Names of the classes in id order, from `config.id2label`; default names become negative/positive for 2 classes."
     n = int(getattr(config, "num_labels", 2))
     id2label = {int(k): str(v) for k, v in (getattr(config, "id2label", None) or {}).items()}

@@ -93,7 +93,10 @@ def last_layer_cls_only(model, # a sequence classifier (plain, PEFT or quantised
 
 # %% ../nbs/07_fast_forward.ipynb #f836c8f9
 PACKING_ATTENTION = ("sdpa", "eager")
-def pack_batch(batch: dict, pad_token_id: int = 0, position_offset: int = 0) -> dict:
+def pack_batch(batch: dict, # a right-padded batch (`input_ids`, `attention_mask`, and `token_type_ids` for pairs)
+               pad_token_id: int = 0, # token id that fills the rest of each row
+               position_offset: int = 0, # the model's first position id (e.g. 2 for RoBERTa)
+              ) -> dict:
     "The sentences of a right-padded `batch` laid end to end in rows as wide as the longest (first fit, longest first); `token_type_ids` (pairs) go where their tokens go."
     lengths, input_ids = batch["attention_mask"].sum(1).tolist(), batch["input_ids"].cpu() # packed on the CPU; the Trainer moves the result
     width, room, place = max(lengths), [], [None] * len(lengths)

@@ -28,7 +28,10 @@ def _sklearn_ovr_auc(labels, probs) -> tuple[float, float]:
     return float(aucs.mean()), float((aucs * support).sum() / support.sum())
 
 # %% ../nbs/03_metrics.ipynb #e678421b
-def classification_metrics(labels, probs, label_names=None) -> dict:
+def classification_metrics(labels, # true class ids, one per example
+                           probs, # class probabilities `[n, k]`
+                           label_names=None, # class names in id order; None: `0`..`k-1`
+                          ) -> dict:
     "Accuracy, weighted and macro F1/precision/recall, ROC-AUC (binary: of P(class 1); k classes: one-vs-rest, macro and weighted) and the confusion matrix."
     labels, probs = np.asarray(labels), np.asarray(probs)
     pred = probs.argmax(1)
@@ -93,7 +96,10 @@ def _rank_auc(labels, scores, axis=-1):
         return ((ranks * positive).sum(axis) - n_pos * (n_pos + 1) / 2) / (n_pos * (n - n_pos))
 
 # %% ../nbs/03_metrics.ipynb #d261abd7
-def ovr_auc(labels, probs, axis=-1):
+def ovr_auc(labels, # true class ids, one per example (resamples along `axis`)
+            probs, # class probabilities `[n, k]` (class axis last)
+            axis=-1, # the examples' axis
+           ):
     """One-vs-rest ROC-AUC along `axis`: `(per_class [k, ...], macro, weighted)`, vectorised over resamples. A class absent from
     `labels` (or present everywhere) has NaN AUC and is left out of both averages; weighted uses each class's share of the rows."""
     labels, probs = np.asarray(labels), np.asarray(probs)
@@ -107,7 +113,10 @@ def ovr_auc(labels, probs, axis=-1):
     return per, macro, weighted
 
 # %% ../nbs/03_metrics.ipynb #476fc0be
-def headline_values(labels, probs, axis=-1) -> np.ndarray:
+def headline_values(labels, # true class ids, one per example (resamples along `axis`)
+                    probs, # class probabilities `[n, k]` (class axis last)
+                    axis=-1, # the examples' axis
+                   ) -> np.ndarray:
     "`HEADLINE_METRICS` along `axis` (vectorised over resamples): accuracy, weighted and macro F1/precision/recall, ROC-AUC."
     labels, probs = np.asarray(labels), np.asarray(probs)
     k, pred, n = probs.shape[-1], probs.argmax(-1), labels.shape[axis]
@@ -156,7 +165,10 @@ def bootstrap_intervals(labels, # true class of each example, `[n]`
     return {m: [float(lo), float(hi)] for m, lo, hi in zip(metrics, low, high)}
 
 # %% ../nbs/03_metrics.ipynb #cf93e0a5
-def per_class_scores(labels, probs, label_names=None) -> pd.DataFrame:
+def per_class_scores(labels, # true class ids, one per example
+                     probs, # class probabilities `[n, k]`
+                     label_names=None, # class names in id order; None: `0`..`k-1`
+                    ) -> pd.DataFrame:
     "One row per class: `class, support, precision, recall, f1, roc_auc_ovr` (NaN where the class is absent)."
     labels, probs = _as_probs(labels, probs)
     k = probs.shape[1]
@@ -165,8 +177,14 @@ def per_class_scores(labels, probs, label_names=None) -> pd.DataFrame:
     return pd.DataFrame({"class": names, "support": s, "precision": p, "recall": r, "f1": f, "roc_auc_ovr": ovr_auc(labels, probs)[0]})
 
 # %% ../nbs/03_metrics.ipynb #2b396db1
-def evaluate_predictions(labels, probs, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0, n_bins: int = 15,
-                         label_names=None) -> dict: # class names in id order (default '0'..'k-1')
+def evaluate_predictions(labels, # true class ids, one per example
+                         probs, # class probabilities `[n, k]`
+                         ci_level: float = 0.95, # confidence level of the bootstrap intervals
+                         n_resamples: int = 1000, # bootstrap resamples
+                         seed: int = 0, # seeds the bootstrap
+                         n_bins: int = 15, # equal-width confidence bins for ECE and the reliability data
+                         label_names=None, # class names in id order; None: `0`..`k-1`
+                        ) -> dict:
     "Headline metrics with bootstrap intervals, per-class scores (by class name), log loss, ECE and reliability data (JSON-ready)."
     labels, probs = _as_probs(labels, probs)
     k = probs.shape[1]
@@ -218,9 +236,13 @@ def compare_predictions(labels, # true class of each example, `[n]`
     return df
 
 # %% ../nbs/03_metrics.ipynb #e5123255
-def noninferiority(correct_a, correct_b, # per-example correctness of a and b (one row per seed allowed), on the same examples
+def noninferiority(correct_a, # per-example correctness (0/1) of a (one row per seed allowed)
+                   correct_b, # the same for b, on the same examples
                    margin: float = 0.005, # the accuracy loss accepted (0.005: half a point)
-                   alpha: float = 0.05, n_resamples: int = 2000, seed: int = 0) -> dict:
+                   alpha: float = 0.05, # one-sided significance level
+                   n_resamples: int = 2000, # bootstrap resamples
+                   seed: int = 0, # seeds the bootstrap
+                  ) -> dict:
     "One-sided paired bootstrap test of H0: acc(a) - acc(b) <= -margin; the difference, its (1-2 alpha) interval, the p-value and the verdict."
     a, b = np.atleast_2d(np.asarray(correct_a, float)).mean(0), np.atleast_2d(np.asarray(correct_b, float)).mean(0)
     if a.shape != b.shape: raise ValueError(f"{a.shape[0]} examples against {b.shape[0]}: both must be scored on the same examples.")

@@ -19,7 +19,10 @@ from .models import OFFLINE_HELP, _is_local, check_model_folder, check_model_set
 __all__ = ['HEAD_PREFIXES', 'split_report', 'load_quietly', 'ModelLoader']
 
 # %% ../nbs/08_model_loader.ipynb #f8a9a23d
-def split_report(splits, data: DataConfig, tokenised=None) -> dict:
+def split_report(splits, # the checked `Splits`
+                 data: DataConfig, # the `DataConfig` read
+                 tokenised=None, # the tokenised datasets, in the order of `splits.tables` (counts truncation fallbacks); None: not counted
+                ) -> dict:
     "What a run folder says about its data: per split its source, how it was made, rows and classes; the label names; notes and warnings."
     out = {}
     for i, (s, t) in enumerate(splits.tables.items()):
@@ -30,7 +33,10 @@ def split_report(splits, data: DataConfig, tokenised=None) -> dict:
 
 # %% ../nbs/08_model_loader.ipynb #e80d5a4e
 HEAD_PREFIXES = ("classifier.", "pre_classifier.", "score.") # weights of the classification head a new model starts
-def load_quietly(fn, path, **kw):
+def load_quietly(fn, # a `from_pretrained` (of a model, tokenizer or config class)
+                 path, # the model name or folder
+                 **kw, # passed on to `fn`
+                ):
     """`fn(path, **kw)` (a `from_pretrained`) without transformers' LOAD REPORT table and progress bar, which list the new
     head's weights on every load; a model whose missing weights lie outside the head still warns, in one line."""
     is_model = getattr(fn, "__self__", None) is AutoModelForSequenceClassification
@@ -51,13 +57,16 @@ def load_quietly(fn, path, **kw):
 # %% ../nbs/08_model_loader.ipynb #65fe7fcd
 class ModelLoader:
     "Loads the base model and tokenizer, and the data's three splits tokenised for that tokenizer."
-    def __init__(self, model_name: str = "distilbert-base-uncased", # hub name, local folder or short name (`minilm`)
+    def __init__(self,
+                 model_name: str = "distilbert-base-uncased", # hub name, local folder or short name (`minilm`)
                  num_labels: int|None = None, # classes; None: as many as the data has (2 before any data is read)
-                 max_length: int = 128,
+                 max_length: int = 128, # most tokens per row, special tokens included
                  data_dir: str|None = None, # GLUE-format SST-2 folder; None: `$LWFT_DATA_DIR`, else the hub
-                 seed: int = 42, empty_sentences: str = "error",
+                 seed: int = 42, # seeds the head's initial weights and the data subsets
+                 empty_sentences: str = "error", # `error`: refuse empty texts; `drop`: drop and count them
                  data_source: str = "auto", # `auto`, `glue_dir`, `hub` or `sample` (see `DataConfig` for the precedence)
-                 data: DataConfig|None = None): # the whole data section (any source, columns, splits); overrides the three above
+                 data: DataConfig|None = None, # the whole data section (any source, columns, splits); overrides the three above
+                ):
         self.model_name, self.num_labels, self.max_length = model_name, num_labels, max_length
         self.data_dir, self.seed, self.empty_sentences, self.data_source, self.data = data_dir, seed, empty_sentences, data_source, data
         self.model_path = resolve_model_path(model_name)
@@ -100,9 +109,12 @@ class ModelLoader:
         "The class names in id order, once the data is read."
         return self.splits.label_names if self.splits is not None else None
 
-    def load_model(self, quantization: str|None = None, seed: int|None = None,
+    def load_model(self,
+                   quantization: str|None = None, # `4bit` or `8bit` (bitsandbytes); None: fp32
+                   seed: int|None = None, # seeds the new head's weights; None: the loader's `seed`
                    device=None, # where the model goes; None: this process's `training_device()` (its GPU, else the CPU)
-                   **quant_kwargs):
+                   **quant_kwargs, # passed on to `load_quantized_model` (`quant_type`, `double_quant`, `compute_dtype`)
+                  ):
         "`(model, tokenizer)` in fp32 on `device`, with a head of the data's classes and names once the data is read; `quantization='4bit'|'8bit'` loads a bitsandbytes-quantised base there."
         tokenizer = self.load_tokenizer()
         num_labels = self.num_labels or 2
@@ -120,7 +132,11 @@ class ModelLoader:
         if model.config.pad_token_id is None: model.config.pad_token_id = tokenizer.pad_token_id
         return model, tokenizer
 
-    def data_config(self, data_dir=None, max_train_samples=None, max_eval_samples=None) -> DataConfig:
+    def data_config(self,
+                    data_dir=None, # a GLUE-format SST-2 folder; None: the loader's
+                    max_train_samples=None, # training rows kept; None: all
+                    max_eval_samples=None, # validation rows kept; None: all
+                   ) -> DataConfig:
         "The `DataConfig` this loader reads: the one given, else one built from `data_source`, `data_dir` and `empty_sentences`."
         data_dir = str(data_dir or self.data_dir) if (data_dir or self.data_dir) else None # a Path is welcome here
         if self.data is not None:
@@ -130,7 +146,10 @@ class ModelLoader:
         return DataConfig(source=self.data_source, data_dir=data_dir, empty_sentences=self.empty_sentences,
                           max_train_samples=max_train_samples, max_eval_samples=max_eval_samples)
 
-    def load_dataset(self, data: DataConfig|None = None, seed: int|None = None) -> tuple[Dataset, Dataset, Dataset]:
+    def load_dataset(self,
+                     data: DataConfig|None = None, # the data section to read; None: `data_config()`
+                     seed: int|None = None, # seeds the `max_*_samples` subsets; None: the loader's `seed`
+                    ) -> tuple[Dataset, Dataset, Dataset]:
         "Tokenised `(train, validation, test)` (see `load_splits_for`); sets `splits`, `data_report` and, when unset, `num_labels`."
         data = data or self.data_config()
         seed = self.seed if seed is None else seed
@@ -150,8 +169,12 @@ class ModelLoader:
         self.data_report = split_report(self.splits, data, tokenised)
         return tokenised
 
-    def load_sst2_dataset(self, data_dir: str|None = None, max_train_samples: int|None = None,
-                          max_eval_samples: int|None = None, seed: int|None = None) -> tuple[Dataset, Dataset]:
+    def load_sst2_dataset(self,
+                          data_dir: str|None = None, # a GLUE-format SST-2 folder; None: the loader's
+                          max_train_samples: int|None = None, # training rows kept; None: all
+                          max_eval_samples: int|None = None, # validation rows kept; None: all
+                          seed: int|None = None, # seeds the subsets; None: the loader's `seed`
+                         ) -> tuple[Dataset, Dataset]:
         "Tokenised `(train, test)`: the GLUE dev set is the test split, validation is carved from train (`load_dataset` gives all three)."
         train, _, test = self.load_dataset(self.data_config(data_dir, max_train_samples, max_eval_samples), seed)
         return train, test

@@ -16,7 +16,8 @@ from .metrics import _check_ci_level, evaluate_predictions
 __all__ = ['prediction_mode', 'predict_probabilities', 'Evaluator']
 
 # %% ../nbs/09_prediction.ipynb #4fb6a9f1
-def prediction_mode(model):
+def prediction_mode(model, # the model to predict with
+                   ):
     "`model` in eval mode, except its bitsandbytes layers, which keep the arithmetic they train with (weights dequantised, an fp32 product)."
     model.eval()
     # in eval mode bitsandbytes' CPU kernels quantise activations (8-bit) or repack weights for bf16 (4-bit on AVX512-BF16), and a
@@ -63,8 +64,15 @@ def _sync(device):
 # %% ../nbs/09_prediction.ipynb #e6d0c674
 class Evaluator:
     "Metrics, intervals, calibration and throughput of one model on one tokenised dataset."
-    def __init__(self, batch_size: int = 32, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0,
-                 n_bins: int = 15, pad_token_id: int|None = None, autocast_dtype=None):
+    def __init__(self,
+                 batch_size: int = 32, # rows per prediction batch
+                 ci_level: float = 0.95, # confidence level of the bootstrap intervals
+                 n_resamples: int = 1000, # bootstrap resamples
+                 seed: int = 0, # seeds the bootstrap
+                 n_bins: int = 15, # equal-width confidence bins for ECE and the reliability data
+                 pad_token_id: int|None = None, # token id used to pad; None: the model config's, else 0
+                 autocast_dtype=None, # dtype to autocast the forward pass to; None or float32: no autocast
+                ):
         _check_ci_level(ci_level)
         if batch_size < 1: raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
         self.batch_size, self.ci_level, self.n_resamples, self.seed = batch_size, ci_level, n_resamples, seed
@@ -74,11 +82,19 @@ class Evaluator:
         if self.pad_token_id is not None: return self.pad_token_id
         return getattr(model.config, "pad_token_id", None) or 0
 
-    def predict(self, model, dataset, progress: bool = False) -> np.ndarray:
+    def predict(self,
+                model, # a sequence classifier
+                dataset, # a tokenised `Dataset` (`input_ids`, and `token_type_ids` when present)
+                progress: bool = False, # show a progress bar
+               ) -> np.ndarray:
         "Class probabilities `[n, num_labels]`, in the dataset's order."
         return predict_probabilities(model, dataset, self.batch_size, self._pad_id(model), self.autocast_dtype, progress)
 
-    def timed_predict(self, model, dataset, progress: bool = False) -> tuple[np.ndarray, float]:
+    def timed_predict(self,
+                      model, # a sequence classifier
+                      dataset, # a tokenised `Dataset` (`input_ids`, and `token_type_ids` when present)
+                      progress: bool = False, # show a progress bar
+                     ) -> tuple[np.ndarray, float]:
         "`predict`, and the predictions per second it took (a GPU synchronised before and after)."
         _sync(model_device(model))
         start = time.perf_counter()
@@ -86,10 +102,13 @@ class Evaluator:
         _sync(model_device(model))
         return probs, len(probs) / (time.perf_counter() - start)
 
-    def evaluate(self, model, eval_dataset,
+    def evaluate(self,
+                 model, # a sequence classifier
+                 eval_dataset, # a tokenised `Dataset` (`input_ids`, and `token_type_ids` when present) with `labels`
                  throughput: bool = False, # also `measure_throughput` at several batch sizes
                  progress: bool = False, # show a progress bar while predicting
-                 probabilities: bool = False) -> dict: # also return the `probabilities` of each example (a list of lists)
+                 probabilities: bool = False, # also return the `probabilities` of each example (a list of lists)
+                ) -> dict:
         "`evaluate_predictions` on the model's predictions, plus `predictions_per_s` (and `throughput`, `probabilities` when asked)."
         if "labels" not in eval_dataset.column_names:
             raise ValueError(f"eval_dataset has no `labels` column (columns: {eval_dataset.column_names}); "
@@ -101,7 +120,12 @@ class Evaluator:
         if throughput: out["throughput"] = self.measure_throughput(model, eval_dataset)
         return out
 
-    def measure_throughput(self, model, dataset, batch_sizes=(1, 8, 32, 128), max_batches: int = 20) -> list[dict]:
+    def measure_throughput(self,
+                           model, # a sequence classifier
+                           dataset, # a tokenised `Dataset` (`input_ids`, and `token_type_ids` when present)
+                           batch_sizes=(1, 8, 32, 128), # batch sizes timed (positive integers)
+                           max_batches: int = 20, # most batches timed at each batch size
+                          ) -> list[dict]:
         "Predictions per second and latency per batch (ms) at each batch size; at most `max_batches` timed batches each."
         bad = [b for b in batch_sizes if not (isinstance(b, int) and b > 0)]
         if bad: raise ValueError(f"batch sizes must be positive integers, got {bad}.")

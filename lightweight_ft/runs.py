@@ -34,8 +34,14 @@ def _fmt(v) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 # %% ../nbs/10_runs.ipynb #d5148b75
-def model_card(kind: str, base_model: str|None, num_labels: int, names: list[str], config: ExperimentConfig|None = None,
-               metrics: dict|None = None, note: str|None = None) -> str:
+def model_card(kind: str, # `adapter`, `merged` or `full`
+               base_model: str|None, # the base model's name or path; None: unknown
+               num_labels: int, # number of classes
+               names: list[str], # class names in id order
+               config: ExperimentConfig|None = None, # the run's config (method, data, settings); None: left out
+               metrics: dict|None = None, # scores shown (with intervals when present); None: none
+               note: str|None = None, # a closing note paragraph; None: none
+              ) -> str:
     "A model card in Markdown: base model, method, data, metrics (with intervals when present), how to load."
     title = config.name if config is not None else "sentiment classifier"
     lines = ["---", f"library_name: {'peft' if kind == 'adapter' else 'transformers'}", "pipeline_tag: text-classification"]
@@ -93,7 +99,9 @@ def _write_folder_extras(output_dir, kind, base, num_labels, names, config, metr
     (output_dir/"README.md").write_text(model_card(kind, base, num_labels, names, config, metrics, note))
 
 # %% ../nbs/10_runs.ipynb #2d6310a1
-def save_adapter_weights(model, output_dir):
+def save_adapter_weights(model, # a PEFT model
+                         output_dir, # folder the adapter is saved in
+                        ):
     """`model.save_pretrained(output_dir)`; a PiSSA/OLoRA adapter (trained from the SVD/QR of the weights, which it changed)
     is saved as a plain rank-2r LoRA on the ORIGINAL base through PEFT's conversion, from the initial adapter the trainer kept
     (`initial_adapter_dir`). PEFT 0.21 leaves the trained head (`modules_to_save`) out of the converted file, so loading it
@@ -110,8 +118,13 @@ def save_adapter_weights(model, output_dir):
     save_file({**converted, **{k: v for k, v in plain.items() if "lora_" not in k and k not in converted}}, f, metadata={"format": "pt"})
 
 # %% ../nbs/10_runs.ipynb #d429bead
-def save_adapter(model, tokenizer, output_dir, config: ExperimentConfig|None = None, metrics: dict|None = None,
-                 base_model_name_or_path: str|None = None) -> Path:
+def save_adapter(model, # a PEFT model, or a whole non-PEFT model
+                 tokenizer, # its tokenizer; None: not saved
+                 output_dir, # folder written
+                 config: ExperimentConfig|None = None, # the run's config, saved as config.yaml and in the card; None: none
+                 metrics: dict|None = None, # scores for the model card; None: none
+                 base_model_name_or_path: str|None = None, # base model recorded; None: the config's, else the adapter's own
+                ) -> Path:
     "Save a PEFT model's adapter (or a whole non-PEFT model), its tokenizer, `config.yaml`, `labels.json` and a model card."
     output_dir = Path(output_dir); output_dir.mkdir(parents=True, exist_ok=True)
     names = label_names(model.config)
@@ -149,7 +162,9 @@ def _check_folder(path, what="model") -> Path:
     return path
 
 # %% ../nbs/10_runs.ipynb #fce84afb
-def model_folder(path, what: str = "model") -> Path:
+def model_folder(path, # a model or adapter folder, or a run folder
+                 what: str = "model", # what the folder should hold, named in errors
+                ) -> Path:
     "The folder holding the model or adapter: `path` itself, or the `adapter/` (LoRA, QLoRA) or `model/` (full, head_only) of a run folder."
     path = _check_folder(path, what)
     if (path/"config.json").exists() or (path/"adapter_config.json").exists(): return path
@@ -169,7 +184,9 @@ def model_folder(path, what: str = "model") -> Path:
 RUN_FILES = ("config.yaml", "metrics.json", "predictions.csv", "train_log.csv")
 
 # %% ../nbs/10_runs.ipynb #2b7924b1
-def is_complete_run(run_dir, cfg: ExperimentConfig|None = None) -> bool:
+def is_complete_run(run_dir, # a run folder
+                    cfg: ExperimentConfig|None = None, # the resolved config the run must have been made by; None: any
+                   ) -> bool:
     "Whether `run_dir` holds every run file (and, if `cfg` is given, was made by that resolved config)."
     run_dir = Path(run_dir)
     if not all((run_dir/f).exists() for f in RUN_FILES): return False
@@ -202,7 +219,9 @@ def _config_of(folder: Path) -> ExperimentConfig|None:
     except Exception: return None # unreadable or absent: not this config's run
 
 # %% ../nbs/10_runs.ipynb #8f2d6dde
-def run_dir_state(path, cfg: ExperimentConfig|None = None) -> str:
+def run_dir_state(path, # the run folder
+                  cfg: ExperimentConfig|None = None, # the resolved config of the run to write; None: matches no existing run
+                 ) -> str:
     "What `path` (and `<path>.partial`) hold for a run of `cfg`: `absent`, `empty`, `failed`, `finished`, `finished_other`, `unfinished`, `unfinished_other`, `file` or `foreign`."
     path = Path(path); partial = _sibling(path, ".partial")
     if path.exists() and not path.is_dir(): return "file"
@@ -285,7 +304,11 @@ class _FolderLock:
 # %% ../nbs/10_runs.ipynb #136529af
 class RunDirClaim:
     "A held output folder: the run writes into `partial`, then `commit` swaps it into `path`. Made by `claim_run_dir`."
-    def __init__(self, path, cfg: ExperimentConfig|None = None, overwrite: bool = False):
+    def __init__(self,
+                 path, # the run folder to claim
+                 cfg: ExperimentConfig|None = None, # the resolved config of the run; None: matches no existing run
+                 overwrite: bool = False, # replace a finished run of another config
+                ):
         self.shown = str(path)
         self.path = Path(path).expanduser().absolute()
         self.partial, self.cfg, self.overwrite = _sibling(self.path, ".partial"), cfg, overwrite
@@ -342,17 +365,27 @@ class RunDirClaim:
         return False
 
 # %% ../nbs/10_runs.ipynb #dc5df294
-def claim_run_dir(path, cfg: ExperimentConfig|None = None, overwrite: bool = False) -> RunDirClaim:
+def claim_run_dir(path, # the run folder to claim
+                  cfg: ExperimentConfig|None = None, # the resolved config of the run; None: matches no existing run
+                  overwrite: bool = False, # replace a finished run of another config
+                 ) -> RunDirClaim:
     "A context manager that checks `path` can take a run of `cfg` and holds its lock; see the rule above."
     return RunDirClaim(path, cfg, overwrite)
 
 # %% ../nbs/10_runs.ipynb #d7377702
 TRAIN_LOG_COLUMNS = ("step", "epoch", "loss", "eval_loss", "eval_accuracy", "learning_rate")
 
-def write_run_contents(folder, config, texts, labels, probs, metrics: dict, train_log=None,
+def write_run_contents(folder, # folder written
+                       config, # the run's config (`ExperimentConfig` or mapping)
+                       texts, # the scored texts
+                       labels, # true class ids
+                       probs, # class probabilities `[n, k]` (or P(class 1) for two classes)
+                       metrics: dict, # the scores, written as metrics.json
+                       train_log=None, # rows of `(step, epoch, loss, eval_loss, eval_accuracy, learning_rate)`; None: no train_log.csv
                        text_pairs=None, # second texts of sentence pairs
                        label_names=None, # class names in id order
-                       data_splits: dict|None = None) -> Path: # which rows each split took (`Splits.record()`)
+                       data_splits: dict|None = None, # which rows each split took (`Splits.record()`); None: no data_splits.json
+                      ) -> Path:
     "Write `config.yaml`, `predictions.csv`, `train_log.csv` (when there is one), `data_splits.json` (when given) and, last, `metrics.json` into `folder`."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     config_to_yaml(config, folder/"config.yaml")
@@ -363,10 +396,19 @@ def write_run_contents(folder, config, texts, labels, probs, metrics: dict, trai
     return folder
 
 # %% ../nbs/10_runs.ipynb #da245272
-def write_run_files(folder, cfg, model, tokenizer, eval_dataset, results: dict, train_report: dict, train_log: list, data_report: dict|None = None,
+def write_run_files(folder, # folder written
+                    cfg, # the run's `ExperimentConfig`
+                    model, # the trained model
+                    tokenizer, # its tokenizer
+                    eval_dataset, # the tokenised split scored (with `sentence`, `labels`)
+                    results: dict, # `Evaluator.evaluate`'s scores, with `probabilities`
+                    train_report: dict, # the trainer's report (method, costs)
+                    train_log: list, # rows of `(step, epoch, loss, eval_loss, eval_accuracy, learning_rate)`; None: no train_log.csv
+                    data_report: dict|None = None, # what the data was (`describe_data` etc.); None: empty
                     data_splits: dict|None = None, # `Splits.record()`: saved as `data_splits.json`
                     validation: dict|None = None, # scores on the validation split, kept apart from the headline (test) scores
-                    split: str = "test") -> Path: # the split `eval_dataset` is, named in `metrics.json`
+                    split: str = "test", # the split `eval_dataset` is, named in `metrics.json`
+                   ) -> Path:
     "Write a trained run into `folder` as it is (no checks, no swap): its model (`adapter/` or `model/`), then the run contents; the headline scores are `eval_dataset`'s."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     scores = {k: v for k, v in results.items() if k != "probabilities"}
@@ -380,16 +422,33 @@ def write_run_files(folder, cfg, model, tokenizer, eval_dataset, results: dict, 
                               pairs, scores.get("label_names"), data_splits)
 
 # %% ../nbs/10_runs.ipynb #3960b6a2
-def save_run(run_dir, cfg, model, tokenizer, eval_dataset, results: dict, train_report: dict, train_log: list, data_report: dict|None = None,
-             overwrite: bool = False) -> Path:
+def save_run(run_dir, # the run folder
+             cfg, # the run's `ExperimentConfig`
+             model, # the trained model
+             tokenizer, # its tokenizer
+             eval_dataset, # the tokenised split scored (with `sentence`, `labels`)
+             results: dict, # `Evaluator.evaluate`'s scores, with `probabilities`
+             train_report: dict, # the trainer's report (method, costs)
+             train_log: list, # rows of `(step, epoch, loss, eval_loss, eval_accuracy, learning_rate)`; None: no train_log.csv
+             data_report: dict|None = None, # what the data was; None: empty
+             overwrite: bool = False, # replace a finished run of another config
+            ) -> Path:
     "Write a run folder under the output-folder rule (`claim_run_dir`): into `<run_dir>.partial`, swapped in when complete."
     with claim_run_dir(run_dir, cfg, overwrite) as claim:
         write_run_files(claim.partial, cfg, model, tokenizer, eval_dataset, results, train_report, train_log, data_report)
         return claim.commit()
 
 # %% ../nbs/10_runs.ipynb #e47b905c
-def write_prediction_run(run_dir, config, texts, labels, probs, costs: dict|None = None, train_log=None,
-                         n_resamples: int = 1000, overwrite: bool = False) -> Path:
+def write_prediction_run(run_dir, # the run folder
+                         config, # the run's `ExperimentConfig`
+                         texts, # the scored texts
+                         labels, # true class ids
+                         probs, # class probabilities `[n, k]` (or P(class 1) for two classes)
+                         costs: dict|None = None, # cost entries added to metrics.json (time, memory, parameters); None: none
+                         train_log=None, # rows of `(step, epoch, loss, eval_loss, eval_accuracy, learning_rate)`; None: no train_log.csv
+                         n_resamples: int = 1000, # bootstrap resamples for the confidence intervals
+                         overwrite: bool = False, # replace a finished run of another config
+                        ) -> Path:
     "A run folder from predictions alone (a model scored elsewhere, or `testing.synthetic_run`), scored by `evaluate_predictions`."
     metrics = {"name": config.name, **evaluate_predictions(labels, probs, n_resamples=n_resamples), **(costs or {})}
     with claim_run_dir(run_dir, config, overwrite) as claim:
@@ -397,7 +456,12 @@ def write_prediction_run(run_dir, config, texts, labels, probs, costs: dict|None
         return claim.commit()
 
 # %% ../nbs/10_runs.ipynb #a3618673
-def predictions_frame(texts, labels, probs, text_pairs=None, label_names=None) -> pd.DataFrame:
+def predictions_frame(texts, # the scored texts
+                      labels, # true class ids
+                      probs, # class probabilities `[n, k]` (or P(class 1) for two classes)
+                      text_pairs=None, # second texts of sentence pairs; None: single texts
+                      label_names=None, # class names in id order; None: no name columns
+                     ) -> pd.DataFrame:
     "The `predictions.csv` table: `text` (and `text_pair`), `label` (and `label_name`), `prediction` (and `prediction_name`), `confidence` (P(prediction)), then `prob_0..prob_{k-1}`."
     labels, probs = _as_probs(labels, probs)
     prediction = probs.argmax(1)
@@ -412,7 +476,8 @@ def predictions_frame(texts, labels, probs, text_pairs=None, label_names=None) -
     return df
 
 # %% ../nbs/10_runs.ipynb #be0dbf94
-def probabilities_from_frame(df: pd.DataFrame) -> np.ndarray:
+def probabilities_from_frame(df: pd.DataFrame, # a predictions table (`predictions_frame`, predictions.csv)
+                            ) -> np.ndarray:
     "Class probabilities `[n, k]` from a predictions table: its `prob_i` columns, or an older binary table's `probability` (P(label 1))."
     prob_cols = sorted((c for c in df.columns if re.fullmatch(r"prob_\d+", c)), key=lambda c: int(c.split("_")[1]))
     if prob_cols: return df[prob_cols].to_numpy(float)
@@ -445,7 +510,8 @@ class RunRecord:
 
 # %% ../nbs/10_runs.ipynb #0175b030
 PREDICTION_COLUMNS = ("text", "label", "prediction", "confidence") # and prob_0..prob_{k-1}
-def load_run(run_dir) -> RunRecord:
+def load_run(run_dir, # a finished run folder
+            ) -> RunRecord:
     "Read a run folder (`config.yaml`, `metrics.json`, optional `predictions.csv` and `train_log.csv`)."
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
