@@ -175,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # %% ../nbs/21_cli.ipynb #0a717312
 USER_ERRORS = (ValueError, FileNotFoundError, OSError, KeyError, TypeError, ImportError, csv.Error)
-def main(argv=None) -> int:
+def main(argv=None, # the command line's arguments, without the program name; None: `sys.argv[1:]`
+        ) -> int:
     "Entry point of `lwft`."
     a = build_parser().parse_args(argv)
     from lightweight_ft.core import silence_bnb_kernels_warning # after parsing: --help loads no torch; before any command imports peft

@@ -150,7 +150,10 @@ def _correct_rows(runs, reference=None):
 def cheapest_not_worse(runs, # RunRecords or run folders; seeds of one configuration are grouped (`group_runs`)
                        cost: str = "trainable_params", # a metrics.json cost, or `latency`
                        margin: float = 0.005, # accuracy loss accepted against the best (0.005: half a point)
-                       alpha: float = 0.05, n_resamples: int = 2000, seed: int = 0) -> dict:
+                       alpha: float = 0.05, # level of the one-sided non-inferiority test
+                       n_resamples: int = 2000, # bootstrap resamples of the paired test
+                       seed: int = 0, # seeds the bootstrap
+                      ) -> dict:
     "`best`, `pick` (the cheapest configuration non-inferior to the best) and a `table` of every configuration sorted by cost."
     runs = [r if isinstance(r, RunRecord) else load_run(r) for r in runs]
     groups = group_runs(runs)

@@ -137,7 +137,10 @@ def _load_tokenizer(path: Path, fallback: str|None = None):
                          f"writes it; tokenizer.save_pretrained(folder)) or pass tokenizer=.")
 
 # %% ../nbs/17_deploy.ipynb #ea767dbe
-def load_adapter(path, base_model=None, dequantize: bool = False):
+def load_adapter(path, # an adapter folder (`save_adapter`) or a run folder holding `adapter/`
+                 base_model=None, # a loaded base model or its path or hub id; None: the one the adapter records
+                 dequantize: bool = False, # for a QLoRA adapter, load it on the full-precision base instead of a quantised one
+                ):
     "Load a saved adapter onto its base: `(model, tokenizer)`, the model in eval mode."
     from peft import PeftModel
     path = model_folder(path, "adapter")
@@ -234,7 +237,10 @@ ONNX_FILE = "model.onnx" # the graph of an exported folder
 
 class OnnxSequenceClassifier(torch.nn.Module):
     "An ONNX Runtime session with a sequence classifier's interface: `config`, and `forward(input_ids, attention_mask)` returning `.logits`."
-    def __init__(self, onnx_path, config, threads: int|None = None): # threads: None, as many as torch uses
+    def __init__(self, onnx_path, # the exported `model.onnx`
+                 config, # the model's transformers config (labels, lengths)
+                 threads: int|None = None, # intra-op threads of ONNX Runtime; None: as many as torch uses
+                ):
         super().__init__()
         ort = require("onnxruntime")
         options = ort.SessionOptions()
@@ -245,7 +251,10 @@ class OnnxSequenceClassifier(torch.nn.Module):
         # an empty parameter: the predictor reads the model's device from its first parameter
         self.device_anchor = torch.nn.Parameter(torch.zeros(0), requires_grad=False)
 
-    def forward(self, input_ids, attention_mask=None, **kwargs):
+    def forward(self, input_ids, # token ids, (batch, length)
+                attention_mask=None, # 1 for real tokens, 0 for padding; None: all ones
+                **kwargs, # other model inputs (`token_type_ids` where the graph takes them)
+               ):
         feed = {"input_ids": input_ids.cpu().numpy().astype(np.int64)}
         if "attention_mask" in self.input_names:
             mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
@@ -256,7 +265,9 @@ class OnnxSequenceClassifier(torch.nn.Module):
     def extra_repr(self): return f"{self.onnx_path}"
 
 # %% ../nbs/17_deploy.ipynb #d7350f68
-def load_onnx_model(path, tokenizer=None):
+def load_onnx_model(path, # an exported folder (`model.onnx`, `config.json`, the tokenizer)
+                    tokenizer=None, # a tokenizer to use; None: the folder's
+                   ):
     "`(model, tokenizer)` of an exported folder (`model.onnx`, `config.json`, the tokenizer): the model an `OnnxSequenceClassifier`."
     path = Path(path)
     if not (path/ONNX_FILE).exists(): raise ModelLoadError(f"{path} holds no {ONNX_FILE}: pass a folder written by lwft export.")
@@ -326,7 +337,9 @@ class SentimentPredictor:
         return (f"SentimentPredictor({self.source!r}, labels={self.label_names}, precision={self.precision}, "
                 f"device={model_device(self.model)}, max_length={self.max_length})")
 
-    def encode_features(self, texts: list[str], pairs: list[str]|None = None) -> tuple[dict, list[bool]]:
+    def encode_features(self, texts: list[str], # the texts (first texts of pairs)
+                        pairs: list[str]|None = None, # second texts of sentence pairs, one per text; None: single texts
+                       ) -> tuple[dict, list[bool]]:
         "`input_ids` (and `token_type_ids` for sentence pairs) cut to `max_length`, and whether each text (or pair) was cut."
         encode = lambda idx, n: self.tokenizer([texts[i] for i in idx], [pairs[i] for i in idx] if pairs is not None else None, truncation=True, max_length=n)
         enc = encode(range(len(texts)), self.max_length)
@@ -337,13 +350,15 @@ class SentimentPredictor:
             for i, x in zip(at_limit, encode(at_limit, self.max_length + 1)["input_ids"]): truncated[i] = len(x) > self.max_length
         return features, truncated
 
-    def encode(self, texts: list[str]) -> tuple[list[list[int]], list[bool]]:
+    def encode(self, texts: list[str], # the texts to tokenise
+              ) -> tuple[list[list[int]], list[bool]]:
         "Token ids cut to `max_length`, and whether each text was cut."
         features, truncated = self.encode_features(texts)
         return features["input_ids"], truncated
 
-    def predict(self, texts: str|list[str],
-                pairs: str|list[str]|None = None) -> dict|list[dict]: # second texts of sentence pairs (RTE's hypotheses), one per text
+    def predict(self, texts: str|list[str], # one text, or a list of texts
+                pairs: str|list[str]|None = None, # second texts of sentence pairs (RTE's hypotheses), one per text; None: single texts
+               ) -> dict|list[dict]:
         "One result dict for one string; a list of them, in order, for a list of strings."
         single = isinstance(texts, str)
         if single: items = [texts]
@@ -427,7 +442,10 @@ def _read_header(path: Path, text_column: str) -> list[str]:
     return header
 
 # %% ../nbs/17_deploy.ipynb #698783e0
-def check_prediction_paths(input_path, output_path, text_column: str|None = None) -> tuple[Path, Path]:
+def check_prediction_paths(input_path, # the .txt, .csv or .tsv file to predict
+                           output_path, # the file the predictions go to (not the input)
+                           text_column: str|None = None, # the column the input must have (.csv/.tsv); None: not checked
+                          ) -> tuple[Path, Path]:
     "Refuse a missing or unsupported input (or one without `text_column`), and an output that is the input file (under any spelling of its path), a folder or unwritable, before any model loads."
     input_path, output_path = Path(input_path).expanduser(), Path(output_path).expanduser()
     if not input_path.exists(): raise DataError(f"{input_path}: file not found. Pass a .txt (one text per line), .csv or .tsv file.")
@@ -449,9 +467,14 @@ def check_prediction_paths(input_path, output_path, text_column: str|None = None
 
 # %% ../nbs/17_deploy.ipynb #064a6d58
 PREDICTION_FILE_COLUMNS = ("prediction", "prediction_name", "confidence") # then prob_0..prob_{k-1}
-def predict_file(predictor: SentimentPredictor, input_path, output_path, text_column: str = "sentence",
-                 chunk_size: int = 2048, progress: bool = True,
-                 text_pair_column: str|None = None) -> dict: # the column of the pairs' second texts (RTE: hypothesis)
+def predict_file(predictor: SentimentPredictor, # the loaded model (`SentimentPredictor`)
+                 input_path, # a .txt (one text per line), .csv or .tsv file
+                 output_path, # the CSV/TSV written: the input's columns plus the predictions
+                 text_column: str = "sentence", # the column of the texts (.csv/.tsv)
+                 chunk_size: int = 2048, # rows read, predicted and written at a time
+                 progress: bool = True, # show a progress bar
+                 text_pair_column: str|None = None, # the column of the pairs' second texts (RTE: hypothesis); None: single texts
+                ) -> dict:
     "Predict every text of a .txt/.csv/.tsv file; write its columns plus `prediction, prediction_name, confidence, prob_0..` to `output_path`."
     from tqdm.auto import tqdm
     input_path, output_path = check_prediction_paths(input_path, output_path)

@@ -23,13 +23,20 @@ __all__ = ['REPORT_JS', 'ModelComparator', 'build_report', 'format_summary', 'fo
 # %% ../nbs/15_evaluator.ipynb #8e7ce86d
 class ModelComparator:
     "Evaluate several models (or saved runs) on the same examples, test each pair, and write a report."
-    def __init__(self, evaluator: Evaluator|None = None, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0,
-                 group_ignore=("training.seed",)):
+    def __init__(self, evaluator: Evaluator|None = None, # the `Evaluator` that predicts and scores; None: one built from the next three
+                 ci_level: float = 0.95, # confidence level of the intervals
+                 n_resamples: int = 1000, # bootstrap resamples of the intervals and tests
+                 seed: int = 0, # seeds the bootstrap
+                 group_ignore=("training.seed",), # config keys ignored when grouping runs into rows (seeds of one configuration share a row)
+                ):
         self.evaluator = evaluator or Evaluator(ci_level=ci_level, n_resamples=n_resamples, seed=seed)
         self.ci_level, self.n_resamples, self.seed = self.evaluator.ci_level, self.evaluator.n_resamples, self.evaluator.seed
         self.group_ignore, self.runs, self.significance_note = group_ignore, [], ""
 
-    def compare_models(self, models, eval_dataset, names=None) -> pd.DataFrame:
+    def compare_models(self, models, # the models to compare, on one tokenised split
+                       eval_dataset, # the tokenised split all models predict (with `labels`, `sentence`)
+                       names=None, # one unique name per model; None: `model_0`, `model_1`, ...
+                      ) -> pd.DataFrame:
         "Predict with each model on `eval_dataset`; returns the pairwise significance table."
         names = list(names) if names is not None else [f"model_{i}" for i in range(len(models))]
         if len(names) != len(models) or len(set(names)) != len(names):
@@ -75,7 +82,9 @@ class ModelComparator:
                                    self.ci_level, self.n_resamples, self.seed)
 
     def generate_report(self, output_dir=None, # where to write; None: `report/` in the current folder (and it says so)
-                        cost: str = "trainable_params", margin: float = 0.005) -> Path: # the pick's cost and margin (`cheapest_not_worse`)
+                        cost: str = "trainable_params", # the pick's cost: a metrics.json cost or `latency` (`cheapest_not_worse`)
+                        margin: float = 0.005, # accuracy loss accepted against the best (`cheapest_not_worse`)
+                       ) -> Path:
         "Write `report.md`, the interactive `report.html`, `summary.csv`, `significance.csv` and `figures/` (PNG + data); returns `report.md`."
         out = Path(output_dir if output_dir is not None else "report"); out.mkdir(parents=True, exist_ok=True)
         groups = self.groups()
@@ -128,7 +137,8 @@ def _metric_cell(row, m) -> str:
 def _cell(v, fmt) -> str: return "n/a" if _missing(v) else fmt(v)
 
 # %% ../nbs/15_evaluator.ipynb #4a6ee4ac
-def format_summary(summary: pd.DataFrame) -> pd.DataFrame:
+def format_summary(summary: pd.DataFrame, # the results table (`summarize_groups`)
+                  ) -> pd.DataFrame:
     "The results table as text cells: metrics with intervals or spread over seeds, costs with units."
     rows = []
     for _, r in summary.iterrows():
@@ -147,7 +157,8 @@ def format_summary(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 # %% ../nbs/15_evaluator.ipynb #58c90be2
-def format_significance(significance: pd.DataFrame) -> pd.DataFrame:
+def format_significance(significance: pd.DataFrame, # the pairwise significance table (`significance_table`)
+                       ) -> pd.DataFrame:
     "The significance table as text cells."
     if significance.empty: return pd.DataFrame()
     return pd.DataFrame([{
@@ -181,7 +192,8 @@ _RAW = {"Accuracy": "accuracy", "F1": "f1", "Precision": "precision", "Recall": 
         "Peak memory (MB)": "peak_memory_bytes", "Train time (s)": "train_time_s", "Predictions/s": "predictions_per_s", "Seeds": "n_seeds"}
 def _sort_key(v) -> str: return "" if _missing(v) or not isinstance(v, (int, float, np.integer, np.floating)) else repr(float(v))
 
-def results_table_html(summary: pd.DataFrame) -> str:
+def results_table_html(summary: pd.DataFrame, # the annotated results table (`annotate_summary`)
+                      ) -> str:
     "The results table (`format_summary`) as HTML; numeric cells carry their raw number in `data-v` to sort by, rows their method, model and seeds."
     shown = format_summary(summary)
     head = "".join(f'<th title="click to sort">{html.escape(c)}</th>' for c in shown.columns)
@@ -195,7 +207,8 @@ def results_table_html(summary: pd.DataFrame) -> str:
     return f'<table class="sortable" id="results"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 # %% ../nbs/15_evaluator.ipynb #ad7c4f5e
-def filter_bar(summary: pd.DataFrame) -> str:
+def filter_bar(summary: pd.DataFrame, # the annotated results table (`annotate_summary`)
+              ) -> str:
     "Checkboxes for each method, model and seed of the (annotated) results table, all ticked."
     values = {"method": list(dict.fromkeys(map(str, summary["method"]))),
               "model": list(dict.fromkeys(map(short_model, summary["model"]))),
@@ -249,9 +262,14 @@ details{{margin:1em 0}}.story{{background:#f6f8fa;border-left:4px solid #4c78a8;
 
 # %% ../nbs/15_evaluator.ipynb #c5677cb6
 def interactive_report(summary: pd.DataFrame, # `annotate_summary(summarize_groups(groups), groups)`
-                       groups: dict, story=(), intro: str = "", tests: pd.DataFrame|None = None, sig_text: str = "",
+                       groups: dict, # `{row label: [RunRecord, ...]}` (`group_runs`)
+                       story=(), # the opening sentences (`report_story`)
+                       intro: str = "", # the paragraph under them: data and how intervals read
+                       tests: pd.DataFrame|None = None, # the formatted significance table; None: no tests
+                       sig_text: str = "", # the text above the significance table
                        figures: dict|None = None, # `{title: PNG path relative to the page}`, linked at the end
-                       title: str = "Evaluation report") -> str:
+                       title: str = "Evaluation report", # the page's title
+                      ) -> str:
     "The report as one self-contained HTML page (plotly.js inlined once): story, filters, sortable table, charts, folded significance."
     charts = "\n".join(f'<h2>{html.escape(name)}</h2>' + fig.to_html(full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG, div_id=f"chart{i}")
                         for i, (name, fig) in enumerate(report_charts(summary, groups)))
@@ -264,7 +282,8 @@ def interactive_report(summary: pd.DataFrame, # `annotate_summary(summarize_grou
                         figures=f"<h2>Static figures (PNG, data beside each)</h2><p>{links}</p>" if links else "", js=REPORT_JS)
 
 # %% ../nbs/15_evaluator.ipynb #1bc9537a
-def qlora_pairs(groups: dict) -> list[tuple[str, str]]:
+def qlora_pairs(groups: dict, # `{row label: [RunRecord, ...]}` (`group_runs`)
+               ) -> list[tuple[str, str]]:
     "`(QLoRA row, LoRA row)` pairs with the same target modules, model and rank."
     key = lambda run: json.dumps([run.flat.get("lora.target_modules"), run.flat.get("model.name_or_path"), run.flat.get("lora.r")], default=str)
     lora = {key(runs[0]): label for label, runs in groups.items() if runs[0].method == "lora"}
@@ -274,7 +293,14 @@ def qlora_pairs(groups: dict) -> list[tuple[str, str]]:
 def _mb(b) -> str: return f"{b / 1e6:,.1f} MB"
 def _times(a, b) -> str: return f" ({a / b:.2f}×)" if a and b else ""
 
-def qlora_sentence(summary: pd.DataFrame, groups: dict, q: str, l: str, ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> str:
+def qlora_sentence(summary: pd.DataFrame, # the results table (`summarize_groups`)
+                   groups: dict, # `{row label: [RunRecord, ...]}` (`group_runs`)
+                   q: str, # the QLoRA row's label
+                   l: str, # the LoRA row's label
+                   ci_level: float = 0.95, # confidence level of the paired accuracy interval
+                   n_resamples: int = 1000, # bootstrap resamples
+                   seed: int = 0, # seeds the bootstrap
+                  ) -> str:
     "What QLoRA row `q` saves and costs against LoRA row `l`: footprint, peak memory, training time, accuracy with its paired interval."
     s = summary.set_index("label")
     Q, L = s.loc[q], s.loc[l]
@@ -297,8 +323,13 @@ def qlora_sentence(summary: pd.DataFrame, groups: dict, q: str, l: str, ci_level
 # %% ../nbs/15_evaluator.ipynb #50e61b28
 def report_story(summary: pd.DataFrame, # `summarize_groups(groups)`
                  groups: dict, # `group_runs(runs)`
-                 cost: str = "trainable_params", margin: float = 0.005, alpha: float = 0.05, # the pick's (`cheapest_not_worse`)
-                 ci_level: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> list[str]:
+                 cost: str = "trainable_params", # the pick's cost: a metrics.json cost or `latency` (`cheapest_not_worse`)
+                 margin: float = 0.005, # accuracy loss accepted against the best
+                 alpha: float = 0.05, # the non-inferiority test's level
+                 ci_level: float = 0.95, # confidence level of the intervals
+                 n_resamples: int = 1000, # bootstrap resamples
+                 seed: int = 0, # seeds the bootstrap
+                ) -> list[str]:
     "The report's opening sentences: the best row, the cheapest not worse (`cheapest_not_worse`), what QLoRA saves and costs."
     scored = summary[summary["accuracy"].notna()]
     if scored.empty: return ["No run recorded an accuracy."]

@@ -32,7 +32,10 @@ __all__ = ['lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout',
            'adapter_merge_support', 'adapter_report', 'LoRATrainer']
 
 # %% ../nbs/11_lora_trainer.ipynb #c2a541df
-def lora_config_for(model, lora: LoraSettings|None = None, **settings) -> LoraConfig:
+def lora_config_for(model, # the base model whose modules the targets are checked against
+                    lora: LoraSettings|None = None, # the adapter settings (a config's `lora`); None: `LoraSettings(**settings)`
+                    **settings, # `LoraSettings` fields, used when `lora` is None
+                   ) -> LoraConfig:
     "A PEFT `LoraConfig` for sequence classification from `lora` (or `LoraSettings(**settings)`), its targets checked against the model."
     lora = lora or LoraSettings(**settings)
     return LoraConfig(task_type=TaskType.SEQ_CLS, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, bias=lora.bias,
@@ -53,7 +56,11 @@ def _initial_adapter_kept(model):
     return model
 
 # %% ../nbs/11_lora_trainer.ipynb #c75f3b76
-def prepare_model(model, method: str = "lora", lora: LoraConfig|None = None, seed: int = 42):
+def prepare_model(model, # the base model (no adapter yet)
+                  method: str = "lora", # one of `METHODS`: zero_shot, head_only, lora, qlora, full
+                  lora: LoraConfig|None = None, # the adapter's PEFT config for lora/qlora; None: `lora_config_for(model)`
+                  seed: int = 42, # seeds the adapter's initial weights
+                 ):
     "The model set up for `method`: which parameters train, and the adapter when there is one."
     if method not in METHODS: raise ConfigError(f"config key `training.method`: unknown method {method!r}; choose one of {METHODS}")
     if isinstance(model, PeftModel): raise ValueError("The model already carries an adapter; pass the base model (model.get_base_model() or a fresh load).")
@@ -66,7 +73,10 @@ def prepare_model(model, method: str = "lora", lora: LoraConfig|None = None, see
     return model
 
 # %% ../nbs/11_lora_trainer.ipynb #1336663f
-def parameter_table(config, r_values=(8, 16), target_modules="query_value") -> list[dict]:
+def parameter_table(config, # a transformers model config (the architecture; no weights loaded)
+                    r_values=(8, 16), # LoRA ranks, one row each
+                    target_modules="query_value", # the LoRA targets, as `lora.target_modules` takes them
+                   ) -> list[dict]:
     "Base, LoRA and head parameter counts of the architecture in `config`, computed on the meta device."
     from transformers import AutoModelForSequenceClassification
     with torch.device("meta"): base = AutoModelForSequenceClassification.from_config(config)
@@ -84,26 +94,32 @@ def parameter_table(config, r_values=(8, 16), target_modules="query_value") -> l
 # %% ../nbs/11_lora_trainer.ipynb #9edc69cb
 class FastDropout(nn.Module):
     "`nn.Dropout` whose CPU mask comes from a numpy SFC64 bit generator shared by the model's dropout layers."
-    def __init__(self, p: float, bit_generator: np.random.SFC64):
+    def __init__(self, p: float, # dropout probability, in [0, 1)
+                 bit_generator: np.random.SFC64, # the NumPy generator the masks draw from (shared by all layers)
+                ):
         super().__init__()
         if not 0 <= p < 1: raise ValueError(f"dropout probability must be in [0, 1), got {p}")
         self.p, self.bit_generator = p, bit_generator
         self.threshold = round(p * 65536) # a 16-bit draw below this drops the element
         self.scale = 65536 / (65536 - self.threshold) # keeps every activation's expected value
     def extra_repr(self): return f"p={self.p}"
-    def mask(self, n: int) -> torch.Tensor:
+    def mask(self, n: int, # number of values
+            ) -> torch.Tensor:
         "`n` values, each 0 with probability p and 1/(1-p) otherwise."
         draws = self.bit_generator.random_raw((n + 3) // 4).view(np.uint16)[:n]
         out = np.empty(n, np.float32); np.multiply(draws >= self.threshold, np.float32(self.scale), out=out)
         return torch.from_numpy(out)
-    def forward(self, x):
+    def forward(self, x, # the activations (dropped only in training mode on the CPU here)
+               ):
         if not self.training or self.threshold == 0: return x
         if x.device.type != "cpu": return F.dropout(x, self.p, True)
         return x * self.mask(x.numel()).view(x.shape).to(x.dtype)
 
 # %% ../nbs/11_lora_trainer.ipynb #77db3c1b
 @contextmanager
-def fast_cpu_dropout(model, seed: int = 0):
+def fast_cpu_dropout(model, # the model; on another device than the CPU nothing is swapped
+                     seed: int = 0, # seeds the one generator all dropout layers draw from
+                    ):
     "Within the block, every `nn.Dropout` of a model on the CPU is a `FastDropout` drawing from one generator seeded by `seed`."
     swapped = []
     if model_device(model).type == "cpu":
@@ -146,8 +162,16 @@ def _log_row(logs: dict) -> dict|None:
 class RunRecorder(TrainerCallback):
     "Collects loss/eval rows from the `Trainer`'s log history (which a resumed run carries over) and this session's training wall time."
     def __init__(self): self.rows, self.train_time_s, self._t0 = [], 0.0, None
-    def on_train_begin(self, args, state, control, **kw): self._t0 = time.perf_counter()
-    def on_train_end(self, args, state, control, **kw):
+    def on_train_begin(self, args, # the Trainer's `TrainingArguments`
+                       state, # the Trainer's `TrainerState`
+                       control, # the Trainer's `TrainerControl`
+                       **kw, # the Trainer's other callback arguments (unused)
+                      ): self._t0 = time.perf_counter()
+    def on_train_end(self, args, # the Trainer's `TrainingArguments`
+                     state, # the Trainer's `TrainerState`
+                     control, # the Trainer's `TrainerControl`
+                     **kw, # the Trainer's other callback arguments (unused)
+                    ):
         self.train_time_s = time.perf_counter() - self._t0
         self.rows = [row for row in map(_log_row, state.log_history) if row is not None]
 
@@ -160,12 +184,22 @@ class BestAdapterKeeper(TrainerCallback):
         self.model, self.metric, self.patience = model, metric, patience
         self.best_value = self.best_step = self.weights = None
         self.since_best = 0
-    def better(self, value) -> bool:
+    def better(self, value, # a validation score of `metric`
+              ) -> bool:
         if self.best_value is None: return True
         return value < self.best_value if self.metric == "loss" else value > self.best_value
-    def on_step_end(self, args, state, control, **kw):
+    def on_step_end(self, args, # the Trainer's `TrainingArguments`
+                    state, # the Trainer's `TrainerState`
+                    control, # the Trainer's `TrainerControl`
+                    **kw, # the Trainer's other callback arguments (unused)
+                   ):
         if state.global_step >= state.max_steps: control.should_evaluate = True # the last step is scored too
-    def on_evaluate(self, args, state, control, metrics=None, **kw):
+    def on_evaluate(self, args, # the Trainer's `TrainingArguments`
+                    state, # the Trainer's `TrainerState`
+                    control, # the Trainer's `TrainerControl`
+                    metrics=None, # the validation's `eval_*` metrics; None: nothing scored
+                    **kw, # the Trainer's other callback arguments (unused)
+                   ):
         value = (metrics or {}).get(f"eval_{self.metric}")
         if value is None: return
         if self.better(value):
@@ -173,7 +207,11 @@ class BestAdapterKeeper(TrainerCallback):
             self.weights = {n: p.detach().to("cpu", copy=True) for n, p in self.model.named_parameters() if p.requires_grad}
         else: self.since_best += 1
         if self.patience and self.since_best >= self.patience: control.should_training_stop = True
-    def on_train_end(self, args, state, control, **kw): self.restore()
+    def on_train_end(self, args, # the Trainer's `TrainingArguments`
+                     state, # the Trainer's `TrainerState`
+                     control, # the Trainer's `TrainerControl`
+                     **kw, # the Trainer's other callback arguments (unused)
+                    ): self.restore()
     def restore(self):
         "Put the kept weights back into the model."
         if self.weights is None: return
@@ -181,7 +219,8 @@ class BestAdapterKeeper(TrainerCallback):
         with torch.no_grad():
             for n, w in self.weights.items(): params[n].copy_(w)
     def state_dict(self) -> dict: return {k: getattr(self, k) for k in ("best_value", "best_step", "since_best", "weights")}
-    def load_state_dict(self, state: dict):
+    def load_state_dict(self, state: dict, # what `state_dict` returned: best value, step, validations since, weights
+                       ):
         for k, v in state.items(): setattr(self, k, v)
 
 # %% ../nbs/11_lora_trainer.ipynb #8e6bd61c
@@ -208,7 +247,8 @@ class _CheckpointExtras(TrainerCallback):
         if self.keeper is not None and extras["keeper"] is not None: self.keeper.load_state_dict(extras["keeper"])
 
 # %% ../nbs/11_lora_trainer.ipynb #b345b5aa
-def last_checkpoint(folder) -> Path|None:
+def last_checkpoint(folder, # the Trainer's output folder holding `checkpoint-STEP` folders
+                   ) -> Path|None:
     "The latest complete checkpoint (`checkpoint-STEP`) in `folder`, or None; one killed while it was written is passed over."
     folder = Path(folder)
     if not folder.is_dir(): return None
@@ -219,14 +259,20 @@ def last_checkpoint(folder) -> Path|None:
 # %% ../nbs/11_lora_trainer.ipynb #483546ce
 class NumericProgressCallback(ProgressCallback):
     "transformers' progress bar, its log lines printing numbers as numbers (`'loss': 0.6931`, not `'loss': '0.6931'`), to 4 significant digits."
-    def on_log(self, args, state, control, logs=None, **kwargs):
+    def on_log(self, args, # the Trainer's `TrainingArguments`
+               state, # the Trainer's `TrainerState`
+               control, # the Trainer's `TrainerControl`
+               logs=None, # the values logged at this step; None: none
+               **kwargs, # the Trainer's other callback arguments (unused)
+              ):
         if state.is_world_process_zero and self.training_bar is not None:
             shown = {k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in (logs or {}).items() if k != "total_flos"}
             self.training_bar.write(str(shown))
 
 # %% ../nbs/11_lora_trainer.ipynb #d375d67f
 def tracking_callbacks(training: TrainingSettings, # the run's `training` section (`report_to`)
-                       log_dir) -> tuple[list[str], list]: # where TensorBoard's events go
+                       log_dir, # where TensorBoard's events go
+                      ) -> tuple[list[str], list]:
     "`(integrations the Trainer reports to itself, callbacks to add)` for `training.report_to`."
     names = tracker_names(training.report_to)
     if "tensorboard" not in names: return names, []
@@ -236,7 +282,11 @@ def tracking_callbacks(training: TrainingSettings, # the run's `training` sectio
     return [n for n in names if n != "tensorboard"], [TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(log_dir)))]
 
 # %% ../nbs/11_lora_trainer.ipynb #c0fd252a
-def log_run_to_tensorboard(log_dir, config: dict, metrics: dict, step: int):
+def log_run_to_tensorboard(log_dir, # folder of the run's TensorBoard events
+                           config: dict, # the run's config as a nested dict
+                           metrics: dict, # the final metrics (`metrics.json`); numeric ones are logged
+                           step: int, # the training step the final values are logged at
+                          ):
     "Add a run's config (as text and hyperparameters) and its final numeric metrics (`final/<name>` at `step`) to the events in `log_dir`."
     from torch.utils.tensorboard import SummaryWriter # optional extra, see tracking_callbacks
     flat = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in flat_config(config).items() if v is not None}
@@ -247,7 +297,8 @@ def log_run_to_tensorboard(log_dir, config: dict, metrics: dict, step: int):
         w.add_hparams(flat, {f"hparam/{k}": v for k, v in numbers.items() if k in ("accuracy", "f1", "roc_auc")}, run_name=".")
 
 # %% ../nbs/11_lora_trainer.ipynb #9f3cbc91
-def read_scalars(log_dir) -> pd.DataFrame:
+def read_scalars(log_dir, # folder of TensorBoard event files
+                ) -> pd.DataFrame:
     "`tag, step, value` of every scalar in the TensorBoard event files of `log_dir`."
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator # optional extra
     events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
@@ -256,7 +307,9 @@ def read_scalars(log_dir) -> pd.DataFrame:
                         columns=["tag", "step", "value"])
 
 # %% ../nbs/11_lora_trainer.ipynb #df5d9546
-def log_finished_run(run_dir, cfg: ExperimentConfig):
+def log_finished_run(run_dir, # the finished run's folder (`metrics.json`, `train_log.csv`)
+                     cfg: ExperimentConfig, # the run's config
+                    ):
     "When `cfg.training.report_to` names TensorBoard, add the finished run's config and final metrics (`metrics.json`) to `run_dir/tensorboard`."
     if "tensorboard" not in tracker_names(cfg.training.report_to): return
     run_dir = Path(run_dir)
@@ -273,7 +326,10 @@ def _prompt_dims(model) -> dict:
 
 # %% ../nbs/11_lora_trainer.ipynb #bb8cebe4
 _ADALORA_PLACEHOLDER_STEPS = 100 # AdaLoRA's config needs a step count before the run knows it; `AdaLoraSchedule` sets the real one
-def peft_config_for(model, lora: LoraSettings|None = None, **settings) -> PeftConfig:
+def peft_config_for(model, # the base model (quantised or not) whose modules the targets are checked against
+                    lora: LoraSettings|None = None, # the adapter settings (a config's `lora`); None: `LoraSettings(**settings)`
+                    **settings, # `LoraSettings` fields, used when `lora` is None
+                   ) -> PeftConfig:
     "The PEFT config of `lora.adapter` (`ADAPTERS`) for sequence classification, its targets checked against the model; the head trains and is saved."
     lora = lora or LoraSettings(**settings)
     bits, a = quantized_bits(model), lora.adapter
@@ -301,17 +357,28 @@ def peft_config_for(model, lora: LoraSettings|None = None, **settings) -> PeftCo
 class AdaLoraSchedule(TrainerCallback):
     """AdaLoRA's rank budget: the schedule set from the run's steps (warm-up 10%, final 20%, ten pruning rounds between),
     and `update_and_allocate` after every optimizer step, before the gradients are zeroed, as PEFT requires."""
-    def on_train_begin(self, args, state, control, model=None, **kw):
+    def on_train_begin(self, args, # the Trainer's `TrainingArguments`
+                       state, # the Trainer's `TrainerState`
+                       control, # the Trainer's `TrainerControl`
+                       model=None, # the AdaLoRA `PeftModel` being trained
+                       **kw, # the Trainer's other callback arguments (unused)
+                      ):
         total = max(3, state.max_steps); cfg = model.peft_config[model.active_adapter]
         cfg.total_step, cfg.tinit, cfg.tfinal = total, max(1, total // 10), max(1, total // 5)
         cfg.deltaT = max(1, (total - cfg.tinit - cfg.tfinal) // 10)
-    def on_optimizer_step(self, args, state, control, model=None, **kw):
+    def on_optimizer_step(self, args, # the Trainer's `TrainingArguments`
+                          state, # the Trainer's `TrainerState`
+                          control, # the Trainer's `TrainerControl`
+                          model=None, # the AdaLoRA `PeftModel` being trained
+                          **kw, # the Trainer's other callback arguments (unused)
+                         ):
         model.base_model.update_and_allocate(state.global_step) # global_step is still this step's 0-based index here
 
 # %% ../nbs/11_lora_trainer.ipynb #c15a02ca
 _EXTRA_CALLBACKS: list = []
 @contextmanager
-def training_callbacks(*callbacks):
+def training_callbacks(*callbacks, # `TrainerCallback`s added to every training in the block
+                      ):
     "Within the block, every `LoRATrainer.train` also runs `callbacks` (the search's pruning), without passing them down through `run_experiment`."
     _EXTRA_CALLBACKS.extend(callbacks)
     try: yield
@@ -319,19 +386,25 @@ def training_callbacks(*callbacks):
         for c in callbacks: _EXTRA_CALLBACKS.remove(c)
 
 # %% ../nbs/11_lora_trainer.ipynb #901d49d1
-def adapter_callbacks(model) -> list:
+def adapter_callbacks(model, # the model, with its PEFT adapter (or a model without one)
+                     ) -> list:
     "The `Trainer` callbacks the model's adapter needs (AdaLoRA's schedule), and those of `training_callbacks`."
     cfg = model.peft_config[model.active_adapter] if isinstance(model, PeftModel) else None
     return ([AdaLoraSchedule()] if isinstance(cfg, AdaLoraConfig) else []) + list(_EXTRA_CALLBACKS)
 
 # %% ../nbs/11_lora_trainer.ipynb #85de2e70
-def adapter_optimizer(model, lora: LoraSettings, learning_rate: float, weight_decay: float):
+def adapter_optimizer(model, # the model, with its PEFT adapter
+                      lora: LoraSettings, # the adapter settings (`adapter`, `loraplus_ratio`)
+                      learning_rate: float, # A's learning rate
+                      weight_decay: float, # AdamW's weight decay
+                     ):
     "LoRA+'s AdamW (B's rate `loraplus_ratio` times A's), or None: the `Trainer` builds its own."
     if lora.adapter != "loraplus" or not isinstance(model, PeftModel): return None
     return create_loraplus_optimizer(model, torch.optim.AdamW, lr=learning_rate, loraplus_lr_ratio=lora.loraplus_ratio, weight_decay=weight_decay)
 
 # %% ../nbs/11_lora_trainer.ipynb #d94770f0
-def adalora_budget_params(model) -> dict:
+def adalora_budget_params(model, # a `PeftModel` with an AdaLoRA adapter
+                         ) -> dict:
     "AdaLoRA's adapter parameters as allocated (`init_r`) and at its budget (the ranks its `rank_pattern` keeps: r(in+out+1) each)."
     pattern, kept, allocated = model.peft_config[model.active_adapter].rank_pattern or {}, 0, 0
     for name, m in model.named_modules():
@@ -344,7 +417,8 @@ def adalora_budget_params(model) -> dict:
     return {"adapter_params_allocated": allocated, "adapter_params_at_budget": kept}
 
 # %% ../nbs/11_lora_trainer.ipynb #3711ea48
-def adapter_merge_support(model) -> tuple[bool, str]:
+def adapter_merge_support(model, # the model, with its PEFT adapter
+                         ) -> tuple[bool, str]:
     "Whether `merge_and_unload` can fold the model's adapter into its base, and why not."
     cfg = model.peft_config[model.active_adapter]
     if cfg.is_prompt_learning: return False, f"{cfg.peft_type.value.lower()} can't merge: its soft prompt is an input, not a change of a weight; deploy the adapter folder"
@@ -354,7 +428,10 @@ def adapter_merge_support(model) -> tuple[bool, str]:
     return True, "lossy: the merged weights are quantised again" if bits else "exact"
 
 # %% ../nbs/11_lora_trainer.ipynb #41e9de07
-def adapter_report(model, lora: LoraSettings, training: TrainingSettings) -> dict:
+def adapter_report(model, # the trained model; without an adapter the report is empty
+                   lora: LoraSettings, # the adapter settings it was trained with
+                   training: TrainingSettings, # the training settings (`batching`)
+                  ) -> dict:
     "The train report's adapter entries: the adapter, its parameters apart from the head's (AdaLoRA's at budget), the batching used, whether it merges."
     if not isinstance(model, PeftModel): return {}
     head = sum(p.numel() for n, p in model.named_parameters() if p.requires_grad and "modules_to_save" in n)
@@ -385,8 +462,10 @@ class LoRATrainer:
     "Trains LoRA adapters (or a baseline) on a sequence classifier and evaluates it, in one process or across a launcher's (torchrun, accelerate launch)."
     method = "lora"
     tracking_dir = None # where TensorBoard events go when `training.report_to` names it; None: `<output_dir>/tensorboard`
-    def __init__(self, model, tokenizer,
-                 output_dir: str|None = None): # where the Trainer writes checkpoints (`training.save_every`); None: a temporary folder
+    def __init__(self, model, # the base model to train (from `ModelLoader.load_model`)
+                 tokenizer, # its tokenizer (the pad token id)
+                 output_dir: str|None = None, # where the Trainer writes checkpoints (`training.save_every`); None: a temporary folder
+                ):
         self.model, self.tokenizer = model, tokenizer
         self.output_dir = output_dir or tempfile.mkdtemp(prefix="lwft_")
         self.train_report, self.train_log, self.trainer, self.keeper = {}, [], None, None
@@ -394,12 +473,14 @@ class LoRATrainer:
     def _prepare(self, method: str, lora: LoraSettings, seed: int):
         return prepare_model(self.model, method, peft_config_for(self.model, lora) if method in ("lora", "qlora") else None, seed)
 
-    def train(self, train_dataset, eval_dataset=None, # tokenised splits (`tokenize_texts`); the eval split is scored every `eval_every` steps
+    def train(self, train_dataset, # the tokenised training split (`tokenize_texts`)
+              eval_dataset=None, # the tokenised validation split, scored every `eval_every` steps; None: no validation
               training: TrainingSettings|None = None, # the method and its schedule (a config's `training`); default `TrainingSettings(method=self.method)`
               lora: LoraSettings|None = None, # the adapter (a config's `lora`); default `LoraSettings()`
               progress: bool = True, # show the Trainer's progress bar (on the main process only)
               resume: bool = False, # continue from the latest complete checkpoint in `output_dir` (`last_checkpoint`), if there is one
-              **settings): # single settings instead of, or over, the sections: `epochs=2`, `lora_r=16` (see `training_settings`)
+              **settings, # single settings instead of, or over, the sections: `epochs=2`, `lora_r=16` (see `training_settings`)
+             ):
         "Train and return the trained model (with `best_metric`, the best validation's weights); its costs go to `train_report`, its loss curve to `train_log`."
         if training is None: settings.setdefault("method", self.method)
         t, l = training_settings(training, lora, **settings)
@@ -500,7 +581,12 @@ class LoRATrainer:
                              "processes": dist_env().world_size, "environment": environment_report(model_device(model))}
         return model
 
-    def evaluate(self, model=None, eval_dataset=None, batch_size: int = 32, progress: bool = False, ci_level: float = 0.95) -> dict:
+    def evaluate(self, model=None, # the model to score; None: the trainer's
+                 eval_dataset=None, # a tokenised split to score
+                 batch_size: int = 32, # examples per forward pass
+                 progress: bool = False, # show a progress bar
+                 ci_level: float = 0.95, # confidence level of the intervals
+                ) -> dict:
         "Metrics with intervals and calibration (`evaluate_predictions`), `probabilities` per example and `predictions_per_s`."
         model = model if model is not None else self.model
         if eval_dataset is None: raise ValueError("evaluate needs an eval_dataset (a tokenised split from ModelLoader.load_sst2_dataset).")

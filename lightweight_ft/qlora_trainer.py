@@ -18,9 +18,12 @@ __all__ = ['QLoRATrainer', 'load_qlora_adapter']
 class QLoRATrainer(LoRATrainer):
     "LoRA adapters on a bitsandbytes-quantised base (4-bit NF4 or 8-bit), with the head trained in fp32."
     method = "qlora"
-    def __init__(self, model, tokenizer, output_dir: str|None = None,
+    def __init__(self, model, # the quantised base model (`load_quantized_model`), no adapter yet
+                 tokenizer, # its tokenizer (the pad token id)
+                 output_dir: str|None = None, # where the Trainer writes checkpoints; None: a temporary folder
                  prepare_kbit: bool = True, # run PEFT's `prepare_model_for_kbit_training` (frozen base, fp32 norms)
-                 gradient_checkpointing: bool = False): # recompute activations in the backward pass to save memory
+                 gradient_checkpointing: bool = False, # recompute activations in the backward pass to save memory
+                ):
         super().__init__(model, tokenizer, output_dir)
         self.prepare_kbit, self.gradient_checkpointing = prepare_kbit, gradient_checkpointing
 
@@ -48,7 +51,10 @@ class QLoRATrainer(LoRATrainer):
         _head_fp32_trainable(model)
         return model
 
-    def train(self, train_dataset, eval_dataset=None, **kwargs):
+    def train(self, train_dataset, # the tokenised training split
+              eval_dataset=None, # the tokenised validation split; None: no validation
+              **kwargs, # `LoRATrainer.train`'s other arguments (training, lora, progress, resume, settings)
+             ):
         "As `LoRATrainer.train`, on the quantised base; `train_report` also holds the quantisation settings."
         model = super().train(train_dataset, eval_dataset, **kwargs)
         self.train_report.update(quantization_report(model))
@@ -65,7 +71,13 @@ def _head_fp32_trainable(model):
         raise RuntimeError(f"The head {heads} has no trainable parameter after preparation; check modules_to_save.")
 
 # %% ../nbs/12_qlora_trainer.ipynb #670e990c
-def load_qlora_adapter(adapter_dir, base_path, bits, num_labels: int = 2, is_trainable: bool = False, **quant_kwargs) -> PeftModel:
+def load_qlora_adapter(adapter_dir, # the folder of the saved adapter (`adapter_config.json`)
+                       base_path, # the base model's folder or hub id
+                       bits, # quantisation of the base: 4 or 8
+                       num_labels: int = 2, # classes of the classification head
+                       is_trainable: bool = False, # load the adapter's weights trainable (to train on)
+                       **quant_kwargs, # `load_quantized_model`'s settings: quant_type, double_quant, compute_dtype, device
+                      ) -> PeftModel:
     "The adapter in `adapter_dir` on a freshly quantised `base_path` (`quant_kwargs`: quant_type, double_quant, compute_dtype, device)."
     if not (Path(adapter_dir)/"adapter_config.json").exists():
         raise FileNotFoundError(f"{adapter_dir}: no adapter_config.json; save the trained model with model.save_pretrained(dir).")

@@ -120,7 +120,12 @@ def _quiet_process():
     except ImportError: pass
 
 # %% ../nbs/16_run_analysis.ipynb #8605ecbb
-def run_experiment(cfg: ExperimentConfig|str|Path, output_dir, overrides=None, progress: bool = True, overwrite: bool = False) -> dict|None:
+def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `ExperimentConfig` or a YAML path
+                   output_dir, # the run folder to claim and write
+                   overrides=None, # `{"lora.r": 8}` or `["lora.r=8", ...]` applied to `cfg`; None: none
+                   progress: bool = True, # show progress bars
+                   overwrite: bool = False, # replace a finished run in `output_dir` instead of refusing
+                  ) -> dict|None:
     "Load, train, evaluate and save one configuration into `output_dir` (claimed first: see `claim_run_dir`); returns the metrics. Under a launcher every process trains its share; the main one alone claims, evaluates and writes the folder (the others return None)."
     if not isinstance(cfg, ExperimentConfig): cfg = load_config(cfg)
     cfg = apply_overrides(cfg, overrides)

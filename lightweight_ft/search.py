@@ -39,7 +39,8 @@ space:
 PRUNERS = ("none", "median", "threshold", "hyperband")
 
 # %% ../nbs/20_search.ipynb #5f09b429
-def load_search_space(space=None) -> dict:
+def load_search_space(space=None, # a YAML file's path, YAML text or a dict; None: `EXAMPLE_SPACE`
+                     ) -> dict:
     "The search described by a YAML file, YAML text or a dict (None: `EXAMPLE_SPACE`), every entry checked."
     where = "the search space"
     if space is None: space = EXAMPLE_SPACE
@@ -61,7 +62,9 @@ def load_search_space(space=None) -> dict:
     return space
 
 # %% ../nbs/20_search.ipynb #b60becbd
-def suggest(trial, space: dict) -> list[str]:
+def suggest(trial, # the Optuna trial that draws the values
+            space: dict, # the checked search space (`load_search_space`)
+           ) -> list[str]:
     "The `key=value` overrides drawn for `trial` from the space."
     out = []
     for key, d in space["space"].items():
@@ -74,7 +77,8 @@ def suggest(trial, space: dict) -> list[str]:
     return out
 
 # %% ../nbs/20_search.ipynb #63d6f2f1
-def make_pruner(spec: dict|None):
+def make_pruner(spec: dict|None, # `{type: none|median|..., its arguments}`; None: no pruning
+               ):
     "The Optuna pruner of `{type: ..., its arguments}`."
     spec = dict(spec or {"type": "none"}); kind = spec.pop("type")
     return {"none": optuna.pruners.NopPruner, "median": optuna.pruners.MedianPruner,
@@ -102,7 +106,8 @@ def open_storage(storage: str, # `sqlite:///path.db` or any SQLAlchemy URL Optun
             time.sleep(1 + attempt)
 
 # %% ../nbs/20_search.ipynb #17422f20
-def counted(trial) -> bool:
+def counted(trial, # a finished Optuna `FrozenTrial`
+           ) -> bool:
     "Whether a finished trial counts towards `n_trials`: complete, pruned, or raised; not a dead worker's or a surplus one."
     if trial.user_attrs.get("surplus"): return False
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED): return True
@@ -123,8 +128,14 @@ def _wait_for_budget(trial, n_trials: int):
 # %% ../nbs/20_search.ipynb #5c6e79f9
 class PruneHopeless(TrainerCallback):
     "Reports each evaluation's accuracy to `trial` and stops training when the study's pruner says the trial is hopeless."
-    def __init__(self, trial): self.trial, self.pruned_at = trial, None
-    def on_evaluate(self, args, state, control, metrics=None, **kw):
+    def __init__(self, trial, # the Optuna trial the validation accuracies are reported to
+                ): self.trial, self.pruned_at = trial, None
+    def on_evaluate(self, args, # the Trainer's `TrainingArguments`
+                    state, # the Trainer's `TrainerState`
+                    control, # the Trainer's `TrainerControl`
+                    metrics=None, # the validation's `eval_*` metrics; None: nothing scored
+                    **kw, # the Trainer's other callback arguments (unused)
+                   ):
         acc = (metrics or {}).get("eval_accuracy")
         if acc is None: return
         self.trial.report(acc, state.global_step)
@@ -188,13 +199,16 @@ def search(config, # an ExperimentConfig or a YAML file: the base every trial st
     return study
 
 # %% ../nbs/20_search.ipynb #6d5736d0
-def best_config(study, config) -> ExperimentConfig:
+def best_config(study, # the Optuna study (with a complete trial)
+                config, # the search's base config: an `ExperimentConfig` or a YAML path
+               ) -> ExperimentConfig:
     "The best complete trial's configuration, runnable as it is (`lwft train --config best.yaml`)."
     cfg = config if isinstance(config, ExperimentConfig) else load_config(config)
     return apply_overrides(cfg, [f"{k}={json.dumps(v)}" for k, v in study.best_trial.params.items()])
 
 # %% ../nbs/20_search.ipynb #740fe788
-def study_table(study) -> pd.DataFrame:
+def study_table(study, # the Optuna study
+               ) -> pd.DataFrame:
     "Every trial of the study: number, state, value, drawn values, costs, run folder, error, and the trial it retried."
     return pd.DataFrame([{"number": t.number, "state": t.state.name, "value": t.value, **t.params, **t.user_attrs,
                           "retry_of": t.system_attrs.get("failed_trial")} for t in study.get_trials(deepcopy=False)])
@@ -207,7 +221,12 @@ def _worker_command(config, n_trials, space, output_dir, study_name, storage=Non
     return [sys.executable, "-c", f"import json; from lightweight_ft.search import search; search(**json.loads({args!r}))"]
 
 # %% ../nbs/20_search.ipynb #d9681c1a
-def rerun_seeds(study, config, output_dir, top_k: int = 3, seeds=(1, 2)) -> list[Path]:
+def rerun_seeds(study, # the Optuna study
+                config, # the search's base config: an `ExperimentConfig` or a YAML path
+                output_dir, # folder of the re-runs
+                top_k: int = 3, # how many of the best complete trials run again
+                seeds=(1, 2), # the `training.seed`s each runs with
+               ) -> list[Path]:
     "Run the `top_k` best complete trials again with each of `seeds` (`training.seed`), into `output_dir/trial_NNNN_seedS`."
     cfg = config if isinstance(config, ExperimentConfig) else load_config(config)
     done = sorted((t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE), key=lambda t: t.value,
@@ -222,7 +241,12 @@ def rerun_seeds(study, config, output_dir, top_k: int = 3, seeds=(1, 2)) -> list
     return folders
 
 # %% ../nbs/20_search.ipynb #899e7182
-def frontier_figure(table: pd.DataFrame, cost: str, best: str, pick: str, path):
+def frontier_figure(table: pd.DataFrame, # `cheapest_not_worse`'s table: `label, accuracy` and the cost column
+                    cost: str, # the cost column on the x axis (log when all positive)
+                    best: str, # the best configuration's label
+                    pick: str, # the pick's label
+                    path, # the PNG's path
+                   ):
     "Accuracy against cost, one point per configuration, with the best and the pick marked."
     from matplotlib.figure import Figure
     fig = Figure(figsize=(6, 4), layout="constrained"); ax = fig.subplots()
@@ -235,10 +259,14 @@ def frontier_figure(table: pd.DataFrame, cost: str, best: str, pick: str, path):
     return Path(path)
 
 # %% ../nbs/20_search.ipynb #ad616411
-def search_report(study, config, output_dir, # the study, its base config and its output folder
+def search_report(study, # the Optuna study
+                  config, # the search's base config: an `ExperimentConfig` or a YAML path
+                  output_dir, # folder of the report, the figure and the re-runs
                   cost: str = "trainable_params", # what "cheapest" means: a metrics.json cost or `latency`
                   margin: float = 0.005, # accuracy loss accepted against the best
-                  top_k: int = 0, seeds=(1, 2)) -> dict: # re-run the top_k best over these seeds first (0: no re-runs)
+                  top_k: int = 0, # re-run the top_k best complete trials first (0: no re-runs)
+                  seeds=(1, 2), # the seeds of the re-runs
+                 ) -> dict:
     "The pick over the study's complete trials (and their re-runs): `search_report.md`, `frontier.png`; returns `cheapest_not_worse`'s result."
     out = Path(output_dir)
     folders = [Path(t.user_attrs["run_dir"]) for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]

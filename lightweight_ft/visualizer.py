@@ -28,7 +28,8 @@ __all__ = ['DPI', 'MARKERS', 'PLOTLY_CONFIG', 'short_model', 'config_family', 'v
            'report_charts']
 
 # %% ../nbs/14_visualizer.ipynb #46ce8d5e
-def short_model(name) -> str:
+def short_model(name, # a model path or hub id; None or NaN gives `n/a`
+               ) -> str:
     "The last part of a model path or hub id (`n/a` when missing), as figures and filters show it."
     if name is None or (isinstance(name, float) and math.isnan(name)): return "n/a"
     return str(name).rstrip("/").split("/")[-1]
@@ -36,7 +37,9 @@ def short_model(name) -> str:
 # %% ../nbs/14_visualizer.ipynb #a83c3a65
 def _as_text(v) -> str: return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
 
-def config_family(run: RunRecord, with_model: bool = True) -> str:
+def config_family(run: RunRecord, # the run whose config names the family
+                  with_model: bool = True, # add the model's short name (False when all rows share one model)
+                 ) -> str:
     "The series a run belongs to: method, target modules (LoRA, QLoRA), bits (QLoRA), model; rank and seed vary inside it."
     flat, method = run.flat, run.method or "n/a"
     parts = [method]
@@ -47,14 +50,17 @@ def config_family(run: RunRecord, with_model: bool = True) -> str:
 
 # %% ../nbs/14_visualizer.ipynb #5ba1f024
 _NOT_IN_HOVER = ("name", "training.seed")
-def varying_keys(groups: dict) -> list[str]:
+def varying_keys(groups: dict, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+                ) -> list[str]:
     "The flat config keys whose values differ between the rows: what a hover needs to tell them apart."
     flats = [runs[0].flat for runs in groups.values()]
     keys = sorted(set().union(*flats)) if flats else []
     return [k for k in keys if k not in _NOT_IN_HOVER and len({json.dumps(f.get(k), default=str) for f in flats}) > 1]
 
 # %% ../nbs/14_visualizer.ipynb #f4e75525
-def annotate_summary(summary: pd.DataFrame, groups: dict) -> pd.DataFrame:
+def annotate_summary(summary: pd.DataFrame, # the results table, one row per `label`
+                     groups: dict, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+                    ) -> pd.DataFrame:
     "The results table with `family`, `hover` (the config keys that differ between rows, as `<br>`-joined lines) and `seed_list`."
     keys = varying_keys(groups)
     with_model = summary["model"].nunique(dropna=False) > 1
@@ -64,7 +70,9 @@ def annotate_summary(summary: pd.DataFrame, groups: dict) -> pd.DataFrame:
     return summary.assign(family=summary["label"].map(family), hover=summary["label"].map(hover), seed_list=summary["label"].map(seeds))
 
 # %% ../nbs/14_visualizer.ipynb #6d3c552f
-def class_names(run: RunRecord, k: int) -> list[str]:
+def class_names(run: RunRecord, # the run whose `metrics.json` may hold `label_names`
+                k: int, # number of classes
+               ) -> list[str]:
     "A run's class names in id order: `metrics.json`'s `label_names` (or `data.label_names`), else negative/positive for two classes, else 0..k-1."
     names = run.metrics.get("label_names") or (run.metrics.get("data") or {}).get("label_names")
     # ids written as names ('0', '1') say nothing a reader can use: a 2-class run without names is sentiment (SST-2's order)
@@ -76,7 +84,10 @@ def _number(v) -> float:
     try: return float(v)
     except (TypeError, ValueError): return math.nan
 
-def value_text(row, metric: str = "accuracy", fmt: str = ".3f") -> str:
+def value_text(row, # a results-table row (Series or dict)
+               metric: str = "accuracy", # column to show; `{metric}_std`, `_ci_low`, `_ci_high` give its spread
+               fmt: str = ".3f", # format spec of the numbers
+              ) -> str:
     "`0.871 [0.820, 0.910]` (one seed, its interval) or `0.871 ± 0.012 (3 seeds)`; `n/a` when missing."
     v = _number(row.get(metric))
     if math.isnan(v): return "n/a"
@@ -87,7 +98,9 @@ def value_text(row, metric: str = "accuracy", fmt: str = ".3f") -> str:
 
 # %% ../nbs/14_visualizer.ipynb #e7792302
 DPI = 200
-def load_plot_data(data, path) -> pd.DataFrame:
+def load_plot_data(data, # the figure's table: a DataFrame, or the path of a CSV
+                   path, # where the PNG goes (must end in .png); its CSV is written beside it
+                  ) -> pd.DataFrame:
     "Save `data` (DataFrame or CSV path) as the CSV beside the PNG `path`, and return the table read back from it."
     path = Path(path)
     if path.suffix != ".png": raise ValueError(f"figures are written as PNG: give a path ending in .png, got {path}.")
@@ -99,7 +112,11 @@ def load_plot_data(data, path) -> pd.DataFrame:
     return pd.read_csv(csv)
 
 # %% ../nbs/14_visualizer.ipynb #5c16ca67
-def new_figure(width: float = 6.4, height: float = 4.2, ncols: int = 1, nrows: int = 1):
+def new_figure(width: float = 6.4, # figure width in inches
+               height: float = 4.2, # figure height in inches
+               ncols: int = 1, # columns of axes
+               nrows: int = 1, # rows of axes
+              ):
     "A seaborn-styled figure and its axes (flat array), independent of pyplot."
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook"):
         fig = Figure(figsize=(width, height), layout="constrained")
@@ -107,7 +124,9 @@ def new_figure(width: float = 6.4, height: float = 4.2, ncols: int = 1, nrows: i
     return fig, axes
 
 # %% ../nbs/14_visualizer.ipynb #6d1a0290
-def save_figure(fig: Figure, path) -> Path:
+def save_figure(fig: Figure, # the figure to write (cleared afterwards)
+                path, # the PNG's path
+               ) -> Path:
     "Save `fig` as a PNG at 200 dpi; returns the path."
     fig.savefig(path, dpi=DPI)
     fig.clear()
@@ -120,19 +139,24 @@ def _require(df, columns, what):
 
 # %% ../nbs/14_visualizer.ipynb #6ba9ea3b
 MARKERS = "osD^vP*Xhp<>"
-def family_style(families) -> dict:
+def family_style(families, # family names, repeats allowed; order of first appearance sets the colours
+                ) -> dict:
     "`{family: (colour, marker)}`: tab10 up to ten families, husl beyond, so that no two share a colour."
     names = list(dict.fromkeys(families))
     palette = sns.color_palette("tab10" if len(names) <= 10 else "husl", n_colors=max(len(names), 1))
     return {f: (palette[i], MARKERS[i % len(MARKERS)]) for i, f in enumerate(names)}
 
-def legend_below(ax, ncols: int = 2):
+def legend_below(ax, # the matplotlib axes whose legend moves
+                 ncols: int = 2, # columns of legend entries
+                ):
     "The legend under the axes, outside the data, so it never covers a curve or a point."
     handles, labels = ax.get_legend_handles_labels()
     if handles: ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=ncols, fontsize="small", frameon=False)
 
 # %% ../nbs/14_visualizer.ipynb #17c98e5b
-def confusion_matrix_figure(df: pd.DataFrame, ncols: int = 3) -> Figure:
+def confusion_matrix_figure(df: pd.DataFrame, # `model, true, predicted, count[, true_name]`, one row per cell
+                            ncols: int = 3, # heatmaps per row of the grid (at most)
+                           ) -> Figure:
     "Annotated heatmaps in a grid of `ncols` columns from `model, true, predicted, count[, true_name]`; each cell: count and share of its true class."
     _require(df, ["model", "true", "predicted", "count"], "a confusion-matrix figure")
     models = list(dict.fromkeys(df["model"]))
@@ -156,12 +180,15 @@ def confusion_matrix_figure(df: pd.DataFrame, ncols: int = 3) -> Figure:
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #cf5e3550
-def plot_confusion_matrices(data, path) -> Path:
+def plot_confusion_matrices(data, # the figure's table: a DataFrame, or the path of a CSV
+                            path, # where the PNG goes (must end in .png); its CSV is written beside it
+                           ) -> Path:
     "Confusion matrix per model (`model, true, predicted, count`) as a PNG."
     return save_figure(confusion_matrix_figure(load_plot_data(data, path)), path)
 
 # %% ../nbs/14_visualizer.ipynb #d74217d6
-def roc_figure(df: pd.DataFrame) -> Figure:
+def roc_figure(df: pd.DataFrame, # `model, fpr, tpr, auc`, one row per curve point
+              ) -> Figure:
     "ROC curves overlaid, from a table `model, fpr, tpr, auc`."
     _require(df, ["model", "fpr", "tpr", "auc"], "a ROC figure")
     fig, (ax,) = new_figure(5.5, 5)
@@ -173,12 +200,15 @@ def roc_figure(df: pd.DataFrame) -> Figure:
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #ff432e78
-def plot_roc_curves(data, path) -> Path:
+def plot_roc_curves(data, # the figure's table: a DataFrame, or the path of a CSV
+                    path, # where the PNG goes (must end in .png); its CSV is written beside it
+                   ) -> Path:
     "ROC curves of all models on one axes (`model, fpr, tpr, auc`) as a PNG."
     return save_figure(roc_figure(load_plot_data(data, path)), path)
 
 # %% ../nbs/14_visualizer.ipynb #4af27cfe
-def reliability_figure(df: pd.DataFrame) -> Figure:
+def reliability_figure(df: pd.DataFrame, # `model, confidence, accuracy, count, ece`, one row per bin
+                      ) -> Figure:
     "Reliability diagram: bin accuracy against bin confidence per model, from `model, confidence, accuracy, count, ece`; legend below the axes."
     _require(df, ["model", "confidence", "accuracy", "count", "ece"], "a reliability diagram")
     fig, (ax,) = new_figure(6.4, 5.2 + 0.22 * math.ceil((df["model"].nunique() + 1) / 2))
@@ -193,7 +223,9 @@ def reliability_figure(df: pd.DataFrame) -> Figure:
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #863f69cf
-def plot_reliability(data, path) -> Path:
+def plot_reliability(data, # the figure's table: a DataFrame, or the path of a CSV
+                     path, # where the PNG goes (must end in .png); its CSV is written beside it
+                    ) -> Path:
     "Reliability diagrams of all models (`model, confidence, accuracy, count, ece`) as a PNG."
     return save_figure(reliability_figure(load_plot_data(data, path)), path)
 
@@ -217,7 +249,9 @@ def _barh(df, value, error, xlabel, title, log=False, labels=None):
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #4bd032d2
-def plot_parameter_efficiency(data, path) -> Path:
+def plot_parameter_efficiency(data, # the figure's table: a DataFrame, or the path of a CSV
+                              path, # where the PNG goes (must end in .png); its CSV is written beside it
+                             ) -> Path:
     "Trainable share of the parameters per model (`model, method, trainable_params, trainable_share`), log scale."
     df = load_plot_data(data, path)
     _require(df, ["model", "trainable_share"], "the parameter-efficiency figure")
@@ -226,7 +260,9 @@ def plot_parameter_efficiency(data, path) -> Path:
                              "Parameter efficiency", log=True), path)
 
 # %% ../nbs/14_visualizer.ipynb #0bc0299c
-def plot_memory(data, path) -> Path:
+def plot_memory(data, # the figure's table: a DataFrame, or the path of a CSV
+                path, # where the PNG goes (must end in .png); its CSV is written beside it
+               ) -> Path:
     "Peak memory per model (`model, peak_memory_mb[, peak_memory_mb_std, memory_device]`) in MB."
     df = load_plot_data(data, path)
     _require(df, ["model", "peak_memory_mb"], "the memory figure")
@@ -234,14 +270,17 @@ def plot_memory(data, path) -> Path:
     return save_figure(_barh(df, "peak_memory_mb", "peak_memory_mb_std", "Peak memory during training (MB)", "Memory", labels=labels), path)
 
 # %% ../nbs/14_visualizer.ipynb #fc2e5e3f
-def plot_training_time(data, path) -> Path:
+def plot_training_time(data, # the figure's table: a DataFrame, or the path of a CSV
+                       path, # where the PNG goes (must end in .png); its CSV is written beside it
+                      ) -> Path:
     "Training time per model (`model, train_time_s[, train_time_s_std]`) in seconds."
     df = load_plot_data(data, path)
     _require(df, ["model", "train_time_s"], "the training-time figure")
     return save_figure(_barh(df, "train_time_s", "train_time_s_std", "Training time (s)", "Training time"), path)
 
 # %% ../nbs/14_visualizer.ipynb #1e06c7d4
-def tradeoff_figure(df: pd.DataFrame) -> Figure:
+def tradeoff_figure(df: pd.DataFrame, # `model, trainable_params, accuracy[, accuracy_std, family]`, one row per results-table row
+                   ) -> Figure:
     "Accuracy against trainable parameters (log x): one colour and marker per `family` (else per `model`), legend below, frontier dashed; no text on the points."
     _require(df, ["model", "trainable_params", "accuracy"], "the trade-off figure")
     df = df[df["trainable_params"] > 0].sort_values("trainable_params")
@@ -262,12 +301,15 @@ def tradeoff_figure(df: pd.DataFrame) -> Figure:
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #c6c9edea
-def plot_accuracy_vs_params(data, path) -> Path:
+def plot_accuracy_vs_params(data, # the figure's table: a DataFrame, or the path of a CSV
+                            path, # where the PNG goes (must end in .png); its CSV is written beside it
+                           ) -> Path:
     "Trade-off frontier (`model, trainable_params, accuracy[, accuracy_std]`) as a PNG."
     return save_figure(tradeoff_figure(load_plot_data(data, path)), path)
 
 # %% ../nbs/14_visualizer.ipynb #37a895d7
-def rank_figure(df: pd.DataFrame) -> Figure:
+def rank_figure(df: pd.DataFrame, # `series, lora_r, accuracy[, accuracy_std]`, one row per series and rank
+               ) -> Figure:
     "Accuracy against LoRA rank, one line per series (a configuration family), from `series, lora_r, accuracy[, accuracy_std]`; legend below."
     _require(df, ["series", "lora_r", "accuracy"], "the rank-sensitivity figure")
     style = family_style(df["series"])
@@ -286,12 +328,16 @@ def rank_figure(df: pd.DataFrame) -> Figure:
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #ae2de004
-def plot_rank_sensitivity(data, path) -> Path:
+def plot_rank_sensitivity(data, # the figure's table: a DataFrame, or the path of a CSV
+                          path, # where the PNG goes (must end in .png); its CSV is written beside it
+                         ) -> Path:
     "Accuracy against `lora.r` (`series, lora_r, accuracy[, accuracy_std]`) as a PNG."
     return save_figure(rank_figure(load_plot_data(data, path)), path)
 
 # %% ../nbs/14_visualizer.ipynb #56344ea6
-def training_curves_figure(df: pd.DataFrame, final: pd.DataFrame|None = None) -> Figure:
+def training_curves_figure(df: pd.DataFrame, # `model, seed, step, loss[, eval_loss, eval_accuracy]`, the runs' train logs
+                           final: pd.DataFrame|None = None, # `model, step, accuracy`: each run's final accuracy, drawn when no validation was logged; None: none
+                          ) -> Figure:
     """Loss against step (training solid, validation dashed where logged); right: validation accuracy, else each run's final
     accuracy (`final`: `model, step, accuracy`), else no right panel. From `model, seed, step, loss[, eval_loss, eval_accuracy]`."""
     _require(df, ["model", "step", "loss"], "the training-curve figure")
@@ -319,7 +365,10 @@ def training_curves_figure(df: pd.DataFrame, final: pd.DataFrame|None = None) ->
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #dc418575
-def plot_training_curves(data, path, final=None) -> Path:
+def plot_training_curves(data, # the figure's table: a DataFrame, or the path of a CSV
+                         path, # where the PNG goes (must end in .png); its CSV is written beside it
+                         final=None, # `model, step, accuracy` (DataFrame or records), saved as `*_final.csv`; None: none
+                        ) -> Path:
     "Training and validation curves of all models as a PNG (`final`: each run's final accuracy, drawn when no validation was logged)."
     final = None if final is None else pd.DataFrame(final)
     if final is not None and len(final): final.to_csv(Path(path).with_name(Path(path).stem + "_final.csv"), index=False)
@@ -330,7 +379,8 @@ def _representatives(groups):
     return {label: runs[0] for label, runs in groups.items() if runs[0].predictions is not None}
 
 # %% ../nbs/14_visualizer.ipynb #51014384
-def confusion_data(groups) -> pd.DataFrame:
+def confusion_data(groups, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+                  ) -> pd.DataFrame:
     "`model, true, predicted, true_name, predicted_name, count` for each row's lowest seed (class names from `class_names`)."
     rows = []
     for label, run in _representatives(groups).items():
@@ -342,7 +392,8 @@ def confusion_data(groups) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 # %% ../nbs/14_visualizer.ipynb #27dd08a5
-def roc_data(groups) -> pd.DataFrame:
+def roc_data(groups, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+            ) -> pd.DataFrame:
     "`model, fpr, tpr, auc` (two-class runs) for each row's lowest seed."
     frames = []
     for label, run in _representatives(groups).items():
@@ -353,7 +404,9 @@ def roc_data(groups) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 # %% ../nbs/14_visualizer.ipynb #059170ee
-def reliability_data(groups, n_bins: int = 15) -> pd.DataFrame:
+def reliability_data(groups, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+                     n_bins: int = 15, # equal-width confidence bins
+                    ) -> pd.DataFrame:
     "`model, bin_lower, bin_upper, confidence, accuracy, count, ece` for each row's lowest seed."
     frames = []
     for label, run in _representatives(groups).items():
@@ -363,7 +416,8 @@ def reliability_data(groups, n_bins: int = 15) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[["model", "bin_lower", "bin_upper", "confidence", "accuracy", "count", "ece"]] if frames else pd.DataFrame()
 
 # %% ../nbs/14_visualizer.ipynb #a19d14ee
-def training_curve_data(groups) -> pd.DataFrame:
+def training_curve_data(groups, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+                       ) -> pd.DataFrame:
     "Every run's `train_log.csv` with its row label and seed."
     frames = [run.train_log.assign(model=label, seed=run.seed) for label, runs in groups.items() for run in runs
               if run.train_log is not None and len(run.train_log) and "loss" in run.train_log]
@@ -372,14 +426,18 @@ def training_curve_data(groups) -> pd.DataFrame:
     return df[["model", "seed"] + [c for c in df.columns if c not in ("model", "seed")]]
 
 # %% ../nbs/14_visualizer.ipynb #d94b6335
-def summary_data(summary: pd.DataFrame, columns, required) -> pd.DataFrame:
+def summary_data(summary: pd.DataFrame, # the results table (`label` names each row)
+                 columns, # columns to keep besides `model`
+                 required, # columns that must be present and non-missing in a kept row
+                ) -> pd.DataFrame:
     "The `columns` of the results table (`label` as `model`), rows where `required` are all present."
     df = summary.drop(columns=["model"], errors="ignore").rename(columns={"label": "model"}) # the row label names the row, not the model path
     df = df[[c for c in ["model"] + list(columns) if c in df.columns]]
     return df.dropna(subset=[c for c in required if c in df.columns]) if all(c in df.columns for c in required) else pd.DataFrame()
 
 # %% ../nbs/14_visualizer.ipynb #7ca93275
-def final_accuracy_data(groups) -> pd.DataFrame:
+def final_accuracy_data(groups, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+                       ) -> pd.DataFrame:
     "`model, seed, step, accuracy`: each run's final evaluation, placed at its last logged step."
     rows = [{"model": label, "seed": r.seed, "step": int(r.train_log["step"].max()), "accuracy": r.metrics["accuracy"]}
             for label, runs in groups.items() for r in runs
@@ -387,7 +445,8 @@ def final_accuracy_data(groups) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "seed", "step", "accuracy"])
 
 # %% ../nbs/14_visualizer.ipynb #a304b3d6
-def rank_data(summary: pd.DataFrame) -> pd.DataFrame:
+def rank_data(summary: pd.DataFrame, # the results table, best with `family` (from `annotate_summary`)
+             ) -> pd.DataFrame:
     "`series, model, lora_r, accuracy, accuracy_std, n_seeds` for LoRA/QLoRA rows when at least two ranks ran; a series is the row's `family` (see `annotate_summary`)."
     df = summary[summary["method"].isin(["lora", "qlora"]) & summary["lora_r"].notna()]
     if df["lora_r"].nunique() < 2: return pd.DataFrame()
@@ -396,7 +455,10 @@ def rank_data(summary: pd.DataFrame) -> pd.DataFrame:
                          "accuracy_std": df["accuracy_std"], "n_seeds": df["n_seeds"]})
 
 # %% ../nbs/14_visualizer.ipynb #45e1bfc5
-def draw_report_figures(groups, summary: pd.DataFrame, out_dir) -> dict[str, Path]:
+def draw_report_figures(groups, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+                        summary: pd.DataFrame, # the results table (annotated here when it has no `family`)
+                        out_dir, # folder for the PNGs and their CSVs (created)
+                       ) -> dict[str, Path]:
     "Draw every figure the runs have data for into `out_dir`; `{title: png path}`, each PNG with its CSV beside it."
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     summary = summary if "family" in summary else annotate_summary(summary, groups)
@@ -424,11 +486,16 @@ def draw_report_figures(groups, summary: pd.DataFrame, out_dir) -> dict[str, Pat
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "png", "scale": 2}}
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
             "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363")
-def family_colors(families) -> dict:
+def family_colors(families, # family names, repeats allowed; order of first appearance sets the colours
+                 ) -> dict:
     "`{family: colour}` in order of first appearance (20 colours, then round again)."
     return {f: _PALETTE[i % len(_PALETTE)] for i, f in enumerate(dict.fromkeys(families))}
 
-def trace_meta(method, model, family, seed=None) -> dict:
+def trace_meta(method, # the run's method (lora, qlora, ...)
+               model, # model path or hub id (shortened)
+               family, # the configuration family (`config_family`)
+               seed=None, # the run's seed; None: a trace covering every seed
+              ) -> dict:
     "What the report's filters read from a trace: method, model (short), family and seed (None: every seed)."
     return {"method": str(method), "model": short_model(model), "family": family, "seed": None if seed is None else str(seed)}
 
@@ -441,7 +508,8 @@ def _layout(fig, title, xtitle, ytitle, xlog=False, height=460):
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #a91f36d1
-def runs_frame(groups: dict) -> pd.DataFrame:
+def runs_frame(groups: dict, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+              ) -> pd.DataFrame:
     "One row per run: `label, seed, accuracy` and its costs, for the faint per-seed points of the charts."
     keys = ("accuracy", "trainable_params", "train_time_s", "peak_memory_bytes", "footprint_bytes")
     return pd.DataFrame([{"label": label, "seed": r.seed, **{k: _number(r.metrics.get(k)) for k in keys}}
@@ -457,8 +525,14 @@ def _error(row, metric="accuracy"):
 
 def scatter_by_family(df: pd.DataFrame, # `annotate_summary`'s table
                       per_run: pd.DataFrame|None, # `runs_frame`: faint points, one trace per family and seed; None: none
-                      x: str, xtitle: str, title: str, xlog: bool = False, xscale: float = 1.0, xfmt: str = ",.0f",
-                      lines: bool = False) -> go.Figure:
+                      x: str, # column of `df` on the x axis
+                      xtitle: str, # x label in the hover text
+                      title: str, # chart title
+                      xlog: bool = False, # log x axis (rows with x <= 0 dropped)
+                      xscale: float = 1.0, # factor applied to x in the hover (1e-6: bytes to MB)
+                      xfmt: str = ",.0f", # format spec of x in the hover
+                      lines: bool = False, # join each family's points with a line
+                     ) -> go.Figure:
     "Accuracy (with its error bar) against the column `x`, one trace per configuration family."
     df = df[df[x].notna() & df["accuracy"].notna()]
     if xlog: df = df[df[x] > 0]
@@ -488,7 +562,8 @@ def scatter_by_family(df: pd.DataFrame, # `annotate_summary`'s table
     return _layout(fig, title, xtitle, "Accuracy (eval split)", xlog=xlog)
 
 # %% ../nbs/14_visualizer.ipynb #d52ec057
-def rank_chart(df: pd.DataFrame) -> go.Figure|None:
+def rank_chart(df: pd.DataFrame, # `annotate_summary`'s table
+              ) -> go.Figure|None:
     "Accuracy against LoRA rank, one line per configuration family; None when fewer than two ranks ran."
     d = df[df["method"].isin(["lora", "qlora"]) & df["lora_r"].notna()]
     if d["lora_r"].nunique() < 2: return None
@@ -498,7 +573,10 @@ def rank_chart(df: pd.DataFrame) -> go.Figure|None:
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #7da682a7
-def reliability_chart(groups: dict, family: dict, n_bins: int = 15) -> go.Figure|None:
+def reliability_chart(groups: dict, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+                      family: dict, # `{row label: family}`
+                      n_bins: int = 15, # equal-width confidence bins
+                     ) -> go.Figure|None:
     "Reliability diagram of each row's lowest seed (`family`: `{row label: family}`); hover gives the bin's count; legend below."
     fig = go.Figure()
     colors = family_colors(family.values())
@@ -517,7 +595,10 @@ def reliability_chart(groups: dict, family: dict, n_bins: int = 15) -> go.Figure
     return _layout(fig, "Reliability (lowest seed of each row)", "Confidence (mean top-class probability in bin)", "Accuracy in bin", height=520)
 
 # %% ../nbs/14_visualizer.ipynb #b836a449
-def confusion_chart(groups: dict, family: dict, ncols: int = 3) -> go.Figure|None:
+def confusion_chart(groups: dict, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+                    family: dict, # `{row label: family}`
+                    ncols: int = 3, # matrices per row of the grid (at most)
+                   ) -> go.Figure|None:
     "Confusion matrices of each row's lowest seed in a grid with class names; hover gives the count and the share of the true class."
     items = list(_representatives(groups).items())
     if not items: return None
@@ -542,7 +623,9 @@ def confusion_chart(groups: dict, family: dict, ncols: int = 3) -> go.Figure|Non
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #13737b75
-def training_chart(groups: dict, family: dict) -> go.Figure|None:
+def training_chart(groups: dict, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+                   family: dict, # `{row label: family}`
+                  ) -> go.Figure|None:
     "Training loss (solid) and validation loss (dashed) per run; validation accuracy on the right where it was logged."
     has_eval = any(r.train_log is not None and "eval_accuracy" in r.train_log and r.train_log["eval_accuracy"].notna().any()
                    for runs in groups.values() for r in runs)
@@ -570,7 +653,9 @@ def training_chart(groups: dict, family: dict) -> go.Figure|None:
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #351ede3f
-def report_charts(summary: pd.DataFrame, groups: dict) -> list[tuple[str, go.Figure]]:
+def report_charts(summary: pd.DataFrame, # `annotate_summary`'s table
+                  groups: dict, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+                 ) -> list[tuple[str, go.Figure]]:
     "The report's interactive charts that the runs have data for, `[(title, figure)]`; `summary` from `annotate_summary`."
     family = dict(zip(summary["label"], summary["family"]))
     per_run = runs_frame(groups)
