@@ -27,7 +27,10 @@ def _train(a):
     scored = ((m.get("data") or {}).get(m.get("split", "test")) or {}).get("used")
     print(f"scores from the {m.get('split', 'test')} split ({scored} rows); classes: {', '.join(m.get('label_names') or [])}"); print(f"run folder: {a.output}")
     from lightweight_ft.evaluator import build_report
-    print(f"report: {_report_link(build_report([a.output], Path(a.output)/'report'))}")
+    try: print(f"report: {_report_link(build_report([a.output], Path(a.output)/'report'))}")
+    except (ImportError, OSError, ValueError) as e: # the run is complete and stays so; only its report is missing
+        print(f"lwft train: warning: the run is complete, but its report was not drawn ({type(e).__name__}: {e}); "
+              f"lwft report {a.output} --output {Path(a.output)/'report'} draws it once that is fixed.", file=sys.stderr)
 
 
 # %% ../nbs/21_cli.ipynb #c65c0d20

@@ -12,7 +12,7 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import logging as hf_logging
-from .config_manager import load_config
+from .config_manager import ExperimentConfig, load_config
 from .core import PRECISION_DTYPES, _is_peft, head_modules, is_quantized, model_device, quantized_bits, resolve_precision
 from .data import DataError, label_names
 from .lora_trainer import adapter_merge_support

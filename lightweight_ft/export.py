@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 import numpy as np
 import torch
-from .config_manager import load_config
+from .config_manager import ExperimentConfig, load_config
 from .data import DataError, read_glue_tsv
 from .deploy import ONNX_FILE, SentimentPredictor, load_adapter, require
 from .metrics import calibration_bins, compare_predictions, evaluate_predictions

@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from peft import AdaLoraConfig, IA3Config, LoKrConfig, LoraConfig, PeftModel, PromptEncoderConfig, PromptTuningConfig, TaskType, VeraConfig, get_peft_model
+from peft import AdaLoraConfig, IA3Config, LoKrConfig, LoraConfig, PeftConfig, PeftModel, PromptEncoderConfig, PromptTuningConfig, TaskType, VeraConfig, get_peft_model
 from peft.optimizers import create_loraplus_optimizer
 from torch import nn
 from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.utils import logging as hf_logging
-from .config_manager import ConfigError, LoraSettings, METHODS, PROMPT_ADAPTERS, QuantizationSettings, TrainingSettings, check_adapter_combination, flat_config, learning_rate_for, tracker_names, training_settings
+from .config_manager import ConfigError, ExperimentConfig, LoraSettings, METHODS, PROMPT_ADAPTERS, QuantizationSettings, TrainingSettings, check_adapter_combination, flat_config, learning_rate_for, tracker_names, training_settings
 from .core import PeakMemory, check_global_batch, count_parameters, dist_env, environment_report, frozen_parameters_kept, gather_max, head_modules, in_modules, model_device, model_footprint_bytes, quantized_bits, resolve_precision
 from .data import LengthBucketSampler, PadCollator, RowList, class_weights, weighted_cross_entropy
 from .fast_forward import last_layer_cls_only, packed_sentences, packing_supported

@@ -8,7 +8,8 @@ import dataclasses, json, os, warnings
 from pathlib import Path
 import numpy as np
 import torch
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from datasets import Dataset
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 from .config_manager import DataConfig
 from .core import training_device

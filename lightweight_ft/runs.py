@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from .config_manager import config_to_yaml, flat_config, load_config
+from .config_manager import ExperimentConfig, config_to_yaml, flat_config, load_config
 from .core import _is_peft, _json_safe
 from .data import describe_data, label_names
 from .metrics import _as_probs, evaluate_predictions

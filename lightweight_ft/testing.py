@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from peft import LoraConfig, get_peft_model
 from torch import nn
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoModelForSequenceClassification, PreTrainedTokenizerBase
 from .config_manager import ExperimentConfig
 
 # %% auto #0

@@ -15,6 +15,7 @@ from matplotlib.lines import Line2D
 from plotly.subplots import make_subplots
 from sklearn import metrics as skm
 from .metrics import calibration_bins
+from .runs import RunRecord
 
 # %% auto #0
 __all__ = ['DPI', 'MARKERS', 'PLOTLY_CONFIG', 'short_model', 'config_family', 'varying_keys', 'annotate_summary', 'class_names',
