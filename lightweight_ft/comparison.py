@@ -119,7 +119,9 @@ def data_sentence(runs, # the report's runs
     if not labels: return ""
     note = (" The SST-2 sample is a small part of the training split shipped inside the package: these numbers are not "
             "full-data results.") if any(l.startswith("SST-2 sample") for l in labels) else ""
-    return f"Trained on: {'; '.join(labels)}.{note} "
+    splits = list(dict.fromkeys(str(r.metrics["split"]) for r in runs if r.metrics.get("split")))
+    scored = f" Scores are on the {' and '.join(splits)} split{'s' if len(splits) > 1 else ''}, kept apart from training and validation." if splits else ""
+    return f"Trained on: {'; '.join(labels)}.{note}{scored} "
 
 # %% ../nbs/13_comparison.ipynb #fde9eb9d
 def _cost_of(run: RunRecord, cost: str) -> float:

@@ -395,12 +395,15 @@ def confusion_data(groups, # `{row label: [RunRecord, ...]}`, one list of seeds 
 # %% ../nbs/14_visualizer.ipynb #27dd08a5
 def roc_data(groups, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
             ) -> pd.DataFrame:
-    "`model, fpr, tpr, auc` (two-class runs) for each row's lowest seed."
+    "`model, fpr, tpr, auc` for each row's lowest seed; k classes: the micro-averaged one-vs-rest curve (every class's scores pooled)."
     frames = []
     for label, run in _representatives(groups).items():
         y, p = run.labels_and_probs()
-        if p.shape[1] != 2 or len(np.unique(y)) < 2: continue
-        fpr, tpr, _ = skm.roc_curve(y, p[:, 1])
+        if len(np.unique(y)) < 2: continue
+        if p.shape[1] == 2: fpr, tpr, _ = skm.roc_curve(y, p[:, 1])
+        else: # one-vs-rest, pooled: a positive is (row, its true class)
+            fpr, tpr, _ = skm.roc_curve(np.eye(p.shape[1])[y].ravel(), p.ravel())
+            label = f"{label} (micro-average of {p.shape[1]} classes)"
         frames.append(pd.DataFrame({"model": label, "fpr": fpr, "tpr": tpr, "auc": skm.auc(fpr, tpr)}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
