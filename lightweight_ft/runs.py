@@ -448,11 +448,12 @@ def write_prediction_run(run_dir, # the run folder
                          train_log=None, # rows of `(step, epoch, loss, eval_loss, eval_accuracy, learning_rate)`; None: no train_log.csv
                          n_resamples: int = 1000, # bootstrap resamples for the confidence intervals
                          overwrite: bool = False, # replace a finished run of another config
+                         label_names=None, # class names in id order; None: the ids ('0', '1', ...)
                         ) -> Path:
     "A run folder from predictions alone (a model scored elsewhere, or `testing.synthetic_run`), scored by `evaluate_predictions`."
-    metrics = {"name": config.name, **evaluate_predictions(labels, probs, n_resamples=n_resamples), **(costs or {})}
+    metrics = {"name": config.name, **evaluate_predictions(labels, probs, n_resamples=n_resamples, label_names=label_names), **(costs or {})}
     with claim_run_dir(run_dir, config, overwrite) as claim:
-        write_run_contents(claim.partial, config, texts, labels, probs, metrics, train_log)
+        write_run_contents(claim.partial, config, texts, labels, probs, metrics, train_log, label_names=label_names)
         return claim.commit()
 
 # %% ../nbs/10_runs.ipynb #a3618673

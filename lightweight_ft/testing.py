@@ -155,7 +155,8 @@ def synthetic_run(name: str = "lora", # the run's name (`config.name`)
                                 "eval_accuracy": np.where(steps % 20 == 0, accuracy * (1 - 0.3 * np.exp(-steps / 15)), np.nan),
                                 "learning_rate": 1e-3 * (1 - steps / 60)})
     for k in drop_costs: costs.pop(k, None)
-    return dict(config=cfg, texts=texts, labels=labels, probs=np.stack([1 - p1, p1], 1), costs=costs, train_log=log)
+    return dict(config=cfg, texts=texts, labels=labels, probs=np.stack([1 - p1, p1], 1), costs=costs, train_log=log,
+                label_names=["negative", "positive"]) # sentiment, in SST-2's order
 
 # %% ../nbs/01_testing.ipynb #4cc36b16
 def tiny_base_dir(arch="bert", # architecture of the tiny model (`tiny_classifier`)

@@ -76,8 +76,7 @@ def class_names(run: RunRecord, # the run whose `metrics.json` may hold `label_n
                ) -> list[str]:
     "A run's class names in id order: `metrics.json`'s `label_names` (or `data.label_names`), else negative/positive for two classes, else 0..k-1."
     names = run.metrics.get("label_names") or (run.metrics.get("data") or {}).get("label_names")
-    # ids written as names ('0', '1') say nothing a reader can use: a 2-class run without names is sentiment (SST-2's order)
-    if names and len(names) == k and [str(n) for n in names] != [str(i) for i in range(k)]: return [str(n) for n in names]
+    if names and len(names) == k: return [str(n) for n in names]
     return ["negative", "positive"] if k == 2 else [str(i) for i in range(k)]
 
 # %% ../nbs/14_visualizer.ipynb #1ef161b7
