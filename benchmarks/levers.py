@@ -5,13 +5,17 @@
 Training rows start from the reference's data path (random batches padded by the tokenizer's
 `pad`) and switch on one lever at a time (packing the random batches; then length-bucketed batches
 in its place, which change what a batch holds); prediction rows compare unsorted small batches with
-length-sorted ones, then drop the last layer's work for every token but [CLS]. bf16 is timed on a few steps only, because on CPUs without bf16
-instructions it is many times slower. Every lever is timed once per round, the rounds
+length-sorted ones, then drop the last layer's work for every token but [CLS]. On a CPU with bf16
+instructions (AVX512-BF16, AMX) every training row runs in both fp32 and bf16, with two more bf16 levers:
+attention dropout drawn by `FastDropout` and the frozen weights held in bf16 for the run. On a CPU
+without them bf16 is timed on a few steps only, because it is many times slower there. The first
+line says which CPU ran it. Every lever is timed once per round, the rounds
 interleaved, and the table shows the median: on a shared or virtual machine the speed of the
 cores drifts, and interleaving keeps the drift from favouring one lever. Writes JSON.
 """
 import statistics
 import argparse, json, os, time
+from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
 import torch
@@ -33,18 +37,44 @@ class TokenizerPadCollator:
         b = self.tokenizer.pad([{"input_ids": f["input_ids"]} for f in features], return_tensors="pt")
         b["labels"] = torch.tensor([f["labels"] for f in features]); return b
 
-def time_training(loader, train, n, collator=None, **kw):
-    "Train samples/s of one LoRA run (r=8 on query+value) with `LoRATrainer`, its collator optionally replaced."
+@contextmanager
+def _weights_as_they_are(model, dtype=None): yield model
+
+def time_training(loader, train, n, collator=None, attention_dropout=True, frozen_weights=True, **kw):
+    """Train samples/s of one LoRA run (r=8 on query+value) with `LoRATrainer`, its collator optionally replaced.
+
+    `attention_dropout=False` leaves attention dropout to sdpa's own masks; `frozen_weights=False` leaves the frozen weights in fp32."""
     import lightweight_ft.lora_trainer as lt
     model, tok = loader.load_model()
-    original = lt.PadCollator
+    originals = lt.PadCollator, lt._fast_dropout_attention, lt.frozen_weights_in
     if collator is not None: lt.PadCollator = lambda pad_id: collator(tok)
+    if not attention_dropout: lt._fast_dropout_attention = lambda fallback: fallback
+    if not frozen_weights: lt.frozen_weights_in = _weights_as_they_are
     try:
         t = lt.LoRATrainer(model, tok)
         t.train(train.select(range(n)), method="lora", lora_r=8, lora_alpha=16, target_modules="query_value", learning_rate=5e-4,
                 seed=0, progress=False, **kw)
-    finally: lt.PadCollator = original
+    finally: lt.PadCollator, lt._fast_dropout_attention, lt.frozen_weights_in = originals
     return t.train_report["train_samples_per_s"]
+
+def training_levers(loader, train, n, precision: str) -> list:
+    "The training rows in `precision`: from the reference's data path, one lever added at a time, then alternatives to the default."
+    def run(**kw): return lambda: time_training(loader, train, n, precision=precision, **kw)
+    before_bf16_levers = dict(attention_dropout=False, frozen_weights=False)
+    rows = [
+        ("random batches, tokenizer.pad collator, torch dropout (reference)", run(collator=TokenizerPadCollator, batching="random", fast_dropout=False, cls_only=False)),
+        ("+ tensor padding collator", run(batching="random", fast_dropout=False, cls_only=False)),
+        ("+ packed sentences (same batches, no padding)", run(fast_dropout=False, cls_only=False)),
+        ("+ FastDropout masks (attention dropout left to sdpa)", run(cls_only=False, **before_bf16_levers)),
+        ("+ last layer computes only [CLS]", run(**before_bf16_levers)),
+        ("+ attention dropout drawn by FastDropout", run(frozen_weights=False)),
+    ]
+    if precision == "bf16": rows.append(("+ frozen weights held in bf16 (library default)", run()))
+    else: rows[-1] = (rows[-1][0] + " (library default)", rows[-1][1])
+    rows += [("  length-bucketed batches instead of packed ones", run(batching="length_buckets")),
+             ("  batch size 16 instead of 32", run(batch_size=16)),
+             ("  batch size 64 instead of 32", run(batch_size=64))]
+    return [(f"train {precision}", lever, f) for lever, f in rows]
 
 def time_prediction(model, dev, pad_id, batch_size, sort, cls_only=True):
     from lightweight_ft.prediction import predict_probabilities
@@ -62,21 +92,17 @@ def time_prediction(model, dev, pad_id, batch_size, sort, cls_only=True):
 def main(argv=None):
     a = parse_args(argv)
     from lightweight_ft.model_loader import ModelLoader
-    from lightweight_ft.core import cpu_has_fast_bf16
+    from lightweight_ft.core import cpu_has_fast_bf16, environment_report
+    env = environment_report()
+    fast_bf16 = cpu_has_fast_bf16()
+    print(f"machine: {env['cpu']}, {env['torch_threads']} threads; CPU bf16 instructions: {'yes' if fast_bf16 else 'no'}"
+          + (f" (forced by LWFT_CPU_BF16={env['cpu_bf16_forced']})" if env["cpu_bf16_forced"] else ""), flush=True)
     loader = ModelLoader(a.model, data_dir=a.data_dir)
     train, dev = loader.load_sst2_dataset(max_train_samples=a.train_samples)
     n = len(train)
     model, tok = loader.load_model()
-    reference_path = dict(collator=TokenizerPadCollator, batching="random", fast_dropout=False, cls_only=False)
-    levers = [
-        ("train", "random batches, tokenizer.pad collator, torch dropout (reference)", lambda: time_training(loader, train, n, **reference_path)),
-        ("train", "+ tensor padding collator", lambda: time_training(loader, train, n, batching="random", fast_dropout=False, cls_only=False)),
-        ("train", "+ packed sentences (same batches, no padding)", lambda: time_training(loader, train, n, fast_dropout=False, cls_only=False)),
-        ("train", "+ FastDropout masks", lambda: time_training(loader, train, n, cls_only=False)),
-        ("train", "+ last layer computes only [CLS] (library default)", lambda: time_training(loader, train, n)),
-        ("train", "  length-bucketed batches instead of packed ones", lambda: time_training(loader, train, n, batching="length_buckets")),
-        ("train", "  batch size 16 instead of 32", lambda: time_training(loader, train, n, batch_size=16)),
-        ("train", "  batch size 64 instead of 32", lambda: time_training(loader, train, n, batch_size=64)),
+    levers = [row for precision in (("fp32", "bf16") if fast_bf16 else ("fp32",)) for row in training_levers(loader, train, n, precision)]
+    levers += [
         ("predict", "batch 8, dataset order (reference)", lambda: time_prediction(model, dev, tok.pad_token_id, 8, False)),
         ("predict", "batch 32, dataset order", lambda: time_prediction(model, dev, tok.pad_token_id, 32, False)),
         ("predict", "batch 32, length-sorted", lambda: time_prediction(model, dev, tok.pad_token_id, 32, True, cls_only=False)),
@@ -86,14 +112,15 @@ def main(argv=None):
     measured = {(kind, lever): [] for kind, lever, _ in levers}
     for r in range(a.rounds):
         for kind, lever, run in levers:
-            measured[kind, lever].append(run()); print(f"round {r + 1}: {kind:<8}{lever:<70}{measured[kind, lever][-1]:>9.1f}/s", flush=True)
-    bf16_lever = f"  bf16 autocast ({a.bf16_samples} examples, once; CPU bf16 instructions: {cpu_has_fast_bf16()})"
-    levers.append(("train", bf16_lever, None))
-    measured["train", bf16_lever] = [time_training(loader, train, min(a.bf16_samples, n), precision="bf16")]
+            measured[kind, lever].append(run()); print(f"round {r + 1}: {kind:<12}{lever:<70}{measured[kind, lever][-1]:>9.1f}/s", flush=True)
+    if not fast_bf16: # bf16 without the instructions: a few steps, once
+        bf16_lever = f"  bf16 autocast ({a.bf16_samples} examples, once; this CPU has no bf16 instructions)"
+        levers.append(("train", bf16_lever, None))
+        measured["train", bf16_lever] = [time_training(loader, train, min(a.bf16_samples, n), precision="bf16")]
     rows = [{"kind": kind, "lever": lever, "samples_per_s": statistics.median(measured[kind, lever]), "rounds": measured[kind, lever]} for kind, lever, _ in levers]
-    print(f"\n{'':<8}{'lever':<70}{'median':>10}  rounds")
-    for row in rows: print(f"{row['kind']:<8}{row['lever']:<70}{row['samples_per_s']:>9.1f}/s  " + " ".join(f"{v:.1f}" for v in row["rounds"]))
+    print(f"\n{'':<12}{'lever':<70}{'median':>10}  rounds")
+    for row in rows: print(f"{row['kind']:<12}{row['lever']:<70}{row['samples_per_s']:>9.1f}/s  " + " ".join(f"{v:.1f}" for v in row["rounds"]))
     Path(a.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.output).write_text(json.dumps({"model": a.model, "train_samples": n, "threads": torch.get_num_threads(), "rounds": a.rounds, "rows": rows}, indent=2))
+    Path(a.output).write_text(json.dumps({"model": a.model, "machine": env, "train_samples": n, "threads": torch.get_num_threads(), "rounds": a.rounds, "rows": rows}, indent=2))
 
 if __name__ == "__main__": main()

@@ -17,9 +17,15 @@ one seed against one seed differs by about a point from seed noise alone at 8,00
 The bare forward + backward line times the model alone (no data, no dropout, no optimiser) on
 32 x 12-token batches, a yardstick for comparing machines.
 
-The compute floor is what no fp32 implementation can beat on this machine: the multiply-adds
-of the encoder's linear layers for the real (unpadded) tokens, at the fp32 matmul rate measured
-here, counting in the last layer only what the [CLS] output needs. Training counts the forward pass and the input gradients (the frozen weights need no
+Each side trains at its best precision on this machine unless told otherwise: on a CPU with bf16
+instructions (AVX512-BF16, AMX) or a GPU, the recipe with `bf16=True` and ours with
+`precision="auto"` (bf16 there); on a CPU without them both in fp32. `--both-precisions` also runs
+both sides in the other precision, seed by seed. The first lines say which CPU ran it and whether
+it has bf16 instructions.
+
+The compute floor is what no implementation in that precision can beat on this machine: the
+multiply-adds of the encoder's linear layers for the real (unpadded) tokens, at the matmul rate
+measured here in that precision, counting in the last layer only what the [CLS] output needs. Training counts the forward pass and the input gradients (the frozen weights need no
 weight gradients); prediction counts the forward pass.
 """
 import argparse, json, os, platform, time
@@ -42,11 +48,14 @@ def parse_args(argv=None):
     p.add_argument("--once", action="store_true", help="run ours once, not before and after the reference")
     p.add_argument("--ours-set", action="append", default=[], metavar="KEY=VALUE",
                    help="an extra LoRATrainer.train argument for our side, e.g. batching=length_buckets (repeatable)")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                   help="both sides' precision; auto: each at its best here (bf16 where the CPU or GPU has bf16 instructions)")
+    p.add_argument("--both-precisions", action="store_true", help="also run both sides in the other precision (where bf16 is fast)")
     p.add_argument("--output", default="benchmarks/results/train_speed.json")
     return p.parse_args(argv)
 
-def run_reference(a, model_path, train, dev):
-    "The hand-written recipe: tokenizer.pad collator, random batches, Trainer defaults."
+def run_reference(a, model_path, train, dev, precision="fp32"):
+    "The hand-written recipe: tokenizer.pad collator, random batches, Trainer defaults; `bf16=True` for bf16."
     from datasets import Dataset
     from peft import LoraConfig, TaskType, get_peft_model
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
@@ -60,14 +69,15 @@ def run_reference(a, model_path, train, dev):
     model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=2)
     model = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, r=8, lora_alpha=16, lora_dropout=0.1, target_modules=["query", "value"]))
     args = TrainingArguments(output_dir="/tmp/lwft_reference", per_device_train_batch_size=32, num_train_epochs=a.epochs,
-                             learning_rate=a.learning_rate, seed=a.seed, report_to=[], save_strategy="no", disable_tqdm=True, logging_strategy="no")
+                             learning_rate=a.learning_rate, seed=a.seed, report_to=[], save_strategy="no", disable_tqdm=True, logging_strategy="no",
+                             bf16=precision == "bf16", use_cpu=not torch.cuda.is_available())
     trainer = Trainer(model=model, args=args, train_dataset=tr, eval_dataset=ev, data_collator=DataCollatorWithPadding(tok))
     with PeakMemory() as mem:
         t0 = time.perf_counter(); trainer.train(); train_s = time.perf_counter() - t0
     t0 = time.perf_counter(); pred = trainer.predict(ev); eval_s = time.perf_counter() - t0
     acc = float((pred.predictions.argmax(-1) == np.array(dev["labels"])).mean())
     return {"train_samples_per_s": len(train) * a.epochs / train_s, "train_time_s": train_s, "predictions_per_s": len(dev) / eval_s,
-            "peak_memory_bytes": mem.peak_bytes, "dev_accuracy": acc}
+            "peak_memory_bytes": mem.peak_bytes, "dev_accuracy": acc, "train_precision": precision}
 
 def extra_train_args(pairs) -> dict:
     import yaml
@@ -75,20 +85,20 @@ def extra_train_args(pairs) -> dict:
     if bad: raise SystemExit(f"benchmark: --ours-set takes KEY=VALUE, got {bad[0]!r}")
     return {k: yaml.safe_load(v) for k, v in (p.split("=", 1) for p in pairs)}
 
-def run_ours(a, loader, train, dev):
+def run_ours(a, loader, train, dev, precision="auto"):
     from lightweight_ft.lora_trainer import LoRATrainer
     model, tok = loader.load_model()
     t = LoRATrainer(model, tok)
     model = t.train(train, dev, method="lora", lora_r=8, lora_alpha=16, lora_dropout=0.1, target_modules="query_value",
-                    epochs=a.epochs, learning_rate=a.learning_rate, batch_size=32, seed=a.seed, progress=False, **extra_train_args(a.ours_set))
+                    epochs=a.epochs, learning_rate=a.learning_rate, batch_size=32, seed=a.seed, progress=False, **{"precision": precision, **extra_train_args(a.ours_set)})
     r = t.evaluate(model, dev)
     rep = t.train_report
     return {"train_samples_per_s": rep["train_samples_per_s"], "train_time_s": rep["train_time_s"], "predictions_per_s": r["predictions_per_s"],
             "peak_memory_bytes": rep["peak_memory_bytes"], "dev_accuracy": r["accuracy"], "train_precision": rep["train_precision"]}
 
-def matmul_gflops(seconds: float = 1.0) -> float:
-    "This machine's fp32 matmul rate on a LoRA-sized product (512 tokens x 384 x 1536)."
-    a, b = torch.randn(512, 384), torch.randn(384, 1536)
+def matmul_gflops(seconds: float = 1.0, dtype=torch.float32) -> float:
+    "This machine's matmul rate in `dtype` on a LoRA-sized product (512 tokens x 384 x 1536)."
+    a, b = torch.randn(512, 384, dtype=dtype), torch.randn(384, 1536, dtype=dtype)
     for _ in range(5): a @ b
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds: a @ b; n += 1
@@ -131,55 +141,93 @@ def plain_step_rate(model_path, batch: int = 32, tokens: int = 12, steps: int = 
 
 def mean_of(runs, key): return float(np.mean([r[key] for r in runs]))
 
+def machine_report() -> dict:
+    "Which machine ran the benchmark: the CPU, its bf16 instructions (and whether the answer was forced), threads, GPU."
+    from lightweight_ft.core import CPU_BF16_ENV, cpu_flags, cpu_has_fast_bf16, environment_report
+    env = environment_report("cuda" if torch.cuda.is_available() else "cpu")
+    return {"cpu": env.get("cpu") or platform.processor() or platform.machine(), "cpu_bf16_instructions": cpu_has_fast_bf16(),
+            "cpu_bf16_flags": sorted(f for f in cpu_flags() if "bf16" in f), "cpu_bf16_forced": os.environ.get(CPU_BF16_ENV) or None,
+            "threads": torch.get_num_threads(), "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+def precisions(a) -> list[str]:
+    "The precision both sides run in first (each side's best here for `auto`), then the other one with `--both-precisions`."
+    from lightweight_ft.core import cpu_has_fast_bf16, resolve_precision
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    first = resolve_precision(a.precision, device)
+    if not a.both_precisions: return [first]
+    fast_bf16 = device == "cuda" or cpu_has_fast_bf16()
+    if not fast_bf16:
+        print("--both-precisions: this CPU has no bf16 instructions, where bf16 runs many times slower: fp32 only", flush=True)
+        return [first]
+    return [first, "fp32" if first != "fp32" else "bf16"]
+
+def summary(runs) -> dict:
+    keys = ("train_samples_per_s", "train_time_s", "predictions_per_s", "peak_memory_bytes")
+    per_seed = {r["seed"]: r["dev_accuracy"] for r in runs}
+    return {**{k: mean_of(runs, k) for k in keys}, "dev_accuracy": float(np.mean(list(per_seed.values()))),
+            "dev_accuracy_spread": float(np.ptp(list(per_seed.values()))), "dev_accuracy_per_seed": per_seed,
+            "train_precision": runs[0]["train_precision"], "runs": runs}
+
 def main(argv=None):
     a = parse_args(argv)
     if not a.data_dir: raise SystemExit("benchmark: pass --data-dir or set LWFT_DATA_DIR to a GLUE SST-2 folder")
     from transformers.utils import logging as hf_logging
     hf_logging.set_verbosity_error()
     from lightweight_ft.model_loader import ModelLoader
+    machine = machine_report()
+    print(f"machine: {machine['cpu']}, {machine['threads']} threads; CPU bf16 instructions: {'yes' if machine['cpu_bf16_instructions'] else 'no'}"
+          + (f" ({', '.join(machine['cpu_bf16_flags'])})" if machine["cpu_bf16_flags"] else "")
+          + (f", forced by LWFT_CPU_BF16={machine['cpu_bf16_forced']}" if machine["cpu_bf16_forced"] else "")
+          + (f"; GPU: {machine['cuda']}" if machine["cuda"] else ""), flush=True)
     loader = ModelLoader(a.model, data_dir=a.data_dir, seed=a.seed)
     train, dev = loader.load_sst2_dataset(max_train_samples=a.train_samples or None, max_eval_samples=a.eval_samples)
-    gflops_before, plain = matmul_gflops(), plain_step_rate(loader.model_path)
+    precs = precisions(a)
+    print("precisions: " + ", then ".join(precs), flush=True)
+    rate_dtype = torch.bfloat16 if precs[0] == "bf16" else torch.float32
+    gflops_before, plain = matmul_gflops(dtype=rate_dtype), plain_step_rate(loader.model_path)
     seeds = a.seeds or [a.seed]
-    ours, reference = [], []
+    runs = {}  # ("ours" | "reference", precision) -> runs
     # Alternating the two sides seed by seed keeps the drift of the cores from favouring either.
     for seed in seeds:
         a.seed = seed
-        if not a.reference_only: ours.append({"seed": seed, **run_ours(a, loader, train, dev)})
-        if not a.skip_reference: reference.append({"seed": seed, **run_reference(a, loader.model_path, train, dev)})
-        print(f"seed {seed}: " + ", ".join(f"{k} {r[-1]['train_samples_per_s']:.1f} train/s, accuracy {r[-1]['dev_accuracy']:.4f}"
-                                         for k, r in (("ours", ours), ("reference", reference)) if r), flush=True)
-    if len(seeds) == 1 and ours and reference and not a.once: ours.append({"seed": seeds[0], **run_ours(a, loader, train, dev)})
-    floor = compute_floor(loader.model_path, train, dev, (gflops_before + matmul_gflops()) / 2)
-    keys = ("train_samples_per_s", "train_time_s", "predictions_per_s", "peak_memory_bytes")
-    results = {}
-    for name, runs in (("ours", ours), ("reference", reference)):
-        if not runs: continue
-        per_seed = {r["seed"]: r["dev_accuracy"] for r in runs}
-        results[name] = {**{k: mean_of(runs, k) for k in keys}, "dev_accuracy": float(np.mean(list(per_seed.values()))),
-                         "dev_accuracy_per_seed": per_seed, "runs": runs}
-    out = {"model": a.model, "ours_set": extra_train_args(a.ours_set), "train_samples": len(train), "eval_samples": len(dev), "epochs": a.epochs, "learning_rate": a.learning_rate,
-           "seeds": seeds, "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-                                       "cuda": torch.cuda.is_available(), "plain_step_samples_per_s": plain},
-           "results": results, "compute_floor": floor}
-    print(f"\n{'':<24}{'train/s':>10}{'predict/s':>11}{'peak MB':>10}{'dev acc':>9}")
-    rows = [(f"{name}, seed {r['seed']}", r) for name in ("ours", "reference") for r in (ours if name == "ours" else reference)]
-    rows += [(f"{name}, mean", results[name]) for name in results if len(results[name]["runs"]) > 1]
+        for prec in precs:
+            if not a.reference_only: runs.setdefault(("ours", prec), []).append({"seed": seed, **run_ours(a, loader, train, dev, prec)})
+            if not a.skip_reference: runs.setdefault(("reference", prec), []).append({"seed": seed, **run_reference(a, loader.model_path, train, dev, prec)})
+            print(f"seed {seed}, {prec}: " + ", ".join(f"{side} {runs[side, prec][-1]['train_samples_per_s']:.1f} train/s, accuracy {runs[side, prec][-1]['dev_accuracy']:.4f}"
+                                                 for side in ("ours", "reference") if (side, prec) in runs), flush=True)
+    if len(seeds) == 1 and not a.once and ("reference", precs[0]) in runs and ("ours", precs[0]) in runs:
+        runs["ours", precs[0]].append({"seed": seeds[0], **run_ours(a, loader, train, dev, precs[0])})
+    floor = compute_floor(loader.model_path, train, dev, (gflops_before + matmul_gflops(dtype=rate_dtype)) / 2)
+    def name(side, prec): return side if prec == precs[0] else f"{side}_{prec}"
+    results = {name(side, prec): summary(r) for (side, prec), r in runs.items()}
+    out = {"model": a.model, "ours_set": extra_train_args(a.ours_set), "train_samples": len(train), "eval_samples": len(dev), "epochs": a.epochs,
+           "learning_rate": a.learning_rate, "seeds": seeds, "precisions": precs,
+           "machine": {**machine, "plain_step_samples_per_s": plain}, "results": results, "compute_floor": {**floor, "precision": precs[0]}}
+    print(f"\n{'':<30}{'train/s':>10}{'predict/s':>11}{'peak MB':>10}{'dev acc':>9}")
+    rows = [(f"{name(side, prec)}, seed {r['seed']}", r) for (side, prec), rs in runs.items() for r in rs]
+    rows += [(f"{k}, mean", v) for k, v in results.items() if len(v["runs"]) > 1]
     for k, r in rows:
-        print(f"{k:<24}{r['train_samples_per_s']:>10.1f}{r['predictions_per_s']:>11.1f}{r['peak_memory_bytes']/2**20:>10.0f}{r['dev_accuracy']:>9.4f}")
-    print(f"{'fp32 compute floor':<24}{floor['train_samples_per_s']:>10.1f}{floor['predictions_per_s']:>11.1f}"
-          f"   ({floor['matmul_gflops']:.0f} GFLOP/s; {floor['train_tokens_per_sample']:.1f} train, {floor['dev_tokens_per_sample']:.1f} dev tokens/sentence)")
-    print(f"bare forward + backward, 32 x 12 tokens, no dropout: {plain:.1f} samples/s on this machine")
-    if "reference" in results and "ours" in results:
-        o, ref = results["ours"], results["reference"]
-        out["ratios"] = {"train_samples_per_s": o["train_samples_per_s"] / ref["train_samples_per_s"],
-                         "predictions_per_s": o["predictions_per_s"] / ref["predictions_per_s"],
-                         "dev_accuracy_points": 100 * (o["dev_accuracy"] - ref["dev_accuracy"])}
-        out["ratios"].update(floor_over_reference_train=floor["train_samples_per_s"] / ref["train_samples_per_s"],
-                             floor_over_reference_predict=floor["predictions_per_s"] / ref["predictions_per_s"])
-        print("ratio ours/reference: train {train_samples_per_s:.2f}x, predict {predictions_per_s:.2f}x, accuracy {dev_accuracy_points:+.2f} points".format(**out["ratios"])
-              + (f" (mean of {len(seeds)} seeds)" if len(seeds) > 1 else ""))
-        print("most any fp32 code could reach over the reference here: train {floor_over_reference_train:.2f}x, predict {floor_over_reference_predict:.2f}x".format(**out["ratios"]))
+        print(f"{k:<30}{r['train_samples_per_s']:>10.1f}{r['predictions_per_s']:>11.1f}{r['peak_memory_bytes']/2**20:>10.0f}{r['dev_accuracy']:>9.4f}")
+    print(f"{precs[0] + ' compute floor':<30}{floor['train_samples_per_s']:>10.1f}{floor['predictions_per_s']:>11.1f}"
+          f"   ({floor['matmul_gflops']:.0f} GFLOP/s in {precs[0]}; {floor['train_tokens_per_sample']:.1f} train, {floor['dev_tokens_per_sample']:.1f} dev tokens/sentence)")
+    print(f"bare forward + backward, 32 x 12 tokens, no dropout, fp32: {plain:.1f} samples/s on this machine")
+    out["ratios"] = {}
+    for prec in precs:
+        o, ref = results.get(name("ours", prec)), results.get(name("reference", prec))
+        if o is None or ref is None: continue
+        ratio = {"train_samples_per_s": o["train_samples_per_s"] / ref["train_samples_per_s"],
+                 "predictions_per_s": o["predictions_per_s"] / ref["predictions_per_s"],
+                 "dev_accuracy_points": 100 * (o["dev_accuracy"] - ref["dev_accuracy"])}
+        out["ratios"][prec] = ratio
+        print(f"ratio ours/reference, both in {prec}: train {ratio['train_samples_per_s']:.2f}x, predict {ratio['predictions_per_s']:.2f}x, "
+              f"accuracy {ratio['dev_accuracy_points']:+.2f} points" + (f" (mean of {len(seeds)} seeds; spread ours {100 * o['dev_accuracy_spread']:.2f}, "
+                                                                         f"reference {100 * ref['dev_accuracy_spread']:.2f} points)" if len(seeds) > 1 else ""))
+    if precs[0] in out["ratios"]:
+        ref = results["reference"]
+        out["ratios"]["floor_over_reference_train"] = floor["train_samples_per_s"] / ref["train_samples_per_s"]
+        out["ratios"]["floor_over_reference_predict"] = floor["predictions_per_s"] / ref["predictions_per_s"]
+        print(f"most any {precs[0]} code could reach over the reference here: train {out['ratios']['floor_over_reference_train']:.2f}x, "
+              f"predict {out['ratios']['floor_over_reference_predict']:.2f}x")
     Path(a.output).parent.mkdir(parents=True, exist_ok=True)
     Path(a.output).write_text(json.dumps(out, indent=2))
     return out

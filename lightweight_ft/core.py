@@ -20,9 +20,10 @@ __all__ = ['TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'QUANTIZED_LAYER_TYPES', 'CP
            'BNB_KERNELS_WARNING', 'model_type', 'head_modules', 'head_module_names', 'count_parameters',
            'model_footprint_bytes', 'in_modules', 'PeakMemory', 'is_quantized_layer', 'quantized_layers',
            'quantized_bits', 'is_quantized', 'state_dict_bytes', 'model_device', 'frozen_parameters_kept',
-           'autocast_context', 'parse_cpu_flags', 'cpu_flags', 'cpu_has_fast_bf16', 'resolve_precision',
-           'environment_report', 'DistEnv', 'dist_env', 'is_main_process', 'training_device', 'check_global_batch',
-           'ensure_process_group', 'gather_max', 'on_main_then_broadcast', 'silence_bnb_kernels_warning']
+           'autocast_context', 'frozen_weights_in', 'parse_cpu_flags', 'cpu_flags', 'cpu_has_fast_bf16',
+           'resolve_precision', 'environment_report', 'DistEnv', 'dist_env', 'is_main_process', 'training_device',
+           'check_global_batch', 'ensure_process_group', 'gather_max', 'on_main_then_broadcast',
+           'silence_bnb_kernels_warning']
 
 # %% ../nbs/02_core.ipynb #c80ac24c
 _BERT_LIKE = {
@@ -216,6 +217,22 @@ def autocast_context(device, # the device the block runs on
         yield
         return
     with torch.autocast(device_type=torch.device(device).type, dtype=dtype), frozen_parameters_kept(model or nn.Module()): yield
+
+# %% ../nbs/02_core.ipynb #e89962c0
+@contextmanager
+def frozen_weights_in(model, # a model about to run under autocast
+                      dtype=None, # the autocast dtype; None or float32: nothing changes
+                     ):
+    "Within the block, the frozen weights and biases of `model`'s (unquantised) linear layers are held in `dtype`, cast once; afterwards each is its original tensor again."
+    if dtype is None or dtype == torch.float32:
+        yield model
+        return
+    held = [(p, p.data) for m in model.modules() if isinstance(m, nn.Linear) and not is_quantized_layer(m)
+            for p in (m.weight, m.bias) if p is not None and not p.requires_grad and p.dtype == torch.float32]
+    for p, original in held: p.data = original.to(dtype)
+    try: yield model
+    finally:
+        for p, original in held: p.data = original
 
 # %% ../nbs/02_core.ipynb #8fec4093
 CPU_BF16_ENV = "LWFT_CPU_BF16"

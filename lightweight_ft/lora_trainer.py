@@ -15,10 +15,11 @@ from peft import AdaLoraConfig, IA3Config, LoKrConfig, LoraConfig, PeftConfig, P
 from peft.optimizers import create_loraplus_optimizer
 from torch import nn
 from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.utils import logging as hf_logging
 from .config_manager import ConfigError, ExperimentConfig, LoraSettings, METHODS, PROMPT_ADAPTERS, QuantizationSettings, TrainingSettings, check_adapter_combination, flat_config, learning_rate_for, tracker_names, training_settings
-from .core import PeakMemory, check_global_batch, count_parameters, dist_env, environment_report, frozen_parameters_kept, gather_max, head_modules, in_modules, model_device, model_footprint_bytes, quantized_bits, resolve_precision
+from .core import PRECISION_DTYPES, PeakMemory, check_global_batch, count_parameters, dist_env, environment_report, frozen_parameters_kept, frozen_weights_in, gather_max, head_modules, in_modules, model_device, model_footprint_bytes, quantized_bits, resolve_precision
 from .data import LengthBucketSampler, PadCollator, RowList, class_weights, weighted_cross_entropy
 from .fast_forward import last_layer_cls_only, packed_sentences, packing_supported
 from .models import resolve_target_modules
@@ -116,11 +117,25 @@ class FastDropout(nn.Module):
         return x * self.mask(x.numel()).view(x.shape).to(x.dtype)
 
 # %% ../nbs/11_lora_trainer.ipynb #77db3c1b
+def _fast_dropout_attention(fallback): # the attention function every other call goes to
+    "Attention (`sdpa`'s arguments) whose weights a module's `FastDropout` drops in training; any other call goes to `fallback`."
+    def attend(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
+        drop = getattr(module, "dropout", None)
+        if not (isinstance(drop, FastDropout) and module.training and dropout > 0) or getattr(module, "is_causal", False):
+            return fallback(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
+        scores = torch.matmul(query, key.transpose(2, 3)) * (query.shape[-1] ** -0.5 if scaling is None else scaling)
+        if attention_mask is not None:
+            scores = (scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min) if attention_mask.dtype == torch.bool
+                      else scores + attention_mask)
+        return torch.matmul(drop(torch.softmax(scores, dim=-1)), value).transpose(1, 2).contiguous(), None
+    return attend
+
+# %% ../nbs/11_lora_trainer.ipynb #501b95cd
 @contextmanager
 def fast_cpu_dropout(model, # the model; on another device than the CPU nothing is swapped
                      seed: int = 0, # seeds the one generator all dropout layers draw from
                     ):
-    "Within the block, every `nn.Dropout` of a model on the CPU is a `FastDropout` drawing from one generator seeded by `seed`."
+    "Within the block, every `nn.Dropout` of a model on the CPU is a `FastDropout` drawing from one generator seeded by `seed`, attention dropout under `sdpa` included."
     swapped = []
     if model_device(model).type == "cpu":
         bit_generator = np.random.SFC64(seed)
@@ -128,8 +143,12 @@ def fast_cpu_dropout(model, # the model; on another device than the CPU nothing 
             for name, child in list(parent.named_children()):
                 if type(child) is nn.Dropout and child.p > 0:
                     setattr(parent, name, FastDropout(child.p, bit_generator)); swapped.append((parent, name, child))
+    # torch's sdpa drops attention weights with its own bernoulli_ masks (a tenth of a bf16 step): the swapped modules' go through FastDropout
+    sdpa = ALL_ATTENTION_FUNCTIONS["sdpa"]
+    if swapped: ALL_ATTENTION_FUNCTIONS["sdpa"] = _fast_dropout_attention(sdpa)
     try: yield model
     finally:
+        ALL_ATTENTION_FUNCTIONS["sdpa"] = sdpa
         for parent, name, child in swapped: setattr(parent, name, child)
 
 # %% ../nbs/11_lora_trainer.ipynb #51b3a9e9
@@ -498,8 +517,9 @@ class LoRATrainer:
         try:
             # each process its own dropout stream: the same one would drop the same units on every process's share
             dropout = fast_cpu_dropout(model, t.seed + 1_000_003 * env.rank) if t.fast_dropout else nullcontext()
-            # frozen_parameters_kept: under autocast, 8-bit layers recast their frozen biases to bf16 in place
-            with PeakMemory(device) as mem, dropout, last_layer_cls_only(model, t.cls_only), frozen_parameters_kept(model):
+            # frozen_parameters_kept: under autocast, 8-bit layers recast their frozen biases to bf16 in place;
+            # frozen_weights_in: the frozen weights cast once for the run, where autocast would cast them again at every call
+            with PeakMemory(device) as mem, dropout, last_layer_cls_only(model, t.cls_only), frozen_parameters_kept(model), frozen_weights_in(model, PRECISION_DTYPES[prec]):
                 if checkpoint is not None: self._extras.load(checkpoint)
                 self.trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
         finally:
