@@ -12,10 +12,10 @@ import pandas as pd
 import torch
 import yaml
 from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoModelForSequenceClassification
+from transformers import AutoConfig, AutoModelForSequenceClassification, TrainerCallback
 from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, flat_config, load_config
 from .core import check_global_batch, dist_env, is_main_process, on_main_then_broadcast
-from .lora_trainer import LoRATrainer, log_finished_run
+from .lora_trainer import LoRATrainer, log_finished_run, training_callbacks
 from .model_loader import ModelLoader
 from .models import resolve_model_path, resolve_target_modules
 from .runs import RUN_FILES, RunDirError, _FolderLock, _foreign_entries, _refusal, _sibling, claim_run_dir, is_complete_run, probabilities_from_frame, run_dir_state, write_run_files
@@ -24,7 +24,7 @@ from .runs import RUN_FILES, RunDirError, _FolderLock, _foreign_entries, _refusa
 __all__ = ['NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSIS_MODEL', 'trainer_for', 'load_for',
            'model_architecture', 'check_lora_targets', 'check_config_paths', 'check_config', 'run_experiment',
            'draw_run_figures', 'experiment_config', 'load_sweep', 'varied_keys', 'run_label', 'config_hash',
-           'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep', 'run_analysis']
+           'expand_sweep', 'find_experiment_notebook', 'RunStepProgress', 'run_sweep', 'analysis_sweep', 'run_analysis']
 
 # %% ../nbs/16_run_analysis.ipynb #fec3f768
 def trainer_for(cfg: ExperimentConfig, # the experiment config
@@ -361,17 +361,27 @@ def _discard_unfinished(run_dir: Path):
     try: shutil.rmtree(partial, ignore_errors=True)
     finally: lock.release()
 
+# %% ../nbs/16_run_analysis.ipynb #19ebfb3c
+class RunStepProgress(TrainerCallback):
+    "Shows on a sweep's progress bar which run is training and at which step."
+    def __init__(self, bar, # the sweep's `tqdm` bar
+                 run_id: str): # the run's name in the sweep
+        self.bar, self.run_id = bar, run_id
+    def on_step_end(self, args, state, control, **kwargs):
+        self.bar.set_postfix_str(f"{self.run_id}: step {state.global_step}/{state.max_steps}", refresh=False)
+
 # %% ../nbs/16_run_analysis.ipynb #919a6414
-def _execute_run(cfg: ExperimentConfig, run_dir: Path, executor: str, notebook: Path|None) -> str|None:
-    "Run one configuration into `run_dir`; the error message if it failed, else None."
+def _execute_run(cfg: ExperimentConfig, run_dir: Path, executor: str, notebook: Path|None, progress=None) -> str|None:
+    "Run one configuration into `run_dir`; the error message if it failed, else None. `progress`: the sweep's bar, where the run shows how far it is."
     executed = run_dir.with_name(run_dir.name + ".ipynb")
     try:
         if executor == "papermill":
             import papermill as pm
             pm.execute_notebook(str(notebook), str(executed), parameters={"config": cfg.to_dict(), "output_dir": str(run_dir), "progress": False},
-                                progress_bar=False, log_output=False)
+                                progress_bar={"desc": f"  {run_dir.name}", "leave": False} if progress is not None else False, log_output=False)
         else:
-            run_experiment(cfg, run_dir, progress=False)
+            with training_callbacks(*([RunStepProgress(progress, run_dir.name)] if progress is not None else [])):
+                run_experiment(cfg, run_dir, progress=False)
             draw_run_figures(run_dir)
         return None
     except Exception as e:
@@ -428,7 +438,7 @@ def _run_sweep_locked(runs, out, runs_dir, progress, executor, notebook, report,
         state = run_dir_state(run_dir, cfg)
         if state != "finished":
             refused = _refusal(run_dir, state, f"runs/{rid}") # what the run itself would refuse: not run, nothing written there
-            err = refused or _execute_run(cfg, run_dir, executor, notebook)
+            err = refused or _execute_run(cfg, run_dir, executor, notebook, bar if progress else None)
             row["status"] = "failed" if err else "completed"
             if err:
                 error_file = None if refused else f"runs/{rid}/error.txt"
