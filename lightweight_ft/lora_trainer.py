@@ -29,7 +29,7 @@ from .prediction import Evaluator
 __all__ = ['lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder',
            'BestAdapterKeeper', 'last_checkpoint', 'NumericProgressCallback', 'tracking_callbacks',
            'log_run_to_tensorboard', 'read_scalars', 'log_finished_run', 'peft_config_for', 'AdaLoraSchedule',
-           'training_callbacks', 'adapter_callbacks', 'adapter_optimizer', 'adalora_budget_params',
+           'training_callbacks', 'RunStepProgress', 'adapter_callbacks', 'adapter_optimizer', 'adalora_budget_params',
            'adapter_merge_support', 'adapter_report', 'LoRATrainer']
 
 # %% ../nbs/11_lora_trainer.ipynb #c2a541df
@@ -403,6 +403,19 @@ def training_callbacks(*callbacks, # `TrainerCallback`s added to every training 
     try: yield
     finally:
         for c in callbacks: _EXTRA_CALLBACKS.remove(c)
+
+# %% ../nbs/11_lora_trainer.ipynb #19ebfb3c
+class RunStepProgress(TrainerCallback):
+    "Shows on a sweep's progress bar which run is training and at which step (redrawn at most twice a second)."
+    def __init__(self, bar, # the sweep's `tqdm` bar
+                 run_id: str, # the run's name in the sweep
+                 every_s: float = 0.5): # least time between two redraws
+        self.bar, self.run_id, self.every_s, self.drawn = bar, run_id, every_s, -math.inf
+    def on_step_end(self, args, state, control, **kwargs):
+        now = time.monotonic()
+        last = state.global_step == state.max_steps
+        self.bar.set_postfix_str(f"{self.run_id}: step {state.global_step}/{state.max_steps}", refresh=last or now - self.drawn >= self.every_s)
+        if last or now - self.drawn >= self.every_s: self.drawn = now
 
 # %% ../nbs/11_lora_trainer.ipynb #901d49d1
 def adapter_callbacks(model, # the model, with its PEFT adapter (or a model without one)

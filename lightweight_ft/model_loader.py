@@ -4,20 +4,19 @@
 
 # %% ../nbs/08_model_loader.ipynb #300fc977
 from __future__ import annotations
-import dataclasses, json, os, warnings
+import dataclasses, json, os
 from pathlib import Path
 import numpy as np
 import torch
 from datasets import Dataset
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
-from transformers.utils import logging as hf_logging
 from .config_manager import DataConfig
 from .core import training_device
 from .data import DataError, describe_data, load_splits_for, resolve_sst2_location, tokenize_texts
-from .models import OFFLINE_HELP, _is_local, check_model_folder, check_model_settings, check_tokenizer, check_tokenizer_files, resolve_model_path
+from .models import OFFLINE_HELP, _is_local, check_model_folder, check_model_settings, check_tokenizer, check_tokenizer_files, load_quietly, resolve_model_path
 
 # %% auto #0
-__all__ = ['HEAD_PREFIXES', 'split_report', 'load_quietly', 'ModelLoader']
+__all__ = ['split_report', 'ModelLoader']
 
 # %% ../nbs/08_model_loader.ipynb #f8a9a23d
 def split_report(splits, # the checked `Splits`
@@ -31,29 +30,6 @@ def split_report(splits, # the checked `Splits`
                   "class_counts": dict(zip(splits.label_names, np.bincount(splits.labels[s], minlength=len(splits.label_names)).tolist()))}
         if tokenised is not None and "truncated_fallback" in tokenised[i].column_names: out[s]["truncation_fallbacks"] = int(sum(tokenised[i]["truncated_fallback"]))
     return {**out, "label": describe_data(data), "label_names": splits.label_names, "pairs": splits.pairs, "notes": splits.notes, "warnings": splits.warnings}
-
-# %% ../nbs/08_model_loader.ipynb #e80d5a4e
-HEAD_PREFIXES = ("classifier.", "pre_classifier.", "score.") # weights of the classification head a new model starts
-def load_quietly(fn, # a `from_pretrained` (of a model, tokenizer or config class)
-                 path, # the model name or folder
-                 **kw, # passed on to `fn`
-                ):
-    """`fn(path, **kw)` (a `from_pretrained`) without transformers' LOAD REPORT table and progress bar, which list the new
-    head's weights on every load; a model whose missing weights lie outside the head still warns, in one line."""
-    is_model = getattr(fn, "__self__", None) is AutoModelForSequenceClassification
-    level, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error(); hf_logging.disable_progress_bar()
-    try:
-        if not is_model: return fn(path, **kw)
-        model, info = fn(path, output_loading_info=True, **kw)
-    finally:
-        hf_logging.set_verbosity(level)
-        if bar: hf_logging.enable_progress_bar()
-    odd = sorted(k for k in info.get("missing_keys") or [] if not k.startswith(HEAD_PREFIXES))
-    if odd or info.get("mismatched_keys"):
-        warnings.warn(f"{path}: {len(odd)} weight(s) outside the classification head are not in the checkpoint and start random "
-                      f"(e.g. {odd[:3]}); mismatched: {info.get('mismatched_keys') or 'none'}. Check that this is the checkpoint you meant.")
-    return model
 
 # %% ../nbs/08_model_loader.ipynb #65fe7fcd
 class ModelLoader:

@@ -4,19 +4,21 @@
 
 # %% ../nbs/05_models.ipynb #e6826461
 from __future__ import annotations
-import importlib.util, json, zipfile
+import importlib.util, json, warnings, zipfile
 from pathlib import Path
 import torch
 from safetensors import safe_open
 from torch import nn
 from transformers import AutoModelForSequenceClassification
+from transformers.utils import logging as hf_logging
 from .config_manager import ConfigError
 from .core import TARGET_MODULE_PRESETS, head_modules, in_modules, is_quantized_layer, model_type
 
 # %% auto #0
-__all__ = ['MODEL_ALIASES', 'OFFLINE_HELP', 'TOKENIZER_FILES', 'packaged_minilm_path', 'resolve_model_path', 'linear_layer_names',
-           'short_linear_names', 'resolve_target_modules', 'ModelFolderError', 'check_weight_files',
-           'check_model_folder', 'model_positions', 'check_model_settings', 'check_tokenizer_files', 'check_tokenizer']
+__all__ = ['MODEL_ALIASES', 'OFFLINE_HELP', 'TOKENIZER_FILES', 'HEAD_PREFIXES', 'packaged_minilm_path', 'resolve_model_path',
+           'linear_layer_names', 'short_linear_names', 'resolve_target_modules', 'ModelFolderError',
+           'check_weight_files', 'check_model_folder', 'model_positions', 'check_model_settings',
+           'check_tokenizer_files', 'check_tokenizer', 'load_quietly']
 
 # %% ../nbs/05_models.ipynb #901380c2
 def packaged_minilm_path() -> Path:
@@ -186,3 +188,26 @@ def check_tokenizer(tokenizer, # the loaded tokenizer
         raise ModelFolderError(f"The tokenizer of {where} knows {len(tokenizer)} tokens, the model {vocab}: most words would become [UNK]. "
                                f"Copy the tokenizer files of the model it came from into the folder (tokenizer.save_pretrained(folder)).")
     return tokenizer
+
+# %% ../nbs/05_models.ipynb #e80d5a4e
+HEAD_PREFIXES = ("classifier.", "pre_classifier.", "score.") # weights of the classification head a new model starts
+def load_quietly(fn, # a `from_pretrained` (of a model, tokenizer or config class)
+                 path, # the model name or folder
+                 **kw, # passed on to `fn`
+                ):
+    """`fn(path, **kw)` (a `from_pretrained`) without transformers' LOAD REPORT table and progress bar, which list the new
+    head's weights on every load; a model whose missing weights lie outside the head still warns, in one line."""
+    is_model = getattr(fn, "__self__", None) is AutoModelForSequenceClassification
+    level, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error(); hf_logging.disable_progress_bar()
+    try:
+        if not is_model: return fn(path, **kw)
+        model, info = fn(path, output_loading_info=True, **kw)
+    finally:
+        hf_logging.set_verbosity(level)
+        if bar: hf_logging.enable_progress_bar()
+    odd = sorted(k for k in info.get("missing_keys") or [] if not k.startswith(HEAD_PREFIXES))
+    if odd or info.get("mismatched_keys"):
+        warnings.warn(f"{path}: {len(odd)} weight(s) outside the classification head are not in the checkpoint and start random "
+                      f"(e.g. {odd[:3]}); mismatched: {info.get('mismatched_keys') or 'none'}. Check that this is the checkpoint you meant.")
+    return model

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, BitsAndBytesConfig
 from .core import head_module_names, head_modules, in_modules, is_quantized_layer, model_footprint_bytes, quantized_bits, quantized_layers
-from .models import OFFLINE_HELP, _is_local, check_model_folder, resolve_model_path
+from .models import OFFLINE_HELP, _is_local, check_model_folder, load_quietly, resolve_model_path
 
 # %% auto #0
 __all__ = ['COMPUTE_DTYPES', 'QuantizationUnavailable', 'quant_bits', 'resolve_quant_device', 'check_quantization_available',
@@ -120,8 +120,8 @@ def load_quantized_model(path, # folder or hub name of a full-precision model (o
                                       "AutoModelForSequenceClassification.from_pretrained(path) as it is.")
     qc = bnb_config(bits, quant_type, double_quant, compute_dtype, quant_skip_modules(config))
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(path, config=config, quantization_config=qc,
-                                                                   device_map={"": str(device)}, dtype=torch.float32)
+        model = load_quietly(AutoModelForSequenceClassification.from_pretrained, path, config=config, quantization_config=qc,
+                                   device_map={"": str(device)}, dtype=torch.float32)
     except OSError as e: raise OSError(f"Could not load {path!r}: {str(e).splitlines()[0]}\n{OFFLINE_HELP}") from None
     except Exception as e:
         raise QuantizationUnavailable(f"Quantising {path} to {bits}-bit on {device} failed ({type(e).__name__}: {str(e)[:300]}). "

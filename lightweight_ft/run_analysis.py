@@ -12,10 +12,10 @@ import pandas as pd
 import torch
 import yaml
 from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoModelForSequenceClassification, TrainerCallback
+from transformers import AutoConfig, AutoModelForSequenceClassification
 from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, flat_config, load_config
 from .core import check_global_batch, dist_env, is_main_process, on_main_then_broadcast
-from .lora_trainer import LoRATrainer, log_finished_run, training_callbacks
+from .lora_trainer import LoRATrainer, RunStepProgress, log_finished_run, training_callbacks
 from .model_loader import ModelLoader
 from .models import resolve_model_path, resolve_target_modules
 from .runs import RUN_FILES, RunDirError, _FolderLock, _foreign_entries, _refusal, _sibling, claim_run_dir, is_complete_run, probabilities_from_frame, run_dir_state, write_run_files
@@ -24,7 +24,7 @@ from .runs import RUN_FILES, RunDirError, _FolderLock, _foreign_entries, _refusa
 __all__ = ['NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSIS_MODEL', 'trainer_for', 'load_for',
            'model_architecture', 'check_lora_targets', 'check_config_paths', 'check_config', 'run_experiment',
            'draw_run_figures', 'experiment_config', 'load_sweep', 'varied_keys', 'run_label', 'config_hash',
-           'expand_sweep', 'find_experiment_notebook', 'RunStepProgress', 'run_sweep', 'analysis_sweep', 'run_analysis']
+           'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep', 'run_analysis']
 
 # %% ../nbs/16_run_analysis.ipynb #fec3f768
 def trainer_for(cfg: ExperimentConfig, # the experiment config
@@ -360,15 +360,6 @@ def _discard_unfinished(run_dir: Path):
     except RunDirError: return
     try: shutil.rmtree(partial, ignore_errors=True)
     finally: lock.release()
-
-# %% ../nbs/16_run_analysis.ipynb #19ebfb3c
-class RunStepProgress(TrainerCallback):
-    "Shows on a sweep's progress bar which run is training and at which step."
-    def __init__(self, bar, # the sweep's `tqdm` bar
-                 run_id: str): # the run's name in the sweep
-        self.bar, self.run_id = bar, run_id
-    def on_step_end(self, args, state, control, **kwargs):
-        self.bar.set_postfix_str(f"{self.run_id}: step {state.global_step}/{state.max_steps}", refresh=False)
 
 # %% ../nbs/16_run_analysis.ipynb #919a6414
 def _execute_run(cfg: ExperimentConfig, run_dir: Path, executor: str, notebook: Path|None, progress=None) -> str|None:
