@@ -309,12 +309,15 @@ class SentimentPredictor:
     def __init__(self, model_dir_or_model, # a merged model folder, an adapter folder, a training run's folder, or a loaded model
                  tokenizer=None, # needed with a loaded model; a folder brings its own
                  batch_size: int = 32, # texts per forward pass
-                 max_length: int = 128, # tokens kept per text (at most the model's token positions); longer texts are cut and flagged `truncated`
+                 max_length: int|None = None, # tokens kept per text (at most the model's token positions), longer ones cut and flagged `truncated`; None: the run's `model.max_length` (its `config.yaml`), else 128
                  device=None, # None: CUDA when available, else the CPU (a loaded model stays where it is)
                  precision: str = "fp32"): # `fp32` (exact, the default), `bf16`, `fp16`, or `auto` (bf16 where the hardware has it)
         if isinstance(model_dir_or_model, (str, os.PathLike)):
             self.source = str(model_dir_or_model)
             model, tokenizer = _load_model_folder(model_dir_or_model, tokenizer)
+            if max_length is None: # predict as the run trained: texts cut where its tokenizer cut them
+                cfg = _saved_config(Path(model_dir_or_model))
+                max_length = cfg.model.max_length if cfg is not None else None
             device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         elif isinstance(model_dir_or_model, torch.nn.Module):
             if tokenizer is None:
@@ -322,6 +325,7 @@ class SentimentPredictor:
             model, self.source = model_dir_or_model, getattr(model_dir_or_model, "name_or_path", "model in memory")
         else:
             raise TypeError(f"SentimentPredictor takes a model folder or a loaded model, not {type(model_dir_or_model).__name__}.")
+        if max_length is None: max_length = 128
         if not isinstance(batch_size, int) or batch_size < 1: raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if not isinstance(max_length, int) or max_length < 4: raise ValueError(f"max_length must be an integer >= 4, got {max_length!r}")
         if device is not None and not is_quantized(model): model = model.to(device)

@@ -287,7 +287,7 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
         _write_common(work, reference_predictor, names)
         def onnx_probabilities(graph: Path):
             shutil.copy(graph, work/ONNX_FILE)
-            return _probabilities(SentimentPredictor(str(work), batch_size=settings.batch_size, device="cpu"), texts)
+            return _probabilities(SentimentPredictor(str(work), batch_size=settings.batch_size, device="cpu", max_length=reference_predictor.max_length), texts)
         optimization = {"applied": False, "reason": "not asked (optimize=False)"}
         if settings.optimize:
             optimization = optimize_graph(plain, reference_predictor.model.config, work/"optimized.onnx")
@@ -308,7 +308,7 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
             int8_dir = work/INT8_FOLDER; int8_dir.mkdir()
             quantize_int8(work/ONNX_FILE, int8_dir/ONNX_FILE)
             _write_common(int8_dir, reference_predictor, names)
-            q = _probabilities(SentimentPredictor(str(int8_dir), batch_size=settings.batch_size, device="cpu"), texts)
+            q = _probabilities(SentimentPredictor(str(int8_dir), batch_size=settings.batch_size, device="cpu", max_length=reference_predictor.max_length), texts)
             int8 = {"data": where, **_int8_report(reference, fp32, q, labels)}
             (int8_dir/PARITY_FILE).write_text(json.dumps(int8, indent=1))
             (int8_dir/EXPORT_FILE).write_text(json.dumps({**export, "quantization": "onnxruntime dynamic, int8 weights (QInt8)"}, indent=1))

@@ -48,7 +48,7 @@ class ModelRegistry:
     "Models by name: adapters sharing a base load it once and switch per request; other folders load alone. `predict(texts, name)`."
     def __init__(self, specs, # `DIR` or `NAME=DIR` items, or a `{name: folder}` dict
                  batch_size: int = 32, # texts per forward pass
-                 max_length: int = 128): # tokens kept per text
+                 max_length: int|None = None): # tokens kept per text; None: each run's `model.max_length` (128 for a model without a run's config)
         self.folders = parse_model_specs(specs) if not isinstance(specs, dict) else {k: Path(v) for k, v in specs.items()}
         self.entries, self.groups = {}, []
         groups = {}
