@@ -144,11 +144,13 @@ def fast_cpu_dropout(model, # the model; on another device than the CPU nothing 
                 if type(child) is nn.Dropout and child.p > 0:
                     setattr(parent, name, FastDropout(child.p, bit_generator)); swapped.append((parent, name, child))
     # torch's sdpa drops attention weights with its own bernoulli_ masks (a tenth of a bf16 step): the swapped modules' go through FastDropout
-    sdpa = ALL_ATTENTION_FUNCTIONS["sdpa"]
+    sdpa, overridden = ALL_ATTENTION_FUNCTIONS["sdpa"], "sdpa" in ALL_ATTENTION_FUNCTIONS._local_mapping
     if swapped: ALL_ATTENTION_FUNCTIONS["sdpa"] = _fast_dropout_attention(sdpa)
     try: yield model
     finally:
-        ALL_ATTENTION_FUNCTIONS["sdpa"] = sdpa
+        if swapped: # the mapping as it was: a local override put back, or none, so transformers' global entry shows through again
+            if overridden: ALL_ATTENTION_FUNCTIONS["sdpa"] = sdpa
+            else: del ALL_ATTENTION_FUNCTIONS["sdpa"]
         for parent, name, child in swapped: setattr(parent, name, child)
 
 # %% ../nbs/11_lora_trainer.ipynb #51b3a9e9
