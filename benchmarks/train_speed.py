@@ -48,6 +48,7 @@ def parse_args(argv=None):
     p.add_argument("--once", action="store_true", help="run ours once, not before and after the reference")
     p.add_argument("--ours-set", action="append", default=[], metavar="KEY=VALUE",
                    help="an extra LoRATrainer.train argument for our side, e.g. batching=length_buckets (repeatable)")
+    p.add_argument("--ours-attention", choices=["sdpa", "eager"], help="our side's attention implementation (default: the model's, sdpa)")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
                    help="both sides' precision; auto: each at its best here (bf16 where the CPU or GPU has bf16 instructions)")
     p.add_argument("--both-precisions", action="store_true", help="also run both sides in the other precision (where bf16 is fast)")
@@ -72,7 +73,7 @@ def run_reference(a, model_path, train, dev, precision="fp32"):
                              learning_rate=a.learning_rate, seed=a.seed, report_to=[], save_strategy="no", disable_tqdm=True, logging_strategy="no",
                              bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=not torch.cuda.is_available())
     trainer = Trainer(model=model, args=args, train_dataset=tr, eval_dataset=ev, data_collator=DataCollatorWithPadding(tok))
-    with PeakMemory() as mem:
+    with PeakMemory(bench_device()) as mem: # the GPU's allocator where there is one, as ours reports
         t0 = time.perf_counter(); trainer.train(); train_s = time.perf_counter() - t0
     t0 = time.perf_counter(); pred = trainer.predict(ev); eval_s = time.perf_counter() - t0
     acc = float((pred.predictions.argmax(-1) == np.array(dev["labels"])).mean())
@@ -88,20 +89,28 @@ def extra_train_args(pairs) -> dict:
 def run_ours(a, loader, train, dev, precision="auto"):
     from lightweight_ft.lora_trainer import LoRATrainer
     model, tok = loader.load_model()
+    if a.ours_attention: model.set_attn_implementation(a.ours_attention)
     t = LoRATrainer(model, tok)
     model = t.train(train, dev, method="lora", lora_r=8, lora_alpha=16, lora_dropout=0.1, target_modules="query_value",
                     epochs=a.epochs, learning_rate=a.learning_rate, batch_size=32, seed=a.seed, progress=False, **{"precision": precision, **extra_train_args(a.ours_set)})
     r = t.evaluate(model, dev)
-    rep = t.train_report
+    rep, graphs = t.train_report, t.trainer.step_graphs
     return {"train_samples_per_s": rep["train_samples_per_s"], "train_time_s": rep["train_time_s"], "predictions_per_s": r["predictions_per_s"],
-            "peak_memory_bytes": rep["peak_memory_bytes"], "dev_accuracy": r["accuracy"], "train_precision": rep["train_precision"]}
+            "peak_memory_bytes": rep["peak_memory_bytes"], "dev_accuracy": r["accuracy"], "train_precision": rep["train_precision"],
+            "cuda_graph_rows": sorted(rows for rows, _ in graphs.graphs) if graphs else None, "cuda_graph_failure": graphs.failure if graphs else None}
+
+def bench_device() -> str: return "cuda" if torch.cuda.is_available() else "cpu"
+def sync():
+    if torch.cuda.is_available(): torch.cuda.synchronize()
 
 def matmul_gflops(seconds: float = 1.0, dtype=torch.float32) -> float:
-    "This machine's matmul rate in `dtype` on a LoRA-sized product (512 tokens x 384 x 1536)."
-    a, b = torch.randn(512, 384, dtype=dtype), torch.randn(384, 1536, dtype=dtype)
+    "This machine's matmul rate in `dtype` on a LoRA-sized product (512 tokens x 384 x 1536), on the GPU where there is one."
+    a, b = torch.randn(512, 384, dtype=dtype, device=bench_device()), torch.randn(384, 1536, dtype=dtype, device=bench_device())
     for _ in range(5): a @ b
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds: a @ b; n += 1
+    sync(); n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _ in range(10): a @ b
+        n += 10; sync()
     return 2 * 512 * 384 * 1536 * n / (time.perf_counter() - t0) / 1e9
 
 def compute_floor(model_path, train, dev, gflops: float) -> dict:
@@ -131,12 +140,13 @@ def plain_step_rate(model_path, batch: int = 32, tokens: int = 12, steps: int = 
     from transformers import AutoModelForSequenceClassification
     torch.manual_seed(0)
     model = get_peft_model(AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=2),
-                           LoraConfig(task_type=TaskType.SEQ_CLS, r=8, lora_alpha=16, target_modules=["query", "value"])).eval()
-    ids, labels = torch.randint(1000, 20000, (batch, tokens)), torch.randint(0, 2, (batch,))
+                           LoraConfig(task_type=TaskType.SEQ_CLS, r=8, lora_alpha=16, target_modules=["query", "value"])).eval().to(bench_device())
+    ids, labels = torch.randint(1000, 20000, (batch, tokens), device=bench_device()), torch.randint(0, 2, (batch,), device=bench_device())
     def step(): model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=labels).loss.backward()
-    for _ in range(3): step()
-    t0 = time.perf_counter()
+    for _ in range(3): step() # on a GPU this also pays the process's CUDA start-up before either side is timed
+    sync(); t0 = time.perf_counter()
     for _ in range(steps): step()
+    sync()
     return batch * steps / (time.perf_counter() - t0)
 
 def mean_of(runs, key): return float(np.mean([r[key] for r in runs]))
@@ -194,7 +204,8 @@ def main(argv=None):
             if not a.reference_only: runs.setdefault(("ours", prec), []).append({"seed": seed, **run_ours(a, loader, train, dev, prec)})
             if not a.skip_reference: runs.setdefault(("reference", prec), []).append({"seed": seed, **run_reference(a, loader.model_path, train, dev, prec)})
             print(f"seed {seed}, {prec}: " + ", ".join(f"{side} {runs[side, prec][-1]['train_samples_per_s']:.1f} train/s, accuracy {runs[side, prec][-1]['dev_accuracy']:.4f}"
-                                                 for side in ("ours", "reference") if (side, prec) in runs), flush=True)
+                                                 for side in ("ours", "reference") if (side, prec) in runs)
+                  + (f"; ours' CUDA graphs: rows {runs['ours', prec][-1]['cuda_graph_rows']}" if ("ours", prec) in runs and runs["ours", prec][-1]["cuda_graph_rows"] else ""), flush=True)
     if len(seeds) == 1 and not a.once and ("reference", precs[0]) in runs and ("ours", precs[0]) in runs:
         runs["ours", precs[0]].append({"seed": seeds[0], **run_ours(a, loader, train, dev, precs[0])})
     floor = compute_floor(loader.model_path, train, dev, (gflops_before + matmul_gflops(dtype=rate_dtype)) / 2)
@@ -210,7 +221,7 @@ def main(argv=None):
         print(f"{k:<30}{r['train_samples_per_s']:>10.1f}{r['predictions_per_s']:>11.1f}{r['peak_memory_bytes']/2**20:>10.0f}{r['dev_accuracy']:>9.4f}")
     print(f"{precs[0] + ' compute floor':<30}{floor['train_samples_per_s']:>10.1f}{floor['predictions_per_s']:>11.1f}"
           f"   ({floor['matmul_gflops']:.0f} GFLOP/s in {precs[0]}; {floor['train_tokens_per_sample']:.1f} train, {floor['dev_tokens_per_sample']:.1f} dev tokens/sentence)")
-    print(f"bare forward + backward, 32 x 12 tokens, no dropout, fp32: {plain:.1f} samples/s on this machine")
+    print(f"bare forward + backward, 32 x 12 tokens, no dropout, fp32: {plain:.1f} samples/s on this machine" + (" (GPU)" if machine["cuda"] else ""))
     out["ratios"] = {}
     for prec in precs:
         o, ref = results.get(name("ours", prec)), results.get(name("reference", prec))

@@ -4,15 +4,17 @@
 
 # %% ../nbs/07_fast_forward.ipynb #acf529f0
 from __future__ import annotations
-import functools, importlib.util, types
+import functools, importlib.util, types, warnings
 from contextlib import contextmanager
+import numpy as np
 import torch
+from torch import nn
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from .models import _position_offset
 
 # %% auto #0
 __all__ = ['FIRST_TOKEN_HEADS', 'PACKING_ATTENTION', 'last_layer_cls_only', 'pack_batch', 'packed_attention_mask',
-           'packing_supported', 'packed_sentences']
+           'packing_supported', 'packed_sentences', 'PackedStepGraphs']
 
 # %% ../nbs/07_fast_forward.ipynb #fe9689ac
 def _at(hidden, positions=None):
@@ -93,29 +95,38 @@ def last_layer_cls_only(model, # a sequence classifier (plain, PEFT or quantised
 
 # %% ../nbs/07_fast_forward.ipynb #f836c8f9
 PACKING_ATTENTION = ("sdpa", "eager")
-def pack_batch(batch: dict, # a right-padded batch (`input_ids`, `attention_mask`, and `token_type_ids` for pairs)
-               pad_token_id: int = 0, # token id that fills the rest of each row
-               position_offset: int = 0, # the model's first position id (e.g. 2 for RoBERTa)
-              ) -> dict:
-    "The sentences of a right-padded `batch` laid end to end in rows as wide as the longest (first fit, longest first); `token_type_ids` (pairs) go where their tokens go."
-    lengths, input_ids = batch["attention_mask"].sum(1).tolist(), batch["input_ids"].cpu() # packed on the CPU; the Trainer moves the result
-    width, room, place = max(lengths), [], [None] * len(lengths)
+def _first_fit(lengths: list[int], width: int) -> tuple[list[tuple[int, int]], int]:
+    "Where each sentence goes, (row, column), first fit and longest first in rows `width` wide; and how many rows that takes."
+    room, place = [], [None] * len(lengths)
     for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
         row = next((r for r, left in enumerate(room) if left >= lengths[i]), len(room))
         if row == len(room): room.append(width)
         place[i] = (row, width - room[row]); room[row] -= lengths[i]
-    ids = torch.full((len(room), width), pad_token_id, dtype=input_ids.dtype)
-    positions, segments = torch.zeros_like(ids), torch.full_like(ids, -1)
+    return place, len(room)
+
+def pack_batch(batch: dict, # a right-padded batch (`input_ids`, `attention_mask`, and `token_type_ids` for pairs)
+               pad_token_id: int = 0, # token id that fills the rest of each row
+               position_offset: int = 0, # the model's first position id (e.g. 2 for RoBERTa)
+               width: int|None = None, # how wide the rows are; None: as wide as the longest sentence
+               rows: int|None = None, # at least this many rows (the rest padding); None: as many as the sentences need
+              ) -> dict:
+    "The sentences of a right-padded `batch` laid end to end in rows (first fit, longest first); `token_type_ids` (pairs) go where their tokens go."
+    lengths = batch["attention_mask"].sum(1).tolist()
+    width = width or max(lengths)
+    if max(lengths) > width: raise ValueError(f"pack_batch: a sentence of {max(lengths)} tokens does not fit in rows {width} wide")
+    place, n_rows = _first_fit(lengths, width)
+    # filled in numpy on the CPU (slices cost a tenth of torch's there); the Trainer moves the result
+    shape, input_ids = (max(n_rows, rows or 0), width), batch["input_ids"].cpu().numpy()
+    ids, positions, segments = np.full(shape, pad_token_id, input_ids.dtype), np.zeros(shape, np.int64), np.full(shape, -1, np.int64)
+    numbers = np.arange(position_offset, position_offset + width)
     for i, ((r, c), k) in enumerate(zip(place, lengths)):
-        ids[r, c:c + k] = input_ids[i, :k]
-        positions[r, c:c + k] = torch.arange(position_offset, position_offset + k)
-        segments[r, c:c + k] = i
-    out = {"input_ids": ids, "position_ids": positions, "segments": segments,
+        ids[r, c:c + k] = input_ids[i, :k]; positions[r, c:c + k] = numbers[:k]; segments[r, c:c + k] = i
+    out = {"input_ids": torch.from_numpy(ids), "position_ids": torch.from_numpy(positions), "segments": torch.from_numpy(segments),
            "starts": (torch.tensor([r for r, _ in place]), torch.tensor([c for _, c in place]))}
     if "token_type_ids" in batch: # sentence pairs: each token keeps its segment (padding: segment 0)
-        types, packed_types = batch["token_type_ids"].cpu(), torch.zeros_like(ids)
+        types, packed_types = batch["token_type_ids"].cpu().numpy(), np.zeros(shape, np.int64)
         for i, ((r, c), k) in enumerate(zip(place, lengths)): packed_types[r, c:c + k] = types[i, :k]
-        out["token_type_ids"] = packed_types
+        out["token_type_ids"] = torch.from_numpy(packed_types)
     if "labels" in batch: out["labels"] = batch["labels"]
     return out
 
@@ -140,21 +151,100 @@ def packing_supported(model, # a sequence classifier
     return clf is not None and clf.config._attn_implementation in PACKING_ATTENTION
 
 # %% ../nbs/07_fast_forward.ipynb #a7e59ce3
+def _packed_last_layer(clf, starts, cls_only: bool):
+    "The last layer's forward for a packed batch: each sentence's first position out (computed alone with `cls_only`)."
+    if cls_only: return functools.partial(FIRST_TOKEN_HEADS[type(clf).__name__][1], positions=starts)
+    def forward(self, *args, **kwargs): return _at(type(self).forward(self, *args, **kwargs), starts)
+    return forward
+
+def _check_packing(model):
+    if not packing_supported(model):
+        raise ValueError("Packing needs a sentence head that reads only the first token (FIRST_TOKEN_HEADS) and sdpa or eager attention; "
+                         "train with batching='random' or 'length_buckets' instead.")
+
 @contextmanager
 def packed_sentences(model, # a sequence classifier that `packing_supported`
                      batch: dict, # a right-padded batch: `input_ids` and `attention_mask`
                      pad_token_id: int = 0, # the tokenizer's padding id
                      cls_only: bool = True): # the last layer computes only the first position of each sentence (`last_layer_cls_only`)
     "Yields `batch` packed as model inputs; within the block the last layer puts out each sentence's first position."
-    if not packing_supported(model):
-        raise ValueError("Packing needs a sentence head that reads only the first token (FIRST_TOKEN_HEADS) and sdpa or eager attention; "
-                         "train with batching='random' or 'length_buckets' instead.")
+    _check_packing(model)
     clf = _first_token_classifier(model)
     packed = pack_batch(batch, pad_token_id, _position_offset(clf))
     device = next(model.parameters()).device
     starts = tuple(t.to(device) for t in packed.pop("starts"))
     packed["attention_mask"] = packed_attention_mask(packed.pop("segments"), clf.config._attn_implementation)
-    if cls_only: forward = functools.partial(FIRST_TOKEN_HEADS[type(clf).__name__][1], positions=starts)
-    else:
-        def forward(self, *args, **kwargs): return _at(type(self).forward(self, *args, **kwargs), starts)
-    with _last_layer_forward(clf, forward): yield packed
+    with _last_layer_forward(clf, _packed_last_layer(clf, starts, cls_only)): yield packed
+
+# %% ../nbs/07_fast_forward.ipynb #f5e00e3f
+class _PackedLoss(nn.Module):
+    "The loss of a packed batch from tensors alone (what a CUDA graph can hold): ids, positions, segment ids, each sentence's first (row, column), labels, token types."
+    def __init__(self, model, cls_only: bool):
+        super().__init__()
+        self.model, self.cls_only = model, cls_only
+        self.__dict__["clf"] = _first_token_classifier(model) # inside `model`: not registered twice
+    def forward(self, input_ids, position_ids, segments, rows, cols, labels, token_type_ids=None):
+        clf = self.__dict__["clf"]
+        types = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        mask = packed_attention_mask(segments, clf.config._attn_implementation)
+        with _last_layer_forward(clf, _packed_last_layer(clf, (rows, cols), self.cls_only)):
+            return self.model(input_ids=input_ids, position_ids=position_ids, attention_mask=mask, labels=labels, **types).loss
+
+class PackedStepGraphs(nn.Module):
+    "The packed training step of `model` on a GPU, captured as a CUDA graph per batch shape and replayed; the `Trainer` calls it in place of the model."
+    def __init__(self, model, # a sequence classifier that `packing_supported`, on the GPU
+                 pad_token_id: int = 0, # the tokenizer's padding id
+                 width: int = 128, # every batch is packed into rows this wide (the training split's longest sentence)
+                 batch_size: int = 32, # sentences per batch; other batches (an epoch's last) return None from `packed_inputs`
+                 cls_only: bool = True, # the last layer computes only each sentence's first position
+                 dtype: torch.dtype|None = None, # autocast dtype the step runs in (bf16, fp16); None: fp32
+                 max_graphs: int = 3, # at most this many shapes are captured; batches of another shape return None
+                 capture=None, # makes the graphed callable from (module, sample args); None: `torch.cuda.make_graphed_callables`
+                ):
+        super().__init__()
+        _check_packing(model)
+        self.__dict__["model"] = model # not a submodule: the Trainer's train() every step stays cheap
+        self.pad_token_id, self.width, self.batch_size, self.cls_only, self.dtype, self.max_graphs = pad_token_id, width, batch_size, cls_only, dtype, max_graphs
+        self.position_offset = _position_offset(_first_token_classifier(model))
+        self.capture = capture or functools.partial(torch.cuda.make_graphed_callables, num_warmup_iters=2, allow_unused_input=True)
+        self.graphs, self.failure = {}, None
+
+    def train(self, mode: bool = True):
+        "Puts the model in `mode` when it is not there already (the `Trainer` asks at every step)."
+        if self.model.training != mode: self.model.train(mode)
+        self.training = mode
+        return self
+
+    def packed_inputs(self, batch: dict, # a right-padded batch (`input_ids`, `attention_mask`, `labels`; `token_type_ids` for pairs)
+                     ) -> dict|None:
+        "The inputs of one graph replay for `batch`, or None where no graph can take it (train on it with `packed_sentences`)."
+        if self.failure is not None or len(batch["input_ids"]) != self.batch_size or "labels" not in batch: return None
+        lengths = batch["attention_mask"].sum(1).tolist()
+        if max(lengths) > self.width: return None
+        rows = 1 << (_first_fit(lengths, self.width)[1] - 1).bit_length() # a power of two: a few shapes cover every batch
+        if self._key(rows, batch) not in self.graphs and len(self.graphs) >= self.max_graphs: return None
+        packed = pack_batch(batch, self.pad_token_id, self.position_offset, self.width, rows)
+        rows_of, cols_of = packed.pop("starts")
+        return {**packed, "rows": rows_of, "cols": cols_of}
+
+    def _key(self, rows: int, inputs: dict): return (rows, "token_type_ids" in inputs)
+
+    def forward(self, input_ids, position_ids, segments, rows, cols, labels, token_type_ids=None) -> dict:
+        args = (input_ids, position_ids, segments, rows, cols, labels) + (() if token_type_ids is None else (token_type_ids,))
+        key = (input_ids.shape[0], token_type_ids is not None)
+        step = self.graphs.get(key) or self._captured(key, args)
+        return {"loss": step(*args)}
+
+    def _captured(self, key, args):
+        "The graphed step for `key`'s shape, captured now; after a failed capture, the eager step (and no more graphs this run)."
+        step = _PackedLoss(self.model, self.cls_only)
+        # make_graphed_callables refuses autocast's weight cache: the capture runs in its own autocast without one
+        autocast = torch.autocast(args[0].device.type, dtype=self.dtype or torch.bfloat16, enabled=self.dtype is not None, cache_enabled=False)
+        try:
+            with autocast: graphed = self.capture(step, tuple(a.clone() for a in args))
+        except Exception as e:
+            self.failure = f"{type(e).__name__}: {e}"
+            warnings.warn(f"CUDA graphs are off for the rest of this run (capturing the packed step failed: {self.failure}); training goes on without them.")
+            return step
+        self.graphs[key] = graphed
+        return graphed
