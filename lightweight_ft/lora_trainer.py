@@ -527,6 +527,23 @@ def _attention_without_cudnn(device):
     from torch.nn.attention import SDPBackend, sdpa_kernel
     with sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]): yield
 
+@contextmanager
+def _step_bookkeeping_trimmed(model): # the model the Trainer trains
+    """Within the block, `model.train()` returns at once when the model is in training mode already, and `model.zero_grad()`
+    clears the trainable parameters' gradients alone: the Trainer calls both at every step, and each walks every module or weight."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    train = model.train
+    def train_if_needed(mode: bool = True):
+        return model if mode and model.training else train(mode) # eval() and a model put in eval mode take the whole walk
+    def zero_trainable_grads(set_to_none: bool = True):
+        for p in trainable:
+            if p.grad is None: continue
+            if set_to_none: p.grad = None
+            else: p.grad.detach_(); p.grad.zero_()
+    model.train, model.zero_grad = train_if_needed, zero_trainable_grads
+    try: yield model
+    finally: del model.train, model.zero_grad
+
 # %% ../nbs/11_lora_trainer.ipynb #72e5d539
 class LoRATrainer:
     "Trains LoRA adapters (or a baseline) on a sequence classifier and evaluates it, in one process or across a launcher's (torchrun, accelerate launch)."
@@ -571,7 +588,7 @@ class LoRATrainer:
             # frozen_parameters_kept: under autocast, 8-bit layers recast their frozen biases to bf16 in place;
             # frozen_weights_in: the frozen weights cast once for the run, where autocast would cast them again at every call
             with PeakMemory(device) as mem, dropout, last_layer_cls_only(model, t.cls_only), frozen_parameters_kept(model), frozen_weights_in(model, PRECISION_DTYPES[prec]), \
-                 _attention_without_cudnn(device):
+                 _attention_without_cudnn(device), _step_bookkeeping_trimmed(model):
                 if checkpoint is not None: self._extras.load(checkpoint)
                 self.trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
         finally:
