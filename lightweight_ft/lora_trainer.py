@@ -529,12 +529,15 @@ def _attention_without_cudnn(device):
 
 @contextmanager
 def _step_bookkeeping_trimmed(model): # the model the Trainer trains
-    """Within the block, `model.train()` returns at once when the model is in training mode already, and `model.zero_grad()`
-    clears the trainable parameters' gradients alone: the Trainer calls both at every step, and each walks every module or weight."""
+    """Within the block, `model.train()` walks the model once and then returns at once while nothing put it in eval mode, and
+    `model.zero_grad()` clears the trainable parameters' gradients alone: the Trainer calls both at every step, and each walks every module or weight."""
     trainable = [p for p in model.parameters() if p.requires_grad]
-    train = model.train
+    train, walked = model.train, [False]
     def train_if_needed(mode: bool = True):
-        return model if mode and model.training else train(mode) # eval() and a model put in eval mode take the whole walk
+        # the first call walks: a PEFT wrapper is made in training mode around a model loaded in eval mode; eval() walks and resets
+        if mode and walked[0] and model.training: return model
+        walked[0] = mode
+        return train(mode)
     def zero_trainable_grads(set_to_none: bool = True):
         for p in trainable:
             if p.grad is None: continue
