@@ -21,9 +21,9 @@ from .prediction import predict_probabilities
 from .runs import ModelLoadError, _read_json, _write_folder_extras, model_folder
 
 # %% auto #0
-__all__ = ['SERVE_EXTRA_HELP', 'ONNX_FILE', 'PREDICTION_FILE_COLUMNS', 'UntrainedHeadWarning', 'untrained_head', 'load_adapter',
-           'merge_adapter', 'inference_autocast_dtype', 'require', 'OnnxSequenceClassifier', 'load_onnx_model',
-           'SentimentPredictor', 'predict_sentiment', 'check_prediction_paths', 'predict_file',
+__all__ = ['SERVE_EXTRA_HELP', 'ONNX_FILE', 'PREDICTION_FILE_COLUMNS', 'UntrainedHeadWarning', 'untrained_head', 'run_max_length',
+           'load_adapter', 'merge_adapter', 'inference_autocast_dtype', 'require', 'OnnxSequenceClassifier',
+           'load_onnx_model', 'SentimentPredictor', 'predict_sentiment', 'check_prediction_paths', 'predict_file',
            'benchmark_against_pipeline']
 
 # %% ../nbs/17_deploy.ipynb #283c4c5d
@@ -57,6 +57,12 @@ def _saved_config(path: Path) -> ExperimentConfig|None:
     try: return load_config(path/"config.yaml")
     except Exception as e:
         raise ModelLoadError(f"{path/'config.yaml'} is not a valid experiment config ({e}). Fix or delete the file.") from None
+
+def run_max_length(folder, # a run's folder (or any model or adapter folder)
+                  ) -> int|None:
+    "The `model.max_length` the run in `folder` trained with (its `config.yaml`); None for a folder without a run config."
+    cfg = _saved_config(Path(folder))
+    return cfg.model.max_length if cfg is not None else None
 
 # %% ../nbs/17_deploy.ipynb #85f00264
 def _num_labels_and_names(path: Path, cfg: ExperimentConfig|None):
@@ -315,9 +321,7 @@ class SentimentPredictor:
         if isinstance(model_dir_or_model, (str, os.PathLike)):
             self.source = str(model_dir_or_model)
             model, tokenizer = _load_model_folder(model_dir_or_model, tokenizer)
-            if max_length is None: # predict as the run trained: texts cut where its tokenizer cut them
-                cfg = _saved_config(Path(model_dir_or_model))
-                max_length = cfg.model.max_length if cfg is not None else None
+            if max_length is None: max_length = run_max_length(model_dir_or_model) # predict as the run trained: texts cut where it cut them
             device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         elif isinstance(model_dir_or_model, torch.nn.Module):
             if tokenizer is None:

@@ -121,7 +121,7 @@ def load_quantized_model(path, # folder or hub name of a full-precision model (o
     qc = bnb_config(bits, quant_type, double_quant, compute_dtype, quant_skip_modules(config))
     try:
         model = load_quietly(AutoModelForSequenceClassification.from_pretrained, path, config=config, quantization_config=qc,
-                                   device_map={"": str(device)}, dtype=torch.float32)
+                             device_map={"": str(device)}, dtype=torch.float32)
     except OSError as e: raise OSError(f"Could not load {path!r}: {str(e).splitlines()[0]}\n{OFFLINE_HELP}") from None
     except Exception as e:
         raise QuantizationUnavailable(f"Quantising {path} to {bits}-bit on {device} failed ({type(e).__name__}: {str(e)[:300]}). "
