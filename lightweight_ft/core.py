@@ -21,8 +21,8 @@ __all__ = ['TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'QUANTIZED_LAYER_TYPES', 'CP
            'model_footprint_bytes', 'in_modules', 'PeakMemory', 'is_quantized_layer', 'quantized_layers',
            'quantized_bits', 'is_quantized', 'state_dict_bytes', 'model_device', 'frozen_parameters_kept',
            'autocast_context', 'frozen_weights_in', 'parse_cpu_flags', 'cpu_flags', 'cpu_has_fast_bf16',
-           'resolve_precision', 'environment_report', 'DistEnv', 'dist_env', 'is_main_process', 'training_device',
-           'check_global_batch', 'ensure_process_group', 'gather_max', 'on_main_then_broadcast',
+           'resolve_precision', 'float32_math_settings', 'environment_report', 'DistEnv', 'dist_env', 'is_main_process',
+           'training_device', 'check_global_batch', 'ensure_process_group', 'gather_max', 'on_main_then_broadcast',
            'silence_bnb_kernels_warning']
 
 # %% ../nbs/02_core.ipynb #c80ac24c
@@ -297,6 +297,15 @@ def _version(package):
     try: return metadata.version(package)
     except metadata.PackageNotFoundError: return None
 
+# %% ../nbs/02_core.ipynb #1129405c
+def float32_math_settings() -> dict:
+    "torch's settings that decide how an fp32 matrix product is computed: the library reads them and changes none."
+    settings = {"float32_matmul_precision": torch.get_float32_matmul_precision()}
+    for backend in ("mkldnn", "cuda"): # torch 2.9 and later name the precision per backend; `ieee`/`none` is true fp32
+        precision = getattr(getattr(getattr(torch.backends, backend, None), "matmul", None), "fp32_precision", None)
+        if precision is not None: settings[f"{backend}_matmul_fp32_precision"] = precision
+    return settings
+
 # %% ../nbs/02_core.ipynb #82fee017
 def environment_report(device="cpu", # the device the run used
                       ) -> dict:
@@ -306,7 +315,8 @@ def environment_report(device="cpu", # the device the run used
             "cpu_bf16": cpu_has_fast_bf16(), "cpu_bf16_forced": os.environ.get(CPU_BF16_ENV) or None,
             "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "device": str(device),
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-            "python": platform.python_version(), "versions": {p: _version(p) for p in _REPORTED_PACKAGES}}
+            "python": platform.python_version(), "versions": {p: _version(p) for p in _REPORTED_PACKAGES},
+            "float32_math": float32_math_settings()}
 
 # %% ../nbs/02_core.ipynb #f0e36956
 def _is_peft(model) -> bool:
