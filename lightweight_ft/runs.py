@@ -20,18 +20,54 @@ except ImportError:
     fcntl = None
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'RUN_ENTRIES', 'TRAIN_LOG_COLUMNS', 'PREDICTION_COLUMNS', 'ModelLoadError', 'model_card',
-           'save_adapter_weights', 'save_adapter', 'model_folder', 'is_complete_run', 'RunDirError', 'run_dir_state',
-           'RunDirClaim', 'claim_run_dir', 'write_run_contents', 'write_run_files', 'save_run', 'write_prediction_run',
-           'predictions_frame', 'probabilities_from_frame', 'RunRecord', 'load_run']
+__all__ = ['UNDEFINED', 'RUN_FILES', 'RUN_ENTRIES', 'TRAIN_LOG_COLUMNS', 'PREDICTION_COLUMNS', 'ModelLoadError',
+           'ExtraNotWritten', 'write_extra', 'model_card', 'save_adapter_weights', 'save_adapter', 'model_folder',
+           'is_complete_run', 'RunDirError', 'run_dir_state', 'RunDirClaim', 'claim_run_dir', 'write_run_contents',
+           'write_run_files', 'save_run', 'write_prediction_run', 'predictions_frame', 'probabilities_from_frame',
+           'RunRecord', 'load_run']
+
+# %% ../nbs/10_runs.ipynb #74734815
+import errno, math, warnings
+from .metrics import HEADLINE_METRICS
 
 # %% ../nbs/10_runs.ipynb #41786d89
 class ModelLoadError(OSError):
     "A model or adapter folder can't be loaded; the message names the path and the fix."
 
+# %% ../nbs/10_runs.ipynb #99ae0402
+class ExtraNotWritten(UserWarning):
+    "Something written beside a trained model (its card, figures, TensorBoard events) failed; the model and the run are kept."
+
+def write_extra(what: str, # what `write` writes, named in the warning (`the model card README.md`)
+                write, # the writer
+                *args, **kwargs, # passed to `write`
+               ):
+    "`write(*args, **kwargs)`, its failure a warning (`ExtraNotWritten`) rather than the end of a run whose model is saved; None then."
+    try: return write(*args, **kwargs)
+    except Exception as e:
+        warnings.warn(f"{what} was not written ({type(e).__name__}: {e}); the trained model and the run's files are kept.", ExtraNotWritten)
+
 # %% ../nbs/10_runs.ipynb #7a0defa0
 def _fmt(v) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+# %% ../nbs/10_runs.ipynb #d17c3845
+UNDEFINED = "–" # what a card or table writes for a field that has no value, followed by the reason
+
+def _undefined(x) -> bool: return x is None or (isinstance(x, float) and not math.isfinite(x))
+
+def _card_value(v, n=None) -> str:
+    "A metric's value in the card, or `–` and why it has none (`n`: the rows scored)."
+    if not _undefined(v): return _fmt(v)
+    return f"{UNDEFINED} (undefined: the {n} scored rows lack a class it needs)" if n else f"{UNDEFINED} (undefined on the scored rows)"
+
+def _card_interval(iv, n=None) -> str:
+    "A metric's interval in the card: `[low, high]`, `-` where none was computed, or `–` and why it is undefined."
+    if iv is None: return "-"
+    if not isinstance(iv, (list, tuple)) or len(iv) != 2 or any(_undefined(x) for x in iv):
+        rows = f"the {n} scored rows" if n else "the scored rows"
+        return f"{UNDEFINED} (undefined: resamples of {rows} lack a class; score more rows for an interval)"
+    return f"[{_fmt(float(iv[0]))}, {_fmt(float(iv[1]))}]"
 
 # %% ../nbs/10_runs.ipynb #d5148b75
 def model_card(kind: str, # `adapter`, `merged` or `full`
@@ -66,11 +102,12 @@ def model_card(kind: str, # `adapter`, `merged` or `full`
     if note: lines += ["", f"**Note.** {note}"]
     if metrics:
         ci = metrics.get("ci", {}) or {}
-        rows = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        rows = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool) or (v is None and k in HEADLINE_METRICS)]
+        n = metrics.get("n_examples")
         lines += ["", "## Evaluation", "", "| metric | value | 95% interval |", "| --- | --- | --- |"]
         for k, v in rows:
             iv = ci.get(k)
-            lines.append(f"| {k} | {_fmt(v)} | {f'[{_fmt(float(iv[0]))}, {_fmt(float(iv[1]))}]' if iv is not None else '-'} |")
+            lines.append(f"| {k} | {_card_value(v, n)} | {_card_interval(iv, n)} |")
     lines += ["", "## How to load", "", "```python", "from lightweight_ft.deploy import SentimentPredictor",
               'predictor = SentimentPredictor("THIS_FOLDER")', 'predictor.predict(["a gorgeous, witty film", "a tedious mess"])', "```", "",
               "Each result holds `label`, `label_name`, `confidence` (the probability of that label) and `probabilities` (one per "
@@ -96,7 +133,8 @@ def _write_folder_extras(output_dir, kind, base, num_labels, names, config, metr
     output_dir = Path(output_dir)
     if config is not None: config_to_yaml(config, output_dir/"config.yaml")
     (output_dir/"labels.json").write_text(json.dumps({"num_labels": num_labels, "id2label": dict(enumerate(names))}, indent=1))
-    (output_dir/"README.md").write_text(model_card(kind, base, num_labels, names, config, metrics, note))
+    # the card comes last, after the model: a card that can't be written costs the card, never the trained model
+    write_extra(f"the model card {output_dir/'README.md'}", lambda: (output_dir/"README.md").write_text(model_card(kind, base, num_labels, names, config, metrics, note)))
 
 # %% ../nbs/10_runs.ipynb #2d6310a1
 def save_adapter_weights(model, # a PEFT model
