@@ -13,7 +13,7 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification
-from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, flat_config, load_config
+from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, flat_config, load_config, read_yaml
 from .core import check_global_batch, dist_env, is_main_process, on_main_then_broadcast
 from .lora_trainer import LoRATrainer, RunStepProgress, log_finished_run, training_callbacks
 from .model_loader import ModelLoader
@@ -255,8 +255,9 @@ def load_sweep(sweep, # a sweep YAML path or mapping (`base` and `grid`), or a p
     if isinstance(sweep, (str, Path)):
         path = Path(sweep)
         if not path.exists(): raise FileNotFoundError(f"sweep file not found: {path}. Pass a YAML file such as configs/rank_sweep_minilm.yaml.")
-        try: sweep = yaml.safe_load(path.read_text()) or {}
+        try: sweep = read_yaml(path.read_text()) or {} # safe, and capped: no alias bomb
         except yaml.YAMLError as e: raise ConfigError(f"{path} is not valid YAML: {e}") from None
+        except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
         root = path.parent
     if not isinstance(sweep, dict): raise ConfigError(f"a sweep must be a mapping with `base` and `grid` and/or `runs`, got {type(sweep).__name__}")
     s = copy.deepcopy(dict(sweep))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from .config_manager import ExperimentConfig, config_to_yaml, flat_config, load_config
+from .config_manager import ExperimentConfig, config_to_yaml, flat_config, load_config, read_yaml
 from .core import _is_peft, _json_safe
 from .data import describe_data, label_names
 from .metrics import _as_probs, evaluate_predictions
@@ -560,7 +560,7 @@ def load_run(run_dir, # a finished run folder
         if not (run_dir/required).exists():
             raise FileNotFoundError(f"{run_dir} has no {required}; it is not a finished run folder. "
                                     "Re-run the experiment, or leave this folder out.")
-    config = yaml.safe_load((run_dir/"config.yaml").read_text()) or {}
+    config = read_yaml((run_dir/"config.yaml").read_text()) or {} # safe, and capped: no alias bomb
     metrics = json.loads((run_dir/"metrics.json").read_text())
     predictions = train_log = None
     if (run_dir/"predictions.csv").exists():
