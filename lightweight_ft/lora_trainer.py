@@ -38,6 +38,7 @@ import hashlib, pickle, zipfile
 import pyarrow as pa
 import pyarrow.compute as pc
 from safetensors import safe_open
+from .runs import disk_full_explained, saved_bytes
 
 # %% ../nbs/11_lora_trainer.ipynb #c2a541df
 def lora_config_for(model, # the base model whose modules the targets are checked against
@@ -182,6 +183,10 @@ class _LengthAwareTrainer(Trainer):
             return super().training_step(self.step_graphs, replay, num_items_in_batch)
         with packed_sentences(model, inputs, self.pack_pad_token_id, self.pack_cls_only) as packed:
             return super().training_step(model, packed, num_items_in_batch)
+    def _save_checkpoint(self, model, trial):
+        # a full disk mid-run: the checkpoint's file and the space a checkpoint needs (weights and Adam's two moments), not a SafetensorError
+        with disk_full_explained(Path(self.args.output_dir)/f"checkpoint-{self.state.global_step}", saved_bytes(self.model, optimizer_states=2)):
+            return super()._save_checkpoint(model, trial)
     def _clip_grad_norm(self, model):
         "The gradient norm clipped over the trainable parameters alone (the frozen ones have no gradient): the same norm, without a walk over every weight at each step."
         if self._trainable is None: self._trainable = [p for p in model.parameters() if p.requires_grad]
@@ -309,8 +314,9 @@ class _CheckpointExtras(TrainerCallback):
     def on_save(self, args, state, control, **kw):
         folder = Path(args.output_dir)/f"checkpoint-{state.global_step}"; folder.mkdir(parents=True, exist_ok=True)
         bits = _dropout_generator(self.model)
-        torch.save({"dropout": _plain_generator_state(bits.state) if bits is not None else None, "data": self.fingerprints(),
-                    "keeper": self.keeper.state_dict() if self.keeper else None}, folder/self.path)
+        with disk_full_explained(folder, saved_bytes(self.model)):
+            torch.save({"dropout": _plain_generator_state(bits.state) if bits is not None else None, "data": self.fingerprints(),
+                        "keeper": self.keeper.state_dict() if self.keeper else None}, folder/self.path)
     def load(self, checkpoint):
         "Continue the dropout stream and the kept best weights of `checkpoint` (called after `fast_cpu_dropout` swapped the layers in)."
         path = Path(checkpoint)/self.path

@@ -21,13 +21,14 @@ except ImportError:
 
 # %% auto #0
 __all__ = ['UNDEFINED', 'RUN_FILES', 'RUN_ENTRIES', 'TRAIN_LOG_COLUMNS', 'PREDICTION_COLUMNS', 'ModelLoadError',
-           'ExtraNotWritten', 'write_extra', 'model_card', 'save_adapter_weights', 'save_adapter', 'model_folder',
-           'is_complete_run', 'RunDirError', 'run_dir_state', 'RunDirClaim', 'claim_run_dir', 'write_run_contents',
-           'write_run_files', 'save_run', 'write_prediction_run', 'predictions_frame', 'probabilities_from_frame',
-           'RunRecord', 'load_run']
+           'ExtraNotWritten', 'write_extra', 'DiskFullError', 'is_disk_full', 'saved_bytes', 'disk_full_explained',
+           'model_card', 'save_adapter_weights', 'save_adapter', 'model_folder', 'is_complete_run', 'RunDirError',
+           'run_dir_state', 'RunDirClaim', 'claim_run_dir', 'write_run_contents', 'write_run_files', 'save_run',
+           'write_prediction_run', 'predictions_frame', 'probabilities_from_frame', 'RunRecord', 'load_run']
 
 # %% ../nbs/10_runs.ipynb #74734815
 import errno, math, warnings
+from contextlib import contextmanager
 from .metrics import HEADLINE_METRICS
 
 # %% ../nbs/10_runs.ipynb #41786d89
@@ -46,6 +47,51 @@ def write_extra(what: str, # what `write` writes, named in the warning (`the mod
     try: return write(*args, **kwargs)
     except Exception as e:
         warnings.warn(f"{what} was not written ({type(e).__name__}: {e}); the trained model and the run's files are kept.", ExtraNotWritten)
+
+# %% ../nbs/10_runs.ipynb #0e7c6374
+class DiskFullError(OSError):
+    "A file of a run could not be written for want of space (a full disk, a quota, a file-size limit); the message names the file and the space needed."
+
+_FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+def is_disk_full(e: BaseException) -> bool:
+    "Whether `e` is a write that failed for want of space: an `OSError` (ENOSPC, EFBIG, EDQUOT), or the same seen through safetensors or `torch.save`."
+    if isinstance(e, OSError): return e.errno in _FULL_ERRNOS
+    text = str(e)
+    if type(e).__name__ == "SafetensorError": return any(f"os error {n})" in text for n in _FULL_ERRNOS)
+    # torch.save's zip writer reports a short write as an enforce failure of its own, naming no errno
+    return isinstance(e, RuntimeError) and ("inline_container" in text or "PytorchStreamWriter failed" in text)
+
+def _mb(n: int) -> str: return f"{n / 2**20:,.1f} MB" if n >= 2**20 else f"{n / 2**10:,.1f} KB"
+
+def saved_bytes(model, # the model a run saves
+                optimizer_states: int = 0, # Adam's moments saved too (a checkpoint: 2), each the size of the trainable weights in fp32
+               ) -> int:
+    "About how many bytes saving `model` writes: an adapter's trainable weights (a whole model's weights), and the optimizer's states."
+    params = list(model.parameters())
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    weights = sum(p.numel() * p.element_size() for p in params if p.requires_grad or not _is_peft(model))
+    return weights + optimizer_states * 4 * trainable
+
+@contextmanager
+def disk_full_explained(folder, # the folder being written
+                        needed_bytes: int|None = None, # about what the write needs; None: not said
+                       ):
+    "Within the block, a write that fails for want of space is a `DiskFullError` naming the file (the newest in `folder`), the space needed and what is free."
+    try: yield
+    except Exception as e:
+        if isinstance(e, DiskFullError) or not is_disk_full(e): raise
+        folder = Path(folder)
+        files = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+        where = max(files, key=lambda p: p.stat().st_mtime_ns) if files else folder
+        probe = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+        free = shutil.disk_usage(probe).free
+        need = f"about {_mb(needed_bytes)}" if needed_bytes else "more space"
+        error = DiskFullError(f"{where} could not be written: no space left for it (a full disk, a quota or a file-size limit, "
+                              f"ulimit -f; {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). Writing it needs {need}; "
+                              f"{_mb(free)} are free on {probe}. Free space there, or pass an output folder on a larger disk, then run "
+                              f"the same command again.")
+        error.errno = errno.ENOSPC
+        raise error from None
 
 # %% ../nbs/10_runs.ipynb #7a0defa0
 def _fmt(v) -> str:
@@ -449,6 +495,10 @@ def write_run_files(folder, # folder written
                    ) -> Path:
     "Write a trained run into `folder` as it is (no checks, no swap): its model (`adapter/` or `model/`), then the run contents; the headline scores are `eval_dataset`'s."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    with disk_full_explained(folder, saved_bytes(model) if train_report.get("method") != "zero_shot" else None):
+        return _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train_report, train_log, data_report, data_splits, validation, split)
+
+def _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train_report, train_log, data_report, data_splits, validation, split):
     scores = {k: v for k, v in results.items() if k != "probabilities"}
     if train_report.get("method") in ("lora", "qlora", "full", "head_only"):
         sub = "adapter" if train_report["method"] in ("lora", "qlora") else "model"
