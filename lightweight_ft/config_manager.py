@@ -12,10 +12,11 @@ import yaml
 # %% auto #0
 __all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'ADAPTERS', 'PROMPT_ADAPTERS', 'TRACKERS',
            'DATA_SOURCES', 'DATA_FORMATS', 'TRUNCATION', 'BEST_METRICS', 'DEFAULT_LEARNING_RATES',
-           'DEFAULT_ADAPTER_LEARNING_RATES', 'LORA_KEYWORDS', 'PRESETS', 'ConfigError', 'tracker_names', 'ModelConfig',
-           'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings', 'learning_rate_for',
-           'check_adapter_combination', 'ExperimentConfig', 'check_field_types', 'training_settings', 'UniqueKeyLoader',
-           'read_yaml', 'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset', 'flat_config']
+           'DEFAULT_ADAPTER_LEARNING_RATES', 'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS', 'ConfigError',
+           'tracker_names', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings',
+           'learning_rate_for', 'check_adapter_combination', 'ExperimentConfig', 'check_field_types',
+           'training_settings', 'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config', 'set_by_path',
+           'apply_overrides', 'preset', 'flat_config']
 
 # %% ../nbs/00_config_manager.ipynb #4827b122
 METHODS = ("zero_shot", "head_only", "lora", "qlora", "full")
@@ -408,12 +409,33 @@ def _refuse_duplicate_keys(node, path=(), visited=None):
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value): _refuse_duplicate_keys(item, path + (str(i),), visited)
 
+# %% ../nbs/00_config_manager.ipynb #dba863c7
+MAX_YAML_NODES = 100_000 # values a YAML document may hold once its aliases are expanded (a config holds a few hundred)
+def _refuse_alias_bombs(node, limit: int = MAX_YAML_NODES):
+    "`ConfigError` when the document under `node` refers to itself, or expands to more than `limit` values through its aliases."
+    sizes, open_ = {}, set()
+    def size(n) -> int:
+        if id(n) in sizes: return sizes[id(n)]
+        if id(n) in open_: raise ConfigError(f"the YAML anchor at line {n.start_mark.line + 1} refers to itself; write the value out instead.")
+        open_.add(id(n))
+        children = [c for kv in n.value for c in kv] if isinstance(n, yaml.MappingNode) else n.value if isinstance(n, yaml.SequenceNode) else []
+        total = 1
+        for c in children:
+            total += size(c)
+            if total > limit: # an alias bomb ("billion laughs"): each alias copies what it names, nested copies multiply
+                raise ConfigError(f"the YAML document expands to more than {limit:,} values through its aliases (*name), from a few "
+                                  f"lines; a config holds a few hundred. Write the settings out without nested aliases.")
+        open_.discard(id(n)); sizes[id(n)] = total
+        return total
+    size(node)
+
 # %% ../nbs/00_config_manager.ipynb #f0d3748b
 class UniqueKeyLoader(yaml.SafeLoader):
-    "`yaml.SafeLoader` that refuses a mapping key given twice, at any depth."
+    "`yaml.SafeLoader` that refuses a mapping key given twice, at any depth, and an alias bomb (`_refuse_alias_bombs`)."
     def get_single_data(self):
         node = self.get_single_node()
         if node is None: return None
+        _refuse_alias_bombs(node)
         _refuse_duplicate_keys(node)
         return self.construct_document(node)
 

@@ -27,10 +27,18 @@ from .prediction import Evaluator
 
 # %% auto #0
 __all__ = ['lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder',
-           'BestAdapterKeeper', 'last_checkpoint', 'NumericProgressCallback', 'tracking_callbacks',
-           'log_run_to_tensorboard', 'read_scalars', 'log_finished_run', 'peft_config_for', 'AdaLoraSchedule',
-           'training_callbacks', 'RunStepProgress', 'adapter_callbacks', 'adapter_optimizer', 'adalora_budget_params',
-           'adapter_merge_support', 'adapter_report', 'LoRATrainer']
+           'BestAdapterKeeper', 'CheckpointError', 'split_fingerprint', 'last_checkpoint', 'check_checkpoint',
+           'NumericProgressCallback', 'tracking_callbacks', 'log_run_to_tensorboard', 'read_scalars',
+           'log_finished_run', 'peft_config_for', 'AdaLoraSchedule', 'training_callbacks', 'RunStepProgress',
+           'adapter_callbacks', 'adapter_optimizer', 'adalora_budget_params', 'adapter_merge_support', 'adapter_report',
+           'LoRATrainer']
+
+# %% ../nbs/11_lora_trainer.ipynb #1bc6b338
+import hashlib, pickle, zipfile
+import pyarrow as pa
+import pyarrow.compute as pc
+from safetensors import safe_open
+from .runs import disk_full_explained, saved_bytes
 
 # %% ../nbs/11_lora_trainer.ipynb #c2a541df
 def lora_config_for(model, # the base model whose modules the targets are checked against
@@ -175,6 +183,10 @@ class _LengthAwareTrainer(Trainer):
             return super().training_step(self.step_graphs, replay, num_items_in_batch)
         with packed_sentences(model, inputs, self.pack_pad_token_id, self.pack_cls_only) as packed:
             return super().training_step(model, packed, num_items_in_batch)
+    def _save_checkpoint(self, model, trial):
+        # a full disk mid-run: the checkpoint's file and the space a checkpoint needs (weights and Adam's two moments), not a SafetensorError
+        with disk_full_explained(Path(self.args.output_dir)/f"checkpoint-{self.state.global_step}", saved_bytes(self.model, optimizer_states=2)):
+            return super()._save_checkpoint(model, trial)
     def _clip_grad_norm(self, model):
         "The gradient norm clipped over the trainable parameters alone (the frozen ones have no gradient): the same norm, without a walk over every weight at each step."
         if self._trainable is None: self._trainable = [p for p in model.parameters() if p.requires_grad]
@@ -263,23 +275,68 @@ _EXTRAS_FILE = "lwft_extras_rank{rank}.pt"
 def _dropout_generator(model):
     return next((m.bit_generator for m in model.modules() if isinstance(m, FastDropout)), None)
 
+def _plain_generator_state(state: dict|None) -> dict|None:
+    "A numpy bit generator's state with its arrays as lists of ints: data `torch.load(weights_only=True)` reads without unpickling code."
+    if state is None: return None
+    return {k: _plain_generator_state(v) if isinstance(v, dict) else [int(x) for x in v] if isinstance(v, np.ndarray)
+            else int(v) if isinstance(v, np.integer) else v for k, v in state.items()}
+
+# %% ../nbs/11_lora_trainer.ipynb #f040f970
+class CheckpointError(ValueError):
+    "A checkpoint that can't be resumed from; the message names the file or split and the fix."
+
+def _column_hash(h, column: pa.ChunkedArray):
+    "Feed a column's values, and for list columns each row's length, into the hash `h`, in row order."
+    arr = column.combine_chunks()
+    while pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
+        h.update(np.asarray(pc.list_value_length(arr).fill_null(-1), dtype=np.int64).tobytes()); arr = arr.flatten()
+    values = arr.to_numpy(zero_copy_only=False)
+    h.update(np.ascontiguousarray(values.astype(np.float64 if values.dtype.kind == "f" else np.int64)).tobytes())
+
+def split_fingerprint(dataset, # a tokenised split (`tokenize_texts`): `input_ids` and `labels`, `token_type_ids` where there are
+                     ) -> dict:
+    "`{rows, sha256}` of a tokenised split: its row count and a hash of its token ids and labels in row order; any edit of a text or a label changes it."
+    h = hashlib.sha256()
+    table = dataset.with_format("arrow")[:] # the rows as the split holds them (a selection's, in its order)
+    for col in ("input_ids", "token_type_ids", "labels"):
+        if col in table.column_names: h.update(col.encode()); _column_hash(h, table.column(col))
+    return {"rows": len(dataset), "sha256": h.hexdigest()}
+
 # %% ../nbs/11_lora_trainer.ipynb #954bd84f
 class _CheckpointExtras(TrainerCallback):
     "Writes beside each checkpoint what the Trainer's lacks: this process's `FastDropout` stream and the best weights kept so far."
-    def __init__(self, model, keeper: BestAdapterKeeper|None, rank: int = 0):
+    def __init__(self, model, keeper: BestAdapterKeeper|None, rank: int = 0, splits: dict|None = None):
         self.model, self.keeper, self.path = model, keeper, _EXTRAS_FILE.format(rank=rank)
+        self.splits, self._fingerprints = splits or {}, None # {name: tokenised split}: their fingerprints go in each checkpoint
+    def fingerprints(self) -> dict:
+        if self._fingerprints is None: self._fingerprints = {k: split_fingerprint(ds) for k, ds in self.splits.items() if ds is not None}
+        return self._fingerprints
     def on_save(self, args, state, control, **kw):
         folder = Path(args.output_dir)/f"checkpoint-{state.global_step}"; folder.mkdir(parents=True, exist_ok=True)
         bits = _dropout_generator(self.model)
-        torch.save({"dropout": bits.state if bits is not None else None, "keeper": self.keeper.state_dict() if self.keeper else None}, folder/self.path)
+        with disk_full_explained(folder, saved_bytes(self.model)):
+            torch.save({"dropout": _plain_generator_state(bits.state) if bits is not None else None, "data": self.fingerprints(),
+                        "keeper": self.keeper.state_dict() if self.keeper else None}, folder/self.path)
     def load(self, checkpoint):
         "Continue the dropout stream and the kept best weights of `checkpoint` (called after `fast_cpu_dropout` swapped the layers in)."
         path = Path(checkpoint)/self.path
         if not path.exists(): return # another process count wrote it: this process's stream starts from its seed
-        extras = torch.load(path, weights_only=False)
+        extras = torch.load(path, map_location="cpu", weights_only=True) # plain data and tensors: nothing in it runs
         bits = _dropout_generator(self.model)
         if bits is not None and extras["dropout"] is not None: bits.state = extras["dropout"]
         if self.keeper is not None and extras["keeper"] is not None: self.keeper.load_state_dict(extras["keeper"])
+    def check_data(self, checkpoint):
+        "`CheckpointError` naming the split when this run's data differs from the data `checkpoint` was trained on (rows or content)."
+        path = Path(checkpoint)/self.path
+        if not path.exists(): return
+        recorded = (torch.load(path, map_location="cpu", weights_only=True) or {}).get("data") or {}
+        for name, now in self.fingerprints().items():
+            then = recorded.get(name)
+            if then is not None and then != now:
+                raise CheckpointError(f"the {name} split differs from the one the checkpoint {checkpoint} was trained on ({then['rows']} rows, "
+                                      f"hash {then['sha256'][:12]} then; {now['rows']} rows, hash {now['sha256'][:12]} now): the data changed "
+                                      f"since the run stopped, and resuming would go on with other data. Restore the data, or start over: "
+                                      f"lwft train --overwrite (run_experiment(..., overwrite=True)), or delete {Path(checkpoint).parent}.")
 
 # %% ../nbs/11_lora_trainer.ipynb #b345b5aa
 def last_checkpoint(folder, # the Trainer's output folder holding `checkpoint-STEP` folders
@@ -290,6 +347,34 @@ def last_checkpoint(folder, # the Trainer's output folder holding `checkpoint-ST
     complete = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
                 and (p/"trainer_state.json").exists() and (p/_EXTRAS_FILE.format(rank=0)).exists()] # both written last
     return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+# %% ../nbs/11_lora_trainer.ipynb #aaada44d
+# the files a resume reads; training_args.bin is written beside them but never read back
+_RESUME_SKIPS = ("training_args.bin",)
+def check_checkpoint(checkpoint, # a `checkpoint-STEP` folder to resume from
+                    ) -> Path:
+    """`checkpoint`, once every file a resume reads is what the Trainer or this package writes: safetensors whole, JSON that parses,
+    and pickles (`rng_state.pth`, `optimizer.pt`, ...) that load as plain data with `weights_only=True`, so that nothing in them can
+    run; `CheckpointError` names the first file that is not, and the fix."""
+    from transformers.trainer_pt_utils import safe_globals # the numpy types the Trainer's rng_state.pth holds, and no more
+    checkpoint = Path(checkpoint)
+    fix = (f"Delete {checkpoint} to resume from the checkpoint before it, or start over: lwft train --overwrite "
+           f"(run_experiment(..., overwrite=True)), or delete {checkpoint.parent}.")
+    for f in sorted(p for p in checkpoint.rglob("*") if p.is_file() and p.name not in _RESUME_SKIPS):
+        try:
+            if f.suffix == ".safetensors":
+                with safe_open(str(f), "pt"): pass # reads the header and checks it against the file's size
+            elif f.suffix == ".json": json.loads(f.read_text())
+            elif f.suffix in (".pt", ".pth", ".bin"):
+                with safe_globals(): torch.load(f, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(f)) # mmap: read, not copied
+        except pickle.UnpicklingError as e:
+            what = next((l.strip() for l in str(e).splitlines() if "GLOBAL" in l or "Unsupported" in l), str(e).splitlines()[0] if str(e) else "")
+            raise CheckpointError(f"{f} holds more than a checkpoint's data ({what}); it is not loaded, because unpickling it could run code "
+                                  f"it carries. A checkpoint is only read when this package wrote it. {fix}") from None
+        except Exception as e:
+            raise CheckpointError(f"{f} is damaged or incomplete ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}), so the "
+                                  f"run can't resume from it. {fix}") from None
+    return checkpoint
 
 # %% ../nbs/11_lora_trainer.ipynb #483546ce
 class NumericProgressCallback(ProgressCallback):
@@ -584,6 +669,8 @@ class LoRATrainer:
         env, device = dist_env(), model_device(model)
         self.trainer = self._hf_trainer(model, train_dataset, eval_dataset, t, l, prec, show_progress=progress and env.is_main)
         checkpoint = last_checkpoint(self.output_dir) if resume else None
+        if checkpoint is not None: # before the Trainer reads a byte of it: whole, plain data, and trained on this data
+            check_checkpoint(checkpoint); self._extras.check_data(checkpoint)
         verbosity = hf_logging.get_verbosity(); hf_logging.set_verbosity_error()
         try:
             # each process its own dropout stream: the same one would drop the same units on every process's share
@@ -635,7 +722,7 @@ class LoRATrainer:
         args = self._training_args(t, lr, prec, steps, model_device(model), watching, show_progress, trackers)
         self._recorder = RunRecorder()
         self.keeper = BestAdapterKeeper(model, t.best_metric, t.patience) if t.best_metric and watching else None
-        self._extras = _CheckpointExtras(model, self.keeper, dist_env().rank)
+        self._extras = _CheckpointExtras(model, self.keeper, dist_env().rank, {"training": train_dataset, "validation": eval_dataset})
         trainer = _LengthAwareTrainer(model=model, args=args, train_dataset=RowList(train_dataset),
                                       eval_dataset=_train_columns(eval_dataset) if eval_dataset is not None else None,
                                       data_collator=PadCollator(self.tokenizer.pad_token_id), compute_metrics=_logits_metrics,

@@ -5,6 +5,7 @@
 # %% ../nbs/05_models.ipynb #e6826461
 from __future__ import annotations
 import importlib.util, json, warnings, zipfile
+import pickle
 from pathlib import Path
 import torch
 from safetensors import safe_open
@@ -17,7 +18,7 @@ from .core import TARGET_MODULE_PRESETS, head_modules, in_modules, is_quantized_
 # %% auto #0
 __all__ = ['MODEL_ALIASES', 'OFFLINE_HELP', 'TOKENIZER_FILES', 'HEAD_PREFIXES', 'packaged_minilm_path', 'resolve_model_path',
            'linear_layer_names', 'short_linear_names', 'resolve_target_modules', 'ModelFolderError',
-           'check_weight_files', 'check_model_folder', 'model_positions', 'check_model_settings',
+           'check_plain_weights', 'check_weight_files', 'check_model_folder', 'model_positions', 'check_model_settings',
            'check_tokenizer_files', 'check_tokenizer', 'load_quietly']
 
 # %% ../nbs/05_models.ipynb #901380c2
@@ -105,6 +106,16 @@ _SAVED_MODEL = "the folder that save_pretrained wrote (config.json and model.saf
 _COPY_AGAIN = "Copy it again from where it came from (a download or copy may have stopped early), or save the model again with save_pretrained."
 def _first_line(e) -> str: return str(e).splitlines()[0] if str(e).strip() else type(e).__name__
 
+# %% ../nbs/05_models.ipynb #f2dab487
+def check_plain_weights(f, # a pickled torch weights file (`pytorch_model.bin`, `*.pt`)
+                       ):
+    "`ModelFolderError` unless `f` loads as plain tensors and containers (`weights_only`): unpickling anything else could run code."
+    try: torch.load(f, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as e:
+        what = next((l.strip() for l in str(e).splitlines() if "GLOBAL" in l or "Unsupported" in l), _first_line(e))
+        raise ModelFolderError(f"{f} is a pickle that holds more than weights ({what}); it is not loaded, because unpickling it could "
+                               f"run code it carries. Use a model.safetensors of the model (save_pretrained writes one) from a source you trust.") from None
+
 # %% ../nbs/05_models.ipynb #c01567d8
 def check_weight_files(folder, # a model or adapter folder
                       ) -> list[Path]:
@@ -122,6 +133,8 @@ def check_weight_files(folder, # a model or adapter folder
             if f.suffix == ".safetensors":
                 with safe_open(str(f), "pt"): pass # reads and checks the header against the file's size
             elif not zipfile.is_zipfile(f): raise ValueError("not a complete torch zip archive")
+            else: check_plain_weights(f)
+        except ModelFolderError: raise
         except Exception as e:
             raise ModelFolderError(f"{f}: the weights file is damaged or incomplete ({_first_line(e)}). {_COPY_AGAIN}") from None
     return files

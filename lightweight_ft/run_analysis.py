@@ -13,18 +13,18 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification
-from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, flat_config, load_config
+from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, flat_config, load_config, read_yaml
 from .core import check_global_batch, dist_env, is_main_process, on_main_then_broadcast
 from .lora_trainer import LoRATrainer, RunStepProgress, log_finished_run, training_callbacks
 from .model_loader import ModelLoader
 from .models import resolve_model_path, resolve_target_modules
-from .runs import RUN_FILES, RunDirError, _FolderLock, _foreign_entries, _refusal, _sibling, claim_run_dir, is_complete_run, probabilities_from_frame, run_dir_state, write_run_files
+from .runs import RUN_FILES, RunDirError, write_extra, _FolderLock, _foreign_entries, _refusal, _sibling, claim_run_dir, is_complete_run, probabilities_from_frame, run_dir_state, write_run_files
 
 # %% auto #0
 __all__ = ['NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSIS_MODEL', 'trainer_for', 'load_for',
-           'model_architecture', 'check_lora_targets', 'check_config_paths', 'check_config', 'run_experiment',
-           'draw_run_figures', 'experiment_config', 'load_sweep', 'varied_keys', 'run_label', 'config_hash',
-           'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep', 'run_analysis']
+           'model_architecture', 'check_lora_targets', 'check_config_paths', 'check_config', 'RunNotWritten',
+           'run_experiment', 'draw_run_figures', 'experiment_config', 'load_sweep', 'varied_keys', 'run_label',
+           'config_hash', 'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep', 'run_analysis']
 
 # %% ../nbs/16_run_analysis.ipynb #fec3f768
 def trainer_for(cfg: ExperimentConfig, # the experiment config
@@ -119,6 +119,19 @@ def _quiet_process():
         import datasets; datasets.disable_progress_bars()
     except ImportError: pass
 
+# %% ../nbs/16_run_analysis.ipynb #50b1f5b7
+class RunNotWritten(OSError):
+    "A trained run whose files could not all be written; the message says where its trained model is kept."
+
+def _kept_after_failed_write(claim, error: Exception) -> Exception:
+    "The error to raise when writing a trained run failed: the `.partial` folder is kept whenever it holds the saved model."
+    saved = next((claim.partial/sub for sub in ("adapter", "model") if any((claim.partial/sub).glob("*.safetensors"))), None)
+    if saved is None: return error # nothing trained was saved: the error as it is
+    claim.keep_partial = True
+    return RunNotWritten(f"the run trained and its model is saved in {saved}, but the run's files could not all be written "
+                         f"({type(error).__name__}: {error}). Copy that folder to keep the model; running the same command again "
+                         f"trains again into {claim.partial}, or pass --overwrite / delete it to start over.")
+
 # %% ../nbs/16_run_analysis.ipynb #8605ecbb
 def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `ExperimentConfig` or a YAML path
                    output_dir, # the run folder to claim and write
@@ -147,10 +160,11 @@ def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `Experim
         model = trainer.train(train, validation, training=cfg.training, lora=cfg.lora, progress=progress and main, resume=True) # training watches validation only
         if not main: return None # trained its share; the main process evaluates and writes
         results = _named(trainer.evaluate(model, test, batch_size=cfg.training.eval_batch_size, progress=progress), loader.label_names) # the headline: test
-        shutil.rmtree(checkpoints, ignore_errors=True) # the run is complete: nothing left to resume
-        write_run_files(claim.partial, cfg, model, tokenizer, test, results, trainer.train_report, trainer.train_log, loader.data_report,
-                        data_splits=loader.splits.record(), split="test")
-        log_finished_run(claim.partial, cfg)
+        try: write_run_files(claim.partial, cfg, model, tokenizer, test, results, trainer.train_report, trainer.train_log, loader.data_report,
+                             data_splits=loader.splits.record(), split="test")
+        except Exception as e: raise _kept_after_failed_write(claim, e) from e
+        shutil.rmtree(checkpoints, ignore_errors=True) # the run is written: nothing left to resume
+        write_extra("the run's TensorBoard summary", log_finished_run, claim.partial, cfg)
         run_dir = claim.commit()
     return json.loads((run_dir/"metrics.json").read_text())
 
@@ -241,8 +255,9 @@ def load_sweep(sweep, # a sweep YAML path or mapping (`base` and `grid`), or a p
     if isinstance(sweep, (str, Path)):
         path = Path(sweep)
         if not path.exists(): raise FileNotFoundError(f"sweep file not found: {path}. Pass a YAML file such as configs/rank_sweep_minilm.yaml.")
-        try: sweep = yaml.safe_load(path.read_text()) or {}
+        try: sweep = read_yaml(path.read_text()) or {} # safe, and capped: no alias bomb
         except yaml.YAMLError as e: raise ConfigError(f"{path} is not valid YAML: {e}") from None
+        except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
         root = path.parent
     if not isinstance(sweep, dict): raise ConfigError(f"a sweep must be a mapping with `base` and `grid` and/or `runs`, got {type(sweep).__name__}")
     s = copy.deepcopy(dict(sweep))
@@ -373,7 +388,7 @@ def _execute_run(cfg: ExperimentConfig, run_dir: Path, executor: str, notebook: 
         else:
             with training_callbacks(*([RunStepProgress(progress, run_dir.name)] if progress is not None else [])):
                 run_experiment(cfg, run_dir, progress=False)
-            draw_run_figures(run_dir)
+            write_extra(f"the figures of {run_dir}", draw_run_figures, run_dir) # the run is committed: a figure can't undo it
         return None
     except Exception as e:
         msg, tb = _error_text(e)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from .config_manager import ExperimentConfig, config_to_yaml, flat_config, load_config
+from .config_manager import ExperimentConfig, config_to_yaml, flat_config, load_config, read_yaml
 from .core import _is_peft, _json_safe
 from .data import describe_data, label_names
 from .metrics import _as_probs, evaluate_predictions
@@ -20,18 +20,100 @@ except ImportError:
     fcntl = None
 
 # %% auto #0
-__all__ = ['RUN_FILES', 'RUN_ENTRIES', 'TRAIN_LOG_COLUMNS', 'PREDICTION_COLUMNS', 'ModelLoadError', 'model_card',
-           'save_adapter_weights', 'save_adapter', 'model_folder', 'is_complete_run', 'RunDirError', 'run_dir_state',
-           'RunDirClaim', 'claim_run_dir', 'write_run_contents', 'write_run_files', 'save_run', 'write_prediction_run',
-           'predictions_frame', 'probabilities_from_frame', 'RunRecord', 'load_run']
+__all__ = ['UNDEFINED', 'RUN_FILES', 'RUN_ENTRIES', 'TRAIN_LOG_COLUMNS', 'PREDICTION_COLUMNS', 'ModelLoadError',
+           'ExtraNotWritten', 'write_extra', 'DiskFullError', 'is_disk_full', 'saved_bytes', 'disk_full_explained',
+           'model_card', 'save_adapter_weights', 'save_adapter', 'model_folder', 'is_complete_run', 'RunDirError',
+           'run_dir_state', 'RunDirClaim', 'claim_run_dir', 'write_run_contents', 'write_run_files', 'save_run',
+           'write_prediction_run', 'predictions_frame', 'probabilities_from_frame', 'RunRecord', 'load_run']
+
+# %% ../nbs/10_runs.ipynb #74734815
+import errno, math, warnings
+from contextlib import contextmanager
+from .metrics import HEADLINE_METRICS
 
 # %% ../nbs/10_runs.ipynb #41786d89
 class ModelLoadError(OSError):
     "A model or adapter folder can't be loaded; the message names the path and the fix."
 
+# %% ../nbs/10_runs.ipynb #99ae0402
+class ExtraNotWritten(UserWarning):
+    "Something written beside a trained model (its card, figures, TensorBoard events) failed; the model and the run are kept."
+
+def write_extra(what: str, # what `write` writes, named in the warning (`the model card README.md`)
+                write, # the writer
+                *args, **kwargs, # passed to `write`
+               ):
+    "`write(*args, **kwargs)`, its failure a warning (`ExtraNotWritten`) rather than the end of a run whose model is saved; None then."
+    try: return write(*args, **kwargs)
+    except Exception as e:
+        warnings.warn(f"{what} was not written ({type(e).__name__}: {e}); the trained model and the run's files are kept.", ExtraNotWritten)
+
+# %% ../nbs/10_runs.ipynb #0e7c6374
+class DiskFullError(OSError):
+    "A file of a run could not be written for want of space (a full disk, a quota, a file-size limit); the message names the file and the space needed."
+
+_FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+def is_disk_full(e: BaseException) -> bool:
+    "Whether `e` is a write that failed for want of space: an `OSError` (ENOSPC, EFBIG, EDQUOT), or the same seen through safetensors or `torch.save`."
+    if isinstance(e, OSError): return e.errno in _FULL_ERRNOS
+    text = str(e)
+    if type(e).__name__ == "SafetensorError": return any(f"os error {n})" in text for n in _FULL_ERRNOS)
+    # torch.save's zip writer reports a short write as an enforce failure of its own, naming no errno
+    return isinstance(e, RuntimeError) and ("inline_container" in text or "PytorchStreamWriter failed" in text)
+
+def _mb(n: int) -> str: return f"{n / 2**20:,.1f} MB" if n >= 2**20 else f"{n / 2**10:,.1f} KB"
+
+def saved_bytes(model, # the model a run saves
+                optimizer_states: int = 0, # Adam's moments saved too (a checkpoint: 2), each the size of the trainable weights in fp32
+               ) -> int:
+    "About how many bytes saving `model` writes: an adapter's trainable weights (a whole model's weights), and the optimizer's states."
+    params = list(model.parameters())
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    weights = sum(p.numel() * p.element_size() for p in params if p.requires_grad or not _is_peft(model))
+    return weights + optimizer_states * 4 * trainable
+
+@contextmanager
+def disk_full_explained(folder, # the folder being written
+                        needed_bytes: int|None = None, # about what the write needs; None: not said
+                       ):
+    "Within the block, a write that fails for want of space is a `DiskFullError` naming the file (the newest in `folder`), the space needed and what is free."
+    try: yield
+    except Exception as e:
+        if isinstance(e, DiskFullError) or not is_disk_full(e): raise
+        folder = Path(folder)
+        files = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+        where = max(files, key=lambda p: p.stat().st_mtime_ns) if files else folder
+        probe = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+        free = shutil.disk_usage(probe).free
+        need = f"about {_mb(needed_bytes)}" if needed_bytes else "more space"
+        error = DiskFullError(f"{where} could not be written: no space left for it (a full disk, a quota or a file-size limit, "
+                              f"ulimit -f; {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). Writing it needs {need}; "
+                              f"{_mb(free)} are free on {probe}. Free space there, or pass an output folder on a larger disk, then run "
+                              f"the same command again.")
+        error.errno = errno.ENOSPC
+        raise error from None
+
 # %% ../nbs/10_runs.ipynb #7a0defa0
 def _fmt(v) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+# %% ../nbs/10_runs.ipynb #d17c3845
+UNDEFINED = "–" # what a card or table writes for a field that has no value, followed by the reason
+
+def _undefined(x) -> bool: return x is None or (isinstance(x, float) and not math.isfinite(x))
+
+def _card_value(v, n=None) -> str:
+    "A metric's value in the card, or `–` and why it has none (`n`: the rows scored)."
+    if not _undefined(v): return _fmt(v)
+    return f"{UNDEFINED} (undefined: the {n} scored rows lack a class it needs)" if n else f"{UNDEFINED} (undefined on the scored rows)"
+
+def _card_interval(iv, n=None) -> str:
+    "A metric's interval in the card: `[low, high]`, `-` where none was computed, or `–` and why it is undefined."
+    if iv is None: return "-"
+    if not isinstance(iv, (list, tuple)) or len(iv) != 2 or any(_undefined(x) for x in iv):
+        rows = f"the {n} scored rows" if n else "the scored rows"
+        return f"{UNDEFINED} (undefined: resamples of {rows} lack a class; score more rows for an interval)"
+    return f"[{_fmt(float(iv[0]))}, {_fmt(float(iv[1]))}]"
 
 # %% ../nbs/10_runs.ipynb #d5148b75
 def model_card(kind: str, # `adapter`, `merged` or `full`
@@ -66,11 +148,12 @@ def model_card(kind: str, # `adapter`, `merged` or `full`
     if note: lines += ["", f"**Note.** {note}"]
     if metrics:
         ci = metrics.get("ci", {}) or {}
-        rows = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        rows = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool) or (v is None and k in HEADLINE_METRICS)]
+        n = metrics.get("n_examples")
         lines += ["", "## Evaluation", "", "| metric | value | 95% interval |", "| --- | --- | --- |"]
         for k, v in rows:
             iv = ci.get(k)
-            lines.append(f"| {k} | {_fmt(v)} | {f'[{_fmt(float(iv[0]))}, {_fmt(float(iv[1]))}]' if iv is not None else '-'} |")
+            lines.append(f"| {k} | {_card_value(v, n)} | {_card_interval(iv, n)} |")
     lines += ["", "## How to load", "", "```python", "from lightweight_ft.deploy import SentimentPredictor",
               'predictor = SentimentPredictor("THIS_FOLDER")', 'predictor.predict(["a gorgeous, witty film", "a tedious mess"])', "```", "",
               "Each result holds `label`, `label_name`, `confidence` (the probability of that label) and `probabilities` (one per "
@@ -96,7 +179,8 @@ def _write_folder_extras(output_dir, kind, base, num_labels, names, config, metr
     output_dir = Path(output_dir)
     if config is not None: config_to_yaml(config, output_dir/"config.yaml")
     (output_dir/"labels.json").write_text(json.dumps({"num_labels": num_labels, "id2label": dict(enumerate(names))}, indent=1))
-    (output_dir/"README.md").write_text(model_card(kind, base, num_labels, names, config, metrics, note))
+    # the card comes last, after the model: a card that can't be written costs the card, never the trained model
+    write_extra(f"the model card {output_dir/'README.md'}", lambda: (output_dir/"README.md").write_text(model_card(kind, base, num_labels, names, config, metrics, note)))
 
 # %% ../nbs/10_runs.ipynb #2d6310a1
 def save_adapter_weights(model, # a PEFT model
@@ -411,6 +495,10 @@ def write_run_files(folder, # folder written
                    ) -> Path:
     "Write a trained run into `folder` as it is (no checks, no swap): its model (`adapter/` or `model/`), then the run contents; the headline scores are `eval_dataset`'s."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    with disk_full_explained(folder, saved_bytes(model) if train_report.get("method") != "zero_shot" else None):
+        return _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train_report, train_log, data_report, data_splits, validation, split)
+
+def _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train_report, train_log, data_report, data_splits, validation, split):
     scores = {k: v for k, v in results.items() if k != "probabilities"}
     if train_report.get("method") in ("lora", "qlora", "full", "head_only"):
         sub = "adapter" if train_report["method"] in ("lora", "qlora") else "model"
@@ -522,7 +610,7 @@ def load_run(run_dir, # a finished run folder
         if not (run_dir/required).exists():
             raise FileNotFoundError(f"{run_dir} has no {required}; it is not a finished run folder. "
                                     "Re-run the experiment, or leave this folder out.")
-    config = yaml.safe_load((run_dir/"config.yaml").read_text()) or {}
+    config = read_yaml((run_dir/"config.yaml").read_text()) or {} # safe, and capped: no alias bomb
     metrics = json.loads((run_dir/"metrics.json").read_text())
     predictions = train_log = None
     if (run_dir/"predictions.csv").exists():
