@@ -57,7 +57,7 @@ def _analyse(a):
 # %% ../nbs/24_cli.ipynb #28531115
 def _report(a):
     from lightweight_ft.evaluator import build_report
-    print(f"report: {_report_link(build_report(a.run_dirs, a.output))}")
+    print(f"report: {_report_link(build_report(a.run_dirs, a.output, overwrite=a.overwrite))}")
 
 # %% ../nbs/24_cli.ipynb #25afb29b
 def _predict(a):
@@ -66,13 +66,14 @@ def _predict(a):
     if a.input and not a.output: raise ValueError("--input needs --output FILE.csv")
     if a.output and not a.input: raise ValueError("--output needs --input FILE (texts given on the command line are printed)")
     if not (a.input or a.texts): raise ValueError("give texts to classify, or --input FILE --output FILE.csv")
-    if a.input: check_prediction_paths(a.input, a.output, a.text_column) # before the model loads
+    if a.input: check_prediction_paths(a.input, a.output, a.text_column, overwrite=a.overwrite) # before the model loads
     if a.quiet:
         from transformers.utils import logging as hf_logging
         hf_logging.disable_progress_bar()
     predictor = SentimentPredictor(a.model, batch_size=a.batch_size, precision=a.precision)
     if a.input:
-        done = predict_file(predictor, a.input, a.output, text_column=a.text_column, progress=not a.quiet, text_pair_column=a.text_pair_column)
+        done = predict_file(predictor, a.input, a.output, text_column=a.text_column, progress=not a.quiet, text_pair_column=a.text_pair_column,
+                            overwrite=a.overwrite)
         print(f"predictions: {done['output']} ({done['rows']} rows, {done['empty']} empty, {done['truncated']} cut to the model's length)")
     else:
         for r in predictor.predict(list(a.texts)): print(json.dumps(r, ensure_ascii=False))
@@ -144,11 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     an.set_defaults(fn=_analyse)
     r = sub.add_parser("report", help="comparison report from saved run folders")
     r.add_argument("run_dirs", nargs="+"); r.add_argument("--output", required=True)
+    r.add_argument("--overwrite", action="store_true", help="replace report files in --output that no report wrote (a report.md of your own)")
     r.set_defaults(fn=_report)
     pr = sub.add_parser("predict", help="classify texts with a training run's folder, a saved adapter or a merged model")
     pr.add_argument("texts", nargs="*"); pr.add_argument("--model", required=True, help="a run folder (lwft train --output), an adapter or a merged model folder")
     pr.add_argument("--input", help=".txt (one text per line), .csv or .tsv file")
     pr.add_argument("--output", help="file to write: the input's columns plus prediction, prediction_name, confidence, prob_0..")
+    pr.add_argument("--overwrite", action="store_true", help="replace an existing --output file that is not an earlier predictions file")
     pr.add_argument("--text-column", default="sentence")
     pr.add_argument("--text-pair-column", default=None, help="sentence pairs: the column of the second texts (RTE: hypothesis)")
     pr.add_argument("--batch-size", type=int, default=64)

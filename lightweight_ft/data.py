@@ -15,14 +15,15 @@ from datasets import Dataset
 from .config_manager import ConfigError, DATA_SOURCES
 
 # %% auto #0
-__all__ = ['MAX_FIELD_CHARS', 'FORMATS', 'SPLIT_NAMES', 'SST2_LABEL_NAMES', 'TRUNCATION', 'SST2_SAMPLE_FILES', 'SST2_SAMPLE_ROWS',
-           'SST2_SAMPLE_SEED', 'SST2_SAMPLE_SHA256', 'DataError', 'read_glue_tsv', 'not_utf8_error', 'checked_rows',
-           'Table', 'table_format', 'frame_to_table', 'read_table', 'split_files', 'read_splits', 'hub_help',
-           'read_hub', 'tokenize_texts', 'PadCollator', 'label_vocabulary', 'encode_labels', 'carve', 'plan_splits',
-           'Splits', 'check_data', 'make_splits', 'subsample', 'sst2_sample_dir', 'sst2_sample_label', 'file_sha256',
-           'read_sst2_sample', 'resolve_sst2_location', 'describe_data', 'load_splits', 'load_splits_for',
-           'describe_splits', 'build_sst2_sample', 'sst2_sample_card', 'class_weights', 'weighted_cross_entropy',
-           'LengthBucketSampler', 'RowList', 'label_names']
+__all__ = ['MAX_FIELD_CHARS', 'FORMATS', 'SPLIT_NAMES', 'SST2_LABEL_NAMES', 'TRUNCATION', 'RARE_LABEL_SHARE', 'RARE_LABEL_ROWS',
+           'NULL_LABEL_WORDS', 'SST2_SAMPLE_FILES', 'SST2_SAMPLE_ROWS', 'SST2_SAMPLE_SEED', 'SST2_SAMPLE_SHA256',
+           'DataError', 'read_glue_tsv', 'not_utf8_error', 'checked_rows', 'Table', 'table_format', 'frame_to_table',
+           'read_table', 'split_files', 'read_splits', 'hub_help', 'read_hub', 'tokenize_texts', 'PadCollator',
+           'suspect_labels', 'label_vocabulary', 'encode_labels', 'carve', 'plan_splits', 'Splits', 'check_data',
+           'make_splits', 'subsample', 'sst2_sample_dir', 'sst2_sample_label', 'file_sha256', 'read_sst2_sample',
+           'resolve_sst2_location', 'describe_data', 'load_splits', 'load_splits_for', 'describe_splits',
+           'build_sst2_sample', 'sst2_sample_card', 'class_weights', 'weighted_cross_entropy', 'LengthBucketSampler',
+           'RowList', 'label_names']
 
 # %% ../nbs/04_data.ipynb #1dcedf28
 class DataError(ValueError):
@@ -143,12 +144,22 @@ def table_format(path, # a data file
                         f"(one of {FORMATS}), or rename the file to .csv, .tsv, .jsonl or .parquet.")
     return _SUFFIX[suffix]
 
+# %% ../nbs/04_data.ipynb #d30cf6f5
+def _csv_delimiter(f, # a CSV file open for reading (text), at its start; left at its start
+                  ) -> str:
+    "The field separator of a CSV file, from its header line: `,` when it holds one; else `;` (as spreadsheets save CSV in locales that write 0,5) or a tab."
+    try: header = f.readline()
+    except UnicodeDecodeError: header = "" # the reader names the byte
+    finally: f.seek(0)
+    return next((d for d in ",;\t" if d in header), ",")
+
 # %% ../nbs/04_data.ipynb #9f3a8e28
 def _read_delimited(path: Path, fmt: str) -> pd.DataFrame:
     # the csv module, not pandas' parser: line numbers in errors, the same non-UTF-8 message as read_glue_tsv,
     # and QUOTE_NONE for TSV: GLUE sentences hold bare quotes (`"` opens no field in GLUE files)
     with path.open(encoding="utf-8-sig", newline="") as f, _csv_field_limit(MAX_FIELD_CHARS):
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if fmt == "tsv" else csv.reader(f)
+        delimiter = "\t" if fmt == "tsv" else _csv_delimiter(f)
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if fmt == "tsv" else csv.reader(f, delimiter=delimiter)
         rows = list(checked_rows(reader, path))
     if not rows: raise DataError(f"{path}: the file is empty; expected a header row naming the columns.")
     header = [h.strip() for h in rows[0]]
@@ -156,7 +167,7 @@ def _read_delimited(path: Path, fmt: str) -> pd.DataFrame:
     for n, r in enumerate(body):
         if len(r) != len(header):
             raise DataError(f"{path}: record {n} has {len(r)} fields, the header {len(header)} ({header}): {r!r:.100}. "
-                            + ("A sentence must not contain a tab." if fmt == "tsv" else "Quote fields that contain commas."))
+                            + ("A sentence must not contain a tab." if fmt == "tsv" else f"Quote fields that contain {'commas' if delimiter == ',' else repr(delimiter) + ', the separator of its header'}."))
     return pd.DataFrame(body, columns=header, dtype=object)
 
 # %% ../nbs/04_data.ipynb #76aef3cd
@@ -183,10 +194,15 @@ def _read_frame(path: Path, fmt: str) -> pd.DataFrame:
     try: return pq.read_table(path).to_pandas().astype(object)
     except Exception as e: raise DataError(f"{path}: not a readable Parquet file ({type(e).__name__}: {str(e)[:120]}).") from None
 
+# %% ../nbs/04_data.ipynb #4286364b
+def _null(v) -> bool:
+    "A cell that holds no value: JSON null, a key a JSONL record lacks, a Parquet null (None, NaN or `pd.NA` once read)."
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, (float, np.floating)) and np.isnan(v))
+
 # %% ../nbs/04_data.ipynb #b85c583d
 def _label_value(v, where):
     "An int label as int (also `3`, `3.0`, `'3'`), a string label stripped; missing labels refused."
-    if v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip()):
+    if _null(v) or (isinstance(v, str) and not v.strip()):
         raise DataError(f"{where}: missing label. Every row needs a label; remove the row or fill the label in.")
     if isinstance(v, (bool, np.bool_, int, np.integer)): return int(v)
     if isinstance(v, (float, np.floating)) and float(v).is_integer(): return int(v)
@@ -211,12 +227,14 @@ def frame_to_table(df: pd.DataFrame, # the frame read from a file or the hub
             raise DataError(f"{source}: no column {col!r} (config key `{key}`); the columns found are {columns}. Set {key} to one of them.")
     texts, pairs, labels, rows, dropped = [], [] if text_pair_column else None, [], [], []
     has_label = label_column in columns
-    cell = lambda rec, col: "" if rec[col] is None else str(rec[col]).strip()
+    cell = lambda rec, col: "" if _null(rec[col]) else str(rec[col]).strip() # a null is no text, never the word "nan"
     for i, rec in enumerate(df.to_dict("records")):
         t, p = cell(rec, text_column), cell(rec, text_pair_column) if text_pair_column else None
         if not t or (text_pair_column and not p):
             if empty_texts == "drop": dropped.append(i); continue
-            raise DataError(f"{source}, record {i}: empty text in column {text_column if not t else text_pair_column!r}. Remove the row, "
+            col = text_column if not t else text_pair_column
+            what = "no text (null, or no such key)" if _null(rec[col]) else "empty text"
+            raise DataError(f"{source}, record {i}: {what} in column {col!r}. Remove the row, "
                             f"or set data.empty_sentences=drop to drop such rows (they are counted and their record numbers saved).")
         texts.append(t); rows.append(i)
         if pairs is not None: pairs.append(p)
@@ -371,6 +389,40 @@ class PadCollator:
         if "labels" in features[0]: out["labels"] = torch.tensor([int(f["labels"]) for f in features])
         return out
 
+# %% ../nbs/04_data.ipynb #ae24e2e0
+RARE_LABEL_SHARE, RARE_LABEL_ROWS = 0.01, 5 # a label under both is far likelier a stray value than a class
+NULL_LABEL_WORDS = ("nan", "<na>") # how pandas writes a missing value out as text
+def _rows(n: int) -> str: return f"{n:,} row{'' if n == 1 else 's'}"
+def _label_rows(tables: dict, value, n: int = 4) -> str:
+    "Where the label `value` occurs: the first `n` `source record i`, and how many more."
+    hits = [f"{t.source} record {r}" for t in tables.values() for y, r in zip(t.labels, t.rows.tolist()) if y == value]
+    return ", ".join(hits[:n]) + (f" and {len(hits) - n} more" if len(hits) > n else "")
+
+def suspect_labels(tables: dict, # `{split: Table}` read from the source, labels as written
+                   default_names=None, # the names integer labels must be ids of (SST-2's negative/positive); None: any ids
+                  ) -> list[str]:
+    "The label values that look like mistakes rather than classes (the rule above), each with its rows; [] when there are none."
+    counts = pd.Series([y for t in tables.values() for y in t.labels], dtype=object).value_counts()
+    total, found = int(counts.sum()), []
+    if default_names is not None and all(isinstance(v, int) for v in counts.index):
+        ids = ", ".join(f"{i} ({name})" for i, name in enumerate(default_names))
+        found += [f"label {v} is not one of the ids {ids} ({_label_rows(tables, v)})" for v in sorted(counts.index) if not 0 <= v < len(default_names)]
+        return found
+    words = [v for v in counts.index if isinstance(v, str) and v.casefold() in NULL_LABEL_WORDS]
+    found += [f"label {v!r} is a missing value written as text ({_label_rows(tables, v)})" for v in words]
+    spellings = {}
+    for v in counts.index:
+        if isinstance(v, str) and v not in words: spellings.setdefault("".join(v.split()).casefold(), []).append(v)
+    variants = {v for group in spellings.values() if len(group) > 1 for v in group}
+    for group in (g for g in spellings.values() if len(g) > 1):
+        main, *others = sorted(group, key=lambda v: -counts[v])
+        found += [f"label {v!r} ({_rows(counts[v])}: {_label_rows(tables, v)}) differs from {main!r} ({_rows(counts[main])}) only by case or spaces"
+                  for v in others]
+    for v, c in counts.items():
+        if v in words or v in variants or not (c < RARE_LABEL_ROWS and c < RARE_LABEL_SHARE * total): continue
+        found.append(f"label {v!r} occurs in only {c} of {total:,} rows ({_label_rows(tables, v)})")
+    return found
+
 # %% ../nbs/04_data.ipynb #d70310f1
 def label_vocabulary(tables: dict, # `{split: Table}` read from the source
                      label_names=None, # class names in id order (data.label_names); None: from the data
@@ -389,6 +441,12 @@ def label_vocabulary(tables: dict, # `{split: Table}` read from the source
         return names
     hub = next((t.label_names for t in tables.values() if t.label_names), None)
     if hub: return list(hub)
+    suspect = suspect_labels(tables, default_names)
+    if suspect:
+        every = json.dumps(sorted(values) if kinds == {str} else [str(i) for i in range(max(values) + 1)])
+        raise DataError("these labels look like mistakes, not classes, and would each train a class of their own: " + "; ".join(suspect)
+                        + f". Fix those rows (map each value to one of the classes, or remove the row); if they are real classes, "
+                        f"name every class in data.label_names (e.g. --set 'data.label_names={every}').")
     if kinds == {str}: return sorted(values)
     k = max(values) + 1
     if min(values) < 0 or k > 2 * len(values) + 2:
@@ -482,6 +540,20 @@ class Splits:
         df = pd.DataFrame({s: np.bincount(y, minlength=k) for s, y in self.labels.items()}, index=self.label_names).T
         return df.assign(total=df.sum(axis=1))
 
+# %% ../nbs/04_data.ipynb #6cd78e7d
+def _too_few_rows(splits: Splits, # the `Splits`, one of them carved and empty
+                  split: str, # that split
+                 ) -> str|None:
+    "Why no carved size can fill `split` when every class has too few rows to give one; None when some class has enough."
+    carved = [s for s, how in splits.plan.items() if how[0] == "carve"]
+    need, k = len(carved) + 1, len(splits.label_names) # carving leaves every class a row in train
+    counts = sum(np.bincount(splits.labels[s], minlength=k) for s, how in splits.plan.items() if how[0] in ("carve", "carved_rest"))
+    if not carved or any(c >= need for c in counts): return None
+    few = ", ".join(f"{name!r} ({c})" for name, c in zip(splits.label_names, counts) if c)
+    return (f"it is carved from train, which keeps at least one row of every class, so each class needs at least {need} rows (one for "
+            f"train and one for each of {' and '.join(carved)}), and no class has that many: {few}. No data.{split}_size changes this: "
+            f"add rows to those classes, or give {' and '.join(carved)} as files of their own")
+
 # %% ../nbs/04_data.ipynb #eafc83df
 def check_data(splits: Splits, # the train/validation/test `Splits` to check
               ) -> list[str]:
@@ -490,6 +562,7 @@ def check_data(splits: Splits, # the train/validation/test `Splits` to check
     for s in ("train", "validation", "test"):
         if s not in splits.tables or len(splits.tables[s]) == 0:
             fix = (f"make data.{s}_size larger (a fraction such as 0.1, or a count)" if splits.plan.get(s, ("",))[0] == "carve" else f"check the {s} file")
+            fix = _too_few_rows(splits, s) or fix
             raise DataError(f"the {s} split is empty; {fix}. Training watches validation, and the report scores test.")
     train = splits.tables["train"]
     present = set(np.unique(splits.labels["train"]).tolist())

@@ -23,8 +23,8 @@ from .runs import ModelLoadError, _read_json, _write_folder_extras, model_folder
 # %% auto #0
 __all__ = ['SERVE_EXTRA_HELP', 'ONNX_FILE', 'PREDICTION_FILE_COLUMNS', 'UntrainedHeadWarning', 'untrained_head', 'run_max_length',
            'load_adapter', 'merge_adapter', 'inference_autocast_dtype', 'require', 'OnnxSequenceClassifier',
-           'load_onnx_model', 'SentimentPredictor', 'predict_sentiment', 'check_prediction_paths', 'predict_file',
-           'benchmark_against_pipeline']
+           'load_onnx_model', 'SentimentPredictor', 'predict_sentiment', 'is_predictions_file',
+           'check_prediction_paths', 'predict_file', 'benchmark_against_pipeline']
 
 # %% ../nbs/17_deploy.ipynb #283c4c5d
 class UntrainedHeadWarning(UserWarning):
@@ -402,6 +402,16 @@ def predict_sentiment(texts: str|list[str], # one text, or a list of them
     "Predict with the model in `model_dir` (merged or adapter); build a `SentimentPredictor` once instead when calling often."
     return SentimentPredictor(model_dir, **kwargs).predict(texts)
 
+# %% ../nbs/17_deploy.ipynb #ca2732d9
+def is_predictions_file(path, # an existing file
+                       ) -> bool:
+    "Whether `path` was written by `predict_file`: a header that holds its `prediction, prediction_name, confidence, prob_0` columns."
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as f: line = f.readline()
+    except OSError: return False
+    header = next(csv.reader([line], delimiter="\t" if Path(path).suffix.lower() == ".tsv" else ","), [])
+    return all(c in header for c in (*PREDICTION_FILE_COLUMNS, "prob_0"))
+
 # %% ../nbs/17_deploy.ipynb #41afd6a0
 def _decode_error(path: Path, e: UnicodeDecodeError) -> DataError:
     line = path.read_bytes()[:e.start].count(b"\n") + 1
@@ -453,6 +463,7 @@ def _read_header(path: Path, text_column: str) -> list[str]:
 def check_prediction_paths(input_path, # the .txt, .csv or .tsv file to predict
                            output_path, # the file the predictions go to (not the input)
                            text_column: str|None = None, # the column the input must have (.csv/.tsv); None: not checked
+                           overwrite: bool = False, # replace an existing output that is not an earlier predictions file
                           ) -> tuple[Path, Path]:
     "Refuse a missing or unsupported input (or one without `text_column`), and an output that is the input file (under any spelling of its path), a folder or unwritable, before any model loads."
     input_path, output_path = Path(input_path).expanduser(), Path(output_path).expanduser()
@@ -467,6 +478,10 @@ def check_prediction_paths(input_path, # the .txt, .csv or .tsv file to predict
         raise DataError(f"the output {output_path} is the input file {input_path}: writing it would lose the input. Pass another "
                         f"output file, e.g. {input_path.with_name(input_path.stem + '_predictions.csv')}.")
     if output_path.is_dir(): raise DataError(f"the output {output_path} is a folder; pass a file name such as {output_path/'predictions.csv'}.")
+    if output_path.exists() and not overwrite and not is_predictions_file(output_path):
+        raise DataError(f"the output {output_path} already exists and is not a predictions file (its header lacks "
+                        f"{', '.join(PREDICTION_FILE_COLUMNS)}), so writing would replace it. Pass another output file, "
+                        f"or overwrite=True (lwft predict --overwrite) to replace it.")
     parent = next((p for p in output_path.parents if p.exists()), Path("."))
     if not parent.is_dir() or not os.access(parent, os.W_OK):
         raise DataError(f"the output {output_path} can't be written: {parent} is {'a file' if not parent.is_dir() else 'not writable'}. "
@@ -482,10 +497,11 @@ def predict_file(predictor: SentimentPredictor, # the loaded model (`SentimentPr
                  chunk_size: int = 2048, # rows read, predicted and written at a time
                  progress: bool = True, # show a progress bar
                  text_pair_column: str|None = None, # the column of the pairs' second texts (RTE: hypothesis); None: single texts
+                 overwrite: bool = False, # replace an existing output that is not an earlier predictions file
                 ) -> dict:
     "Predict every text of a .txt/.csv/.tsv file; write its columns plus `prediction, prediction_name, confidence, prob_0..` to `output_path`."
     from tqdm.auto import tqdm
-    input_path, output_path = check_prediction_paths(input_path, output_path)
+    input_path, output_path = check_prediction_paths(input_path, output_path, overwrite=overwrite)
     header, rows, col = _read_table(input_path, text_column)
     if text_pair_column is not None and text_pair_column not in header:
         raise DataError(f"{input_path}: no column {text_pair_column!r} for the second texts; the columns are {header}. Pass --text-pair-column NAME.")

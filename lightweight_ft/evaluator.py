@@ -17,8 +17,9 @@ from .runs import RunRecord, load_run, predictions_frame
 from .visualizer import PLOTLY_CONFIG, annotate_summary, draw_report_figures, report_charts, short_model, value_text
 
 # %% auto #0
-__all__ = ['REPORT_JS', 'ModelComparator', 'build_report', 'format_summary', 'format_significance', 'results_table_html',
-           'filter_bar', 'interactive_report', 'qlora_pairs', 'qlora_sentence', 'report_story']
+__all__ = ['REPORT_ENTRIES', 'REPORT_TITLE', 'REPORT_JS', 'ModelComparator', 'build_report', 'check_report_dir', 'format_summary',
+           'format_significance', 'results_table_html', 'filter_bar', 'interactive_report', 'qlora_pairs',
+           'qlora_sentence', 'report_story']
 
 # %% ../nbs/15_evaluator.ipynb #8e7ce86d
 class ModelComparator:
@@ -84,9 +85,10 @@ class ModelComparator:
     def generate_report(self, output_dir=None, # where to write; None: `report/` in the current folder (and it says so)
                         cost: str = "trainable_params", # the pick's cost: a metrics.json cost or `latency` (`cheapest_not_worse`)
                         margin: float = 0.005, # accuracy loss accepted against the best (`cheapest_not_worse`)
+                        overwrite: bool = False, # replace files of the report's names that no report wrote (`check_report_dir`)
                        ) -> Path:
         "Write `report.md`, the interactive `report.html`, `summary.csv`, `significance.csv` and `figures/` (PNG + data); returns `report.md`."
-        out = Path(output_dir if output_dir is not None else "report"); out.mkdir(parents=True, exist_ok=True)
+        out = check_report_dir(output_dir if output_dir is not None else "report", overwrite); out.mkdir(parents=True, exist_ok=True)
         groups = self.groups()
         summary = summarize_groups(groups, self.ci_level, self.n_resamples, self.seed)
         significance = self.significance_table()
@@ -117,9 +119,29 @@ def build_report(run_dirs, # run folders (`run_experiment`, `lwft train`, a swee
                  ci_level: float = 0.95, # confidence level of the intervals and of the paired tests
                  n_resamples: int = 1000, # bootstrap resamples for the intervals
                  seed: int = 0, # seeds the bootstrap, so a report repeats
+                 overwrite: bool = False, # replace files of the report's names that no report wrote (`check_report_dir`)
                 ) -> Path:
     "Read run folders and write the report to `output_dir`; returns the path of `report.md`."
-    return ModelComparator.from_run_dirs(run_dirs, ci_level=ci_level, n_resamples=n_resamples, seed=seed).generate_report(output_dir)
+    return ModelComparator.from_run_dirs(run_dirs, ci_level=ci_level, n_resamples=n_resamples, seed=seed).generate_report(output_dir, overwrite=overwrite)
+
+# %% ../nbs/15_evaluator.ipynb #d32604dc
+REPORT_ENTRIES = ("report.md", "report.html", "summary.csv", "significance.csv", "figures") # what a report writes
+REPORT_TITLE = "# Evaluation report" # the first line of every report.md written here
+def check_report_dir(output_dir, # the folder a report is to be written to
+                     overwrite: bool = False, # replace files of the report's names that no report wrote
+                    ) -> Path:
+    "`output_dir` as a `Path` if a report may be written there: it holds none of `REPORT_ENTRIES`, or an earlier report, or `overwrite`."
+    out = Path(output_dir).expanduser()
+    if out.exists() and not out.is_dir(): raise ValueError(f"the report folder {out} is a file; pass a folder for the report, e.g. {out.parent/'report'}.")
+    held = [name for name in REPORT_ENTRIES if (out/name).exists()] if out.is_dir() else []
+    if not held or overwrite: return out
+    try:
+        with open(out/"report.md", encoding="utf-8") as f: earlier = f.readline().rstrip("\n") == REPORT_TITLE
+    except (OSError, UnicodeDecodeError): earlier = False
+    if earlier: return out
+    raise ValueError(f"{out} holds {', '.join(held)}, not written as a report here (a report's report.md opens with {REPORT_TITLE!r}), and "
+                     f"the report would replace {'it' if len(held) == 1 else 'them'}. Pass another output folder, or move those files, "
+                     f"or pass overwrite=True (lwft report --overwrite) to replace them.")
 
 # %% ../nbs/15_evaluator.ipynb #e5ca80ff
 def _missing(v) -> bool: return v is None or (isinstance(v, (float, np.floating)) and not math.isfinite(v)) or v is pd.NA

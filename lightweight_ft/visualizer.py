@@ -457,6 +457,9 @@ def rank_data(summary: pd.DataFrame, # the results table, best with `family` (fr
     return pd.DataFrame({"series": series, "model": df["label"], "lora_r": df["lora_r"].astype(int), "accuracy": df["accuracy"],
                          "accuracy_std": df["accuracy_std"], "n_seeds": df["n_seeds"]})
 
+# %% ../nbs/14_visualizer.ipynb #5d0c7a1e
+from matplotlib import rc_context
+
 # %% ../nbs/14_visualizer.ipynb #45e1bfc5
 def draw_report_figures(groups, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
                         summary: pd.DataFrame, # the results table (annotated here when it has no `family`)
@@ -483,7 +486,8 @@ def draw_report_figures(groups, # `{row label: [RunRecord, ...]}`, one list of s
         ("Training time", "training_time", plot_training_time,
          summary_data(summary, ["train_time_s", "train_time_s_std", "n_seeds"], ["train_time_s"])),
     ]
-    return {title: plot(data, out_dir/f"{stem}.png") for title, stem, plot, data in plan if not data.empty}
+    with rc_context({"text.parse_math": False}): # run names are text: a `$` in one (`budget $5 run`) starts no formula
+        return {title: plot(data, out_dir/f"{stem}.png") for title, stem, plot, data in plan if not data.empty}
 
 # %% ../nbs/14_visualizer.ipynb #2e7c1111
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "png", "scale": 2}}
