@@ -93,7 +93,7 @@ def _export(a):
 def _serve(a):
     from lightweight_ft.serve import ServeSettings, run_server
     settings = ServeSettings(host=a.host, port=a.port, workers=a.workers, max_texts=a.max_texts, max_text_chars=a.max_text_chars,
-                             max_body_bytes=a.max_body_bytes, timeout_s=a.timeout, max_batch=a.max_batch)
+                             max_body_bytes=a.max_body_bytes, timeout_s=a.timeout, max_batch=a.max_batch, api_key=a.api_key)
     run_server(a.models, settings)
 
 # %% ../nbs/24_cli.ipynb #23842a61
@@ -164,10 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--no-optimize", action="store_true", help="skip ONNX Runtime's transformer fusions")
     ex.add_argument("--batch-size", type=int, default=32); ex.add_argument("--overwrite", action="store_true", help="replace an earlier export")
     ex.set_defaults(fn=_export)
-    sv = sub.add_parser("serve", help="an HTTP endpoint (POST /predict, GET /health) for one or more model folders")
+    sv = sub.add_parser("serve", help="an HTTP endpoint (POST /predict, GET /health) for one or more model folders",
+                        description="Requests queue: each server process predicts on one thread, batching requests that wait together "
+                                    "(up to --max-batch texts), so a request waits for the predictions ahead of it (three 256-text requests "
+                                    "at once are answered one after another). --workers N runs N processes that answer in parallel, each "
+                                    "with its own copy of every model; more processes than free CPU cores only add waiting (README: "
+                                    "Export and serve, a measured table).")
     sv.add_argument("models", nargs="+", metavar="MODEL_DIR", help="model folders, DIR or NAME=DIR; adapters on one base share it")
     sv.add_argument("--host", default="127.0.0.1"); sv.add_argument("--port", type=int, default=8000)
-    sv.add_argument("--workers", type=int, default=1, help="server processes (each loads every model)")
+    sv.add_argument("--workers", type=int, default=1, help="server processes, each with one prediction thread and every model loaded "
+                    "(memory times N); at most one per free CPU core")
+    sv.add_argument("--api-key", default=None, help="requests must send Authorization: Bearer KEY (or X-API-Key: KEY); default: $LWFT_API_KEY, "
+                    "else none (then serve only on 127.0.0.1: another --host without a key gets a warning)")
     sv.add_argument("--max-texts", type=int, default=256); sv.add_argument("--max-text-chars", type=int, default=20000)
     sv.add_argument("--max-body-bytes", type=int, default=2_000_000); sv.add_argument("--max-batch", type=int, default=64)
     sv.add_argument("--timeout", type=float, default=30.0, help="seconds a request may wait for its answer")
