@@ -4,16 +4,17 @@
 
 # %% ../nbs/20_search.ipynb #28f53e61
 from __future__ import annotations
-import json, os, shutil, sys, time
+import difflib, hashlib, json, logging, os, shutil, socket, sys, time, warnings
 from pathlib import Path
 import pandas as pd
 from transformers import TrainerCallback
 from .comparison import cheapest_not_worse
-from .config_manager import ConfigError, ExperimentConfig, apply_overrides, config_to_yaml, load_config, read_yaml
+from .config_manager import ConfigError, ExperimentConfig, apply_overrides, config_to_yaml, flat_config, load_config, read_yaml
 from .evaluator import _markdown_table
 from .lora_trainer import training_callbacks
+from .metrics import HEADLINE_METRICS
 from .run_analysis import run_experiment
-from .runs import load_run
+from .runs import RunDirError, _FolderLock, load_run
 try:
     import optuna
     from optuna.trial import TrialState
@@ -21,8 +22,9 @@ except ImportError as e:
     raise ImportError("lwft search needs Optuna: pip install 'lightweight-ft[search]' (or pip install optuna)") from e
 
 # %% auto #0
-__all__ = ['EXAMPLE_SPACE', 'PRUNERS', 'COST_ATTRS', 'load_search_space', 'suggest', 'make_pruner', 'open_storage', 'counted',
-           'PruneHopeless', 'search', 'best_config', 'study_table', 'rerun_seeds', 'frontier_figure', 'search_report']
+__all__ = ['EXAMPLE_SPACE', 'PRUNERS', 'SEARCH_METRICS', 'COST_ATTRS', 'SEARCH_MARK', 'load_search_space', 'SearchWarning',
+           'check_search', 'suggest', 'make_pruner', 'open_storage', 'counted', 'PruneHopeless', 'SearchStopped',
+           'search', 'best_config', 'study_table', 'rerun_seeds', 'frontier_figure', 'search_report']
 
 # %% ../nbs/20_search.ipynb #f3df13fa
 EXAMPLE_SPACE = """
@@ -60,6 +62,45 @@ def load_search_space(space=None, # a YAML file's path, YAML text or a dict; Non
     if space["direction"] not in ("maximize", "minimize"): raise ConfigError(f"{where}: `direction` must be maximize or minimize, got {space['direction']!r}")
     if space["pruner"].get("type") not in PRUNERS: raise ConfigError(f"{where}: `pruner.type` must be one of {PRUNERS}, got {space['pruner'].get('type')!r}")
     return space
+
+# %% ../nbs/20_search.ipynb #87899279
+SEARCH_METRICS = (*HEADLINE_METRICS, "log_loss", "ece", "trainable_params", "adapter_params", "peak_memory_bytes", "train_time_s",
+                  "predictions_per_s", "footprint_bytes", "train_samples_per_s", "trainable_share") # numbers every run's metrics.json holds
+class SearchWarning(UserWarning): "The search changed something for the user (a pruner the config can't feed), or left something behind."
+def check_search(cfg: ExperimentConfig, # the base config every trial starts from
+                 space: dict, # the search space (`load_search_space`)
+                 where: str = "the search space", # how messages name the space (its file)
+                ) -> None:
+    "Refuse a space no trial could run: bad ranges, unknown keys or values, an unknown metric, a pruner without evaluations."
+    problems, entries = [], space["space"]
+    def refusal(overrides):
+        try: apply_overrides(cfg, overrides); return None
+        except ConfigError as e: return str(e)
+    def value_of(d): return d["choices"][0] if d["type"] == "categorical" else d["low"]
+    for key, d in entries.items():
+        if d["type"] == "categorical":
+            if not isinstance(d["choices"], list): problems.append(f"`space.{key}.choices` must be a list, got {d['choices']!r}"); continue
+            values = d["choices"]
+        else:
+            try: low, high = float(d["low"]), float(d["high"])
+            except (TypeError, ValueError): problems.append(f"`space.{key}`: low and high must be numbers, got {d['low']!r} and {d['high']!r}"); continue
+            if low > high: problems.append(f"`space.{key}`: low {d['low']} is above high {d['high']}: swap them"); continue
+            if d.get("log") and low <= 0: problems.append(f"`space.{key}`: a log range must start above 0, got low {d['low']} (e.g. low: 1.0e-5)"); continue
+            if d["type"] == "int" and d.get("log") and d.get("step", 1) != 1: problems.append(f"`space.{key}`: a log range takes no step (step: 1)"); continue
+            values = [d["low"], d["high"]]
+        others = [f"{k}={json.dumps(value_of(o))}" for k, o in entries.items() if k != key and o.get("type") and o.get("choices", [None])]
+        for v in values: # a value counts as refused only when it fails alone and beside the other keys' first values too
+            item = f"{key}={json.dumps(v)}"
+            if (why := refusal([item])) and (refusal([item, *others]) or "unknown key" in why):
+                problems.append(f"`space.{key}`: {why}" if "unknown key" in why else f"`space.{key}` value {v!r}: {why}"); break
+    if space["metric"] not in SEARCH_METRICS:
+        near = difflib.get_close_matches(str(space["metric"]), SEARCH_METRICS, n=1)
+        problems.append(f"`metric: {space['metric']}` is not a number metrics.json holds" + (f" (did you mean {near[0]}?)" if near else "")
+                        + f"; one of {', '.join(SEARCH_METRICS)}")
+    if space["pruner"]["type"] != "none" and not cfg.training.eval_every:
+        problems.append(f"the pruner `{space['pruner']['type']}` needs evaluations during training: set training.eval_every in the config "
+                        "(e.g. training.eval_every: 50), or pruner: {type: none} in the space")
+    if problems: raise ConfigError(f"{where}: " + "; ".join(problems) + ". Nothing was run and no study was created.")
 
 # %% ../nbs/20_search.ipynb #b60becbd
 def suggest(trial, # the Optuna trial that draws the values
@@ -114,8 +155,9 @@ def counted(trial, # a finished Optuna `FrozenTrial`
     return trial.state == TrialState.FAIL and "error" in trial.user_attrs
 
 # %% ../nbs/20_search.ipynb #38b73d0f
-def _wait_for_budget(trial, n_trials: int):
+def _wait_for_budget(trial, n_trials: int, out: Path|None = None):
     "Return when this trial is needed; raise `TrialPruned` (marked surplus) when the trials ahead of it fill the budget."
+    said = 0.0
     while True: # a dead worker's trial ahead of this one holds it back until its heartbeat is stale
         ahead = [t for t in trial.study.get_trials(deepcopy=False) if t.number < trial.number]
         done = sum(counted(t) for t in ahead)
@@ -123,7 +165,52 @@ def _wait_for_budget(trial, n_trials: int):
         if done >= n_trials:
             trial.set_user_attr("surplus", True); trial.study.stop(); raise optuna.TrialPruned("the budget is reached")
         if done + pending < n_trials: return
-        optuna.storages.fail_stale_trials(trial.study); time.sleep(1)
+        if time.monotonic() - said > 30: said = time.monotonic(); _say_waiting(trial, [t for t in ahead if t.state == TrialState.RUNNING])
+        optuna.storages.fail_stale_trials(trial.study)
+        if out is not None: _clean_dead_trials(trial.study, out)
+        time.sleep(1)
+
+# %% ../nbs/20_search.ipynb #c9479dbc
+def _heartbeat_ages(study) -> dict[int, float]:
+    "Seconds since each running trial's last heartbeat, by trial number; empty where the storage keeps none."
+    try:
+        import sqlalchemy
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+        storage = getattr(study._storage, "_backend", study._storage)
+        with _create_scoped_session(storage.scoped_session) as session:
+            now = session.execute(sqlalchemy.func.now()).scalar().replace(tzinfo=None)
+            rows = (session.query(models.TrialModel.number, models.TrialHeartbeatModel.heartbeat)
+                    .join(models.TrialHeartbeatModel, models.TrialHeartbeatModel.trial_id == models.TrialModel.trial_id)
+                    .filter(models.TrialModel.study_id == study._study_id, models.TrialModel.state == TrialState.RUNNING).all())
+        return {n: (now - beat.replace(tzinfo=None)).total_seconds() for n, beat in rows}
+    except Exception: return {} # a storage without heartbeats, or another schema: the message goes without the ages
+
+def _say_waiting(trial, running):
+    "Tell the user which running trials this one waits for, their last heartbeats, and how long a dead worker's trial can hold it."
+    storage = getattr(trial.study._storage, "_backend", trial.study._storage)
+    beat = getattr(storage, "heartbeat_interval", None); grace = getattr(storage, "grace_period", None) or (2 * beat if beat else None)
+    ages = _heartbeat_ages(trial.study)
+    for t in running:
+        who = f"worker pid {t.user_attrs.get('pid', '?')}" + (f" on {t.user_attrs['host']}" if t.user_attrs.get("host") else "")
+        age = ages.get(t.number)
+        limit = (f"; a worker silent for {grace:g} s is taken for dead, its trial failed and queued again, so this wait ends within "
+                 f"{max(grace - (age or 0), 0):.0f} s, sooner if trial {t.number} finishes") if grace else ""
+        print(f"lwft search: trial {trial.number} waits for trial {t.number} ({who}), which could fill the budget: its last heartbeat "
+              f"was {'?' if age is None else f'{age:.0f}'} s ago{limit}.", file=sys.stderr, flush=True)
+
+def _clean_dead_trials(study, out: Path):
+    "Remove the `.partial` folder of every trial whose worker died (failed with no error of its own), once no process holds its lock."
+    for t in study.get_trials(deepcopy=False):
+        if t.state != TrialState.FAIL or "error" in t.user_attrs or not t.user_attrs.get("run_dir"): continue
+        run_dir = Path(t.user_attrs["run_dir"]); partial = run_dir.with_name(run_dir.name + ".partial")
+        if not partial.is_dir() or Path(out).absolute() not in partial.absolute().parents: continue # only folders of this search
+        try: lock = _FolderLock(run_dir, str(run_dir)).acquire() # a live writer (a slow worker, not a dead one) keeps its folder
+        except RunDirError: continue
+        try: shutil.rmtree(partial, ignore_errors=True)
+        finally: lock.release()
+        print(f"lwft search: removed {partial}, left by trial {t.number} whose worker (pid {t.user_attrs.get('pid', '?')}) died; "
+              f"its values run again as a new trial.", file=sys.stderr, flush=True)
 
 # %% ../nbs/20_search.ipynb #5c6e79f9
 class PruneHopeless(TrainerCallback):
@@ -143,26 +230,38 @@ class PruneHopeless(TrainerCallback):
 
 # %% ../nbs/20_search.ipynb #f9aa866a
 COST_ATTRS = ("trainable_params", "trainable_params_at_budget", "adapter_params", "peak_memory_bytes", "train_time_s", "predictions_per_s")
-def _objective(cfg: ExperimentConfig, space: dict, out: Path, n_trials: int|None):
+def _error_text(e: Exception, run_dir: Path) -> str: return f"{type(e).__name__}: {e}".replace(str(run_dir), "<trial folder>")[:2000]
+def _objective(cfg: ExperimentConfig, space: dict, out: Path, n_trials: int|None, stopped: dict):
     def objective(trial):
-        if n_trials is not None: _wait_for_budget(trial, n_trials)
+        if n_trials is not None: _wait_for_budget(trial, n_trials, out)
+        _clean_dead_trials(trial.study, out)
         run_dir = out/f"trial_{trial.number:04d}"
         try: # everything that can raise is inside: a trial that raises is recorded with its error, counted, and not retried
             overrides = suggest(trial, space)
             retry_of = trial.study._storage.get_trial(trial._trial_id).system_attrs.get("failed_trial") # set by the retry callback
-            trial.set_user_attr("run_dir", str(run_dir)); trial.set_user_attr("pid", os.getpid())
+            trial.set_user_attr("run_dir", str(run_dir)); trial.set_user_attr("pid", os.getpid()); trial.set_user_attr("host", socket.gethostname())
             if retry_of is not None: trial.set_user_attr("retry_of", retry_of)
             pruning = PruneHopeless(trial)
             with training_callbacks(pruning): metrics = run_experiment(cfg, run_dir, overrides=overrides, progress=False)
+            if pruning.pruned_at is None:
+                if space["metric"] not in metrics:
+                    stopped["repeats"] = True # no draw changes what metrics.json holds
+                    raise KeyError(f"metric {space['metric']!r} is not in metrics.json (it holds {', '.join(sorted(metrics))})")
+                value = float(metrics[space["metric"]])
         except Exception as e:
-            trial.set_user_attr("error", f"{type(e).__name__}: {e}"[:2000]); raise
+            error = _error_text(e, run_dir)
+            trial.set_user_attr("error", error)
+            earlier = [t.user_attrs.get("error") for t in trial.study.get_trials(deepcopy=False) if t.number < trial.number and "error" in t.user_attrs]
+            if stopped.get("repeats") or (earlier and earlier[-1] == error): # the same error twice in a row: every trial would end so
+                stopped.update(trial=trial.number, error=error); trial.study.stop()
+            raise
         for k in COST_ATTRS:
             if metrics.get(k) is not None: trial.set_user_attr(k, metrics[k])
         if pruning.pruned_at is not None:
             (out/"pruned").mkdir(exist_ok=True); shutil.move(str(run_dir), str(out/"pruned"/run_dir.name))
             trial.set_user_attr("run_dir", str(out/"pruned"/run_dir.name))
             raise optuna.TrialPruned(f"pruned at step {pruning.pruned_at}")
-        return float(metrics[space["metric"]])
+        return value
     return objective
 
 # %% ../nbs/20_search.ipynb #59c2e845
@@ -170,6 +269,52 @@ class _StopWhenCounted:
     def __init__(self, n): self.n = n
     def __call__(self, study, trial):
         if sum(counted(t) for t in study.get_trials(deepcopy=False)) >= self.n: study.stop()
+
+# %% ../nbs/20_search.ipynb #44fed1e1
+class SearchStopped(ValueError): "A trial error that every other trial would repeat stopped the search."
+SEARCH_MARK = "search.json"
+def _claim_output(out: Path, study_name: str, storage: str):
+    "Mark `out` as the folder of one study; refuse another study's search there (their trial folders would collide)."
+    from sqlalchemy.engine import make_url
+    try: shown = make_url(storage).render_as_string(hide_password=True)
+    except Exception: shown = storage
+    mark, mine = out/SEARCH_MARK, {"study": study_name, "storage": shown}
+    try:
+        with open(mark, "x") as f: json.dump(mine, f)
+        return
+    except FileExistsError: pass
+    try: theirs = json.loads(mark.read_text())
+    except (OSError, ValueError): theirs = {}
+    if theirs.get("study") != study_name or theirs.get("storage") != shown:
+        raise RunDirError(f"{out} holds the trials of another search (study {theirs.get('study')!r}, storage {theirs.get('storage')}); two "
+                          f"searches in one folder would write the same trial folders. Give this search its own --output, or join that "
+                          f"one with --study {theirs.get('study')} and the same --storage.")
+
+def _base_fingerprint(cfg: ExperimentConfig, space: dict) -> tuple[str, dict]:
+    "A hash of the base config without the keys the space draws (those differ between trials anyway), and the values it covers."
+    flat = {k: v for k, v in flat_config(cfg.to_dict()).items() if k not in space["space"]}
+    return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:16], flat
+
+def _check_base(study, cfg: ExperimentConfig, space: dict):
+    "Record the base config's fingerprint in a new study; refuse a worker whose base differs from the study's."
+    fingerprint, flat = _base_fingerprint(cfg, space)
+    if "base_fingerprint" not in study.user_attrs:
+        study.set_user_attr("base_fingerprint", fingerprint); study.set_user_attr("base_config", flat)
+    theirs = study.user_attrs.get("base_fingerprint")
+    if theirs != fingerprint:
+        other = study.user_attrs.get("base_config") or {}
+        differ = [f"{k}: {other.get(k)!r} there, {flat.get(k)!r} here" for k in sorted(set(other) | set(flat)) if other.get(k) != flat.get(k)]
+        raise ConfigError(f"study {study.study_name!r} was started from another base config (fingerprint {theirs}, this one {fingerprint}; "
+                          f"{'; '.join(differ[:5]) or 'the keys differ'}): trials on two bases can't be compared. Join it with the same "
+                          f"config, or start another study (--study NAME, --output DIR).")
+
+class _short_trial_failures:
+    "While a search runs, Optuna's note of a failed trial shows the error's message (kept in the study), not its traceback."
+    def filter(self, record):
+        if "failed with parameters" in str(record.msg): record.exc_info, record.exc_text = None, None
+        return True
+    def __enter__(self): logging.getLogger("optuna.study._optimize").addFilter(self); return self # the logger that writes the note
+    def __exit__(self, *exc): logging.getLogger("optuna.study._optimize").removeFilter(self)
 
 # %% ../nbs/20_search.ipynb #77da61f2
 def search(config, # an ExperimentConfig or a YAML file: the base every trial starts from
@@ -183,19 +328,31 @@ def search(config, # an ExperimentConfig or a YAML file: the base every trial st
            seed: int|None = None): # sampler seed (offset by the process id, so that workers draw differently)
     "Run, or join, the study `study_name` until `n_trials` trials count or `timeout` passes; writes `best.yaml` and returns the study."
     cfg = config if isinstance(config, ExperimentConfig) else load_config(config)
-    space = load_search_space(space)
-    if space["pruner"]["type"] != "none" and not cfg.training.eval_every:
-        raise ConfigError(f"the search space's pruner `{space['pruner']['type']}` needs evaluations during training: set training.eval_every "
-                          "in the config (e.g. --set training.eval_every=50), or pruner: {type: none} in the space")
+    where = str(space) if isinstance(space, (str, Path)) and "\n" not in str(space) else "the search space"
+    space, example = load_search_space(space), space is None
+    if example and space["pruner"]["type"] != "none" and not cfg.training.eval_every: # the example space fits any config
+        warnings.warn(f"the config evaluates only at the end (no training.eval_every), so the example space's {space['pruner']['type']} pruner "
+                      "has nothing to judge by: trials run to the end. Set training.eval_every (e.g. 50) in the config to prune.", SearchWarning)
+        space["pruner"] = {"type": "none"}
+    check_search(cfg, space, where)
     out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
     storage = storage or f"sqlite:///{(out/'study.db').absolute()}"
+    _claim_output(out, study_name, storage)
     sampler = optuna.samplers.TPESampler(seed=None if seed is None else seed + os.getpid())
     study = optuna.create_study(study_name=study_name, storage=open_storage(storage, heartbeat_s), load_if_exists=True,
                                 direction=space["direction"], sampler=sampler, pruner=make_pruner(space["pruner"]))
+    _check_base(study, cfg, space)
+    stopped = {}
     if n_trials is None or sum(counted(t) for t in study.get_trials(deepcopy=False)) < n_trials: # a restart after the end runs nothing
-        study.optimize(_objective(cfg, space, out, n_trials), n_trials=None, timeout=timeout, catch=(Exception,),
-                       callbacks=[_StopWhenCounted(n_trials)] if n_trials is not None else [])
+        with _short_trial_failures():
+            study.optimize(_objective(cfg, space, out, n_trials, stopped), n_trials=None, timeout=timeout, catch=(Exception,),
+                           callbacks=[_StopWhenCounted(n_trials)] if n_trials is not None else [])
+    _clean_dead_trials(study, out)
     if any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)): config_to_yaml(best_config(study, cfg), out/"best.yaml")
+    if "error" in stopped:
+        raise SearchStopped(f"the search stopped at trial {stopped['trial']}: {stopped['error']}. Every trial would fail the same way "
+                            f"(it does not depend on the drawn values): fix the cause and run the same command again (study {study_name!r} "
+                            f"in {out} goes on from where it stopped).")
     return study
 
 # %% ../nbs/20_search.ipynb #6d5736d0

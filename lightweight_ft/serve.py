@@ -4,7 +4,7 @@
 
 # %% ../nbs/19_serve.ipynb #e3b7bdcf
 from __future__ import annotations
-import asyncio, json, os, socket, threading, time
+import asyncio, hmac, ipaddress, json, os, socket, threading, time, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,8 +16,8 @@ from .export import CalibratedPredictor, load_temperature, run_config
 from .runs import ModelLoadError, model_folder
 
 # %% auto #0
-__all__ = ['SERVE_SPEC_ENV', 'parse_model_specs', 'ModelRegistry', 'ServeSettings', 'RequestBatcher', 'build_app',
-           'app_from_environment', 'run_server', 'free_port', 'background_server', 'load_test']
+__all__ = ['API_KEY_ENV', 'SERVE_SPEC_ENV', 'parse_model_specs', 'ModelRegistry', 'ServeSettings', 'RequestBatcher', 'build_app',
+           'app_from_environment', 'ServeWarning', 'run_server', 'free_port', 'background_server', 'load_test']
 
 # %% ../nbs/19_serve.ipynb #08a88435
 def parse_model_specs(specs, # `DIR` or `NAME=DIR` items (run, adapter, merged or exported model folders)
@@ -65,11 +65,11 @@ class ModelRegistry:
             model, tokenizer = load_adapter(first_folder)
             internal = {first_name: "default"} # PEFT names the first adapter it loads "default"
             for name, folder, _ in members[1:]:
-                try: model.load_adapter(str(folder), adapter_name=name)
+                internal[name] = f"adapter_{len(internal)}" # PEFT's name for it: a served name may hold dots (sst2-v1.0), a module name can't
+                try: model.load_adapter(str(folder), adapter_name=internal[name])
                 except Exception as e:
                     raise ModelLoadError(f"The adapter {name!r} in {folder} does not fit the base {base!r} it names "
                                          f"({type(e).__name__}: {str(e).splitlines()[0][:200]}). Serve it under its own base.") from None
-                internal[name] = name
             group = {"model": model, "base": base, "adapters": internal}
             self.groups.append(group)
             for name, folder, path in members:
@@ -83,8 +83,9 @@ class ModelRegistry:
     @property
     def names(self) -> list[str]: return list(self.entries)
 
-    def describe(self) -> dict:
-        "Each model's labels, backend, source, and base (for adapters)."
+    def describe(self, paths: bool = True) -> dict:
+        "Each model's labels, backend, source, and base (for adapters); `paths=False`: only names, labels, backend and calibration."
+        if not paths: return {n: {k: d[k] for k in ("labels", "backend", "calibrated")} for n, d in self.describe().items()}
         return {n: {"labels": e["predictor"].label_names, "backend": e["backend"], "source": e["source"],
                     **({"base": e["group"]["base"], "adapter": e["adapter"]} if e["group"] else {}),
                     "calibrated": e["predictor"].temperature is not None} for n, e in self.entries.items()}
@@ -116,6 +117,7 @@ class ModelRegistry:
                 "saving": merged / shared if shared else None}
 
 # %% ../nbs/19_serve.ipynb #177f6a36
+API_KEY_ENV = "LWFT_API_KEY"
 @dataclass
 class ServeSettings:
     "Where `lwft serve` listens, and the limits it keeps."
@@ -128,7 +130,13 @@ class ServeSettings:
     timeout_s: float = 30.0 # seconds a request may wait for its answer
     max_batch: int = 64 # texts per batched prediction
     batch_wait_ms: float = 5.0 # how long a request waits for others to batch with
+    api_key: str|None = None # every request must send it (`Authorization: Bearer KEY` or `X-API-Key: KEY`); None: `$LWFT_API_KEY`, else no key
     def __post_init__(self):
+        if self.api_key is None: self.api_key = os.environ.get(API_KEY_ENV) or None
+        if self.api_key is not None and (not isinstance(self.api_key, str) or len(self.api_key) < 8 or not self.api_key.isprintable()
+                                         or any(c.isspace() for c in self.api_key)):
+            raise ValueError(f"the API key must be at least 8 printable characters without spaces (lwft serve --api-key, or ${API_KEY_ENV}); "
+                             "e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))'.")
         for k in ("port", "workers", "max_texts", "max_text_chars", "max_body_bytes", "max_batch"):
             v = getattr(self, k)
             if not isinstance(v, int) or isinstance(v, bool) or v < (0 if k == "port" else 1):
@@ -185,7 +193,7 @@ def build_app(registry: ModelRegistry, # the models to serve
     fastapi = require("fastapi")
     from fastapi.responses import JSONResponse
     from typing import Optional
-    from pydantic import create_model
+    from pydantic import ValidationError, create_model
     settings = settings or ServeSettings()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lwft-predict")
     batchers = {name: RequestBatcher(lambda texts, name=name: registry.predict(texts, name), executor, settings.max_batch,
@@ -197,17 +205,30 @@ def build_app(registry: ModelRegistry, # the models to serve
 
     def error(status, message): return JSONResponse(status_code=status, content={"error": message})
 
-    @app.middleware("http")
-    async def limit_body(request, call_next):
-        size = request.headers.get("content-length")
-        if size is not None and (not size.isdigit() or int(size) > settings.max_body_bytes):
-            return error(413, f"request body of {size} bytes; the limit is {settings.max_body_bytes} (lwft serve --max-body-bytes).")
-        return await call_next(request)
-
     @app.get("/health")
-    async def health(): return {"status": "ok", "models": registry.describe()}
+    async def health(): return {"status": "ok", "models": registry.describe(paths=False)} # no folder paths to the outside
 
-    async def predict(req):
+    fields = ", ".join(f'"{k}"' for k in PredictRequest.model_fields)
+    async def predict(request: fastapi.Request):
+        kind = request.headers.get("content-type", "")
+        if kind.split(";")[0].strip().lower() != "application/json":
+            return error(415, f"the body must be JSON, sent with the header Content-Type: application/json (this request's: {kind or 'none'}).")
+        body = await request.body()
+        try: text = body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            return error(400, f"the body is not UTF-8 text (byte {e.start} is 0x{body[e.start]:02x}): encode the JSON as UTF-8, as JSON requires.")
+        try: data = json.loads(text)
+        except ValueError as e:
+            return error(422, f"the body is not JSON ({e.msg} at line {e.lineno}, column {e.colno}): send "
+                              '{"text": "..."} or {"texts": ["...", ...]}, with "model": NAME when several models are loaded.')
+        if not isinstance(data, dict):
+            return error(422, f'the body is a JSON {type(data).__name__}, not an object: send {{"text": "..."}} or {{"texts": ["...", ...]}}.')
+        if unknown := sorted(set(data) - set(PredictRequest.model_fields)):
+            return error(422, f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; the fields are {fields}.")
+        try: req = PredictRequest.model_validate(data)
+        except ValidationError as e:
+            first = e.errors()[0]
+            return error(422, f'"{".".join(map(str, first["loc"]))}": {first["msg"]}: "text" is a string, "texts" a list of strings, "model" a name.')
         if (req.text is None) == (req.texts is None):
             return error(422, 'give one of "text" (a string) or "texts" (a list of strings), not both and not neither.')
         texts = [req.text] if req.text is not None else req.texts
@@ -227,11 +248,55 @@ def build_app(registry: ModelRegistry, # the models to serve
         except Exception as e: return error(500, f"prediction failed: {type(e).__name__}: {str(e)[:300]}")
         body = {"model": name, "labels": registry.entries[name]["predictor"].label_names}
         return {**body, "result": results[0]} if req.text is not None else {**body, "results": results}
-    predict.__annotations__["req"] = PredictRequest # FastAPI reads the body's model from the annotation
-    app.post("/predict")(predict)
+    predict.__annotations__["request"] = fastapi.Request # set here: this module's postponed annotations would leave FastAPI a string
+    app.post("/predict", openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": PredictRequest.model_json_schema()}}}})(predict)
 
     app.state.registry, app.state.settings = registry, settings
-    return app
+    return _Guard(app, settings)
+
+# %% ../nbs/19_serve.ipynb #7c57916f
+class _Guard:
+    "ASGI wrapper of the app: the API key, then the body read in full with its bytes counted as they arrive, then the app."
+    def __init__(self, app, settings: ServeSettings): self.app, self.settings = app, settings
+    def __getattr__(self, name): return getattr(self.app, name) # `.state`, `.routes`... of the wrapped app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http": return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if self.settings.api_key is not None:
+            given = headers.get("x-api-key") or (headers.get("authorization", "")[7:] if headers.get("authorization", "").lower().startswith("bearer ") else None)
+            if not given or not hmac.compare_digest(given.strip().encode(), self.settings.api_key.encode()):
+                what = "the API key sent is not this server's" if given else "this server needs its API key"
+                return await self._answer(send, 401, f"{what}: send the header Authorization: Bearer KEY (or X-API-Key: KEY), "
+                                                     "with the key lwft serve was started with.", [(b"www-authenticate", b"Bearer")])
+        limit, size = self.settings.max_body_bytes, headers.get("content-length")
+        if size is not None and (not size.isdigit() or int(size) > limit):
+            return await self._answer(send, 413, f"request body of {size} bytes; the limit is {limit} (lwft serve --max-body-bytes).")
+        chunks, n, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect": return
+            piece, more = message.get("body", b""), message.get("more_body", False)
+            n += len(piece)
+            if n > limit:
+                while more and n <= 10 * limit: # read on a little, so that a client still sending sees the answer, not a cut connection
+                    message = await receive(); n += len(message.get("body", b"")); more = message.get("more_body", False)
+                return await self._answer(send, 413, f"request body over {limit} bytes (sent without Content-Length, counted as it "
+                                                     "arrived); the limit is lwft serve --max-body-bytes: split the texts over several requests.")
+            chunks.append(piece)
+        body, replayed = b"".join(chunks), False
+        async def replay():
+            nonlocal replayed
+            if replayed: return await receive() # after the body: the app waits for a disconnect
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await self.app(scope, replay, send)
+
+    async def _answer(self, send, status: int, message: str, headers=()):
+        content = json.dumps({"error": message}).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode()), *headers]})
+        await send({"type": "http.response.body", "body": content})
 
 # %% ../nbs/19_serve.ipynb #44816f5c
 SERVE_SPEC_ENV = "LWFT_SERVE_SPEC"
@@ -240,6 +305,14 @@ def app_from_environment():
     spec = json.loads(os.environ[SERVE_SPEC_ENV])
     return build_app(ModelRegistry(spec["models"]), ServeSettings(**spec["settings"]))
 
+# %% ../nbs/19_serve.ipynb #4a513e4e
+class ServeWarning(UserWarning): "A server started in a way that is likely a mistake (reachable from outside without a key)."
+def _loopback(host: str) -> bool:
+    "Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost)."
+    if host == "localhost": return True
+    try: return ipaddress.ip_address(host).is_loopback
+    except ValueError: return False # a host name: it may resolve to any interface
+
 # %% ../nbs/19_serve.ipynb #2198ba14
 def run_server(specs, # `DIR` or `NAME=DIR` items (`parse_model_specs`)
                settings: ServeSettings|None = None, # where to listen, the workers and the limits (`ServeSettings`)
@@ -247,6 +320,9 @@ def run_server(specs, # `DIR` or `NAME=DIR` items (`parse_model_specs`)
     "Serve the models in `specs` (`DIR` or `NAME=DIR`) until interrupted."
     uvicorn, settings = require("uvicorn"), settings or ServeSettings()
     models = {k: str(v) for k, v in parse_model_specs(specs).items()}
+    if settings.api_key is None and not _loopback(settings.host):
+        warnings.warn(f"serving on {settings.host} without an API key: anyone who can reach this machine can use the models. "
+                      f"Set one with --api-key or ${API_KEY_ENV} (clients send Authorization: Bearer KEY), or bind 127.0.0.1.", ServeWarning)
     if settings.workers == 1:
         return uvicorn.run(build_app(ModelRegistry(models), settings), host=settings.host, port=settings.port, log_level=log_level)
     os.environ[SERVE_SPEC_ENV] = json.dumps({"models": models, "settings": asdict(settings)})
