@@ -99,7 +99,8 @@ def _serve(a):
 # %% ../nbs/24_cli.ipynb #23842a61
 def _search(a):
     from lightweight_ft.search import search, search_report, study_table
-    study = search(a.config, n_trials=a.n_trials, timeout=a.timeout, storage=a.storage, study_name=a.study, space=a.space, output_dir=a.output)
+    study = search(a.config, n_trials=a.n_trials, timeout=a.timeout, storage=a.storage, study_name=a.study, space=a.space, output_dir=a.output,
+                   heartbeat_s=a.heartbeat)
     table = study_table(study)
     print(f"study {a.study}: {len(table)} trials ({', '.join(f'{n} {s.lower()}' for s, n in table['state'].value_counts().items())}); runs in {a.output}")
     if a.report: r = search_report(study, a.config, a.output, cost=a.cost, margin=a.margin, top_k=a.top_k); print(f"best: {r['best']['label']}; cheapest not worse: {r['pick']['label']}; report: {a.output}/search_report.md")
@@ -110,6 +111,7 @@ def _search_parser(sub):
     se.add_argument("config", help="YAML config every trial starts from"); se.add_argument("--space", help="search space YAML (default: search.EXAMPLE_SPACE)")
     se.add_argument("--n-trials", type=int, default=20, help="trials that count, over all workers"); se.add_argument("--timeout", type=float, help="seconds this worker starts trials")
     se.add_argument("--storage", help="database URL shared by the workers (default: sqlite:///OUTPUT/study.db; postgresql://... for several machines)")
+    se.add_argument("--heartbeat", type=int, default=60, help="seconds between this worker's heartbeats; a killed worker's trial is retried after 3 missed")
     se.add_argument("--study", default="lwft"); se.add_argument("--output", default="search", help="folder of the trials' run folders")
     se.add_argument("--report", action="store_true", help="then write search_report.md: the best and the cheapest not worse (see --cost, --margin)")
     se.add_argument("--cost", default="trainable_params"); se.add_argument("--margin", type=float, default=0.005); se.add_argument("--top-k", type=int, default=0, help="re-run the k best over two more seeds before picking")
