@@ -164,9 +164,15 @@ def render_preview(proc_dir) -> Path:
     shutil.rmtree(out, ignore_errors=True); out.mkdir()
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
-    for nb in sorted(proc_dir.glob("*.ipynb")):
-        body, _ = exporter.from_filename(str(nb))
-        (out/page_name(nb)).write_text(body, encoding="utf-8")
+    import nbformat, yaml
+    for path in sorted(proc_dir.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells[:1]: # Quarto's front matter (a raw cell): its title and description as the page's heading
+            meta = yaml.safe_load(cell.source.strip().strip("-")) if cell.cell_type == "raw" and cell.source.startswith("---") else None
+            if isinstance(meta, dict) and meta.get("title"):
+                nb.cells[0] = nbformat.v4.new_markdown_cell(f"# {meta['title']}" + (f"\n\n> {meta['description']}" if meta.get("description") else ""))
+        body, _ = exporter.from_notebook_node(nb)
+        (out/page_name(path)).write_text(body, encoding="utf-8")
     if (ROOT/"nbs"/"images").is_dir(): shutil.copytree(ROOT/"nbs"/"images", out/"images")
     return out
 
