@@ -13,6 +13,10 @@ Run from anywhere: `python .ci/docs.py` (exit 1 on a failure). Three steps:
 3. **Links**: every internal link (`[..](page.html#anchor)`, `href`, images) must reach a page, an anchor or a file;
    anchors are pandoc's identifiers of the headings, show_doc's included. External links are listed, never fetched.
 
+4. **Preview**: where Quarto is missing, the processed notebooks are rendered to HTML with nbconvert
+   (`_proc/_preview/`, pages named as the site names them) and the index and one API page are opened in headless
+   Chromium: drawn, no console message, every internal link resolving. Without Chromium this step says so and skips.
+
 `python .ci/docs.py --self-test` checks the checks themselves on made-up pages."""
 from __future__ import annotations
 import argparse, ast, configparser, json, os, re, shutil, sys, tempfile, time, unicodedata, warnings
@@ -150,6 +154,40 @@ def check_links(proc_dir, nbs_dir=None, prefix: str|None = None) -> tuple[list[s
             elif frag and frag not in anchors[dest]: broken.append(f"{page}: {target} (no anchor #{frag} in {dest})")
     return broken, sorted(set(external))
 
+# ---------------------------------------------------------------- 4. preview without Quarto
+PREVIEW_PAGES = {"index.html": "lightweight-ft", "evaluator.html": "build_report"} # page: a heading it must show
+
+def render_preview(proc_dir) -> Path:
+    "The processed notebooks as HTML pages (nbconvert, no code run), named as the site names them, images beside them."
+    from nbconvert import HTMLExporter
+    proc_dir = Path(proc_dir); out = proc_dir/"_preview"
+    shutil.rmtree(out, ignore_errors=True); out.mkdir()
+    exporter = HTMLExporter(template_name="lab")
+    exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
+    import nbformat, yaml
+    for path in sorted(proc_dir.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells[:1]: # Quarto's front matter (a raw cell): its title and description as the page's heading
+            meta = yaml.safe_load(cell.source.strip().strip("-")) if cell.cell_type == "raw" and cell.source.startswith("---") else None
+            if isinstance(meta, dict) and meta.get("title"):
+                nb.cells[0] = nbformat.v4.new_markdown_cell(f"# {meta['title']}" + (f"\n\n> {meta['description']}" if meta.get("description") else ""))
+        body, _ = exporter.from_notebook_node(nb)
+        (out/page_name(path)).write_text(body, encoding="utf-8")
+    if (ROOT/"nbs"/"images").is_dir(): shutil.copytree(ROOT/"nbs"/"images", out/"images")
+    return out
+
+def check_preview(preview_dir) -> list[str]:
+    "What is wrong with the preview's index and API page in headless Chromium: not drawn, console messages, broken links."
+    sys.path.insert(0, str(ROOT))
+    from lightweight_ft.testing import broken_links, open_in_chromium
+    problems = []
+    for page, heading in PREVIEW_PAGES.items():
+        seen = open_in_chromium(Path(preview_dir)/page)
+        if heading not in seen["dom"] or "<h1" not in seen["dom"]: problems.append(f"{page}: no title or no `{heading}` in the drawn page")
+        problems += [f"{page}: console: {m}" for m in seen["console"]]
+        problems += [f"{page}: broken link {b}" for b in broken_links(seen["dom"], preview_dir) if not b.endswith(".ipynb")]
+    return problems
+
 # ---------------------------------------------------------------- self-test of the link checker
 def _nb(*cells) -> str:
     return json.dumps({"cells": [{"cell_type": t, "source": s, "metadata": {}, "outputs": o} for t, s, o in cells],
@@ -202,7 +240,19 @@ def main(argv=None) -> int:
     print(f"{len(external)} external link(s), not fetched:", *(f"  {e}" for e in external), sep="\n")
     print(f"{len(broken)} broken internal link(s):", *(f"  {b}" for b in broken), sep="\n")
     print(f"docs: {pages} pages processed into {proc.relative_to(ROOT)}/ in {time.time() - start:.0f}s")
-    return 1 if broken else 0
+    if shutil.which("quarto"): return 1 if broken else 0 # `nbdev_docs` renders the site itself
+    preview_start = time.time()
+    preview = render_preview(proc)
+    sys.path.insert(0, str(ROOT))
+    from lightweight_ft.testing import chromium_path
+    if chromium_path() is None:
+        print(f"preview: {pages} pages rendered into {preview.relative_to(ROOT)}/; Chromium not installed (apt-get install -y chromium): not opened")
+        return 1 if broken else 0
+    problems = check_preview(preview)
+    print(*problems, sep="\n")
+    print(f"preview: {pages} pages rendered into {preview.relative_to(ROOT)}/, {', '.join(PREVIEW_PAGES)} opened in Chromium: "
+          f"{len(problems)} problem(s), {time.time() - preview_start:.0f}s")
+    return 1 if broken or problems else 0
 
 if __name__ == "__main__":
     rc = main()

@@ -94,13 +94,14 @@ def _export(a):
 def _serve(a):
     from lightweight_ft.serve import ServeSettings, run_server
     settings = ServeSettings(host=a.host, port=a.port, workers=a.workers, max_texts=a.max_texts, max_text_chars=a.max_text_chars,
-                             max_body_bytes=a.max_body_bytes, timeout_s=a.timeout, max_batch=a.max_batch)
+                             max_body_bytes=a.max_body_bytes, timeout_s=a.timeout, max_batch=a.max_batch, api_key=a.api_key)
     run_server(a.models, settings)
 
 # %% ../nbs/24_cli.ipynb #23842a61
 def _search(a):
     from lightweight_ft.search import search, search_report, study_table
-    study = search(a.config, n_trials=a.n_trials, timeout=a.timeout, storage=a.storage, study_name=a.study, space=a.space, output_dir=a.output)
+    study = search(a.config, n_trials=a.n_trials, timeout=a.timeout, storage=a.storage, study_name=a.study, space=a.space, output_dir=a.output,
+                   heartbeat_s=a.heartbeat)
     table = study_table(study)
     print(f"study {a.study}: {len(table)} trials ({', '.join(f'{n} {s.lower()}' for s, n in table['state'].value_counts().items())}); runs in {a.output}")
     if a.report: r = search_report(study, a.config, a.output, cost=a.cost, margin=a.margin, top_k=a.top_k); print(f"best: {r['best']['label']}; cheapest not worse: {r['pick']['label']}; report: {a.output}/search_report.md")
@@ -111,11 +112,32 @@ def _search_parser(sub):
     se.add_argument("config", help="YAML config every trial starts from"); se.add_argument("--space", help="search space YAML (default: search.EXAMPLE_SPACE)")
     se.add_argument("--n-trials", type=int, default=20, help="trials that count, over all workers"); se.add_argument("--timeout", type=float, help="seconds this worker starts trials")
     se.add_argument("--storage", help="database URL shared by the workers (default: sqlite:///OUTPUT/study.db; postgresql://... for several machines)")
+    se.add_argument("--heartbeat", type=int, default=60, help="seconds between this worker's heartbeats; a killed worker's trial is retried after 3 missed")
     se.add_argument("--study", default="lwft"); se.add_argument("--output", default="search", help="folder of the trials' run folders")
     se.add_argument("--report", action="store_true", help="then write search_report.md: the best and the cheapest not worse (see --cost, --margin)")
     se.add_argument("--cost", default="trainable_params"); se.add_argument("--margin", type=float, default=0.005); se.add_argument("--top-k", type=int, default=0, help="re-run the k best over two more seeds before picking")
     se.set_defaults(fn=_search)
     return se
+
+# %% ../nbs/24_cli.ipynb #660d088e
+def _audit(a):
+    from lightweight_ft.audit import audit, audit_summary_text
+    summary = audit(a.config, a.output, folds=a.folds, overrides=a.set, top=a.top, near_threshold=a.near, progress=not a.quiet,
+                    overwrite=a.overwrite, echo=lambda line: print(f"lwft audit: {line}", flush=True))
+    print(audit_summary_text(summary)); print(f"audit: {(Path(a.output)/'audit.html').resolve().as_uri()} (every row in {Path(a.output)/'audit.csv'})")
+
+def _audit_parser(sub):
+    au = sub.add_parser("audit", help="rank the training rows by how likely their label is wrong (k-fold cross-validation, cleanlab); duplicates, leaks, lengths")
+    au.add_argument("config", nargs="?", help="experiment YAML file: the data, the model and the method trained in each fold (default: the built-in defaults)")
+    au.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. training.epochs=1 (repeatable)")
+    au.add_argument("--folds", type=int, default=5, help="stratified folds of the training split (at most the smallest class's rows)")
+    au.add_argument("--output", default="audit", help="folder to write: audit.csv, audit.html, duplicates.csv, audit.json, ...")
+    au.add_argument("--top", type=int, default=50, help="suspects shown on the HTML page")
+    au.add_argument("--near", type=float, default=0.9, help="similarity from which two texts count as near duplicates, in (0, 1]")
+    au.add_argument("--overwrite", action="store_true", help="replace an earlier audit in --output")
+    au.add_argument("--quiet", action="store_true", help="no progress lines")
+    au.set_defaults(fn=_audit)
+    return au
 
 # %% ../nbs/24_cli.ipynb #465c7f0e
 def build_parser() -> argparse.ArgumentParser:
@@ -167,15 +189,24 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--no-optimize", action="store_true", help="skip ONNX Runtime's transformer fusions")
     ex.add_argument("--batch-size", type=int, default=32); ex.add_argument("--overwrite", action="store_true", help="replace an earlier export")
     ex.set_defaults(fn=_export)
-    sv = sub.add_parser("serve", help="an HTTP endpoint (POST /predict, GET /health) for one or more model folders")
+    sv = sub.add_parser("serve", help="an HTTP endpoint (POST /predict, GET /health) for one or more model folders",
+                        description="Requests queue: each server process predicts on one thread, batching requests that wait together "
+                                    "(up to --max-batch texts), so a request waits for the predictions ahead of it (three 256-text requests "
+                                    "at once are answered one after another). --workers N runs N processes that answer in parallel, each "
+                                    "with its own copy of every model; more processes than free CPU cores only add waiting (README: "
+                                    "Export and serve, a measured table).")
     sv.add_argument("models", nargs="+", metavar="MODEL_DIR", help="model folders, DIR or NAME=DIR; adapters on one base share it")
     sv.add_argument("--host", default="127.0.0.1"); sv.add_argument("--port", type=int, default=8000)
-    sv.add_argument("--workers", type=int, default=1, help="server processes (each loads every model)")
+    sv.add_argument("--workers", type=int, default=1, help="server processes, each with one prediction thread and every model loaded "
+                    "(memory times N); at most one per free CPU core")
+    sv.add_argument("--api-key", default=None, help="requests must send Authorization: Bearer KEY (or X-API-Key: KEY); default: $LWFT_API_KEY, "
+                    "else none (then serve only on 127.0.0.1: another --host without a key gets a warning)")
     sv.add_argument("--max-texts", type=int, default=256); sv.add_argument("--max-text-chars", type=int, default=20000)
     sv.add_argument("--max-body-bytes", type=int, default=2_000_000); sv.add_argument("--max-batch", type=int, default=64)
     sv.add_argument("--timeout", type=float, default=30.0, help="seconds a request may wait for its answer")
     sv.set_defaults(fn=_serve)
     _search_parser(sub)
+    _audit_parser(sub)
     for sp in (t, s, an, pr, ex): sp.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 

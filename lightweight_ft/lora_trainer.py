@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_lora_trainer.ipynb #924249ac
 from __future__ import annotations
-import json, math, shutil, tempfile, time, warnings, weakref
+import dataclasses, json, math, os, re, shutil, tempfile, time, warnings, weakref
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import numpy as np
@@ -26,12 +26,13 @@ from .models import resolve_target_modules
 from .prediction import Evaluator
 
 # %% auto #0
-__all__ = ['lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder',
-           'BestAdapterKeeper', 'CheckpointError', 'split_fingerprint', 'last_checkpoint', 'check_checkpoint',
-           'NumericProgressCallback', 'tracking_callbacks', 'log_run_to_tensorboard', 'read_scalars',
-           'log_finished_run', 'peft_config_for', 'AdaLoraSchedule', 'training_callbacks', 'RunStepProgress',
-           'adapter_callbacks', 'adapter_optimizer', 'adalora_budget_params', 'adapter_merge_support', 'adapter_report',
-           'LoRATrainer']
+__all__ = ['RUN_ARTIFACT_FILES', 'TRACKER_RUNS', 'lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout',
+           'fast_cpu_dropout', 'RunRecorder', 'BestAdapterKeeper', 'CheckpointError', 'split_fingerprint',
+           'last_checkpoint', 'check_checkpoint', 'NumericProgressCallback', 'tracking_callbacks',
+           'log_run_to_tensorboard', 'read_scalars', 'tracking_group', 'final_scores', 'read_wandb_run', 'TrackerRun',
+           'MLflowRun', 'WandbRun', 'log_finished_run', 'peft_config_for', 'AdaLoraSchedule', 'training_callbacks',
+           'RunStepProgress', 'adapter_callbacks', 'adapter_optimizer', 'adalora_budget_params',
+           'adapter_merge_support', 'adapter_report', 'LoRATrainer']
 
 # %% ../nbs/11_lora_trainer.ipynb #1bc6b338
 import hashlib, pickle, zipfile
@@ -392,14 +393,18 @@ class NumericProgressCallback(ProgressCallback):
 # %% ../nbs/11_lora_trainer.ipynb #d375d67f
 def tracking_callbacks(training: TrainingSettings, # the run's `training` section (`report_to`)
                        log_dir, # where TensorBoard's events go
+                       run: dict|None = None, # `TrackerRun`'s arguments for MLflow and W&B (name, config, group, keep_open); None: its defaults
                       ) -> tuple[list[str], list]:
     "`(integrations the Trainer reports to itself, callbacks to add)` for `training.report_to`."
     names = tracker_names(training.report_to)
-    if "tensorboard" not in names: return names, []
+    # MLflow and W&B through our own callbacks, not the Trainer's integrations: ours log the run's config, not the
+    # TrainingArguments, and stay open for the final scores and files (`log_finished_run`)
+    callbacks = [TRACKER_RUNS[n](**(run or {})) for n in names if n in TRACKER_RUNS]
+    if "tensorboard" not in names: return [], callbacks
     # imported here: tensorboard is an optional extra (lightweight-ft[tensorboard]), checked installed by tracker_names
     from torch.utils.tensorboard import SummaryWriter
     from transformers.integrations import TensorBoardCallback
-    return [n for n in names if n != "tensorboard"], [TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(log_dir)))]
+    return [], callbacks + [TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(log_dir)))]
 
 # %% ../nbs/11_lora_trainer.ipynb #c0fd252a
 def log_run_to_tensorboard(log_dir, # folder of the run's TensorBoard events
@@ -426,13 +431,170 @@ def read_scalars(log_dir, # folder of TensorBoard event files
     return pd.DataFrame([{"tag": t, "step": e.step, "value": e.value} for t in events.Tags()["scalars"] for e in events.Scalars(t)],
                         columns=["tag", "step", "value"])
 
+# %% ../nbs/11_lora_trainer.ipynb #d8c0318e
+_TRACKING_GROUP: list = [] # the groups `tracking_group` opened, innermost last
+
+@contextmanager
+def tracking_group(name: str, # the group: a sweep's name, a search's
+                  ):
+    "Group the MLflow and W&B runs started in the block under `name` (MLflow: the tag `lwft.group`; W&B: the run's group)."
+    _TRACKING_GROUP.append(str(name))
+    try: yield
+    finally: _TRACKING_GROUP.pop()
+
+def _numbers(values: dict|None) -> dict:
+    return {k: float(v) for k, v in (values or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+def final_scores(metrics: dict, # a run's `metrics.json`
+                ) -> dict:
+    "A run's final numbers as tracker metrics: `final/<name>` for each number, `final/<name>_ci_low` and `_ci_high` for each interval."
+    out = {f"final/{k}": v for k, v in _numbers(metrics).items()}
+    for k, bounds in (metrics.get("ci") or {}).items():
+        if isinstance(bounds, (list, tuple)) and len(bounds) == 2 and None not in bounds:
+            out[f"final/{k}_ci_low"], out[f"final/{k}_ci_high"] = float(bounds[0]), float(bounds[1])
+    return out
+
+RUN_ARTIFACT_FILES = ("config.yaml", "metrics.json", "train_log.csv", "predictions.csv", "data_splits.json") # logged by `TrackerRun.finish`
+
+# %% ../nbs/11_lora_trainer.ipynb #d1f0e9b1
+def _wandb_records(path: Path):
+    "The protobuf records of a W&B run file (`run-<id>.wandb`): LevelDB's log format, 32 KiB blocks, after W&B's 7-byte header."
+    from wandb.proto import wandb_internal_pb2 # optional: W&B's own record type
+    data, block, pos, chunk = path.read_bytes(), 32768, 7, b""
+    if data[:4] != b":W&B": raise ValueError(f"{path} is not a W&B run file (it starts with {data[:4]!r}, not b':W&B').")
+    while pos + 7 <= len(data):
+        if block - pos % block < 7: pos += block - pos % block; continue # a block's tail too short for a header is padding
+        length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
+        if kind == 0 and length == 0: break # zeros: the writer stopped here
+        chunk += data[pos + 7:pos + 7 + length]; pos += 7 + length
+        if kind in (1, 4): # a whole record, or a record's last piece
+            record = wandb_internal_pb2.Record(); record.ParseFromString(chunk); chunk = b""
+            yield record
+
+def read_wandb_run(folder, # where the run is: `WANDB_DIR` or below it (an offline run's `offline-run-*` folder)
+                   run_id: str|None = None, # the run's id (`WandbRun.run_id`); None: the only run under `folder`
+                  ) -> dict:
+    "An offline W&B run read back from its run file: `name, group, config, history` (a DataFrame, one row per step), `summary, artifacts, exit_code`."
+    files = sorted(Path(folder).glob(f"**/run-{run_id or '*'}.wandb"))
+    if len(files) != 1: raise FileNotFoundError(f"{len(files)} W&B run files for run {run_id or 'any'} under {folder}; pass the run's id or its folder.")
+    out = {"name": None, "group": None, "config": {}, "summary": {}, "artifacts": {}, "exit_code": None}
+    history = []
+    for r in _wandb_records(files[0]):
+        kind = r.WhichOneof("record_type")
+        key = lambda item: item.key or "/".join(item.nested_key)
+        if kind == "run":
+            out.update(name=r.run.display_name, group=r.run.run_group or None)
+            out["config"].update({key(i): json.loads(i.value_json) for i in r.run.config.update})
+        elif kind == "config": out["config"].update({key(i): json.loads(i.value_json) for i in r.config.update})
+        elif kind == "history": history.append({key(i): json.loads(i.value_json) for i in r.history.item})
+        elif kind == "summary": out["summary"].update({key(i): json.loads(i.value_json) for i in r.summary.update if key(i)})
+        elif kind == "artifact": out["artifacts"][r.artifact.name] = sorted(e.path for e in r.artifact.manifest.contents)
+        elif kind == "exit": out["exit_code"] = r.exit.exit_code
+    out["config"].pop("_wandb", None)
+    out["history"] = pd.DataFrame(history).rename(columns={"_step": "step"})
+    return out
+
+# %% ../nbs/11_lora_trainer.ipynb #fd5ce5e7
+class TrackerRun(TrainerCallback):
+    "One run in an experiment tracker, fed by the `Trainer`: config as parameters, logged numbers as metrics per step; `finish` adds the run folder's results."
+    def __init__(self, name: str|None = None, # the run's name in the tracker; None: the tracker's own
+                 config: dict|None = None, # the run's config (nested), logged as parameters
+                 group: str|None = None, # the run's group; None: `tracking_group`'s, if any
+                 keep_open: bool = False, # leave the run open when training ends, for `finish` (`run_experiment` does)
+                ):
+        self.name, self.config, self.keep_open, self.run_id, self.closed = name, config or {}, keep_open, None, False
+        self.group = group if group is not None else (_TRACKING_GROUP[-1] if _TRACKING_GROUP else None)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.run_id is None: self.run_id = self._start()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        values = _numbers(logs)
+        if self.run_id is not None and not self.closed and values: self._log(values, state.global_step)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if not self.keep_open: self.close()
+
+    def finish(self, run_dir, # the written run folder (`metrics.json`, the adapter, ...)
+              ):
+        "Log the run folder's final scores (`final_scores`, at its last step), its files (`RUN_ARTIFACT_FILES`) and adapter; close the run."
+        if self.run_id is None or self.closed: return
+        run_dir = Path(run_dir)
+        metrics = json.loads((run_dir/"metrics.json").read_text())
+        self._final(final_scores(metrics), int(metrics.get("steps") or 0))
+        self._files([run_dir/f for f in RUN_ARTIFACT_FILES if (run_dir/f).exists()], run_dir/"adapter" if (run_dir/"adapter").is_dir() else None)
+        self.close()
+
+    def close(self, failed: bool = False, # mark the run failed (the training or its evaluation raised)
+             ):
+        "End the run in the tracker, once."
+        if self.run_id is not None and not self.closed: self._end(failed)
+        self.closed = True
+
+class MLflowRun(TrackerRun):
+    "A `TrackerRun` in MLflow: the store of `MLFLOW_TRACKING_URI` (else MLflow's default), the experiment `MLFLOW_EXPERIMENT_NAME` (else `lightweight-ft`); a new experiment in an SQLite store keeps its artifacts beside the database (`mlartifacts/`)."
+    def _start(self) -> str:
+        from mlflow import MlflowClient # optional: checked installed by tracker_names
+        from mlflow.entities import Param
+        self.client = MlflowClient()
+        name = os.environ.get("MLFLOW_EXPERIMENT_NAME", "lightweight-ft")
+        exp = self.client.get_experiment_by_name(name)
+        if exp is None:
+            # MLflow's own default is `./mlruns` under whatever folder the process runs in
+            store = self.client.tracking_uri
+            where = (Path(store.removeprefix("sqlite:///")).absolute().parent/"mlartifacts").as_uri() if store.startswith("sqlite:///") else None
+            try: exp_id = self.client.create_experiment(name, artifact_location=where)
+            except Exception: exp_id = self.client.get_experiment_by_name(name).experiment_id # another worker created it first
+        else: exp_id = exp.experiment_id
+        run_id = self.client.create_run(exp_id, run_name=self.name, tags={"lwft.group": self.group} if self.group else {}).info.run_id
+        params = [Param(k, str(v)[:6000]) for k, v in flat_config(self.config).items()] # MLflow's limits: 6000 characters, 100 a batch
+        for i in range(0, len(params), 100): self.client.log_batch(run_id, params=params[i:i + 100])
+        return run_id
+    def _log(self, values: dict, step: int):
+        from mlflow.entities import Metric
+        now = int(time.time() * 1000)
+        self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, step) for k, v in values.items()])
+    _final = _log
+    def _files(self, files: list, adapter):
+        for f in files: self.client.log_artifact(self.run_id, str(f), "run")
+        if adapter is not None: self.client.log_artifacts(self.run_id, str(adapter), "adapter")
+    def _end(self, failed: bool): self.client.set_terminated(self.run_id, "FAILED" if failed else "FINISHED")
+
+def _artifact_name(text: str) -> str: return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "run"
+
+class WandbRun(TrackerRun):
+    "A `TrackerRun` in W&B: the project `WANDB_PROJECT` (else `lightweight-ft`); `WANDB_MODE=offline` keeps it on disk for `wandb sync`."
+    def _start(self) -> str:
+        import wandb # optional: checked installed by tracker_names
+        try: self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "lightweight-ft"), name=self.name, group=self.group,
+                                   config=self.config, reinit="create_new")
+        except Exception as e:
+            raise RuntimeError(f"W&B could not start a run ({type(e).__name__}: {e}). Log in with `wandb login`, or set WANDB_MODE=offline "
+                               "to keep the run on disk and upload it later with `wandb sync`; or set training.report_to without wandb.") from e
+        return self.run.id
+    def _log(self, values: dict, step: int): self.run.log(values, step=step)
+    def _final(self, values: dict, step: int): self.run.summary.update(values)
+    def _files(self, files: list, adapter):
+        import wandb
+        name = _artifact_name(self.name or self.run.id)
+        art = wandb.Artifact(f"{name}-run", type="run-files")
+        for f in files: art.add_file(str(f))
+        self.run.log_artifact(art)
+        if adapter is not None:
+            art = wandb.Artifact(f"{name}-adapter", type="model"); art.add_dir(str(adapter)); self.run.log_artifact(art)
+    def _end(self, failed: bool): self.run.finish(exit_code=1 if failed else 0)
+
+TRACKER_RUNS = {"mlflow": MLflowRun, "wandb": WandbRun} # `training.report_to` name: its `TrackerRun`
+
 # %% ../nbs/11_lora_trainer.ipynb #df5d9546
 def log_finished_run(run_dir, # the finished run's folder (`metrics.json`, `train_log.csv`)
                      cfg: ExperimentConfig, # the run's config
+                     tracker_runs=(), # the run's open `TrackerRun`s (MLflow, W&B: `LoRATrainer.tracker_runs`), finished here
                     ):
-    "When `cfg.training.report_to` names TensorBoard, add the finished run's config and final metrics (`metrics.json`) to `run_dir/tensorboard`."
-    if "tensorboard" not in tracker_names(cfg.training.report_to): return
+    "Finish the run's MLflow and W&B runs (`TrackerRun.finish`); when `cfg.training.report_to` names TensorBoard, add the finished run's config and final metrics (`metrics.json`) to `run_dir/tensorboard`."
     run_dir = Path(run_dir)
+    for r in tracker_runs: r.finish(run_dir)
+    if "tensorboard" not in tracker_names(cfg.training.report_to): return
     log = pd.read_csv(run_dir/"train_log.csv") if (run_dir/"train_log.csv").exists() else None
     step = int(log["step"].max()) if log is not None and len(log) else 0
     log_run_to_tensorboard(run_dir/"tensorboard", cfg.to_dict(), json.loads((run_dir/"metrics.json").read_text()), step)
@@ -637,6 +799,8 @@ class LoRATrainer:
     "Trains LoRA adapters (or a baseline) on a sequence classifier and evaluates it, in one process or across a launcher's (torchrun, accelerate launch)."
     method = "lora"
     tracking_dir = None # where TensorBoard events go when `training.report_to` names it; None: `<output_dir>/tensorboard`
+    tracking_run = None # `TrackerRun`'s arguments for MLflow and W&B (name, config, group, keep_open); None: the training and lora settings as config
+    tracker_runs = () # the last training's `TrackerRun`s (MLflow, W&B)
     def __init__(self, model, # the base model to train (from `ModelLoader.load_model`)
                  tokenizer, # its tokenizer (the pad token id)
                  output_dir: str|None = None, # where the Trainer writes checkpoints (`training.save_every`); None: a temporary folder
@@ -717,7 +881,9 @@ class LoRATrainer:
         "The HF `Trainer` for this run, with the recorder, the best-adapter keeper and the checkpoint extras as callbacks."
         watching = bool(t.eval_every and eval_dataset is not None)
         steps = math.ceil(len(train_dataset) / t.batch_size) * t.epochs # global batches: the same whatever the process count
-        trackers, tracker_callbacks = tracking_callbacks(t, self.tracking_dir or Path(self.output_dir)/"tensorboard") if dist_env().is_main else ([], [])
+        run = self.tracking_run or {"config": {"training": dataclasses.asdict(t), "lora": dataclasses.asdict(l)}}
+        trackers, tracker_callbacks = tracking_callbacks(t, self.tracking_dir or Path(self.output_dir)/"tensorboard", run) if dist_env().is_main else ([], [])
+        self.tracker_runs = [c for c in tracker_callbacks if isinstance(c, TrackerRun)]
         lr = learning_rate_for(t, l)
         args = self._training_args(t, lr, prec, steps, model_device(model), watching, show_progress, trackers)
         self._recorder = RunRecorder()

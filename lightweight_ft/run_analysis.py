@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification
 from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, flat_config, load_config, read_yaml
 from .core import check_global_batch, dist_env, is_main_process, on_main_then_broadcast
-from .lora_trainer import LoRATrainer, RunStepProgress, log_finished_run, training_callbacks
+from .lora_trainer import _TRACKING_GROUP, LoRATrainer, RunStepProgress, log_finished_run, training_callbacks
 from .model_loader import ModelLoader
 from .models import resolve_model_path, resolve_target_modules
 from .runs import RUN_FILES, RunDirError, write_extra, _FolderLock, _foreign_entries, _refusal, _sibling, claim_run_dir, is_complete_run, probabilities_from_frame, run_dir_state, write_run_files
@@ -23,8 +23,9 @@ from .runs import RUN_FILES, RunDirError, write_extra, _FolderLock, _foreign_ent
 # %% auto #0
 __all__ = ['NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSIS_MODEL', 'trainer_for', 'load_for',
            'model_architecture', 'check_lora_targets', 'check_config_paths', 'check_config', 'RunNotWritten',
-           'run_experiment', 'draw_run_figures', 'experiment_config', 'load_sweep', 'varied_keys', 'run_label',
-           'config_hash', 'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep', 'run_analysis']
+           'tracking_group_for', 'run_experiment', 'draw_run_figures', 'experiment_config', 'load_sweep', 'varied_keys',
+           'run_label', 'config_hash', 'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep',
+           'run_analysis']
 
 # %% ../nbs/16_run_analysis.ipynb #fec3f768
 def trainer_for(cfg: ExperimentConfig, # the experiment config
@@ -132,6 +133,14 @@ def _kept_after_failed_write(claim, error: Exception) -> Exception:
                          f"({type(error).__name__}: {error}). Copy that folder to keep the model; running the same command again "
                          f"trains again into {claim.partial}, or pass --overwrite / delete it to start over.")
 
+# %% ../nbs/16_run_analysis.ipynb #c8e35569
+def tracking_group_for(run_dir, # the run's folder
+                      ) -> str:
+    "The group a run's MLflow and W&B runs go under: `tracking_group`'s, else the folder above the run (a search's output, a sweep's, not its `runs/`)."
+    if _TRACKING_GROUP: return _TRACKING_GROUP[-1]
+    parent = Path(run_dir).absolute().parent
+    return parent.parent.name if parent.name == "runs" else parent.name
+
 # %% ../nbs/16_run_analysis.ipynb #8605ecbb
 def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `ExperimentConfig` or a YAML path
                    output_dir, # the run folder to claim and write
@@ -157,6 +166,9 @@ def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `Experim
         checkpoints = claim_run_dir(output_dir).partial/"checkpoints" # one shared file system: every process names the same folder
         trainer = trainer_for(cfg, model, tokenizer, output_dir=str(checkpoints))
         trainer.tracking_dir = claim.partial/"tensorboard" if main else None # training.report_to: TensorBoard's events stay with the run
+        # MLflow and W&B: one run each, named after the folder, left open for the final scores and files (log_finished_run)
+        trainer.tracking_run = {"name": Path(output_dir).name, "config": cfg.to_dict(), "group": tracking_group_for(output_dir), "keep_open": True}
+        held.callback(lambda: [r.close(failed=True) for r in trainer.tracker_runs]) # a run that raised: failed in the trackers (no-op once finished)
         model = trainer.train(train, validation, training=cfg.training, lora=cfg.lora, progress=progress and main, resume=True) # training watches validation only
         if not main: return None # trained its share; the main process evaluates and writes
         results = _named(trainer.evaluate(model, test, batch_size=cfg.training.eval_batch_size, progress=progress), loader.label_names) # the headline: test
@@ -164,7 +176,7 @@ def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `Experim
                              data_splits=loader.splits.record(), split="test")
         except Exception as e: raise _kept_after_failed_write(claim, e) from e
         shutil.rmtree(checkpoints, ignore_errors=True) # the run is written: nothing left to resume
-        write_extra("the run's TensorBoard summary", log_finished_run, claim.partial, cfg)
+        write_extra("the run's tracker summaries", log_finished_run, claim.partial, cfg, trainer.tracker_runs)
         run_dir = claim.commit()
     return json.loads((run_dir/"metrics.json").read_text())
 

@@ -4,7 +4,10 @@
 
 # %% ../nbs/01_testing.ipynb #36fcf918
 from __future__ import annotations
-import tempfile, zlib
+import os, pwd, shutil, socket, subprocess, tempfile, zlib
+from contextlib import contextmanager
+from html.parser import HTMLParser
+from urllib.parse import unquote
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -16,7 +19,8 @@ from .config_manager import ExperimentConfig
 
 # %% auto #0
 __all__ = ['tiny_tokenizer', 'tiny_classifier', 'synthetic_sentiment', 'write_tiny_setup', 'synthetic_predictions',
-           'synthetic_run', 'tiny_base_dir', 'tiny_adapter']
+           'synthetic_run', 'tiny_base_dir', 'tiny_adapter', 'chromium_path', 'open_in_chromium', 'broken_links',
+           'postgres_bin', 'throwaway_postgres']
 
 # %% ../nbs/01_testing.ipynb #4569bdc8
 _POS = "good great fine lovely superb brilliant moving charming".split()
@@ -181,3 +185,87 @@ def tiny_adapter(base_dir, # a folder of `tiny_base_dir`
         for n, p in model.named_parameters():
             if "lora_B" in n: p.copy_(torch.randn(p.shape, generator=g) * 0.5)
     return model.eval()
+
+# %% ../nbs/01_testing.ipynb #2f26a03c
+def chromium_path() -> str|None:
+    "The headless-capable Chromium on this machine (`chromium`, `chromium-browser` or `google-chrome`), or None."
+    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
+def open_in_chromium(page, # an HTML file
+                     screenshot=None, # also save a PNG of the page's first screen here; None: no picture
+                     size: tuple = (1280, 900), # the window, in pixels
+                     budget_ms: int = 10_000, # virtual time the page's scripts get before the DOM is read
+                    ) -> dict:
+    "`{'dom': the page's DOM after its scripts ran, 'console': its console messages}`, from headless Chromium (`--dump-dom`)."
+    exe = chromium_path()
+    if exe is None: raise FileNotFoundError("Chromium is not installed: apt-get install -y chromium (Debian), or skip the browser checks.")
+    url = Path(page).resolve().as_uri()
+    with tempfile.TemporaryDirectory() as profile: # a fresh profile: no state between pages or with another Chromium
+        base = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={profile}",
+                f"--window-size={size[0]},{size[1]}", f"--virtual-time-budget={budget_ms}", "--enable-logging=stderr", "--v=0"]
+        run = subprocess.run(base + ["--dump-dom", url], capture_output=True, text=True, timeout=180)
+        if screenshot is not None:
+            subprocess.run(base + ["--hide-scrollbars", f"--screenshot={Path(screenshot).resolve()}", url], capture_output=True, timeout=180, check=True)
+    if run.returncode != 0 or not run.stdout.strip(): raise RuntimeError(f"Chromium could not open {page}: {run.stderr[-2000:]}")
+    console = [line.split("] ", 1)[-1] for line in run.stderr.splitlines() if ":CONSOLE" in line]
+    return {"dom": run.stdout, "console": console}
+
+# %% ../nbs/01_testing.ipynb #5bdd25a7
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__(); self.ids, self.refs = set(), []
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        for k in ("id", "name"):
+            if a.get(k): self.ids.add(a[k])
+        for k in ("href", "src"):
+            if a.get(k): self.refs.append(a[k])
+
+def broken_links(html: str, # a page's HTML (its DOM once drawn, `open_in_chromium`)
+                 folder, # the page's folder: relative links are files there
+                ) -> list[str]:
+    "The page's internal links that lead nowhere: `#anchor`s with no element of that id, relative paths to no file."
+    parsed = _Links(); parsed.feed(html)
+    broken = []
+    for ref in parsed.refs:
+        if ref.startswith(("http:", "https:", "mailto:", "data:", "javascript:", "about:")): continue # not internal
+        path, _, anchor = ref.partition("#")
+        if not path and anchor not in parsed.ids: broken.append(ref)
+        elif path and not (Path(folder)/unquote(path)).exists(): broken.append(ref)
+    return broken
+
+# %% ../nbs/01_testing.ipynb #e12f40a0
+def postgres_bin() -> Path|None:
+    "The folder of PostgreSQL's server programs (`initdb`, `pg_ctl`): on PATH, or Debian's `/usr/lib/postgresql/<version>/bin`; None if missing."
+    found = shutil.which("pg_ctl")
+    if found: return Path(found).resolve().parent
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    return versions[-1].parent if versions else None
+
+@contextmanager
+def throwaway_postgres() -> str:
+    "Start a PostgreSQL cluster in a temporary folder, on 127.0.0.1 and a free port, trusted, no fsync; yield its URL; stop it and remove it."
+    bin_dir = postgres_bin()
+    if bin_dir is None: raise FileNotFoundError("PostgreSQL's server is not installed: apt-get install -y postgresql (Debian), or skip this test.")
+    folder = Path(tempfile.mkdtemp(prefix="lwft_pg_"))
+    as_user = []
+    if os.geteuid() == 0: # the server refuses to run as root: Debian's `postgres` user runs it
+        owner = pwd.getpwnam("postgres")
+        os.chown(folder, owner.pw_uid, owner.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s: s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+    data = folder/"data"
+    run = lambda *args: subprocess.run(as_user + [str(bin_dir/args[0]), *args[1:]], capture_output=True, text=True, timeout=120, check=True)
+    try:
+        try:
+            run("initdb", "-D", str(data), "-A", "trust", "-U", "lwft", "-E", "UTF8", "--locale=C", "--no-sync")
+            run("pg_ctl", "-D", str(data), "-l", str(folder/"server.log"), "-w", "-t", "60",
+                "-o", f"-h 127.0.0.1 -p {port} -k {folder} -F -c max_connections=50", "start")
+        except subprocess.CalledProcessError as e:
+            log = (folder/"server.log").read_text()[-2000:] if (folder/"server.log").exists() else ""
+            raise RuntimeError(f"PostgreSQL did not start ({' '.join(map(str, e.cmd))}): {e.stderr[-2000:]}{log}") from None
+        yield f"postgresql://lwft@127.0.0.1:{port}/postgres"
+    finally:
+        if (data/"postmaster.pid").exists(): subprocess.run(as_user + [str(bin_dir/"pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                                                            capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
