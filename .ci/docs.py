@@ -162,8 +162,10 @@ def render_preview(proc_dir) -> Path:
     from nbconvert import HTMLExporter
     proc_dir = Path(proc_dir); out = proc_dir/"_preview"
     shutil.rmtree(out, ignore_errors=True); out.mkdir()
+    from nbconvert.preprocessors import TagRemovePreprocessor
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_input_tags={"echo-false"}), enabled=True)
     import nbformat, yaml
     for path in sorted(proc_dir.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
@@ -171,6 +173,9 @@ def render_preview(proc_dir) -> Path:
             meta = yaml.safe_load(cell.source.strip().strip("-")) if cell.cell_type == "raw" and cell.source.startswith("---") else None
             if isinstance(meta, dict) and meta.get("title"):
                 nb.cells[0] = nbformat.v4.new_markdown_cell(f"# {meta['title']}" + (f"\n\n> {meta['description']}" if meta.get("description") else ""))
+        for cell in nb.cells: # `#| echo: false` (show_doc's cells): Quarto shows the output alone
+            if cell.cell_type == "code" and re.search(r"^#\|\s*echo:\s*false", cell.source, re.M):
+                cell.metadata.setdefault("tags", []).append("echo-false")
         body, _ = exporter.from_notebook_node(nb)
         (out/page_name(path)).write_text(body, encoding="utf-8")
     if (ROOT/"nbs"/"images").is_dir(): shutil.copytree(ROOT/"nbs"/"images", out/"images")
