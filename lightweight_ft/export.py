@@ -16,10 +16,12 @@ from .metrics import calibration_bins, compare_predictions, evaluate_predictions
 from .runs import ModelLoadError, model_folder
 
 # %% auto #0
-__all__ = ['EXPORT_FILE', 'PARITY_FILE', 'CALIBRATION_FILE', 'INT8_FOLDER', 'OPTIMIZER_MODEL_TYPES', 'run_config', 'load_merged',
-           'export_graph', 'optimize_graph', 'parity_split', 'parity_report', 'ExportParityError', 'ExportSettings',
-           'quantize_int8', 'export_card', 'export_model', 'apply_temperature', 'fit_temperature', 'fit_calibration',
-           'load_temperature', 'calibrate', 'CalibratedPredictor']
+__all__ = ['EXPORT_FILE', 'PARITY_FILE', 'CALIBRATION_FILE', 'INT8_FOLDER', 'OPTIMIZER_MODEL_TYPES', 'CONFORMAL_FILE',
+           'run_config', 'load_merged', 'export_graph', 'optimize_graph', 'parity_split', 'parity_report',
+           'ExportParityError', 'ExportSettings', 'quantize_int8', 'export_card', 'export_model', 'apply_temperature',
+           'fit_temperature', 'fit_calibration', 'load_temperature', 'calibrate', 'CalibratedPredictor',
+           'labelled_file', 'validation_split', 'conformalize', 'load_conformal', 'add_label_sets',
+           'ConformalPredictor']
 
 # %% ../nbs/18_export.ipynb #4389ae5f
 EXPORT_FILE = "export.json"
@@ -420,3 +422,120 @@ class CalibratedPredictor:
         return results
     __call__ = predict
     def __repr__(self): return f"CalibratedPredictor({self.predictor!r}, temperature={self.temperature})"
+
+# %% ../nbs/18_export.ipynb #84d5f692
+from .data import load_splits_for, read_table
+from .metrics import check_coverage, conformal_sets, fit_conformal
+
+# %% ../nbs/18_export.ipynb #9d090a68
+CONFORMAL_FILE = "conformal.json"
+
+# %% ../nbs/18_export.ipynb #b753d1c9
+def labelled_file(path, # a labelled CSV, TSV, JSONL or Parquet file
+                  label_names: list[str], # the model's labels in id order: the file's labels are names among them or ids
+                  text_column: str = "sentence", # the column of the texts
+                  label_column: str = "label", # the column of the true labels
+                  text_pair_column: str|None = None, # the column of the pairs' second texts; None: single texts
+                 ) -> tuple[list[str], list[str]|None, np.ndarray]:
+    "`(texts, second texts or None, label ids)` of a labelled file, every label checked against the model's `label_names`."
+    table = read_table(path, text_column, label_column, text_pair_column, require_label=False)
+    if label_column not in table.columns:
+        raise DataError(f"{path}: no label column {label_column!r}; the columns are {table.columns}. The file needs the true label of every "
+                        f"row: name its column (--label-column).")
+    index = {n: i for i, n in enumerate(label_names)}
+    ids = []
+    for row, y in zip(table.rows, table.labels):
+        if isinstance(y, int) and 0 <= y < len(label_names): ids.append(y)
+        elif isinstance(y, str) and y in index: ids.append(index[y])
+        else: raise DataError(f"{path}, record {row}: label {y!r} is not one of the model's labels {label_names} "
+                              f"(give names, or ids 0..{len(label_names) - 1}).")
+    return table.texts, table.pairs, np.asarray(ids, dtype=int)
+
+# %% ../nbs/18_export.ipynb #47194f9b
+def validation_split(source, # a run folder, or a model folder holding the run's `config.yaml`
+                     label_names: list[str]|None = None, # the model's labels, checked against the split's; None: not checked
+                    ) -> tuple[list[str], list[str]|None, np.ndarray, str]:
+    "`(texts, second texts or None, label ids, where)`: the run's validation split, rebuilt from its `config.yaml` as training carved it."
+    cfg = run_config(source)
+    if cfg is None:
+        raise DataError(f"{source} has no config.yaml naming its data, so its validation split is unknown: pass a labelled file to fit "
+                        f"on (data=FILE; lwft predict --conformal-data FILE).")
+    splits = load_splits_for(cfg.data, cfg.training.seed)
+    if label_names is not None and list(splits.label_names) != list(label_names):
+        raise DataError(f"the run's data has the labels {splits.label_names} and the model {list(label_names)}: the config no longer "
+                        f"reads the data the model was trained on; pass a labelled file to fit on (data=FILE).")
+    t = splits.tables["validation"]
+    return list(t.texts), t.pairs, splits.labels["validation"], f"validation split of {t.source} ({len(t)} rows)"
+
+# %% ../nbs/18_export.ipynb #e55af484
+def conformalize(model_dir, # a run, adapter, merged or exported model folder
+                 data=None, # a labelled file to fit on; None: the run's validation split
+                 text_column: str = "sentence", # `data`'s text column
+                 label_column: str = "label", # `data`'s label column
+                 text_pair_column: str|None = None, # `data`'s column of second texts, for pairs
+                 batch_size: int = 32, # texts per forward pass
+                 predictor=None, # a loaded `SentimentPredictor` on `model_dir`; None: one is loaded (CPU, fp32)
+                ) -> dict:
+    "Fit conformal label sets on the run's validation split (or `data`), save them as `conformal.json` in the model folder, return them."
+    predictor = predictor or SentimentPredictor(str(model_dir), batch_size=batch_size, device="cpu")
+    if data is None: texts, pairs, labels, where = validation_split(model_dir, predictor.label_names)
+    else:
+        texts, pairs, labels = labelled_file(data, predictor.label_names, text_column, label_column, text_pair_column); where = str(data)
+    probs = np.array([r["probabilities"] for r in predictor.predict(texts, pairs)], dtype=np.float64)
+    conformal = {"data": where, "label_names": list(predictor.label_names), **fit_conformal(probs, labels)}
+    (model_folder(model_dir)/CONFORMAL_FILE).write_text(json.dumps(conformal))
+    return conformal
+
+# %% ../nbs/18_export.ipynb #267089f4
+def load_conformal(path, # a model folder, or a run folder holding one
+                  ) -> dict|None:
+    "What a model folder's `conformal.json` (or its run's model folder's) holds; None when conformal sets were never fitted."
+    path = Path(path)
+    for folder in (path, model_folder(path)) if path.is_dir() else ():
+        if (folder/CONFORMAL_FILE).exists(): return json.loads((folder/CONFORMAL_FILE).read_text())
+    return None
+
+# %% ../nbs/18_export.ipynb #4324cb5d
+def add_label_sets(results, # a predictor's result dicts (or one)
+                   conformal: dict, # `conformal.json`'s content (`conformalize`)
+                   coverage: float = 0.9, # the share of texts whose set should hold the true label
+                  ):
+    "`results` with `label_set` (label names), `coverage` and `abstain` (the set is not one label) added to each predicted row."
+    coverage = check_coverage(coverage)
+    rows = [r for r in ([results] if isinstance(results, dict) else results) if r.get("probabilities") is not None]
+    if rows:
+        sets = conformal_sets([r["probabilities"] for r in rows], conformal, coverage)
+        for r, s in zip(rows, sets):
+            r.update(label_set=[conformal["label_names"][i] for i in np.flatnonzero(s)], coverage=coverage, abstain=int(s.sum()) != 1)
+    return results
+
+# %% ../nbs/18_export.ipynb #635459fd
+class ConformalPredictor:
+    "A predictor whose results add `label_set`, `coverage` and `abstain` (`add_label_sets`) beside the raw prediction."
+    result_columns = ("label_set", "abstain") # what `predict_file` writes beside the raw columns
+    def __init__(self, predictor, # a `SentimentPredictor` (or `CalibratedPredictor`)
+                 conformal: dict, # `conformal.json`'s content (`conformalize`)
+                 coverage: float = 0.9): # the share of texts whose set should hold the true label
+        self.predictor, self.conformal, self.coverage = predictor, conformal, check_coverage(coverage)
+        self.label_names = predictor.label_names
+        if list(conformal["label_names"]) != list(self.label_names):
+            raise ValueError(f"conformal.json was fitted for the labels {conformal['label_names']}, the model has {list(self.label_names)}: "
+                             f"fit it again (conformalize).")
+
+    @classmethod
+    def from_folder(cls, model_dir, # a run, adapter, merged or exported model folder
+                    coverage: float = 0.9, # the share of texts whose set should hold the true label
+                    data=None, # where the folder has no `conformal.json`: a labelled file to fit on; None: the run's validation split
+                    fit_kwargs: dict|None = None, # `conformalize`'s column names for `data`
+                    **kwargs): # `SentimentPredictor`'s options (batch_size, precision, ...)
+        "A `SentimentPredictor` on `model_dir` with the folder's conformal sets, fitted (and saved) first when it has none."
+        check_coverage(coverage) # before any model loads
+        predictor = SentimentPredictor(str(model_dir), **kwargs)
+        conformal = load_conformal(model_dir) or conformalize(model_dir, data, predictor=predictor, **(fit_kwargs or {}))
+        return cls(predictor, conformal, coverage)
+
+    def predict(self, texts, # one text, or a list of them
+                pairs=None): # second texts of sentence pairs, one per text; None: single texts
+        return add_label_sets(self.predictor.predict(texts) if pairs is None else self.predictor.predict(texts, pairs), self.conformal, self.coverage)
+    __call__ = predict
+    def __repr__(self): return f"ConformalPredictor({self.predictor!r}, coverage={self.coverage})"

@@ -201,8 +201,10 @@ def build_app(registry: ModelRegistry, # the models to serve
     app = fastapi.FastAPI(title="lightweight-ft", description="Sentence classification with the models named at start-up.")
 
     # built from types, not annotations: this module's postponed annotations would leave pydantic strings to resolve
-    PredictRequest = create_model("PredictRequest", text=(Optional[str], None), texts=(Optional[list[str]], None), model=(Optional[str], None))
+    PredictRequest = create_model("PredictRequest", text=(Optional[str], None), texts=(Optional[list[str]], None), model=(Optional[str], None),
+                                  coverage=(Optional[float], None)) # conformal sets at this coverage, from the model's conformal.json
 
+    conformal = {} # each model's conformal.json, read at its first request for label sets
     def error(status, message): return JSONResponse(status_code=status, content={"error": message})
 
     @app.get("/health")
@@ -243,9 +245,18 @@ def build_app(registry: ModelRegistry, # the models to serve
             if len(registry.names) != 1: return error(422, f'several models are loaded: name one with "model" ({", ".join(registry.names)}).')
             name = registry.names[0]
         if name not in batchers: return error(404, f"no model named {name!r}; loaded: {', '.join(registry.names)}.")
+        if req.coverage is not None:
+            from lightweight_ft.export import add_label_sets, load_conformal
+            from lightweight_ft.metrics import check_coverage
+            try: check_coverage(req.coverage)
+            except ValueError as e: return error(422, str(e))
+            if name not in conformal: conformal[name] = load_conformal(registry.entries[name]["source"])
+            if conformal[name] is None: return error(422, f"model {name!r} has no conformal.json, so no label sets: fit them first "
+                                                          f"(lwft predict --model {registry.entries[name]['source']} --coverage 0.9 ...).")
         try: results = await asyncio.wait_for(batchers[name].submit(texts), settings.timeout_s)
         except asyncio.TimeoutError: return error(504, f"no answer within {settings.timeout_s:g} s (lwft serve --timeout); try fewer texts or later.")
         except Exception as e: return error(500, f"prediction failed: {type(e).__name__}: {str(e)[:300]}")
+        if req.coverage is not None: add_label_sets(results, conformal[name], req.coverage)
         body = {"model": name, "labels": registry.entries[name]["predictor"].label_names}
         return {**body, "result": results[0]} if req.text is not None else {**body, "results": results}
     predict.__annotations__["request"] = fastapi.Request # set here: this module's postponed annotations would leave FastAPI a string
