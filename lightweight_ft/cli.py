@@ -74,7 +74,8 @@ def _predict(a):
     else:
         from lightweight_ft.export import ConformalPredictor
         fit = dict(text_column=a.text_column, label_column=a.label_column, text_pair_column=a.text_pair_column)
-        predictor = ConformalPredictor.from_folder(a.model, a.coverage, data=a.conformal_data, fit_kwargs=fit, batch_size=a.batch_size, precision=a.precision)
+        predictor = ConformalPredictor.from_folder(a.model, a.coverage, data=a.conformal_data, fit_kwargs=fit,
+                                                   batch_size=a.batch_size, precision=a.precision)
     if a.input:
         done = predict_file(predictor, a.input, a.output, text_column=a.text_column, progress=not a.quiet, text_pair_column=a.text_pair_column,
                             overwrite=a.overwrite)
@@ -146,22 +147,26 @@ def _audit_parser(sub):
 # %% ../nbs/24_cli.ipynb #5f9b5350
 def _gate(a):
     from lightweight_ft.gate import gate, gate_markdown
-    result = gate(a.new, a.against, a.data, margin=a.margin / 100, alpha=a.alpha, text_column=a.text_column, label_column=a.label_column,
-                  text_pair_column=a.text_pair_column, batch_size=a.batch_size, output_dir=a.output)
+    result = gate(a.new, a.against, a.data, margin=a.margin / 100, alpha=a.alpha, text_column=a.text_column,
+                  label_column=a.label_column, text_pair_column=a.text_pair_column, batch_size=a.batch_size,
+                  output_dir=a.output)
     print(gate_markdown(result)); print(f"verdict: {a.output}/gate.json, {a.output}/gate.md")
     return 0 if result["new_not_worse"] else 1
 
 # %% ../nbs/24_cli.ipynb #2398544b
 def _gate_parser(sub):
-    g = sub.add_parser("gate", help="is NEW not worse than CURRENT on a labelled test file? exit 0: not worse, 1: worse, 2: bad input")
+    g = sub.add_parser("gate", help="is NEW not worse than CURRENT on a labelled test file? "
+                                    "exit 0: not worse, 1: may be worse, 2: bad input")
     g.add_argument("new", help="the candidate: a run, adapter, merged or exported (ONNX, int8) model folder")
     g.add_argument("--against", required=True, metavar="CURRENT", help="the model in service, the same kinds")
     g.add_argument("--data", required=True, help="labelled test file (CSV, TSV, JSONL, Parquet) both models predict")
-    g.add_argument("--margin", type=float, default=0.5, help="points of accuracy NEW may lose and pass (default 0.5: half a point)")
+    g.add_argument("--margin", type=float, default=0.5,
+                   help="points of accuracy NEW may lose and still pass (default 0.5: half a point)")
     g.add_argument("--alpha", type=float, default=0.05, help="one-sided significance level of the non-inferiority test")
     g.add_argument("--text-column", default="sentence"); g.add_argument("--label-column", default="label")
     g.add_argument("--text-pair-column", default=None, help="sentence pairs: the column of the second texts")
-    g.add_argument("--batch-size", type=int, default=32); g.add_argument("--output", default="gate", help="folder for gate.json and gate.md")
+    g.add_argument("--batch-size", type=int, default=32)
+    g.add_argument("--output", default="gate", help="folder for gate.json and gate.md")
     g.set_defaults(fn=_gate)
     return g
 
@@ -205,9 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--batch-size", type=int, default=64)
     pr.add_argument("--precision", choices=["fp32", "bf16", "fp16", "auto"], default="fp32",
                     help="fp32 (exact, the default); bf16/fp16 autocast, or auto (bf16 where the hardware has it), trade exactness for speed")
-    pr.add_argument("--coverage", type=float, help="add each text's conformal label_set at this coverage (e.g. 0.9) and abstain "
-                    "(the set is not one label); fitted on the run's validation split at first use, saved as conformal.json")
-    pr.add_argument("--conformal-data", help="labelled file to fit the sets on where the folder has no run behind it (an ONNX export)")
+    pr.add_argument("--coverage", type=float, help="add each text's conformal label_set at this coverage (e.g. 0.9) "
+                    "and abstain (the set is not one label); fitted on the run's validation split at first use and "
+                    "saved as conformal.json")
+    pr.add_argument("--conformal-data", help="labelled file to fit the sets on where no run is behind the folder "
+                    "(an ONNX export)")
     pr.add_argument("--label-column", default="label", help="--conformal-data's label column")
     pr.set_defaults(fn=_predict)
     ex = sub.add_parser("export", help="merge and export a run or model folder to ONNX, with its parity against PyTorch measured")

@@ -506,7 +506,7 @@ def predict_file(predictor: SentimentPredictor, # the loaded model (`SentimentPr
     if text_pair_column is not None and text_pair_column not in header:
         raise DataError(f"{input_path}: no column {text_pair_column!r} for the second texts; the columns are {header}. Pass --text-pair-column NAME.")
     pair_col = header.index(text_pair_column) if text_pair_column is not None else None
-    extra = list(getattr(predictor, "result_columns", ())) # fields a wrapping predictor adds (ConformalPredictor: label_set, abstain)
+    extra = list(getattr(predictor, "result_columns", ())) # what a wrapping predictor adds (label_set, abstain)
     added = list(PREDICTION_FILE_COLUMNS) + [f"prob_{i}" for i in range(len(predictor.label_names))] + extra
     clash = [c for c in added if c in header]
     if clash:
@@ -525,7 +525,8 @@ def predict_file(predictor: SentimentPredictor, # the loaded model (`SentimentPr
                 pairs = [row[pair_col] for row in chunk] if pair_col is not None else None
                 for row, r in zip(chunk, predictor.predict([row[col] for row in chunk], pairs)):
                     filled = r["label"] is not None
-                    w.writerow(row + ([r["label"], r["label_name"], f"{r['confidence']:.6f}", *(f"{p:.6f}" for p in r["probabilities"]),
+                    w.writerow(row + ([r["label"], r["label_name"], f"{r['confidence']:.6f}",
+                                       *(f"{p:.6f}" for p in r["probabilities"]),
                                        *(json.dumps(r[c], ensure_ascii=False) for c in extra)]
                                       if filled else [""] * len(added)))
                     counts["rows"] += 1; counts["empty"] += not filled; counts["truncated"] += r["truncated"]

@@ -432,16 +432,18 @@ CONFORMAL_FILE = "conformal.json"
 
 # %% ../nbs/18_export.ipynb #b753d1c9
 def labelled_file(path, # a labelled CSV, TSV, JSONL or Parquet file
-                  label_names: list[str], # the model's labels in id order: the file's labels are names among them or ids
+                  label_names: list[str], # the model's labels in id order; the file's are names among them, or ids
                   text_column: str = "sentence", # the column of the texts
                   label_column: str = "label", # the column of the true labels
                   text_pair_column: str|None = None, # the column of the pairs' second texts; None: single texts
                  ) -> tuple[list[str], list[str]|None, np.ndarray]:
-    "`(texts, second texts or None, label ids)` of a labelled file, every label checked against the model's `label_names`."
+    "`(texts, second texts or None, label ids)` of a labelled file, each label checked against `label_names`."
+    if not Path(path).expanduser().is_file():
+        raise DataError(f"{path}: no such file. Pass a labelled CSV, TSV, JSONL or Parquet file.")
     table = read_table(path, text_column, label_column, text_pair_column, require_label=False)
     if label_column not in table.columns:
-        raise DataError(f"{path}: no label column {label_column!r}; the columns are {table.columns}. The file needs the true label of every "
-                        f"row: name its column (--label-column).")
+        raise DataError(f"{path}: no label column {label_column!r}; the columns are {table.columns}. The file needs "
+                        f"the true label of every row: name its column (--label-column).")
     index = {n: i for i, n in enumerate(label_names)}
     ids = []
     for row, y in zip(table.rows, table.labels):
@@ -453,17 +455,17 @@ def labelled_file(path, # a labelled CSV, TSV, JSONL or Parquet file
 
 # %% ../nbs/18_export.ipynb #47194f9b
 def validation_split(source, # a run folder, or a model folder holding the run's `config.yaml`
-                     label_names: list[str]|None = None, # the model's labels, checked against the split's; None: not checked
+                     label_names: list[str]|None = None, # the model's labels, checked against the data's
                     ) -> tuple[list[str], list[str]|None, np.ndarray, str]:
-    "`(texts, second texts or None, label ids, where)`: the run's validation split, rebuilt from its `config.yaml` as training carved it."
+    "`(texts, second texts or None, label ids, where)`: the run's validation split, carved again by its config."
     cfg = run_config(source)
     if cfg is None:
-        raise DataError(f"{source} has no config.yaml naming its data, so its validation split is unknown: pass a labelled file to fit "
-                        f"on (data=FILE; lwft predict --conformal-data FILE).")
+        raise DataError(f"{source} has no config.yaml naming its data, so its validation split is unknown: pass a "
+                        f"labelled file to fit on (data=FILE; lwft predict --conformal-data FILE).")
     splits = load_splits_for(cfg.data, cfg.training.seed)
     if label_names is not None and list(splits.label_names) != list(label_names):
-        raise DataError(f"the run's data has the labels {splits.label_names} and the model {list(label_names)}: the config no longer "
-                        f"reads the data the model was trained on; pass a labelled file to fit on (data=FILE).")
+        raise DataError(f"the run's data has the labels {splits.label_names} and the model {list(label_names)}: the "
+                        f"config no longer reads the data the model was trained on; pass a labelled file (data=FILE).")
     t = splits.tables["validation"]
     return list(t.texts), t.pairs, splits.labels["validation"], f"validation split of {t.source} ({len(t)} rows)"
 
@@ -476,11 +478,12 @@ def conformalize(model_dir, # a run, adapter, merged or exported model folder
                  batch_size: int = 32, # texts per forward pass
                  predictor=None, # a loaded `SentimentPredictor` on `model_dir`; None: one is loaded (CPU, fp32)
                 ) -> dict:
-    "Fit conformal label sets on the run's validation split (or `data`), save them as `conformal.json` in the model folder, return them."
+    "Fit conformal sets on the run's validation split (or `data`); save them as the model folder's `conformal.json`."
     predictor = predictor or SentimentPredictor(str(model_dir), batch_size=batch_size, device="cpu")
     if data is None: texts, pairs, labels, where = validation_split(model_dir, predictor.label_names)
     else:
-        texts, pairs, labels = labelled_file(data, predictor.label_names, text_column, label_column, text_pair_column); where = str(data)
+        columns = (text_column, label_column, text_pair_column)
+        (texts, pairs, labels), where = labelled_file(data, predictor.label_names, *columns), str(data)
     probs = np.array([r["probabilities"] for r in predictor.predict(texts, pairs)], dtype=np.float64)
     conformal = {"data": where, "label_names": list(predictor.label_names), **fit_conformal(probs, labels)}
     (model_folder(model_dir)/CONFORMAL_FILE).write_text(json.dumps(conformal))
@@ -489,7 +492,7 @@ def conformalize(model_dir, # a run, adapter, merged or exported model folder
 # %% ../nbs/18_export.ipynb #267089f4
 def load_conformal(path, # a model folder, or a run folder holding one
                   ) -> dict|None:
-    "What a model folder's `conformal.json` (or its run's model folder's) holds; None when conformal sets were never fitted."
+    "What a model folder's `conformal.json` (or its run's model folder's) holds; None when never fitted."
     path = Path(path)
     for folder in (path, model_folder(path)) if path.is_dir() else ():
         if (folder/CONFORMAL_FILE).exists(): return json.loads((folder/CONFORMAL_FILE).read_text())
@@ -500,13 +503,14 @@ def add_label_sets(results, # a predictor's result dicts (or one)
                    conformal: dict, # `conformal.json`'s content (`conformalize`)
                    coverage: float = 0.9, # the share of texts whose set should hold the true label
                   ):
-    "`results` with `label_set` (label names), `coverage` and `abstain` (the set is not one label) added to each predicted row."
+    "`results`, each predicted row given `label_set` (names), `coverage` and `abstain` (the set is not one label)."
     coverage = check_coverage(coverage)
     rows = [r for r in ([results] if isinstance(results, dict) else results) if r.get("probabilities") is not None]
     if rows:
         sets = conformal_sets([r["probabilities"] for r in rows], conformal, coverage)
         for r, s in zip(rows, sets):
-            r.update(label_set=[conformal["label_names"][i] for i in np.flatnonzero(s)], coverage=coverage, abstain=int(s.sum()) != 1)
+            names = [conformal["label_names"][i] for i in np.flatnonzero(s)]
+            r.update(label_set=names, coverage=coverage, abstain=len(names) != 1)
     return results
 
 # %% ../nbs/18_export.ipynb #635459fd
@@ -519,23 +523,25 @@ class ConformalPredictor:
         self.predictor, self.conformal, self.coverage = predictor, conformal, check_coverage(coverage)
         self.label_names = predictor.label_names
         if list(conformal["label_names"]) != list(self.label_names):
-            raise ValueError(f"conformal.json was fitted for the labels {conformal['label_names']}, the model has {list(self.label_names)}: "
-                             f"fit it again (conformalize).")
+            raise ValueError(f"conformal.json was fitted for the labels {conformal['label_names']}, the model has "
+                             f"{list(self.label_names)}: fit it again (conformalize).")
 
     @classmethod
     def from_folder(cls, model_dir, # a run, adapter, merged or exported model folder
                     coverage: float = 0.9, # the share of texts whose set should hold the true label
-                    data=None, # where the folder has no `conformal.json`: a labelled file to fit on; None: the run's validation split
+                    data=None, # without `conformal.json`: a labelled file to fit on; None: the run's validation split
                     fit_kwargs: dict|None = None, # `conformalize`'s column names for `data`
                     **kwargs): # `SentimentPredictor`'s options (batch_size, precision, ...)
-        "A `SentimentPredictor` on `model_dir` with the folder's conformal sets, fitted (and saved) first when it has none."
+        "A `SentimentPredictor` on `model_dir` with the folder's conformal sets, fitted and saved first if missing."
         check_coverage(coverage) # before any model loads
         predictor = SentimentPredictor(str(model_dir), **kwargs)
-        conformal = load_conformal(model_dir) or conformalize(model_dir, data, predictor=predictor, **(fit_kwargs or {}))
+        conformal = load_conformal(model_dir) or conformalize(model_dir, data, predictor=predictor,
+                                                              **(fit_kwargs or {}))
         return cls(predictor, conformal, coverage)
 
     def predict(self, texts, # one text, or a list of them
                 pairs=None): # second texts of sentence pairs, one per text; None: single texts
-        return add_label_sets(self.predictor.predict(texts) if pairs is None else self.predictor.predict(texts, pairs), self.conformal, self.coverage)
+        results = self.predictor.predict(texts) if pairs is None else self.predictor.predict(texts, pairs)
+        return add_label_sets(results, self.conformal, self.coverage)
     __call__ = predict
     def __repr__(self): return f"ConformalPredictor({self.predictor!r}, coverage={self.coverage})"

@@ -32,8 +32,8 @@ def model_kind(path, # a run, adapter, merged or exported model folder
 # %% ../nbs/22_gate.ipynb #98912c0e
 def _check_margin(margin, alpha):
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 1:
-        raise ValueError(f"margin is the share of accuracy NEW may lose, in [0, 1): 0.005 is half a point (lwft gate --margin takes "
-                         f"points: 0.5); got {margin!r}.")
+        raise ValueError(f"margin is the share of accuracy NEW may lose, in [0, 1): 0.005 is half a point "
+                         f"(lwft gate --margin takes points: 0.5); got {margin!r}.")
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 0.5:
         raise ValueError(f"alpha, the one-sided significance level, must be in (0, 0.5), e.g. 0.05; got {alpha!r}.")
 
@@ -51,29 +51,37 @@ def gate(new, # the candidate: a run, adapter, merged or exported model folder
          seed: int = 0, # seeds the bootstraps
          output_dir=None, # where `gate.json` and `gate.md` go; None: not written
         ) -> dict:
-    "Is `new` not worse than `current` on `data`? Paired non-inferiority (the verdict) and McNemar on accuracy, with intervals."
+    "Is `new` not worse than `current` on `data`? Paired non-inferiority (the verdict) and McNemar on accuracy."
     _check_margin(margin, alpha)
-    if not Path(data).expanduser().is_file(): raise DataError(f"{data}: test file not found. Pass a labelled CSV/TSV/JSONL/Parquet file (--data).")
-    predictors = {role: SentimentPredictor(str(path), batch_size=batch_size, precision="fp32") for role, path in (("new", new), ("current", current))}
+    if not Path(data).expanduser().is_file():
+        raise DataError(f"{data}: test file not found. Pass a labelled CSV/TSV/JSONL/Parquet file (--data).")
+    paths = {"new": new, "current": current}
+    predictors = {role: SentimentPredictor(str(p), batch_size=batch_size, precision="fp32")
+                  for role, p in paths.items()}
     names = {role: list(p.label_names) for role, p in predictors.items()}
     if names["new"] != names["current"]:
-        raise DataError(f"the models predict different labels: NEW ({new}) {names['new']}, CURRENT ({current}) {names['current']}. "
-                        f"A gate compares two models of one task, with the same labels in the same order.")
+        raise DataError(f"the models predict different labels: NEW ({new}) {names['new']}, CURRENT ({current}) "
+                        f"{names['current']}. A gate compares two models of one task, with the same labels in the "
+                        f"same order.")
     texts, pairs, labels = labelled_file(data, names["current"], text_column, label_column, text_pair_column)
-    probs = {role: np.array([r["probabilities"] for r in p.predict(texts, pairs)], dtype=np.float64) for role, p in predictors.items()}
+    probs = {role: np.array([r["probabilities"] for r in p.predict(texts, pairs)], dtype=np.float64)
+             for role, p in predictors.items()}
     correct = {role: p.argmax(1) == labels for role, p in probs.items()}
+    level = 1 - 2 * alpha # the two-sided level whose lower bound is the one-sided test's
     ni = noninferiority(correct["new"], correct["current"], margin, alpha, n_resamples, seed)
-    mc = compare_predictions(labels, {"new": probs["new"], "current": probs["current"]}, 1 - 2 * alpha, n_resamples, seed).iloc[0]
-    model = lambda role, path: {"source": str(path), "kind": model_kind(path), "accuracy": float(correct[role].mean()),
-                                "accuracy_ci": bootstrap_intervals(labels, probs[role], 1 - 2 * alpha, n_resamples, seed, ["accuracy"])["accuracy"]}
-    result = {"verdict": "pass" if ni["non_inferior"] else "fail", "new_not_worse": bool(ni["non_inferior"]), "metric": "accuracy",
-              "margin": float(margin), "alpha": float(alpha), "data": str(data), "n": int(len(labels)), "labels": names["current"],
-              "new": model("new", new), "current": model("current", current),
-              "noninferiority": {**ni, "ci_level": 1 - 2 * alpha},
-              "mcnemar": {"only_new_correct": int(mc["only_a_correct"]), "only_current_correct": int(mc["only_b_correct"]),
-                          "test": mc["test"], "statistic": float(mc["statistic"]), "p_value": float(mc["p_value"])},
-              "predictions_differ": int((probs["new"].argmax(1) != probs["current"].argmax(1)).sum())}
-    result = _json_safe(result)
+    mc = compare_predictions(labels, probs, level, n_resamples, seed).iloc[0] # model_a is new, model_b current
+    def model(role):
+        ci = bootstrap_intervals(labels, probs[role], level, n_resamples, seed, ["accuracy"])["accuracy"]
+        return {"source": str(paths[role]), "kind": model_kind(paths[role]), "accuracy": float(correct[role].mean()),
+                "accuracy_ci": ci}
+    result = _json_safe({
+        "verdict": "pass" if ni["non_inferior"] else "fail", "new_not_worse": bool(ni["non_inferior"]),
+        "metric": "accuracy", "margin": float(margin), "alpha": float(alpha), "data": str(data), "n": int(len(labels)),
+        "labels": names["current"],
+        "new": model("new"), "current": model("current"), "noninferiority": {**ni, "ci_level": level},
+        "mcnemar": {"only_new_correct": int(mc["only_a_correct"]), "only_current_correct": int(mc["only_b_correct"]),
+                    "test": mc["test"], "statistic": float(mc["statistic"]), "p_value": float(mc["p_value"])},
+        "predictions_differ": int((probs["new"].argmax(1) != probs["current"].argmax(1)).sum())})
     if output_dir is not None:
         out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
         (out/GATE_JSON).write_text(json.dumps(result, indent=1)); (out/GATE_MD).write_text(gate_markdown(result))
@@ -87,14 +95,17 @@ def gate_markdown(result: dict, # what `gate` returned (or `gate.json` holds)
     ni, mc, lvl = result["noninferiority"], result["mcnemar"], f"{100 * result['noninferiority']['ci_level']:g}%"
     word = "PASS: NEW is not worse" if result["new_not_worse"] else "FAIL: NEW may be worse"
     lines = [f"# Gate: {word} than CURRENT by more than {100 * result['margin']:g} points of accuracy", "",
-             f"On {result['n']} rows of `{result['data']}`; the two models' predictions differ on {result['predictions_differ']}.", "",
+             f"On {result['n']} rows of `{result['data']}`; the two models' predictions differ on "
+             f"{result['predictions_differ']}.", "",
              f"| model | kind | source | accuracy | {lvl} interval |", "| --- | --- | --- | --- | --- |"]
     for role in ("new", "current"):
-        m = result[role]
-        lines.append(f"| {role.upper()} | {m['kind']} | `{m['source']}` | {m['accuracy']:.4f} | [{m['accuracy_ci'][0]:.4f}, {m['accuracy_ci'][1]:.4f}] |")
-    lines += ["", f"- **Non-inferiority** (paired bootstrap, one-sided alpha {result['alpha']:g}): accuracy difference NEW - CURRENT "
-                  f"{pts(ni['accuracy_diff'])} points, {lvl} interval [{pts(ni['diff_ci_low'])}, {pts(ni['diff_ci_high'])}]; the margin is "
-                  f"{pts(-result['margin'])}; p = {ni['p_value']:.3g} against 'NEW is worse by the margin or more'.",
+        m = result[role]; low, high = m["accuracy_ci"]
+        lines.append(f"| {role.upper()} | {m['kind']} | `{m['source']}` | {m['accuracy']:.4f} "
+                     f"| [{low:.4f}, {high:.4f}] |")
+    lines += ["", f"- **Non-inferiority** (paired bootstrap, one-sided alpha {result['alpha']:g}): accuracy difference "
+                  f"NEW - CURRENT {pts(ni['accuracy_diff'])} points, {lvl} interval [{pts(ni['diff_ci_low'])}, "
+                  f"{pts(ni['diff_ci_high'])}]; the margin is {pts(-result['margin'])}; "
+                  f"p = {ni['p_value']:.3g} against 'NEW is worse by the margin or more'.",
               f"- **McNemar** ({mc['test']}): only NEW right on {mc['only_new_correct']} rows, only CURRENT on "
                   f"{mc['only_current_correct']}; p = {mc['p_value']:.3g} against 'they are equally accurate'.", ""]
     return "\n".join(lines)

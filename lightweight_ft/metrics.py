@@ -260,32 +260,35 @@ def noninferiority(correct_a, # per-example correctness (0/1) of a (one row per 
 def check_coverage(coverage, # the share of texts whose set should hold the true label
                   ) -> float:
     "`coverage` as a float in (0, 1), else a `ValueError` that says what to pass."
-    if isinstance(coverage, bool) or not isinstance(coverage, (int, float, np.integer, np.floating)) or not 0 < coverage < 1:
-        raise ValueError(f"coverage must be a number between 0 and 1, both excluded (0.9: the set holds the true label for 90% "
-                         f"of texts), got {coverage!r}.")
+    number = isinstance(coverage, (int, float, np.integer, np.floating)) and not isinstance(coverage, bool)
+    if not number or not 0 < coverage < 1:
+        raise ValueError(f"coverage must be a number between 0 and 1, both excluded (0.9: the set holds the true label "
+                         f"for 90% of texts), got {coverage!r}.")
     return float(coverage)
 
 # %% ../nbs/03_metrics.ipynb #163562da
 def _single_label_probs(probs, what: str) -> np.ndarray:
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim != 2 or probs.shape[1] < 2:
-        raise ValueError(f"{what}: class probabilities of shape [n, k] with k >= 2 are needed, got shape {probs.shape}.")
+        raise ValueError(f"{what}: class probabilities of shape [n, k] with k >= 2 are needed, got {probs.shape}.")
     if len(probs) and not np.allclose(probs.sum(1), 1.0, atol=1e-3):
-        raise ValueError(f"{what}: each row of probabilities must sum to 1 (one label per text). Conformal sets for texts with several "
-                         f"labels (multi-label) and intervals for scores (regression) are not built yet.")
+        raise ValueError(f"{what}: each row of probabilities must sum to 1 (one label per text). Conformal sets "
+                         f"for texts with several labels (multi-label) and intervals for scores (regression) "
+                         f"are not built yet.")
     return probs
 
 # %% ../nbs/03_metrics.ipynb #e0dfb3d8
 def fit_conformal(probs, # class probabilities `[n, k]` on a labelled split the model did not train on (validation)
                   labels, # true class ids, `[n]`
                  ) -> dict:
-    "Split-conformal calibration (crepes, hinge score): the sorted nonconformity of every row's true label, for `conformal_sets`."
+    "Split-conformal calibration (crepes, hinge score): the sorted nonconformity of each row's true label."
     from crepes.extras import hinge
     probs, labels = _single_label_probs(probs, "fit_conformal"), np.asarray(labels).astype(int)
     if len(labels) != len(probs): raise ValueError(f"{len(probs)} rows of probabilities for {len(labels)} labels.")
     if len(labels) == 0: raise ValueError("fit_conformal needs labelled rows: the calibration split is empty.")
     k = probs.shape[1]
-    if labels.min() < 0 or labels.max() >= k: raise ValueError(f"labels must be class ids in 0..{k - 1}, got {labels.min()}..{labels.max()}.")
+    if labels.min() < 0 or labels.max() >= k:
+        raise ValueError(f"labels must be class ids in 0..{k - 1}, got {labels.min()}..{labels.max()}.")
     scores = np.sort(hinge(probs, np.arange(k), labels))
     return {"method": "split conformal (crepes), hinge score 1 - p(label), unsmoothed p-values", "n": int(len(labels)),
             "num_labels": int(k), "scores": [float(s) for s in scores]}
@@ -300,8 +303,8 @@ def conformal_sets(probs, # class probabilities `[n, k]`
     from crepes.extras import hinge
     coverage, probs = check_coverage(coverage), _single_label_probs(probs, "conformal_sets")
     if probs.shape[1] != conformal["num_labels"]:
-        raise ValueError(f"the conformal calibration has {conformal['num_labels']} labels and the probabilities {probs.shape[1]}: "
-                         f"fit it again on this model.")
+        raise ValueError(f"the conformal calibration has {conformal['num_labels']} labels and the probabilities "
+                         f"{probs.shape[1]}: fit it again on this model.")
     if len(probs) == 0: return np.zeros(probs.shape, dtype=bool)
     cc = ConformalClassifier().fit(np.asarray(conformal["scores"], dtype=np.float64))
     return cc.predict_set(hinge(probs), confidence=coverage, smoothing=False).astype(bool)
@@ -310,14 +313,13 @@ def conformal_sets(probs, # class probabilities `[n, k]`
 def set_summary(sets, # boolean `[n, k]` (`conformal_sets`)
                 labels=None, # true class ids, to measure coverage; None: sizes only
                ) -> dict:
-    "Rows, mean set size, the shares of sets of one label, of several and of none, of abstentions (not one label), and (with labels) coverage."
+    "Mean set size; shares of sets of one label, several, none, and abstentions (not one); with labels, coverage."
     sets = np.asarray(sets, dtype=bool)
     size = sets.sum(1)
+    share = lambda mask: float(mask.mean()) if len(sets) else math.nan
     out = {"n": int(len(sets)), "mean_set_size": float(size.mean()) if len(sets) else math.nan,
-           "singleton_share": float((size == 1).mean()) if len(sets) else math.nan,
-           "several_share": float((size > 1).mean()) if len(sets) else math.nan,
-           "empty_share": float((size == 0).mean()) if len(sets) else math.nan,
-           "abstain_share": float((size != 1).mean()) if len(sets) else math.nan}
+           "singleton_share": share(size == 1), "several_share": share(size > 1), "empty_share": share(size == 0),
+           "abstain_share": share(size != 1)}
     if labels is not None:
         labels = np.asarray(labels).astype(int)
         out["coverage"] = float(sets[np.arange(len(labels)), labels].mean()) if len(labels) else math.nan

@@ -202,7 +202,7 @@ def build_app(registry: ModelRegistry, # the models to serve
 
     # built from types, not annotations: this module's postponed annotations would leave pydantic strings to resolve
     PredictRequest = create_model("PredictRequest", text=(Optional[str], None), texts=(Optional[list[str]], None), model=(Optional[str], None),
-                                  coverage=(Optional[float], None)) # conformal sets at this coverage, from the model's conformal.json
+                                  coverage=(Optional[float], None)) # label sets at this coverage (conformal.json)
 
     conformal = {} # each model's conformal.json, read at its first request for label sets
     def error(status, message): return JSONResponse(status_code=status, content={"error": message})
@@ -251,8 +251,9 @@ def build_app(registry: ModelRegistry, # the models to serve
             try: check_coverage(req.coverage)
             except ValueError as e: return error(422, str(e))
             if name not in conformal: conformal[name] = load_conformal(registry.entries[name]["source"])
-            if conformal[name] is None: return error(422, f"model {name!r} has no conformal.json, so no label sets: fit them first "
-                                                          f"(lwft predict --model {registry.entries[name]['source']} --coverage 0.9 ...).")
+            if conformal[name] is None:
+                return error(422, f"model {name!r} has no conformal.json, so no label sets: fit them first "
+                                  f"(lwft predict --model {registry.entries[name]['source']} --coverage 0.9 ...).")
         try: results = await asyncio.wait_for(batchers[name].submit(texts), settings.timeout_s)
         except asyncio.TimeoutError: return error(504, f"no answer within {settings.timeout_s:g} s (lwft serve --timeout); try fewer texts or later.")
         except Exception as e: return error(500, f"prediction failed: {type(e).__name__}: {str(e)[:300]}")
