@@ -322,11 +322,14 @@ class SentimentPredictor:
             self.source = str(model_dir_or_model)
             model, tokenizer = _load_model_folder(model_dir_or_model, tokenizer)
             if max_length is None: max_length = run_max_length(model_dir_or_model) # predict as the run trained: texts cut where it cut them
+            cfg = _saved_config(Path(model_dir_or_model))
+            self.trained_on = (cfg.data.text_column, cfg.data.text_pair_column) if cfg is not None else None
             device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         elif isinstance(model_dir_or_model, torch.nn.Module):
             if tokenizer is None:
                 raise ValueError("SentimentPredictor got a model but no tokenizer: pass tokenizer=, or pass a model folder instead.")
             model, self.source = model_dir_or_model, getattr(model_dir_or_model, "name_or_path", "model in memory")
+            self.trained_on = None # (text column, pair column) of the run, where a folder's config.yaml says; unknown here
         else:
             raise TypeError(f"SentimentPredictor takes a model folder or a loaded model, not {type(model_dir_or_model).__name__}.")
         if max_length is None: max_length = 128
@@ -344,6 +347,18 @@ class SentimentPredictor:
     def __repr__(self):
         return (f"SentimentPredictor({self.source!r}, labels={self.label_names}, precision={self.precision}, "
                 f"device={model_device(self.model)}, max_length={self.max_length})")
+
+    def check_pairs(self, with_pairs: bool, # whether the texts come with second texts
+                   ):
+        "`ValueError` when the texts are pairs and the run trained on single texts, or the other way round (its `config.yaml`); unknown for a loaded model."
+        if self.trained_on is None: return
+        text, pair = self.trained_on
+        if pair is not None and not with_pairs:
+            raise ValueError(f"the model in {self.source} was trained on sentence pairs (columns {text!r} and {pair!r}), and got single texts: "
+                             f"give each text its second text (predict(texts, pairs=...); lwft predict --text-pair-column {pair}).")
+        if pair is None and with_pairs:
+            raise ValueError(f"the model in {self.source} was trained on single texts (column {text!r}), and got pairs: leave out the "
+                             f"second texts (pairs=; lwft predict --text-pair-column).")
 
     def encode_features(self, texts: list[str], # the texts (first texts of pairs)
                         pairs: list[str]|None = None, # second texts of sentence pairs, one per text; None: single texts
@@ -380,6 +395,7 @@ class SentimentPredictor:
         seconds = None if pairs is None else ([pairs] if isinstance(pairs, str) else list(pairs))
         if seconds is not None and (len(seconds) != len(items) or not all(isinstance(p, str) for p in seconds)):
             raise TypeError(f"pairs must hold one string per text ({len(items)}), got {len(seconds)} items: pass the second texts of the pairs.")
+        self.check_pairs(seconds is not None)
         keep = [i for i, t in enumerate(items) if t.strip() and (seconds is None or seconds[i].strip())]
         results = [{"text": t, **({"text_pair": seconds[i]} if seconds is not None else {}), "label": None, "label_name": None,
                     "confidence": None, "probabilities": None, "truncated": False, "reason": "empty text"} for i, t in enumerate(items)]
@@ -502,6 +518,8 @@ def predict_file(predictor: SentimentPredictor, # the loaded model (`SentimentPr
     "Predict every text of a .txt/.csv/.tsv file; write its columns plus `prediction, prediction_name, confidence, prob_0..` to `output_path`."
     from tqdm.auto import tqdm
     input_path, output_path = check_prediction_paths(input_path, output_path, overwrite=overwrite)
+    predictor.check_pairs(text_pair_column is not None) # before a row is read or written
+    input_path, output_path = check_prediction_paths(input_path, output_path)
     header, rows, col = _read_table(input_path, text_column)
     if text_pair_column is not None and text_pair_column not in header:
         raise DataError(f"{input_path}: no column {text_pair_column!r} for the second texts; the columns are {header}. Pass --text-pair-column NAME.")

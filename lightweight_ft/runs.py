@@ -61,6 +61,14 @@ def is_disk_full(e: BaseException) -> bool:
     # torch.save's zip writer reports a short write as an enforce failure of its own, naming no errno
     return isinstance(e, RuntimeError) and ("inline_container" in text or "PytorchStreamWriter failed" in text)
 
+def _unwritten_file(folder: Path, e: BaseException) -> str:
+    "The file a failed write was writing: the error's own, else the newest of its kind in `folder` (safetensors removes its partial file)."
+    if isinstance(e, OSError) and e.filename: return str(e.filename)
+    kinds = {"SafetensorError": (".safetensors",), "RuntimeError": (".pt", ".pth", ".bin")}.get(type(e).__name__)
+    files = [p for p in folder.rglob("*") if p.is_file() and (kinds is None or p.suffix in kinds)] if folder.is_dir() else []
+    if files: return str(max(files, key=lambda p: p.stat().st_mtime_ns))
+    return f"the {'safetensors weights' if kinds == ('.safetensors',) else 'file being written'} in {folder}"
+
 def _mb(n: int) -> str: return f"{n / 2**20:,.1f} MB" if n >= 2**20 else f"{n / 2**10:,.1f} KB"
 
 def saved_bytes(model, # the model a run saves
@@ -81,8 +89,7 @@ def disk_full_explained(folder, # the folder being written
     except Exception as e:
         if isinstance(e, DiskFullError) or not is_disk_full(e): raise
         folder = Path(folder)
-        files = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
-        where = max(files, key=lambda p: p.stat().st_mtime_ns) if files else folder
+        where = _unwritten_file(folder, e)
         probe = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
         free = shutil.disk_usage(probe).free
         need = f"about {_mb(needed_bytes)}" if needed_bytes else "more space"
