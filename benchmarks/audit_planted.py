@@ -1,10 +1,10 @@
 """How well `lwft audit` finds wrong labels: TREC with a seeded 5% of its labels flipped, the flipped rows known.
 
-    nice -n 10 python benchmarks/audit_planted.py --trec ../shared/data/trec/train.csv --output benchmarks/results/audit_trec
+    python benchmarks/audit_planted.py --trec ../shared/data/trec/train.csv --folds 3 --output benchmarks/results/audit_trec
 
 Reads TREC's train.csv, gives 5% of its rows (seed 0) another class drawn at random (`flip_labels`), writes that copy
 to OUTPUT/train_flipped.csv with the flipped rows in OUTPUT/flipped_rows.json, then runs the audit of
-`configs/trec_minilm.yaml` on the copy (5 folds, one epoch per fold: `--epochs`). The audit scores the config's
+`configs/trec_minilm.yaml` on the copy (`--folds`, 5 by default; the README's numbers took 3; one epoch per fold: `--epochs`). The audit scores the config's
 training split (80% of the file; validation and test are carved from it), so the planted rows counted are those that
 fell in that split. Precision and recall of the top 5% of the ranking against them go to OUTPUT/planted.json, and the
 figure with the curve it was drawn from to `--figure` (.png and .csv).

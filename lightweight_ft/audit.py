@@ -30,11 +30,12 @@ def check_folds(labels, # class ids of the training rows
     classes, counts = np.unique(np.asarray(labels), return_counts=True)
     if len(classes) < 2: raise DataError(f"the training split holds one class only ({len(labels)} rows): there is nothing to cross-validate.")
     c, n = classes[np.argmin(counts)], int(counts.min())
-    name = label_names[c] if label_names is not None else c
+    name = label_names[c] if label_names is not None else int(c)
     if n < folds:
-        fix = f"Use --folds {n} or fewer" if n >= 2 else "No number of folds can both hold it out and train on it"
+        fix = (f"Use --folds {n} or fewer, or add training rows of {name!r}" if n >= 2 else
+               f"No number of folds can both hold it out and train on it: add training rows of {name!r}, or drop its row")
         raise DataError(f"--folds {folds} is more than the {n} training row(s) of class {name!r}, the smallest class: stratified folds "
-                        f"need a row of every class in each fold. {fix}, or add training rows of {name!r}.")
+                        f"need a row of every class in each fold. {fix}.")
     return int(folds)
 
 # %% ../nbs/21_audit.ipynb #0a53d35d
