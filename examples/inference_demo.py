@@ -23,7 +23,8 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from lightweight_ft.deploy import (ModelLoadError, SentimentPredictor, benchmark_against_pipeline, merge_adapter,
-                                   model_folder, predict_file, save_adapter)
+                                   model_folder, predict_file)
+from lightweight_ft.runs import save_adapter
 
 SENTENCES = [
     "a gorgeous, witty, seductive movie.",

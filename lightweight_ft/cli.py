@@ -37,7 +37,10 @@ def _train(a):
 def _data(a):
     from lightweight_ft.config_manager import ExperimentConfig, apply_overrides, load_config
     from lightweight_ft.data import describe_splits, load_splits_for
-    cfg = apply_overrides(load_config(a.config) if a.config else ExperimentConfig(), a.set)
+    if a.config and a.config_option and a.config != a.config_option:
+        raise ValueError(f"two configs given ({a.config} and --config {a.config_option}): give one")
+    config = a.config_option or a.config # `lwft data CONFIG` or, as `lwft train` takes it, `lwft data --config CONFIG`
+    cfg = apply_overrides(load_config(config) if config else ExperimentConfig(), a.set)
     print(describe_splits(load_splits_for(cfg.data, cfg.training.seed), n_examples=a.examples))
 
 # %% ../nbs/24_cli.ipynb #e6f8187c
@@ -67,6 +70,12 @@ def _predict(a):
     if a.output and not a.input: raise ValueError("--output needs --input FILE (texts given on the command line are printed)")
     if not (a.input or a.texts): raise ValueError("give texts to classify, or --input FILE --output FILE.csv")
     if a.input: check_prediction_paths(a.input, a.output, a.text_column, overwrite=a.overwrite) # before the model loads
+    if a.input: # the run's own column names unless given (a run trained on `question` reads `question`)
+        from lightweight_ft.export import run_columns
+        columns = run_columns(a.model)
+        a.text_column = a.text_column or columns["text_column"]
+        a.text_pair_column = a.text_pair_column or columns["text_pair_column"]
+        check_prediction_paths(a.input, a.output, a.text_column) # before the model loads
     if a.quiet:
         from transformers.utils import logging as hf_logging
         hf_logging.disable_progress_bar()
@@ -87,7 +96,8 @@ def _predict(a):
 def _export(a):
     from lightweight_ft.export import ExportSettings, export_model
     settings = ExportSettings(format=a.format, int8=a.int8, optimize=not a.no_optimize, calibrate=a.calibrate, batch_size=a.batch_size)
-    out = export_model(a.model, a.output, settings, data=a.data, overwrite=a.overwrite)
+    out = export_model(a.model, a.output, settings, data=a.data, overwrite=a.overwrite,
+                       text_column=a.text_column, text_pair_column=a.text_pair_column, label_column=a.label_column)
     p = out["parity"]
     print(f"exported: {out['output']}; parity on {p['data']}: {p['labels_differ']} of {p['n']} labels differ, "
           f"largest probability difference {p['max_probability_difference']:.2e}")
@@ -181,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--overwrite", action="store_true", help="replace a run folder that already holds a run (never a folder with other files)")
     t.set_defaults(fn=_train)
     d = sub.add_parser("data", help="what a config would train and score on: rows per split, classes and counts, a few examples")
-    d.add_argument("config", nargs="?", help="experiment YAML file (default: the built-in defaults)")
+    d.add_argument("config", nargs="?", help="experiment YAML file (default: the built-in defaults); also --config CONFIG, as lwft train takes it")
+    d.add_argument("--config", dest="config_option", metavar="CONFIG", help="the same, named as lwft train names it")
     d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. data.validation_size=0.2 (repeatable)")
     d.add_argument("--examples", type=int, default=3, help="example rows shown per split")
     d.set_defaults(fn=_data)
@@ -207,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--overwrite", action="store_true", help="replace an existing --output file that is not an earlier predictions file")
     pr.add_argument("--text-column", default="sentence")
     pr.add_argument("--text-pair-column", default=None, help="sentence pairs: the column of the second texts (RTE: hypothesis)")
+    pr.add_argument("--text-column", default=None, help="column of the texts in a .csv/.tsv (default: the run's data.text_column, else sentence)")
+    pr.add_argument("--text-pair-column", default=None, help="sentence pairs: the column of the second texts (RTE: hypothesis; default: the run's)")
     pr.add_argument("--batch-size", type=int, default=64)
     pr.add_argument("--precision", choices=["fp32", "bf16", "fp16", "auto"], default="fp32",
                     help="fp32 (exact, the default); bf16/fp16 autocast, or auto (bf16 where the hardware has it), trade exactness for speed")
@@ -221,8 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("model", help="a run folder, an adapter, a merged or a full model folder")
     ex.add_argument("--format", choices=["onnx"], default="onnx"); ex.add_argument("--output", required=True, help="folder to write")
     ex.add_argument("--int8", action="store_true", help="also write int8/ (ONNX Runtime dynamic quantisation) with its agreement and accuracy")
-    ex.add_argument("--data", help="texts to check parity on (.tsv/.csv with a sentence column, .txt); default: the run's evaluation split")
-    ex.add_argument("--calibrate", action="store_true", help="fit a temperature on the parity split (needs labels) and save it")
+    ex.add_argument("--data", help="texts to check parity on (.csv/.tsv/.jsonl/.parquet, labels as ids or names; or .txt); default: the run's test split")
+    ex.add_argument("--text-column", default=None, help="column of the texts in --data (default: the run's data.text_column, else sentence)")
+    ex.add_argument("--text-pair-column", default=None, help="column of the second texts of pairs in --data (default: the run's)")
+    ex.add_argument("--label-column", default=None, help="column of the labels in --data (default: the run's data.label_column, else label)")
+    ex.add_argument("--calibrate", action="store_true", help="fit a temperature on the parity split (the run's test split, or --data with labels) and save it")
     ex.add_argument("--no-optimize", action="store_true", help="skip ONNX Runtime's transformer fusions")
     ex.add_argument("--batch-size", type=int, default=32); ex.add_argument("--overwrite", action="store_true", help="replace an earlier export")
     ex.set_defaults(fn=_export)

@@ -12,11 +12,12 @@ import yaml
 # %% auto #0
 __all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'ADAPTERS', 'PROMPT_ADAPTERS', 'TRACKERS',
            'DATA_SOURCES', 'DATA_FORMATS', 'TRUNCATION', 'BEST_METRICS', 'DEFAULT_LEARNING_RATES',
-           'DEFAULT_ADAPTER_LEARNING_RATES', 'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS', 'ConfigError',
-           'tracker_names', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings',
-           'learning_rate_for', 'check_adapter_combination', 'ExperimentConfig', 'check_field_types',
-           'training_settings', 'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config', 'set_by_path',
-           'apply_overrides', 'preset', 'flat_config']
+           'DEFAULT_ADAPTER_LEARNING_RATES', 'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS', 'BNB_HUB_KERNELS_ENV',
+           'BNB_HUB_MODULES', 'ConfigError', 'tracker_names', 'ModelConfig', 'DataConfig', 'LoraSettings',
+           'QuantizationSettings', 'TrainingSettings', 'learning_rate_for', 'check_adapter_combination',
+           'ExperimentConfig', 'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml',
+           'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset', 'flat_config', 'hub_offline',
+           'keep_bnb_off_hub']
 
 # %% ../nbs/00_config_manager.ipynb #4827b122
 METHODS = ("zero_shot", "head_only", "lora", "qlora", "full")
@@ -524,3 +525,48 @@ def flat_config(config: dict, # a nested config dict
         if isinstance(v, dict): out.update(flat_config(v, f"{prefix}{k}."))
         else: out[f"{prefix}{k}"] = v
     return out
+
+# %% ../nbs/00_config_manager.ipynb #10437326
+import importlib.abc, importlib.machinery, logging, os, sys
+from contextlib import contextmanager
+
+# %% ../nbs/00_config_manager.ipynb #b1243c7e
+BNB_HUB_KERNELS_ENV = "LWFT_BNB_HUB_KERNELS" # 1: let bitsandbytes fetch its CPU kernels from the hub (its own default)
+BNB_HUB_MODULES = ("bitsandbytes.backends.cpu.ops",) # imported, it calls kernels.get_kernel (bitsandbytes 0.50)
+@contextmanager
+def hub_offline():
+    "Hugging Face's offline mode on for the duration (`huggingface_hub.constants.HF_HUB_OFFLINE`, which `kernels` reads), its loggers' notes about it held back."
+    from huggingface_hub import constants
+    before = constants.HF_HUB_OFFLINE
+    # what kernels and bitsandbytes log about the download not made ("Skipping publisher trust check", "Failed to load CPU
+    # gemm_4bit_forward"): nothing a user can act on, and only while the one module imports
+    quiet = [logging.getLogger(n) for n in ("kernels", *BNB_HUB_MODULES)]
+    levels = [q.level for q in quiet]
+    constants.HF_HUB_OFFLINE = True
+    for q in quiet: q.setLevel(logging.ERROR)
+    try: yield
+    finally:
+        constants.HF_HUB_OFFLINE = before
+        for q, level in zip(quiet, levels): q.setLevel(level)
+
+# %% ../nbs/00_config_manager.ipynb #4384389a
+class _OfflineLoader(importlib.abc.Loader):
+    "A module's own loader, run inside `hub_offline()`."
+    def __init__(self, loader): self.loader = loader
+    def create_module(self, spec): return self.loader.create_module(spec)
+    def exec_module(self, module):
+        with hub_offline(): self.loader.exec_module(module)
+    def __getattr__(self, name): return getattr(self.loader, name) # get_source and the like, for tracebacks
+
+class _BnbHubGuard(importlib.abc.MetaPathFinder):
+    "Finds `BNB_HUB_MODULES` as the path finder does, and loads them inside `hub_offline()`."
+    def find_spec(self, name, path=None, target=None):
+        if name not in BNB_HUB_MODULES or os.environ.get(BNB_HUB_KERNELS_ENV) == "1": return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is not None and spec.loader is not None: spec.loader = _OfflineLoader(spec.loader)
+        return spec
+
+def keep_bnb_off_hub():
+    "Install (once) the import hook that imports bitsandbytes' CPU backend in offline mode; a no-op where it is already installed."
+    if not any(isinstance(f, _BnbHubGuard) for f in sys.meta_path): sys.meta_path.insert(0, _BnbHubGuard())
+keep_bnb_off_hub()

@@ -4,24 +4,27 @@
 
 # %% ../nbs/18_export.ipynb #80f708e7
 from __future__ import annotations
-import json, os, shutil, tempfile, warnings
+import glob, json, os, shutil, tempfile, warnings
+try: import fcntl
+except ImportError: fcntl = None # no flock on this platform: stale work folders are left for the user
 from dataclasses import asdict, dataclass
 from pathlib import Path
 import numpy as np
 import torch
 from .config_manager import ExperimentConfig, load_config
-from .data import DataError, read_glue_tsv
+from .data import DataError, load_splits_for, read_table
 from .deploy import ONNX_FILE, SentimentPredictor, load_adapter, require
 from .metrics import calibration_bins, compare_predictions, evaluate_predictions
 from .runs import ModelLoadError, model_folder
 
 # %% auto #0
-__all__ = ['EXPORT_FILE', 'PARITY_FILE', 'CALIBRATION_FILE', 'INT8_FOLDER', 'OPTIMIZER_MODEL_TYPES', 'CONFORMAL_FILE',
-           'run_config', 'load_merged', 'export_graph', 'optimize_graph', 'parity_split', 'parity_report',
-           'ExportParityError', 'ExportSettings', 'quantize_int8', 'export_card', 'export_model', 'apply_temperature',
-           'fit_temperature', 'fit_calibration', 'load_temperature', 'calibrate', 'CalibratedPredictor',
-           'labelled_file', 'validation_split', 'conformalize', 'load_conformal', 'add_label_sets',
-           'ConformalPredictor']
+__all__ = ['EXPORT_FILE', 'PARITY_FILE', 'CALIBRATION_FILE', 'INT8_FOLDER', 'OPTIMIZER_MODEL_TYPES', 'WORK_LOCK',
+           'CONFORMAL_FILE', 'run_config', 'load_merged', 'export_graph', 'optimize_graph', 'run_columns', 'ParityData',
+           'parity_data', 'parity_split', 'parity_report', 'ExportParityError', 'ExportSettings',
+           'remove_stale_work_folders', 'StaleExportWarning', 'quantize_int8', 'export_card', 'export_model',
+           'apply_temperature', 'fit_temperature', 'fit_calibration', 'load_temperature', 'calibrate',
+           'CalibratedPredictor', 'labelled_file', 'validation_split', 'conformalize', 'load_conformal',
+           'add_label_sets', 'ConformalPredictor']
 
 # %% ../nbs/18_export.ipynb #4389ae5f
 EXPORT_FILE = "export.json"
@@ -108,38 +111,101 @@ def optimize_graph(path, # the plain `.onnx` graph
     return {"applied": True, "model_type": kind, "fused": fused}
 
 # %% ../nbs/18_export.ipynb #015b285b
-def _read_texts(path: Path) -> tuple[list[str], list[int]|None]:
-    import pandas as pd
-    if not path.is_file(): raise DataError(f"{path}: file not found. Pass a .tsv or .csv with a sentence column, or a .txt (one text per line).")
-    suffix = path.suffix.lower()
-    if suffix == ".txt": return [t for t in path.read_text(encoding="utf-8").splitlines() if t.strip()], None
-    if suffix not in (".tsv", ".csv"): raise DataError(f"{path}: unsupported file type {suffix!r}; use .tsv, .csv or .txt.")
-    if suffix == ".tsv":
-        try: texts, labels, _ = read_glue_tsv(path); return texts, labels
-        except DataError: pass # no label column: texts alone
-    df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", quoting=3 if suffix == ".tsv" else 0, dtype={"sentence": str}, keep_default_na=False)
-    if "sentence" not in df.columns: raise DataError(f"{path}: no column 'sentence'; the columns are {list(df.columns)}.")
-    keep = df["sentence"].str.strip() != ""
-    labels = df.loc[keep, "label"].astype(int).tolist() if "label" in df.columns else None
-    return df.loc[keep, "sentence"].tolist(), labels
+def run_columns(source, # a run folder, an adapter folder, or a merged or full model folder
+               ) -> dict:
+    "`text_column`, `text_pair_column` and `label_column` of the run that made `source` (its `config.yaml`); SST-2's for a folder without one."
+    cfg = run_config(source)
+    if cfg is None: return {"text_column": "sentence", "text_pair_column": None, "label_column": "label"}
+    return {"text_column": cfg.data.text_column, "text_pair_column": cfg.data.text_pair_column, "label_column": cfg.data.label_column}
 
 # %% ../nbs/18_export.ipynb #ec60e337
-def parity_split(source, # a run folder, an adapter folder, or a merged or full model folder
-                 data=None, # a .tsv/.csv with a sentence column (and labels, if any), or a .txt of one text a line; None: the run's evaluation split
-                ) -> tuple[list[str], list[int]|None, str]:
-    "`(texts, labels or None, where they came from)`: `data` when given, else the evaluation split named by the run's `config.yaml`."
-    if data is not None:
-        texts, labels = _read_texts(Path(data).expanduser()); where = str(data)
-    else:
+@dataclass
+class ParityData:
+    "What a parity check (and `--calibrate`) runs on: texts, second texts of pairs, labels as read, and where they came from."
+    texts: list # the (first) texts
+    pairs: list|None # the second texts of sentence pairs; None: single texts
+    labels: list|None # as read: class ids (int) or class names (str); None: unlabelled
+    where: str # named in reports and errors
+    names_only: bool = False # the run's classes are names its data gave (TREC's NUM, LOC, ...): ids in `labels` would be guesses
+    def label_ids(self, names, # the model's class names, in id order
+                 ) -> list[int]|None:
+        "The labels as the model's class ids; a label the model does not know is a `DataError` naming it and the model's classes."
+        if self.labels is None: return None
+        index = {n: i for i, n in enumerate(names)}
+        if self.names_only and names != [str(i) for i in range(len(names))] and any(isinstance(y, int) for y in self.labels):
+            raise DataError(f"{self.where}: labels are class ids ({sorted({y for y in self.labels if isinstance(y, int)})[:8]}), but this model "
+                            f"was trained on classes named {names}: ids from other data would be read as its classes. Write the class "
+                            f"names in the label column, or leave out --data to check parity on the run's own test split.")
+        ids = [y if isinstance(y, int) and 0 <= y < len(names) else index.get(y) if isinstance(y, str) else None for y in self.labels]
+        unknown = sorted({str(y) for y, i in zip(self.labels, ids) if i is None})
+        if unknown:
+            raise DataError(f"{self.where}: labels {unknown[:8]} are not classes of this model, whose classes are "
+                            f"{', '.join(f'{i} {n}' for i, n in enumerate(names))}. Pass data with these labels (ids or names): the run's own "
+                            f"test split is the default (leave out --data), or check --label-column.")
+        return ids
+
+# %% ../nbs/18_export.ipynb #c6c45f5c
+def _recorded_test_rows(source) -> dict|None:
+    "The test split `data_splits.json` of the run behind `source` recorded, or None."
+    for folder in (Path(source), model_folder(source), model_folder(source).parent):
+        f = folder/"data_splits.json"
+        if f.exists(): return (json.loads(f.read_text()).get("splits") or {}).get("test")
+    return None
+
+# %% ../nbs/18_export.ipynb #df4d2d9d
+def _run_test_split(source, cfg: ExperimentConfig) -> ParityData:
+    "The run's own test split, read again as it trained (`load_splits_for`), checked against `data_splits.json`."
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning) # the data's warnings were the run's to give, when it trained
+        splits = load_splits_for(cfg.data, cfg.training.seed)
+    test = splits.tables["test"]
+    recorded = _recorded_test_rows(source)
+    if recorded is not None:
+        rows = test.rows.tolist()
+        if recorded.get("n_rows") != len(test) or (isinstance(recorded.get("rows"), list) and recorded["rows"] != rows):
+            raise DataError(f"the test split of {source} read again from {test.source} has {len(test)} rows, not the {recorded.get('n_rows')} rows "
+                            f"recorded in data_splits.json: the data changed since the run trained. Pass the texts to check parity on with "
+                            f"data=FILE (lwft export --data FILE).")
+    return ParityData(test.texts, test.pairs, [splits.label_names[i] for i in splits.labels["test"]],
+                      f"the test split of {source} ({len(test)} rows of {test.source})")
+
+# %% ../nbs/18_export.ipynb #ba522776
+def parity_data(source, # a run folder, an adapter folder, or a merged or full model folder
+                data=None, # a .csv/.tsv/.jsonl/.parquet (labels optional), or a .txt of one text a line; None: the run's test split
+                text_column: str|None = None, # column of the texts in `data`; None: the run's (`data.text_column`), else `sentence`
+                text_pair_column: str|None = None, # column of the second texts of pairs; None: the run's, else none
+                label_column: str|None = None, # column of the labels; None: the run's, else `label`
+               ) -> ParityData:
+    "The texts (and pairs and labels) to check parity on: `data` when given, else the test split of the run behind `source`."
+    if data is None:
         cfg = run_config(source)
-        data_dir = (cfg.data.data_dir if cfg is not None else None) or os.environ.get("LWFT_DATA_DIR")
-        if cfg is None or not data_dir:
-            raise DataError(f"{source} names no evaluation split ({'no config.yaml' if cfg is None else 'its data.data_dir is null and LWFT_DATA_DIR is unset'}): "
-                            f"pass the texts to check parity on, data=FILE (lwft export --data FILE: .tsv/.csv with a sentence column, or .txt).")
-        path = Path(data_dir).expanduser()/"dev.tsv"
-        texts, labels, _ = read_glue_tsv(path, cfg.model.num_labels or 2, "drop"); where = str(path) # a GLUE folder: two classes unless the config says
-    if not texts: raise DataError(f"{where} holds no text to check parity on.")
-    return texts, labels, where
+        if cfg is None:
+            raise DataError(f"{source} names no evaluation split (no config.yaml: it is not a run folder): pass the texts to check parity "
+                            f"on, data=FILE (lwft export --data FILE: a .csv/.tsv/.jsonl/.parquet with a text column, or a .txt).")
+        out = _run_test_split(source, cfg)
+    else:
+        path = Path(data).expanduser()
+        if not path.is_file(): raise DataError(f"{path}: file not found. Pass a .csv, .tsv, .jsonl or .parquet with a text column, or a .txt (one text per line).")
+        if path.suffix.lower() == ".txt":
+            out = ParityData([t for t in path.read_text(encoding="utf-8").splitlines() if t.strip()], None, None, str(data))
+        else:
+            cols = run_columns(source)
+            text_column, label_column = text_column or cols["text_column"], label_column or cols["label_column"]
+            text_pair_column = text_pair_column or cols["text_pair_column"]
+            t = read_table(path, text_column, label_column, text_pair_column, empty_texts="drop", require_label=False)
+            cfg = run_config(source)
+            names_only = cfg is not None and cfg.data.source == "files" and cfg.data.label_names is None # names came from the run's data
+            out = ParityData(t.texts, t.pairs, t.labels if label_column in t.columns else None, str(data), names_only)
+    if not out.texts: raise DataError(f"{out.where} holds no text to check parity on.")
+    return out
+
+# %% ../nbs/18_export.ipynb #8fe54e0b
+def parity_split(source, # a run folder, an adapter folder, or a merged or full model folder
+                 data=None, # as `parity_data`'s
+                ) -> tuple[list[str], list|None, str]:
+    "`(texts, labels as read or None, where they came from)` of `parity_data` (single texts; pairs need `parity_data`)."
+    d = parity_data(source, data)
+    return d.texts, d.labels, d.where
 
 # %% ../nbs/18_export.ipynb #40a3d838
 def parity_report(reference, # the PyTorch model's probabilities, `[n, classes]`
@@ -177,8 +243,8 @@ class ExportSettings:
         if not isinstance(self.batch_size, int) or self.batch_size < 1: raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}.")
 
 # %% ../nbs/18_export.ipynb #50e2665a
-def _probabilities(predictor, texts) -> np.ndarray:
-    return np.array([r["probabilities"] for r in predictor.predict(texts)], dtype=np.float64)
+def _probabilities(predictor, texts, pairs=None) -> np.ndarray:
+    return np.array([r["probabilities"] for r in predictor.predict(texts, pairs)], dtype=np.float64)
 
 # %% ../nbs/18_export.ipynb #95e301e4
 def _versions() -> dict:
@@ -192,6 +258,45 @@ def _check_output(output_dir: Path, overwrite: bool):
         if not (output_dir/EXPORT_FILE).exists():
             raise ValueError(f"{output_dir} holds files that are not an export; pass an empty or new folder.")
         if not overwrite: raise ValueError(f"{output_dir} already holds an export; pass overwrite=True (lwft export --overwrite) to replace it.")
+
+# %% ../nbs/18_export.ipynb #8916cb19
+def remove_stale_work_folders(output_dir, # the export folder whose hidden work folders (`.NAME.*` beside it) are checked
+                             ) -> dict:
+    "Remove the work folders that interrupted exports into `output_dir` left: `{path: bytes}` of those removed. Only folders holding an export's lock file that no process holds are touched."
+    output_dir = Path(output_dir).expanduser()
+    if fcntl is None or not output_dir.parent.is_dir(): return {}
+    removed = {}
+    for d in sorted(output_dir.parent.glob(f".{glob.escape(output_dir.name)}.*")):
+        if d.is_symlink() or not d.is_dir() or not (d/WORK_LOCK).is_file(): continue # not a work folder of ours
+        try: fd = os.open(d/WORK_LOCK, os.O_RDWR)
+        except OSError: continue
+        try:
+            try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError: continue # an export running now holds it
+            size = sum(f.stat().st_size for f in d.rglob("*") if f.is_file() and not f.is_symlink())
+            shutil.rmtree(d, ignore_errors=True)
+            if not d.exists(): removed[d] = size
+        finally: os.close(fd)
+    return removed
+
+# %% ../nbs/18_export.ipynb #ad5b3dcb
+WORK_LOCK = ".lwft-export.lock" # inside a work folder: held (flock) while its export runs; the OS drops it when the process dies
+class StaleExportWarning(UserWarning):
+    "An export removed the work folders that an interrupted export (killed, even with `kill -9`) had left beside its output."
+
+def _claim_work_folder(output_dir: Path) -> tuple[Path, int|None]:
+    "A new hidden work folder beside `output_dir` (the final rename stays on one filesystem), its lock held by this process."
+    work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
+    if fcntl is None: return work, None
+    fd = os.open(work/WORK_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); os.write(fd, str(os.getpid()).encode())
+    return work, fd
+
+def _release_work_lock(work: Path, fd: int|None):
+    if fd is None: return
+    try: (work/WORK_LOCK).unlink() # first, while still held: an export never publishes its lock file
+    except OSError: pass
+    os.close(fd)
 
 # %% ../nbs/18_export.ipynb #ee4b731a
 def _write_common(folder: Path, predictor, names):
@@ -271,25 +376,35 @@ def export_card(source, # the folder that was exported
 def export_model(source, # a run folder, an adapter folder or a merged model folder
                  output_dir, # folder for the ONNX model, its tokenizer, `export.json` and `parity.json`
                  settings: ExportSettings|None = None, # how to export (`ExportSettings`); None: the defaults
-                 data=None, # texts to check parity on (.tsv/.csv with a sentence column, or .txt); None: the run's evaluation split
+                 data=None, # texts to check parity on (`parity_data`: .csv/.tsv/.jsonl/.parquet or .txt); None: the run's test split
                  overwrite: bool = False, # replace an existing export in `output_dir`
+                 text_column: str|None = None, # column of the texts in `data`; None: the run's, else `sentence`
+                 text_pair_column: str|None = None, # column of the second texts of pairs in `data`; None: the run's, else none
+                 label_column: str|None = None, # column of the labels in `data`; None: the run's, else `label`
                 ) -> dict:
     "Merge, export to ONNX, optimise, check parity on a whole split (and int8, calibration when asked); returns what `export.json` and `parity.json` hold."
     settings = settings or ExportSettings()
     output_dir = Path(output_dir).expanduser()
     _check_output(output_dir, overwrite)
-    texts, labels, where = parity_split(source, data) # before anything loads: a missing split fails fast
+    checked = parity_data(source, data, text_column, text_pair_column, label_column) # before anything loads: a missing split fails fast
+    texts, pairs, where = checked.texts, checked.pairs, checked.where
+    if settings.calibrate and checked.labels is None:
+        raise DataError(f"{where} has no labels: calibration needs a labelled split (a text and a label column; see --label-column).")
+    removed = remove_stale_work_folders(output_dir)
+    if removed: warnings.warn(f"removed {len(removed)} work folder(s) that an interrupted export into {output_dir} left beside it "
+                              f"({', '.join(p.name for p in removed)}; {sum(removed.values()) / 1e6:.1f} MB)", StaleExportWarning)
     reference_predictor = load_merged(source)
     names = reference_predictor.label_names
-    reference = _probabilities(reference_predictor, texts)
+    labels = checked.label_ids(names) # labels the model does not know are refused before anything is measured
+    reference = _probabilities(reference_predictor, texts, pairs)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent)) # beside the output: the final rename stays on one filesystem
+    work, lock = _claim_work_folder(output_dir)
     try:
         plain = export_graph(reference_predictor.model, reference_predictor.tokenizer, work/"plain.onnx", settings.opset, settings.dynamo)
         _write_common(work, reference_predictor, names)
         def onnx_probabilities(graph: Path):
             shutil.copy(graph, work/ONNX_FILE)
-            return _probabilities(SentimentPredictor(str(work), batch_size=settings.batch_size, device="cpu", max_length=reference_predictor.max_length), texts)
+            return _probabilities(SentimentPredictor(str(work), batch_size=settings.batch_size, device="cpu", max_length=reference_predictor.max_length), texts, pairs)
         optimization = {"applied": False, "reason": "not asked (optimize=False)"}
         if settings.optimize:
             optimization = optimize_graph(plain, reference_predictor.model.config, work/"optimized.onnx")
@@ -310,13 +425,12 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
             int8_dir = work/INT8_FOLDER; int8_dir.mkdir()
             quantize_int8(work/ONNX_FILE, int8_dir/ONNX_FILE)
             _write_common(int8_dir, reference_predictor, names)
-            q = _probabilities(SentimentPredictor(str(int8_dir), batch_size=settings.batch_size, device="cpu", max_length=reference_predictor.max_length), texts)
+            q = _probabilities(SentimentPredictor(str(int8_dir), batch_size=settings.batch_size, device="cpu", max_length=reference_predictor.max_length), texts, pairs)
             int8 = {"data": where, **_int8_report(reference, fp32, q, labels)}
             (int8_dir/PARITY_FILE).write_text(json.dumps(int8, indent=1))
             (int8_dir/EXPORT_FILE).write_text(json.dumps({**export, "quantization": "onnxruntime dynamic, int8 weights (QInt8)"}, indent=1))
         calibration = None
         if settings.calibrate:
-            if labels is None: raise DataError(f"{where} has no labels: calibration needs a labelled split (a sentence and a label column).")
             calibration = {"data": where, **fit_calibration(fp32, labels)}
             (work/CALIBRATION_FILE).write_text(json.dumps(calibration, indent=1))
             if int8: (work/INT8_FOLDER/CALIBRATION_FILE).write_text(json.dumps({"data": where, **fit_calibration(q, labels)}, indent=1)) # its own temperature
@@ -327,9 +441,11 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
         (work/"README.md").write_text(export_card(source, names, export, parity, int8, calibration))
         if int8: (work/INT8_FOLDER/"README.md").write_text(export_card(f"{source} (int8)", names, export, {**int8["parity_with_torch"], "data": where,
                                                                        "tolerance": settings.tolerance, "passed": int8["parity_with_torch"]["labels_differ"] == 0}, int8, calibration))
+        _release_work_lock(work, lock); lock = None
         if output_dir.exists(): shutil.rmtree(output_dir)
         os.replace(work, output_dir)
     finally:
+        _release_work_lock(work, lock)
         if work.exists(): shutil.rmtree(work)
     result = {"output": str(output_dir), "export": export, "parity": parity, "int8": int8, "calibration": calibration}
     if not parity["passed"]:
@@ -386,22 +502,26 @@ def load_temperature(path, # a model folder, or a run folder holding one
 
 # %% ../nbs/18_export.ipynb #154766bc
 def calibrate(model_dir, # a run, adapter, merged or exported model folder
-              data=None, # a labelled .tsv/.csv to fit on; None: the run's evaluation split
+              data=None, # a labelled file to fit on (`parity_data`); None: the run's test split
               batch_size: int = 32, # texts per forward pass
+              text_column: str|None = None, # column of the texts in `data`; None: the run's, else `sentence`
+              text_pair_column: str|None = None, # column of the second texts of pairs; None: the run's, else none
+              label_column: str|None = None, # column of the labels; None: the run's, else `label`
              ) -> dict:
-    "Fit a temperature on the run's evaluation split (or `data`), save it as `calibration.json` in the model folder, return the report."
-    texts, labels, where = parity_split(model_dir, data)
-    if labels is None: raise DataError(f"{where} has no labels: calibration needs a labelled split (a sentence and a label column).")
+    "Fit a temperature on the run's test split (or `data`), save it as `calibration.json` in the model folder, return the report."
+    checked = parity_data(model_dir, data, text_column, text_pair_column, label_column)
+    if checked.labels is None: raise DataError(f"{checked.where} has no labels: calibration needs a labelled split (a text and a label column).")
     predictor = SentimentPredictor(str(model_dir), batch_size=batch_size, device="cpu")
-    report = {"data": where, **fit_calibration(_probabilities(predictor, texts), labels)}
+    labels = checked.label_ids(predictor.label_names)
+    report = {"data": checked.where, **fit_calibration(_probabilities(predictor, checked.texts, checked.pairs), labels)}
     (model_folder(model_dir)/CALIBRATION_FILE).write_text(json.dumps(report, indent=1))
     return report
 
 # %% ../nbs/18_export.ipynb #f876e00e
 class CalibratedPredictor:
-    "A predictor whose results add `calibrated_probabilities` and `calibrated_confidence` (of the predicted label) to the raw fields."
+    "A predictor whose results add `calibrated_probabilities` and `calibrated_confidence` (of the predicted label) to the raw fields, when a temperature was fitted."
     def __init__(self, predictor, # a `SentimentPredictor`
-                 temperature: float|None): # the fitted temperature; None: calibrated probabilities are the raw ones
+                 temperature: float|None): # the fitted temperature; None: never calibrated, and results carry no calibrated fields
         if temperature is not None and not (isinstance(temperature, (int, float)) and temperature > 0):
             raise ValueError(f"temperature must be a positive number, got {temperature!r}; fit one with calibrate(model_dir).")
         self.predictor, self.temperature = predictor, temperature
@@ -414,8 +534,9 @@ class CalibratedPredictor:
 
     def predict(self, texts): # one text, or a list of them
         results = self.predictor.predict(texts)
+        if self.temperature is None: return results # an uncalibrated model has no calibrated probabilities to show
         for r in [results] if isinstance(results, dict) else results:
-            if r["probabilities"] is None or self.temperature is None:
+            if r["probabilities"] is None:
                 r.update(calibrated_probabilities=r["probabilities"], calibrated_confidence=r["confidence"]); continue
             p = apply_temperature([r["probabilities"]], self.temperature)[0]
             r.update(calibrated_probabilities=[float(x) for x in p], calibrated_confidence=float(p[r["label"]]))

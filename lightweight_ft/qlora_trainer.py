@@ -4,6 +4,7 @@
 
 # %% ../nbs/12_qlora_trainer.ipynb #5c67350d
 from __future__ import annotations
+import lightweight_ft.config_manager # first, before peft: its import hook keeps bitsandbytes off the hub
 from pathlib import Path
 import torch
 from peft import PeftModel, prepare_model_for_kbit_training

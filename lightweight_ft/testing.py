@@ -8,6 +8,8 @@ import os, pwd, shutil, socket, subprocess, tempfile, zlib
 from contextlib import contextmanager
 from html.parser import HTMLParser
 from urllib.parse import unquote
+import lightweight_ft.config_manager # first, before peft: its import hook keeps bitsandbytes off the hub
+import tempfile, zlib
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -18,9 +20,9 @@ from transformers import AutoModelForSequenceClassification, PreTrainedTokenizer
 from .config_manager import ExperimentConfig
 
 # %% auto #0
-__all__ = ['tiny_tokenizer', 'tiny_classifier', 'synthetic_sentiment', 'write_tiny_setup', 'synthetic_predictions',
-           'synthetic_run', 'tiny_base_dir', 'tiny_adapter', 'chromium_path', 'open_in_chromium', 'broken_links',
-           'postgres_bin', 'throwaway_postgres']
+__all__ = ['HUB_OFFLINE_VARIABLES', 'tiny_tokenizer', 'tiny_classifier', 'synthetic_sentiment', 'write_tiny_setup',
+           'synthetic_predictions', 'synthetic_run', 'tiny_base_dir', 'tiny_adapter', 'chromium_path',
+           'open_in_chromium', 'broken_links', 'postgres_bin', 'throwaway_postgres', 'no_network_env']
 
 # %% ../nbs/01_testing.ipynb #4569bdc8
 _POS = "good great fine lovely superb brilliant moving charming".split()
@@ -269,3 +271,42 @@ def throwaway_postgres() -> str:
         if (data/"postmaster.pid").exists(): subprocess.run(as_user + [str(bin_dir/"pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
                                                             capture_output=True, timeout=120)
         shutil.rmtree(folder, ignore_errors=True)
+
+# %% ../nbs/01_testing.ipynb #ed457ab9
+_NO_NETWORK_SITECUSTOMIZE = """
+import os, socket
+_log = os.environ["LWFT_NETWORK_LOG"]
+_local = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
+def _refuse(kind, target):
+    host = str(target[0] if isinstance(target, tuple) else target)
+    if host in _local or host.startswith("127."): return
+    with open(_log, "a") as f: f.write(f"{kind} {target!r} (pid {os.getpid()})\\n")
+    raise OSError(f"network disabled for this test: {kind} {target!r}")
+_connect, _connect_ex, _getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+def connect(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6): _refuse("connect", address)
+    return _connect(self, address)
+def connect_ex(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6): _refuse("connect", address)
+    return _connect_ex(self, address)
+def getaddrinfo(host, *args, **kwargs):
+    if host is not None: _refuse("resolve", host if isinstance(host, str) else host.decode())
+    return _getaddrinfo(host, *args, **kwargs)
+socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = connect, connect_ex, getaddrinfo
+"""
+HUB_OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+def no_network_env(folder, # where the guard (`sitecustomize.py`) and the log of attempts go
+                   base: dict|None = None, # the environment to start from; None: this process's
+                   keep_offline_variables: bool = False, # keep `HF_HUB_OFFLINE` and the like; False: unset, as in a user's shell
+                  ) -> tuple[dict, Path]:
+    "`(environment, log)`: Python processes started with the environment refuse every non-loopback connection and name lookup, and log each attempt in `log`."
+    import os
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    (folder/"sitecustomize.py").write_text(_NO_NETWORK_SITECUSTOMIZE)
+    log = folder/"network_attempts.log"; log.write_text("")
+    env = dict(os.environ if base is None else base)
+    if not keep_offline_variables:
+        for k in HUB_OFFLINE_VARIABLES: env.pop(k, None)
+    env["PYTHONPATH"] = os.pathsep.join([str(folder)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["LWFT_NETWORK_LOG"] = str(log)
+    return env, log
