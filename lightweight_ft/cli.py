@@ -69,13 +69,12 @@ def _predict(a):
     if a.input and not a.output: raise ValueError("--input needs --output FILE.csv")
     if a.output and not a.input: raise ValueError("--output needs --input FILE (texts given on the command line are printed)")
     if not (a.input or a.texts): raise ValueError("give texts to classify, or --input FILE --output FILE.csv")
-    if a.input: check_prediction_paths(a.input, a.output, a.text_column, overwrite=a.overwrite) # before the model loads
     if a.input: # the run's own column names unless given (a run trained on `question` reads `question`)
         from lightweight_ft.export import run_columns
         columns = run_columns(a.model)
         a.text_column = a.text_column or columns["text_column"]
         a.text_pair_column = a.text_pair_column or columns["text_pair_column"]
-        check_prediction_paths(a.input, a.output, a.text_column) # before the model loads
+        check_prediction_paths(a.input, a.output, a.text_column, overwrite=a.overwrite) # before the model loads
     if a.quiet:
         from transformers.utils import logging as hf_logging
         hf_logging.disable_progress_bar()
@@ -216,8 +215,6 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--input", help=".txt (one text per line), .csv or .tsv file")
     pr.add_argument("--output", help="file to write: the input's columns plus prediction, prediction_name, confidence, prob_0..")
     pr.add_argument("--overwrite", action="store_true", help="replace an existing --output file that is not an earlier predictions file")
-    pr.add_argument("--text-column", default="sentence")
-    pr.add_argument("--text-pair-column", default=None, help="sentence pairs: the column of the second texts (RTE: hypothesis)")
     pr.add_argument("--text-column", default=None, help="column of the texts in a .csv/.tsv (default: the run's data.text_column, else sentence)")
     pr.add_argument("--text-pair-column", default=None, help="sentence pairs: the column of the second texts (RTE: hypothesis; default: the run's)")
     pr.add_argument("--batch-size", type=int, default=64)

@@ -519,7 +519,6 @@ def predict_file(predictor: SentimentPredictor, # the loaded model (`SentimentPr
     from tqdm.auto import tqdm
     input_path, output_path = check_prediction_paths(input_path, output_path, overwrite=overwrite)
     predictor.check_pairs(text_pair_column is not None) # before a row is read or written
-    input_path, output_path = check_prediction_paths(input_path, output_path)
     header, rows, col = _read_table(input_path, text_column)
     if text_pair_column is not None and text_pair_column not in header:
         raise DataError(f"{input_path}: no column {text_pair_column!r} for the second texts; the columns are {header}. Pass --text-pair-column NAME.")

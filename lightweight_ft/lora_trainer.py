@@ -6,7 +6,6 @@
 from __future__ import annotations
 import dataclasses, json, math, os, re, shutil, tempfile, time, warnings, weakref
 import lightweight_ft.config_manager # first, before peft: its import hook keeps bitsandbytes off the hub
-import json, math, shutil, tempfile, time, warnings, weakref
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 import numpy as np

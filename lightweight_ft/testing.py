@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from html.parser import HTMLParser
 from urllib.parse import unquote
 import lightweight_ft.config_manager # first, before peft: its import hook keeps bitsandbytes off the hub
-import tempfile, zlib
 from pathlib import Path
 import numpy as np
 import pandas as pd
