@@ -1,19 +1,21 @@
 """How well `lwft audit` finds wrong labels: TREC with a seeded 5% of its labels flipped, the flipped rows known.
 
-    python benchmarks/audit_planted.py --trec ../shared/data/trec/train.csv --folds 3 --output benchmarks/results/audit_trec
+    python benchmarks/audit_planted.py --trec ../shared/data/trec/train.csv --folds 3 \
+        --output benchmarks/results/audit_trec
 
 Reads TREC's train.csv, gives 5% of its rows (seed 0) another class drawn at random (`flip_labels`), writes that copy
 to OUTPUT/train_flipped.csv with the flipped rows in OUTPUT/flipped_rows.json, then runs the audit of
-`configs/trec_minilm.yaml` on the copy (`--folds`, 5 by default; the README's numbers took 3; one epoch per fold: `--epochs`). The audit scores the config's
-training split (80% of the file; validation and test are carved from it), so the planted rows counted are those that
-fell in that split. Precision and recall of the top 5% of the ranking against them go to OUTPUT/planted.json, and the
-figure with the curve it was drawn from to `--figure` (.png and .csv).
+`configs/trec_minilm.yaml` on the copy (`--folds`, 5 by default, the README's numbers took 3; one epoch per fold,
+`--epochs`). The audit scores the config's training split (80% of the file; validation and test are carved from it),
+so the planted rows counted are those that fell in that split. Precision and recall of the top 5% of the ranking
+against them go to OUTPUT/planted.json, and the figure with the curve it was drawn from to `--figure` (.png, .csv).
 """
 import argparse, json
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from lightweight_ft.audit import audit, audit_summary_text, draw_planted_error_figure, flip_labels, planted_error_curve, precision_recall_at
+from lightweight_ft.audit import (audit, audit_summary_text, draw_planted_error_figure, flip_labels,
+                                  planted_error_curve, precision_recall_at)
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,14 +42,18 @@ def main(argv=None):
     in_train = np.intersect1d(planted, table["row"])
     curve = planted_error_curve(table["row"], in_train)
     at = precision_recall_at(curve, a.fraction)
-    result = {"rows_in_file": len(df), "flipped_in_file": len(planted), "train_rows": len(table), "flipped_in_train": len(in_train),
+    result = {"rows_in_file": len(df), "flipped_in_file": len(planted), "train_rows": len(table),
+              "flipped_in_train": len(in_train),
               "cut": at, "flagged_by_cleanlab": int(table["flagged"].sum()),
               "flagged_precision": float(table.loc[table["flagged"], "row"].isin(in_train).mean()),
               "flagged_recall": float(table.loc[table["flagged"], "row"].isin(in_train).sum() / len(in_train)),
-              "cross_validation": summary["cross_validation"], "seconds": summary["seconds"], "epochs": a.epochs, "folds": a.folds}
+              "cross_validation": summary["cross_validation"], "seconds": summary["seconds"], "epochs": a.epochs,
+              "folds": a.folds}
     (out/"planted.json").write_text(json.dumps(result, indent=2))
     draw_planted_error_figure(curve, a.fraction, a.figure,
-                              title=f"TREC, {a.fraction:.0%} of labels flipped: {len(in_train)} planted among {len(table)} training rows")
-    print(json.dumps({k: result[k] for k in ("train_rows", "flipped_in_train", "cut", "flagged_by_cleanlab", "flagged_precision", "flagged_recall")}, indent=2))
+                              title=f"TREC, {a.fraction:.0%} of labels flipped: {len(in_train)} planted among "
+                                    f"{len(table)} training rows")
+    shown = ("train_rows", "flipped_in_train", "cut", "flagged_by_cleanlab", "flagged_precision", "flagged_recall")
+    print(json.dumps({k: result[k] for k in shown}, indent=2))
 
 if __name__ == "__main__": main()

@@ -136,16 +136,21 @@ def _search_parser(sub):
 # %% ../nbs/24_cli.ipynb #660d088e
 def _audit(a):
     from lightweight_ft.audit import audit, audit_summary_text
-    summary = audit(a.config, a.output, folds=a.folds, overrides=a.set, top=a.top, near_threshold=a.near, progress=not a.quiet,
-                    overwrite=a.overwrite, echo=lambda line: print(f"lwft audit: {line}", flush=True))
-    print(audit_summary_text(summary)); print(f"audit: {(Path(a.output)/'audit.html').resolve().as_uri()} (every row in {Path(a.output)/'audit.csv'})")
+    echo = lambda line: print(f"lwft audit: {line}", flush=True)
+    summary = audit(a.config, a.output, folds=a.folds, overrides=a.set, top=a.top, near_threshold=a.near,
+                    progress=not a.quiet, overwrite=a.overwrite, echo=echo)
+    print(audit_summary_text(summary))
+    print(f"audit: {(Path(a.output)/'audit.html').resolve().as_uri()} (every row in {Path(a.output)/'audit.csv'})")
 
 def _audit_parser(sub):
-    au = sub.add_parser("audit", help="rank the training rows by how likely their label is wrong (k-fold cross-validation, cleanlab); duplicates, leaks, lengths")
-    au.add_argument("config", nargs="?", help="experiment YAML file: the data, the model and the method trained in each fold (default: the built-in defaults)")
-    au.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. training.epochs=1 (repeatable)")
+    au = sub.add_parser("audit", help="rank the training rows by how likely their label is wrong (k-fold "
+                                      "cross-validation, cleanlab); duplicates, leaks, lengths")
+    au.add_argument("config", nargs="?", help="experiment YAML file: the data, the model and the method trained in each fold "
+                                              "(default: the built-in defaults)")
+    au.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config value, e.g. training.epochs=1 (repeatable)")
     au.add_argument("--folds", type=int, default=5, help="stratified folds of the training split (at most the smallest class's rows)")
-    au.add_argument("--output", default="audit", help="folder to write: audit.csv, audit.html, duplicates.csv, audit.json, ...")
+    au.add_argument("--output", default="audit", help="folder to write: audit.csv, audit.html, audit.json, ...")
     au.add_argument("--top", type=int, default=50, help="suspects shown on the HTML page")
     au.add_argument("--near", type=float, default=0.9, help="similarity from which two texts count as near duplicates, in (0, 1]")
     au.add_argument("--overwrite", action="store_true", help="replace an earlier audit in --output")
