@@ -415,9 +415,9 @@ def report_to_launcher(message: str, # the one-line message the user should read
     except OSError: pass # the message was printed already; the file only repeats it
 
 # %% ../nbs/02_core.ipynb #04e34e96
-def launch(argv: list[str], # the `lwft` command line each process runs (`["train", "--config", ...]`)
+def launch(argv: list[str], # the command line each process gives `module` (`["train", "--config", ...]`)
            nproc_per_node: int, # processes to start on this machine
-           module: str = "lightweight_ft.cli", # the module each process runs (`python -m`)
+           module: str, # the module each process runs (`python -m`): the command line's
           ) -> int:
     "Start `nproc_per_node` processes of `python -m module argv` as `torchrun --standalone` does; a failure's root-cause message is printed last, and its exit status returned."
     import sys
