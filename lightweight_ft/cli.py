@@ -120,6 +120,12 @@ def _search(a):
     print(f"study {a.study}: {len(table)} trials ({', '.join(f'{n} {s.lower()}' for s, n in table['state'].value_counts().items())}); runs in {a.output}")
     if a.report: r = search_report(study, a.config, a.output, cost=a.cost, margin=a.margin, top_k=a.top_k); print(f"best: {r['best']['label']}; cheapest not worse: {r['pick']['label']}; report: {a.output}/search_report.md")
 
+# %% ../nbs/24_cli.ipynb #5044a277
+def _launch(a):
+    from lightweight_ft.core import launch
+    if not a.lwft_command or a.lwft_command[0] == "launch": raise ValueError("give the lwft command to launch: lwft launch --nproc-per-node 2 train --config C --output DIR")
+    return launch(a.lwft_command, a.nproc_per_node, "lightweight_ft.cli")
+
 # %% ../nbs/24_cli.ipynb #e64aec4b
 def _search_parser(sub):
     se = sub.add_parser("search", help="an Optuna search (one worker; start the same command on more processes or machines to share the study)")
@@ -263,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     _search_parser(sub)
     _audit_parser(sub)
     _gate_parser(sub)
+    la = sub.add_parser("launch", help="run an lwft command in N processes (torchrun --standalone); a failure's message is printed last")
+    la.add_argument("--nproc-per-node", type=int, default=2, help="processes to start (one per GPU; gloo between CPU processes)")
+    la.add_argument("lwft_command", nargs=argparse.REMAINDER, metavar="COMMAND", help="the lwft command each process runs: train --config C --output DIR")
+    la.set_defaults(fn=_launch)
     for sp in (t, s, an, pr, ex): sp.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -284,7 +294,9 @@ def main(argv=None, # the command line's arguments, without the program name; No
         try: return a.fn(a) or 0
         except USER_ERRORS as e:
             from lightweight_ft.core import is_main_process
+            from lightweight_ft.core import report_to_launcher
             if is_main_process(): print(f"lwft {a.command}: error: {e}", file=sys.stderr) # once, not once per process of a launch
+            report_to_launcher(f"lwft {a.command}: error: {e}") # torchrun's failure report names it as the root cause
             return 2
         except KeyboardInterrupt:
             print(f"lwft {a.command}: interrupted", file=sys.stderr)

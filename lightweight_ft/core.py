@@ -23,7 +23,10 @@ __all__ = ['TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'QUANTIZED_LAYER_TYPES', 'CP
            'autocast_context', 'frozen_weights_in', 'parse_cpu_flags', 'cpu_flags', 'cpu_has_fast_bf16',
            'resolve_precision', 'float32_math_settings', 'environment_report', 'DistEnv', 'dist_env', 'is_main_process',
            'training_device', 'check_global_batch', 'ensure_process_group', 'gather_max', 'on_main_then_broadcast',
-           'silence_bnb_kernels_warning']
+           'report_to_launcher', 'launch', 'silence_bnb_kernels_warning']
+
+# %% ../nbs/02_core.ipynb #1a94edcd
+import json, time
 
 # %% ../nbs/02_core.ipynb #c80ac24c
 _BERT_LIKE = {
@@ -411,6 +414,34 @@ def on_main_then_broadcast(fn, # a callable taking no arguments
     status, payload = box[0]
     if status == "error": raise payload
     return payload if dist_env().is_main else None
+
+# %% ../nbs/02_core.ipynb #b3e41411
+def report_to_launcher(message: str, # the one-line message the user should read
+                      ):
+    "Under torchrun, write `message` into this process's error file (`TORCHELASTIC_ERROR_FILE`), which the launcher's failure report shows as the root cause."
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if not path: return
+    try: Path(path).write_text(json.dumps({"message": message, "timestamp": int(time.time())}))
+    except OSError: pass # the message was printed already; the file only repeats it
+
+# %% ../nbs/02_core.ipynb #04e34e96
+def launch(argv: list[str], # the command line each process gives `module` (`["train", "--config", ...]`)
+           nproc_per_node: int, # processes to start on this machine
+           module: str, # the module each process runs (`python -m`): the command line's
+          ) -> int:
+    "Start `nproc_per_node` processes of `python -m module argv` as `torchrun --standalone` does; a failure's root-cause message is printed last, and its exit status returned."
+    import sys
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+    if not isinstance(nproc_per_node, int) or nproc_per_node < 1: raise ValueError(f"nproc_per_node must be a positive integer, got {nproc_per_node!r}")
+    args = get_args_parser().parse_args(["--standalone", "--nproc_per_node", str(nproc_per_node), "-m", module, *argv])
+    try: run(args)
+    except ChildFailedError as e:
+        rank, failure = e.get_first_failure()
+        said = failure.message if failure.error_file_data.get("message") else f"process {rank} failed with exit status {failure.exitcode}; its output is above."
+        print(said, file=sys.stderr)
+        return failure.exitcode if failure.exitcode > 0 else 1
+    return 0
 
 # %% ../nbs/02_core.ipynb #500da24b
 class _DropMessages(logging.Filter):
