@@ -314,6 +314,9 @@ def qlora_pairs(groups: dict, # `{row label: [RunRecord, ...]}` (`group_runs`)
 # %% ../nbs/15_evaluator.ipynb #00a43ba0
 def _mb(b) -> str: return f"{b / 1e6:,.1f} MB"
 def _times(a, b) -> str: return f" ({a / b:.2f}×)" if a and b else ""
+# what a CPU peak holds (measured in benchmarks/qlora_memory.py): QLoRA's saving is the footprint, which this figure leaves out
+_CPU_PEAK = ("on a CPU, resident memory above the loaded model: a full-precision base's weights count as training first reads "
+             "them, a quantised base's don't, and it grows with each new batch shape; see benchmarks/README.md for when QLoRA saves memory")
 
 def qlora_sentence(summary: pd.DataFrame, # the results table (`summarize_groups`)
                    groups: dict, # `{row label: [RunRecord, ...]}` (`group_runs`)
@@ -330,8 +333,9 @@ def qlora_sentence(summary: pd.DataFrame, # the results table (`summarize_groups
     if not (_missing(Q["footprint_bytes"]) or _missing(L["footprint_bytes"])):
         parts.append(f"model footprint {_mb(Q['footprint_bytes'])} against {_mb(L['footprint_bytes'])}{_times(Q['footprint_bytes'], L['footprint_bytes'])}")
     if not (_missing(Q["peak_memory_bytes"]) or _missing(L["peak_memory_bytes"])):
-        noise = "" if min(Q["n_seeds"], L["n_seeds"]) > 1 else " (one seed: may be noise)"
-        parts.append(f"peak training memory {_mb(Q['peak_memory_bytes'])} against {_mb(L['peak_memory_bytes'])}{noise}")
+        notes = ([] if min(Q["n_seeds"], L["n_seeds"]) > 1 else ["one seed"]) + ([_CPU_PEAK] if Q.get("memory_device") == "cpu" else [])
+        notes = f" ({'; '.join(notes)})" if notes else ""
+        parts.append(f"peak training memory {_mb(Q['peak_memory_bytes'])} against {_mb(L['peak_memory_bytes'])}{notes}")
     if not (_missing(Q["train_time_s"]) or _missing(L["train_time_s"])):
         parts.append(f"training time {Q['train_time_s']:.0f} s against {L['train_time_s']:.0f} s{_times(Q['train_time_s'], L['train_time_s'])}")
     parts.append(f"accuracy {value_text(Q)} against {value_text(L)}")

@@ -57,6 +57,9 @@ class QLoRATrainer(LoRATrainer):
               **kwargs, # `LoRATrainer.train`'s other arguments (training, lora, progress, resume, settings)
              ):
         "As `LoRATrainer.train`, on the quantised base; `train_report` also holds the quantisation settings."
+        # checkpointing runs each layer's forward again in the backward pass: torch's dropout replays its masks from the RNG state
+        # checkpointing saved, FastDropout's numpy stream would draw new ones, and the gradients would belong to other masks
+        if self.gradient_checkpointing: kwargs["fast_dropout"] = False
         model = super().train(train_dataset, eval_dataset, **kwargs)
         self.train_report.update(quantization_report(model))
         return model
