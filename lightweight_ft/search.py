@@ -54,11 +54,13 @@ def load_search_space(space=None, # a YAML file's path, YAML text or a dict; Non
     entries = space.get("space")
     if not isinstance(entries, dict) or not entries: raise ConfigError(f"{where}: `space` must map dotted config keys to their ranges, as in EXAMPLE_SPACE")
     for key, d in entries.items():
-        t = (d or {}).get("type")
+        t = d.get("type") if isinstance(d, dict) else None
         if t == "categorical" and d.get("choices"): continue
         if t in ("int", "float") and "low" in d and "high" in d: continue
         raise ConfigError(f"{where}: `space.{key}` needs type categorical (with choices) or int/float (with low and high), got {d!r}")
     space.setdefault("metric", "accuracy"); space.setdefault("direction", "maximize"); space.setdefault("pruner", {"type": "none"})
+    if isinstance(space["pruner"], str): space["pruner"] = {"type": space["pruner"]} # `pruner: median`
+    if not isinstance(space["pruner"], dict): raise ConfigError(f"{where}: `pruner` must be a mapping such as {{type: median}}, got {space['pruner']!r}")
     if space["direction"] not in ("maximize", "minimize"): raise ConfigError(f"{where}: `direction` must be maximize or minimize, got {space['direction']!r}")
     if space["pruner"].get("type") not in PRUNERS: raise ConfigError(f"{where}: `pruner.type` must be one of {PRUNERS}, got {space['pruner'].get('type')!r}")
     return space
@@ -328,6 +330,8 @@ def search(config, # an ExperimentConfig or a YAML file: the base every trial st
            seed: int|None = None): # sampler seed (offset by the process id, so that workers draw differently)
     "Run, or join, the study `study_name` until `n_trials` trials count or `timeout` passes; writes `best.yaml` and returns the study."
     cfg = config if isinstance(config, ExperimentConfig) else load_config(config)
+    if n_trials is not None and (not isinstance(n_trials, int) or n_trials < 0):
+        raise ConfigError(f"n_trials must be a whole number of trials (0: check and create the study only), got {n_trials!r} (lwft search --n-trials).")
     where = str(space) if isinstance(space, (str, Path)) and "\n" not in str(space) else "the search space"
     space, example = load_search_space(space), space is None
     if example and space["pruner"]["type"] != "none" and not cfg.training.eval_every: # the example space fits any config
@@ -368,7 +372,8 @@ def study_table(study, # the Optuna study
                ) -> pd.DataFrame:
     "Every trial of the study: number, state, value, drawn values, costs, run folder, error, and the trial it retried."
     return pd.DataFrame([{"number": t.number, "state": t.state.name, "value": t.value, **t.params, **t.user_attrs,
-                          "retry_of": t.system_attrs.get("failed_trial")} for t in study.get_trials(deepcopy=False)])
+                          "retry_of": t.system_attrs.get("failed_trial")} for t in study.get_trials(deepcopy=False)],
+                        columns=None if study.get_trials(deepcopy=False) else ["number", "state", "value", "retry_of"]) # no trial yet: the columns
 
 # %% ../nbs/20_search.ipynb #7522ca61
 def _worker_command(config, n_trials, space, output_dir, study_name, storage=None, heartbeat_s=60) -> list[str]:
