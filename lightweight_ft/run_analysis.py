@@ -157,6 +157,7 @@ def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `Experim
         checkpoints = claim_run_dir(output_dir).partial/"checkpoints" # one shared file system: every process names the same folder
         trainer = trainer_for(cfg, model, tokenizer, output_dir=str(checkpoints))
         trainer.tracking_dir = claim.partial/"tensorboard" if main else None # training.report_to: TensorBoard's events stay with the run
+        trainer.other_splits = {"test": test} # a resume on another test split is refused too
         model = trainer.train(train, validation, training=cfg.training, lora=cfg.lora, progress=progress and main, resume=True) # training watches validation only
         if not main: return None # trained its share; the main process evaluates and writes
         results = _named(trainer.evaluate(model, test, batch_size=cfg.training.eval_batch_size, progress=progress), loader.label_names) # the headline: test
