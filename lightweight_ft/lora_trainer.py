@@ -802,6 +802,7 @@ class LoRATrainer:
     tracking_dir = None # where TensorBoard events go when `training.report_to` names it; None: `<output_dir>/tensorboard`
     tracking_run = None # `TrackerRun`'s arguments for MLflow and W&B (name, config, group, keep_open); None: the training and lora settings as config
     tracker_runs = () # the last training's `TrackerRun`s (MLflow, W&B)
+    other_splits = None # {name: tokenised split} besides training and validation (the test split) fingerprinted in each checkpoint
     def __init__(self, model, # the base model to train (from `ModelLoader.load_model`)
                  tokenizer, # its tokenizer (the pad token id)
                  output_dir: str|None = None, # where the Trainer writes checkpoints (`training.save_every`); None: a temporary folder
@@ -889,7 +890,7 @@ class LoRATrainer:
         args = self._training_args(t, lr, prec, steps, model_device(model), watching, show_progress, trackers)
         self._recorder = RunRecorder()
         self.keeper = BestAdapterKeeper(model, t.best_metric, t.patience) if t.best_metric and watching else None
-        self._extras = _CheckpointExtras(model, self.keeper, dist_env().rank, {"training": train_dataset, "validation": eval_dataset})
+        self._extras = _CheckpointExtras(model, self.keeper, dist_env().rank, {"training": train_dataset, "validation": eval_dataset, **(self.other_splits or {})})
         trainer = _LengthAwareTrainer(model=model, args=args, train_dataset=RowList(train_dataset),
                                       eval_dataset=_train_columns(eval_dataset) if eval_dataset is not None else None,
                                       data_collator=PadCollator(self.tokenizer.pad_token_id), compute_metrics=_logits_metrics,

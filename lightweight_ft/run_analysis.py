@@ -169,6 +169,7 @@ def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `Experim
         # MLflow and W&B: one run each, named after the folder, left open for the final scores and files (log_finished_run)
         trainer.tracking_run = {"name": Path(output_dir).name, "config": cfg.to_dict(), "group": tracking_group_for(output_dir), "keep_open": True}
         held.callback(lambda: [r.close(failed=True) for r in trainer.tracker_runs]) # a run that raised: failed in the trackers (no-op once finished)
+        trainer.other_splits = {"test": test} # a resume on another test split is refused too
         model = trainer.train(train, validation, training=cfg.training, lora=cfg.lora, progress=progress and main, resume=True) # training watches validation only
         if not main: return None # trained its share; the main process evaluates and writes
         results = _named(trainer.evaluate(model, test, batch_size=cfg.training.eval_batch_size, progress=progress), loader.label_names) # the headline: test
