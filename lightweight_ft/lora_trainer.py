@@ -27,11 +27,15 @@ from .models import resolve_target_modules
 from .prediction import Evaluator
 
 # %% auto #0
-__all__ = ['lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder',
-           'BestAdapterKeeper', 'last_checkpoint', 'NumericProgressCallback', 'tracking_callbacks',
+__all__ = ['PEFT_DEPRECATION_FILTER', 'lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout', 'fast_cpu_dropout',
+           'RunRecorder', 'BestAdapterKeeper', 'last_checkpoint', 'NumericProgressCallback', 'tracking_callbacks',
            'log_run_to_tensorboard', 'read_scalars', 'log_finished_run', 'peft_config_for', 'AdaLoraSchedule',
            'training_callbacks', 'RunStepProgress', 'adapter_callbacks', 'adapter_optimizer', 'adalora_budget_params',
            'adapter_merge_support', 'adapter_report', 'LoRATrainer']
+
+# %% ../nbs/11_lora_trainer.ipynb #2d72eb08
+PEFT_DEPRECATION_FILTER = dict(message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning) # PEFT's, not the user's
+warnings.filterwarnings("ignore", **PEFT_DEPRECATION_FILTER)
 
 # %% ../nbs/11_lora_trainer.ipynb #c2a541df
 def lora_config_for(model, # the base model whose modules the targets are checked against
