@@ -10,16 +10,30 @@ import numpy as np
 import pandas as pd
 from plotly.offline import get_plotlyjs
 from .comparison import cheapest_not_worse, data_sentence, group_runs, summarize_groups
-from .core import count_parameters, model_footprint_bytes
+from .core import _is_peft, count_parameters, is_quantized, model_footprint_bytes
 from .metrics import compare_predictions
 from .prediction import Evaluator
 from .runs import RunRecord, load_run, predictions_frame
 from .visualizer import PLOTLY_CONFIG, annotate_summary, draw_report_figures, report_charts, short_model, value_text
 
 # %% auto #0
-__all__ = ['REPORT_ENTRIES', 'REPORT_TITLE', 'REPORT_JS', 'ModelComparator', 'build_report', 'check_report_dir', 'format_summary',
-           'format_significance', 'results_table_html', 'filter_bar', 'interactive_report', 'qlora_pairs',
-           'qlora_sentence', 'report_story']
+__all__ = ['REPORT_ENTRIES', 'REPORT_TITLE', 'REPORT_JS', 'QLORA_PAIR_IGNORES', 'model_method', 'ModelComparator', 'build_report',
+           'check_report_dir', 'format_summary', 'format_significance', 'results_table_html', 'filter_bar',
+           'interactive_report', 'qlora_pairs', 'qlora_sentence', 'report_story']
+
+# %% ../nbs/15_evaluator.ipynb #adda26f3
+def model_method(model, # a model passed to `ModelComparator.compare_models`
+                 method: str|None = None, # how it was made, when the caller knows; None: read from the model
+                ) -> dict:
+    "`method` and the parameter counts a model passed in memory can vouch for: a PEFT model is LoRA (QLoRA when quantised) and trained its adapter; for a plain model what was trained is unknown unless `method` says."
+    counts = count_parameters(model)
+    if method is None and _is_peft(model): method = "qlora" if is_quantized(model) else "lora"
+    if method is None:
+        # requires_grad is True on every parameter of a freshly loaded model, trained or not: it says nothing here
+        return {"method": method, "total_params": counts["total_params"]}
+    if method == "zero_shot": counts.update(trainable_params=0, trainable_share=0.0)
+    if method == "full": counts.update(trainable_params=counts["total_params"], trainable_share=1.0)
+    return {"method": method, **counts}
 
 # %% ../nbs/15_evaluator.ipynb #8e7ce86d
 class ModelComparator:
@@ -37,15 +51,18 @@ class ModelComparator:
     def compare_models(self, models, # the models to compare, on one tokenised split
                        eval_dataset, # the tokenised split all models predict (with `labels`, `sentence`)
                        names=None, # one unique name per model; None: `model_0`, `model_1`, ...
+                       methods=None, # how each model was made (`zero_shot`, `head_only`, `lora`, `qlora`, `full`); None: read from the model (`model_method`)
                       ) -> pd.DataFrame:
         "Predict with each model on `eval_dataset`; returns the pairwise significance table."
         names = list(names) if names is not None else [f"model_{i}" for i in range(len(models))]
         if len(names) != len(models) or len(set(names)) != len(names):
             raise ValueError(f"names must be unique, one per model: got {names} for {len(models)} models.")
+        methods = list(methods) if methods is not None else [None] * len(models)
+        if len(methods) != len(models): raise ValueError(f"methods must name one method per model: got {methods} for {len(models)} models.")
         labels = eval_dataset["labels"]
-        for name, model in zip(names, models):
+        for name, model, method in zip(names, models, methods):
             probs, per_s = self.evaluator.timed_predict(model, eval_dataset)
-            metrics = {"predictions_per_s": per_s, **count_parameters(model), "footprint_bytes": model_footprint_bytes(model)}
+            metrics = {"predictions_per_s": per_s, **model_method(model, method), "footprint_bytes": model_footprint_bytes(model)}
             self.runs.append(RunRecord(name=name, metrics=metrics, predictions=predictions_frame(eval_dataset["sentence"], labels, probs)))
         return self.significance_table()
 
@@ -111,7 +128,6 @@ class ModelComparator:
         (out/"report.html").write_text(interactive_report(annotated, groups, story, intro, tests, sig_text, figures), encoding="utf-8")
         if output_dir is None: print(f"Report written to {out.resolve()}: {(out/'report.html').resolve().as_uri()}")
         return out/"report.md"
-
 
 # %% ../nbs/15_evaluator.ipynb #dc55e2ef
 def build_report(run_dirs, # run folders (`run_experiment`, `lwft train`, a sweep's `runs/*`) to compare
@@ -304,12 +320,14 @@ def interactive_report(summary: pd.DataFrame, # `annotate_summary(summarize_grou
                         figures=f"<h2>Static figures (PNG, data beside each)</h2><p>{links}</p>" if links else "", js=REPORT_JS)
 
 # %% ../nbs/15_evaluator.ipynb #1bc9537a
+QLORA_PAIR_IGNORES = ("name", "training.method", "training.seed") # and every `quantization.` key: what makes a run QLoRA
+def _pairing_key(run) -> str:
+    return json.dumps({k: v for k, v in sorted(run.flat.items()) if k not in QLORA_PAIR_IGNORES and not k.startswith("quantization.")}, default=str)
 def qlora_pairs(groups: dict, # `{row label: [RunRecord, ...]}` (`group_runs`)
                ) -> list[tuple[str, str]]:
-    "`(QLoRA row, LoRA row)` pairs with the same target modules, model and rank."
-    key = lambda run: json.dumps([run.flat.get("lora.target_modules"), run.flat.get("model.name_or_path"), run.flat.get("lora.r")], default=str)
-    lora = {key(runs[0]): label for label, runs in groups.items() if runs[0].method == "lora"}
-    return [(label, lora[key(runs[0])]) for label, runs in groups.items() if runs[0].method == "qlora" and key(runs[0]) in lora]
+    "`(QLoRA row, LoRA row)` pairs whose configs agree on every setting but the quantisation (and the name and seed)."
+    lora = {_pairing_key(runs[0]): label for label, runs in groups.items() if runs[0].method == "lora"}
+    return [(label, lora[_pairing_key(runs[0])]) for label, runs in groups.items() if runs[0].method == "qlora" and _pairing_key(runs[0]) in lora]
 
 # %% ../nbs/15_evaluator.ipynb #00a43ba0
 def _mb(b) -> str: return f"{b / 1e6:,.1f} MB"
@@ -361,7 +379,8 @@ def report_story(summary: pd.DataFrame, # `summarize_groups(groups)`
     if scored.empty: return ["No run recorded an accuracy."]
     s = summary.set_index("label")
     best = scored.loc[scored["accuracy"].idxmax(), "label"]
-    out = [f"Best: {best} ({s.loc[best, 'method']}), accuracy {value_text(s.loc[best])}."]
+    how = lambda label: s.loc[label, "method"] if isinstance(s.loc[label, "method"], str) else "method not recorded"
+    out = [f"Best: {best} ({how(best)}), accuracy {value_text(s.loc[best])}."]
     runs = [r for rs in groups.values() for r in rs if cost == "latency" or r.metrics.get(cost) is not None]
     unpriced = [label for label, rs in groups.items() if not any(r in runs for r in rs)]
     try: choice = cheapest_not_worse(runs, cost=cost, margin=margin, alpha=alpha, n_resamples=n_resamples, seed=seed)
@@ -370,7 +389,7 @@ def report_story(summary: pd.DataFrame, # `summarize_groups(groups)`
     if choice is None: out.append(f"Cheapest not worse: not computed ({reason})")
     elif choice["pick"]["label"] != choice["best"]["label"]:
         p, b = choice["pick"], choice["best"]
-        out.append(f"Cheapest not worse ({rule}): {p['label']} ({s.loc[p['label'], 'method']}), accuracy {value_text(s.loc[p['label']])}; "
+        out.append(f"Cheapest not worse ({rule}): {p['label']} ({how(p['label'])}), accuracy {value_text(s.loc[p['label']])}; "
                    f"it differs from {b['label']} by {p['accuracy_diff']:+.3f} [{p['diff_ci_low']:+.3f}, {p['diff_ci_high']:+.3f}] "
                    f"with {p[cost]:,.0f} {cost.replace('_', ' ')} instead of {b[cost]:,.0f}.")
     elif len(groups) > 1: out.append(f"No cheaper configuration is {rule}: the best is also the pick.")

@@ -27,9 +27,9 @@ from .models import resolve_target_modules
 from .prediction import Evaluator
 
 # %% auto #0
-__all__ = ['RUN_ARTIFACT_FILES', 'TRACKER_RUNS', 'lora_config_for', 'prepare_model', 'parameter_table', 'FastDropout',
-           'fast_cpu_dropout', 'RunRecorder', 'BestAdapterKeeper', 'CheckpointError', 'split_fingerprint',
-           'last_checkpoint', 'check_checkpoint', 'NumericProgressCallback', 'tracking_callbacks',
+__all__ = ['PEFT_DEPRECATION_FILTER', 'RUN_ARTIFACT_FILES', 'TRACKER_RUNS', 'lora_config_for', 'prepare_model', 'parameter_table',
+           'FastDropout', 'fast_cpu_dropout', 'RunRecorder', 'BestAdapterKeeper', 'CheckpointError',
+           'split_fingerprint', 'last_checkpoint', 'check_checkpoint', 'NumericProgressCallback', 'tracking_callbacks',
            'log_run_to_tensorboard', 'read_scalars', 'tracking_group', 'final_scores', 'read_wandb_run', 'TrackerRun',
            'MLflowRun', 'WandbRun', 'log_finished_run', 'peft_config_for', 'AdaLoraSchedule', 'training_callbacks',
            'RunStepProgress', 'adapter_callbacks', 'adapter_optimizer', 'adalora_budget_params',
@@ -41,6 +41,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from safetensors import safe_open
 from .runs import disk_full_explained, saved_bytes
+
+# %% ../nbs/11_lora_trainer.ipynb #2d72eb08
+PEFT_DEPRECATION_FILTER = dict(message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning) # PEFT's, not the user's
+warnings.filterwarnings("ignore", **PEFT_DEPRECATION_FILTER)
 
 # %% ../nbs/11_lora_trainer.ipynb #c2a541df
 def lora_config_for(model, # the base model whose modules the targets are checked against

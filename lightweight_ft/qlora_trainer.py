@@ -46,7 +46,7 @@ class QLoRATrainer(LoRATrainer):
             if self.prepare_kbit:
                 self.model = prepare_model_for_kbit_training(self.model, use_gradient_checkpointing=self.gradient_checkpointing,
                                                              gradient_checkpointing_kwargs=gc_kwargs)
-            if self.gradient_checkpointing and not self.model.is_gradient_checkpointing:
+            if self.gradient_checkpointing and not self.model.is_activation_checkpointing: # transformers 5 name
                 self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gc_kwargs)
         model = super()._prepare(method, lora, seed)
         _head_fp32_trainable(model)

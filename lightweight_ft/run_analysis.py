@@ -456,7 +456,10 @@ def _run_sweep_locked(runs, out, runs_dir, progress, executor, notebook, report,
         row = {"run_id": rid, "status": "skipped", "name": cfg.name, **{k: flat.get(k) for k in varied}}
         state = run_dir_state(run_dir, cfg)
         if state != "finished":
-            refused = _refusal(run_dir, state, f"runs/{rid}") # what the run itself would refuse: not run, nothing written there
+            # what the run itself would refuse: not run, nothing written there. A `.partial` of this config (a killed sweep's) the run
+            # resumes, from its checkpoints when it has some, as `lwft train` does: the same command continues the sweep
+            resumes = state == "unfinished" and _sibling(run_dir, ".partial").is_dir()
+            refused = None if resumes else _refusal(run_dir, state, f"runs/{rid}")
             err = refused or _execute_run(cfg, run_dir, executor, notebook, bar if progress else None)
             row["status"] = "failed" if err else "completed"
             if err:

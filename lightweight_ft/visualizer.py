@@ -167,7 +167,7 @@ def confusion_matrix_figure(df: pd.DataFrame, # `model, true, predicted, count[,
     for ax, name in zip(axes, models):
         part = df[df["model"] == name]
         cm = part.pivot(index="true", columns="predicted", values="count").fillna(0)
-        share = cm.div(cm.sum(1).replace(0, 1), axis=0)
+        share = cm.div(cm.sum(axis=1).replace(0, 1), axis=0) # axis by keyword: pandas 4 takes no positional one
         names = (part.drop_duplicates("true").set_index("true")["true_name"].reindex(cm.index).astype(str).tolist()
                  if "true_name" in part else [str(i) for i in cm.index])
         annot = np.array([[f"{int(c)}\n{s:.0%}" for c, s in zip(rc, rs)] for rc, rs in zip(cm.to_numpy(), share.to_numpy())])
