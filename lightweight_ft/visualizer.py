@@ -468,6 +468,9 @@ def rank_data(summary: pd.DataFrame, # the results table, best with `family` (fr
     df = summary[summary["method"].isin(["lora", "qlora"]) & summary["lora_r"].notna()]
     if df["lora_r"].nunique() < 2: return pd.DataFrame()
     series = df["family"] if "family" in df else df["method"] + " · " + df["model"].fillna("").astype(str)
+    # a line joins ranks of one series; a second row at a rank the series already has (r=16 with biases trained beside r=16)
+    # is another setting, not another rank: it stands alone, under its own name, instead of a vertical segment
+    series = series.where(~pd.DataFrame({"s": series, "r": df["lora_r"]}).duplicated(), series + " · " + df["label"].astype(str))
     return pd.DataFrame({"series": series, "model": df["label"], "lora_r": df["lora_r"].astype(int), "accuracy": df["accuracy"],
                          "accuracy_std": df["accuracy_std"], "n_seeds": df["n_seeds"]})
 
