@@ -27,13 +27,13 @@ from .models import resolve_target_modules
 from .prediction import Evaluator
 
 # %% auto #0
-__all__ = ['PEFT_DEPRECATION_FILTER', 'RUN_ARTIFACT_FILES', 'TRACKER_RUNS', 'lora_config_for', 'prepare_model', 'parameter_table',
-           'FastDropout', 'fast_cpu_dropout', 'RunRecorder', 'BestAdapterKeeper', 'CheckpointError',
-           'split_fingerprint', 'last_checkpoint', 'check_checkpoint', 'NumericProgressCallback', 'tracking_callbacks',
-           'log_run_to_tensorboard', 'read_scalars', 'tracking_group', 'final_scores', 'read_wandb_run', 'TrackerRun',
-           'MLflowRun', 'WandbRun', 'log_finished_run', 'peft_config_for', 'AdaLoraSchedule', 'training_callbacks',
-           'RunStepProgress', 'adapter_callbacks', 'adapter_optimizer', 'adalora_budget_params',
-           'adapter_merge_support', 'adapter_report', 'LoRATrainer']
+__all__ = ['PEFT_DEPRECATION_FILTER', 'LOG_WORDS', 'RUN_ARTIFACT_FILES', 'TRACKER_RUNS', 'lora_config_for', 'prepare_model',
+           'parameter_table', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder', 'BestAdapterKeeper', 'CheckpointError',
+           'split_fingerprint', 'last_checkpoint', 'check_checkpoint', 'log_line', 'NumericProgressCallback',
+           'tracking_callbacks', 'log_run_to_tensorboard', 'read_scalars', 'tracking_group', 'final_scores',
+           'read_wandb_run', 'TrackerRun', 'MLflowRun', 'WandbRun', 'log_finished_run', 'peft_config_for',
+           'AdaLoraSchedule', 'training_callbacks', 'RunStepProgress', 'adapter_callbacks', 'adapter_optimizer',
+           'adalora_budget_params', 'adapter_merge_support', 'adapter_report', 'LoRATrainer']
 
 # %% ../nbs/11_lora_trainer.ipynb #1bc6b338
 import hashlib, pickle, zipfile
@@ -382,9 +382,25 @@ def check_checkpoint(checkpoint, # a `checkpoint-STEP` folder to resume from
                                   f"run can't resume from it. {fix}") from None
     return checkpoint
 
+# %% ../nbs/11_lora_trainer.ipynb #7eeb049c
+LOG_WORDS = {"loss": "loss", "grad_norm": "gradient norm", "learning_rate": "learning rate", "eval_loss": "validation loss",
+             "eval_accuracy": "validation accuracy", "eval_f1_macro": "validation F1 (macro)", "train_loss": "mean training loss",
+             "train_runtime": "seconds", "train_samples_per_second": "samples/s"}
+_LOG_LEFT_OUT = {"total_flos", "epoch", "step", "train_steps_per_second", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second"}
+def log_line(logs: dict, # what the Trainer logged at a step
+             step: int|None = None, # the step; None: not shown
+             max_steps: int|None = None, # the run's steps; None: not shown
+            ) -> str:
+    "The Trainer's `logs` as one line a person reads: where training is, then each value in words, to 4 significant digits."
+    head = " ".join(p for p in (f"step {step}" + (f"/{max_steps}" if max_steps else "") if step is not None else "",
+                                f"(epoch {logs['epoch']:.2f})" if isinstance(logs.get("epoch"), (int, float)) else "") if p)
+    body = ", ".join(f"{LOG_WORDS.get(k, k.replace('_', ' '))} {f'{v:.4g}' if isinstance(v, float) else v}"
+                     for k, v in logs.items() if k not in _LOG_LEFT_OUT)
+    return f"{head}: {body}" if head else body
+
 # %% ../nbs/11_lora_trainer.ipynb #483546ce
 class NumericProgressCallback(ProgressCallback):
-    "transformers' progress bar, its log lines printing numbers as numbers (`'loss': 0.6931`, not `'loss': '0.6931'`), to 4 significant digits."
+    "transformers' progress bar, its log lines written for a person (`log_line`: `step 50/274 (epoch 0.36): loss 0.6931, ...`), not as dictionaries."
     def on_log(self, args, # the Trainer's `TrainingArguments`
                state, # the Trainer's `TrainerState`
                control, # the Trainer's `TrainerControl`
@@ -392,8 +408,7 @@ class NumericProgressCallback(ProgressCallback):
                **kwargs, # the Trainer's other callback arguments (unused)
               ):
         if state.is_world_process_zero and self.training_bar is not None:
-            shown = {k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in (logs or {}).items() if k != "total_flos"}
-            self.training_bar.write(str(shown))
+            self.training_bar.write(log_line(logs or {}, getattr(state, "global_step", None), getattr(state, "max_steps", None)))
 
 # %% ../nbs/11_lora_trainer.ipynb #d375d67f
 def tracking_callbacks(training: TrainingSettings, # the run's `training` section (`report_to`)

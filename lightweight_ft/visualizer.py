@@ -19,14 +19,14 @@ from .runs import RunRecord
 
 # %% auto #0
 __all__ = ['DPI', 'MARKERS', 'PLOTLY_CONFIG', 'short_model', 'config_family', 'varying_keys', 'annotate_summary', 'class_names',
-           'value_text', 'load_plot_data', 'new_figure', 'save_figure', 'family_style', 'legend_below',
-           'confusion_matrix_figure', 'plot_confusion_matrices', 'roc_figure', 'plot_roc_curves', 'reliability_figure',
-           'plot_reliability', 'plot_parameter_efficiency', 'plot_memory', 'plot_training_time', 'tradeoff_figure',
-           'plot_accuracy_vs_params', 'rank_figure', 'plot_rank_sensitivity', 'training_curves_figure',
-           'plot_training_curves', 'confusion_data', 'roc_data', 'reliability_data', 'training_curve_data',
-           'summary_data', 'final_accuracy_data', 'rank_data', 'draw_report_figures', 'family_colors', 'trace_meta',
-           'runs_frame', 'scatter_by_family', 'rank_chart', 'reliability_chart', 'confusion_chart', 'training_chart',
-           'report_charts']
+           'value_text', 'load_plot_data', 'new_figure', 'save_figure', 'one_colour_per_run', 'family_style',
+           'legend_below', 'confusion_matrix_figure', 'plot_confusion_matrices', 'roc_figure', 'plot_roc_curves',
+           'reliability_figure', 'plot_reliability', 'plot_parameter_efficiency', 'plot_memory', 'plot_training_time',
+           'tradeoff_figure', 'plot_accuracy_vs_params', 'rank_figure', 'plot_rank_sensitivity',
+           'training_curves_figure', 'plot_training_curves', 'confusion_data', 'roc_data', 'reliability_data',
+           'training_curve_data', 'summary_data', 'final_accuracy_data', 'rank_data', 'draw_report_figures',
+           'family_colors', 'trace_meta', 'runs_frame', 'scatter_by_family', 'rank_chart', 'reliability_chart',
+           'confusion_chart', 'training_chart', 'report_charts']
 
 # %% ../nbs/14_visualizer.ipynb #46ce8d5e
 def short_model(name, # a model path or hub id; None or NaN gives `n/a`
@@ -137,14 +137,28 @@ def _require(df, columns, what):
     missing = [c for c in columns if c not in df.columns]
     if missing: raise ValueError(f"{what} needs column(s) {missing}; the table has {list(df.columns)}.")
 
+# %% ../nbs/14_visualizer.ipynb #d8292b03
+import contextvars
+from contextlib import contextmanager
+_PAGE_ORDER = contextvars.ContextVar("lwft_page_order", default=None)
+@contextmanager
+def one_colour_per_run(names, # every name the page's charts colour (row labels, families), in the page's order
+                      ):
+    "Within it, each chart gives a name the colour (and marker) of its place in `names`: a run keeps its colour from chart to chart of one page, whichever runs a chart leaves out."
+    token = _PAGE_ORDER.set(list(dict.fromkeys(names)))
+    try: yield
+    finally: _PAGE_ORDER.reset(token)
+
 # %% ../nbs/14_visualizer.ipynb #6ba9ea3b
 MARKERS = "osD^vP*Xhp<>"
 def family_style(families, # family names, repeats allowed; order of first appearance sets the colours
                 ) -> dict:
     "`{family: (colour, marker)}`: tab10 up to ten families, husl beyond, so that no two share a colour."
     names = list(dict.fromkeys(families))
-    palette = sns.color_palette("tab10" if len(names) <= 10 else "husl", n_colors=max(len(names), 1))
-    return {f: (palette[i], MARKERS[i % len(MARKERS)]) for i, f in enumerate(names)}
+    page = _PAGE_ORDER.get()
+    order = page if page is not None and all(n in page for n in names) else names # a page's order, where it names them all
+    palette = sns.color_palette("tab10" if len(order) <= 10 else "husl", n_colors=max(len(order), 1))
+    return {f: (palette[order.index(f)], MARKERS[order.index(f) % len(MARKERS)]) for f in names}
 
 def legend_below(ax, # the matplotlib axes whose legend moves
                  ncols: int = 2, # columns of legend entries
@@ -454,6 +468,9 @@ def rank_data(summary: pd.DataFrame, # the results table, best with `family` (fr
     df = summary[summary["method"].isin(["lora", "qlora"]) & summary["lora_r"].notna()]
     if df["lora_r"].nunique() < 2: return pd.DataFrame()
     series = df["family"] if "family" in df else df["method"] + " · " + df["model"].fillna("").astype(str)
+    # a line joins ranks of one series; a second row at a rank the series already has (r=16 with biases trained beside r=16)
+    # is another setting, not another rank: it stands alone, under its own name, instead of a vertical segment
+    series = series.where(~pd.DataFrame({"s": series, "r": df["lora_r"]}).duplicated(), series + " · " + df["label"].astype(str))
     return pd.DataFrame({"series": series, "model": df["label"], "lora_r": df["lora_r"].astype(int), "accuracy": df["accuracy"],
                          "accuracy_std": df["accuracy_std"], "n_seeds": df["n_seeds"]})
 
@@ -486,7 +503,8 @@ def draw_report_figures(groups, # `{row label: [RunRecord, ...]}`, one list of s
         ("Training time", "training_time", plot_training_time,
          summary_data(summary, ["train_time_s", "train_time_s_std", "n_seeds"], ["train_time_s"])),
     ]
-    with rc_context({"text.parse_math": False}): # run names are text: a `$` in one (`budget $5 run`) starts no formula
+    # run names are text: a `$` in one (`budget $5 run`) starts no formula; one colour per run across the page
+    with rc_context({"text.parse_math": False}), one_colour_per_run(list(groups) + list(summary["label"]) + list(summary["family"])):
         return {title: plot(data, out_dir/f"{stem}.png") for title, stem, plot, data in plan if not data.empty}
 
 # %% ../nbs/14_visualizer.ipynb #2e7c1111
@@ -496,7 +514,9 @@ _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#
 def family_colors(families, # family names, repeats allowed; order of first appearance sets the colours
                  ) -> dict:
     "`{family: colour}` in order of first appearance (20 colours, then round again)."
-    return {f: _PALETTE[i % len(_PALETTE)] for i, f in enumerate(dict.fromkeys(families))}
+    names, page = list(dict.fromkeys(families)), _PAGE_ORDER.get()
+    order = page if page is not None and all(n in page for n in names) else names # a page's order, where it names them all
+    return {f: _PALETTE[order.index(f) % len(_PALETTE)] for f in names}
 
 def trace_meta(method, # the run's method (lora, qlora, ...)
                model, # model path or hub id (shortened)
