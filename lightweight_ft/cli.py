@@ -123,7 +123,8 @@ def _search(a):
 # %% ../nbs/24_cli.ipynb #5044a277
 def _launch(a):
     from lightweight_ft.core import launch
-    if not a.lwft_command or a.lwft_command[0] == "launch": raise ValueError("give the lwft command to launch: lwft launch --nproc-per-node 2 train --config C --output DIR")
+    if not a.lwft_command or a.lwft_command[0] == "launch":
+        raise ValueError("give the lwft command to launch: lwft launch --nproc-per-node 2 train --config C --output DIR")
     return launch(a.lwft_command, a.nproc_per_node, "lightweight_ft.cli")
 
 # %% ../nbs/24_cli.ipynb #e64aec4b

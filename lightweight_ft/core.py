@@ -433,12 +433,14 @@ def launch(argv: list[str], # the command line each process gives `module` (`["t
     import sys
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
-    if not isinstance(nproc_per_node, int) or nproc_per_node < 1: raise ValueError(f"nproc_per_node must be a positive integer, got {nproc_per_node!r}")
+    if not isinstance(nproc_per_node, int) or nproc_per_node < 1:
+        raise ValueError(f"nproc_per_node must be a positive integer, got {nproc_per_node!r}")
     args = get_args_parser().parse_args(["--standalone", "--nproc_per_node", str(nproc_per_node), "-m", module, *argv])
     try: run(args)
     except ChildFailedError as e:
         rank, failure = e.get_first_failure()
-        said = failure.message if failure.error_file_data.get("message") else f"process {rank} failed with exit status {failure.exitcode}; its output is above."
+        said = (failure.message if failure.error_file_data.get("message")
+                else f"process {rank} failed with exit status {failure.exitcode}; its output is above.")
         print(said, file=sys.stderr)
         return failure.exitcode if failure.exitcode > 0 else 1
     return 0

@@ -909,7 +909,8 @@ class LoRATrainer:
         args = self._training_args(t, lr, prec, steps, model_device(model), watching, show_progress, trackers)
         self._recorder = RunRecorder()
         self.keeper = BestAdapterKeeper(model, t.best_metric, t.patience) if t.best_metric and watching else None
-        self._extras = _CheckpointExtras(model, self.keeper, dist_env().rank, {"training": train_dataset, "validation": eval_dataset, **(self.other_splits or {})})
+        self._extras = _CheckpointExtras(model, self.keeper, dist_env().rank,
+                                         {"training": train_dataset, "validation": eval_dataset, **(self.other_splits or {})})
         trainer = _LengthAwareTrainer(model=model, args=args, train_dataset=RowList(train_dataset),
                                       eval_dataset=_train_columns(eval_dataset) if eval_dataset is not None else None,
                                       data_collator=PadCollator(self.tokenizer.pad_token_id), compute_metrics=_logits_metrics,

@@ -155,7 +155,8 @@ def model_card(kind: str, # `adapter`, `merged` or `full`
     if note: lines += ["", f"**Note.** {note}"]
     if metrics:
         ci = metrics.get("ci", {}) or {}
-        rows = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool) or (v is None and k in HEADLINE_METRICS)]
+        rows = [(k, v) for k, v in metrics.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool) or (v is None and k in HEADLINE_METRICS)] # undefined: "–"
         n = metrics.get("n_examples")
         lines += ["", "## Evaluation", "", "| metric | value | 95% interval |", "| --- | --- | --- |"]
         for k, v in rows:
@@ -187,7 +188,8 @@ def _write_folder_extras(output_dir, kind, base, num_labels, names, config, metr
     if config is not None: config_to_yaml(config, output_dir/"config.yaml")
     (output_dir/"labels.json").write_text(json.dumps({"num_labels": num_labels, "id2label": dict(enumerate(names))}, indent=1))
     # the card comes last, after the model: a card that can't be written costs the card, never the trained model
-    write_extra(f"the model card {output_dir/'README.md'}", lambda: (output_dir/"README.md").write_text(model_card(kind, base, num_labels, names, config, metrics, note)))
+    card = lambda: (output_dir/"README.md").write_text(model_card(kind, base, num_labels, names, config, metrics, note))
+    write_extra(f"the model card {output_dir/'README.md'}", card)
 
 # %% ../nbs/10_runs.ipynb #2d6310a1
 def save_adapter_weights(model, # a PEFT model
@@ -503,7 +505,8 @@ def write_run_files(folder, # folder written
     "Write a trained run into `folder` as it is (no checks, no swap): its model (`adapter/` or `model/`), then the run contents; the headline scores are `eval_dataset`'s."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     with disk_full_explained(folder, saved_bytes(model) if train_report.get("method") != "zero_shot" else None):
-        return _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train_report, train_log, data_report, data_splits, validation, split)
+        return _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train_report, train_log, data_report, data_splits,
+                                validation, split)
 
 def _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train_report, train_log, data_report, data_splits, validation, split):
     scores = {k: v for k, v in results.items() if k != "probabilities"}
