@@ -95,6 +95,16 @@ def _check_quantized(model, bits):
     if quantized_bits(model) != bits:
         raise QuantizationUnavailable(f"No linear layer was quantised to {bits}-bit; check the bitsandbytes and transformers versions.")
 
+# %% ../nbs/06_quantization.ipynb #e4a7c2d9
+def _off_the_file(model):
+    "Copy the unquantised CPU tensors (embeddings, norms, biases, head) out of the checkpoint's memory map, so the map can close."
+    # the loader maps the fp32 checkpoint and reads all of it to quantise; while one tensor still points into the map, the whole
+    # file stays resident (340 MB of a BERT-base's 440 MB after loading), though the model needs only its unquantised share
+    for module in model.modules():
+        for t in [*module.parameters(recurse=False), *module.buffers(recurse=False)]:
+            if t.device.type == "cpu" and t.is_floating_point(): t.data = t.data.clone() # quantised weights are integer, and new
+    return model
+
 # %% ../nbs/06_quantization.ipynb #2f2bcaae
 def load_quantized_model(path, # folder or hub name of a full-precision model (or a short name, `minilm`)
                          bits, # 4 or 8 (`quant_bits`)
@@ -127,7 +137,7 @@ def load_quantized_model(path, # folder or hub name of a full-precision model (o
         raise QuantizationUnavailable(f"Quantising {path} to {bits}-bit on {device} failed ({type(e).__name__}: {str(e)[:300]}). "
                                       f"Try device='cpu' or another bitsandbytes version, {_FALLBACK}") from e
     _check_quantized(model, bits)
-    return model
+    return _off_the_file(model)
 
 # %% ../nbs/06_quantization.ipynb #d081e0d0
 def footprint_table(models: dict, # `{name: model}`; the first is the reference of the ratios
