@@ -8,7 +8,7 @@ import argparse, csv, json, sys, warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'build_parser', 'main']
+__all__ = ['USER_ERRORS', 'QUIET_WARNINGS', 'build_parser', 'main']
 
 # %% ../nbs/24_cli.ipynb #0e0e9f28
 def _report_link(report_md) -> str:
@@ -279,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 # %% ../nbs/24_cli.ipynb #0a717312
 USER_ERRORS = (ValueError, FileNotFoundError, OSError, KeyError, TypeError, ImportError, csv.Error)
+# warnings from inside the libraries that no user of lwft can act on, each by its text and category (every other one shows):
+# torch warns about its own torch.jit.script_method when torch.fx imports torch.utils.mkldnn
+QUIET_WARNINGS = ((r"`torch.jit.script_method` is deprecated", DeprecationWarning),)
 def main(argv=None, # the command line's arguments, without the program name; None: `sys.argv[1:]`
         ) -> int:
     "Entry point of `lwft`."
@@ -291,6 +294,7 @@ def main(argv=None, # the command line's arguments, without the program name; No
         else: shown_before(message, category, *args, **kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("default") # this call's warnings show whatever filters earlier code in the process set
+        for message, category in QUIET_WARNINGS: warnings.filterwarnings("ignore", message=message, category=category)
         warnings.showwarning = show
         try: return a.fn(a) or 0
         except USER_ERRORS as e:
