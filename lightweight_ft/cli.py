@@ -69,12 +69,12 @@ def _predict(a):
     if a.input and not a.output: raise ValueError("--input needs --output FILE.csv")
     if a.output and not a.input: raise ValueError("--output needs --input FILE (texts given on the command line are printed)")
     if not (a.input or a.texts): raise ValueError("give texts to classify, or --input FILE --output FILE.csv")
-    if a.input: # the run's own column names unless given (a run trained on `question` reads `question`)
-        from lightweight_ft.export import run_columns
-        columns = run_columns(a.model)
-        a.text_column = a.text_column or columns["text_column"]
-        a.text_pair_column = a.text_pair_column or columns["text_pair_column"]
-        check_prediction_paths(a.input, a.output, a.text_column, overwrite=a.overwrite) # before the model loads
+    # the run's own column names unless given (a run trained on `question` reads `question`), for --input and --conformal-data
+    from lightweight_ft.export import run_columns
+    columns = run_columns(a.model)
+    a.text_column = a.text_column or columns["text_column"]
+    a.text_pair_column = a.text_pair_column or columns["text_pair_column"]
+    if a.input: check_prediction_paths(a.input, a.output, a.text_column, overwrite=a.overwrite) # before the model loads
     if a.quiet:
         from transformers.utils import logging as hf_logging
         hf_logging.disable_progress_bar()
