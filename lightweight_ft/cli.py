@@ -69,6 +69,7 @@ def _predict(a):
     if a.input and not a.output: raise ValueError("--input needs --output FILE.csv")
     if a.output and not a.input: raise ValueError("--output needs --input FILE (texts given on the command line are printed)")
     if not (a.input or a.texts): raise ValueError("give texts to classify, or --input FILE --output FILE.csv")
+    if a.input: check_prediction_paths(a.input, a.output, overwrite=a.overwrite) # the files first, before the model is looked at
     # the run's own column names unless given (a run trained on `question` reads `question`), for --input and --conformal-data
     from lightweight_ft.export import run_columns
     columns = run_columns(a.model)

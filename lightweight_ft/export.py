@@ -542,6 +542,7 @@ class CalibratedPredictor:
             r.update(calibrated_probabilities=[float(x) for x in p], calibrated_confidence=float(p[r["label"]]))
         return results
     __call__ = predict
+    def check_pairs(self, with_pairs: bool): self.predictor.check_pairs(with_pairs) # the wrapped model's
     def __repr__(self): return f"CalibratedPredictor({self.predictor!r}, temperature={self.temperature})"
 
 # %% ../nbs/18_export.ipynb #84d5f692
@@ -665,4 +666,5 @@ class ConformalPredictor:
         results = self.predictor.predict(texts) if pairs is None else self.predictor.predict(texts, pairs)
         return add_label_sets(results, self.conformal, self.coverage)
     __call__ = predict
+    def check_pairs(self, with_pairs: bool): self.predictor.check_pairs(with_pairs) # the wrapped model's
     def __repr__(self): return f"ConformalPredictor({self.predictor!r}, coverage={self.coverage})"
