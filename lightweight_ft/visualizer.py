@@ -24,9 +24,9 @@ __all__ = ['DPI', 'MARKERS', 'PLOTLY_CONFIG', 'short_model', 'config_family', 'v
            'reliability_figure', 'plot_reliability', 'plain_log_ticks', 'plot_parameter_efficiency', 'plot_memory',
            'plot_training_time', 'tradeoff_figure', 'plot_accuracy_vs_params', 'rank_figure', 'plot_rank_sensitivity',
            'training_curves_figure', 'plot_training_curves', 'confusion_data', 'roc_data', 'reliability_data',
-           'training_curve_data', 'summary_data', 'bar_data', 'final_accuracy_data', 'rank_data', 'draw_report_figures',
-           'family_colors', 'trace_meta', 'runs_frame', 'scatter_by_family', 'rank_chart', 'reliability_chart',
-           'confusion_chart', 'training_chart', 'report_charts']
+           'training_curve_data', 'summary_data', 'bar_data', 'final_accuracy_data', 'rank_data', 'page_order',
+           'draw_report_figures', 'family_colors', 'trace_meta', 'runs_frame', 'scatter_by_family', 'rank_chart',
+           'reliability_chart', 'confusion_chart', 'training_chart', 'report_charts']
 
 # %% ../nbs/14_visualizer.ipynb #46ce8d5e
 def short_model(name, # a model path or hub id; None or NaN gives `n/a`
@@ -535,6 +535,13 @@ def rank_data(summary: pd.DataFrame, # the results table, best with `family` (fr
 # %% ../nbs/14_visualizer.ipynb #5d0c7a1e
 from matplotlib import rc_context
 
+# %% ../nbs/14_visualizer.ipynb #e1a0c00c
+def page_order(groups, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+               summary: pd.DataFrame, # the results table with `family` (from `annotate_summary`)
+              ) -> list:
+    "Every name a report page colours (row labels, then families), in the page's order: `one_colour_per_run`'s names."
+    return list(groups) + list(summary["label"]) + list(summary["family"])
+
 # %% ../nbs/14_visualizer.ipynb #45e1bfc5
 def draw_report_figures(groups, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
                         summary: pd.DataFrame, # the results table (annotated here when it has no `family`)
@@ -563,7 +570,7 @@ def draw_report_figures(groups, # `{row label: [RunRecord, ...]}`, one list of s
          bar_data(summary, ["train_time_s", "train_time_s_std", "n_seeds"], ["train_time_s"])),
     ]
     # run names are text: a `$` in one (`budget $5 run`) starts no formula; one colour per run across the page
-    with rc_context({"text.parse_math": False}), one_colour_per_run(list(groups) + list(summary["label"]) + list(summary["family"])):
+    with rc_context({"text.parse_math": False}), one_colour_per_run(page_order(groups, summary)):
         return {title: plot(data, out_dir/f"{stem}.png") for title, stem, plot, data in plan if not data.empty}
 
 # %% ../nbs/14_visualizer.ipynb #2e7c1111
@@ -739,9 +746,9 @@ def training_chart(groups: dict, # `{row label: [RunRecord, ...]}`, one list of 
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #351ede3f
-def report_charts(summary: pd.DataFrame, # `annotate_summary`'s table
-                  groups: dict, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
-                 ) -> list[tuple[str, go.Figure]]:
+def _page_charts(summary: pd.DataFrame, # `annotate_summary`'s table
+                 groups: dict, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+                ) -> list[tuple[str, go.Figure]]:
     "The report's interactive charts that the runs have data for, `[(title, figure)]`; `summary` from `annotate_summary`."
     family = dict(zip(summary["label"], summary["family"]))
     per_run = runs_frame(groups)
@@ -760,3 +767,10 @@ def report_charts(summary: pd.DataFrame, # `annotate_summary`'s table
         ("Training curves", training_chart(groups, family)),
     ]
     return [(title, fig) for title, fig in charts if fig is not None and len(fig.data)]
+
+def report_charts(summary: pd.DataFrame, # `annotate_summary`'s table
+                  groups: dict, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+                 ) -> list[tuple[str, go.Figure]]:
+    """The report's interactive charts that the runs have data for, `[(title, figure)]`; `summary` from `annotate_summary`.
+    Coloured in the page's order (`page_order`), as the page's static figures are: a name has one colour on the page."""
+    with one_colour_per_run(page_order(groups, summary)): return _page_charts(summary, groups)
