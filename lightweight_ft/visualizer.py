@@ -21,12 +21,12 @@ from .runs import RunRecord
 __all__ = ['DPI', 'MARKERS', 'PLOTLY_CONFIG', 'short_model', 'config_family', 'varying_keys', 'annotate_summary', 'class_names',
            'value_text', 'load_plot_data', 'new_figure', 'save_figure', 'one_colour_per_run', 'family_style',
            'legend_below', 'confusion_matrix_figure', 'plot_confusion_matrices', 'roc_figure', 'plot_roc_curves',
-           'reliability_figure', 'plot_reliability', 'plot_parameter_efficiency', 'plot_memory', 'plot_training_time',
-           'tradeoff_figure', 'plot_accuracy_vs_params', 'rank_figure', 'plot_rank_sensitivity',
+           'reliability_figure', 'plot_reliability', 'plain_log_ticks', 'plot_parameter_efficiency', 'plot_memory',
+           'plot_training_time', 'tradeoff_figure', 'plot_accuracy_vs_params', 'rank_figure', 'plot_rank_sensitivity',
            'training_curves_figure', 'plot_training_curves', 'confusion_data', 'roc_data', 'reliability_data',
-           'training_curve_data', 'summary_data', 'final_accuracy_data', 'rank_data', 'draw_report_figures',
-           'family_colors', 'trace_meta', 'runs_frame', 'scatter_by_family', 'rank_chart', 'reliability_chart',
-           'confusion_chart', 'training_chart', 'report_charts']
+           'training_curve_data', 'summary_data', 'bar_data', 'final_accuracy_data', 'rank_data', 'page_order',
+           'draw_report_figures', 'family_colors', 'trace_meta', 'runs_frame', 'scatter_by_family', 'rank_chart',
+           'reliability_chart', 'confusion_chart', 'training_chart', 'report_charts']
 
 # %% ../nbs/14_visualizer.ipynb #46ce8d5e
 def short_model(name, # a model path or hub id; None or NaN gives `n/a`
@@ -230,9 +230,10 @@ def reliability_figure(df: pd.DataFrame, # `model, confidence, accuracy, count, 
     for name, part in df.groupby("model", sort=False):
         ax.plot(part["confidence"], part["accuracy"], marker="o", ms=4, color=style[name][0], label=f"{name} (ECE {part['ece'].iloc[0]:.3f})")
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
-    low = max(0.0, min(df["confidence"].min(), df["accuracy"].min()) - 0.05)
+    # each axis spans its own data (confidence starts at 1/k, accuracy may be 0), with room for the markers at the ends
     ax.set(xlabel="Confidence (mean top-class probability in bin)", ylabel="Accuracy in bin", title="Reliability",
-           xlim=(low, 1.0), ylim=(low, 1.01))
+           xlim=(max(0.0, df["confidence"].min() - 0.03), 1.02),
+           ylim=(max(0.0, df["accuracy"].min() - 0.05) - 0.03, 1.03))
     legend_below(ax)
     return fig
 
@@ -243,12 +244,28 @@ def plot_reliability(data, # the figure's table: a DataFrame, or the path of a C
     "Reliability diagrams of all models (`model, confidence, accuracy, count, ece`) as a PNG."
     return save_figure(reliability_figure(load_plot_data(data, path)), path)
 
+# %% ../nbs/14_visualizer.ipynb #e1a0c00b
+from matplotlib.ticker import FuncFormatter
+
 # %% ../nbs/14_visualizer.ipynb #1a98cf4a
+def plain_log_ticks(ax, # the matplotlib axes whose x axis is on a log scale
+                   ):
+    """Log-scale tick labels as plain numbers (`1`, `10`, `1,000,000`): the report draws with `text.parse_math` off,
+    where the default `10^k` labels show as raw `$\\mathdefault{...}$`."""
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+
 def _barh(df, value, error, xlabel, title, log=False, labels=None):
     "Horizontal bars; error caps (± std over seeds) only on rows with several seeds; with `n_seeds`, each label says how many."
     fig, (ax,) = new_figure(6.8, 0.45 * len(df) + 1.8)
-    y = np.arange(len(df))
-    ax.barh(y, df[value], color=sns.color_palette()[0])
+    y, values = np.arange(len(df)), df[value].to_numpy(float)
+    empty = ~np.isfinite(values)
+    ax.barh(y[~empty], values[~empty], color=sns.color_palette()[0])
+    # a row with no value keeps its place and says why: a zero-shot run trained nothing, so it has nothing to measure
+    untrained = df["method"].eq("zero_shot").to_numpy() if "method" in df else np.zeros(len(df), bool)
+    for row in y[empty]:
+        note = "no bar: nothing trained (zero-shot)" if untrained[row] else "no bar: not measured"
+        ax.text(0.01, row, note, va="center", transform=ax.get_yaxis_transform(), fontsize="small", fontstyle="italic",
+                color="dimgrey")
     if error is not None and error in df:
         err = df[error].to_numpy(float)
         several = np.isfinite(err) & (df["n_seeds"].to_numpy() > 1 if "n_seeds" in df else np.isfinite(err))
@@ -257,8 +274,8 @@ def _barh(df, value, error, xlabel, title, log=False, labels=None):
     labels = list(labels if labels is not None else df["model"])
     if "n_seeds" in df: labels = [f"{l} ({int(n)} seed{'s' if n > 1 else ''})" for l, n in zip(labels, df["n_seeds"])]
     ax.set_yticks(y, labels)
-    ax.invert_yaxis()
-    if log: ax.set_xscale("log")
+    ax.set_ylim(len(df) - 0.5, -0.5) # the first row on top, and every row in view, one with no bar too
+    if log: ax.set_xscale("log"); plain_log_ticks(ax)
     ax.set(xlabel=xlabel, title=title)
     return fig
 
@@ -309,7 +326,7 @@ def tradeoff_figure(df: pd.DataFrame, # `model, trainable_params, accuracy[, acc
     best = df["accuracy"].cummax()
     frontier = df[df["accuracy"] >= best]
     ax.step(frontier["trainable_params"], frontier["accuracy"], where="post", ls="--", color="grey", lw=1, label="frontier (best so far)")
-    ax.set_xscale("log")
+    ax.set_xscale("log"); plain_log_ticks(ax)
     ax.set(xlabel="Trainable parameters (log scale)", ylabel="Accuracy", title="Accuracy against trainable parameters")
     legend_below(ax)
     return fig
@@ -349,34 +366,61 @@ def plot_rank_sensitivity(data, # the figure's table: a DataFrame, or the path o
     return save_figure(rank_figure(load_plot_data(data, path)), path)
 
 # %% ../nbs/14_visualizer.ipynb #56344ea6
+def _run_widths(names) -> dict:
+    "`{run: line width}`, widest first: a run drawn over an identical earlier one leaves that one's edges showing."
+    names = list(dict.fromkeys(names))
+    return {n: 1.5 + 3.0 * (len(names) - 1 - i) / max(len(names) - 1, 1) for i, n in enumerate(names)}
+
+def _run_lines(ax, df, column, style, widths, dashed=False):
+    "One line per run (the mean over its seeds, ± sd band where several), in its colour, marker and width."
+    for name, part in df.dropna(subset=[column]).groupby("model", sort=False):
+        by_step = part.groupby("step")[column]
+        mean, sd = by_step.mean(), by_step.std()
+        colour, marker = style[name]
+        ax.plot(mean.index, mean.to_numpy(), color=colour, lw=widths[name], ls="--" if dashed else "-", marker=marker,
+                ms=widths[name] + 3, markevery=1 if dashed else max(1, len(mean) // 8), alpha=0.85, label=name)
+        if sd.notna().any(): ax.fill_between(mean.index, mean - sd, mean + sd, color=colour, alpha=0.15, lw=0)
+
+def _final_accuracy_panel(ax, final, style):
+    "Each run's final accuracy on a row of its own, named, its value written beside it."
+    names = list(dict.fromkeys(final["model"]))
+    for i, name in enumerate(names):
+        acc = final.loc[final["model"] == name, "accuracy"]
+        ax.scatter(acc, [i] * len(acc), color=style[name][0], marker=style[name][1], s=45, zorder=3)
+        ax.annotate(f"{acc.mean():.3f}" + (f" (mean of {len(acc)} seeds)" if len(acc) > 1 else ""), (acc.max(), i),
+                    xytext=(8, 0), textcoords="offset points", va="center", fontsize="small")
+    low, high = final["accuracy"].min(), final["accuracy"].max()
+    span = max(high - low, 0.01)
+    ax.set(xlim=(low - 0.15 * span, high + 0.8 * span), ylim=(len(names) - 0.5, -0.5))
+    ax.set_yticks(range(len(names)), names)
+    ax.set(xlabel="Accuracy (final evaluation)", title="Final evaluation accuracy (no evaluation during training)")
+
 def training_curves_figure(df: pd.DataFrame, # `model, seed, step, loss[, eval_loss, eval_accuracy]`, the runs' train logs
                            final: pd.DataFrame|None = None, # `model, step, accuracy`: each run's final accuracy, drawn when no validation was logged; None: none
                           ) -> Figure:
-    """Loss against step (training solid, validation dashed where logged); right: validation accuracy, else each run's final
-    accuracy (`final`: `model, step, accuracy`), else no right panel. From `model, seed, step, loss[, eval_loss, eval_accuracy]`."""
+    """Loss against step (training solid, validation dashed where logged); right: validation accuracy, else each
+    run's final accuracy (`final`: `model, step, accuracy`) one named row per run, else no right panel. Each run has
+    its colour, marker and line width (widest first), so runs with the same curve stay visible.
+    From `model, seed, step, loss[, eval_loss, eval_accuracy]`."""
     _require(df, ["model", "step", "loss"], "the training-curve figure")
     logged = lambda c: c in df and df[c].notna().any()
     right = logged("eval_accuracy") or (final is not None and len(final) > 0)
     fig, axes = new_figure(11 if right else 6.4, 4.6 + 0.22 * math.ceil(df["model"].nunique() / 3), ncols=2 if right else 1)
-    palette = {m: c for m, (c, _) in family_style(df["model"]).items()}
-    sns.lineplot(df.dropna(subset=["loss"]), x="step", y="loss", hue="model", palette=palette, errorbar="sd", ax=axes[0], legend=False)
-    if logged("eval_loss"):
-        sns.lineplot(df.dropna(subset=["eval_loss"]), x="step", y="eval_loss", hue="model", palette=palette, errorbar="sd",
-                     ax=axes[0], linestyle="--", marker="o", legend=False)
+    names = list(df["model"]) + ([] if final is None else list(final["model"]))
+    style, widths = family_style(names), _run_widths(names)
+    _run_lines(axes[0], df, "loss", style, widths)
+    if logged("eval_loss"): _run_lines(axes[0], df, "eval_loss", style, widths, dashed=True)
     axes[0].set(xlabel="Training step", ylabel="Loss (cross-entropy)",
                 title="Loss: training (solid), validation (dashed)" if logged("eval_loss") else "Training loss (no validation during training)")
-    if right:
-        if logged("eval_accuracy"):
-            sns.lineplot(df.dropna(subset=["eval_accuracy"]), x="step", y="eval_accuracy", hue="model", palette=palette,
-                         errorbar="sd", marker="o", ax=axes[1], legend=False)
-            axes[1].set(title="Validation accuracy")
-        else:
-            for name, part in final.groupby("model", sort=False): axes[1].scatter(part["step"], part["accuracy"], color=palette.get(name), s=30)
-            axes[1].set(title="Final evaluation accuracy (no evaluation during training)")
-        axes[1].set(xlabel="Training step", ylabel="Accuracy")
-    handles = [Line2D([], [], color=c, label=m) for m, c in palette.items()]
+    if right and logged("eval_accuracy"):
+        _run_lines(axes[1], df, "eval_accuracy", style, widths, dashed=True)
+        axes[1].set(xlabel="Training step", ylabel="Accuracy", title="Validation accuracy (dashed)")
+    elif right: _final_accuracy_panel(axes[1], final, style)
+    handles = [Line2D([], [], color=c, marker=mk, lw=widths[m], ms=widths[m] + 3, label=m)
+               for m, (c, mk) in style.items()]
     fig.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)), fontsize="small", frameon=False)
     return fig
+
 
 # %% ../nbs/14_visualizer.ipynb #dc418575
 def plot_training_curves(data, # the figure's table: a DataFrame, or the path of a CSV
@@ -452,6 +496,20 @@ def summary_data(summary: pd.DataFrame, # the results table (`label` names each 
     df = df[[c for c in ["model"] + list(columns) if c in df.columns]]
     return df.dropna(subset=[c for c in required if c in df.columns]) if all(c in df.columns for c in required) else pd.DataFrame()
 
+# %% ../nbs/14_visualizer.ipynb #e1a0c005
+def bar_data(summary: pd.DataFrame, # the results table (`label` names each row, `method` its method)
+             columns, # columns to keep besides `model` and `method`
+             required, # columns that must be present in a trained row; emptied in an untrained one
+            ) -> pd.DataFrame:
+    """`summary_data`'s rows for a bar chart, with each untrained (zero-shot) row kept, `required` emptied: its chart
+    says why it has no bar. Empty when no trained row has `required`."""
+    measured = summary_data(summary, columns, required)
+    if measured.empty or "method" not in summary: return measured
+    rows = summary_data(summary, ["method", *[c for c in columns if c != "method"]], [])
+    untrained = rows["method"].eq("zero_shot") & ~rows["model"].isin(measured["model"])
+    rows.loc[untrained, [c for c in rows if c in required or c.removesuffix("_std") in required]] = np.nan
+    return rows[rows["model"].isin(measured["model"]) | untrained].reset_index(drop=True)
+
 # %% ../nbs/14_visualizer.ipynb #7ca93275
 def final_accuracy_data(groups, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
                        ) -> pd.DataFrame:
@@ -477,6 +535,13 @@ def rank_data(summary: pd.DataFrame, # the results table, best with `family` (fr
 # %% ../nbs/14_visualizer.ipynb #5d0c7a1e
 from matplotlib import rc_context
 
+# %% ../nbs/14_visualizer.ipynb #e1a0c00c
+def page_order(groups, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+               summary: pd.DataFrame, # the results table with `family` (from `annotate_summary`)
+              ) -> list:
+    "Every name a report page colours (row labels, then families), in the page's order: `one_colour_per_run`'s names."
+    return list(groups) + list(summary["label"]) + list(summary["family"])
+
 # %% ../nbs/14_visualizer.ipynb #45e1bfc5
 def draw_report_figures(groups, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
                         summary: pd.DataFrame, # the results table (annotated here when it has no `family`)
@@ -485,7 +550,8 @@ def draw_report_figures(groups, # `{row label: [RunRecord, ...]}`, one list of s
     "Draw every figure the runs have data for into `out_dir`; `{title: png path}`, each PNG with its CSV beside it."
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     summary = summary if "family" in summary else annotate_summary(summary, groups)
-    memory = summary_data(summary, ["peak_memory_bytes", "peak_memory_bytes_std", "memory_device", "n_seeds"], ["peak_memory_bytes"])
+    memory = bar_data(summary, ["peak_memory_bytes", "peak_memory_bytes_std", "memory_device", "n_seeds"],
+                      ["peak_memory_bytes"])
     if not memory.empty:
         memory = memory.assign(peak_memory_mb=memory["peak_memory_bytes"] / 1e6, peak_memory_mb_std=memory["peak_memory_bytes_std"] / 1e6)
     curves = lambda data, path: plot_training_curves(data, path, final_accuracy_data(groups))
@@ -495,16 +561,16 @@ def draw_report_figures(groups, # `{row label: [RunRecord, ...]}`, one list of s
         ("Reliability diagrams", "reliability", plot_reliability, reliability_data(groups)),
         ("Training curves", "training_curves", curves, training_curve_data(groups)),
         ("Parameter efficiency", "parameter_efficiency", plot_parameter_efficiency,
-         summary_data(summary, ["method", "trainable_params", "trainable_share"], ["trainable_share"])),
+         bar_data(summary, ["method", "trainable_params", "trainable_share"], ["trainable_share"])),
         ("Accuracy against trainable parameters", "accuracy_vs_params", plot_accuracy_vs_params,
          summary_data(summary, ["family", "method", "trainable_params", "accuracy", "accuracy_std", "n_seeds"], ["trainable_params", "accuracy"])),
         ("Rank sensitivity", "rank_sensitivity", plot_rank_sensitivity, rank_data(summary)),
         ("Peak memory", "memory", plot_memory, memory),
         ("Training time", "training_time", plot_training_time,
-         summary_data(summary, ["train_time_s", "train_time_s_std", "n_seeds"], ["train_time_s"])),
+         bar_data(summary, ["train_time_s", "train_time_s_std", "n_seeds"], ["train_time_s"])),
     ]
     # run names are text: a `$` in one (`budget $5 run`) starts no formula; one colour per run across the page
-    with rc_context({"text.parse_math": False}), one_colour_per_run(list(groups) + list(summary["label"]) + list(summary["family"])):
+    with rc_context({"text.parse_math": False}), one_colour_per_run(page_order(groups, summary)):
         return {title: plot(data, out_dir/f"{stem}.png") for title, stem, plot, data in plan if not data.empty}
 
 # %% ../nbs/14_visualizer.ipynb #2e7c1111
@@ -680,9 +746,9 @@ def training_chart(groups: dict, # `{row label: [RunRecord, ...]}`, one list of 
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #351ede3f
-def report_charts(summary: pd.DataFrame, # `annotate_summary`'s table
-                  groups: dict, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
-                 ) -> list[tuple[str, go.Figure]]:
+def _page_charts(summary: pd.DataFrame, # `annotate_summary`'s table
+                 groups: dict, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+                ) -> list[tuple[str, go.Figure]]:
     "The report's interactive charts that the runs have data for, `[(title, figure)]`; `summary` from `annotate_summary`."
     family = dict(zip(summary["label"], summary["family"]))
     per_run = runs_frame(groups)
@@ -701,3 +767,10 @@ def report_charts(summary: pd.DataFrame, # `annotate_summary`'s table
         ("Training curves", training_chart(groups, family)),
     ]
     return [(title, fig) for title, fig in charts if fig is not None and len(fig.data)]
+
+def report_charts(summary: pd.DataFrame, # `annotate_summary`'s table
+                  groups: dict, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
+                 ) -> list[tuple[str, go.Figure]]:
+    """The report's interactive charts that the runs have data for, `[(title, figure)]`; `summary` from `annotate_summary`.
+    Coloured in the page's order (`page_order`), as the page's static figures are: a name has one colour on the page."""
+    with one_colour_per_run(page_order(groups, summary)): return _page_charts(summary, groups)
