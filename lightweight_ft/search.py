@@ -23,8 +23,8 @@ except ImportError as e:
 
 # %% auto #0
 __all__ = ['EXAMPLE_SPACE', 'PRUNERS', 'SEARCH_METRICS', 'COST_ATTRS', 'SEARCH_MARK', 'load_search_space', 'SearchWarning',
-           'check_search', 'suggest', 'make_pruner', 'open_storage', 'counted', 'PruneHopeless', 'SearchStopped',
-           'search', 'best_config', 'study_table', 'rerun_seeds', 'frontier_figure', 'search_report']
+           'check_search', 'suggest', 'make_pruner', 'check_heartbeat', 'open_storage', 'counted', 'PruneHopeless',
+           'SearchStopped', 'search', 'best_config', 'study_table', 'rerun_seeds', 'frontier_figure', 'search_report']
 
 # %% ../nbs/20_search.ipynb #f3df13fa
 EXAMPLE_SPACE = """
@@ -134,10 +134,18 @@ def _retry_callback(max_retry: int):
     return Retry(max_retry=max_retry)
 
 # %% ../nbs/20_search.ipynb #6734e2a7
+def check_heartbeat(heartbeat_s) -> int:
+    "`heartbeat_s` if it is a whole number of seconds, at least 1; else a `ConfigError` saying so."
+    if isinstance(heartbeat_s, bool) or not isinstance(heartbeat_s, int) or heartbeat_s < 1:
+        raise ConfigError(f"heartbeat_s (lwft search --heartbeat) must be a whole number of seconds, at least 1; got {heartbeat_s!r}. "
+                          f"The default, 60, retries a killed worker's trial after 3 minutes.")
+    return heartbeat_s
+
 def open_storage(storage: str, # `sqlite:///path.db` or any SQLAlchemy URL Optuna accepts (`postgresql://...`)
                  heartbeat_s: int = 60, # seconds between a worker's heartbeats; its trial is stale after 3 missed
                  max_retry: int = 1): # times a dead worker's trial is queued again
     "Optuna's `RDBStorage` with heartbeats: a killed worker's trial is marked failed and retried `max_retry` times."
+    check_heartbeat(heartbeat_s)
     engine = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else {"pool_pre_ping": True} # SQLite: wait for the file lock
     kw = dict(heartbeat_interval=heartbeat_s, grace_period=3 * heartbeat_s)
     for attempt in range(5):
@@ -338,7 +346,7 @@ def search(config, # an ExperimentConfig or a YAML file: the base every trial st
         warnings.warn(f"the config evaluates only at the end (no training.eval_every), so the example space's {space['pruner']['type']} pruner "
                       "has nothing to judge by: trials run to the end. Set training.eval_every (e.g. 50) in the config to prune.", SearchWarning)
         space["pruner"] = {"type": "none"}
-    check_search(cfg, space, where)
+    check_search(cfg, space, where); check_heartbeat(heartbeat_s) # before anything is written
     out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
     storage = storage or f"sqlite:///{(out/'study.db').absolute()}"
     _claim_output(out, study_name, storage)
