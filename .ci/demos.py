@@ -28,7 +28,7 @@ def undemoed(nb_path) -> list[str]:
     return [n for n in names if n not in used]
 
 if __name__ == "__main__":
-    paths = [Path(p) for p in sys.argv[1:]] or sorted((ROOT/"nbs").glob("[0-9][0-9]_*.ipynb"))
+    paths = [Path(p) for p in sys.argv[1:]] or sorted((ROOT/"nbs").glob("[0-9][0-9]*_*.ipynb"))
     found = [(p.name, n) for p in paths for n in undemoed(p)]
     for nb, n in found: print(f"{nb}: {n}")
     print(f"{len(found)} exported name(s) with no demo or test cell in their notebook")
