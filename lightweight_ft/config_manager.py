@@ -11,13 +11,13 @@ import yaml
 
 # %% auto #0
 __all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'ADAPTERS', 'PROMPT_ADAPTERS', 'TRACKERS',
-           'DATA_SOURCES', 'DATA_FORMATS', 'TRUNCATION', 'BEST_METRICS', 'DEFAULT_LEARNING_RATES',
-           'DEFAULT_ADAPTER_LEARNING_RATES', 'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS', 'BNB_HUB_KERNELS_ENV',
-           'BNB_HUB_MODULES', 'ConfigError', 'tracker_names', 'ModelConfig', 'DataConfig', 'LoraSettings',
-           'QuantizationSettings', 'TrainingSettings', 'learning_rate_for', 'check_adapter_combination',
-           'ExperimentConfig', 'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml',
-           'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset', 'flat_config', 'hub_offline',
-           'keep_bnb_off_hub']
+           'ARCHITECTURE_REGISTRY', 'ADAPTER_REGISTRY', 'TASK_REGISTRY', 'DATA_SOURCES', 'DATA_FORMATS', 'TRUNCATION',
+           'BEST_METRICS', 'DEFAULT_LEARNING_RATES', 'DEFAULT_ADAPTER_LEARNING_RATES', 'LORA_KEYWORDS',
+           'MAX_YAML_NODES', 'PRESETS', 'BNB_HUB_KERNELS_ENV', 'BNB_HUB_MODULES', 'ConfigError', 'tracker_names',
+           'UnknownEntryError', 'Registry', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings',
+           'TrainingSettings', 'learning_rate_for', 'check_adapter_combination', 'ExperimentConfig',
+           'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config',
+           'set_by_path', 'apply_overrides', 'preset', 'flat_config', 'hub_offline', 'keep_bnb_off_hub']
 
 # %% ../nbs/00_config_manager.ipynb #4827b122
 METHODS = ("zero_shot", "head_only", "lora", "qlora", "full")
@@ -58,6 +58,43 @@ def tracker_names(report_to, # `training.report_to`: a tracker name, a list of t
         _check(importlib.util.find_spec(n) is not None, "training.report_to",
                f"{n} is not installed: pip install {TRACKERS[n]}, or set training.report_to: none")
     return names
+
+# %% ../nbs/00_config_manager.ipynb #28716ce2
+class UnknownEntryError(ConfigError, KeyError):
+    "A name no registry entry has."
+    def __str__(self): return self.args[0] if self.args else ""
+
+# %% ../nbs/00_config_manager.ipynb #5d7650ed
+class Registry:
+    "Named entries of one kind, each registered once and looked up by name; an unknown name's error lists the known ones."
+    def __init__(self, kind: str, # what an entry is: `architecture`, `adapter`, `task`
+                 register_with: str, # the call that adds an entry, named in the error for an unknown name
+                ):
+        self.kind, self.register_with, self._entries = kind, register_with, {}
+    def register(self, name: str, entry, replace: bool = False):
+        "Add `entry` under `name`; a name already taken is refused unless `replace`."
+        if name in self._entries and not replace:
+            raise ValueError(f"{self.kind} {name!r} is already registered; pass replace=True to replace it")
+        self._entries[name] = entry
+        return entry
+    def unregister(self, name: str): self._entries.pop(name, None)
+    def __getitem__(self, name: str):
+        if name not in self._entries:
+            raise UnknownEntryError(f"unknown {self.kind} {name!r}; known: {', '.join(sorted(self._entries)) or 'none'}. "
+                                    f"Add one with `{self.register_with}`")
+        return self._entries[name]
+    def __contains__(self, name) -> bool: return name in self._entries
+    def __iter__(self): return iter(self._entries)
+    def __len__(self) -> int: return len(self._entries)
+    def get(self, name: str, default=None): return self._entries.get(name, default)
+    def names(self) -> list[str]: return list(self._entries)
+    def items(self): return self._entries.items()
+    def __repr__(self): return f"Registry({self.kind!r}: {', '.join(self._entries)})"
+
+# %% ../nbs/00_config_manager.ipynb #579f24af
+ARCHITECTURE_REGISTRY = Registry("architecture", "lightweight_ft.architectures.register_architecture")
+ADAPTER_REGISTRY = Registry("adapter", "lightweight_ft.adapters.register_adapter")
+TASK_REGISTRY = Registry("task", "lightweight_ft.tasks.register_task")
 
 # %% ../nbs/00_config_manager.ipynb #b406ee59
 @dataclass
