@@ -12,12 +12,13 @@ import yaml
 # %% auto #0
 __all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'ADAPTERS', 'PROMPT_ADAPTERS', 'TRACKERS',
            'ARCHITECTURE_REGISTRY', 'ADAPTER_REGISTRY', 'TASK_REGISTRY', 'DATA_SOURCES', 'DATA_FORMATS', 'TRUNCATION',
-           'BEST_METRICS', 'DEFAULT_LEARNING_RATES', 'DEFAULT_ADAPTER_LEARNING_RATES', 'LORA_KEYWORDS',
-           'MAX_YAML_NODES', 'PRESETS', 'BNB_HUB_KERNELS_ENV', 'BNB_HUB_MODULES', 'ConfigError', 'tracker_names',
-           'UnknownEntryError', 'Registry', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings',
-           'TrainingSettings', 'learning_rate_for', 'check_adapter_combination', 'ExperimentConfig',
-           'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config',
-           'set_by_path', 'apply_overrides', 'preset', 'flat_config', 'hub_offline', 'keep_bnb_off_hub']
+           'LONG_TEXTS', 'WINDOW_POOLINGS', 'BEST_METRICS', 'DEFAULT_LEARNING_RATES', 'DEFAULT_ADAPTER_LEARNING_RATES',
+           'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS', 'BNB_HUB_KERNELS_ENV', 'BNB_HUB_MODULES', 'ConfigError',
+           'tracker_names', 'UnknownEntryError', 'Registry', 'ModelConfig', 'DataConfig', 'LoraSettings',
+           'QuantizationSettings', 'TrainingSettings', 'learning_rate_for', 'check_adapter_combination',
+           'check_window_settings', 'ExperimentConfig', 'check_field_types', 'training_settings', 'UniqueKeyLoader',
+           'read_yaml', 'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset', 'flat_config',
+           'hub_offline', 'keep_bnb_off_hub']
 
 # %% ../nbs/00_config_manager.ipynb #4827b122
 METHODS = ("zero_shot", "head_only", "lora", "qlora", "full")
@@ -112,6 +113,8 @@ class ModelConfig:
 DATA_SOURCES = ("auto", "glue_dir", "hub", "sample", "files")
 DATA_FORMATS = ("auto", "csv", "tsv", "jsonl", "parquet")
 TRUNCATION = ("longest_first", "only_first", "only_second")
+LONG_TEXTS = ("truncate", "window") # what becomes of a text longer than `model.max_length` tokens
+WINDOW_POOLINGS = ("mean", "max") # how a text's window logits become one row
 
 def _size_ok(v, allow_none=False):
     if v is None: return allow_none
@@ -141,6 +144,9 @@ class DataConfig:
     test_size: float|int = 0.1 # carved test split (only when the source has no test and no validation/dev file)
     split_seed: int = 42 # seeds the carving (kept apart from training.seed)
     truncation: str = "longest_first" # pairs: `longest_first`, `only_first` (trim the first text only), `only_second`
+    long_texts: str = "truncate" # a text over `model.max_length` tokens: `truncate` (its tail is cut) or `window` (overlapping windows, pooled)
+    window_stride: int|None = None # `window`: tokens each window shares with the one before it (the tokenizer's `stride`); null: half a window
+    window_pooling: str = "mean" # `window`: how prediction pools a text's window logits into one row, `mean` or `max`
     max_train_samples: int|None = None # seeded subset of the training split, taken after carving; None: all of it
     max_eval_samples: int|None = None # seeded subset of the validation split; None: all of it
     max_test_samples: int|None = None # seeded subset of the test split (quick runs only: headline numbers need all of it)
@@ -178,6 +184,12 @@ class DataConfig:
                    f"validation_size + test_size = {self.validation_size + self.test_size} leaves no training rows; make them smaller")
         _check(isinstance(self.split_seed, int) and not isinstance(self.split_seed, bool), "data.split_seed", f"must be an integer, got {self.split_seed!r}")
         _check(self.truncation in TRUNCATION, "data.truncation", f"must be one of {TRUNCATION}, got {self.truncation!r}")
+        _check(self.long_texts in LONG_TEXTS, "data.long_texts", f"must be one of {LONG_TEXTS}, got {self.long_texts!r}")
+        _check(self.window_pooling in WINDOW_POOLINGS, "data.window_pooling", f"must be one of {WINDOW_POOLINGS}, got {self.window_pooling!r}")
+        _check(self.window_stride is None or (isinstance(self.window_stride, int) and not isinstance(self.window_stride, bool) and self.window_stride > 0),
+               "data.window_stride", f"must be a positive number of tokens, or null (half a window), got {self.window_stride!r}")
+        _check(self.long_texts == "truncate" or self.text_pair_column is None, "data.long_texts",
+               "`window` splits single texts; sentence pairs (data.text_pair_column) can't be windowed. Set data.long_texts=truncate")
 
     @property
     def default_label_names(self):
@@ -319,6 +331,17 @@ def check_adapter_combination(training: TrainingSettings, # the training section
     _check(not (a == "lokr" and bits == 4), "lora.adapter", "`lokr` fails on a 4-bit base (it reads the packed weight's shape); "
            "use quantization.bits=8, or lora.adapter=lora")
 
+# %% ../nbs/00_config_manager.ipynb #ae0e3894
+def check_window_settings(model: ModelConfig, # the model section (`max_length`: the window's size)
+                          data: DataConfig, # the data section (`long_texts`, `window_stride`)
+                         ):
+    "Refuse a `data.window_stride` that leaves a window no new token: it must be under `model.max_length` less two special tokens."
+    if data.long_texts != "window" or data.window_stride is None: return
+    room = model.max_length - 2 # [CLS] and [SEP] (<s> and </s>) take two of the window's tokens
+    _check(data.window_stride < room, "data.window_stride",
+           f"{data.window_stride} tokens of overlap leave no new token in a window of model.max_length={model.max_length} "
+           f"({room} text tokens); set it under {room} (e.g. {room // 2}), or null for half a window")
+
 # %% ../nbs/00_config_manager.ipynb #9dbb0754
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "lora": LoraSettings,
              "quantization": QuantizationSettings, "training": TrainingSettings}
@@ -338,6 +361,7 @@ class ExperimentConfig:
             if isinstance(v, dict): setattr(self, k, _build(cls, v, k))
             _check(isinstance(getattr(self, k), cls), k, f"must be a mapping of {cls.__name__} fields")
         check_adapter_combination(self.training, self.lora, self.quantization)
+        check_window_settings(self.model, self.data)
 
     @property
     def learning_rate(self) -> float:

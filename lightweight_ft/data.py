@@ -12,15 +12,16 @@ import numpy as np
 import pandas as pd
 import torch
 from datasets import Dataset
-from .config_manager import ConfigError, DATA_SOURCES
+from .config_manager import ConfigError, DATA_SOURCES, WINDOW_POOLINGS
 
 # %% auto #0
 __all__ = ['MAX_FIELD_CHARS', 'FORMATS', 'SPLIT_NAMES', 'SST2_LABEL_NAMES', 'TRUNCATION', 'RARE_LABEL_SHARE', 'RARE_LABEL_ROWS',
            'NULL_LABEL_WORDS', 'SST2_SAMPLE_FILES', 'SST2_SAMPLE_ROWS', 'SST2_SAMPLE_SEED', 'SST2_SAMPLE_SHA256',
            'DataError', 'read_glue_tsv', 'not_utf8_error', 'checked_rows', 'Table', 'table_format', 'frame_to_table',
            'read_table', 'split_files', 'read_splits', 'hub_help', 'read_hub', 'tokenize_texts', 'PadCollator',
-           'suspect_labels', 'label_vocabulary', 'encode_labels', 'carve', 'plan_splits', 'Splits', 'check_data',
-           'make_splits', 'subsample', 'sst2_sample_dir', 'sst2_sample_label', 'file_sha256', 'read_sst2_sample',
+           'window_overlap', 'window_texts', 'first_windows', 'pool_windows', 'window_report', 'suspect_labels',
+           'label_vocabulary', 'encode_labels', 'carve', 'plan_splits', 'Splits', 'check_data', 'make_splits',
+           'subsample', 'sst2_sample_dir', 'sst2_sample_label', 'file_sha256', 'read_sst2_sample',
            'resolve_sst2_location', 'describe_data', 'load_splits', 'load_splits_for', 'describe_splits',
            'build_sst2_sample', 'sst2_sample_card', 'class_weights', 'weighted_cross_entropy', 'LengthBucketSampler',
            'RowList', 'label_names']
@@ -344,8 +345,12 @@ def tokenize_texts(texts, # the (first) texts
                    max_length: int = 128, # most tokens per row, special tokens included
                    pairs=None, # second texts of sentence pairs, or None
                    truncation: str = "longest_first", # for pairs: `longest_first`, `only_first` or `only_second`
+                   long_texts: str = "truncate", # a text over `max_length` tokens: `truncate`, or `window` (one row per window, `window_texts`)
+                   window_stride: int|None = None, # `window`: tokens shared by consecutive windows; None: half a window
+                   window_pooling: str = "mean", # `window`: how prediction pools a text's windows (`mean` or `max`), kept with the rows
                   ) -> Dataset:
     "A `Dataset` with `sentence`, `labels`, `input_ids` (unpadded) and `length`; pairs add `sentence2`, `token_type_ids` and `truncated_fallback`."
+    if long_texts == "window": return window_texts(texts, labels, tokenizer, max_length, pairs, window_stride, window_pooling)
     if pairs is None:
         ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
         return Dataset.from_dict({"sentence": list(texts), "labels": list(labels), "input_ids": ids, "length": [len(i) for i in ids]})
@@ -388,6 +393,80 @@ class PadCollator:
         if types is not None: out["token_type_ids"] = types
         if "labels" in features[0]: out["labels"] = torch.tensor([int(f["labels"]) for f in features])
         return out
+
+# %% ../nbs/04_data.ipynb #888ef990
+def window_overlap(tokenizer, # the tokenizer (its special tokens take room in every window)
+                   max_length: int, # tokens per window, special tokens included
+                   window_stride: int|None = None, # tokens shared by consecutive windows; None: half a window's text tokens
+                  ) -> int:
+    "The tokens consecutive windows share: `window_stride`, checked to leave each window at least one new token, or half a window."
+    room = max_length - tokenizer.num_special_tokens_to_add()
+    if window_stride is None: return max(room // 2, 0)
+    if not (isinstance(window_stride, int) and 0 < window_stride < room):
+        raise ConfigError(f"config key `data.window_stride`: {window_stride!r} tokens of overlap leave no new token in a window of "
+                          f"{max_length} tokens ({room} of them text); set it to a positive number under {room}, or null for half a window")
+    return window_stride
+
+# %% ../nbs/04_data.ipynb #6ef48a43
+def window_texts(texts, # the texts
+                 labels, # one label per text (an id, or whatever the task keeps per text)
+                 tokenizer, # a fast Hugging Face tokenizer (`return_overflowing_tokens`)
+                 max_length: int = 128, # most tokens per window, special tokens included
+                 pairs=None, # second texts: refused (pairs can't be windowed)
+                 window_stride: int|None = None, # tokens shared by consecutive windows; None: half a window
+                 window_pooling: str = "mean", # how prediction pools the windows (`mean` or `max`), kept in the rows
+                ) -> Dataset:
+    "`tokenize_texts`' columns, one row per window of each text, plus `text_id` (the text's position) and `window_pooling`."
+    if pairs is not None:
+        raise ConfigError("config key `data.long_texts`: `window` splits single texts; sentence pairs (data.text_pair_column) "
+                          "can't be windowed. Set data.long_texts=truncate")
+    if window_pooling not in WINDOW_POOLINGS:
+        raise ConfigError(f"config key `data.window_pooling`: must be one of {WINDOW_POOLINGS}, got {window_pooling!r}")
+    if not getattr(tokenizer, "is_fast", False):
+        raise ConfigError(f"config key `data.long_texts`: `window` needs a fast tokenizer (the tokenizers library cuts the windows); "
+                          f"{type(tokenizer).__name__} is not one. Load the model's fast tokenizer, or set data.long_texts=truncate")
+    texts, labels = list(texts), list(labels)
+    stride = window_overlap(tokenizer, max_length, window_stride)
+    enc = tokenizer(texts, truncation=True, max_length=max_length, stride=stride, return_overflowing_tokens=True)
+    ids, text_id = enc["input_ids"], [int(t) for t in enc["overflow_to_sample_mapping"]]
+    return Dataset.from_dict({"sentence": [texts[t] for t in text_id], "labels": [labels[t] for t in text_id], "input_ids": ids,
+                              "length": [len(i) for i in ids], "text_id": text_id, "window_pooling": [window_pooling] * len(ids)})
+
+# %% ../nbs/04_data.ipynb #42695258
+def first_windows(dataset, # a tokenised split (`tokenize_texts`), windowed or not
+                 ) -> np.ndarray:
+    "Positions of each text's first row, in `text_id` order: one row per text (all rows where the split is not windowed)."
+    if "text_id" not in dataset.column_names: return np.arange(len(dataset))
+    return np.unique(np.asarray(dataset["text_id"]), return_index=True)[1]
+
+# %% ../nbs/04_data.ipynb #90e35fba
+def pool_windows(values, # one row per window: logits of any width (`[n_windows, k]`), or one value each
+                 text_ids, # the text each window came from (`text_id`)
+                 how: str = "mean", # `mean` or `max` over a text's windows
+                ) -> tuple[np.ndarray, np.ndarray]:
+    "`(pooled, first)`: one row per text in `text_id` order, its windows' values pooled; and each text's first window (its label's row)."
+    if how not in WINDOW_POOLINGS: raise ConfigError(f"config key `data.window_pooling`: must be one of {WINDOW_POOLINGS}, got {how!r}")
+    values, text_ids = np.asarray(values), np.asarray(text_ids)
+    if len(values) != len(text_ids): raise ValueError(f"{len(values)} rows of values for {len(text_ids)} window text ids; pass one id per row")
+    _, first, inverse = np.unique(text_ids, return_index=True, return_inverse=True)
+    shape = (len(first),) + values.shape[1:]
+    if how == "mean":
+        pooled = np.zeros(shape, dtype=np.float64)
+        np.add.at(pooled, inverse, values)
+        pooled /= np.bincount(inverse, minlength=len(first)).reshape((-1,) + (1,) * (values.ndim - 1))
+    else:
+        pooled = np.full(shape, -np.inf)
+        np.maximum.at(pooled, inverse, values)
+    return pooled.astype(values.dtype if np.issubdtype(values.dtype, np.floating) else np.float64), first
+
+# %% ../nbs/04_data.ipynb #2aa015c2
+def window_report(dataset, # a tokenised split (`tokenize_texts`)
+                 ) -> dict:
+    "How a split was windowed: its `texts`, the `windows` they became, and how many texts took more than one (`windowed_texts`)."
+    if "text_id" not in dataset.column_names: return {"texts": len(dataset), "windows": len(dataset), "windowed_texts": 0}
+    counts = np.bincount(np.asarray(dataset["text_id"]))
+    counts = counts[counts > 0]
+    return {"texts": int(len(counts)), "windows": int(counts.sum()), "windowed_texts": int((counts > 1).sum())}
 
 # %% ../nbs/04_data.ipynb #ae24e2e0
 RARE_LABEL_SHARE, RARE_LABEL_ROWS = 0.01, 5 # a label under both is far likelier a stray value than a class

@@ -12,11 +12,11 @@ from datasets import Dataset
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 from .config_manager import DataConfig
 from .core import training_device
-from .data import DataError, describe_data, load_splits_for, resolve_sst2_location, tokenize_texts
+from .data import DataError, describe_data, load_splits_for, resolve_sst2_location, tokenize_texts, window_overlap, window_report
 from .models import OFFLINE_HELP, _is_local, check_model_folder, check_model_settings, check_tokenizer, check_tokenizer_files, load_quietly, resolve_model_path
 
 # %% auto #0
-__all__ = ['split_report', 'ModelLoader']
+__all__ = ['split_report', 'long_texts_report', 'ModelLoader']
 
 # %% ../nbs/08_model_loader.ipynb #f8a9a23d
 def split_report(splits, # the checked `Splits`
@@ -30,6 +30,17 @@ def split_report(splits, # the checked `Splits`
                   "class_counts": dict(zip(splits.label_names, np.bincount(splits.labels[s], minlength=len(splits.label_names)).tolist()))}
         if tokenised is not None and "truncated_fallback" in tokenised[i].column_names: out[s]["truncation_fallbacks"] = int(sum(tokenised[i]["truncated_fallback"]))
     return {**out, "label": describe_data(data), "label_names": splits.label_names, "pairs": splits.pairs, "notes": splits.notes, "warnings": splits.warnings}
+
+# %% ../nbs/08_model_loader.ipynb #530095a1
+def long_texts_report(data: DataConfig, # the `DataConfig` read (`long_texts`, `window_stride`, `window_pooling`)
+                      tokenised: dict, # `{split: tokenised Dataset}`
+                      tokenizer, # the tokenizer that cut the windows (its special tokens set the stride used for null)
+                      max_length: int, # tokens per window (`model.max_length`)
+                     ) -> dict:
+    "What a run folder records of long texts: `long_texts`, and with `window` the settings in force and per split its texts, windows and windowed texts."
+    if data.long_texts != "window": return {"long_texts": data.long_texts}
+    return {"long_texts": "window", "window_tokens": max_length, "window_stride": window_overlap(tokenizer, max_length, data.window_stride),
+            "window_pooling": data.window_pooling, "splits": {s: window_report(ds) for s, ds in tokenised.items()}}
 
 # %% ../nbs/08_model_loader.ipynb #65fe7fcd
 class ModelLoader:
@@ -138,12 +149,14 @@ class ModelLoader:
             if self.num_labels is not None and self.num_labels != k:
                 raise DataError(f"config key `model.num_labels` is {self.num_labels}, but the data has {k} classes {splits.label_names}. "
                                 f"Set model.num_labels to {k}, or null to take it from the data.")
-            tokenised = tuple(tokenize_texts(t.texts, splits.labels[s].tolist(), tokenizer, self.max_length, pairs=t.pairs, truncation=data.truncation)
+            tokenised = tuple(tokenize_texts(t.texts, splits.labels[s].tolist(), tokenizer, self.max_length, pairs=t.pairs, truncation=data.truncation,
+                                             long_texts=data.long_texts, window_stride=data.window_stride, window_pooling=data.window_pooling)
                               for s, t in splits.tables.items())
             self._token_cache[key] = (splits, tokenised)
         self.splits, tokenised = self._token_cache[key]
         self.num_labels = self.num_labels or len(self.splits.label_names)
         self.data_report = split_report(self.splits, data, tokenised)
+        self.data_report["long_texts"] = long_texts_report(data, dict(zip(self.splits.tables, tokenised)), tokenizer, self.max_length)
         return tokenised
 
     def load_sst2_dataset(self,
