@@ -8,12 +8,12 @@ import math, time
 import numpy as np
 import torch
 from .core import autocast_context, model_device, quantized_layers
-from .data import PadCollator
+from .data import PadCollator, first_windows, pool_windows
 from .fast_forward import last_layer_cls_only
 from .metrics import _check_ci_level, evaluate_predictions
 
 # %% auto #0
-__all__ = ['prediction_mode', 'predict_probabilities', 'Evaluator']
+__all__ = ['prediction_mode', 'pooled_logits', 'predict_probabilities', 'Evaluator']
 
 # %% ../nbs/09_prediction.ipynb #4fb6a9f1
 def prediction_mode(model, # the model to predict with
@@ -25,6 +25,17 @@ def prediction_mode(model, # the model to predict with
     for layer in quantized_layers(model): layer.train()
     return model
 
+# %% ../nbs/09_prediction.ipynb #57e710d5
+def pooled_logits(logits, # one row per dataset row (`[n_rows, k]`)
+                  dataset, # the tokenised rows they came from: a `Dataset` or a dict of lists
+                  how: str|None = None, # `mean` or `max`; None: the dataset's `window_pooling`, else `mean`
+                 ) -> np.ndarray:
+    "One row per text: the windows of a windowed dataset (a `text_id` column) pooled (`pool_windows`); any other dataset's rows as they are."
+    columns = getattr(dataset, "column_names", None) or list(dataset)
+    if "text_id" not in columns: return logits
+    how = how or (dataset["window_pooling"][0] if "window_pooling" in columns and len(dataset["window_pooling"]) else "mean")
+    return pool_windows(logits, dataset["text_id"], how)[0]
+
 # %% ../nbs/09_prediction.ipynb #1a6cbeac
 def predict_probabilities(model, # a sequence classifier (plain, PEFT or quantised)
                           dataset, # tokenised texts: anything with an `input_ids` column (`tokenize_texts`)
@@ -33,8 +44,9 @@ def predict_probabilities(model, # a sequence classifier (plain, PEFT or quantis
                           autocast_dtype=None, # run the forward pass under autocast in this dtype (`torch.bfloat16`); None: the model's own dtype
                           progress: bool = False, # show a progress bar over the batches
                           cls_only: bool = True, # the last layer computes only the [CLS] output the head reads (`last_layer_cls_only`): same result, less work
+                          window_pooling: str|None = None, # windows of long texts (a `text_id` column): `mean` or `max` of their logits; None: the dataset's `window_pooling`
                          ) -> np.ndarray:
-    "Class probabilities `[n, num_labels]` for a tokenised dataset, in the dataset's order."
+    "Class probabilities `[n, num_labels]` for a tokenised dataset, in the dataset's order; a windowed one's windows pooled into one row per text (`text_id` order)."
     ids = dataset["input_ids"]
     columns = getattr(dataset, "column_names", None) or list(dataset) # a tokenised Dataset, or a dict of lists
     types = dataset["token_type_ids"] if "token_type_ids" in columns else None # sentence pairs: each token's segment
@@ -52,10 +64,10 @@ def predict_probabilities(model, # a sequence classifier (plain, PEFT or quantis
             for b in batches:
                 batch = collate([{"input_ids": ids[i], **({"token_type_ids": types[i]} if types is not None else {})} for i in b])
                 logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
-                out[b] = torch.softmax(logits.float(), -1).cpu().numpy()
+                out[b] = logits.float().cpu().numpy()
     finally:
         model.train(was_training)
-    return out
+    return torch.softmax(torch.from_numpy(pooled_logits(out, dataset, window_pooling)), -1).numpy()
 
 # %% ../nbs/09_prediction.ipynb #936d68c1
 def _sync(device):
@@ -114,7 +126,8 @@ class Evaluator:
             raise ValueError(f"eval_dataset has no `labels` column (columns: {eval_dataset.column_names}); "
                              "build it with tokenize_texts(texts, labels, tokenizer).")
         probs, per_s = self.timed_predict(model, eval_dataset, progress)
-        out = evaluate_predictions(eval_dataset["labels"], probs, self.ci_level, self.n_resamples, self.seed, self.n_bins)
+        labels = np.asarray(eval_dataset["labels"])[first_windows(eval_dataset)] # a windowed split: each text's label, once
+        out = evaluate_predictions(labels, probs, self.ci_level, self.n_resamples, self.seed, self.n_bins)
         out.update(predictions_per_s=per_s, eval_batch_size=self.batch_size)
         if probabilities: out["probabilities"] = probs.tolist()
         if throughput: out["throughput"] = self.measure_throughput(model, eval_dataset)

@@ -12,7 +12,7 @@ import pandas as pd
 import yaml
 from .config_manager import ExperimentConfig, config_to_yaml, flat_config, load_config, read_yaml
 from .core import _is_peft, _json_safe
-from .data import describe_data, label_names
+from .data import describe_data, first_windows, label_names
 from .metrics import _as_probs, evaluate_predictions
 try:
     import fcntl
@@ -516,7 +516,12 @@ def _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train
     metrics = {"name": cfg.name, "split": split, **scores, **train_report, "data": data_report or {}}
     if validation is not None: metrics["validation"] = {k: v for k, v in validation.items() if k != "probabilities"}
     pairs = eval_dataset["sentence2"] if "sentence2" in eval_dataset.column_names else None
-    return write_run_contents(folder, cfg, eval_dataset["sentence"], eval_dataset["labels"], results["probabilities"], metrics, train_log,
+    texts, labels = eval_dataset["sentence"], eval_dataset["labels"]
+    if "text_id" in eval_dataset.column_names: # windows of long texts: one row per text, as the scores pooled them
+        rows = first_windows(eval_dataset)
+        texts, labels = [texts[i] for i in rows], [labels[i] for i in rows]
+    if data_splits is not None and "long_texts" in (data_report or {}): data_splits = {**data_splits, "long_texts": data_report["long_texts"]}
+    return write_run_contents(folder, cfg, texts, labels, results["probabilities"], metrics, train_log,
                               pairs, scores.get("label_names"), data_splits)
 
 # %% ../nbs/10_runs.ipynb #3960b6a2
