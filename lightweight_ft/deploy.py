@@ -12,9 +12,9 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import logging as hf_logging
-from .config_manager import ExperimentConfig, load_config
+from .config_manager import ConfigError, DataConfig, ExperimentConfig, load_config
 from .core import PRECISION_DTYPES, _is_peft, head_modules, is_quantized, model_device, quantized_bits, resolve_precision
-from .data import DataError, label_names
+from .data import DataError, label_names, window_overlap, window_texts
 from .lora_trainer import adapter_merge_support
 from .models import ModelFolderError, OFFLINE_HELP, TOKENIZER_FILES, _is_local, check_weight_files, model_positions, resolve_model_path
 from .prediction import predict_probabilities
@@ -23,8 +23,8 @@ from .runs import ModelLoadError, _read_json, _write_folder_extras, model_folder
 # %% auto #0
 __all__ = ['SERVE_EXTRA_HELP', 'ONNX_FILE', 'PREDICTION_FILE_COLUMNS', 'UntrainedHeadWarning', 'untrained_head', 'run_max_length',
            'load_adapter', 'merge_adapter', 'inference_autocast_dtype', 'require', 'OnnxSequenceClassifier',
-           'load_onnx_model', 'SentimentPredictor', 'predict_sentiment', 'is_predictions_file',
-           'check_prediction_paths', 'predict_file', 'benchmark_against_pipeline']
+           'load_onnx_model', 'run_long_texts', 'refuse_windowed_run', 'SentimentPredictor', 'predict_sentiment',
+           'is_predictions_file', 'check_prediction_paths', 'predict_file', 'benchmark_against_pipeline']
 
 # %% ../nbs/17_deploy.ipynb #283c4c5d
 class UntrainedHeadWarning(UserWarning):
@@ -309,6 +309,32 @@ def _load_model_folder(path: Path, tokenizer=None):
     if head: _warn_untrained_head(f"the model in {path}", head, [k for k in info.get("missing_keys", ()) if k.split(".")[0] in head_modules(model)])
     return model, tokenizer or _load_tokenizer(path)
 
+# %% ../nbs/17_deploy.ipynb #1dafbef0
+def _window_settings(cfg, long_texts, window_stride, window_pooling, tokenizer, max_length: int) -> tuple:
+    "A predictor's `(long_texts, window_stride, window_pooling)`: each one given, else the run's (`cfg.data`), else the defaults; checked."
+    data = cfg.data if cfg is not None else DataConfig()
+    chosen = DataConfig(long_texts=long_texts or data.long_texts, window_pooling=window_pooling or data.window_pooling,
+                        window_stride=window_stride if window_stride is not None else data.window_stride)
+    if chosen.long_texts == "window": window_overlap(tokenizer, max_length, chosen.window_stride) # a stride the window can't take
+    return chosen.long_texts, chosen.window_stride, chosen.window_pooling
+
+# %% ../nbs/17_deploy.ipynb #14931014
+def run_long_texts(folder, # a run's folder (or any model or adapter folder)
+                  ) -> dict:
+    "`long_texts`, `window_stride` and `window_pooling` of the run in `folder` (its `config.yaml`), as `SentimentPredictor` takes them; {} without one."
+    cfg = _saved_config(Path(folder))
+    return {} if cfg is None else {k: getattr(cfg.data, k) for k in ("long_texts", "window_stride", "window_pooling")}
+
+# %% ../nbs/17_deploy.ipynb #4dba6a80
+def refuse_windowed_run(cfg: ExperimentConfig|None, # the run's config (`config.yaml`); None: not a run, nothing to refuse
+                        what: str, # the path that can't pool windows, named in the error
+                       ):
+    "`ConfigError` where the run reads long texts in windows (`data.long_texts: window`) and `what` would answer per window instead."
+    if cfg is None or cfg.data.long_texts != "window": return
+    raise ConfigError(f"config key `data.long_texts`: this run reads long texts in windows and pools them, which {what} can't do yet "
+                      f"(it would answer from each text's first window only). Predict or serve the run folder itself (lwft predict RUN_DIR, "
+                      f"lwft serve RUN_DIR), which pools the windows, or train the run with data.long_texts=truncate.")
+
 # %% ../nbs/17_deploy.ipynb #e75c9b3b
 class SentimentPredictor:
     "Labels and probabilities for texts, from a merged model folder, an adapter folder, or a loaded model and tokenizer."
@@ -317,7 +343,11 @@ class SentimentPredictor:
                  batch_size: int = 32, # texts per forward pass
                  max_length: int|None = None, # tokens kept per text (at most the model's token positions), longer ones cut and flagged `truncated`; None: the run's `model.max_length` (its `config.yaml`), else 128
                  device=None, # None: CUDA when available, else the CPU (a loaded model stays where it is)
-                 precision: str = "fp32"): # `fp32` (exact, the default), `bf16`, `fp16`, or `auto` (bf16 where the hardware has it)
+                 precision: str = "fp32", # `fp32` (exact, the default), `bf16`, `fp16`, or `auto` (bf16 where the hardware has it)
+                 long_texts: str|None = None, # a text over `max_length` tokens: `truncate` or `window` (windows pooled, `data.long_texts`); None: the run's (its `config.yaml`), else truncate
+                 window_stride: int|None = None, # `window`: tokens shared by consecutive windows; None: the run's, else half a window
+                 window_pooling: str|None = None): # `window`: `mean` or `max` of the windows' logits; None: the run's, else mean
+        cfg = None # the run's config.yaml, where a folder has one
         if isinstance(model_dir_or_model, (str, os.PathLike)):
             self.source = str(model_dir_or_model)
             model, tokenizer = _load_model_folder(model_dir_or_model, tokenizer)
@@ -343,6 +373,7 @@ class SentimentPredictor:
         self.label_names = label_names(model.config)
         self.autocast_dtype = inference_autocast_dtype(model, precision)
         self.precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
+        self.long_texts, self.window_stride, self.window_pooling = _window_settings(cfg, long_texts, window_stride, window_pooling, tokenizer, self.max_length)
 
     def __repr__(self):
         return (f"SentimentPredictor({self.source!r}, labels={self.label_names}, precision={self.precision}, "
@@ -379,6 +410,15 @@ class SentimentPredictor:
         features, truncated = self.encode_features(texts)
         return features["input_ids"], truncated
 
+    def window_features(self, texts: list[str], # the texts
+                        pairs: list[str]|None = None, # refused: pairs are not read in windows
+                       ):
+        "The texts as windows of `max_length` tokens (`window_texts`: `input_ids`, `text_id`, `window_pooling`), and that none was cut."
+        if pairs is not None:
+            raise ValueError(f"{self.source} reads long texts in windows (long_texts=window), which takes single texts, and got pairs: "
+                             f"predict the pairs with long_texts='truncate'.")
+        return window_texts(texts, [0] * len(texts), self.tokenizer, self.max_length, None, self.window_stride, self.window_pooling), [False] * len(texts)
+
     def predict(self, texts: str|list[str], # one text, or a list of texts
                 pairs: str|list[str]|None = None, # second texts of sentence pairs (RTE's hypotheses), one per text; None: single texts
                ) -> dict|list[dict]:
@@ -400,7 +440,8 @@ class SentimentPredictor:
         results = [{"text": t, **({"text_pair": seconds[i]} if seconds is not None else {}), "label": None, "label_name": None,
                     "confidence": None, "probabilities": None, "truncated": False, "reason": "empty text"} for i, t in enumerate(items)]
         if keep:
-            features, truncated = self.encode_features([items[i] for i in keep], [seconds[i] for i in keep] if seconds is not None else None)
+            encode = self.window_features if self.long_texts == "window" else self.encode_features # windows: pooled per text below
+            features, truncated = encode([items[i] for i in keep], [seconds[i] for i in keep] if seconds is not None else None)
             probs = predict_probabilities(self.model, features, self.batch_size, self.pad_token_id, self.autocast_dtype)
             for j, i in enumerate(keep):
                 k = int(probs[j].argmax())

@@ -11,6 +11,7 @@ import pandas as pd
 from plotly.offline import get_plotlyjs
 from .comparison import cheapest_not_worse, data_sentence, group_runs, summarize_groups
 from .core import _is_peft, count_parameters, is_quantized, model_footprint_bytes
+from .data import first_windows
 from .metrics import compare_predictions
 from .prediction import Evaluator
 from .runs import RunRecord, load_run, predictions_frame
@@ -59,11 +60,14 @@ class ModelComparator:
             raise ValueError(f"names must be unique, one per model: got {names} for {len(models)} models.")
         methods = list(methods) if methods is not None else [None] * len(models)
         if len(methods) != len(models): raise ValueError(f"methods must name one method per model: got {methods} for {len(models)} models.")
-        labels = eval_dataset["labels"]
+        labels, texts = eval_dataset["labels"], eval_dataset["sentence"]
+        if "text_id" in eval_dataset.column_names: # a windowed split: one row per text, as the predictions pool them
+            rows = first_windows(eval_dataset)
+            labels, texts = [labels[i] for i in rows], [texts[i] for i in rows]
         for name, model, method in zip(names, models, methods):
             probs, per_s = self.evaluator.timed_predict(model, eval_dataset)
             metrics = {"predictions_per_s": per_s, **model_method(model, method), "footprint_bytes": model_footprint_bytes(model)}
-            self.runs.append(RunRecord(name=name, metrics=metrics, predictions=predictions_frame(eval_dataset["sentence"], labels, probs)))
+            self.runs.append(RunRecord(name=name, metrics=metrics, predictions=predictions_frame(texts, labels, probs)))
         return self.significance_table()
 
     @classmethod

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from .config_manager import ExperimentConfig, load_config
 from .data import DataError, load_splits_for, read_table
-from .deploy import ONNX_FILE, SentimentPredictor, load_adapter, require
+from .deploy import ONNX_FILE, SentimentPredictor, load_adapter, refuse_windowed_run, require
 from .metrics import calibration_bins, compare_predictions, evaluate_predictions
 from .runs import ModelLoadError, model_folder
 
@@ -393,6 +393,7 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
     removed = remove_stale_work_folders(output_dir)
     if removed: warnings.warn(f"removed {len(removed)} work folder(s) that an interrupted export into {output_dir} left beside it "
                               f"({', '.join(p.name for p in removed)}; {sum(removed.values()) / 1e6:.1f} MB)", StaleExportWarning)
+    refuse_windowed_run(run_config(source), "an ONNX export") # the exported folder has no config.yaml to say so
     reference_predictor = load_merged(source)
     names = reference_predictor.label_names
     labels = checked.label_ids(names) # labels the model does not know are refused before anything is measured

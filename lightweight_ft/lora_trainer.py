@@ -21,7 +21,7 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.utils import logging as hf_logging
 from .config_manager import ConfigError, ExperimentConfig, LoraSettings, METHODS, PROMPT_ADAPTERS, QuantizationSettings, TrainingSettings, check_adapter_combination, flat_config, learning_rate_for, tracker_names, training_settings
 from .core import PRECISION_DTYPES, PeakMemory, check_global_batch, count_parameters, dist_env, environment_report, frozen_parameters_kept, frozen_weights_in, gather_max, head_modules, in_modules, is_quantized, model_device, model_footprint_bytes, quantized_bits, resolve_precision
-from .data import LengthBucketSampler, PadCollator, RowList, class_weights, weighted_cross_entropy
+from .data import LengthBucketSampler, PadCollator, RowList, class_weights, pool_windows, weighted_cross_entropy
 from .fast_forward import PackedStepGraphs, last_layer_cls_only, packed_sentences, packing_supported
 from .models import resolve_target_modules
 from .prediction import Evaluator
@@ -769,6 +769,19 @@ def _logits_metrics(eval_pred):
     f1 = [2 * ((predicted == c) & (labels == c)).sum() / ((predicted == c).sum() + (labels == c).sum()) for c in np.union1d(predicted, labels)]
     return {"accuracy": float((predicted == labels).mean()), "f1_macro": float(np.mean(f1))}
 
+# %% ../nbs/11_lora_trainer.ipynb #9bd14701
+def _pooled_metrics(metrics, # a `compute_metrics` on `(logits, labels)`, one row per text
+                    eval_dataset, # the validation split the Trainer predicts, in its order; None: no validation
+                   ):
+    "`metrics` as it is, or, for a windowed split (`text_id`), on its windows' logits pooled per text (`pool_windows`)."
+    if eval_dataset is None or "text_id" not in eval_dataset.column_names: return metrics
+    text_ids, how = list(eval_dataset["text_id"]), eval_dataset["window_pooling"][0]
+    def pooled(eval_pred):
+        logits, labels = eval_pred
+        by_text, first = pool_windows(np.asarray(logits), text_ids, how)
+        return metrics((by_text, np.asarray(labels)[first]))
+    return pooled
+
 # %% ../nbs/11_lora_trainer.ipynb #20a6fd6f
 def _train_columns(ds): return ds.select_columns([c for c in ("input_ids", "token_type_ids", "labels", "length") if c in ds.column_names])
 
@@ -913,7 +926,7 @@ class LoRATrainer:
                                          {"training": train_dataset, "validation": eval_dataset, **(self.other_splits or {})})
         trainer = _LengthAwareTrainer(model=model, args=args, train_dataset=RowList(train_dataset),
                                       eval_dataset=_train_columns(eval_dataset) if eval_dataset is not None else None,
-                                      data_collator=PadCollator(self.tokenizer.pad_token_id), compute_metrics=_logits_metrics,
+                                      data_collator=PadCollator(self.tokenizer.pad_token_id), compute_metrics=_pooled_metrics(_logits_metrics, eval_dataset),
                                       callbacks=[self._recorder, self._extras, *tracker_callbacks, *adapter_callbacks(model)] + ([self.keeper] if self.keeper else []),
                                       optimizers=(adapter_optimizer(model, l, lr, t.weight_decay), None), # LoRA+: B at its own rate
                                       compute_loss_func=weighted_cross_entropy(class_weights(train_dataset["labels"], model.config.num_labels, t.class_weights))

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from .core import model_footprint_bytes
 from .data import label_names
-from .deploy import ONNX_FILE, SentimentPredictor, load_adapter, require, run_max_length
+from .deploy import ONNX_FILE, SentimentPredictor, load_adapter, require, run_long_texts, run_max_length
 from .export import CalibratedPredictor, load_temperature, run_config
 from .runs import ModelLoadError, model_folder
 
@@ -73,7 +73,7 @@ class ModelRegistry:
             group = {"model": model, "base": base, "adapters": internal}
             self.groups.append(group)
             for name, folder, path in members:
-                predictor = SentimentPredictor(model, tokenizer, batch_size=batch_size, max_length=max_length or run_max_length(path))
+                predictor = SentimentPredictor(model, tokenizer, batch_size=batch_size, max_length=max_length or run_max_length(path), **run_long_texts(path))
                 names = json.loads((folder/"labels.json").read_text()) if (folder/"labels.json").exists() else None
                 predictor.label_names = [names["id2label"][str(i)] for i in range(names["num_labels"])] if names else label_names(model.config)
                 self.entries[name] = {"predictor": CalibratedPredictor(predictor, load_temperature(folder)), "adapter": internal[name],
