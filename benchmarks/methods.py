@@ -4,7 +4,7 @@
 
 Each (adapter, seed) is one `run_experiment` run folder under OUTPUT (r=8, alpha 16, query+value, one epoch of
 TRAIN_SAMPLES sentences, batch 32, evaluated on the GLUE dev set), so the same steps for every adapter; its learning
-rate is `DEFAULT_ADAPTER_LEARNING_RATES` (see `00_config_manager` for why each). Finished folders are kept: a stopped
+rate is `DEFAULT_ADAPTER_LEARNING_RATES` (see `02a_adapters` for why each). Finished folders are kept: a stopped
 benchmark resumes. The table (OUTPUT/methods.md and .csv) gives, per adapter: accuracy over the seeds with the 95%
 bootstrap interval of the pooled seeds, trainable parameters (adapter and head apart; AdaLoRA at its final budget),
 footprint, train samples/s, and against LoRA r=8: the accuracy difference, McNemar's p (first seeds) and the

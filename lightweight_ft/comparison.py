@@ -16,6 +16,9 @@ from .runs import RunRecord, load_run
 __all__ = ['SUMMARY_METRICS', 'COST_KEYS', 'config_group_key', 'group_runs', 'run_summary', 'summarize_groups', 'run_data_label',
            'data_sentence', 'cheapest_not_worse']
 
+# %% ../nbs/13_comparison.ipynb #a8e4a3ed
+from .config_manager import quantized_method, trains_adapter
+
 # %% ../nbs/13_comparison.ipynb #27e3bca5
 def config_group_key(config: dict, # a run's config, as a dict
                      ignore=("training.seed",), # flat config keys left out of the key: runs that differ only in them are seeds of one configuration
@@ -57,8 +60,8 @@ def run_summary(run: RunRecord, # one run (`load_run`)
     "One run's evaluation numbers (with intervals) and costs, flat."
     flat, method = run.flat, run.method
     row = {"label": run.label or run.name, "seed": run.seed, "method": method, "model": flat.get("model.name_or_path"),
-           "lora_r": flat.get("lora.r") if method in ("lora", "qlora") else None,
-           "quantization_bits": flat.get("quantization.bits") if method == "qlora" else None}
+           "lora_r": flat.get("lora.r") if trains_adapter(method) else None,
+           "quantization_bits": flat.get("quantization.bits") if quantized_method(method) else None}
     if run.predictions is not None:
         ev = evaluate_predictions(*run.labels_and_probs(), ci_level=ci_level, n_resamples=n_resamples, seed=seed)
     else:

@@ -10,24 +10,23 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['METHODS', 'BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'ADAPTERS', 'PROMPT_ADAPTERS', 'TRACKERS',
-           'ARCHITECTURE_REGISTRY', 'ADAPTER_REGISTRY', 'TASK_REGISTRY', 'DATA_SOURCES', 'DATA_FORMATS', 'TRUNCATION',
-           'LONG_TEXTS', 'WINDOW_POOLINGS', 'BEST_METRICS', 'DEFAULT_LEARNING_RATES', 'DEFAULT_ADAPTER_LEARNING_RATES',
-           'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS', 'BNB_HUB_KERNELS_ENV', 'BNB_HUB_MODULES', 'ConfigError',
-           'tracker_names', 'UnknownEntryError', 'Registry', 'ModelConfig', 'DataConfig', 'LoraSettings',
-           'QuantizationSettings', 'TrainingSettings', 'learning_rate_for', 'check_adapter_combination',
-           'check_window_settings', 'ExperimentConfig', 'check_field_types', 'training_settings', 'UniqueKeyLoader',
-           'read_yaml', 'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset', 'flat_config',
-           'hub_offline', 'keep_bnb_off_hub']
+__all__ = ['BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'TRACKERS', 'ARCHITECTURE_REGISTRY',
+           'ADAPTER_REGISTRY', 'TASK_REGISTRY', 'ADAPTER_METHODS', 'DEFAULT_ADAPTER', 'DATA_SOURCES', 'DATA_FORMATS',
+           'TRUNCATION', 'LONG_TEXTS', 'WINDOW_POOLINGS', 'BEST_METRICS', 'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS',
+           'BNB_HUB_KERNELS_ENV', 'BNB_HUB_MODULES', 'ConfigError', 'tracker_names', 'UnknownEntryError', 'Registry',
+           'trains_adapter', 'quantized_method', 'method_entry', 'adapter_names', 'method_names', 'trains_weights',
+           'untrained_method', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings',
+           'learning_rate_for', 'refuse_on_quantized_base', 'check_adapter_combination', 'check_window_settings',
+           'ExperimentConfig', 'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml',
+           'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset', 'flat_config', 'hub_offline',
+           'keep_bnb_off_hub', 'METHODS', 'ADAPTERS', 'PROMPT_ADAPTERS', 'DEFAULT_LEARNING_RATES',
+           'DEFAULT_ADAPTER_LEARNING_RATES']
 
 # %% ../nbs/00_config_manager.ipynb #4827b122
-METHODS = ("zero_shot", "head_only", "lora", "qlora", "full")
 BIAS_OPTIONS = ("none", "lora_only", "all")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 BATCHING_OPTIONS = ("packed", "length_buckets", "random")
 QUANT_BITS = (4, 8)
-ADAPTERS = ("lora", "dora", "rslora", "pissa", "olora", "loraplus", "ia3", "adalora", "vera", "lokr", "prompt_tuning", "p_tuning")
-PROMPT_ADAPTERS = ("prompt_tuning", "p_tuning")
 class ConfigError(ValueError):
     "A configuration value is invalid; the message names the key and the allowed values."
 
@@ -94,8 +93,54 @@ class Registry:
 
 # %% ../nbs/00_config_manager.ipynb #579f24af
 ARCHITECTURE_REGISTRY = Registry("architecture", "lightweight_ft.architectures.register_architecture")
-ADAPTER_REGISTRY = Registry("adapter", "lightweight_ft.adapters.register_adapter")
+ADAPTER_REGISTRY = Registry("adapter", "adapters.register_adapter") # a full dotted name reads as an import
 TASK_REGISTRY = Registry("task", "lightweight_ft.tasks.register_task")
+
+# %% ../nbs/00_config_manager.ipynb #3feb3784
+ADAPTER_METHODS = {"lora": False, "qlora": True} # the `training.method`s that train `lora.adapter`'s PEFT adapter: whether on a quantised base
+DEFAULT_ADAPTER = "lora" # `lora.adapter` when unset; a method without PEFT ignores it
+
+def trains_adapter(method: str, # `training.method`
+                  ) -> bool:
+    "Whether `method` trains the PEFT adapter `lora.adapter` names (`lora`, `qlora`) rather than being an entry of its own."
+    return method in ADAPTER_METHODS
+
+def quantized_method(method: str, # `training.method`
+                    ) -> bool:
+    "Whether `method` trains on a quantised base (`qlora`)."
+    return ADAPTER_METHODS.get(method, False)
+
+def method_entry(method: str, # `training.method`
+                 adapter: str = DEFAULT_ADAPTER, # `lora.adapter`, used where `method` trains an adapter
+                ):
+    "The `ADAPTER_REGISTRY` entry that trains: `adapter`'s for `lora`/`qlora`, else the method's own (`full`, `head_only`, ...)."
+    return ADAPTER_REGISTRY[adapter if trains_adapter(method) else method]
+
+def adapter_names(soft_prompt: bool|None = None, # True: only soft prompts; False: none of them; None: all
+                 ) -> tuple:
+    "The PEFT methods `lora.adapter` may name, in registration order."
+    return tuple(n for n, e in ADAPTER_REGISTRY.items() if e.is_peft and soft_prompt in (None, e.soft_prompt))
+
+def method_names() -> tuple:
+    "The names `training.method` may take: `lora`, `qlora`, and every entry without PEFT."
+    return tuple(ADAPTER_METHODS) + tuple(n for n, e in ADAPTER_REGISTRY.items() if not e.is_peft)
+
+def trains_weights(method) -> bool:
+    "Whether `method` trains and saves weights (all but `zero_shot`); False for a name no entry has (a saved run's, None)."
+    return method in method_names() and method_entry(method).updates_weights
+
+def untrained_method(method) -> bool:
+    "Whether `method` trains nothing (`zero_shot`); False for a name no entry has (a saved run's, None)."
+    return method in method_names() and not method_entry(method).updates_weights
+
+_COMPUTED = {"METHODS": method_names, "ADAPTERS": adapter_names, "PROMPT_ADAPTERS": lambda: adapter_names(soft_prompt=True),
+             "DEFAULT_LEARNING_RATES": lambda: {m: method_entry(m).default_learning_rate for m in method_names()},
+             "DEFAULT_ADAPTER_LEARNING_RATES": lambda: {a: ADAPTER_REGISTRY[a].default_learning_rate for a in adapter_names()}}
+_all_ = ["METHODS", "ADAPTERS", "PROMPT_ADAPTERS", "DEFAULT_LEARNING_RATES", "DEFAULT_ADAPTER_LEARNING_RATES"]
+def __getattr__(name):
+    "The names of `_COMPUTED`, read from the registry when asked (users import them; an entry may be added after import)."
+    if name in _COMPUTED: return _COMPUTED[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # %% ../nbs/00_config_manager.ipynb #b406ee59
 @dataclass
@@ -207,13 +252,14 @@ class LoraSettings:
     dropout: float = 0.1 # dropout on the adapter's input, in [0, 1)
     target_modules: str|list = "all_linear" # a preset (`query`, `query_value`, `attention`, `all_linear`) or a list of module names
     bias: str = "none" # `none`, `lora_only` or `all`
-    adapter: str = "lora" # the PEFT method (`ADAPTERS`): `lora`, `dora`, `rslora`, `pissa`, `olora`, `loraplus`, `ia3`, `adalora`, `vera`, `lokr`, `prompt_tuning`, `p_tuning`
+    adapter: str = "lora" # the PEFT method (`ADAPTERS`, from `ADAPTER_REGISTRY`): `lora`, `dora`, `rslora`, `pissa`, `olora`, `loraplus`, `ia3`, `adalora`, `vera`, `lokr`, `prompt_tuning`, `p_tuning`
     num_virtual_tokens: int = 10 # prompt_tuning and p_tuning: soft-prompt tokens prepended to every sentence
     loraplus_ratio: float = 16.0 # loraplus: B's learning rate over A's
     vera_r: int|None = None # vera: rank of the shared random pair (None: 32 x r, as VeRA trains only scaling vectors)
     def __post_init__(self):
         _coerce_numbers(self, "alpha", "dropout", "loraplus_ratio")
-        _check(self.adapter in ADAPTERS, "lora.adapter", f"unknown adapter {self.adapter!r}; choose one of {ADAPTERS}")
+        _check(self.adapter in adapter_names(), "lora.adapter", f"unknown adapter {self.adapter!r}; choose one of {adapter_names()}, "
+               "or register one with adapters.register_adapter")
         _check(isinstance(self.num_virtual_tokens, int) and self.num_virtual_tokens > 0, "lora.num_virtual_tokens", f"must be a positive integer, got {self.num_virtual_tokens!r}")
         _check(self.loraplus_ratio > 0, "lora.loraplus_ratio", f"must be positive, got {self.loraplus_ratio!r}")
         _check(self.vera_r is None or (isinstance(self.vera_r, int) and self.vera_r > 0), "lora.vera_r", f"must be a positive integer or null, got {self.vera_r!r}")
@@ -247,7 +293,7 @@ class TrainingSettings:
     "The method and its schedule."
     method: str = "lora" # one of `zero_shot`, `head_only`, `lora`, `qlora`, `full`
     epochs: float = 1.0 # passes over the training split (fractions allowed)
-    learning_rate: float|None = None # None: the method's default (`DEFAULT_LEARNING_RATES`)
+    learning_rate: float|None = None # None: the method's or adapter's default (its `ADAPTER_REGISTRY` entry)
     batch_size: int = 32 # training batch size
     eval_batch_size: int = 32 # batch size for evaluation and prediction (sorted by length; larger batches measured slower on a CPU)
     weight_decay: float = 0.01 # AdamW weight decay
@@ -268,12 +314,12 @@ class TrainingSettings:
     keep_checkpoints: int = 2 # how many of the latest checkpoints stay on disk
     @property
     def learning_rate_in_force(self) -> float:
-        "The configured learning rate, else the method's default (`DEFAULT_LEARNING_RATES`)."
-        return self.learning_rate if self.learning_rate is not None else DEFAULT_LEARNING_RATES[self.method]
+        "The configured learning rate, else the method's default (its entry's; `lora`/`qlora`: plain LoRA's)."
+        return self.learning_rate if self.learning_rate is not None else method_entry(self.method).default_learning_rate
 
     def __post_init__(self):
         _coerce_numbers(self, "epochs", "learning_rate", "weight_decay", "warmup_fraction")
-        _check(self.method in METHODS, "training.method", f"unknown method {self.method!r}; choose one of {METHODS}")
+        _check(self.method in method_names(), "training.method", f"unknown method {self.method!r}; choose one of {method_names()}")
         _check(isinstance(self.epochs, (int, float)) and self.epochs > 0, "training.epochs", f"must be positive, got {self.epochs!r}")
         _check(self.learning_rate is None or (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0),
                "training.learning_rate", f"must be positive or null, got {self.learning_rate!r}")
@@ -296,40 +342,33 @@ class TrainingSettings:
         _check(self.best_metric is None or self.eval_every is not None, "training.best_metric", "needs validation during training: set `training.eval_every` (e.g. 50 steps)")
         tracker_names(self.report_to)
 
-# %% ../nbs/00_config_manager.ipynb #06d32b93
-DEFAULT_LEARNING_RATES = {"zero_shot": 0.0, "head_only": 2e-3, "lora": 1e-3, "qlora": 1e-3, "full": 5e-5}
-
-# %% ../nbs/00_config_manager.ipynb #7fa75c90
-DEFAULT_ADAPTER_LEARNING_RATES = {"lora": 1e-3, "dora": 1e-3, "rslora": 5e-4, "pissa": 2e-4, "olora": 5e-4, "loraplus": 5e-4,
-                                  "ia3": 1e-2, "adalora": 1e-3, "vera": 1e-2, "lokr": 1e-3, "prompt_tuning": 3e-2, "p_tuning": 1e-2}
-
 # %% ../nbs/00_config_manager.ipynb #4507df32
 def learning_rate_for(training: TrainingSettings, # the training section
                       lora: LoraSettings|None = None, # the adapter section; None: the method's default only
                      ) -> float:
     "The learning rate in force: the configured one, else the adapter's default (`lora` or `qlora` with another adapter), else the method's."
     if training.learning_rate is not None: return training.learning_rate
-    if lora is not None and lora.adapter != "lora" and training.method in ("lora", "qlora"): return DEFAULT_ADAPTER_LEARNING_RATES[lora.adapter]
-    return DEFAULT_LEARNING_RATES[training.method]
+    return method_entry(training.method, lora.adapter if lora is not None else DEFAULT_ADAPTER).default_learning_rate
 
 # %% ../nbs/00_config_manager.ipynb #78cf2451
+def refuse_on_quantized_base(adapter: str, # `lora.adapter`
+                             bits: int, # the quantised base's bits (4 or 8)
+                            ):
+    "`ConfigError` where `adapter`'s entry can't start on a `bits`-bit base, with the reason and what to set instead."
+    why = ADAPTER_REGISTRY[adapter].refused_bits.get(bits)
+    _check(why is None, "lora.adapter", why)
+
 def check_adapter_combination(training: TrainingSettings, # the training section
                               lora: LoraSettings, # the adapter section
                               quantization: QuantizationSettings, # the quantisation section
                              ):
-    "Refuse, before anything loads, an adapter that can't run with the method or the quantised base (PEFT 0.21, bitsandbytes CPU)."
+    "Refuse, before anything loads, an adapter that can't run with the method or the quantised base (the entries' `refused_bits`)."
     a = lora.adapter
-    if a == "lora": return
-    _check(training.method in ("lora", "qlora"), "lora.adapter",
-           f"`{a}` is an adapter; it trains with training.method `lora` or `qlora`, not `{training.method}`. Set lora.adapter=lora or training.method=lora")
-    if training.method != "qlora": return
-    bits = quantization.bits
-    _check(a != "pissa", "lora.adapter", "`pissa` can't start on a quantised base (PEFT runs its SVD only on float weights); "
-           "use lora.adapter=olora, which works on 4-bit and 8-bit bases, or training.method=lora")
-    _check(not (a == "dora" and bits == 8), "lora.adapter", "`dora` fails on an 8-bit base (its weight norm needs the float weight); "
-           "use quantization.bits=4, or lora.adapter=lora")
-    _check(not (a == "lokr" and bits == 4), "lora.adapter", "`lokr` fails on a 4-bit base (it reads the packed weight's shape); "
-           "use quantization.bits=8, or lora.adapter=lora")
+    if a == DEFAULT_ADAPTER and not ADAPTER_REGISTRY[a].refused_bits: return
+    _check(trains_adapter(training.method) or a == DEFAULT_ADAPTER, "lora.adapter",
+           f"`{a}` is an adapter; it trains with training.method {' or '.join(f'`{m}`' for m in ADAPTER_METHODS)}, not "
+           f"`{training.method}`. Set lora.adapter={DEFAULT_ADAPTER} or training.method={next(iter(ADAPTER_METHODS))}")
+    if quantized_method(training.method): refuse_on_quantized_base(a, quantization.bits)
 
 # %% ../nbs/00_config_manager.ipynb #ae0e3894
 def check_window_settings(model: ModelConfig, # the model section (`max_length`: the window's size)

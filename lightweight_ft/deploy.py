@@ -26,6 +26,9 @@ __all__ = ['SERVE_EXTRA_HELP', 'ONNX_FILE', 'PREDICTION_FILE_COLUMNS', 'Untraine
            'load_onnx_model', 'run_long_texts', 'refuse_windowed_run', 'SentimentPredictor', 'predict_sentiment',
            'is_predictions_file', 'check_prediction_paths', 'predict_file', 'benchmark_against_pipeline']
 
+# %% ../nbs/17_deploy.ipynb #c376034c
+from .config_manager import quantized_method # what a method is, asked of the adapters registry
+
 # %% ../nbs/17_deploy.ipynb #283c4c5d
 class UntrainedHeadWarning(UserWarning):
     "The classification head of a model was never trained (newly initialised when it loaded): its predictions mean nothing."
@@ -158,7 +161,7 @@ def load_adapter(path, # an adapter folder (`save_adapter`) or a run folder hold
     acfg, cfg = _read_json(path/"adapter_config.json"), _saved_config(path)
     _check_weights(path)
     num_labels, names = _num_labels_and_names(path, cfg)
-    quantized = cfg is not None and cfg.training.method == "qlora" and not dequantize
+    quantized = cfg is not None and quantized_method(cfg.training.method) and not dequantize
     given = isinstance(base_model, torch.nn.Module)
     base_name = getattr(base_model, "name_or_path", None) if given else base_model or acfg.get("base_model_name_or_path")
     if not given and not base_name:
@@ -187,7 +190,7 @@ def merge_adapter(model_or_path, # a PEFT model, or an adapter or run folder (`s
         cfg = _saved_config(src)
         model, tok = load_adapter(src, dequantize=True)
         tokenizer = tokenizer or tok
-        if cfg is not None and cfg.training.method == "qlora": note = _dequant_note(cfg.quantization.bits)
+        if cfg is not None and quantized_method(cfg.training.method): note = _dequant_note(cfg.quantization.bits)
     elif isinstance(model_or_path, PeftModel):
         model = model_or_path
         if is_quantized(model):

@@ -22,6 +22,9 @@ __all__ = ['REPORT_ENTRIES', 'REPORT_TITLE', 'REPORT_JS', 'QLORA_PAIR_IGNORES', 
            'check_report_dir', 'format_summary', 'format_significance', 'results_table_html', 'filter_bar',
            'interactive_report', 'qlora_pairs', 'qlora_sentence', 'report_story']
 
+# %% ../nbs/15_evaluator.ipynb #67ec6bbf
+from .config_manager import method_entry, method_names, quantized_method, trains_adapter
+
 # %% ../nbs/15_evaluator.ipynb #adda26f3
 def model_method(model, # a model passed to `ModelComparator.compare_models`
                  method: str|None = None, # how it was made, when the caller knows; None: read from the model
@@ -32,8 +35,9 @@ def model_method(model, # a model passed to `ModelComparator.compare_models`
     if method is None:
         # requires_grad is True on every parameter of a freshly loaded model, trained or not: it says nothing here
         return {"method": method, "total_params": counts["total_params"]}
-    if method == "zero_shot": counts.update(trainable_params=0, trainable_share=0.0)
-    if method == "full": counts.update(trainable_params=counts["total_params"], trainable_share=1.0)
+    trains = method_entry(method).trains if method in method_names() else None # what its entry trains
+    if trains == "nothing": counts.update(trainable_params=0, trainable_share=0.0)
+    if trains == "all": counts.update(trainable_params=counts["total_params"], trainable_share=1.0)
     return {"method": method, **counts}
 
 # %% ../nbs/15_evaluator.ipynb #8e7ce86d
@@ -330,8 +334,8 @@ def _pairing_key(run) -> str:
 def qlora_pairs(groups: dict, # `{row label: [RunRecord, ...]}` (`group_runs`)
                ) -> list[tuple[str, str]]:
     "`(QLoRA row, LoRA row)` pairs whose configs agree on every setting but the quantisation (and the name and seed)."
-    lora = {_pairing_key(runs[0]): label for label, runs in groups.items() if runs[0].method == "lora"}
-    return [(label, lora[_pairing_key(runs[0])]) for label, runs in groups.items() if runs[0].method == "qlora" and _pairing_key(runs[0]) in lora]
+    lora = {_pairing_key(runs[0]): label for label, runs in groups.items() if trains_adapter(runs[0].method) and not quantized_method(runs[0].method)}
+    return [(label, lora[_pairing_key(runs[0])]) for label, runs in groups.items() if quantized_method(runs[0].method) and _pairing_key(runs[0]) in lora]
 
 # %% ../nbs/15_evaluator.ipynb #00a43ba0
 def _mb(b) -> str: return f"{b / 1e6:,.1f} MB"

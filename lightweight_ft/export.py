@@ -26,6 +26,9 @@ __all__ = ['EXPORT_FILE', 'PARITY_FILE', 'CALIBRATION_FILE', 'INT8_FOLDER', 'OPT
            'CalibratedPredictor', 'labelled_file', 'validation_split', 'conformalize', 'load_conformal',
            'add_label_sets', 'ConformalPredictor']
 
+# %% ../nbs/18_export.ipynb #f259c051
+from .config_manager import quantized_method # what a method is, asked of the adapters registry
+
 # %% ../nbs/18_export.ipynb #4389ae5f
 EXPORT_FILE = "export.json"
 PARITY_FILE = "parity.json"
@@ -50,7 +53,7 @@ def load_merged(source, # a run folder, an adapter folder, or a merged or full m
     if (folder/ONNX_FILE).exists():
         raise ModelLoadError(f"{folder} is already an exported ONNX folder: export the run or model folder it came from.")
     cfg = run_config(source)
-    if (folder/"adapter_config.json").exists() and cfg is not None and cfg.training.method == "qlora":
+    if (folder/"adapter_config.json").exists() and cfg is not None and quantized_method(cfg.training.method):
         model, tokenizer = load_adapter(folder, dequantize=True)
         return SentimentPredictor(model.merge_and_unload(), tokenizer, device="cpu", precision="fp32")
     return SentimentPredictor(str(source), device="cpu", precision="fp32")

@@ -19,7 +19,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.utils import logging as hf_logging
-from .config_manager import ConfigError, ExperimentConfig, LoraSettings, METHODS, PROMPT_ADAPTERS, QuantizationSettings, TrainingSettings, check_adapter_combination, flat_config, learning_rate_for, tracker_names, training_settings
+from .config_manager import ADAPTER_REGISTRY, ConfigError, ExperimentConfig, LoraSettings, QuantizationSettings, TrainingSettings, flat_config, learning_rate_for, method_entry, tracker_names, training_settings, trains_adapter
 from .core import PRECISION_DTYPES, PeakMemory, check_global_batch, count_parameters, dist_env, environment_report, frozen_parameters_kept, frozen_weights_in, gather_max, head_modules, in_modules, is_quantized, model_device, model_footprint_bytes, quantized_bits, resolve_precision
 from .data import LengthBucketSampler, PadCollator, RowList, class_weights, pool_windows, weighted_cross_entropy
 from .fast_forward import PackedStepGraphs, last_layer_cls_only, packed_sentences, packing_supported
@@ -32,8 +32,8 @@ __all__ = ['PEFT_DEPRECATION_FILTER', 'LOG_WORDS', 'RUN_ARTIFACT_FILES', 'TRACKE
            'split_fingerprint', 'last_checkpoint', 'check_checkpoint', 'log_line', 'NumericProgressCallback',
            'tracking_callbacks', 'log_run_to_tensorboard', 'read_scalars', 'tracking_group', 'final_scores',
            'read_wandb_run', 'TrackerRun', 'MLflowRun', 'WandbRun', 'log_finished_run', 'peft_config_for',
-           'AdaLoraSchedule', 'training_callbacks', 'RunStepProgress', 'adapter_callbacks', 'adapter_optimizer',
-           'adalora_budget_params', 'adapter_merge_support', 'adapter_report', 'LoRATrainer']
+           'training_callbacks', 'RunStepProgress', 'adapter_callbacks', 'adapter_report', 'LoRATrainer',
+           'AdaLoraSchedule', 'adapter_optimizer', 'adalora_budget_params', 'adapter_merge_support']
 
 # %% ../nbs/11_lora_trainer.ipynb #1bc6b338
 import hashlib, pickle, zipfile
@@ -41,6 +41,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from safetensors import safe_open
 from .runs import disk_full_explained, saved_bytes
+
+# %% ../nbs/11_lora_trainer.ipynb #447e99cb
+# registry: the adapter functions live in `adapters`; these names are re-exported for code that imports them from here
+from .adapters import (AdaLoraSchedule, _prompt_dims, adalora_budget_params, adapter_merge_support, adapter_optimizer,
+                                     adapter_summary, entry_callbacks, lora_config_on, peft_config_on, set_up_model)
+_all_ = ["AdaLoraSchedule", "adapter_optimizer", "adalora_budget_params", "adapter_merge_support"]
 
 # %% ../nbs/11_lora_trainer.ipynb #2d72eb08
 PEFT_DEPRECATION_FILTER = dict(message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning) # PEFT's, not the user's
@@ -52,40 +58,20 @@ def lora_config_for(model, # the base model whose modules the targets are checke
                     **settings, # `LoraSettings` fields, used when `lora` is None
                    ) -> LoraConfig:
     "A PEFT `LoraConfig` for sequence classification from `lora` (or `LoraSettings(**settings)`), its targets checked against the model."
+    # registry: target resolution (`models`) sits above `adapters`; this moves there once the architectures registry resolves targets
     lora = lora or LoraSettings(**settings)
-    return LoraConfig(task_type=TaskType.SEQ_CLS, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, bias=lora.bias,
-                      target_modules=resolve_target_modules(model, lora.target_modules), modules_to_save=head_modules(model))
-
-# %% ../nbs/11_lora_trainer.ipynb #5519e6f8
-def _initial_adapter_kept(model):
-    """PiSSA/OLoRA change the base weights: the adapter as initialised is saved (in a temporary folder, removed with the model)
-    so that `save_adapter` can convert the trained one into a plain LoRA on the ORIGINAL base (PEFT's `path_initial_model_for_weight_conversion`)."""
-    cfg = model.peft_config[model.active_adapter]
-    if getattr(cfg, "init_lora_weights", True) not in ("pissa", "olora"): return model
-    folder = tempfile.mkdtemp(prefix="lwft_init_")
-    init, cfg.init_lora_weights = cfg.init_lora_weights, True # the initial adapter must load as a plain LoRA
-    try: model.save_pretrained(folder)
-    finally: cfg.init_lora_weights = init
-    model.initial_adapter_dir = folder
-    weakref.finalize(model, shutil.rmtree, folder, True)
-    return model
+    return lora_config_on(model, lora, resolve_target_modules(model, lora.target_modules))
 
 # %% ../nbs/11_lora_trainer.ipynb #c75f3b76
 def prepare_model(model, # the base model (no adapter yet)
-                  method: str = "lora", # one of `METHODS`: zero_shot, head_only, lora, qlora, full
+                  method: str = "lora", # `training.method`: zero_shot, head_only, lora, qlora, full, or another entry without PEFT
                   lora: LoraConfig|None = None, # the adapter's PEFT config for lora/qlora; None: `lora_config_for(model)`
                   seed: int = 42, # seeds the adapter's initial weights
                  ):
-    "The model set up for `method`: which parameters train, and the adapter when there is one."
-    if method not in METHODS: raise ConfigError(f"config key `training.method`: unknown method {method!r}; choose one of {METHODS}")
-    if isinstance(model, PeftModel): raise ValueError("The model already carries an adapter; pass the base model (model.get_base_model() or a fresh load).")
-    if method in ("lora", "qlora"):
-        torch.manual_seed(seed) # the adapter's initial A matrices
-        return _initial_adapter_kept(get_peft_model(model, lora or lora_config_for(model)))
-    heads = head_modules(model)
-    for n, p in model.named_parameters():
-        p.requires_grad = method == "full" or (method == "head_only" and in_modules(n, heads))
-    return model
+    "The model set up for `method` (`adapters.set_up_model`): which parameters train, and the adapter when there is one."
+    # registry: the default config needs target resolution (`models`), above `adapters`
+    if lora is None and trains_adapter(method) and not isinstance(model, PeftModel): lora = lora_config_for(model)
+    return set_up_model(model, method, lora, seed)
 
 # %% ../nbs/11_lora_trainer.ipynb #1336663f
 def parameter_table(config, # a transformers model config (the architecture; no weights loaded)
@@ -619,62 +605,16 @@ def log_finished_run(run_dir, # the finished run's folder (`metrics.json`, `trai
     step = int(log["step"].max()) if log is not None and len(log) else 0
     log_run_to_tensorboard(run_dir/"tensorboard", cfg.to_dict(), json.loads((run_dir/"metrics.json").read_text()), step)
 
-# %% ../nbs/11_lora_trainer.ipynb #a70e42a9
-def _prompt_dims(model) -> dict:
-    "The sizes soft prompts need; DistilBERT names them `dim`, `n_heads`, `n_layers`, which PEFT can't infer (\"Please specify token_dim\")."
-    c = model.config
-    return {"token_dim": getattr(c, "hidden_size", None) or c.dim, "num_attention_heads": getattr(c, "num_attention_heads", None) or c.n_heads,
-            "num_layers": getattr(c, "num_hidden_layers", None) or c.n_layers, "num_transformer_submodules": 1}
-
 # %% ../nbs/11_lora_trainer.ipynb #bb8cebe4
-_ADALORA_PLACEHOLDER_STEPS = 100 # AdaLoRA's config needs a step count before the run knows it; `AdaLoraSchedule` sets the real one
 def peft_config_for(model, # the base model (quantised or not) whose modules the targets are checked against
                     lora: LoraSettings|None = None, # the adapter settings (a config's `lora`); None: `LoraSettings(**settings)`
                     **settings, # `LoraSettings` fields, used when `lora` is None
                    ) -> PeftConfig:
-    "The PEFT config of `lora.adapter` (`ADAPTERS`) for sequence classification, its targets checked against the model; the head trains and is saved."
+    "The PEFT config of `lora.adapter`'s entry (`adapters.peft_config_on`) for sequence classification, its targets checked against the model; the head trains and is saved."
+    # registry: target resolution (`models`) sits above `adapters`; this moves there once the architectures registry resolves targets
     lora = lora or LoraSettings(**settings)
-    bits, a = quantized_bits(model), lora.adapter
-    if bits: check_adapter_combination(TrainingSettings(method="qlora"), lora, QuantizationSettings(bits=bits))
-    if a == "lora": return lora_config_for(model, lora)
-    heads = head_modules(model)
-    if a in PROMPT_ADAPTERS:
-        cls, extra = (PromptTuningConfig, {}) if a == "prompt_tuning" else (PromptEncoderConfig, {"encoder_hidden_size": _prompt_dims(model)["token_dim"]})
-        return cls(task_type=TaskType.SEQ_CLS, num_virtual_tokens=lora.num_virtual_tokens, modules_to_save=heads, **_prompt_dims(model), **extra)
-    targets = resolve_target_modules(model, lora.target_modules)
-    # BERT's `pooler` is a module, not a Linear: IA3/VeRA/LoKr's merge_and_unload fails on it ("'BertPooler' object has no
-    # attribute 'weight'"); saving its one weighted layer `pooler.dense` trains and saves the same parameters
-    dense_heads = [f"{h}.dense" if h == "pooler" else h for h in heads]
-    if a == "ia3": return IA3Config(task_type=TaskType.SEQ_CLS, target_modules=targets, feedforward_modules=[], modules_to_save=dense_heads)
-    if a == "vera": return VeraConfig(task_type=TaskType.SEQ_CLS, r=lora.vera_r or 32 * lora.r, target_modules=targets, vera_dropout=lora.dropout, modules_to_save=dense_heads)
-    if a == "lokr": return LoKrConfig(task_type=TaskType.SEQ_CLS, r=lora.r, alpha=lora.alpha, rank_dropout=lora.dropout, target_modules=targets, modules_to_save=dense_heads)
-    if a == "adalora": # starts at 1.5 r and prunes to r; the schedule is set from the run's steps by `AdaLoraSchedule`
-        return AdaLoraConfig(task_type=TaskType.SEQ_CLS, init_r=max(lora.r + 1, int(1.5 * lora.r)), target_r=lora.r, lora_alpha=lora.alpha,
-                             lora_dropout=lora.dropout, target_modules=targets, modules_to_save=heads, total_step=_ADALORA_PLACEHOLDER_STEPS)
-    init = {"pissa": "pissa", "olora": "olora"}.get(a, True)
-    return LoraConfig(task_type=TaskType.SEQ_CLS, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, bias=lora.bias, target_modules=targets,
-                      modules_to_save=heads, use_dora=a == "dora", use_rslora=a == "rslora", init_lora_weights=init)
-
-# %% ../nbs/11_lora_trainer.ipynb #ef6f62f5
-class AdaLoraSchedule(TrainerCallback):
-    """AdaLoRA's rank budget: the schedule set from the run's steps (warm-up 10%, final 20%, ten pruning rounds between),
-    and `update_and_allocate` after every optimizer step, before the gradients are zeroed, as PEFT requires."""
-    def on_train_begin(self, args, # the Trainer's `TrainingArguments`
-                       state, # the Trainer's `TrainerState`
-                       control, # the Trainer's `TrainerControl`
-                       model=None, # the AdaLoRA `PeftModel` being trained
-                       **kw, # the Trainer's other callback arguments (unused)
-                      ):
-        total = max(3, state.max_steps); cfg = model.peft_config[model.active_adapter]
-        cfg.total_step, cfg.tinit, cfg.tfinal = total, max(1, total // 10), max(1, total // 5)
-        cfg.deltaT = max(1, (total - cfg.tinit - cfg.tfinal) // 10)
-    def on_optimizer_step(self, args, # the Trainer's `TrainingArguments`
-                          state, # the Trainer's `TrainerState`
-                          control, # the Trainer's `TrainerControl`
-                          model=None, # the AdaLoRA `PeftModel` being trained
-                          **kw, # the Trainer's other callback arguments (unused)
-                         ):
-        model.base_model.update_and_allocate(state.global_step) # global_step is still this step's 0-based index here
+    prompt = ADAPTER_REGISTRY[lora.adapter].soft_prompt
+    return peft_config_on(model, lora, None if prompt else resolve_target_modules(model, lora.target_modules))
 
 # %% ../nbs/11_lora_trainer.ipynb #c15a02ca
 _EXTRA_CALLBACKS: list = []
@@ -702,65 +642,23 @@ class RunStepProgress(TrainerCallback):
 
 # %% ../nbs/11_lora_trainer.ipynb #901d49d1
 def adapter_callbacks(model, # the model, with its PEFT adapter (or a model without one)
+                      lora: LoraSettings|None = None, # the adapter settings; None: the entry found from the model's PEFT config
                      ) -> list:
-    "The `Trainer` callbacks the model's adapter needs (AdaLoRA's schedule), and those of `training_callbacks`."
-    cfg = model.peft_config[model.active_adapter] if isinstance(model, PeftModel) else None
-    return ([AdaLoraSchedule()] if isinstance(cfg, AdaLoraConfig) else []) + list(_EXTRA_CALLBACKS)
-
-# %% ../nbs/11_lora_trainer.ipynb #85de2e70
-def adapter_optimizer(model, # the model, with its PEFT adapter
-                      lora: LoraSettings, # the adapter settings (`adapter`, `loraplus_ratio`)
-                      learning_rate: float, # A's learning rate
-                      weight_decay: float, # AdamW's weight decay
-                     ):
-    "LoRA+'s AdamW (B's rate `loraplus_ratio` times A's), or None: the `Trainer` builds its own."
-    if lora.adapter != "loraplus" or not isinstance(model, PeftModel): return None
-    return create_loraplus_optimizer(model, torch.optim.AdamW, lr=learning_rate, loraplus_lr_ratio=lora.loraplus_ratio, weight_decay=weight_decay)
-
-# %% ../nbs/11_lora_trainer.ipynb #d94770f0
-def adalora_budget_params(model, # a `PeftModel` with an AdaLoRA adapter
-                         ) -> dict:
-    "AdaLoRA's adapter parameters as allocated (`init_r`) and at its budget (the ranks its `rank_pattern` keeps: r(in+out+1) each)."
-    pattern, kept, allocated = model.peft_config[model.active_adapter].rank_pattern or {}, 0, 0
-    for name, m in model.named_modules():
-        if "default" not in getattr(m, "lora_E", {}): continue
-        per_rank = m.lora_A["default"].shape[1] + m.lora_B["default"].shape[0] + 1
-        r_alloc = m.lora_E["default"].shape[0]
-        short = name.split("base_model.model.")[-1] # rank_pattern keys: `bert.encoder.layer.0.attention.self.query.lora_E(.default)`
-        key = next((k for k in pattern if k.removesuffix(".default").removesuffix(".lora_E") == short), None)
-        allocated += r_alloc * per_rank; kept += (int(sum(pattern[key])) if key is not None else r_alloc) * per_rank
-    return {"adapter_params_allocated": allocated, "adapter_params_at_budget": kept}
-
-# %% ../nbs/11_lora_trainer.ipynb #3711ea48
-def adapter_merge_support(model, # the model, with its PEFT adapter
-                         ) -> tuple[bool, str]:
-    "Whether `merge_and_unload` can fold the model's adapter into its base, and why not."
-    cfg = model.peft_config[model.active_adapter]
-    if cfg.is_prompt_learning: return False, f"{cfg.peft_type.value.lower()} can't merge: its soft prompt is an input, not a change of a weight; deploy the adapter folder"
-    bits = quantized_bits(model)
-    if bits and isinstance(cfg, (IA3Config, AdaLoraConfig)) or (bits == 8 and isinstance(cfg, LoKrConfig)):
-        return False, f"{cfg.peft_type.value} can't merge into a {bits}-bit base; merge_adapter(folder) merges into the dequantised base"
-    return True, "lossy: the merged weights are quantised again" if bits else "exact"
+    "The `Trainer` callbacks the model's adapter needs (its entry's: AdaLoRA's schedule), and those of `training_callbacks`."
+    return entry_callbacks(model, lora if isinstance(model, PeftModel) else None) + list(_EXTRA_CALLBACKS)
 
 # %% ../nbs/11_lora_trainer.ipynb #41e9de07
 def adapter_report(model, # the trained model; without an adapter the report is empty
                    lora: LoraSettings, # the adapter settings it was trained with
                    training: TrainingSettings, # the training settings (`batching`)
                   ) -> dict:
-    "The train report's adapter entries: the adapter, its parameters apart from the head's (AdaLoRA's at budget), the batching used, whether it merges."
-    if not isinstance(model, PeftModel): return {}
-    head = sum(p.numel() for n, p in model.named_parameters() if p.requires_grad and "modules_to_save" in n)
-    trainable = count_parameters(model)["trainable_params"]
+    "The train report's adapter entries (`adapters.adapter_summary`: the adapter, its parameters apart from the head's, whether it merges, the entry's own) and the batching used."
+    out = adapter_summary(model, lora)
+    if not out: return out
+    # registry: whether a model packs is the speed-ups' question (`fast_forward`), above `adapters`
     packs = training.batching != "packed" or packing_supported(model)
-    out = {"adapter": lora.adapter, "adapter_params": trainable - head, "head_params": head, "can_merge": adapter_merge_support(model)[0],
-           "batching_used": training.batching if packs else "random"}
-    if lora.adapter == "adalora":
-        budget = adalora_budget_params(model)
-        out.update(budget, trainable_params_at_budget=head + budget["adapter_params_at_budget"])
-    if lora.adapter == "p_tuning": # the MLP encoder trains, but only the prompt it produces is saved
-        out["saved_prompt_params"] = lora.num_virtual_tokens * _prompt_dims(model)["token_dim"]
-    if getattr(model, "initial_adapter_dir", None): out["saved_adapter_rank"] = 2 * lora.r # converted onto the original base
-    return out
+    keys = list(out); at = keys.index("can_merge") + 1
+    return {**{k: out[k] for k in keys[:at]}, "batching_used": training.batching if packs else "random", **{k: out[k] for k in keys[at:]}}
 
 # %% ../nbs/11_lora_trainer.ipynb #6cdfb7dc
 def _logits_metrics(eval_pred):
@@ -844,7 +742,7 @@ class LoRATrainer:
         self.train_report, self.train_log, self.trainer, self.keeper = {}, [], None, None
 
     def _prepare(self, method: str, lora: LoraSettings, seed: int):
-        return prepare_model(self.model, method, peft_config_for(self.model, lora) if method in ("lora", "qlora") else None, seed)
+        return prepare_model(self.model, method, peft_config_for(self.model, lora) if trains_adapter(method) else None, seed)
 
     def train(self, train_dataset, # the tokenised training split (`tokenize_texts`)
               eval_dataset=None, # the tokenised validation split, scored every `eval_every` steps; None: no validation
@@ -863,7 +761,7 @@ class LoRATrainer:
         prec = _training_precision(model, t) # with the adapter in place (soft prompts can't be packed, nor graphed)
         params = count_parameters(model)
         self.train_log = []
-        if t.method == "zero_shot": return self._zero_shot(model, params, t)
+        if not method_entry(t.method).updates_weights: return self._zero_shot(model, params, t)
         env, device = dist_env(), model_device(model)
         self.trainer = self._hf_trainer(model, train_dataset, eval_dataset, t, l, prec, show_progress=progress and env.is_main)
         checkpoint = last_checkpoint(self.output_dir) if resume else None
@@ -927,7 +825,7 @@ class LoRATrainer:
         trainer = _LengthAwareTrainer(model=model, args=args, train_dataset=RowList(train_dataset),
                                       eval_dataset=_train_columns(eval_dataset) if eval_dataset is not None else None,
                                       data_collator=PadCollator(self.tokenizer.pad_token_id), compute_metrics=_pooled_metrics(_logits_metrics, eval_dataset),
-                                      callbacks=[self._recorder, self._extras, *tracker_callbacks, *adapter_callbacks(model)] + ([self.keeper] if self.keeper else []),
+                                      callbacks=[self._recorder, self._extras, *tracker_callbacks, *adapter_callbacks(model, l)] + ([self.keeper] if self.keeper else []),
                                       optimizers=(adapter_optimizer(model, l, lr, t.weight_decay), None), # LoRA+: B at its own rate
                                       compute_loss_func=weighted_cross_entropy(class_weights(train_dataset["labels"], model.config.num_labels, t.class_weights))
                                                         if t.class_weights else None)

@@ -15,6 +15,9 @@ from .quantization import check_quantization_available, load_quantized_model, qu
 # %% auto #0
 __all__ = ['QLoRATrainer', 'load_qlora_adapter']
 
+# %% ../nbs/12_qlora_trainer.ipynb #d46cee85
+from .config_manager import method_entry, trains_adapter
+
 # %% ../nbs/12_qlora_trainer.ipynb #a0950f72
 class QLoRATrainer(LoRATrainer):
     "LoRA adapters on a bitsandbytes-quantised base (4-bit NF4 or 8-bit), with the head trained in fp32."
@@ -34,14 +37,14 @@ class QLoRATrainer(LoRATrainer):
         if quantized_bits(self.model) is None:
             raise ValueError("QLoRATrainer needs a quantised base: load it with load_quantized_model(path, bits=4) or "
                              "ModelLoader(...).load_model(quantization='4bit'). For a full-precision base use LoRATrainer.")
-        if method == "full":
+        if method_entry(method).trains == "all": # every weight: full fine-tuning
             raise ValueError("Full fine-tuning can't update quantised (integer) weights; use method='qlora', or load the "
                              "full-precision model and train it with LoRATrainer(method='full').")
         check_quantization_available(model_device(self.model))
 
     def _prepare(self, method, lora, seed):
         self._check(method)
-        if method in ("lora", "qlora"):
+        if trains_adapter(method):
             gc_kwargs = {"use_reentrant": False}
             if self.prepare_kbit:
                 self.model = prepare_model_for_kbit_training(self.model, use_gradient_checkpointing=self.gradient_checkpointing,

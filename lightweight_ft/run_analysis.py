@@ -27,13 +27,16 @@ __all__ = ['NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSI
            'run_label', 'config_hash', 'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep',
            'run_analysis']
 
+# %% ../nbs/16_run_analysis.ipynb #250d326b
+from .config_manager import quantized_method, trains_adapter
+
 # %% ../nbs/16_run_analysis.ipynb #fec3f768
 def trainer_for(cfg: ExperimentConfig, # the experiment config
                 model, # the loaded model (`load_for`)
                 tokenizer, # its tokenizer
                 output_dir=None): # the Trainer's checkpoint folder; None: a temporary one
     "The trainer class that fits `cfg.training.method`."
-    if cfg.training.method == "qlora":
+    if quantized_method(cfg.training.method):
         from lightweight_ft.qlora_trainer import QLoRATrainer
         q = cfg.quantization
         return QLoRATrainer(model, tokenizer, output_dir=output_dir, prepare_kbit=q.prepare_kbit, gradient_checkpointing=q.gradient_checkpointing)
@@ -43,7 +46,7 @@ def trainer_for(cfg: ExperimentConfig, # the experiment config
 def load_for(cfg: ExperimentConfig, # the experiment config
              loader: ModelLoader): # the loader built from it (`ModelLoader.from_config`)
     "`(model, tokenizer)` for `cfg`, quantised when the method is `qlora`."
-    if cfg.training.method != "qlora": return loader.load_model()
+    if not quantized_method(cfg.training.method): return loader.load_model()
     q = cfg.quantization
     return loader.load_model(quantization=f"{q.bits}bit", quant_type=q.quant_type, double_quant=q.double_quant, compute_dtype=q.compute_dtype)
 
@@ -65,7 +68,7 @@ def model_architecture(name_or_path: str, # a model name or folder (`resolve_mod
 # %% ../nbs/16_run_analysis.ipynb #3ba2eb12
 def check_lora_targets(cfg: ExperimentConfig): # the experiment config
     "A `ConfigError` when `lora.target_modules` names layers that `cfg`'s model lacks, found from its architecture alone."
-    if cfg.training.method not in ("lora", "qlora"): return
+    if not trains_adapter(cfg.training.method): return
     model = model_architecture(cfg.model.name_or_path, cfg.model.num_labels or 2) # the head's size does not change where adapters go
     if model is None: return
     try: resolve_target_modules(model, cfg.lora.target_modules)
@@ -303,11 +306,11 @@ def run_label(cfg: ExperimentConfig, # the experiment config
              ) -> str:
     "A readable label of `cfg` without its seed: method, main settings and any other `varied` key, e.g. `lora-r8-query_value`."
     t, l = cfg.training, cfg.lora
-    parts = [f"qlora{cfg.quantization.bits}bit" if t.method == "qlora" else t.method]
-    if t.method in ("lora", "qlora"):
+    parts = [f"{t.method}{cfg.quantization.bits}bit" if quantized_method(t.method) else t.method]
+    if trains_adapter(t.method):
         parts += [f"r{l.r}", _slug(l.target_modules)] + ([f"bias_{l.bias}"] if l.bias != "none" else [])
     flat = flat_config(cfg.to_dict())
-    relevant = lambda k: not ((k.startswith("lora.") and t.method not in ("lora", "qlora")) or (k.startswith("quantization.") and t.method != "qlora"))
+    relevant = lambda k: not ((k.startswith("lora.") and not trains_adapter(t.method)) or (k.startswith("quantization.") and not quantized_method(t.method)))
     parts += [f"{k.split('.')[-1]}{_slug(flat[k])}" for k in varied
               if k not in _IN_LABEL and k in flat and flat[k] is not None and relevant(k)] # None: the method's default
     if "model.name_or_path" in varied: parts.insert(0, _slug(Path(cfg.model.name_or_path).name))

@@ -26,6 +26,9 @@ __all__ = ['UNDEFINED', 'RUN_FILES', 'RUN_ENTRIES', 'TRAIN_LOG_COLUMNS', 'PREDIC
            'run_dir_state', 'RunDirClaim', 'claim_run_dir', 'write_run_contents', 'write_run_files', 'save_run',
            'write_prediction_run', 'predictions_frame', 'probabilities_from_frame', 'RunRecord', 'load_run']
 
+# %% ../nbs/10_runs.ipynb #ba2540cb
+from .config_manager import quantized_method, trains_adapter, trains_weights, untrained_method
+
 # %% ../nbs/10_runs.ipynb #74734815
 import errno, math, warnings
 from contextlib import contextmanager
@@ -143,9 +146,9 @@ def model_card(kind: str, # `adapter`, `merged` or `full`
     if config is not None:
         t, lo, q, d = config.training, config.lora, config.quantization, config.data
         method = t.method
-        if t.method in ("lora", "qlora"):
+        if trains_adapter(t.method):
             method += f" (r={lo.r}, alpha={lo.alpha}, dropout={lo.dropout}, targets={lo.target_modules})"
-        if t.method == "qlora": method += f", {q.bits}-bit {q.quant_type if q.bits == 4 else 'int8'} base"
+        if quantized_method(t.method): method += f", {q.bits}-bit {q.quant_type if q.bits == 4 else 'int8'} base"
         lines.append(f"| method | {method} |")
         subset = f"{d.max_train_samples} training sentences" if d.max_train_samples else "the full training split"
         data = describe_data(d) if d.source == "sample" else f"{describe_data(d)}, {subset}" # the sample's label carries its size
@@ -267,7 +270,7 @@ def model_folder(path, # a model or adapter folder, or a run folder
     if (path/"config.yaml").exists() and (path/"metrics.json").exists():
         try: cfg = load_config(path/"config.yaml")
         except Exception: cfg = None
-    if cfg is not None and cfg.training.method == "zero_shot":
+    if cfg is not None and untrained_method(cfg.training.method):
         raise ModelLoadError(f"{path} is a run of method zero_shot: it trains nothing, so it saves no model. Predict with the "
                              f"folder of a trained run (lora, qlora, head_only or full).")
     raise ModelLoadError(f"{path} holds neither config.json (a model) nor adapter_config.json (an adapter), nor a run's adapter/ "
@@ -504,14 +507,14 @@ def write_run_files(folder, # folder written
                    ) -> Path:
     "Write a trained run into `folder` as it is (no checks, no swap): its model (`adapter/` or `model/`), then the run contents; the headline scores are `eval_dataset`'s."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-    with disk_full_explained(folder, saved_bytes(model) if train_report.get("method") != "zero_shot" else None):
+    with disk_full_explained(folder, saved_bytes(model) if not untrained_method(train_report.get("method")) else None):
         return _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train_report, train_log, data_report, data_splits,
                                 validation, split)
 
 def _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train_report, train_log, data_report, data_splits, validation, split):
     scores = {k: v for k, v in results.items() if k != "probabilities"}
-    if train_report.get("method") in ("lora", "qlora", "full", "head_only"):
-        sub = "adapter" if train_report["method"] in ("lora", "qlora") else "model"
+    if trains_weights(train_report.get("method")):
+        sub = "adapter" if trains_adapter(train_report["method"]) else "model"
         save_adapter(model, tokenizer, folder/sub, config=cfg, metrics=scores, base_model_name_or_path=cfg.model.name_or_path)
     metrics = {"name": cfg.name, "split": split, **scores, **train_report, "data": data_report or {}}
     if validation is not None: metrics["validation"] = {k: v for k, v in validation.items() if k != "probabilities"}

@@ -19,6 +19,9 @@ from .runs import ModelLoadError, model_folder
 __all__ = ['API_KEY_ENV', 'SERVE_SPEC_ENV', 'parse_model_specs', 'ModelRegistry', 'ServeSettings', 'RequestBatcher', 'build_app',
            'app_from_environment', 'ServeWarning', 'run_server', 'free_port', 'background_server', 'load_test']
 
+# %% ../nbs/19_serve.ipynb #d8f3e3dd
+from .config_manager import quantized_method # what a method is, asked of the adapters registry
+
 # %% ../nbs/19_serve.ipynb #08a88435
 def parse_model_specs(specs, # `DIR` or `NAME=DIR` items (run, adapter, merged or exported model folders)
                      ) -> dict[str, Path]:
@@ -38,7 +41,7 @@ def _adapter_key(folder: Path):
     "The (base, label count) an adapter folder shares a base model by, or None for a folder that loads on its own."
     if not (folder/"adapter_config.json").exists(): return None
     cfg = run_config(folder)
-    if cfg is not None and cfg.training.method == "qlora": return None # a quantised base is its own
+    if cfg is not None and quantized_method(cfg.training.method): return None # a quantised base is its own
     base = json.loads((folder/"adapter_config.json").read_text()).get("base_model_name_or_path")
     labels = json.loads((folder/"labels.json").read_text())["num_labels"] if (folder/"labels.json").exists() else None
     return (base, labels)

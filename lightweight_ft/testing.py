@@ -23,6 +23,9 @@ __all__ = ['HUB_OFFLINE_VARIABLES', 'tiny_tokenizer', 'tiny_classifier', 'synthe
            'synthetic_predictions', 'synthetic_run', 'tiny_base_dir', 'tiny_adapter', 'chromium_path',
            'open_in_chromium', 'broken_links', 'postgres_bin', 'throwaway_postgres', 'no_network_env']
 
+# %% ../nbs/01_testing.ipynb #1ba9229a
+from .config_manager import method_entry, quantized_method
+
 # %% ../nbs/01_testing.ipynb #4569bdc8
 _POS = "good great fine lovely superb brilliant moving charming".split()
 _NEG = "bad awful dull boring poor weak tedious clumsy".split()
@@ -119,10 +122,9 @@ def synthetic_predictions(n, # examples
 _SYNTHETIC_TOTAL_PARAMS = 22_713_984
 _SYNTHETIC_HEAD_PARAMS = 148_226
 def _synthetic_trainable(method, lora_r):
-    if method == "full": return _SYNTHETIC_TOTAL_PARAMS
-    if method == "head_only": return _SYNTHETIC_HEAD_PARAMS
-    if method in ("lora", "qlora"): return _SYNTHETIC_HEAD_PARAMS + lora_r * 18_432
-    return 0
+    # by what the method trains: every weight, the head, an adapter beside the head, or nothing
+    return {"all": _SYNTHETIC_TOTAL_PARAMS, "head": _SYNTHETIC_HEAD_PARAMS,
+            "adapter": _SYNTHETIC_HEAD_PARAMS + lora_r * 18_432}.get(method_entry(method).trains, 0)
 
 # %% ../nbs/01_testing.ipynb #6e7b2a67
 def synthetic_run(name: str = "lora", # the run's name (`config.name`)
@@ -146,12 +148,12 @@ def synthetic_run(name: str = "lora", # the run's name (`config.name`)
     p1 = np.where(pred == 1, confidence, 1 - confidence)
     costs = {"method": method, "predictions_per_s": float(2000 * (1 + 0.1 * rng.random()))}
     log = None
-    if method != "zero_shot":
+    if method_entry(method).updates_weights:
         trainable = _synthetic_trainable(method, lora_r)
-        train_time = {"full": 120.0, "head_only": 20.0}.get(method, 30 + 0.5 * lora_r) * (1.5 if method == "qlora" else 1) * (1 + 0.03 * seed)
+        train_time = {"all": 120.0, "head": 20.0}.get(method_entry(method).trains, 30 + 0.5 * lora_r) * (1.5 if quantized_method(method) else 1) * (1 + 0.03 * seed)
         costs.update(train_time_s=train_time, train_samples_per_s=1000 / train_time, trainable_params=trainable,
                      total_params=_SYNTHETIC_TOTAL_PARAMS, trainable_share=trainable / _SYNTHETIC_TOTAL_PARAMS,
-                     footprint_bytes=_SYNTHETIC_TOTAL_PARAMS * (1 if method == "qlora" else 4),
+                     footprint_bytes=_SYNTHETIC_TOTAL_PARAMS * (1 if quantized_method(method) else 4),
                      peak_memory_bytes=300_000_000 + 16 * trainable, memory_device="cpu")
         if train_log:
             steps = np.arange(10, 60, 10)

@@ -28,6 +28,9 @@ __all__ = ['DPI', 'MARKERS', 'PLOTLY_CONFIG', 'short_model', 'config_family', 'v
            'draw_report_figures', 'family_colors', 'trace_meta', 'runs_frame', 'scatter_by_family', 'rank_chart',
            'reliability_chart', 'confusion_chart', 'training_chart', 'report_charts']
 
+# %% ../nbs/14_visualizer.ipynb #860e995d
+from .config_manager import quantized_method, trains_adapter, untrained_method
+
 # %% ../nbs/14_visualizer.ipynb #46ce8d5e
 def short_model(name, # a model path or hub id; None or NaN gives `n/a`
                ) -> str:
@@ -44,8 +47,8 @@ def config_family(run: RunRecord, # the run whose config names the family
     "The series a run belongs to: method, target modules (LoRA, QLoRA), bits (QLoRA), model; rank and seed vary inside it."
     flat, method = run.flat, run.method or "n/a"
     parts = [method]
-    if method in ("lora", "qlora"): parts.append(_as_text(flat.get("lora.target_modules", "?")))
-    if method == "qlora": parts.append(f"{flat.get('quantization.bits', '?')}-bit")
+    if trains_adapter(method): parts.append(_as_text(flat.get("lora.target_modules", "?")))
+    if quantized_method(method): parts.append(f"{flat.get('quantization.bits', '?')}-bit")
     if with_model: parts.append(short_model(flat.get("model.name_or_path")))
     return " · ".join(parts)
 
@@ -261,7 +264,7 @@ def _barh(df, value, error, xlabel, title, log=False, labels=None):
     empty = ~np.isfinite(values)
     ax.barh(y[~empty], values[~empty], color=sns.color_palette()[0])
     # a row with no value keeps its place and says why: a zero-shot run trained nothing, so it has nothing to measure
-    untrained = df["method"].eq("zero_shot").to_numpy() if "method" in df else np.zeros(len(df), bool)
+    untrained = df["method"].map(untrained_method).to_numpy(bool) if "method" in df else np.zeros(len(df), bool)
     for row in y[empty]:
         note = "no bar: nothing trained (zero-shot)" if untrained[row] else "no bar: not measured"
         ax.text(0.01, row, note, va="center", transform=ax.get_yaxis_transform(), fontsize="small", fontstyle="italic",
@@ -506,7 +509,7 @@ def bar_data(summary: pd.DataFrame, # the results table (`label` names each row,
     measured = summary_data(summary, columns, required)
     if measured.empty or "method" not in summary: return measured
     rows = summary_data(summary, ["method", *[c for c in columns if c != "method"]], [])
-    untrained = rows["method"].eq("zero_shot") & ~rows["model"].isin(measured["model"])
+    untrained = rows["method"].map(untrained_method).astype(bool) & ~rows["model"].isin(measured["model"])
     rows.loc[untrained, [c for c in rows if c in required or c.removesuffix("_std") in required]] = np.nan
     return rows[rows["model"].isin(measured["model"]) | untrained].reset_index(drop=True)
 
@@ -523,7 +526,7 @@ def final_accuracy_data(groups, # `{row label: [RunRecord, ...]}`, one list of s
 def rank_data(summary: pd.DataFrame, # the results table, best with `family` (from `annotate_summary`)
              ) -> pd.DataFrame:
     "`series, model, lora_r, accuracy, accuracy_std, n_seeds` for LoRA/QLoRA rows when at least two ranks ran; a series is the row's `family` (see `annotate_summary`)."
-    df = summary[summary["method"].isin(["lora", "qlora"]) & summary["lora_r"].notna()]
+    df = summary[summary["method"].map(trains_adapter).astype(bool) & summary["lora_r"].notna()]
     if df["lora_r"].nunique() < 2: return pd.DataFrame()
     series = df["family"] if "family" in df else df["method"] + " · " + df["model"].fillna("").astype(str)
     # a line joins ranks of one series; a second row at a rank the series already has (r=16 with biases trained beside r=16)
@@ -658,7 +661,7 @@ def scatter_by_family(df: pd.DataFrame, # `annotate_summary`'s table
 def rank_chart(df: pd.DataFrame, # `annotate_summary`'s table
               ) -> go.Figure|None:
     "Accuracy against LoRA rank, one line per configuration family; None when fewer than two ranks ran."
-    d = df[df["method"].isin(["lora", "qlora"]) & df["lora_r"].notna()]
+    d = df[df["method"].map(trains_adapter).astype(bool) & df["lora_r"].notna()]
     if d["lora_r"].nunique() < 2: return None
     fig = scatter_by_family(d, None, "lora_r", "LoRA rank r", "Rank sensitivity (one line per configuration family)", xlog=True, xfmt=".0f", lines=True)
     ranks = sorted(d["lora_r"].astype(int).unique())
