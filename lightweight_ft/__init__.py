@@ -11,3 +11,7 @@ __all__ = []
 # `import lightweight_ft, peft` asks the hub for nothing; config_manager imports neither torch nor peft.
 from .config_manager import keep_bnb_off_hub
 keep_bnb_off_hub()
+
+# %% ../nbs/package.ipynb #6bdda86b
+# the architectures' entries, registered on import so that a config section can check a name; the module imports nothing heavy
+from . import architectures

@@ -92,7 +92,7 @@ class Registry:
     def __repr__(self): return f"Registry({self.kind!r}: {', '.join(self._entries)})"
 
 # %% ../nbs/00_config_manager.ipynb #579f24af
-ARCHITECTURE_REGISTRY = Registry("architecture", "lightweight_ft.architectures.register_architecture")
+ARCHITECTURE_REGISTRY = Registry("architecture", "architectures.register_architecture") # named without the package: no import of a module above
 ADAPTER_REGISTRY = Registry("adapter", "lightweight_ft.adapters.register_adapter")
 TASK_REGISTRY = Registry("task", "lightweight_ft.tasks.register_task")
 

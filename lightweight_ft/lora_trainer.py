@@ -35,6 +35,9 @@ __all__ = ['PEFT_DEPRECATION_FILTER', 'LOG_WORDS', 'RUN_ARTIFACT_FILES', 'TRACKE
            'AdaLoraSchedule', 'training_callbacks', 'RunStepProgress', 'adapter_callbacks', 'adapter_optimizer',
            'adalora_budget_params', 'adapter_merge_support', 'adapter_report', 'LoRATrainer']
 
+# %% ../nbs/11_lora_trainer.ipynb #e71fe224
+from .architectures import prompt_dims, speedups_line, speedups_report # what each encoder family allows
+
 # %% ../nbs/11_lora_trainer.ipynb #1bc6b338
 import hashlib, pickle, zipfile
 import pyarrow as pa
@@ -622,9 +625,7 @@ def log_finished_run(run_dir, # the finished run's folder (`metrics.json`, `trai
 # %% ../nbs/11_lora_trainer.ipynb #a70e42a9
 def _prompt_dims(model) -> dict:
     "The sizes soft prompts need; DistilBERT names them `dim`, `n_heads`, `n_layers`, which PEFT can't infer (\"Please specify token_dim\")."
-    c = model.config
-    return {"token_dim": getattr(c, "hidden_size", None) or c.dim, "num_attention_heads": getattr(c, "num_attention_heads", None) or c.n_heads,
-            "num_layers": getattr(c, "num_hidden_layers", None) or c.n_layers, "num_transformer_submodules": 1}
+    return prompt_dims(model) # the architecture's entry knows them (`architectures.prompt_dims`)
 
 # %% ../nbs/11_lora_trainer.ipynb #bb8cebe4
 _ADALORA_PLACEHOLDER_STEPS = 100 # AdaLoRA's config needs a step count before the run knows it; `AdaLoraSchedule` sets the real one
@@ -874,6 +875,9 @@ class LoRATrainer:
         resumed_from = int(checkpoint.name.split("-")[-1]) if checkpoint is not None else None
         self.train_report = self._report(model, params, t, prec, len(train_dataset), gather_max(int(mem.peak_bytes)), device, resumed_from)
         self.train_report.update(learning_rate=learning_rate_for(t, l), **adapter_report(model, l, t))
+        self.train_report["speedups"] = speedups_report(model, {"first_token_last_layer": None if t.cls_only else "training.cls_only is false",
+                                                                "packing": None if t.batching == "packed" else f"training.batching is {t.batching}"})
+        if env.is_main: print(speedups_line(self.train_report["speedups"]))
         return model
 
     def _check_setup(self, t: TrainingSettings, eval_dataset):
