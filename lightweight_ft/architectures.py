@@ -182,7 +182,7 @@ def _dims_from_config(c) -> dict:
     "Sizes under the usual names, or DistilBERT-style ones."
     def first(*names):
         return next((getattr(c, n) for n in names if isinstance(getattr(c, n, None), int)), None)
-    return {"token_dim": first("hidden_size", "dim", "d_model"), "num_attention_heads": first("num_attention_heads", "n_heads"),
+    return {"token_dim": first("embedding_size", "hidden_size", "dim", "d_model"), "num_attention_heads": first("num_attention_heads", "n_heads"),
             "num_layers": first("num_hidden_layers", "n_layers"), "num_transformer_submodules": 1}
 
 def prompt_dims(model, # a sequence classifier (or its config)
@@ -190,6 +190,9 @@ def prompt_dims(model, # a sequence classifier (or its config)
     "The sizes soft prompts need (`token_dim`, `num_attention_heads`, `num_layers`, `num_transformer_submodules`)."
     c = _config_of(model)
     dims = (architecture_for(c).prompt_dims or _dims_from_config)(c)
+    embeddings = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    # soft prompts join the word embeddings: their width, which ALBERT and ELECTRA keep below the hidden size
+    if embeddings is not None: dims["token_dim"] = embeddings.embedding_dim
     missing = [k for k, v in dims.items() if v is None]
     if missing: raise ValueError(f"soft prompts need {missing} of this {model_type_of(c)} model, and its config names none of them; "
                                  f"register its architecture with a prompt_dims function")
