@@ -113,7 +113,7 @@ def register_architecture(arch: Architecture, # the entry
                          ) -> Architecture:
     "Add `arch` to `ARCHITECTURE_REGISTRY`; a model type another entry already covers is refused."
     if not isinstance(arch, Architecture): raise TypeError(f"register_architecture takes an Architecture, got {type(arch).__name__}")
-    for other in ARCHITECTURE_REGISTRY._entries.values():
+    for _, other in ARCHITECTURE_REGISTRY.items():
         if other.name == arch.name and replace: continue
         taken = sorted(set(other.model_types) & set(arch.model_types))
         if taken: raise ValueError(f"model type(s) {taken} already belong to architecture {other.name!r}; "
@@ -136,7 +136,7 @@ def architecture_for(model_or_config, # a model (plain, PEFT or quantised), its 
                     ) -> Architecture:
     "The registry's entry covering the model's type; for a type no entry names, a plain one (`registered=False`) on the plain path."
     mt = model_type_of(model_or_config)
-    for arch in ARCHITECTURE_REGISTRY._entries.values():
+    for _, arch in ARCHITECTURE_REGISTRY.items():
         if mt in arch.model_types: return arch
     why = f"model type {mt!r} has no entry in the architectures registry"
     return Architecture(name=mt, model_types=(mt,), registered=False, first_token_reason=why, packing_reason=why, onnx_reason=why)
@@ -311,7 +311,7 @@ for _arch in ARCHITECTURES: register_architecture(_arch, replace=True) # replace
 class RegistryTable(Mapping):
     "A read-only view of the registry as a table: `pairs(entry)` gives the (key, value) rows of one entry."
     def __init__(self, pairs: Callable): self.pairs = pairs
-    def _rows(self) -> dict: return {k: v for a in ARCHITECTURE_REGISTRY._entries.values() for k, v in self.pairs(a)}
+    def _rows(self) -> dict: return {k: v for _, a in ARCHITECTURE_REGISTRY.items() for k, v in self.pairs(a)}
     def __getitem__(self, key): return self._rows()[key]
     def __iter__(self): return iter(self._rows())
     def __len__(self) -> int: return len(self._rows())
