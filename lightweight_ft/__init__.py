@@ -12,5 +12,9 @@ __all__ = []
 from .config_manager import keep_bnb_off_hub
 keep_bnb_off_hub()
 
+# %% ../nbs/package.ipynb #6bdda86b
+# the architectures' entries, registered on import so that a config section can check a name; the module imports nothing heavy
+from . import architectures
+
 # %% ../nbs/package.ipynb #f5e9069b
 from . import adapters # fills ADAPTER_REGISTRY: the names `lora.adapter` and `training.method` take

@@ -76,11 +76,9 @@ def register_adapter(adapter: Adapter, # the entry
 
 # %% ../nbs/02a_adapters.ipynb #331c2144
 def _prompt_dims(model) -> dict:
-    "The sizes soft prompts need; DistilBERT names them `dim`, `n_heads`, `n_layers`, which PEFT can't infer (\"Please specify token_dim\")."
-    # registry: call architectures.prompt_dims once the architectures registry exists
-    c = model.config
-    return {"token_dim": getattr(c, "hidden_size", None) or c.dim, "num_attention_heads": getattr(c, "num_attention_heads", None) or c.n_heads,
-            "num_layers": getattr(c, "num_hidden_layers", None) or c.n_layers, "num_transformer_submodules": 1}
+    "The sizes soft prompts need, from the architecture's entry (`architectures.prompt_dims`): PEFT can't infer them for every family."
+    from lightweight_ft.architectures import prompt_dims
+    return prompt_dims(model)
 
 # %% ../nbs/02a_adapters.ipynb #1afffc97
 def lora_config_on(model, # the base model

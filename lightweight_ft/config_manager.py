@@ -92,9 +92,10 @@ class Registry:
     def __repr__(self): return f"Registry({self.kind!r}: {', '.join(self._entries)})"
 
 # %% ../nbs/00_config_manager.ipynb #579f24af
-ARCHITECTURE_REGISTRY = Registry("architecture", "lightweight_ft.architectures.register_architecture")
-ADAPTER_REGISTRY = Registry("adapter", "adapters.register_adapter") # a full dotted name reads as an import
-TASK_REGISTRY = Registry("task", "lightweight_ft.tasks.register_task")
+# named without the package: a dotted `lightweight_ft.` name in a string reads as an import of a module above
+ARCHITECTURE_REGISTRY = Registry("architecture", "architectures.register_architecture")
+ADAPTER_REGISTRY = Registry("adapter", "adapters.register_adapter")
+TASK_REGISTRY = Registry("task", "tasks.register_task")
 
 # %% ../nbs/00_config_manager.ipynb #3feb3784
 ADAPTER_METHODS = {"lora": False, "qlora": True} # the `training.method`s that train `lora.adapter`'s PEFT adapter: whether on a quantised base

@@ -13,6 +13,7 @@ import numpy as np
 import psutil
 import torch
 from torch import nn
+from .architectures import by_model_type, head_modules_of
 from .config_manager import ConfigError
 
 # %% auto #0
@@ -29,26 +30,9 @@ __all__ = ['TARGET_MODULE_PRESETS', 'HEAD_MODULES', 'QUANTIZED_LAYER_TYPES', 'CP
 import json, time
 
 # %% ../nbs/02_core.ipynb #c80ac24c
-_BERT_LIKE = {
-    "query": ["query"],
-    "query_value": ["query", "value"],
-    "attention": ["query", "key", "value", "attention.output.dense"],
-    "all_linear": ["query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"],
-}
-TARGET_MODULE_PRESETS = {
-    "distilbert": {
-        "query": ["q_lin"],
-        "query_value": ["q_lin", "v_lin"],
-        "attention": ["q_lin", "k_lin", "v_lin", "out_lin"],
-        "all_linear": ["q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"],
-    },
-    "bert": _BERT_LIKE, "roberta": _BERT_LIKE, "xlm-roberta": _BERT_LIKE, "camembert": _BERT_LIKE,
-}
-HEAD_MODULES = {
-    "distilbert": ["pre_classifier", "classifier"],
-    "bert": ["pooler", "classifier"],
-    "roberta": ["classifier"], "xlm-roberta": ["classifier"], "camembert": ["classifier"],
-}
+# views of the architectures registry (`architectures`), where each family's presets and head modules live
+TARGET_MODULE_PRESETS = by_model_type(lambda a: a.target_presets)
+HEAD_MODULES = by_model_type(lambda a: list(a.head_modules))
 def model_type(model, # a model (plain, PEFT or quantised)
               ) -> str:
     return getattr(model.config, "model_type", "unknown")
@@ -56,10 +40,8 @@ def model_type(model, # a model (plain, PEFT or quantised)
 # %% ../nbs/02_core.ipynb #37c4c01f
 def head_modules(model, # a model (plain, PEFT or quantised)
                 ) -> list[str]:
-    "Names of the task head's modules (trained in full with LoRA; never quantised)."
-    mt = model_type(model)
-    if mt in HEAD_MODULES: return [m for m in HEAD_MODULES[mt] if _has_module(model, m)]
-    return [m for m in ("pre_classifier", "pooler", "classifier", "score") if _has_module(model, m)]
+    "Names of the task head's modules (trained in full with LoRA; never quantised): its architecture's, or those found in the model."
+    return head_modules_of(model)
 
 # %% ../nbs/02_core.ipynb #8e9acadb
 def _has_module(model, name):

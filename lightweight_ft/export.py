@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 import numpy as np
 import torch
+from .architectures import architecture_for, by_model_type
 from .config_manager import ExperimentConfig, load_config
 from .data import DataError, load_splits_for, read_table
 from .deploy import ONNX_FILE, SentimentPredictor, load_adapter, refuse_windowed_run, require
@@ -92,15 +93,15 @@ def export_graph(model, # a standalone (merged) sequence classifier
     return path
 
 # %% ../nbs/18_export.ipynb #ffffe13c
-OPTIMIZER_MODEL_TYPES = {"bert": "bert", "distilbert": "bert", "roberta": "bert"}
+OPTIMIZER_MODEL_TYPES = by_model_type(lambda a: a.onnx_optimizer) # a view of the architectures registry
 def optimize_graph(path, # the plain `.onnx` graph
                    config, # the model's `config` (architecture, heads, hidden size)
                    output_path, # the optimised `.onnx` file to write
                   ) -> dict:
     "ONNX Runtime's transformer fusions applied to the graph in `path`, written to `output_path`: what was fused, or why nothing was."
-    kind = OPTIMIZER_MODEL_TYPES.get(getattr(config, "model_type", None))
-    if kind is None:
-        return {"applied": False, "reason": f"ONNX Runtime has no transformer optimisation for model_type {config.model_type!r}"}
+    arch = architecture_for(config)
+    kind = arch.onnx_optimizer
+    if kind is None: return {"applied": False, "reason": arch.onnx_reason}
     optimizer = require("onnxruntime.transformers.optimizer")
     heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_heads")
     hidden = getattr(config, "hidden_size", None) or getattr(config, "dim")

@@ -4,77 +4,32 @@
 
 # %% ../nbs/07_fast_forward.ipynb #acf529f0
 from __future__ import annotations
-import functools, importlib.util, types, warnings
+import functools, types, warnings
 from contextlib import contextmanager
 import numpy as np
 import torch
 from torch import nn
-from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+# the first-token forwards live with each family's entry in the architectures registry; imported here under their old names
+from .architectures import (PACKING_ATTENTION, RegistryTable, _at, _bert_layer_first_token, _distilbert_layer_first_token,
+                                          _first_token_attention, first_token_classifier, first_token_layer, packing_reason)
 from .models import _position_offset
 
 # %% auto #0
-__all__ = ['FIRST_TOKEN_HEADS', 'PACKING_ATTENTION', 'last_layer_cls_only', 'pack_batch', 'packed_attention_mask',
-           'packing_supported', 'packed_sentences', 'PackedStepGraphs']
-
-# %% ../nbs/07_fast_forward.ipynb #fe9689ac
-def _at(hidden, positions=None):
-    "The positions of `hidden` the head reads: the first of every row, or the (rows, columns) in `positions`."
-    return hidden[:, :1] if positions is None else hidden[positions[0], positions[1]].unsqueeze(1)
-
-# %% ../nbs/07_fast_forward.ipynb #b893d38e
-def _first_token_attention(attn, q_proj, k_proj, v_proj, hidden, mask, training, positions=None):
-    "Attention of the first position (or of each of `positions`) over its row, with the model's own attention function."
-    batch, length, _ = hidden.shape
-    head = attn.attention_head_size
-    query = _at(hidden, positions)
-    n = query.shape[0]
-    q = q_proj(query).view(n, 1, -1, head).transpose(1, 2)
-    k = k_proj(hidden).view(batch, length, -1, head).transpose(1, 2)
-    v = v_proj(hidden).view(batch, length, -1, head).transpose(1, 2)
-    if positions is not None:
-        rows, cols = positions
-        k, v = k[rows], v[rows] # each query attends over its own row, as far as the mask lets it
-        if mask is not None: mask = mask[rows, :, cols].unsqueeze(2)
-    elif mask is not None and mask.dim() == 4: mask = mask[:, :, :1]
-    eager = importlib.import_module(type(attn).__module__).eager_attention_forward
-    attend = ALL_ATTENTION_FUNCTIONS.get_interface(attn.config._attn_implementation, eager)
-    out, _ = attend(attn, q, k, v, mask, dropout=attn.dropout.p if training else 0.0, scaling=attn.scaling)
-    return out.reshape(n, 1, -1)
-
-# %% ../nbs/07_fast_forward.ipynb #0e8b944f
-def _bert_layer_first_token(self, hidden_states, attention_mask=None, *args, positions=None, **kwargs):
-    sa = self.attention.self
-    context = _first_token_attention(sa, sa.query, sa.key, sa.value, hidden_states, attention_mask, self.training, positions)
-    attended = self.attention.output(context, _at(hidden_states, positions))
-    return self.output(self.intermediate(attended), attended)
-
-# %% ../nbs/07_fast_forward.ipynb #f3c50536
-def _distilbert_layer_first_token(self, hidden_states, attention_mask=None, *args, positions=None, **kwargs):
-    a = self.attention
-    context = _first_token_attention(a, a.q_lin, a.k_lin, a.v_lin, hidden_states, attention_mask, self.training, positions)
-    attended = self.sa_layer_norm(a.out_lin(context) + _at(hidden_states, positions))
-    return self.output_layer_norm(self.ffn(attended) + attended)
+__all__ = ['FIRST_TOKEN_HEADS', 'last_layer_cls_only', 'pack_batch', 'packed_attention_mask', 'packing_supported',
+           'packed_sentences', 'PackedStepGraphs']
 
 # %% ../nbs/07_fast_forward.ipynb #e0484150
-# Heads that read only the first position of the last layer, with where that layer lives.
-FIRST_TOKEN_HEADS = {
-    "BertForSequenceClassification": ("bert.encoder.layer", _bert_layer_first_token),
-    "RobertaForSequenceClassification": ("roberta.encoder.layer", _bert_layer_first_token),
-    "XLMRobertaForSequenceClassification": ("roberta.encoder.layer", _bert_layer_first_token),
-    "CamembertForSequenceClassification": ("roberta.encoder.layer", _bert_layer_first_token),
-    "DistilBertForSequenceClassification": ("distilbert.transformer.layer", _distilbert_layer_first_token),
-}
+# Heads that read only the first position of the last layer, with where that layer lives: a view of the registry's entries.
+FIRST_TOKEN_HEADS = RegistryTable(lambda a: [(a.first_token.classifier, (a.first_token.layers, a.first_token.forward))] if a.first_token else [])
 def _first_token_classifier(model):
     "The transformers classifier inside `model` (a PEFT wrapper or the model itself), if its head reads only [CLS]."
-    for m in model.modules():
-        if type(m).__name__ in FIRST_TOKEN_HEADS and not getattr(m.config, "is_decoder", False): return m
-    return None
+    return first_token_classifier(model)
 
 # %% ../nbs/07_fast_forward.ipynb #9e10c77b
 @contextmanager
 def _last_layer_forward(clf, forward):
     "Within the block, the last encoder layer of `clf` runs `forward`; an enclosing block's forward comes back afterwards."
-    last = clf.get_submodule(FIRST_TOKEN_HEADS[type(clf).__name__][0])[-1]
+    last = clf.get_submodule(first_token_layer(clf).layers)[-1]
     before = last.__dict__.get("forward")
     last.forward = types.MethodType(forward, last)
     try: yield
@@ -91,10 +46,9 @@ def last_layer_cls_only(model, # a sequence classifier (plain, PEFT or quantised
     if clf is None:
         yield False
         return
-    with _last_layer_forward(clf, FIRST_TOKEN_HEADS[type(clf).__name__][1]): yield True
+    with _last_layer_forward(clf, first_token_layer(clf).forward): yield True
 
 # %% ../nbs/07_fast_forward.ipynb #f836c8f9
-PACKING_ATTENTION = ("sdpa", "eager")
 def _first_fit(lengths: list[int], width: int) -> tuple[list[tuple[int, int]], int]:
     "Where each sentence goes, (row, column), first fit and longest first in rows `width` wide; and how many rows that takes."
     room, place = [], [None] * len(lengths)
@@ -145,22 +99,19 @@ def packed_attention_mask(segments, # which sentence each position of a packed r
 def packing_supported(model, # a sequence classifier
                      ) -> bool:
     "Whether `packed_sentences` can run `model`: a head that reads only the first token, and `sdpa` or `eager` attention."
-    # soft prompts (PEFT prompt tuning, P-tuning) are prepended inside PEFT's forward, after packing: their rows can't be packed
-    if getattr(getattr(model, "active_peft_config", None), "is_prompt_learning", False): return False
-    clf = _first_token_classifier(model)
-    return clf is not None and clf.config._attn_implementation in PACKING_ATTENTION
+    return packing_reason(model) is None # why not, where not: `architectures.packing_reason`
 
 # %% ../nbs/07_fast_forward.ipynb #a7e59ce3
 def _packed_last_layer(clf, starts, cls_only: bool):
     "The last layer's forward for a packed batch: each sentence's first position out (computed alone with `cls_only`)."
-    if cls_only: return functools.partial(FIRST_TOKEN_HEADS[type(clf).__name__][1], positions=starts)
+    if cls_only: return functools.partial(first_token_layer(clf).forward, positions=starts)
     def forward(self, *args, **kwargs): return _at(type(self).forward(self, *args, **kwargs), starts)
     return forward
 
 def _check_packing(model):
     if not packing_supported(model):
-        raise ValueError("Packing needs a sentence head that reads only the first token (FIRST_TOKEN_HEADS) and sdpa or eager attention; "
-                         "train with batching='random' or 'length_buckets' instead.")
+        raise ValueError(f"Packing needs a sentence head that reads only the first token (FIRST_TOKEN_HEADS) and sdpa or eager attention "
+                         f"({packing_reason(model)}); train with batching='random' or 'length_buckets' instead.")
 
 @contextmanager
 def packed_sentences(model, # a sequence classifier that `packing_supported`

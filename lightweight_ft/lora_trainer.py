@@ -35,6 +35,9 @@ __all__ = ['PEFT_DEPRECATION_FILTER', 'LOG_WORDS', 'RUN_ARTIFACT_FILES', 'TRACKE
            'training_callbacks', 'RunStepProgress', 'adapter_callbacks', 'adapter_report', 'LoRATrainer',
            'AdaLoraSchedule', 'adapter_optimizer', 'adalora_budget_params', 'adapter_merge_support']
 
+# %% ../nbs/11_lora_trainer.ipynb #e71fe224
+from .architectures import prompt_dims, speedups_line, speedups_report # what each encoder family allows
+
 # %% ../nbs/11_lora_trainer.ipynb #1bc6b338
 import hashlib, pickle, zipfile
 import pyarrow as pa
@@ -785,6 +788,9 @@ class LoRATrainer:
         resumed_from = int(checkpoint.name.split("-")[-1]) if checkpoint is not None else None
         self.train_report = self._report(model, params, t, prec, len(train_dataset), gather_max(int(mem.peak_bytes)), device, resumed_from)
         self.train_report.update(learning_rate=learning_rate_for(t, l), **adapter_report(model, l, t))
+        self.train_report["speedups"] = speedups_report(model, {"first_token_last_layer": None if t.cls_only else "training.cls_only is false",
+                                                                "packing": None if t.batching == "packed" else f"training.batching is {t.batching}"})
+        if env.is_main: print(speedups_line(self.train_report["speedups"]))
         return model
 
     def _check_setup(self, t: TrainingSettings, eval_dataset):

@@ -13,7 +13,8 @@ from torch import nn
 from transformers import AutoModelForSequenceClassification
 from transformers.utils import logging as hf_logging
 from .config_manager import ConfigError
-from .core import TARGET_MODULE_PRESETS, head_modules, in_modules, is_quantized_layer, model_type
+from .architectures import ALL_LINEAR, target_presets
+from .core import head_modules, in_modules, is_quantized_layer, model_type
 
 # %% auto #0
 __all__ = ['MODEL_ALIASES', 'OFFLINE_HELP', 'TOKENIZER_FILES', 'HEAD_PREFIXES', 'packaged_minilm_path', 'resolve_model_path',
@@ -73,14 +74,12 @@ def resolve_target_modules(model, # a sequence classifier
     "A preset name or a list of module names, checked against the model's linear layers."
     mt = model_type(model)
     if isinstance(target_modules, str):
-        presets = TARGET_MODULE_PRESETS.get(mt)
-        if presets is None:
-            raise ValueError(f"No target-module presets for model type {mt!r}; pass a list of module names instead. "
-                             f"Linear layers of this model: {short_linear_names(model)}")
-        if target_modules not in presets:
-            raise ValueError(f"Unknown target-module preset {target_modules!r}; choose one of {sorted(presets)} "
-                             f"or pass a list of module names from {short_linear_names(model)}")
-        return list(presets[target_modules])
+        presets = target_presets(model) # the architecture's (`architectures`); every model has `all_linear`
+        if target_modules in presets: return list(presets[target_modules])
+        # no entry lists it: every linear layer outside the head, by full name (PEFT's `all-linear`, with the whole head out)
+        if target_modules == ALL_LINEAR: return linear_layer_names(model)
+        raise ValueError(f"Unknown target-module preset {target_modules!r} for this {mt} model; choose one of "
+                         f"{sorted(set(presets) | {ALL_LINEAR})} or pass a list of module names from {short_linear_names(model)}")
     names = linear_layer_names(model)
     missing = [t for t in target_modules if not any(n == t or n.endswith("." + t) for n in names)]
     if missing:
@@ -219,7 +218,8 @@ def load_quietly(fn, # a `from_pretrained` (of a model, tokenizer or config clas
     finally:
         hf_logging.set_verbosity(level)
         if bar: hf_logging.enable_progress_bar()
-    odd = sorted(k for k in info.get("missing_keys") or [] if not k.startswith(HEAD_PREFIXES))
+    heads = head_modules(model) # the architecture's head (DeBERTa's `pooler`, ModernBERT's `head`): new, so not in the checkpoint
+    odd = sorted(k for k in info.get("missing_keys") or [] if not k.startswith(HEAD_PREFIXES) and not in_modules(k, heads))
     if odd or info.get("mismatched_keys"):
         warnings.warn(f"{path}: {len(odd)} weight(s) outside the classification head are not in the checkpoint and start random "
                       f"(e.g. {odd[:3]}); mismatched: {info.get('mismatched_keys') or 'none'}. Check that this is the checkpoint you meant.")

@@ -19,9 +19,9 @@ from transformers import AutoModelForSequenceClassification, PreTrainedTokenizer
 from .config_manager import ExperimentConfig
 
 # %% auto #0
-__all__ = ['HUB_OFFLINE_VARIABLES', 'tiny_tokenizer', 'tiny_classifier', 'synthetic_sentiment', 'write_tiny_setup',
-           'synthetic_predictions', 'synthetic_run', 'tiny_base_dir', 'tiny_adapter', 'chromium_path',
-           'open_in_chromium', 'broken_links', 'postgres_bin', 'throwaway_postgres', 'no_network_env']
+__all__ = ['TINY_FAMILIES', 'HUB_OFFLINE_VARIABLES', 'tiny_tokenizer', 'tiny_classifier', 'synthetic_sentiment',
+           'write_tiny_setup', 'synthetic_predictions', 'synthetic_run', 'tiny_base_dir', 'tiny_adapter',
+           'chromium_path', 'open_in_chromium', 'broken_links', 'postgres_bin', 'throwaway_postgres', 'no_network_env']
 
 # %% ../nbs/01_testing.ipynb #1ba9229a
 from .config_manager import method_entry, quantized_method
@@ -50,15 +50,36 @@ def _with_positions(model, n: int):
     model.config.max_position_embeddings = n
     return model
 
+# %% ../nbs/01_testing.ipynb #385638cd
+# Each family's settings beyond the common sizes: what makes its tiny model behave like its real checkpoints where the code
+# can tell (DeBERTa-v3's relative attention, ELECTRA's and ALBERT's smaller embeddings, ModernBERT's local attention,
+# EuroBERT's grouped keys), with every special token inside the tiny tokenizer's vocabulary.
+TINY_FAMILIES = {
+    "xlm-roberta": {"pad_token_id": 1}, "camembert": {"pad_token_id": 1},
+    "deberta-v2": {"relative_attention": True, "pos_att_type": ["p2c", "c2p"], "position_biased_input": False, "norm_rel_ebd": "layer_norm",
+                   "share_att_key": True, "position_buckets": 16, "max_relative_positions": -1},
+    "modernbert": {"global_attn_every_n_layers": 2, "local_attention": 16},
+    "electra": {"embedding_size": 16}, "albert": {"embedding_size": 16},
+    "mpnet": {}, "eurobert": {"num_key_value_heads": 1},
+}
+def _tiny_family(model_type: str, vocab_size: int, hidden: int, layers: int, num_labels: int, positions: int):
+    "A tiny random sequence classifier of `model_type`, from its own config class (`AutoConfig.for_model`)."
+    from transformers import AutoConfig
+    special = {"pad_token_id": 0, "bos_token_id": 2, "eos_token_id": 3, "cls_token_id": 2, "sep_token_id": 3, "mask_token_id": 4}
+    cfg = AutoConfig.for_model(model_type, vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
+                               num_attention_heads=2, max_position_embeddings=positions, num_labels=num_labels,
+                               **{**special, **TINY_FAMILIES[model_type]})
+    return AutoModelForSequenceClassification.from_config(cfg)
+
 # %% ../nbs/01_testing.ipynb #440b5e61
-def tiny_classifier(arch: str = "distilbert", # `distilbert`, `bert` or `roberta`
+def tiny_classifier(arch: str = "distilbert", # a model type of `TINY_FAMILIES`: `distilbert`, `bert`, `roberta`, `modernbert`, ...
                     vocab_size: int = 80, # tokens in the embedding (the tiny tokenizer has about 60)
                     hidden: int = 32, # hidden size
                     layers: int = 2, # encoder layers
                     num_labels: int = 2, # classes of the head
                     seed: int = 0, # seeds the random weights
                     positions: int|None = None): # position embeddings; None: 64 (DistilBERT) or 70. 130 take max_length=128 in every architecture
-    "A randomly initialised sequence classifier of architecture `arch` (`distilbert`, `bert`, `roberta`)."
+    "A randomly initialised sequence classifier of architecture `arch` (a `model_type` of `TINY_FAMILIES`)."
     from transformers import BertConfig, DistilBertConfig, RobertaConfig
     torch.manual_seed(seed)
     if arch == "distilbert":
@@ -67,7 +88,8 @@ def tiny_classifier(arch: str = "distilbert", # `distilbert`, `bert` or `roberta
         cls = BertConfig if arch == "bert" else RobertaConfig
         cfg = cls(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden*2, num_hidden_layers=layers, num_attention_heads=2,
                   max_position_embeddings=70, num_labels=num_labels, pad_token_id=0 if arch == "bert" else 1)
-    else: raise ValueError(f"unknown arch {arch!r}: use distilbert, bert or roberta")
+    elif arch in TINY_FAMILIES: return _tiny_family(arch, vocab_size, hidden, layers, num_labels, positions or 70)
+    else: raise ValueError(f"unknown arch {arch!r}: use distilbert, bert, roberta or one of {sorted(TINY_FAMILIES)}")
     # built at its own size, then grown: the other weights, and the random state after the call, are the same with or without `positions`
     model = AutoModelForSequenceClassification.from_config(cfg)
     return model if positions is None else _with_positions(model, positions)
