@@ -319,7 +319,9 @@ class LoRATrainer:
              ):
         "Train and return the trained model (with `best_metric`, the best validation's weights); its costs go to `train_report`, its loss curve to `train_log`."
         if training is None: settings.setdefault("method", self.method)
-        t, l = training_settings(training, lora, **settings)
+        # sections given whole were validated when they were built: used as they are, not rebuilt
+        if training is not None and not settings: t, l = training, lora if lora is not None else LoraSettings()
+        else: t, l = training_settings(training, lora, **settings)
         self._check_setup(t, eval_dataset)
         _training_precision(self.model, t) # a precision that can't run is refused before the model is touched
         model = self._prepare(t.method, l, t.seed)
