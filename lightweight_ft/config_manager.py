@@ -12,10 +12,11 @@ import yaml
 # %% auto #0
 __all__ = ['BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'TRACKERS', 'ARCHITECTURE_REGISTRY',
            'ADAPTER_REGISTRY', 'TASK_REGISTRY', 'ADAPTER_METHODS', 'DEFAULT_ADAPTER', 'DATA_SOURCES', 'DATA_FORMATS',
-           'TRUNCATION', 'LONG_TEXTS', 'WINDOW_POOLINGS', 'BEST_METRICS', 'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS',
-           'BNB_HUB_KERNELS_ENV', 'BNB_HUB_MODULES', 'ConfigError', 'tracker_names', 'UnknownEntryError', 'Registry',
-           'trains_adapter', 'quantized_method', 'method_entry', 'adapter_names', 'method_names', 'trains_weights',
-           'untrained_method', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'TrainingSettings',
+           'TRUNCATION', 'LONG_TEXTS', 'WINDOW_POOLINGS', 'SPEEDUP_NAMES', 'SPEEDUPS_ENV', 'BEST_METRICS',
+           'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS', 'BNB_HUB_KERNELS_ENV', 'BNB_HUB_MODULES', 'ConfigError',
+           'tracker_names', 'UnknownEntryError', 'Registry', 'trains_adapter', 'quantized_method', 'method_entry',
+           'adapter_names', 'method_names', 'trains_weights', 'untrained_method', 'ModelConfig', 'DataConfig',
+           'LoraSettings', 'QuantizationSettings', 'default_speedups', 'requested_speedups', 'TrainingSettings',
            'learning_rate_for', 'refuse_on_quantized_base', 'check_adapter_combination', 'check_window_settings',
            'ExperimentConfig', 'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml',
            'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset', 'flat_config', 'hub_offline',
@@ -287,6 +288,27 @@ class QuantizationSettings:
         _check(self.quant_type in ("nf4", "fp4"), "quantization.quant_type", f"must be `nf4` or `fp4`, got {self.quant_type!r}")
         _check(self.compute_dtype in ("float32", "bfloat16", "float16"), "quantization.compute_dtype", f"must be float32, bfloat16 or float16, got {self.compute_dtype!r}")
 
+# %% ../nbs/00_config_manager.ipynb #49fc2729
+SPEEDUP_NAMES = ("packing", "cls_only", "fast_dropout", "attention_dropout", "cuda_graphs", "sdpa_without_cudnn", "step_bookkeeping",
+                 "trainable_grad_clip", "frozen_bf16_weights") # each one entry of `speedups.SPEEDUPS`, in the order they are decided
+SPEEDUPS_ENV = "LWFT_SPEEDUPS" # the default of `training.speedups`: `all`, `none`, or names joined by commas
+
+def default_speedups() -> str:
+    "`training.speedups`' default: `$LWFT_SPEEDUPS` where it is set, else `all`."
+    import os
+    return os.environ.get(SPEEDUPS_ENV, "").strip() or "all"
+
+def requested_speedups(value, # `training.speedups`: `all`, `none`, a list of names, or names joined by commas
+                      ) -> tuple[str, ...]:
+    "The speed-up names `value` asks for, in `SPEEDUP_NAMES`' order; an unknown name is refused with the list."
+    if isinstance(value, str):
+        if value.strip() in ("all", "none"): return SPEEDUP_NAMES if value.strip() == "all" else ()
+        value = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = [n for n in value if n not in SPEEDUP_NAMES]
+    _check(not unknown, "training.speedups", f"unknown speed-up {unknown[0]!r}; choose `all`, `none`, or a list of: "
+           f"{', '.join(SPEEDUP_NAMES)} (the default comes from ${SPEEDUPS_ENV} where it is set)" if unknown else "")
+    return tuple(n for n in SPEEDUP_NAMES if n in value)
+
 # %% ../nbs/00_config_manager.ipynb #2100dd5e
 BEST_METRICS = ("accuracy", "f1_macro", "loss") # what validation during training reports (`loss`: lower is better)
 @dataclass
@@ -313,6 +335,7 @@ class TrainingSettings:
     patience: int|None = None # stop after this many validations in a row without a better `best_metric` (None: never stop early)
     save_every: int|None = None # write a checkpoint every N steps into the run's `.partial` folder, so that a killed run resumes from it (None: no checkpoints)
     keep_checkpoints: int = 2 # how many of the latest checkpoints stay on disk
+    speedups: str|list = field(default_factory=default_speedups) # `all`, `none`, or a list of `SPEEDUP_NAMES`: the speed-ups that may apply (`speedups.SPEEDUPS`); default `$LWFT_SPEEDUPS`, else `all`
     @property
     def learning_rate_in_force(self) -> float:
         "The configured learning rate, else the method's default (its entry's; `lora`/`qlora`: plain LoRA's)."
@@ -342,6 +365,7 @@ class TrainingSettings:
         _check(self.patience is None or self.best_metric is not None, "training.patience", "stops on `training.best_metric`: set it too (e.g. best_metric: accuracy)")
         _check(self.best_metric is None or self.eval_every is not None, "training.best_metric", "needs validation during training: set `training.eval_every` (e.g. 50 steps)")
         tracker_names(self.report_to)
+        requested_speedups(self.speedups)
 
 # %% ../nbs/00_config_manager.ipynb #4507df32
 def learning_rate_for(training: TrainingSettings, # the training section

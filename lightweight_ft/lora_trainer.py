@@ -27,22 +27,19 @@ from .models import resolve_target_modules
 from .prediction import Evaluator
 
 # %% auto #0
-__all__ = ['PEFT_DEPRECATION_FILTER', 'LOG_WORDS', 'RUN_ARTIFACT_FILES', 'TRACKER_RUNS', 'lora_config_for', 'prepare_model',
-           'parameter_table', 'FastDropout', 'fast_cpu_dropout', 'RunRecorder', 'BestAdapterKeeper', 'CheckpointError',
-           'split_fingerprint', 'last_checkpoint', 'check_checkpoint', 'log_line', 'NumericProgressCallback',
-           'tracking_callbacks', 'log_run_to_tensorboard', 'read_scalars', 'tracking_group', 'final_scores',
-           'read_wandb_run', 'TrackerRun', 'MLflowRun', 'WandbRun', 'log_finished_run', 'peft_config_for',
-           'training_callbacks', 'RunStepProgress', 'adapter_callbacks', 'adapter_report', 'LoRATrainer',
-           'AdaLoraSchedule', 'adapter_optimizer', 'adalora_budget_params', 'adapter_merge_support']
+__all__ = ['PEFT_DEPRECATION_FILTER', 'lora_config_for', 'prepare_model', 'parameter_table', 'peft_config_for',
+           'adapter_callbacks', 'adapter_report', 'LoRATrainer', 'AdaLoraSchedule', 'adapter_optimizer',
+           'adalora_budget_params', 'adapter_merge_support', 'LOG_WORDS', 'RUN_ARTIFACT_FILES', 'TRACKER_RUNS',
+           'BestAdapterKeeper', 'CheckpointError', 'MLflowRun', 'NumericProgressCallback', 'RunRecorder',
+           'RunStepProgress', 'TrackerRun', 'WandbRun', 'check_checkpoint', 'final_scores', 'last_checkpoint',
+           'log_finished_run', 'log_line', 'log_run_to_tensorboard', 'read_scalars', 'read_wandb_run',
+           'split_fingerprint', 'tracking_callbacks', 'tracking_group', 'training_callbacks', 'FastDropout',
+           'fast_cpu_dropout']
 
 # %% ../nbs/11_lora_trainer.ipynb #e71fe224
-from .architectures import prompt_dims, speedups_line, speedups_report # what each encoder family allows
+from .architectures import speedups_report # what each encoder family allows
 
 # %% ../nbs/11_lora_trainer.ipynb #1bc6b338
-import hashlib, pickle, zipfile
-import pyarrow as pa
-import pyarrow.compute as pc
-from safetensors import safe_open
 from .runs import disk_full_explained, saved_bytes
 
 # %% ../nbs/11_lora_trainer.ipynb #447e99cb
@@ -50,6 +47,19 @@ from .runs import disk_full_explained, saved_bytes
 from .adapters import (AdaLoraSchedule, _prompt_dims, adalora_budget_params, adapter_merge_support, adapter_optimizer,
                                      adapter_summary, entry_callbacks, lora_config_on, peft_config_on, set_up_model)
 _all_ = ["AdaLoraSchedule", "adapter_optimizer", "adalora_budget_params", "adapter_merge_support"]
+
+# %% ../nbs/11_lora_trainer.ipynb #166eb2bb
+# moved to `callbacks` and `speedups`; imported here too, so that code importing them from `lora_trainer` keeps working
+from .callbacks import (LOG_WORDS, RUN_ARTIFACT_FILES, TRACKER_RUNS, BestAdapterKeeper, CheckpointError, MLflowRun,
+    NumericProgressCallback, RunRecorder, RunStepProgress, TrackerRun, WandbRun, _CheckpointExtras, _EXTRA_CALLBACKS, _TRACKING_GROUP,
+    check_checkpoint, final_scores, last_checkpoint, log_finished_run, log_line, log_run_to_tensorboard, read_scalars, read_wandb_run,
+    split_fingerprint, tracking_callbacks, tracking_group, training_callbacks)
+from .speedups import (APPLIED, FastDropout, TrainableGradClip, _attention_without_cudnn, _fast_dropout_attention,
+    _step_bookkeeping_trimmed, fast_cpu_dropout, speedup_plan, speedups_in, speedups_line)
+_all_ = ["LOG_WORDS", "RUN_ARTIFACT_FILES", "TRACKER_RUNS", "BestAdapterKeeper", "CheckpointError", "MLflowRun", "NumericProgressCallback",
+         "RunRecorder", "RunStepProgress", "TrackerRun", "WandbRun", "check_checkpoint", "final_scores", "last_checkpoint", "log_finished_run",
+         "log_line", "log_run_to_tensorboard", "read_scalars", "read_wandb_run", "split_fingerprint", "tracking_callbacks", "tracking_group",
+         "training_callbacks", "FastDropout", "fast_cpu_dropout"]
 
 # %% ../nbs/11_lora_trainer.ipynb #2d72eb08
 PEFT_DEPRECATION_FILTER = dict(message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning) # PEFT's, not the user's
@@ -95,69 +105,8 @@ def parameter_table(config, # a transformers model config (the architecture; no 
         rows.append({"method": f"LoRA r={r} on {target_modules} (adapter only)", "params": lora})
     return rows
 
-# %% ../nbs/11_lora_trainer.ipynb #9edc69cb
-class FastDropout(nn.Module):
-    "`nn.Dropout` whose CPU mask comes from a numpy SFC64 bit generator shared by the model's dropout layers."
-    def __init__(self, p: float, # dropout probability, in [0, 1)
-                 bit_generator: np.random.SFC64, # the NumPy generator the masks draw from (shared by all layers)
-                ):
-        super().__init__()
-        if not 0 <= p < 1: raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-        self.p, self.bit_generator = p, bit_generator
-        self.threshold = round(p * 65536) # a 16-bit draw below this drops the element
-        self.scale = 65536 / (65536 - self.threshold) # keeps every activation's expected value
-    def extra_repr(self): return f"p={self.p}"
-    def mask(self, n: int, # number of values
-            ) -> torch.Tensor:
-        "`n` values, each 0 with probability p and 1/(1-p) otherwise."
-        draws = self.bit_generator.random_raw((n + 3) // 4).view(np.uint16)[:n]
-        out = np.empty(n, np.float32); np.multiply(draws >= self.threshold, np.float32(self.scale), out=out)
-        return torch.from_numpy(out)
-    def forward(self, x, # the activations (dropped only in training mode on the CPU here)
-               ):
-        if not self.training or self.threshold == 0: return x
-        if x.device.type != "cpu": return F.dropout(x, self.p, True)
-        return x * self.mask(x.numel()).view(x.shape).to(x.dtype)
-
-# %% ../nbs/11_lora_trainer.ipynb #77db3c1b
-def _fast_dropout_attention(fallback): # the attention function every other call goes to
-    "Attention (`sdpa`'s arguments) whose weights a module's `FastDropout` drops in training; any other call goes to `fallback`."
-    def attend(module, query, key, value, attention_mask, dropout=0.0, scaling=None, **kwargs):
-        drop = getattr(module, "dropout", None)
-        if not (isinstance(drop, FastDropout) and module.training and dropout > 0) or getattr(module, "is_causal", False):
-            return fallback(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
-        scores = torch.matmul(query, key.transpose(2, 3)) * (query.shape[-1] ** -0.5 if scaling is None else scaling)
-        if attention_mask is not None:
-            scores = (scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min) if attention_mask.dtype == torch.bool
-                      else scores + attention_mask)
-        return torch.matmul(drop(torch.softmax(scores, dim=-1)), value).transpose(1, 2).contiguous(), None
-    return attend
-
-# %% ../nbs/11_lora_trainer.ipynb #501b95cd
-@contextmanager
-def fast_cpu_dropout(model, # the model; on another device than the CPU nothing is swapped
-                     seed: int = 0, # seeds the one generator all dropout layers draw from
-                    ):
-    "Within the block, every `nn.Dropout` of a model on the CPU is a `FastDropout` drawing from one generator seeded by `seed`, attention dropout under `sdpa` included."
-    swapped = []
-    if model_device(model).type == "cpu":
-        bit_generator = np.random.SFC64(seed)
-        for parent in list(model.modules()):
-            for name, child in list(parent.named_children()):
-                if type(child) is nn.Dropout and child.p > 0:
-                    setattr(parent, name, FastDropout(child.p, bit_generator)); swapped.append((parent, name, child))
-    # torch's sdpa drops attention weights with its own bernoulli_ masks (a tenth of a bf16 step): the swapped modules' go through FastDropout
-    sdpa, overridden = ALL_ATTENTION_FUNCTIONS["sdpa"], "sdpa" in ALL_ATTENTION_FUNCTIONS._local_mapping
-    if swapped: ALL_ATTENTION_FUNCTIONS["sdpa"] = _fast_dropout_attention(sdpa)
-    try: yield model
-    finally:
-        if swapped: # the mapping as it was: a local override put back, or none, so transformers' global entry shows through again
-            if overridden: ALL_ATTENTION_FUNCTIONS["sdpa"] = sdpa
-            else: del ALL_ATTENTION_FUNCTIONS["sdpa"]
-        for parent, name, child in swapped: setattr(parent, name, child)
-
 # %% ../nbs/11_lora_trainer.ipynb #51b3a9e9
-class _LengthAwareTrainer(Trainer):
+class _LengthAwareTrainer(TrainableGradClip, Trainer):
     "The HF `Trainer`, with batches packed (`pack_pad_token_id` set; replayed as CUDA graphs with `step_graphs`) or drawn from `LengthBucketSampler`."
     pack_pad_token_id: int|None = None
     pack_cls_only: bool = True
@@ -168,6 +117,7 @@ class _LengthAwareTrainer(Trainer):
         # multiply it by the process count; our heads return a mean: N processes would log N times the loss and step on N times the gradient
         self.model_accepts_loss_kwargs = False
         self._flos_per_token, self._trainable = None, None
+    # not a speed-up: `length_buckets` changes what a batch holds, so it is a batching choice (`training.batching`), not a switch
     def _get_train_sampler(self, train_dataset=None):
         ds = train_dataset if train_dataset is not None else self.train_dataset
         if self.args.train_sampling_strategy != "group_by_length" or not isinstance(ds, RowList): return super()._get_train_sampler(train_dataset)
@@ -182,431 +132,12 @@ class _LengthAwareTrainer(Trainer):
         # a full disk mid-run: the checkpoint's file and the space a checkpoint needs (weights and Adam's two moments), not a SafetensorError
         with disk_full_explained(Path(self.args.output_dir)/f"checkpoint-{self.state.global_step}", saved_bytes(self.model, optimizer_states=2)):
             return super()._save_checkpoint(model, trial)
-    def _clip_grad_norm(self, model):
-        "The gradient norm clipped over the trainable parameters alone (the frozen ones have no gradient): the same norm, without a walk over every weight at each step."
-        if self._trainable is None: self._trainable = [p for p in model.parameters() if p.requires_grad]
-        return self.accelerator.clip_grad_norm_(self._trainable, self.args.max_grad_norm)
     def floating_point_ops(self, inputs):
         "The Trainer's count (6 x tokens x parameters), with the parameters counted once per run rather than at every step."
         if self._flos_per_token is None:
             self._flos_per_token = 6 * self.model.num_parameters(exclude_embeddings=True) if hasattr(self.model, "num_parameters") else 0
         ids = inputs.get(getattr(self.model, "main_input_name", "input_ids"))
         return self._flos_per_token * ids.numel() if ids is not None else 0
-
-# %% ../nbs/11_lora_trainer.ipynb #ac043eab
-def _log_row(logs: dict) -> dict|None:
-    "A `train_log.csv` row from one entry of the `Trainer`'s log history (None for entries without a loss or a score)."
-    row = {"step": logs.get("step"), "epoch": round(logs.get("epoch") or 0, 4), "loss": logs.get("loss"), "eval_loss": logs.get("eval_loss"),
-           "eval_accuracy": logs.get("eval_accuracy"), "learning_rate": logs.get("learning_rate")}
-    return row if any(row[k] is not None for k in ("loss", "eval_loss", "eval_accuracy")) else None
-
-# %% ../nbs/11_lora_trainer.ipynb #2feac9cb
-class RunRecorder(TrainerCallback):
-    "Collects loss/eval rows from the `Trainer`'s log history (which a resumed run carries over) and this session's training wall time."
-    def __init__(self): self.rows, self.train_time_s, self._t0 = [], 0.0, None
-    def on_train_begin(self, args, # the Trainer's `TrainingArguments`
-                       state, # the Trainer's `TrainerState`
-                       control, # the Trainer's `TrainerControl`
-                       **kw, # the Trainer's other callback arguments (unused)
-                      ): self._t0 = time.perf_counter()
-    def on_train_end(self, args, # the Trainer's `TrainingArguments`
-                     state, # the Trainer's `TrainerState`
-                     control, # the Trainer's `TrainerControl`
-                     **kw, # the Trainer's other callback arguments (unused)
-                    ):
-        self.train_time_s = time.perf_counter() - self._t0
-        self.rows = [row for row in map(_log_row, state.log_history) if row is not None]
-
-# %% ../nbs/11_lora_trainer.ipynb #0cb3a26e
-class BestAdapterKeeper(TrainerCallback):
-    "Keeps the trainable weights of the best validation score by `metric`, stops after `patience` validations without a better one, and restores the best at the end."
-    def __init__(self, model, # the model the Trainer trains (its trainable parameters are copied)
-                 metric: str = "accuracy", # `accuracy`, `f1_macro` or `loss` (`BEST_METRICS`)
-                 patience: int|None = None): # validations in a row without a better score before training stops; None: never
-        self.model, self.metric, self.patience = model, metric, patience
-        self.best_value = self.best_step = self.weights = None
-        self.since_best = 0
-    def better(self, value, # a validation score of `metric`
-              ) -> bool:
-        if self.best_value is None: return True
-        return value < self.best_value if self.metric == "loss" else value > self.best_value
-    def on_step_end(self, args, # the Trainer's `TrainingArguments`
-                    state, # the Trainer's `TrainerState`
-                    control, # the Trainer's `TrainerControl`
-                    **kw, # the Trainer's other callback arguments (unused)
-                   ):
-        if state.global_step >= state.max_steps: control.should_evaluate = True # the last step is scored too
-    def on_evaluate(self, args, # the Trainer's `TrainingArguments`
-                    state, # the Trainer's `TrainerState`
-                    control, # the Trainer's `TrainerControl`
-                    metrics=None, # the validation's `eval_*` metrics; None: nothing scored
-                    **kw, # the Trainer's other callback arguments (unused)
-                   ):
-        value = (metrics or {}).get(f"eval_{self.metric}")
-        if value is None: return
-        if self.better(value):
-            self.best_value, self.best_step, self.since_best = float(value), state.global_step, 0
-            self.weights = {n: p.detach().to("cpu", copy=True) for n, p in self.model.named_parameters() if p.requires_grad}
-        else: self.since_best += 1
-        if self.patience and self.since_best >= self.patience: control.should_training_stop = True
-    def on_train_end(self, args, # the Trainer's `TrainingArguments`
-                     state, # the Trainer's `TrainerState`
-                     control, # the Trainer's `TrainerControl`
-                     **kw, # the Trainer's other callback arguments (unused)
-                    ): self.restore()
-    def restore(self):
-        "Put the kept weights back into the model."
-        if self.weights is None: return
-        params = dict(self.model.named_parameters())
-        with torch.no_grad():
-            for n, w in self.weights.items(): params[n].copy_(w)
-    def state_dict(self) -> dict: return {k: getattr(self, k) for k in ("best_value", "best_step", "since_best", "weights")}
-    def load_state_dict(self, state: dict, # what `state_dict` returned: best value, step, validations since, weights
-                       ):
-        for k, v in state.items(): setattr(self, k, v)
-
-# %% ../nbs/11_lora_trainer.ipynb #8e6bd61c
-_EXTRAS_FILE = "lwft_extras_rank{rank}.pt"
-def _dropout_generator(model):
-    return next((m.bit_generator for m in model.modules() if isinstance(m, FastDropout)), None)
-
-def _plain_generator_state(state: dict|None) -> dict|None:
-    "A numpy bit generator's state with its arrays as lists of ints: data `torch.load(weights_only=True)` reads without unpickling code."
-    if state is None: return None
-    return {k: _plain_generator_state(v) if isinstance(v, dict) else [int(x) for x in v] if isinstance(v, np.ndarray)
-            else int(v) if isinstance(v, np.integer) else v for k, v in state.items()}
-
-# %% ../nbs/11_lora_trainer.ipynb #f040f970
-class CheckpointError(ValueError):
-    "A checkpoint that can't be resumed from; the message names the file or split and the fix."
-
-def _column_hash(h, column: pa.ChunkedArray):
-    "Feed a column's values, and for list columns each row's length, into the hash `h`, in row order."
-    arr = column.combine_chunks()
-    while pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
-        h.update(np.asarray(pc.list_value_length(arr).fill_null(-1), dtype=np.int64).tobytes()); arr = arr.flatten()
-    values = arr.to_numpy(zero_copy_only=False)
-    h.update(np.ascontiguousarray(values.astype(np.float64 if values.dtype.kind == "f" else np.int64)).tobytes())
-
-def split_fingerprint(dataset, # a tokenised split (`tokenize_texts`): `input_ids` and `labels`, `token_type_ids` where there are
-                     ) -> dict:
-    "`{rows, sha256}` of a tokenised split: its row count and a hash of its token ids and labels in row order; any edit of a text or a label changes it."
-    h = hashlib.sha256()
-    table = dataset.with_format("arrow")[:] # the rows as the split holds them (a selection's, in its order)
-    for col in ("input_ids", "token_type_ids", "labels"):
-        if col in table.column_names: h.update(col.encode()); _column_hash(h, table.column(col))
-    return {"rows": len(dataset), "sha256": h.hexdigest()}
-
-# %% ../nbs/11_lora_trainer.ipynb #954bd84f
-class _CheckpointExtras(TrainerCallback):
-    "Writes beside each checkpoint what the Trainer's lacks: this process's `FastDropout` stream and the best weights kept so far."
-    def __init__(self, model, keeper: BestAdapterKeeper|None, rank: int = 0, splits: dict|None = None):
-        self.model, self.keeper, self.path = model, keeper, _EXTRAS_FILE.format(rank=rank)
-        self.splits, self._fingerprints = splits or {}, None # {name: tokenised split}: their fingerprints go in each checkpoint
-    def fingerprints(self) -> dict:
-        if self._fingerprints is None: self._fingerprints = {k: split_fingerprint(ds) for k, ds in self.splits.items() if ds is not None}
-        return self._fingerprints
-    def on_save(self, args, state, control, **kw):
-        folder = Path(args.output_dir)/f"checkpoint-{state.global_step}"; folder.mkdir(parents=True, exist_ok=True)
-        bits = _dropout_generator(self.model)
-        with disk_full_explained(folder, saved_bytes(self.model)):
-            torch.save({"dropout": _plain_generator_state(bits.state) if bits is not None else None, "data": self.fingerprints(),
-                        "keeper": self.keeper.state_dict() if self.keeper else None}, folder/self.path)
-    def load(self, checkpoint):
-        "Continue the dropout stream and the kept best weights of `checkpoint` (called after `fast_cpu_dropout` swapped the layers in)."
-        path = Path(checkpoint)/self.path
-        if not path.exists(): return # another process count wrote it: this process's stream starts from its seed
-        extras = torch.load(path, map_location="cpu", weights_only=True) # plain data and tensors: nothing in it runs
-        bits = _dropout_generator(self.model)
-        if bits is not None and extras["dropout"] is not None: bits.state = extras["dropout"]
-        if self.keeper is not None and extras["keeper"] is not None: self.keeper.load_state_dict(extras["keeper"])
-    def check_data(self, checkpoint):
-        "`CheckpointError` naming the split when this run's data differs from the data `checkpoint` was trained on (rows or content)."
-        path = Path(checkpoint)/self.path
-        if not path.exists(): return
-        recorded = (torch.load(path, map_location="cpu", weights_only=True) or {}).get("data") or {}
-        for name, now in self.fingerprints().items():
-            then = recorded.get(name)
-            if then is not None and then != now:
-                raise CheckpointError(f"the {name} split differs from the one the checkpoint {checkpoint} was trained on ({then['rows']} rows, "
-                                      f"hash {then['sha256'][:12]} then; {now['rows']} rows, hash {now['sha256'][:12]} now): the data changed "
-                                      f"since the run stopped, and resuming would go on with other data. Restore the data, or start over: "
-                                      f"lwft train --overwrite (run_experiment(..., overwrite=True)), or delete {Path(checkpoint).parent}.")
-
-# %% ../nbs/11_lora_trainer.ipynb #b345b5aa
-def last_checkpoint(folder, # the Trainer's output folder holding `checkpoint-STEP` folders
-                   ) -> Path|None:
-    "The latest complete checkpoint (`checkpoint-STEP`) in `folder`, or None; one killed while it was written is passed over."
-    folder = Path(folder)
-    if not folder.is_dir(): return None
-    complete = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
-                and (p/"trainer_state.json").exists() and (p/_EXTRAS_FILE.format(rank=0)).exists()] # both written last
-    return max(complete, key=lambda p: int(p.name.split("-")[-1]), default=None)
-
-# %% ../nbs/11_lora_trainer.ipynb #aaada44d
-# the files a resume reads; training_args.bin is written beside them but never read back
-_RESUME_SKIPS = ("training_args.bin",)
-def check_checkpoint(checkpoint, # a `checkpoint-STEP` folder to resume from
-                    ) -> Path:
-    """`checkpoint`, once every file a resume reads is what the Trainer or this package writes: safetensors whole, JSON that parses,
-    and pickles (`rng_state.pth`, `optimizer.pt`, ...) that load as plain data with `weights_only=True`, so that nothing in them can
-    run; `CheckpointError` names the first file that is not, and the fix."""
-    from transformers.trainer_pt_utils import safe_globals # the numpy types the Trainer's rng_state.pth holds, and no more
-    checkpoint = Path(checkpoint)
-    fix = (f"Delete {checkpoint} to resume from the checkpoint before it, or start over: lwft train --overwrite "
-           f"(run_experiment(..., overwrite=True)), or delete {checkpoint.parent}.")
-    for f in sorted(p for p in checkpoint.rglob("*") if p.is_file() and p.name not in _RESUME_SKIPS):
-        try:
-            if f.suffix == ".safetensors":
-                with safe_open(str(f), "pt"): pass # reads the header and checks it against the file's size
-            elif f.suffix == ".json": json.loads(f.read_text())
-            elif f.suffix in (".pt", ".pth", ".bin"):
-                with safe_globals(): torch.load(f, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(f)) # mmap: read, not copied
-        except pickle.UnpicklingError as e:
-            what = next((l.strip() for l in str(e).splitlines() if "GLOBAL" in l or "Unsupported" in l), str(e).splitlines()[0] if str(e) else "")
-            raise CheckpointError(f"{f} holds more than a checkpoint's data ({what}); it is not loaded, because unpickling it could run code "
-                                  f"it carries. A checkpoint is only read when this package wrote it. {fix}") from None
-        except Exception as e:
-            raise CheckpointError(f"{f} is damaged or incomplete ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}), so the "
-                                  f"run can't resume from it. {fix}") from None
-    return checkpoint
-
-# %% ../nbs/11_lora_trainer.ipynb #7eeb049c
-LOG_WORDS = {"loss": "loss", "grad_norm": "gradient norm", "learning_rate": "learning rate", "eval_loss": "validation loss",
-             "eval_accuracy": "validation accuracy", "eval_f1_macro": "validation F1 (macro)", "train_loss": "mean training loss",
-             "train_runtime": "seconds", "train_samples_per_second": "samples/s"}
-_LOG_LEFT_OUT = {"total_flos", "epoch", "step", "train_steps_per_second", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second"}
-def log_line(logs: dict, # what the Trainer logged at a step
-             step: int|None = None, # the step; None: not shown
-             max_steps: int|None = None, # the run's steps; None: not shown
-            ) -> str:
-    "The Trainer's `logs` as one line a person reads: where training is, then each value in words, to 4 significant digits."
-    head = " ".join(p for p in (f"step {step}" + (f"/{max_steps}" if max_steps else "") if step is not None else "",
-                                f"(epoch {logs['epoch']:.2f})" if isinstance(logs.get("epoch"), (int, float)) else "") if p)
-    body = ", ".join(f"{LOG_WORDS.get(k, k.replace('_', ' '))} {f'{v:.4g}' if isinstance(v, float) else v}"
-                     for k, v in logs.items() if k not in _LOG_LEFT_OUT)
-    return f"{head}: {body}" if head else body
-
-# %% ../nbs/11_lora_trainer.ipynb #483546ce
-class NumericProgressCallback(ProgressCallback):
-    "transformers' progress bar, its log lines written for a person (`log_line`: `step 50/274 (epoch 0.36): loss 0.6931, ...`), not as dictionaries."
-    def on_log(self, args, # the Trainer's `TrainingArguments`
-               state, # the Trainer's `TrainerState`
-               control, # the Trainer's `TrainerControl`
-               logs=None, # the values logged at this step; None: none
-               **kwargs, # the Trainer's other callback arguments (unused)
-              ):
-        if state.is_world_process_zero and self.training_bar is not None:
-            self.training_bar.write(log_line(logs or {}, getattr(state, "global_step", None), getattr(state, "max_steps", None)))
-
-# %% ../nbs/11_lora_trainer.ipynb #d375d67f
-def tracking_callbacks(training: TrainingSettings, # the run's `training` section (`report_to`)
-                       log_dir, # where TensorBoard's events go
-                       run: dict|None = None, # `TrackerRun`'s arguments for MLflow and W&B (name, config, group, keep_open); None: its defaults
-                      ) -> tuple[list[str], list]:
-    "`(integrations the Trainer reports to itself, callbacks to add)` for `training.report_to`."
-    names = tracker_names(training.report_to)
-    # MLflow and W&B through our own callbacks, not the Trainer's integrations: ours log the run's config, not the
-    # TrainingArguments, and stay open for the final scores and files (`log_finished_run`)
-    callbacks = [TRACKER_RUNS[n](**(run or {})) for n in names if n in TRACKER_RUNS]
-    if "tensorboard" not in names: return [], callbacks
-    # imported here: tensorboard is an optional extra (lightweight-ft[tensorboard]), checked installed by tracker_names
-    from torch.utils.tensorboard import SummaryWriter
-    from transformers.integrations import TensorBoardCallback
-    return [], callbacks + [TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(log_dir)))]
-
-# %% ../nbs/11_lora_trainer.ipynb #c0fd252a
-def log_run_to_tensorboard(log_dir, # folder of the run's TensorBoard events
-                           config: dict, # the run's config as a nested dict
-                           metrics: dict, # the final metrics (`metrics.json`); numeric ones are logged
-                           step: int, # the training step the final values are logged at
-                          ):
-    "Add a run's config (as text and hyperparameters) and its final numeric metrics (`final/<name>` at `step`) to the events in `log_dir`."
-    from torch.utils.tensorboard import SummaryWriter # optional extra, see tracking_callbacks
-    flat = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in flat_config(config).items() if v is not None}
-    numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    with SummaryWriter(log_dir=str(log_dir)) as w:
-        w.add_text("config", "```\n" + json.dumps(config, indent=1, default=str) + "\n```", step)
-        for k, v in numbers.items(): w.add_scalar(f"final/{k}", v, step)
-        w.add_hparams(flat, {f"hparam/{k}": v for k, v in numbers.items() if k in ("accuracy", "f1", "roc_auc")}, run_name=".")
-
-# %% ../nbs/11_lora_trainer.ipynb #9f3cbc91
-def read_scalars(log_dir, # folder of TensorBoard event files
-                ) -> pd.DataFrame:
-    "`tag, step, value` of every scalar in the TensorBoard event files of `log_dir`."
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator # optional extra
-    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
-    events.Reload()
-    return pd.DataFrame([{"tag": t, "step": e.step, "value": e.value} for t in events.Tags()["scalars"] for e in events.Scalars(t)],
-                        columns=["tag", "step", "value"])
-
-# %% ../nbs/11_lora_trainer.ipynb #d8c0318e
-_TRACKING_GROUP: list = [] # the groups `tracking_group` opened, innermost last
-
-@contextmanager
-def tracking_group(name: str, # the group: a sweep's name, a search's
-                  ):
-    "Group the MLflow and W&B runs started in the block under `name` (MLflow: the tag `lwft.group`; W&B: the run's group)."
-    _TRACKING_GROUP.append(str(name))
-    try: yield
-    finally: _TRACKING_GROUP.pop()
-
-def _numbers(values: dict|None) -> dict:
-    return {k: float(v) for k, v in (values or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-
-def final_scores(metrics: dict, # a run's `metrics.json`
-                ) -> dict:
-    "A run's final numbers as tracker metrics: `final/<name>` for each number, `final/<name>_ci_low` and `_ci_high` for each interval."
-    out = {f"final/{k}": v for k, v in _numbers(metrics).items()}
-    for k, bounds in (metrics.get("ci") or {}).items():
-        if isinstance(bounds, (list, tuple)) and len(bounds) == 2 and None not in bounds:
-            out[f"final/{k}_ci_low"], out[f"final/{k}_ci_high"] = float(bounds[0]), float(bounds[1])
-    return out
-
-RUN_ARTIFACT_FILES = ("config.yaml", "metrics.json", "train_log.csv", "predictions.csv", "data_splits.json") # logged by `TrackerRun.finish`
-
-# %% ../nbs/11_lora_trainer.ipynb #d1f0e9b1
-def _wandb_records(path: Path):
-    "The protobuf records of a W&B run file (`run-<id>.wandb`): LevelDB's log format, 32 KiB blocks, after W&B's 7-byte header."
-    from wandb.proto import wandb_internal_pb2 # optional: W&B's own record type
-    data, block, pos, chunk = path.read_bytes(), 32768, 7, b""
-    if data[:4] != b":W&B": raise ValueError(f"{path} is not a W&B run file (it starts with {data[:4]!r}, not b':W&B').")
-    while pos + 7 <= len(data):
-        if block - pos % block < 7: pos += block - pos % block; continue # a block's tail too short for a header is padding
-        length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
-        if kind == 0 and length == 0: break # zeros: the writer stopped here
-        chunk += data[pos + 7:pos + 7 + length]; pos += 7 + length
-        if kind in (1, 4): # a whole record, or a record's last piece
-            record = wandb_internal_pb2.Record(); record.ParseFromString(chunk); chunk = b""
-            yield record
-
-def read_wandb_run(folder, # where the run is: `WANDB_DIR` or below it (an offline run's `offline-run-*` folder)
-                   run_id: str|None = None, # the run's id (`WandbRun.run_id`); None: the only run under `folder`
-                  ) -> dict:
-    "An offline W&B run read back from its run file: `name, group, config, history` (a DataFrame, one row per step), `summary, artifacts, exit_code`."
-    files = sorted(Path(folder).glob(f"**/run-{run_id or '*'}.wandb"))
-    if len(files) != 1: raise FileNotFoundError(f"{len(files)} W&B run files for run {run_id or 'any'} under {folder}; pass the run's id or its folder.")
-    out = {"name": None, "group": None, "config": {}, "summary": {}, "artifacts": {}, "exit_code": None}
-    history = []
-    for r in _wandb_records(files[0]):
-        kind = r.WhichOneof("record_type")
-        key = lambda item: item.key or "/".join(item.nested_key)
-        if kind == "run":
-            out.update(name=r.run.display_name, group=r.run.run_group or None)
-            out["config"].update({key(i): json.loads(i.value_json) for i in r.run.config.update})
-        elif kind == "config": out["config"].update({key(i): json.loads(i.value_json) for i in r.config.update})
-        elif kind == "history": history.append({key(i): json.loads(i.value_json) for i in r.history.item})
-        elif kind == "summary": out["summary"].update({key(i): json.loads(i.value_json) for i in r.summary.update if key(i)})
-        elif kind == "artifact": out["artifacts"][r.artifact.name] = sorted(e.path for e in r.artifact.manifest.contents)
-        elif kind == "exit": out["exit_code"] = r.exit.exit_code
-    out["config"].pop("_wandb", None)
-    out["history"] = pd.DataFrame(history).rename(columns={"_step": "step"})
-    return out
-
-# %% ../nbs/11_lora_trainer.ipynb #fd5ce5e7
-class TrackerRun(TrainerCallback):
-    "One run in an experiment tracker, fed by the `Trainer`: config as parameters, logged numbers as metrics per step; `finish` adds the run folder's results."
-    def __init__(self, name: str|None = None, # the run's name in the tracker; None: the tracker's own
-                 config: dict|None = None, # the run's config (nested), logged as parameters
-                 group: str|None = None, # the run's group; None: `tracking_group`'s, if any
-                 keep_open: bool = False, # leave the run open when training ends, for `finish` (`run_experiment` does)
-                ):
-        self.name, self.config, self.keep_open, self.run_id, self.closed = name, config or {}, keep_open, None, False
-        self.group = group if group is not None else (_TRACKING_GROUP[-1] if _TRACKING_GROUP else None)
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        if self.run_id is None: self.run_id = self._start()
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        values = _numbers(logs)
-        if self.run_id is not None and not self.closed and values: self._log(values, state.global_step)
-
-    def on_train_end(self, args, state, control, **kwargs):
-        if not self.keep_open: self.close()
-
-    def finish(self, run_dir, # the written run folder (`metrics.json`, the adapter, ...)
-              ):
-        "Log the run folder's final scores (`final_scores`, at its last step), its files (`RUN_ARTIFACT_FILES`) and adapter; close the run."
-        if self.run_id is None or self.closed: return
-        run_dir = Path(run_dir)
-        metrics = json.loads((run_dir/"metrics.json").read_text())
-        self._final(final_scores(metrics), int(metrics.get("steps") or 0))
-        self._files([run_dir/f for f in RUN_ARTIFACT_FILES if (run_dir/f).exists()], run_dir/"adapter" if (run_dir/"adapter").is_dir() else None)
-        self.close()
-
-    def close(self, failed: bool = False, # mark the run failed (the training or its evaluation raised)
-             ):
-        "End the run in the tracker, once."
-        if self.run_id is not None and not self.closed: self._end(failed)
-        self.closed = True
-
-class MLflowRun(TrackerRun):
-    "A `TrackerRun` in MLflow: the store of `MLFLOW_TRACKING_URI` (else MLflow's default), the experiment `MLFLOW_EXPERIMENT_NAME` (else `lightweight-ft`); a new experiment in an SQLite store keeps its artifacts beside the database (`mlartifacts/`)."
-    def _start(self) -> str:
-        from mlflow import MlflowClient # optional: checked installed by tracker_names
-        from mlflow.entities import Param
-        self.client = MlflowClient()
-        name = os.environ.get("MLFLOW_EXPERIMENT_NAME", "lightweight-ft")
-        exp = self.client.get_experiment_by_name(name)
-        if exp is None:
-            # MLflow's own default is `./mlruns` under whatever folder the process runs in
-            store = self.client.tracking_uri
-            where = (Path(store.removeprefix("sqlite:///")).absolute().parent/"mlartifacts").as_uri() if store.startswith("sqlite:///") else None
-            try: exp_id = self.client.create_experiment(name, artifact_location=where)
-            except Exception: exp_id = self.client.get_experiment_by_name(name).experiment_id # another worker created it first
-        else: exp_id = exp.experiment_id
-        run_id = self.client.create_run(exp_id, run_name=self.name, tags={"lwft.group": self.group} if self.group else {}).info.run_id
-        params = [Param(k, str(v)[:6000]) for k, v in flat_config(self.config).items()] # MLflow's limits: 6000 characters, 100 a batch
-        for i in range(0, len(params), 100): self.client.log_batch(run_id, params=params[i:i + 100])
-        return run_id
-    def _log(self, values: dict, step: int):
-        from mlflow.entities import Metric
-        now = int(time.time() * 1000)
-        self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, step) for k, v in values.items()])
-    _final = _log
-    def _files(self, files: list, adapter):
-        for f in files: self.client.log_artifact(self.run_id, str(f), "run")
-        if adapter is not None: self.client.log_artifacts(self.run_id, str(adapter), "adapter")
-    def _end(self, failed: bool): self.client.set_terminated(self.run_id, "FAILED" if failed else "FINISHED")
-
-def _artifact_name(text: str) -> str: return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "run"
-
-class WandbRun(TrackerRun):
-    "A `TrackerRun` in W&B: the project `WANDB_PROJECT` (else `lightweight-ft`); `WANDB_MODE=offline` keeps it on disk for `wandb sync`."
-    def _start(self) -> str:
-        import wandb # optional: checked installed by tracker_names
-        try: self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "lightweight-ft"), name=self.name, group=self.group,
-                                   config=self.config, reinit="create_new")
-        except Exception as e:
-            raise RuntimeError(f"W&B could not start a run ({type(e).__name__}: {e}). Log in with `wandb login`, or set WANDB_MODE=offline "
-                               "to keep the run on disk and upload it later with `wandb sync`; or set training.report_to without wandb.") from e
-        return self.run.id
-    def _log(self, values: dict, step: int): self.run.log(values, step=step)
-    def _final(self, values: dict, step: int): self.run.summary.update(values)
-    def _files(self, files: list, adapter):
-        import wandb
-        name = _artifact_name(self.name or self.run.id)
-        art = wandb.Artifact(f"{name}-run", type="run-files")
-        for f in files: art.add_file(str(f))
-        self.run.log_artifact(art)
-        if adapter is not None:
-            art = wandb.Artifact(f"{name}-adapter", type="model"); art.add_dir(str(adapter)); self.run.log_artifact(art)
-    def _end(self, failed: bool): self.run.finish(exit_code=1 if failed else 0)
-
-TRACKER_RUNS = {"mlflow": MLflowRun, "wandb": WandbRun} # `training.report_to` name: its `TrackerRun`
-
-# %% ../nbs/11_lora_trainer.ipynb #df5d9546
-def log_finished_run(run_dir, # the finished run's folder (`metrics.json`, `train_log.csv`)
-                     cfg: ExperimentConfig, # the run's config
-                     tracker_runs=(), # the run's open `TrackerRun`s (MLflow, W&B: `LoRATrainer.tracker_runs`), finished here
-                    ):
-    "Finish the run's MLflow and W&B runs (`TrackerRun.finish`); when `cfg.training.report_to` names TensorBoard, add the finished run's config and final metrics (`metrics.json`) to `run_dir/tensorboard`."
-    run_dir = Path(run_dir)
-    for r in tracker_runs: r.finish(run_dir)
-    if "tensorboard" not in tracker_names(cfg.training.report_to): return
-    log = pd.read_csv(run_dir/"train_log.csv") if (run_dir/"train_log.csv").exists() else None
-    step = int(log["step"].max()) if log is not None and len(log) else 0
-    log_run_to_tensorboard(run_dir/"tensorboard", cfg.to_dict(), json.loads((run_dir/"metrics.json").read_text()), step)
 
 # %% ../nbs/11_lora_trainer.ipynb #bb8cebe4
 def peft_config_for(model, # the base model (quantised or not) whose modules the targets are checked against
@@ -618,30 +149,6 @@ def peft_config_for(model, # the base model (quantised or not) whose modules the
     lora = lora or LoraSettings(**settings)
     prompt = ADAPTER_REGISTRY[lora.adapter].soft_prompt
     return peft_config_on(model, lora, None if prompt else resolve_target_modules(model, lora.target_modules))
-
-# %% ../nbs/11_lora_trainer.ipynb #c15a02ca
-_EXTRA_CALLBACKS: list = []
-@contextmanager
-def training_callbacks(*callbacks, # `TrainerCallback`s added to every training in the block
-                      ):
-    "Within the block, every `LoRATrainer.train` also runs `callbacks` (the search's pruning), without passing them down through `run_experiment`."
-    _EXTRA_CALLBACKS.extend(callbacks)
-    try: yield
-    finally:
-        for c in callbacks: _EXTRA_CALLBACKS.remove(c)
-
-# %% ../nbs/11_lora_trainer.ipynb #19ebfb3c
-class RunStepProgress(TrainerCallback):
-    "Shows on a sweep's progress bar which run is training and at which step (redrawn at most twice a second)."
-    def __init__(self, bar, # the sweep's `tqdm` bar
-                 run_id: str, # the run's name in the sweep
-                 every_s: float = 0.5): # least time between two redraws
-        self.bar, self.run_id, self.every_s, self.drawn = bar, run_id, every_s, -math.inf
-    def on_step_end(self, args, state, control, **kwargs):
-        now = time.monotonic()
-        last = state.global_step == state.max_steps
-        self.bar.set_postfix_str(f"{self.run_id}: step {state.global_step}/{state.max_steps}", refresh=last or now - self.drawn >= self.every_s)
-        if last or now - self.drawn >= self.every_s: self.drawn = now
 
 # %% ../nbs/11_lora_trainer.ipynb #901d49d1
 def adapter_callbacks(model, # the model, with its PEFT adapter (or a model without one)
@@ -688,45 +195,14 @@ def _train_columns(ds): return ds.select_columns([c for c in ("input_ids", "toke
 
 # %% ../nbs/11_lora_trainer.ipynb #da42a45e
 def _graphs_apply(model, t: TrainingSettings, prec: str) -> bool:
-    "Whether the packed step runs as CUDA graphs: asked for, packed, one process on a GPU, fp32, the model's own loss, no quantised layers (bitsandbytes kernels stay eager)."
-    # fp32 only: graphed bf16 steps of a BERT model ended in an illegal memory access on an H200 (torch 2.11), though a DistilBERT one ran
-    return (t.cuda_graphs and prec == "fp32" and t.batching == "packed" and not t.class_weights and model_device(model).type == "cuda"
-            and dist_env().world_size == 1 and not is_quantized(model) and packing_supported(model))
+    "Whether the packed step runs as CUDA graphs: `speedup_plan` applies `cuda_graphs` (packed, one process on a GPU, fp32, the model's own loss, no quantised layers)."
+    return speedup_plan(model, t, prec)["cuda_graphs"] == APPLIED
 
 def _training_precision(model, t: TrainingSettings) -> str:
     "The precision a run trains in: `resolve_precision`'s, except that `auto` takes fp32 where the fp32 step replays as CUDA graphs (4.5x the eager bf16 step on an H200)."
     try: prec = resolve_precision(t.precision, model_device(model), key="config key `training.precision`")
     except ValueError as e: raise ConfigError(str(e)) from None
     return "fp32" if t.precision == "auto" and _graphs_apply(model, t, "fp32") else prec
-
-@contextmanager
-def _attention_without_cudnn(device):
-    "On a GPU, `sdpa` without the cuDNN backend within the block: it plans each new shape (milliseconds), and packed batches change shape every step."
-    if torch.device(device).type != "cuda":
-        yield
-        return
-    from torch.nn.attention import SDPBackend, sdpa_kernel
-    with sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]): yield
-
-@contextmanager
-def _step_bookkeeping_trimmed(model): # the model the Trainer trains
-    """Within the block, `model.train()` walks the model once and then returns at once while nothing put it in eval mode, and
-    `model.zero_grad()` clears the trainable parameters' gradients alone: the Trainer calls both at every step, and each walks every module or weight."""
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    train, walked = model.train, [False]
-    def train_if_needed(mode: bool = True):
-        # the first call walks: a PEFT wrapper is made in training mode around a model loaded in eval mode; eval() walks and resets
-        if mode and walked[0] and model.training: return model
-        walked[0] = mode
-        return train(mode)
-    def zero_trainable_grads(set_to_none: bool = True):
-        for p in trainable:
-            if p.grad is None: continue
-            if set_to_none: p.grad = None
-            else: p.grad.detach_(); p.grad.zero_()
-    model.train, model.zero_grad = train_if_needed, zero_trainable_grads
-    try: yield model
-    finally: del model.train, model.zero_grad
 
 # %% ../nbs/11_lora_trainer.ipynb #72e5d539
 class LoRATrainer:
@@ -736,6 +212,7 @@ class LoRATrainer:
     tracking_run = None # `TrackerRun`'s arguments for MLflow and W&B (name, config, group, keep_open); None: the training and lora settings as config
     tracker_runs = () # the last training's `TrackerRun`s (MLflow, W&B)
     other_splits = None # {name: tokenised split} besides training and validation (the test split) fingerprinted in each checkpoint
+    speedups = {} # the last training's `speedup_plan`: {speed-up: "applied" | why not}
     def __init__(self, model, # the base model to train (from `ModelLoader.load_model`)
                  tokenizer, # its tokenizer (the pad token id)
                  output_dir: str|None = None, # where the Trainer writes checkpoints (`training.save_every`); None: a temporary folder
@@ -757,7 +234,9 @@ class LoRATrainer:
              ):
         "Train and return the trained model (with `best_metric`, the best validation's weights); its costs go to `train_report`, its loss curve to `train_log`."
         if training is None: settings.setdefault("method", self.method)
-        t, l = training_settings(training, lora, **settings)
+        # sections given whole were validated when they were built: used as they are, not rebuilt
+        if training is not None and not settings: t, l = training, lora if lora is not None else LoraSettings()
+        else: t, l = training_settings(training, lora, **settings)
         self._check_setup(t, eval_dataset)
         _training_precision(self.model, t) # a precision that can't run is refused before the model is touched
         model = self._prepare(t.method, l, t.seed)
@@ -766,18 +245,18 @@ class LoRATrainer:
         self.train_log = []
         if not method_entry(t.method).updates_weights: return self._zero_shot(model, params, t)
         env, device = dist_env(), model_device(model)
+        self.speedups = speedup_plan(model, t, prec)
+        if progress and env.is_main: print(speedups_line(self.speedups))
         self.trainer = self._hf_trainer(model, train_dataset, eval_dataset, t, l, prec, show_progress=progress and env.is_main)
         checkpoint = last_checkpoint(self.output_dir) if resume else None
         if checkpoint is not None: # before the Trainer reads a byte of it: whole, plain data, and trained on this data
             check_checkpoint(checkpoint); self._extras.check_data(checkpoint)
         verbosity = hf_logging.get_verbosity(); hf_logging.set_verbosity_error()
         try:
-            # each process its own dropout stream: the same one would drop the same units on every process's share
-            dropout = fast_cpu_dropout(model, t.seed + 1_000_003 * env.rank) if t.fast_dropout else nullcontext()
             # frozen_parameters_kept: under autocast, 8-bit layers recast their frozen biases to bf16 in place;
-            # frozen_weights_in: the frozen weights cast once for the run, where autocast would cast them again at every call
-            with PeakMemory(device) as mem, dropout, last_layer_cls_only(model, t.cls_only), frozen_parameters_kept(model), frozen_weights_in(model, PRECISION_DTYPES[prec]), \
-                 _attention_without_cudnn(device), _step_bookkeeping_trimmed(model):
+            # each process its own dropout stream: the same one would drop the same units on every process's share
+            with PeakMemory(device) as mem, frozen_parameters_kept(model), \
+                 speedups_in(model, self.speedups, PRECISION_DTYPES[prec], dropout_seed=t.seed + 1_000_003 * env.rank):
                 if checkpoint is not None: self._extras.load(checkpoint)
                 self.trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint is not None else None)
         finally:
@@ -788,9 +267,10 @@ class LoRATrainer:
         resumed_from = int(checkpoint.name.split("-")[-1]) if checkpoint is not None else None
         self.train_report = self._report(model, params, t, prec, len(train_dataset), gather_max(int(mem.peak_bytes)), device, resumed_from)
         self.train_report.update(learning_rate=learning_rate_for(t, l), **adapter_report(model, l, t))
-        self.train_report["speedups"] = speedups_report(model, {"first_token_last_layer": None if t.cls_only else "training.cls_only is false",
-                                                                "packing": None if t.batching == "packed" else f"training.batching is {t.batching}"})
-        if env.is_main: print(speedups_line(self.train_report["speedups"]))
+        if "batching_used" in self.train_report and self.speedups["packing"] != APPLIED and t.batching == "packed":
+            self.train_report["batching_used"] = "random" # packing switched off or out of its versions: padded random batches
+        # into metrics.json: which applied, and why the others did not; the export's graph fusion is the architecture's answer
+        self.train_report["speedups"] = {**self.speedups, "onnx_fusion": speedups_report(model)["onnx_fusion"]}
         return model
 
     def _check_setup(self, t: TrainingSettings, eval_dataset):
@@ -835,11 +315,13 @@ class LoRATrainer:
                                       optimizers=(adapter_optimizer(model, l, lr, t.weight_decay), None), # LoRA+: B at its own rate
                                       compute_loss_func=weighted_cross_entropy(class_weights(train_dataset["labels"], model.config.num_labels, t.class_weights))
                                                         if t.class_weights else None)
-        if t.batching == "packed" and packing_supported(model): trainer.pack_pad_token_id, trainer.pack_cls_only = self.tokenizer.pad_token_id, t.cls_only
-        elif t.batching == "packed": warnings.warn(f"{type(model).__name__} can't be packed (see `packing_supported`); training on padded random batches.")
+        if self.speedups["packing"] == APPLIED:
+            trainer.pack_pad_token_id, trainer.pack_cls_only = self.tokenizer.pad_token_id, self.speedups["cls_only"] == APPLIED
+        elif t.batching == "packed" and not packing_supported(model): warnings.warn(f"{type(model).__name__} can't be packed (see `packing_supported`); training on padded random batches.")
         if trainer.pack_pad_token_id is not None and _graphs_apply(model, t, prec): # one GPU: the step's kernels replayed from graphs
             trainer.step_graphs = PackedStepGraphs(model, self.tokenizer.pad_token_id, width=max(trainer.train_dataset.lengths), batch_size=t.batch_size,
                                                    cls_only=t.cls_only, dtype=PRECISION_DTYPES[prec])
+        trainer.clip_trainable_only = self.speedups["trainable_grad_clip"] == APPLIED
         if not show_progress: trainer.remove_callback(PrinterCallback)
         elif trainer.pop_callback(ProgressCallback): trainer.add_callback(NumericProgressCallback) # numbers in the log lines as numbers
         return trainer

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from datasets import Dataset
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
-from .config_manager import DataConfig
+from .config_manager import DataConfig, ModelConfig
 from .core import training_device
 from .data import DataError, describe_data, load_splits_for, resolve_sst2_location, tokenize_texts, window_overlap, window_report
 from .models import OFFLINE_HELP, _is_local, check_model_folder, check_model_settings, check_tokenizer, check_tokenizer_files, load_quietly, resolve_model_path
@@ -54,7 +54,10 @@ class ModelLoader:
                  empty_sentences: str = "error", # `error`: refuse empty texts; `drop`: drop and count them
                  data_source: str = "auto", # `auto`, `glue_dir`, `hub` or `sample` (see `DataConfig` for the precedence)
                  data: DataConfig|None = None, # the whole data section (any source, columns, splits); overrides the three above
+                 model: ModelConfig|None = None, # the whole model section; overrides model_name, num_labels and max_length
                 ):
+        if model is not None: model_name, num_labels, max_length = model.name_or_path, model.num_labels, model.max_length
+        if data is not None: data_dir, empty_sentences, data_source = data.data_dir, data.empty_sentences, data.source
         self.model_name, self.num_labels, self.max_length = model_name, num_labels, max_length
         self.data_dir, self.seed, self.empty_sentences, self.data_source, self.data = data_dir, seed, empty_sentences, data_source, data
         self.model_path = resolve_model_path(model_name)
@@ -63,10 +66,8 @@ class ModelLoader:
 
     @classmethod
     def from_config(cls, cfg) -> ModelLoader:
-        "A loader for an `ExperimentConfig`."
-        return cls(cfg.model.name_or_path, num_labels=cfg.model.num_labels, max_length=cfg.model.max_length,
-                   data_dir=cfg.data.data_dir, seed=cfg.training.seed, empty_sentences=cfg.data.empty_sentences,
-                   data_source=cfg.data.source, data=cfg.data)
+        "A loader for an `ExperimentConfig`: its `model` and `data` sections, validated when built, passed whole (and its seed)."
+        return cls(model=cfg.model, data=cfg.data, seed=cfg.training.seed)
 
     def _from_pretrained(self, fn, **kw):
         try: return load_quietly(fn, self.model_path, **kw)
