@@ -141,6 +141,7 @@ class DataConfig:
     test_size: float|int = 0.1 # carved test split (only when the source has no test and no validation/dev file)
     split_seed: int = 42 # seeds the carving (kept apart from training.seed)
     truncation: str = "longest_first" # pairs: `longest_first`, `only_first` (trim the first text only), `only_second`
+    folds: int|None = None # score each configuration by stratified k-fold cross-validation on the training split (k >= 2); None: not
     max_train_samples: int|None = None # seeded subset of the training split, taken after carving; None: all of it
     max_eval_samples: int|None = None # seeded subset of the validation split; None: all of it
     max_test_samples: int|None = None # seeded subset of the test split (quick runs only: headline numbers need all of it)
@@ -150,6 +151,8 @@ class DataConfig:
         for k in ("max_train_samples", "max_eval_samples", "max_test_samples"):
             v = getattr(self, k)
             _check(v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0), f"data.{k}", f"must be a positive integer or null, got {v!r}")
+        _check(self.folds is None or (isinstance(self.folds, int) and not isinstance(self.folds, bool) and self.folds >= 2), "data.folds",
+               f"must be a whole number of folds, 2 or more (each row scored by a model trained on the others), or null; got {self.folds!r}")
         _check(self.empty_sentences in ("error", "drop"), "data.empty_sentences", f"must be `error` or `drop`, got {self.empty_sentences!r}")
         _check(self.source in DATA_SOURCES, "data.source", f"must be one of {DATA_SOURCES}, got {self.source!r}")
         _check(not (self.source in ("sample", "hub", "files") and self.data_dir), "data.data_dir",
