@@ -145,8 +145,9 @@ def _search_parser(sub):
     se.add_argument("--study", default="lwft"); se.add_argument("--output", default="search", help="folder of the trials' run folders")
     se.add_argument("--report", action="store_true", help="then write search_report.md: the best and the cheapest not worse (see --cost, --margin)")
     se.add_argument("--cost", default="trainable_params"); se.add_argument("--margin", type=float, default=0.005); se.add_argument("--top-k", type=int, default=0, help="re-run the k best over two more seeds before picking")
-    se.add_argument("--folds", type=int, default=None, metavar="K", help="score each trial by K-fold cross-validation on the training "
-                    "split (sets data.folds; the objective is the fold scores' mean)")
+    se.add_argument("--folds", type=int, default=None, metavar="K",
+                    help="score each trial by K-fold cross-validation on the training split (sets data.folds; the "
+                         "objective is the fold scores' mean)")
     se.set_defaults(fn=_search)
     return se
 

@@ -14,7 +14,8 @@ import yaml
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification
 from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, flat_config, load_config, read_yaml
-from .cross_validation import add_cv_to_report, add_metrics, check_folds_process, cross_validate_into, cv_lines, cv_table, load_for, trainer_for
+from .cross_validation import (add_cv_to_report, add_metrics, check_folds_process, cross_validate_into, cv_lines,
+                                             cv_table, load_for, trainer_for)
 from .core import check_global_batch, dist_env, is_main_process, on_main_then_broadcast
 from .lora_trainer import _TRACKING_GROUP, LoRATrainer, RunStepProgress, log_finished_run, training_callbacks
 from .model_loader import ModelLoader
@@ -136,7 +137,7 @@ def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `Experim
     if not isinstance(cfg, ExperimentConfig): cfg = load_config(cfg)
     cfg = apply_overrides(cfg, overrides)
     main = is_main_process()
-    check_folds_process(cfg) # data.folds trains its folds in one process: refused under a launcher, before anything is claimed
+    check_folds_process(cfg) # data.folds trains its folds in one process: refused under a launcher, before any claim
     check_global_batch(cfg.training.batch_size); check_global_batch(cfg.training.eval_batch_size, key="training.eval_batch_size") # the same answer everywhere
     if not main: _quiet_process()
     with ExitStack() as held:
@@ -147,8 +148,8 @@ def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `Experim
         claim = on_main_then_broadcast(claim_and_check) # a refusal on the main process stops every process with it
         loader = ModelLoader.from_config(cfg)
         train, validation, test = loader.load_dataset() # first: the head takes the data's classes and names
-        # data.folds: the folds first, each kept in the run's folder as it ends (a rerun keeps them); then the model of all the
-        # training rows, scored once on test as without folds
+        # data.folds: the folds first, each kept in the run's folder as it ends (a rerun keeps them); then the model of
+        # all the training rows, scored once on test as without folds
         cv = cross_validate_into(cfg, claim.partial, loader, progress=progress) if cfg.data.folds else None
         model, tokenizer = load_for(cfg, loader)
         checkpoints = claim_run_dir(output_dir).partial/"checkpoints" # one shared file system: every process names the same folder

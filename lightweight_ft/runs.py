@@ -456,7 +456,8 @@ class RunDirClaim:
     def __exit__(self, *exc):
         try:
             resumable = any((self.partial/"checkpoints").glob("checkpoint-*")) # a failed or interrupted run continues from them next time
-            resumable = resumable or any(not p.parent.suffix for p in (self.partial/"folds").glob("fold_*/fold.json")) # data.folds: finished folds
+            # data.folds: finished folds (`folds/fold_<n>/fold.json`; `fold_<n>.partial` is one being written)
+            resumable = resumable or any(not p.parent.suffix for p in (self.partial/"folds").glob("fold_*/fold.json"))
             if not (self.committed or self.keep_partial or resumable) and self.partial.is_dir(): shutil.rmtree(self.partial, ignore_errors=True) # ours: nothing finished in it
         finally: self.lock.release()
         return False

@@ -104,8 +104,9 @@ def check_search(cfg: ExperimentConfig, # the base config every trial starts fro
         problems.append(f"the pruner `{space['pruner']['type']}` needs evaluations during training: set training.eval_every in the config "
                         "(e.g. training.eval_every: 50), or pruner: {type: none} in the space")
     if space["pruner"]["type"] != "none" and cfg.data.folds:
-        problems.append(f"the pruner `{space['pruner']['type']}` judges one training's validation curve, but with data.folds "
-                        f"({cfg.data.folds}) a trial trains one model per fold and one on all rows: set pruner: {{type: none}} in the space")
+        problems.append(f"the pruner `{space['pruner']['type']}` judges one training's validation curve, but with "
+                        f"data.folds ({cfg.data.folds}) a trial trains one model per fold and one on all rows: set "
+                        "pruner: {type: none} in the space")
     if problems: raise ConfigError(f"{where}: " + "; ".join(problems) + ". Nothing was run and no study was created.")
 
 # %% ../nbs/20_search.ipynb #b60becbd
@@ -216,8 +217,9 @@ def _say_waiting(trial, running):
 def _clean_dead_trials(study, out: Path):
     "Remove the `.partial` folder of every trial whose worker died (failed with no error of its own), once no process holds its lock."
     trials = study.get_trials(deepcopy=False)
-    # a retry not yet under way takes its dead predecessor's folder over (`_adopt_dead_trial`): its finished folds are kept for it
-    retried = {t.system_attrs.get("failed_trial") for t in trials if t.state in (TrialState.WAITING, TrialState.RUNNING)}
+    # a retry not yet under way takes its dead predecessor's folder over (`_adopt_dead_trial`): its finished folds wait
+    retried = {t.system_attrs.get("failed_trial") for t in trials
+               if t.state in (TrialState.WAITING, TrialState.RUNNING)}
     for t in trials:
         if t.state != TrialState.FAIL or "error" in t.user_attrs or not t.user_attrs.get("run_dir"): continue
         run_dir = Path(t.user_attrs["run_dir"]); partial = run_dir.with_name(run_dir.name + ".partial")
@@ -235,7 +237,7 @@ def _finished_folds(partial: Path) -> bool:
     return any(not p.parent.suffix for p in (partial/"folds").glob("fold_*/fold.json"))
 
 def _adopt_dead_trial(out: Path, retry_of: int, run_dir: Path, number: int):
-    "A retried trial goes on in the `.partial` folder its dead predecessor left when that holds finished folds (`data.folds`)."
+    "A retried trial goes on in the `.partial` folder its dead predecessor left, when it holds finished folds (`data.folds`)."
     old = out/f"trial_{retry_of:04d}"
     old_partial, partial = old.with_name(old.name + ".partial"), run_dir.with_name(run_dir.name + ".partial")
     if not old_partial.is_dir() or partial.exists() or not _finished_folds(old_partial): return
@@ -243,7 +245,8 @@ def _adopt_dead_trial(out: Path, retry_of: int, run_dir: Path, number: int):
     except RunDirError: return
     try: old_partial.rename(partial)
     finally: lock.release()
-    print(f"lwft search: trial {number} goes on from what trial {retry_of} left (its worker died): {partial}", file=sys.stderr, flush=True)
+    print(f"lwft search: trial {number} goes on from what trial {retry_of} left (its worker died): {partial}",
+          file=sys.stderr, flush=True)
 
 # %% ../nbs/20_search.ipynb #5c6e79f9
 class PruneHopeless(TrainerCallback):
@@ -265,7 +268,7 @@ class PruneHopeless(TrainerCallback):
 def objective_value(metrics: dict, # a trial's `metrics.json`
                     metric: str, # the space's metric
                    ) -> float:
-    "What a trial scores: with `data.folds`, the mean of its fold scores (`cross_validation`); else the run's `metric` (test split, or a cost)."
+    "A trial's value: with `data.folds`, the mean of its fold scores; else the run's `metric` (test split, or a cost)."
     cv = (metrics.get("cross_validation") or {}).get(metric)
     return float(cv["mean"] if cv is not None else metrics[metric])
 
@@ -275,8 +278,9 @@ def _error_text(e: Exception, run_dir: Path) -> str: return f"{type(e).__name__}
 def _objective(cfg: ExperimentConfig, space: dict, out: Path, n_trials: int|None, stopped: dict):
     def objective(trial):
         run_dir = out/f"trial_{trial.number:04d}"
-        dead = trial.study._storage.get_trial(trial._trial_id).system_attrs.get("failed_trial") # a retry: the trial whose worker died
-        if dead is not None: _adopt_dead_trial(out, dead, run_dir, trial.number) # first: `_clean_dead_trials` would remove it
+        # a retry of a trial whose worker died: take over its finished folds first (`_clean_dead_trials` would remove them)
+        dead = trial.study._storage.get_trial(trial._trial_id).system_attrs.get("failed_trial")
+        if dead is not None: _adopt_dead_trial(out, dead, run_dir, trial.number)
         if n_trials is not None: _wait_for_budget(trial, n_trials, out)
         _clean_dead_trials(trial.study, out)
         try: # everything that can raise is inside: a trial that raises is recorded with its error, counted, and not retried
@@ -468,15 +472,17 @@ def check_folded(runs: list[RunRecord], # the runs the pick compares (`load_run`
     "Whether every run was cross-validated (`data.folds`); a `ValueError` when some were and some were not."
     folded = ["cross_validation" in r.metrics for r in runs]
     if any(folded) and not all(folded):
-        raise ValueError(f"{sum(folded)} of {len(runs)} runs were cross-validated (data.folds) and the others not: the pick compares them "
-                         "on the same rows. Re-run the others with the same data.folds, or leave data.folds out of the search space.")
+        raise ValueError(f"{sum(folded)} of {len(runs)} runs were cross-validated (data.folds) and the others not: the "
+                         "pick compares them on the same rows. Re-run the others with the same data.folds, or leave "
+                         "data.folds out of the search space.")
     return bool(runs) and all(folded)
 
 def cv_record(run: RunRecord, # a cross-validated run (`load_run`)
              ) -> RunRecord:
     "`run` with its out-of-fold predictions (`folds/predictions.csv`, every training row) in place of the test split's."
     oof = Path(run.path)/"folds"/"predictions.csv"
-    if not oof.is_file(): raise FileNotFoundError(f"{oof} is missing: {run.path} is not a finished cross-validated run (data.folds).")
+    if not oof.is_file():
+        raise FileNotFoundError(f"{oof} is missing: {run.path} is not a finished cross-validated run (data.folds).")
     return dataclasses.replace(run, predictions=pd.read_csv(oof))
 
 # %% ../nbs/20_search.ipynb #ad616411
