@@ -11,48 +11,17 @@ import pandas as pd
 from .config_manager import ExperimentConfig, apply_overrides, load_config
 from .data import DataError, Splits
 from .model_loader import ModelLoader
-from .run_analysis import check_config, load_for, trainer_for
+from .cross_validation import check_folds, cross_validate, cv_summary, fold_assignment
+from .run_analysis import check_config
 
 # %% auto #0
-__all__ = ['DUPLICATE_COLUMNS', 'AUDIT_FILES', 'SUSPECT_COLUMNS', 'check_folds', 'fold_assignment', 'rank_label_issues',
-           'flip_labels', 'planted_error_curve', 'precision_recall_at', 'normalised_text', 'split_rows',
-           'find_duplicates', 'length_outliers', 'cross_validate', 'cv_summary', 'audit_html', 'audit',
-           'audit_summary_text', 'draw_planted_error_figure']
+__all__ = ['DUPLICATE_COLUMNS', 'AUDIT_FILES', 'SUSPECT_COLUMNS', 'rank_label_issues', 'flip_labels', 'planted_error_curve',
+           'precision_recall_at', 'normalised_text', 'split_rows', 'find_duplicates', 'length_outliers', 'audit_html',
+           'audit', 'audit_summary_text', 'draw_planted_error_figure', 'check_folds', 'fold_assignment',
+           'cross_validate', 'cv_summary']
 
-# %% ../nbs/21_audit.ipynb #5748324a
-def check_folds(labels, # class ids of the training rows
-                folds, # folds asked for (`--folds`)
-                label_names=None, # class names in id order, for the message; None: the ids
-               ) -> int:
-    "`folds` when it can split `labels` into stratified folds; else a `DataError` naming the fix."
-    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
-        raise DataError(f"--folds must be a whole number of 2 or more, got {folds!r}: "
-                        "each row is scored by a model trained on the other folds.")
-    classes, counts = np.unique(np.asarray(labels), return_counts=True)
-    if len(classes) < 2:
-        raise DataError(f"the training split holds one class only ({len(labels)} rows): nothing to cross-validate.")
-    c, n = classes[np.argmin(counts)], int(counts.min())
-    name = label_names[c] if label_names is not None else int(c)
-    if n < folds:
-        fix = (f"Use --folds {n} or fewer, or add training rows of {name!r}" if n >= 2 else
-               f"No number of folds can both hold it out and train on it: add rows of {name!r}, or drop its row")
-        raise DataError(f"--folds {folds} is more than the {n} training row(s) of class {name!r}, the smallest class: "
-                        f"stratified folds need a row of every class in each fold. {fix}.")
-    return int(folds)
-
-# %% ../nbs/21_audit.ipynb #0a53d35d
-def fold_assignment(labels, # class ids of the training rows
-                    folds: int = 5, # number of folds (`check_folds`)
-                    seed: int = 42, # seeds the shuffle (the config's `training.seed`)
-                   ) -> np.ndarray:
-    "The fold (0 to `folds`-1) of each row: stratified and shuffled with `seed`, the same rows on every machine."
-    from sklearn.model_selection import StratifiedKFold
-    labels = np.asarray(labels)
-    check_folds(labels, folds)
-    fold = np.empty(len(labels), dtype=int)
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    for f, (_, held) in enumerate(splitter.split(np.zeros(len(labels)), labels)): fold[held] = f
-    return fold
+# %% ../nbs/21_audit.ipynb #5a2c1faf
+_all_ = ["check_folds", "fold_assignment", "cross_validate", "cv_summary"] # they live in `cross_validation`, below the runs that use them
 
 # %% ../nbs/21_audit.ipynb #a3f4b5cd
 def rank_label_issues(labels, # given class ids, one per row
@@ -166,47 +135,6 @@ def length_outliers(items: pd.DataFrame, # `split_rows`
     side = np.where(words < fences["low"], "short", np.where(words > fences["high"], "long", ""))
     out = items.assign(words=words, side=side)[side != ""][["split", "row", "label", "words", "side", "text"]]
     return out.sort_values("words", ascending=False, kind="stable").reset_index(drop=True), fences
-
-# %% ../nbs/21_audit.ipynb #9178f1fb
-def cross_validate(cfg: ExperimentConfig, # the experiment config
-                   folds: int = 5, # stratified folds of the training split
-                   progress: bool = True, # print a line as each fold starts and ends
-                   loader: ModelLoader|None = None, # a loader that has read `cfg`'s data; None: one made and read here
-                   echo=print, # where the progress lines go
-                  ) -> dict:
-    "`{probs, fold, scores}`: out-of-fold class probabilities of each training row, its fold, each fold's scores."
-    loader = loader or ModelLoader.from_config(cfg)
-    train, validation, _ = loader.load_dataset()
-    labels = loader.splits.labels["train"]
-    check_folds(labels, folds, loader.splits.label_names)
-    fold = fold_assignment(labels, folds, cfg.training.seed)
-    probs, scores = np.zeros((len(labels), loader.num_labels)), []
-    watch = validation if cfg.training.best_metric else None
-    for f in range(folds):
-        held, kept = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
-        if progress: echo(f"fold {f + 1}/{folds}: training {cfg.training.method} on {len(kept)} rows, "
-                          f"scoring {len(held)}")
-        started, checkpoints = time.perf_counter(), tempfile.mkdtemp(prefix="lwft_audit_")
-        try:
-            model, tokenizer = load_for(cfg, loader) # the same base and head seed in every fold
-            trainer = trainer_for(cfg, model, tokenizer, output_dir=checkpoints)
-            model = trainer.train(train.select(kept), watch, training=cfg.training, lora=cfg.lora, progress=False)
-            result = trainer.evaluate(model, train.select(held), batch_size=cfg.training.eval_batch_size)
-        finally: shutil.rmtree(checkpoints, ignore_errors=True)
-        probs[held] = np.asarray(result["probabilities"])
-        scores.append({"fold": f + 1, "train_rows": len(kept), "held_out_rows": len(held),
-                       "accuracy": result["accuracy"], "f1_macro": result.get("f1_macro"),
-                       "seconds": round(time.perf_counter() - started, 1)})
-        if progress: echo(f"fold {f + 1}/{folds}: accuracy {result['accuracy']:.3f} on its {len(held)} held-out rows "
-                          f"({scores[-1]['seconds']:.0f} s)")
-    return {"probs": probs, "fold": fold, "scores": pd.DataFrame(scores)}
-
-def cv_summary(scores: pd.DataFrame, # `cross_validate`'s `scores`
-              ) -> dict:
-    "Mean, spread (sample standard deviation over folds), lowest and highest of each held-out score."
-    return {m: {"mean": float(scores[m].mean()), "std": float(scores[m].std(ddof=1)), "min": float(scores[m].min()),
-                "max": float(scores[m].max()), "per_fold": [float(v) for v in scores[m]]}
-            for m in ("accuracy", "f1_macro") if m in scores and scores[m].notna().all()}
 
 # %% ../nbs/21_audit.ipynb #ec7fb429
 AUDIT_FILES = ("audit.csv", "duplicates.csv", "length_outliers.csv", "class_counts.csv", "cv_scores.csv", "audit.json",

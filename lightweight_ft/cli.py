@@ -26,6 +26,9 @@ def _train(a):
     print(json.dumps({k: m.get(k) for k in keys}, indent=2)); print(f"trained on: {(m.get('data') or {}).get('label')}")
     scored = ((m.get("data") or {}).get(m.get("split", "test")) or {}).get("used")
     print(f"scores from the {m.get('split', 'test')} split ({scored} rows); classes: {', '.join(m.get('label_names') or [])}"); print(f"run folder: {a.output}")
+    if m.get("cross_validation"): # data.folds: the fold scores beside the test split's
+        from lightweight_ft.cross_validation import cv_lines, cv_table
+        print("\n".join(cv_lines(cv_table([a.output]))))
     from lightweight_ft.evaluator import build_report
     try: print(f"report: {_report_link(build_report([a.output], Path(a.output)/'report'))}")
     except (ImportError, OSError, ValueError) as e: # the run is complete and stays so; only its report is missing
@@ -115,11 +118,15 @@ def _serve(a):
 # %% ../nbs/24_cli.ipynb #23842a61
 def _search(a):
     from lightweight_ft.search import search, search_report, study_table
-    study = search(a.config, n_trials=a.n_trials, timeout=a.timeout, storage=a.storage, study_name=a.study, space=a.space, output_dir=a.output,
+    config = a.config
+    if a.folds is not None: # --folds N: data.folds=N in the config every trial starts from
+        from lightweight_ft.config_manager import apply_overrides, load_config
+        config = apply_overrides(load_config(a.config), {"data.folds": a.folds})
+    study = search(config, n_trials=a.n_trials, timeout=a.timeout, storage=a.storage, study_name=a.study, space=a.space, output_dir=a.output,
                    heartbeat_s=a.heartbeat)
     table = study_table(study)
     print(f"study {a.study}: {len(table)} trials ({', '.join(f'{n} {s.lower()}' for s, n in table['state'].value_counts().items())}); runs in {a.output}")
-    if a.report: r = search_report(study, a.config, a.output, cost=a.cost, margin=a.margin, top_k=a.top_k); print(f"best: {r['best']['label']}; cheapest not worse: {r['pick']['label']}; report: {a.output}/search_report.md")
+    if a.report: r = search_report(study, config, a.output, cost=a.cost, margin=a.margin, top_k=a.top_k); print(f"best: {r['best']['label']}; cheapest not worse: {r['pick']['label']}; report: {a.output}/search_report.md")
 
 # %% ../nbs/24_cli.ipynb #5044a277
 def _launch(a):
@@ -138,6 +145,9 @@ def _search_parser(sub):
     se.add_argument("--study", default="lwft"); se.add_argument("--output", default="search", help="folder of the trials' run folders")
     se.add_argument("--report", action="store_true", help="then write search_report.md: the best and the cheapest not worse (see --cost, --margin)")
     se.add_argument("--cost", default="trainable_params"); se.add_argument("--margin", type=float, default=0.005); se.add_argument("--top-k", type=int, default=0, help="re-run the k best over two more seeds before picking")
+    se.add_argument("--folds", type=int, default=None, metavar="K",
+                    help="score each trial by K-fold cross-validation on the training split (sets data.folds; the "
+                         "objective is the fold scores' mean)")
     se.set_defaults(fn=_search)
     return se
 

@@ -194,6 +194,7 @@ class DataConfig:
     long_texts: str = "truncate" # a text over `model.max_length` tokens: `truncate` (its tail is cut) or `window` (overlapping windows, pooled)
     window_stride: int|None = None # `window`: tokens each window shares with the one before it (the tokenizer's `stride`); null: half a window
     window_pooling: str = "mean" # `window`: how prediction pools a text's window logits into one row, `mean` or `max`
+    folds: int|None = None # score each configuration by stratified k-fold cross-validation on the training split (k >= 2); None: not
     max_train_samples: int|None = None # seeded subset of the training split, taken after carving; None: all of it
     max_eval_samples: int|None = None # seeded subset of the validation split; None: all of it
     max_test_samples: int|None = None # seeded subset of the test split (quick runs only: headline numbers need all of it)
@@ -203,6 +204,8 @@ class DataConfig:
         for k in ("max_train_samples", "max_eval_samples", "max_test_samples"):
             v = getattr(self, k)
             _check(v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0), f"data.{k}", f"must be a positive integer or null, got {v!r}")
+        _check(self.folds is None or (isinstance(self.folds, int) and not isinstance(self.folds, bool) and self.folds >= 2), "data.folds",
+               f"must be a whole number of folds, 2 or more (each row scored by a model trained on the others), or null; got {self.folds!r}")
         _check(self.empty_sentences in ("error", "drop"), "data.empty_sentences", f"must be `error` or `drop`, got {self.empty_sentences!r}")
         _check(self.source in DATA_SOURCES, "data.source", f"must be one of {DATA_SOURCES}, got {self.source!r}")
         _check(not (self.source in ("sample", "hub", "files") and self.data_dir), "data.data_dir",

@@ -14,6 +14,8 @@ import yaml
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification
 from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, flat_config, load_config, read_yaml
+from .cross_validation import (add_cv_to_report, add_metrics, check_folds_process, cross_validate_into, cv_lines,
+                                             cv_table, load_for, trainer_for)
 from .core import check_global_batch, dist_env, is_main_process, on_main_then_broadcast
 from .lora_trainer import _TRACKING_GROUP, LoRATrainer, RunStepProgress, log_finished_run, training_callbacks
 from .model_loader import ModelLoader
@@ -21,34 +23,17 @@ from .models import resolve_model_path, resolve_target_modules
 from .runs import RUN_FILES, RunDirError, write_extra, _FolderLock, _foreign_entries, _refusal, _sibling, claim_run_dir, is_complete_run, probabilities_from_frame, run_dir_state, write_run_files
 
 # %% auto #0
-__all__ = ['NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSIS_MODEL', 'trainer_for', 'load_for',
-           'model_architecture', 'check_lora_targets', 'check_config_paths', 'check_config', 'RunNotWritten',
-           'tracking_group_for', 'run_experiment', 'draw_run_figures', 'experiment_config', 'load_sweep', 'varied_keys',
-           'run_label', 'config_hash', 'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep',
-           'run_analysis']
+__all__ = ['NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSIS_MODEL', 'model_architecture',
+           'check_lora_targets', 'check_config_paths', 'check_config', 'RunNotWritten', 'tracking_group_for',
+           'run_experiment', 'draw_run_figures', 'experiment_config', 'load_sweep', 'varied_keys', 'run_label',
+           'config_hash', 'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep', 'run_analysis',
+           'trainer_for', 'load_for']
 
 # %% ../nbs/16_run_analysis.ipynb #250d326b
 from .config_manager import quantized_method, trains_adapter
 
-# %% ../nbs/16_run_analysis.ipynb #fec3f768
-def trainer_for(cfg: ExperimentConfig, # the experiment config
-                model, # the loaded model (`load_for`)
-                tokenizer, # its tokenizer
-                output_dir=None): # the Trainer's checkpoint folder; None: a temporary one
-    "The trainer class that fits `cfg.training.method`."
-    if quantized_method(cfg.training.method):
-        from lightweight_ft.qlora_trainer import QLoRATrainer
-        q = cfg.quantization
-        return QLoRATrainer(model, tokenizer, output_dir=output_dir, prepare_kbit=q.prepare_kbit, gradient_checkpointing=q.gradient_checkpointing)
-    return LoRATrainer(model, tokenizer, output_dir=output_dir)
-
-# %% ../nbs/16_run_analysis.ipynb #a88c9d93
-def load_for(cfg: ExperimentConfig, # the experiment config
-             loader: ModelLoader): # the loader built from it (`ModelLoader.from_config`)
-    "`(model, tokenizer)` for `cfg`, quantised when the method is `qlora`."
-    if not quantized_method(cfg.training.method): return loader.load_model()
-    q = cfg.quantization
-    return loader.load_model(quantization=f"{q.bits}bit", quant_type=q.quant_type, double_quant=q.double_quant, compute_dtype=q.compute_dtype)
+# %% ../nbs/16_run_analysis.ipynb #fadb1cc4
+_all_ = ["trainer_for", "load_for"] # they live in `cross_validation`, where every fold trains as a run does
 
 # %% ../nbs/16_run_analysis.ipynb #5e3cda56
 _ARCHITECTURES = {}
@@ -155,6 +140,7 @@ def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `Experim
     if not isinstance(cfg, ExperimentConfig): cfg = load_config(cfg)
     cfg = apply_overrides(cfg, overrides)
     main = is_main_process()
+    check_folds_process(cfg) # data.folds trains its folds in one process: refused under a launcher, before any claim
     check_global_batch(cfg.training.batch_size); check_global_batch(cfg.training.eval_batch_size, key="training.eval_batch_size") # the same answer everywhere
     if not main: _quiet_process()
     with ExitStack() as held:
@@ -165,6 +151,9 @@ def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `Experim
         claim = on_main_then_broadcast(claim_and_check) # a refusal on the main process stops every process with it
         loader = ModelLoader.from_config(cfg)
         train, validation, test = loader.load_dataset() # first: the head takes the data's classes and names
+        # data.folds: the folds first, each kept in the run's folder as it ends (a rerun keeps them); then the model of
+        # all the training rows, scored once on test as without folds
+        cv = cross_validate_into(cfg, claim.partial, loader, progress=progress) if cfg.data.folds else None
         model, tokenizer = load_for(cfg, loader)
         checkpoints = claim_run_dir(output_dir).partial/"checkpoints" # one shared file system: every process names the same folder
         trainer = trainer_for(cfg, model, tokenizer, output_dir=str(checkpoints))
@@ -179,6 +168,9 @@ def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `Experim
         try: write_run_files(claim.partial, cfg, model, tokenizer, test, results, trainer.train_report, trainer.train_log, loader.data_report,
                              data_splits=loader.splits.record(), split="test")
         except Exception as e: raise _kept_after_failed_write(claim, e) from e
+        if cv is not None: # the fold scores join the run's metrics.json
+            try: add_metrics(claim.partial, cross_validation=cv)
+            except Exception as e: raise _kept_after_failed_write(claim, e) from e
         shutil.rmtree(checkpoints, ignore_errors=True) # the run is written: nothing left to resume
         write_extra("the run's tracker summaries", log_finished_run, claim.partial, cfg, trainer.tracker_runs)
         run_dir = claim.commit()
@@ -481,12 +473,15 @@ def _run_sweep_locked(runs, out, runs_dir, progress, executor, notebook, report,
     if report and done:
         from lightweight_ft.evaluator import build_report
         report_path = Path(build_report(done, out/"report"))
+    cv = cv_table(done) # data.folds: each run's cross-validated scores, in the report and on the console
+    if report_path is not None: add_cv_to_report(report_path, cv)
     counts = summary["status"].value_counts()
     n = {k: int(counts.get(k, 0)) for k in ("completed", "skipped", "failed")}
     if echo:
         print(f"sweep: {n['completed']} completed, {n['skipped']} skipped (already finished), {n['failed']} failed, of {len(rows)} runs; "
               f"summary: {out/'summary.csv'}" + (f"; report: {report_path}" if report_path else "") +
               (f"; failures: {out/'failures.json'}" if n["failed"] else ""))
+        for line in cv_lines(cv): print(line)
     return {"completed": int(counts.get("completed", 0)), "skipped": int(counts.get("skipped", 0)), "failed": int(counts.get("failed", 0)),
             "total": len(rows), "summary_path": out/"summary.csv", "report_path": report_path, "failures_path": out/"failures.json",
             "run_dirs": done}

@@ -297,6 +297,9 @@ class RunDirError(ValueError):
 RUN_ENTRIES = RUN_FILES + ("data_splits.json", "adapter", "model", "figures", "experiment.ipynb", "error.txt", "checkpoints", "report", "tensorboard")
 def _sibling(path: Path, suffix: str) -> Path: return path.with_name(path.name + suffix)
 
+# %% ../nbs/10_runs.ipynb #1ba213a0
+RUN_ENTRIES = (*RUN_ENTRIES, "folds") # data.folds: the cross-validation folds of the run (`cross_validation`)
+
 # %% ../nbs/10_runs.ipynb #50c74421
 def _foreign_entries(folder: Path) -> list[str]:
     "What in `folder` no run wrote: entries a run never writes, or everything when no run file marks it (a lone `model/` may be yours)."
@@ -456,6 +459,8 @@ class RunDirClaim:
     def __exit__(self, *exc):
         try:
             resumable = any((self.partial/"checkpoints").glob("checkpoint-*")) # a failed or interrupted run continues from them next time
+            # data.folds: finished folds (`folds/fold_<n>/fold.json`; `fold_<n>.partial` is one being written)
+            resumable = resumable or any(not p.parent.suffix for p in (self.partial/"folds").glob("fold_*/fold.json"))
             if not (self.committed or self.keep_partial or resumable) and self.partial.is_dir(): shutil.rmtree(self.partial, ignore_errors=True) # ours: nothing finished in it
         finally: self.lock.release()
         return False

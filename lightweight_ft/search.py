@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_search.ipynb #28f53e61
 from __future__ import annotations
-import difflib, hashlib, json, logging, os, shutil, socket, sys, time, warnings
+import dataclasses, difflib, hashlib, json, logging, os, shutil, socket, sys, time, warnings
 from pathlib import Path
 import pandas as pd
 from transformers import TrainerCallback
@@ -14,7 +14,7 @@ from .evaluator import _markdown_table
 from .lora_trainer import training_callbacks
 from .metrics import HEADLINE_METRICS
 from .run_analysis import run_experiment
-from .runs import RunDirError, _FolderLock, load_run
+from .runs import RunDirError, RunRecord, _FolderLock, load_run
 try:
     import optuna
     from optuna.trial import TrialState
@@ -24,7 +24,8 @@ except ImportError as e:
 # %% auto #0
 __all__ = ['EXAMPLE_SPACE', 'PRUNERS', 'SEARCH_METRICS', 'COST_ATTRS', 'SEARCH_MARK', 'load_search_space', 'SearchWarning',
            'check_search', 'suggest', 'make_pruner', 'check_heartbeat', 'open_storage', 'counted', 'PruneHopeless',
-           'SearchStopped', 'search', 'best_config', 'study_table', 'rerun_seeds', 'frontier_figure', 'search_report']
+           'objective_value', 'SearchStopped', 'search', 'best_config', 'study_table', 'rerun_seeds', 'frontier_figure',
+           'check_folded', 'cv_record', 'search_report']
 
 # %% ../nbs/20_search.ipynb #f3df13fa
 EXAMPLE_SPACE = """
@@ -102,6 +103,10 @@ def check_search(cfg: ExperimentConfig, # the base config every trial starts fro
     if space["pruner"]["type"] != "none" and not cfg.training.eval_every:
         problems.append(f"the pruner `{space['pruner']['type']}` needs evaluations during training: set training.eval_every in the config "
                         "(e.g. training.eval_every: 50), or pruner: {type: none} in the space")
+    if space["pruner"]["type"] != "none" and cfg.data.folds:
+        problems.append(f"the pruner `{space['pruner']['type']}` judges one training's validation curve, but with "
+                        f"data.folds ({cfg.data.folds}) a trial trains one model per fold and one on all rows: set "
+                        "pruner: {type: none} in the space")
     if problems: raise ConfigError(f"{where}: " + "; ".join(problems) + ". Nothing was run and no study was created.")
 
 # %% ../nbs/20_search.ipynb #b60becbd
@@ -211,16 +216,37 @@ def _say_waiting(trial, running):
 
 def _clean_dead_trials(study, out: Path):
     "Remove the `.partial` folder of every trial whose worker died (failed with no error of its own), once no process holds its lock."
-    for t in study.get_trials(deepcopy=False):
+    trials = study.get_trials(deepcopy=False)
+    # a retry not yet under way takes its dead predecessor's folder over (`_adopt_dead_trial`): its finished folds wait
+    retried = {t.system_attrs.get("failed_trial") for t in trials
+               if t.state in (TrialState.WAITING, TrialState.RUNNING)}
+    for t in trials:
         if t.state != TrialState.FAIL or "error" in t.user_attrs or not t.user_attrs.get("run_dir"): continue
         run_dir = Path(t.user_attrs["run_dir"]); partial = run_dir.with_name(run_dir.name + ".partial")
         if not partial.is_dir() or Path(out).absolute() not in partial.absolute().parents: continue # only folders of this search
+        if t.number in retried and _finished_folds(partial): continue
         try: lock = _FolderLock(run_dir, str(run_dir)).acquire() # a live writer (a slow worker, not a dead one) keeps its folder
         except RunDirError: continue
         try: shutil.rmtree(partial, ignore_errors=True)
         finally: lock.release()
         print(f"lwft search: removed {partial}, left by trial {t.number} whose worker (pid {t.user_attrs.get('pid', '?')}) died; "
               f"its values run again as a new trial.", file=sys.stderr, flush=True)
+
+def _finished_folds(partial: Path) -> bool:
+    "Whether a trial's unfinished folder holds a finished fold (`data.folds`: `folds/fold_<n>/fold.json`)."
+    return any(not p.parent.suffix for p in (partial/"folds").glob("fold_*/fold.json"))
+
+def _adopt_dead_trial(out: Path, retry_of: int, run_dir: Path, number: int):
+    "A retried trial goes on in the `.partial` folder its dead predecessor left, when it holds finished folds (`data.folds`)."
+    old = out/f"trial_{retry_of:04d}"
+    old_partial, partial = old.with_name(old.name + ".partial"), run_dir.with_name(run_dir.name + ".partial")
+    if not old_partial.is_dir() or partial.exists() or not _finished_folds(old_partial): return
+    try: lock = _FolderLock(old, str(old)).acquire() # a live writer (a slow worker, not a dead one) keeps its folder
+    except RunDirError: return
+    try: old_partial.rename(partial)
+    finally: lock.release()
+    print(f"lwft search: trial {number} goes on from what trial {retry_of} left (its worker died): {partial}",
+          file=sys.stderr, flush=True)
 
 # %% ../nbs/20_search.ipynb #5c6e79f9
 class PruneHopeless(TrainerCallback):
@@ -238,14 +264,25 @@ class PruneHopeless(TrainerCallback):
         self.trial.report(acc, state.global_step)
         if self.trial.should_prune(): self.pruned_at = state.global_step; control.should_training_stop = True
 
+# %% ../nbs/20_search.ipynb #9b0bcf55
+def objective_value(metrics: dict, # a trial's `metrics.json`
+                    metric: str, # the space's metric
+                   ) -> float:
+    "A trial's value: with `data.folds`, the mean of its fold scores; else the run's `metric` (test split, or a cost)."
+    cv = (metrics.get("cross_validation") or {}).get(metric)
+    return float(cv["mean"] if cv is not None else metrics[metric])
+
 # %% ../nbs/20_search.ipynb #f9aa866a
 COST_ATTRS = ("trainable_params", "trainable_params_at_budget", "adapter_params", "peak_memory_bytes", "train_time_s", "predictions_per_s")
 def _error_text(e: Exception, run_dir: Path) -> str: return f"{type(e).__name__}: {e}".replace(str(run_dir), "<trial folder>")[:2000]
 def _objective(cfg: ExperimentConfig, space: dict, out: Path, n_trials: int|None, stopped: dict):
     def objective(trial):
+        run_dir = out/f"trial_{trial.number:04d}"
+        # a retry of a trial whose worker died: take over its finished folds first (`_clean_dead_trials` would remove them)
+        dead = trial.study._storage.get_trial(trial._trial_id).system_attrs.get("failed_trial")
+        if dead is not None: _adopt_dead_trial(out, dead, run_dir, trial.number)
         if n_trials is not None: _wait_for_budget(trial, n_trials, out)
         _clean_dead_trials(trial.study, out)
-        run_dir = out/f"trial_{trial.number:04d}"
         try: # everything that can raise is inside: a trial that raises is recorded with its error, counted, and not retried
             overrides = suggest(trial, space)
             retry_of = trial.study._storage.get_trial(trial._trial_id).system_attrs.get("failed_trial") # set by the retry callback
@@ -257,7 +294,8 @@ def _objective(cfg: ExperimentConfig, space: dict, out: Path, n_trials: int|None
                 if space["metric"] not in metrics:
                     stopped["repeats"] = True # no draw changes what metrics.json holds
                     raise KeyError(f"metric {space['metric']!r} is not in metrics.json (it holds {', '.join(sorted(metrics))})")
-                value = float(metrics[space["metric"]])
+                value = objective_value(metrics, space["metric"]) # data.folds: the fold scores' mean
+                if "cross_validation" in metrics: trial.set_user_attr("cv_folds", metrics["cross_validation"]["folds"])
         except Exception as e:
             error = _error_text(e, run_dir)
             trial.set_user_attr("error", error)
@@ -428,6 +466,25 @@ def frontier_figure(table: pd.DataFrame, # `cheapest_not_worse`'s table: `label,
     fig.savefig(path, dpi=150)
     return Path(path)
 
+# %% ../nbs/20_search.ipynb #3cffe05e
+def check_folded(runs: list[RunRecord], # the runs the pick compares (`load_run`)
+                ) -> bool:
+    "Whether every run was cross-validated (`data.folds`); a `ValueError` when some were and some were not."
+    folded = ["cross_validation" in r.metrics for r in runs]
+    if any(folded) and not all(folded):
+        raise ValueError(f"{sum(folded)} of {len(runs)} runs were cross-validated (data.folds) and the others not: the "
+                         "pick compares them on the same rows. Re-run the others with the same data.folds, or leave "
+                         "data.folds out of the search space.")
+    return bool(runs) and all(folded)
+
+def cv_record(run: RunRecord, # a cross-validated run (`load_run`)
+             ) -> RunRecord:
+    "`run` with its out-of-fold predictions (`folds/predictions.csv`, every training row) in place of the test split's."
+    oof = Path(run.path)/"folds"/"predictions.csv"
+    if not oof.is_file():
+        raise FileNotFoundError(f"{oof} is missing: {run.path} is not a finished cross-validated run (data.folds).")
+    return dataclasses.replace(run, predictions=pd.read_csv(oof))
+
 # %% ../nbs/20_search.ipynb #ad616411
 def search_report(study, # the Optuna study
                   config, # the search's base config: an `ExperimentConfig` or a YAML path
@@ -442,11 +499,14 @@ def search_report(study, # the Optuna study
     folders = [Path(t.user_attrs["run_dir"]) for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     if top_k: folders += rerun_seeds(study, config, out/"reruns", top_k, seeds)
     if not folders: raise ValueError(f"study {study.study_name!r} has no complete trial yet; run lwft search first.")
-    result = cheapest_not_worse([load_run(f) for f in folders], cost=cost, margin=margin)
+    runs = [load_run(f) for f in folders]
+    folded = check_folded(runs)
+    # data.folds: the pick compares the trials on every training row, each scored by a fold that did not train on it
+    result = cheapest_not_worse([cv_record(r) for r in runs] if folded else runs, cost=cost, margin=margin)
     table = result["table"]
     frontier_figure(table, cost, result["best"]["label"], result["pick"]["label"], out/"frontier.png")
     lines = [f"# Search report: {study.study_name}", "",
-             f"{len(folders)} runs, {len(table)} configurations, {result['n_examples']} test examples; cost: {cost}; margin: {margin:g}.", "",
+             f"{len(folders)} runs, {len(table)} configurations, {result['n_examples']} {'out-of-fold training rows (data.folds)' if folded else 'test examples'}; cost: {cost}; margin: {margin:g}.", "",
              f"- **Best**: {result['best']['label']} (accuracy {result['best']['accuracy']:.4f}, {cost} {result['best'][cost]:,.6g})",
              f"- **Cheapest not worse**: {result['pick']['label']} (accuracy {result['pick']['accuracy']:.4f}, {cost} {result['pick'][cost]:,.6g}; "
              f"difference {result['pick']['accuracy_diff']:+.4f} [{result['pick']['diff_ci_low']:+.4f}, {result['pick']['diff_ci_high']:+.4f}], "
