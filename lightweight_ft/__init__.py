@@ -11,3 +11,6 @@ __all__ = []
 # `import lightweight_ft, peft` asks the hub for nothing; config_manager imports neither torch nor peft.
 from .config_manager import keep_bnb_off_hub
 keep_bnb_off_hub()
+
+# %% ../nbs/package.ipynb #74e5c8b3
+from . import tasks # fills TASK_REGISTRY

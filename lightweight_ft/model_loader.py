@@ -18,6 +18,9 @@ from .models import OFFLINE_HELP, _is_local, check_model_folder, check_model_set
 # %% auto #0
 __all__ = ['split_report', 'ModelLoader']
 
+# %% ../nbs/08_model_loader.ipynb #d3ccec27
+from .tasks import require_support
+
 # %% ../nbs/08_model_loader.ipynb #f8a9a23d
 def split_report(splits, # the checked `Splits`
                  data: DataConfig, # the `DataConfig` read
@@ -53,6 +56,7 @@ class ModelLoader:
     @classmethod
     def from_config(cls, cfg) -> ModelLoader:
         "A loader for an `ExperimentConfig`."
+        require_support(cfg.task, "train", f"training (task: {cfg.task})") # before any data is read as one class per row
         return cls(cfg.model.name_or_path, num_labels=cfg.model.num_labels, max_length=cfg.model.max_length,
                    data_dir=cfg.data.data_dir, seed=cfg.training.seed, empty_sentences=cfg.data.empty_sentences,
                    data_source=cfg.data.source, data=cfg.data)
