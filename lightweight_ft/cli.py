@@ -41,7 +41,7 @@ def _data(a):
         raise ValueError(f"two configs given ({a.config} and --config {a.config_option}): give one")
     config = a.config_option or a.config # `lwft data CONFIG` or, as `lwft train` takes it, `lwft data --config CONFIG`
     cfg = apply_overrides(load_config(config) if config else ExperimentConfig(), a.set)
-    print(describe_splits(load_splits_for(cfg.data, cfg.training.seed), n_examples=a.examples))
+    print(describe_splits(load_splits_for(cfg.data, cfg.training.seed, task=cfg.task), n_examples=a.examples))
 
 # %% ../nbs/24_cli.ipynb #e6f8187c
 def _sweep(a):

@@ -52,8 +52,8 @@ def require_support(name: str, # a task name
     task = task_for(name)
     if part not in task.supports:
         can = ", ".join(sorted(task.supports)) or "nothing yet"
-        raise ConfigError(f"{what or part} is not supported yet for task {name}; for this task the library can do: {can}. "
-                          f"Use task: single_label for {what or part}, or wait for it to be built.")
+        raise ConfigError(f"{what or part} is not supported yet for task {name}; what the library does for task {name} so far: {can}. "
+                          f"For {what or part} today, use task: single_label.")
 
 # %% ../nbs/03a_tasks.ipynb #fe69281d
 def _single_label_evaluate(labels, probs, **kw) -> dict:
@@ -84,6 +84,13 @@ def multi_label_values(targets, # true 0/1 `[..., n, k]`
                      p.sum(-1).mean(-1), t.sum(-1).mean(-1)]).astype(float)
 
 # %% ../nbs/03a_tasks.ipynb #60a2a6a8
+def _intervals(values: Callable, names, n: int, ci_level: float, n_resamples: int, seed: int) -> dict:
+    "`{metric: [low, high]}`: seeded percentile bootstrap intervals of `values(idx)` (`[len(names), ...]`) over `n` rows."
+    from lightweight_ft.metrics import _check_ci_level, _percentile_bootstrap
+    _check_ci_level(ci_level)
+    res = _percentile_bootstrap((np.arange(n),), lambda idx, axis=-1: values(idx), ci_level, n_resamples, seed)
+    return {m: [float(lo), float(hi)] for m, lo, hi in zip(names, res.confidence_interval.low, res.confidence_interval.high)}
+
 def _check_multi_label(targets, probs):
     t, p = np.asarray(targets), np.asarray(probs, float)
     if t.ndim != 2 or p.shape != t.shape:
@@ -106,9 +113,7 @@ def multi_label_metrics(targets, # true 0/1 `[n, k]`
                        ) -> dict:
     "`MULTI_LABEL_METRICS`, per-label precision/recall/F1/AP and support, with seeded percentile bootstrap intervals under `ci`."
     from sklearn import metrics as skm
-    from lightweight_ft.metrics import _check_ci_level, _percentile_bootstrap
     from lightweight_ft.core import _json_safe
-    _check_ci_level(ci_level)
     t, p = _check_multi_label(targets, probs)
     k = t.shape[1]
     names = [str(n) for n in label_names] if label_names is not None else [str(i) for i in range(k)]
@@ -120,9 +125,7 @@ def multi_label_metrics(targets, # true 0/1 `[n, k]`
     out["per_label"] = {n: {"support": int(support[j]), "predicted": int(pred[:, j].sum()), "precision": float(prec[j]),
                             "recall": float(rec[j]), "f1": float(f1[j]), "average_precision": ap[j], "threshold": float(th[j])}
                         for j, n in enumerate(names)}
-    res = _percentile_bootstrap((np.arange(len(t)),), lambda idx, axis=-1: multi_label_values(t[idx], pred[idx]),
-                                ci_level, n_resamples, seed)
-    out["ci"] = {m: [float(lo), float(hi)] for m, lo, hi in zip(MULTI_LABEL_METRICS, res.confidence_interval.low, res.confidence_interval.high)}
+    out["ci"] = _intervals(lambda idx: multi_label_values(t[idx], pred[idx]), MULTI_LABEL_METRICS, len(t), ci_level, n_resamples, seed)
     out.update(label_names=names, n_examples=len(t), ci_level=ci_level, n_resamples=n_resamples, bootstrap_seed=seed)
     return _json_safe(out)
 
@@ -174,13 +177,10 @@ def regression_metrics(targets, # true scores `[n]`, in the data's units
                        seed: int = 0, # seeds the bootstrap
                       ) -> dict:
     "`REGRESSION_METRICS` with seeded percentile bootstrap intervals under `ci`, and the mean and spread of targets and scores."
-    from lightweight_ft.metrics import _check_ci_level, _percentile_bootstrap
     from lightweight_ft.core import _json_safe
-    _check_ci_level(ci_level)
     y, s = _check_regression(targets, scores)
     out = dict(zip(REGRESSION_METRICS, regression_values(y, s).tolist()))
-    res = _percentile_bootstrap((np.arange(len(y)),), lambda idx, axis=-1: regression_values(y[idx], s[idx]), ci_level, n_resamples, seed)
-    out["ci"] = {m: [float(lo), float(hi)] for m, lo, hi in zip(REGRESSION_METRICS, res.confidence_interval.low, res.confidence_interval.high)}
+    out["ci"] = _intervals(lambda idx: regression_values(y[idx], s[idx]), REGRESSION_METRICS, len(y), ci_level, n_resamples, seed)
     out.update(target_mean=float(y.mean()), target_std=float(y.std()), score_mean=float(s.mean()), score_std=float(s.std()),
                n_examples=len(y), ci_level=ci_level, n_resamples=n_resamples, bootstrap_seed=seed)
     return _json_safe(out)
