@@ -768,8 +768,10 @@ def describe_splits(splits: Splits, # the checked `Splits`
                    ) -> str:
     "What would be read, in words (`lwft data CONFIG`): where each split comes from, rows per split and class, notes, warnings, a few examples."
     several = hasattr(splits, "label_text") # `TaskSplits` (label sets or scores): their own heading and example labels
-    heading = (f"labels ({len(splits.label_names)}, columns in this order)" if several else f"classes ({len(splits.label_names)}, ids in this order)")
-    lines = [f"{heading}: {', '.join(splits.label_names)}" + ("; sentence pairs" if splits.pairs else ""), ""]
+    heading = (f"classes ({len(splits.label_names)}, ids in this order): {', '.join(splits.label_names)}" if not several else
+               "a score per row (regression)" if splits.labels["train"].ndim == 1 else
+               f"labels ({len(splits.label_names)}, columns in this order): {', '.join(splits.label_names)}")
+    lines = [heading + ("; sentence pairs" if splits.pairs else ""), ""]
     for s, t in splits.tables.items():
         how = splits.plan[s]
         made = {"file": "the whole file", "carved_rest": "what is left after carving", "carve": f"carved from {how[1]}"}[how[0]]

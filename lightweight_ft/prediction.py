@@ -15,6 +15,9 @@ from .metrics import _check_ci_level, evaluate_predictions
 # %% auto #0
 __all__ = ['prediction_mode', 'predict_probabilities', 'Evaluator']
 
+# %% ../nbs/09_prediction.ipynb #e51162d1
+from .tasks import require_support, task_of_model
+
 # %% ../nbs/09_prediction.ipynb #4fb6a9f1
 def prediction_mode(model, # the model to predict with
                    ):
@@ -35,6 +38,8 @@ def predict_probabilities(model, # a sequence classifier (plain, PEFT or quantis
                           cls_only: bool = True, # the last layer computes only the [CLS] output the head reads (`last_layer_cls_only`): same result, less work
                          ) -> np.ndarray:
     "Class probabilities `[n, num_labels]` for a tokenised dataset, in the dataset's order."
+    task = task_of_model(model.config) # several labels or a score are not class probabilities: refused until handled
+    require_support(task, "predict", f"prediction with a model of task {task} (its config's problem_type)")
     ids = dataset["input_ids"]
     columns = getattr(dataset, "column_names", None) or list(dataset) # a tokenised Dataset, or a dict of lists
     types = dataset["token_type_ids"] if "token_type_ids" in columns else None # sentence pairs: each token's segment

@@ -13,7 +13,7 @@ from .config_manager import TASK_REGISTRY, ConfigError
 # %% auto #0
 __all__ = ['MULTI_LABEL_METRICS', 'REGRESSION_METRICS', 'SINGLE_LABEL_SUPPORTS', 'Task', 'register_task', 'task_for',
            'require_support', 'multi_label_values', 'multi_label_metrics', 'fit_thresholds', 'regression_values',
-           'regression_metrics', 'Standardisation', 'paired_bootstrap', 'prediction_columns']
+           'regression_metrics', 'Standardisation', 'paired_bootstrap', 'prediction_columns', 'task_of_model']
 
 # %% ../nbs/03a_tasks.ipynb #681d1a04
 @dataclass(frozen=True)
@@ -274,3 +274,14 @@ register_task(Task("regression", problem_type="regression", loss="mean squared e
                    headline_metric="pearson", higher_is_better=True, num_labels=lambda names=None: 1, evaluate=regression_metrics,
                    compare=_regression_compare, output_columns=lambda names=None: ["predicted_score"], data_keys=("label_range",),
                    supports=frozenset({"data", "evaluate", "compare"})), replace=True);
+
+# %% ../nbs/03a_tasks.ipynb #ece6342b
+def task_of_model(config, # a model's config (`model.config`): `problem_type`, `num_labels`
+                 ) -> str:
+    "The task a model was built for: the entry whose `problem_type` its config names; unset, one output is a score and several one class."
+    problem = getattr(config, "problem_type", None)
+    if problem is None: problem = "regression" if getattr(config, "num_labels", 2) == 1 else "single_label_classification"
+    found = [name for name, task in TASK_REGISTRY.items() if task.problem_type == problem]
+    if not found: raise ConfigError(f"the model's problem_type {problem!r} is none of the tasks' ({sorted(t.problem_type for _, t in TASK_REGISTRY.items())}); "
+                                    f"set problem_type in its config.json to one of them.")
+    return found[0]
