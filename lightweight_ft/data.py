@@ -744,6 +744,7 @@ def load_splits(source: str, # `files`, `hub` or `sample`
 
 # %% ../nbs/04_data.ipynb #23f2ed25
 TASK_READERS = ("multi_label", "regression") # the tasks whose labels `load_task_splits` reads (below); one label per row: `load_splits`
+from .tasks import task_for
 
 # %% ../nbs/04_data.ipynb #45a25ef2
 def load_splits_for(cfg, # a `DataConfig`
@@ -1012,7 +1013,9 @@ def load_task_splits(data, # the `DataConfig` (`data.source: files`)
     for s, f in files.items():
         t = read_task_table(f, task, data)
         if t is None and s == "test": notes.append(f"{f.name} holds no labels: not used."); continue
-        if t is None: raise DataError(f"{f}: no labels found; set data.label_columns or data.label_column (the columns are {_read_frame(f, table_format(f, data.format)).columns.tolist()}).")
+        if t is None:
+            keys = " or ".join(f"data.{k}" for k in ("label_columns", "label_column") if k == "label_column" or k in task_for(task).data_keys)
+            raise DataError(f"{f}: no labels found for task {task}; set {keys} (the columns are {_read_frame(f, table_format(f, data.format)).columns.tolist()}).")
         tables[s] = t
     splits = make_task_splits(tables, task, data, notes)
     for s, n in {"train": data.max_train_samples, "validation": data.max_eval_samples, "test": data.max_test_samples}.items():
