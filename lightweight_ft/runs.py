@@ -24,7 +24,8 @@ __all__ = ['UNDEFINED', 'RUN_FILES', 'RUN_ENTRIES', 'TRAIN_LOG_COLUMNS', 'PREDIC
            'ExtraNotWritten', 'write_extra', 'DiskFullError', 'is_disk_full', 'saved_bytes', 'disk_full_explained',
            'model_card', 'save_adapter_weights', 'save_adapter', 'model_folder', 'is_complete_run', 'RunDirError',
            'run_dir_state', 'RunDirClaim', 'claim_run_dir', 'write_run_contents', 'write_run_files', 'save_run',
-           'write_prediction_run', 'predictions_frame', 'probabilities_from_frame', 'RunRecord', 'load_run']
+           'write_prediction_run', 'predictions_frame', 'probabilities_from_frame', 'task_predictions_frame',
+           'RunRecord', 'load_run']
 
 # %% ../nbs/10_runs.ipynb #74734815
 import errno, math, warnings
@@ -585,6 +586,33 @@ def probabilities_from_frame(df: pd.DataFrame, # a predictions table (`predictio
                          f"its columns are {list(df.columns)}. Write it with predictions_frame.")
     p1 = df["probability"].to_numpy(float)
     return np.stack([1 - p1, p1], 1)
+
+# %% ../nbs/10_runs.ipynb #b6253f74
+def task_predictions_frame(task: str, # `multi_label` or `regression` (one label per row: `predictions_frame`)
+                           texts, # the scored texts
+                           targets, # true 0/1 `[n, k]` (several labels) or scores `[n]`
+                           outputs, # probabilities `[n, k]` (several labels) or predicted scores `[n]`, in the data's units
+                           label_names=None, # label names in column order (several labels)
+                           text_pairs=None, # second texts of sentence pairs; None: single texts
+                           thresholds=None, # per-label decision thresholds (`tasks.fit_thresholds`); None: 0.5
+                          ) -> pd.DataFrame:
+    "The `predictions.csv` table of a task with several labels per row or a score: texts, the truth, then `prediction_columns`."
+    from lightweight_ft.tasks import _thresholds, prediction_columns
+    df = pd.DataFrame({"text": list(texts)})
+    if text_pairs is not None: df["text_pair"] = list(text_pairs)
+    outputs, names = np.asarray(outputs, float), None if label_names is None else [str(n) for n in label_names]
+    if len(prediction_columns(task, ["a", "b"], [])) == 1: # one output column whatever the labels: a score
+        df["label"] = np.asarray(targets, float)
+        df[prediction_columns(task, names, df.columns)[0]] = outputs.reshape(len(df))
+        return df
+    if names is None or outputs.ndim != 2 or outputs.shape[1] != len(names):
+        raise ValueError(f"task {task}: outputs {outputs.shape} need one column per label of label_names ({names}).")
+    joined = lambda rows: [";".join(n for n, v in zip(names, r) if v) for r in rows]
+    df["labels"] = joined(np.asarray(targets).astype(bool))
+    cols = prediction_columns(task, names, df.columns)
+    df[cols[0]] = joined(outputs >= _thresholds(thresholds, len(names)))
+    for j, c in enumerate(cols[1:]): df[c] = outputs[:, j]
+    return df
 
 # %% ../nbs/10_runs.ipynb #26389b3f
 @dataclass
