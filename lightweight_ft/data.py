@@ -371,6 +371,12 @@ def tokenize_texts(texts, # the (first) texts
     if "token_type_ids" in enc: cols["token_type_ids"] = enc["token_type_ids"]
     return Dataset.from_dict(cols)
 
+# %% ../nbs/04_data.ipynb #5b098168
+def _label_tensor(labels: list) -> torch.Tensor:
+    "Class ids as int64; label rows (several labels) and scores as float32, what binary cross-entropy and squared error take."
+    if isinstance(labels[0], (float, list, tuple, np.floating, np.ndarray)): return torch.tensor(np.asarray(labels, dtype=np.float32))
+    return torch.tensor([int(y) for y in labels])
+
 # %% ../nbs/04_data.ipynb #7237a650
 class PadCollator:
     "Pads `input_ids` (and `token_type_ids`, with 0, when the features carry them) to the longest in the batch; builds the attention mask."
@@ -388,7 +394,7 @@ class PadCollator:
             if types is not None: types[i, :k] = torch.as_tensor(f["token_type_ids"])
         out = {"input_ids": ids, "attention_mask": mask}
         if types is not None: out["token_type_ids"] = types
-        if "labels" in features[0]: out["labels"] = torch.tensor([int(f["labels"]) for f in features])
+        if "labels" in features[0]: out["labels"] = _label_tensor([f["labels"] for f in features])
         return out
 
 # %% ../nbs/04_data.ipynb #ae24e2e0

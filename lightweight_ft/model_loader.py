@@ -56,7 +56,7 @@ class ModelLoader:
     @classmethod
     def from_config(cls, cfg) -> ModelLoader:
         "A loader for an `ExperimentConfig`."
-        require_support(cfg.task, "train", "training") # before any data is read as one class per row
+        require_support(cfg.task, "model_loader", "`ModelLoader` (one class per row)") # before any data is read as one class per row
         return cls(cfg.model.name_or_path, num_labels=cfg.model.num_labels, max_length=cfg.model.max_length,
                    data_dir=cfg.data.data_dir, seed=cfg.training.seed, empty_sentences=cfg.data.empty_sentences,
                    data_source=cfg.data.source, data=cfg.data)

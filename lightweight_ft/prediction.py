@@ -16,7 +16,7 @@ from .metrics import _check_ci_level, evaluate_predictions
 __all__ = ['prediction_mode', 'predict_probabilities', 'Evaluator']
 
 # %% ../nbs/09_prediction.ipynb #e51162d1
-from .tasks import require_support, task_of_model
+from .tasks import require_support, task_for, task_of_model
 
 # %% ../nbs/09_prediction.ipynb #4fb6a9f1
 def prediction_mode(model, # the model to predict with
@@ -36,10 +36,13 @@ def predict_probabilities(model, # a sequence classifier (plain, PEFT or quantis
                           autocast_dtype=None, # run the forward pass under autocast in this dtype (`torch.bfloat16`); None: the model's own dtype
                           progress: bool = False, # show a progress bar over the batches
                           cls_only: bool = True, # the last layer computes only the [CLS] output the head reads (`last_layer_cls_only`): same result, less work
+                          task: str|None = None, # the task whose outputs to give (`Task.outputs`: label probabilities, scores); None: class probabilities, refusing a model of another task
                          ) -> np.ndarray:
-    "Class probabilities `[n, num_labels]` for a tokenised dataset, in the dataset's order."
-    task = task_of_model(model.config) # several labels or a score are not class probabilities: refused until handled
-    require_support(task, "predict", f"prediction with a model of task {task} (its config's problem_type)")
+    "Class probabilities `[n, num_labels]` for a tokenised dataset, in the dataset's order (with `task`: that task's outputs)."
+    if task is None: # several labels or a score are not class probabilities: refused unless asked for by name
+        task = task_of_model(model.config)
+        require_support(task, "predict", f"prediction with a model of task {task} (its config's problem_type)")
+    to_outputs = task_for(task).outputs
     ids = dataset["input_ids"]
     columns = getattr(dataset, "column_names", None) or list(dataset) # a tokenised Dataset, or a dict of lists
     types = dataset["token_type_ids"] if "token_type_ids" in columns else None # sentence pairs: each token's segment
@@ -57,7 +60,7 @@ def predict_probabilities(model, # a sequence classifier (plain, PEFT or quantis
             for b in batches:
                 batch = collate([{"input_ids": ids[i], **({"token_type_ids": types[i]} if types is not None else {})} for i in b])
                 logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
-                out[b] = torch.softmax(logits.float(), -1).cpu().numpy()
+                out[b] = to_outputs(logits.float()).cpu().numpy()
     finally:
         model.train(was_training)
     return out

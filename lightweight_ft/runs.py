@@ -25,7 +25,7 @@ __all__ = ['UNDEFINED', 'RUN_FILES', 'RUN_ENTRIES', 'TRAIN_LOG_COLUMNS', 'PREDIC
            'model_card', 'save_adapter_weights', 'save_adapter', 'model_folder', 'is_complete_run', 'RunDirError',
            'run_dir_state', 'RunDirClaim', 'claim_run_dir', 'write_run_contents', 'write_run_files', 'save_run',
            'write_prediction_run', 'predictions_frame', 'probabilities_from_frame', 'task_predictions_frame',
-           'RunRecord', 'load_run']
+           'write_task_run', 'RunRecord', 'load_run']
 
 # %% ../nbs/10_runs.ipynb #74734815
 import errno, math, warnings
@@ -614,6 +614,33 @@ def task_predictions_frame(task: str, # `multi_label` or `regression` (one label
     for j, c in enumerate(cols[1:]): df[c] = outputs[:, j]
     return df
 
+# %% ../nbs/10_runs.ipynb #e05d0717
+def write_task_run(folder, # folder written
+                   cfg, # the run's `ExperimentConfig`
+                   model, # the trained model
+                   tokenizer, # its tokenizer
+                   splits, # the `data.TaskSplits` it trained and was scored on
+                   outputs, # test-split probabilities `[n, k]` or scores `[n]` (data units)
+                   metrics: dict, # the test scores (`Task.evaluate`)
+                   train_report: dict, # the trainer's report (method, costs)
+                   train_log=None, # the trainer's loss rows; None or empty: no train_log.csv
+                   state: dict|None = None, # what prediction needs besides the weights: `thresholds` or `standardisation`
+                  ) -> Path:
+    "Write a trained run of several labels per row or of scores into `folder`: the model and `task.json`, the run files, `metrics.json` last."
+    folder, state = Path(folder), dict(state or {})
+    sub = folder/("adapter" if _is_peft(model) else "model")
+    save_adapter(model, tokenizer, sub, config=cfg, base_model_name_or_path=cfg.model.name_or_path)
+    (sub/"task.json").write_text(json.dumps(_json_safe({"task": cfg.task, "label_names": splits.label_names, **state}), indent=2))
+    test = splits.tables["test"]
+    task_predictions_frame(cfg.task, test.texts, splits.labels["test"], outputs, splits.label_names, test.pairs,
+                           state.get("thresholds")).to_csv(folder/"predictions.csv", index=False)
+    config_to_yaml(cfg, folder/"config.yaml")
+    (folder/"data_splits.json").write_text(json.dumps(_json_safe(splits.record())))
+    if train_log: pd.DataFrame(train_log, columns=list(TRAIN_LOG_COLUMNS)).to_csv(folder/"train_log.csv", index=False)
+    record = {"name": cfg.name, "task": cfg.task, "split": "test", **metrics, **train_report, **state}
+    (folder/"metrics.json").write_text(json.dumps(_json_safe(record), indent=2))
+    return folder
+
 # %% ../nbs/10_runs.ipynb #26389b3f
 @dataclass
 class RunRecord:
@@ -650,6 +677,9 @@ def load_run(run_dir, # a finished run folder
                                     "Re-run the experiment, or leave this folder out.")
     config = read_yaml((run_dir/"config.yaml").read_text()) or {} # safe, and capped: no alias bomb
     metrics = json.loads((run_dir/"metrics.json").read_text())
+    if "headline_metric" in metrics: # a run of several labels per row or of scores (`write_task_run`): its own metrics and columns
+        from lightweight_ft.tasks import require_support
+        require_support(metrics.get("task"), "report", f"reading {run_dir} as a run for reports and comparisons")
     predictions = train_log = None
     if (run_dir/"predictions.csv").exists():
         predictions = pd.read_csv(run_dir/"predictions.csv")

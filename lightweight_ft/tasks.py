@@ -32,6 +32,7 @@ class Task:
     output_columns: Callable # `(label_names) -> list[str]`: the columns a prediction adds
     data_keys: tuple = () # `data.*` keys that apply to this task alone
     supports: frozenset = frozenset() # parts of the library that handle the task (`require_support`)
+    outputs: Callable|None = None # `(logits tensor) -> tensor`: what a prediction reports (class probabilities, label probabilities, a score)
 
 def register_task(task: Task, # the entry; its `name` is the config's `task:` value
                   replace: bool = False, # replace an entry of the same name
@@ -52,8 +53,7 @@ def require_support(name: str, # a task name
     task = task_for(name)
     if part not in task.supports:
         can = ", ".join(sorted(task.supports)) or "nothing yet"
-        raise ConfigError(f"{what or part} is not supported yet for task {name}; what the library does for task {name} so far: {can}. "
-                          f"For {what or part} today, use task: single_label.")
+        raise ConfigError(f"{what or part} is not supported yet for task {name}; what the library does for task {name} so far: {can}.")
 
 # %% ../nbs/03a_tasks.ipynb #fe69281d
 def _single_label_evaluate(labels, probs, **kw) -> dict:
@@ -65,6 +65,9 @@ def _single_label_compare(labels, outputs: dict, **kw):
     return compare_predictions(labels, outputs, **kw)
 
 def _prob_columns(label_names) -> list[str]: return [f"prob_{i}" for i in range(len(label_names))]
+def _softmax(logits): return logits.softmax(-1) # one class: probabilities that sum to 1
+def _sigmoid(logits): return logits.sigmoid() # several labels: one independent probability each
+def _identity(logits): return logits # a score: the head's output (standardised units; `Standardisation.unscale` turns it back)
 
 # %% ../nbs/03a_tasks.ipynb #3a473348
 MULTI_LABEL_METRICS = ("jaccard", "f1_micro", "f1_macro", "subset_accuracy", "hamming_loss", "cardinality_predicted", "cardinality_true")
@@ -258,22 +261,22 @@ def prediction_columns(name: str, # a task name
     return cols
 
 # %% ../nbs/03a_tasks.ipynb #1630e24f
-SINGLE_LABEL_SUPPORTS = frozenset({"data", "train", "predict", "evaluate", "serve", "export", "search", "gate", "compare", "audit", "report"})
+SINGLE_LABEL_SUPPORTS = frozenset({"data", "train", "model_loader", "sweep", "predict", "evaluate", "serve", "export", "search", "gate", "compare", "audit", "report"})
 register_task(Task("single_label", problem_type="single_label_classification", loss="cross-entropy",
                    label_encoding="one class id per row (int64)", label_dtype="int64", headline_metric="accuracy", higher_is_better=True,
                    num_labels=len, evaluate=_single_label_evaluate, compare=_single_label_compare,
                    output_columns=lambda names: ["prediction", "prediction_name", "confidence", *_prob_columns(names)],
-                   supports=SINGLE_LABEL_SUPPORTS), replace=True)
+                   supports=SINGLE_LABEL_SUPPORTS, outputs=_softmax), replace=True)
 register_task(Task("multi_label", problem_type="multi_label_classification", loss="binary cross-entropy per label",
                    label_encoding="a 0/1 row over the labels (float32); a row may hold none", label_dtype="float32",
                    headline_metric="jaccard", higher_is_better=True, num_labels=len, evaluate=multi_label_metrics, compare=_multi_label_compare,
                    output_columns=lambda names: ["predicted_labels", *_prob_columns(names)], data_keys=("label_columns", "label_separator"),
-                   supports=frozenset({"data", "evaluate", "compare"})), replace=True)
+                   supports=frozenset({"data", "train", "evaluate", "compare"}), outputs=_sigmoid), replace=True)
 register_task(Task("regression", problem_type="regression", loss="mean squared error on standardised targets",
                    label_encoding="one real number per row (float32), standardised for training", label_dtype="float32",
                    headline_metric="pearson", higher_is_better=True, num_labels=lambda names=None: 1, evaluate=regression_metrics,
                    compare=_regression_compare, output_columns=lambda names=None: ["predicted_score"], data_keys=("label_range",),
-                   supports=frozenset({"data", "evaluate", "compare"})), replace=True);
+                   supports=frozenset({"data", "train", "evaluate", "compare"}), outputs=_identity), replace=True);
 
 # %% ../nbs/03a_tasks.ipynb #ece6342b
 def task_of_model(config, # a model's config (`model.config`): `problem_type`, `num_labels`
