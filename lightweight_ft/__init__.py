@@ -18,3 +18,6 @@ from . import architectures
 
 # %% ../nbs/package.ipynb #f5e9069b
 from . import adapters # fills ADAPTER_REGISTRY: the names `lora.adapter` and `training.method` take
+
+# %% ../nbs/package.ipynb #74e5c8b3
+from . import tasks # fills TASK_REGISTRY

@@ -15,6 +15,15 @@ def _report_link(report_md) -> str:
     "The `file://` address of the `report.html` beside `report_md`, to open in a browser."
     return Path(report_md).with_name("report.html").resolve().as_uri()
 
+# %% ../nbs/24_cli.ipynb #664d04db
+def _print_task_run(m: dict, output): # the metrics of a run of several labels per row or of scores (`run_task_experiment`)
+    "What `lwft train` prints for a task other than one class per row: its scores with intervals, its costs, the folder."
+    level = round(100 * m.get("ci_level", 0.95))
+    for k, (lo, hi) in m["ci"].items():
+        print(f"{k:<22} {m[k]:.4f}  [{lo:.4f}, {hi:.4f}]" + ("  <- headline" if k == m["headline_metric"] else ""))
+    print(json.dumps({k: m.get(k) for k in ("train_samples_per_s", "train_time_s", "trainable_params", "peak_memory_bytes")}))
+    print(f"task {m['task']}: scores from the {m.get('split', 'test')} split ({m['n_examples']} rows), {level}% bootstrap intervals; run folder: {output}")
+
 # %% ../nbs/24_cli.ipynb #31d196a8
 def _train(a):
     from lightweight_ft.config_manager import ExperimentConfig, load_config
@@ -22,6 +31,7 @@ def _train(a):
     cfg = load_config(a.config) if a.config else ExperimentConfig()
     m = run_experiment(cfg, a.output, overrides=a.set, progress=not a.quiet, overwrite=a.overwrite)
     if m is None: return # another process of a launch (torchrun, accelerate launch): the main one reports
+    if "headline_metric" in m: return _print_task_run(m, a.output)
     keys = ("accuracy", "f1", "f1_macro", "roc_auc", "train_samples_per_s", "train_time_s", "trainable_params", "peak_memory_bytes")
     print(json.dumps({k: m.get(k) for k in keys}, indent=2)); print(f"trained on: {(m.get('data') or {}).get('label')}")
     scored = ((m.get("data") or {}).get(m.get("split", "test")) or {}).get("used")
@@ -44,7 +54,7 @@ def _data(a):
         raise ValueError(f"two configs given ({a.config} and --config {a.config_option}): give one")
     config = a.config_option or a.config # `lwft data CONFIG` or, as `lwft train` takes it, `lwft data --config CONFIG`
     cfg = apply_overrides(load_config(config) if config else ExperimentConfig(), a.set)
-    print(describe_splits(load_splits_for(cfg.data, cfg.training.seed), n_examples=a.examples))
+    print(describe_splits(load_splits_for(cfg.data, cfg.training.seed, task=cfg.task), n_examples=a.examples))
 
 # %% ../nbs/24_cli.ipynb #e6f8187c
 def _sweep(a):

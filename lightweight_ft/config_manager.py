@@ -13,15 +13,15 @@ import yaml
 __all__ = ['BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'TRACKERS', 'ARCHITECTURE_REGISTRY',
            'ADAPTER_REGISTRY', 'TASK_REGISTRY', 'ADAPTER_METHODS', 'DEFAULT_ADAPTER', 'DATA_SOURCES', 'DATA_FORMATS',
            'TRUNCATION', 'LONG_TEXTS', 'WINDOW_POOLINGS', 'SPEEDUP_NAMES', 'SPEEDUPS_ENV', 'BEST_METRICS',
-           'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS', 'BNB_HUB_KERNELS_ENV', 'BNB_HUB_MODULES', 'ConfigError',
-           'tracker_names', 'UnknownEntryError', 'Registry', 'trains_adapter', 'quantized_method', 'method_entry',
-           'adapter_names', 'method_names', 'trains_weights', 'untrained_method', 'ModelConfig', 'DataConfig',
-           'LoraSettings', 'QuantizationSettings', 'default_speedups', 'requested_speedups', 'TrainingSettings',
-           'learning_rate_for', 'refuse_on_quantized_base', 'check_adapter_combination', 'check_window_settings',
-           'ExperimentConfig', 'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml',
-           'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset', 'flat_config', 'hub_offline',
-           'keep_bnb_off_hub', 'METHODS', 'ADAPTERS', 'PROMPT_ADAPTERS', 'DEFAULT_LEARNING_RATES',
-           'DEFAULT_ADAPTER_LEARNING_RATES']
+           'TASK_DATA_KEYS', 'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS', 'BNB_HUB_KERNELS_ENV', 'BNB_HUB_MODULES',
+           'ConfigError', 'tracker_names', 'UnknownEntryError', 'Registry', 'trains_adapter', 'quantized_method',
+           'method_entry', 'adapter_names', 'method_names', 'trains_weights', 'untrained_method', 'ModelConfig',
+           'DataConfig', 'LoraSettings', 'QuantizationSettings', 'default_speedups', 'requested_speedups',
+           'TrainingSettings', 'learning_rate_for', 'refuse_on_quantized_base', 'check_adapter_combination',
+           'check_task_keys', 'check_window_settings', 'ExperimentConfig', 'check_field_types', 'training_settings',
+           'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset',
+           'flat_config', 'hub_offline', 'keep_bnb_off_hub', 'METHODS', 'ADAPTERS', 'PROMPT_ADAPTERS',
+           'DEFAULT_LEARNING_RATES', 'DEFAULT_ADAPTER_LEARNING_RATES']
 
 # %% ../nbs/00_config_manager.ipynb #4827b122
 BIAS_OPTIONS = ("none", "lora_only", "all")
@@ -98,6 +98,7 @@ ARCHITECTURE_REGISTRY = Registry("architecture", "architectures.register_archite
 ADAPTER_REGISTRY = Registry("adapter", "adapters.register_adapter")
 TASK_REGISTRY = Registry("task", "tasks.register_task")
 
+
 # %% ../nbs/00_config_manager.ipynb #3feb3784
 ADAPTER_METHODS = {"lora": False, "qlora": True} # the `training.method`s that train `lora.adapter`'s PEFT adapter: whether on a quantised base
 DEFAULT_ADAPTER = "lora" # `lora.adapter` when unset; a method without PEFT ignores it
@@ -156,6 +157,22 @@ class ModelConfig:
         _check(self.num_labels is None or (isinstance(self.num_labels, int) and self.num_labels >= 2), "model.num_labels", f"must be an integer >= 2 or null (from the data), got {self.num_labels!r}")
         _check(isinstance(self.max_length, int) and 8 <= self.max_length <= 4096, "model.max_length", f"must be an integer in [8, 4096], got {self.max_length!r}")
 
+# %% ../nbs/00_config_manager.ipynb #9fa59b0a
+def _check_label_keys(data):
+    "The multi-label and regression keys of `DataConfig` (`label_columns`, `label_separator`, `label_range`)."
+    lc, sep, lr = data.label_columns, data.label_separator, data.label_range
+    _check(lc is None or (isinstance(lc, str) and lc.strip()) or (isinstance(lc, (list, tuple)) and lc and all(isinstance(c, str) and c for c in lc)),
+           "data.label_columns", f"must be a list of column names, a prefix they share, or null, got {lc!r}")
+    if isinstance(lc, (list, tuple)):
+        stray = [c for c in lc if c != c.strip()]
+        if stray: _check(False, "data.label_columns", f"{stray[0]!r} has stray whitespace; write it as {stray[0].strip()!r}")
+        _check(len(set(lc)) == len(lc), "data.label_columns", f"names a column twice: {sorted(c for c in set(lc) if list(lc).count(c) > 1)}")
+        _check(data.text_column not in lc and data.text_pair_column not in lc, "data.label_columns", f"holds a text column ({data.text_column!r})")
+    _check(sep is None or (isinstance(sep, str) and len(sep) > 0), "data.label_separator", f"must be a non-empty string such as ',' or null, got {sep!r}")
+    _check(lc is None or sep is None, "data.label_separator", "and data.label_columns are two ways to give the labels; set only one")
+    _check(lr is None or (isinstance(lr, (list, tuple)) and len(lr) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in lr)
+           and lr[0] < lr[1]), "data.label_range", f"must be [lo, hi] with lo < hi (e.g. [0, 5]), or null, got {lr!r}")
+
 # %% ../nbs/00_config_manager.ipynb #67941f40
 DATA_SOURCES = ("auto", "glue_dir", "hub", "sample", "files")
 DATA_FORMATS = ("auto", "csv", "tsv", "jsonl", "parquet")
@@ -187,6 +204,9 @@ class DataConfig:
     text_pair_column: str|None = None # the second text of a sentence pair (RTE: hypothesis), or null for single sentences
     label_column: str = "label" # the column holding the label (TREC: category); integers 0..k-1 or text
     label_names: list|None = None # class names in id order; null: the data's own (hub ClassLabel), sorted text labels, or SST-2's negative/positive
+    label_columns: list|str|None = None # task multi_label: one 0/1 column per label, as a list of column names or a prefix they share (`emotion_`)
+    label_separator: str|None = None # task multi_label: the labels of a row in one column (data.label_column), joined by this (`,` for "joy,love")
+    label_range: list|None = None # task regression: `[lo, hi]`, the range every score must lie in (checked when read); null: any number
     validation_size: float|int = 0.1 # carved validation split: a fraction of train in (0, 1), or a number of rows
     test_size: float|int = 0.1 # carved test split (only when the source has no test and no validation/dev file)
     split_seed: int = 42 # seeds the carving (kept apart from training.seed)
@@ -227,6 +247,7 @@ class DataConfig:
         ln = self.label_names
         _check(ln is None or (isinstance(ln, (list, tuple)) and len(ln) >= 2 and len(set(map(str, ln))) == len(ln)),
                "data.label_names", f"must be null or a list of at least two distinct names, got {ln!r}")
+        _check_label_keys(self)
         for k in ("validation_size", "test_size"):
             _check(_size_ok(getattr(self, k)), f"data.{k}", f"must be a fraction in (0, 1) or a positive number of rows, got {getattr(self, k)!r}")
         if isinstance(self.validation_size, float) and isinstance(self.test_size, float):
@@ -398,6 +419,20 @@ def check_adapter_combination(training: TrainingSettings, # the training section
            f"`{training.method}`. Set lora.adapter={DEFAULT_ADAPTER} or training.method={next(iter(ADAPTER_METHODS))}")
     if quantized_method(training.method): refuse_on_quantized_base(a, quantization.bits)
 
+# %% ../nbs/00_config_manager.ipynb #e19b3754
+TASK_DATA_KEYS = ("label_columns", "label_separator", "label_range") # data keys that belong to one task (its entry's `data_keys`)
+def check_task_keys(task: str, # the config's `task`
+                    data: DataConfig, # the data section
+                   ):
+    "Refuse a task `TASK_REGISTRY` lacks, and a task-specific `data` key set for a task it does not belong to (`ConfigError`)."
+    _check(isinstance(task, str) and task in TASK_REGISTRY, "task",
+           f"unknown task {task!r}; choose one of {TASK_REGISTRY.names()} (add one with `{TASK_REGISTRY.register_with}`)")
+    entry = TASK_REGISTRY[task]
+    for k in TASK_DATA_KEYS:
+        if getattr(data, k) is not None and k not in entry.data_keys:
+            owners = [n for n, t in TASK_REGISTRY.items() if k in t.data_keys]
+            _check(False, f"data.{k}", f"applies to task {' or '.join(owners)}, but this config's task is {task}; set task: {owners[0]} or remove data.{k}")
+
 # %% ../nbs/00_config_manager.ipynb #ae0e3894
 def check_window_settings(model: ModelConfig, # the model section (`max_length`: the window's size)
                           data: DataConfig, # the data section (`long_texts`, `window_stride`)
@@ -416,6 +451,7 @@ _SECTIONS = {"model": ModelConfig, "data": DataConfig, "lora": LoraSettings,
 class ExperimentConfig:
     "One experiment, end to end. Build it in code, from YAML (`load_config`) or from a preset."
     name: str = "experiment" # a label for the run, used in reports
+    task: str = "single_label" # what is predicted: `single_label` (one class per text), `multi_label` (several labels), `regression` (a score); see `TASK_REGISTRY`
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     lora: LoraSettings = field(default_factory=LoraSettings)
@@ -429,6 +465,7 @@ class ExperimentConfig:
             _check(isinstance(getattr(self, k), cls), k, f"must be a mapping of {cls.__name__} fields")
         check_adapter_combination(self.training, self.lora, self.quantization)
         check_window_settings(self.model, self.data)
+        check_task_keys(self.task, self.data)
 
     @property
     def learning_rate(self) -> float:

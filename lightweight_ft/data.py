@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_data.ipynb #e82a3737
 from __future__ import annotations
-import csv, hashlib, importlib.util, json, os, re, shutil, warnings
+import csv, hashlib, importlib.util, json, math, os, re, shutil, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +17,14 @@ from .config_manager import ConfigError, DATA_SOURCES, WINDOW_POOLINGS
 # %% auto #0
 __all__ = ['MAX_FIELD_CHARS', 'FORMATS', 'SPLIT_NAMES', 'SST2_LABEL_NAMES', 'TRUNCATION', 'RARE_LABEL_SHARE', 'RARE_LABEL_ROWS',
            'NULL_LABEL_WORDS', 'SST2_SAMPLE_FILES', 'SST2_SAMPLE_ROWS', 'SST2_SAMPLE_SEED', 'SST2_SAMPLE_SHA256',
-           'DataError', 'read_glue_tsv', 'not_utf8_error', 'checked_rows', 'Table', 'table_format', 'frame_to_table',
-           'read_table', 'split_files', 'read_splits', 'hub_help', 'read_hub', 'tokenize_texts', 'PadCollator',
-           'window_overlap', 'window_texts', 'first_windows', 'pool_windows', 'window_report', 'suspect_labels',
-           'label_vocabulary', 'encode_labels', 'carve', 'plan_splits', 'Splits', 'check_data', 'make_splits',
-           'subsample', 'sst2_sample_dir', 'sst2_sample_label', 'file_sha256', 'read_sst2_sample',
+           'TASK_READERS', 'DataError', 'read_glue_tsv', 'not_utf8_error', 'checked_rows', 'Table', 'table_format',
+           'frame_to_table', 'read_table', 'split_files', 'read_splits', 'hub_help', 'read_hub', 'tokenize_texts',
+           'PadCollator', 'window_overlap', 'window_texts', 'first_windows', 'pool_windows', 'window_report',
+           'suspect_labels', 'label_vocabulary', 'encode_labels', 'carve', 'plan_splits', 'Splits', 'check_data',
+           'make_splits', 'subsample', 'sst2_sample_dir', 'sst2_sample_label', 'file_sha256', 'read_sst2_sample',
            'resolve_sst2_location', 'describe_data', 'load_splits', 'load_splits_for', 'describe_splits',
+           'label_columns_in', 'read_task_table', 'multi_label_vocabulary', 'encode_label_sets', 'score_bins',
+           'carve_label_sets', 'TaskSplits', 'check_task_splits', 'make_task_splits', 'load_task_splits',
            'build_sst2_sample', 'sst2_sample_card', 'class_weights', 'weighted_cross_entropy', 'LengthBucketSampler',
            'RowList', 'label_names']
 
@@ -374,6 +376,12 @@ def tokenize_texts(texts, # the (first) texts
     if "token_type_ids" in enc: cols["token_type_ids"] = enc["token_type_ids"]
     return Dataset.from_dict(cols)
 
+# %% ../nbs/04_data.ipynb #5b098168
+def _label_tensor(labels: list) -> torch.Tensor:
+    "Class ids as int64; label rows (several labels) and scores as float32, what binary cross-entropy and squared error take."
+    if isinstance(labels[0], (float, list, tuple, np.floating, np.ndarray)): return torch.tensor(np.asarray(labels, dtype=np.float32))
+    return torch.tensor([int(y) for y in labels])
+
 # %% ../nbs/04_data.ipynb #7237a650
 class PadCollator:
     "Pads `input_ids` (and `token_type_ids`, with 0, when the features carry them) to the longest in the batch; builds the attention mask."
@@ -391,7 +399,7 @@ class PadCollator:
             if types is not None: types[i, :k] = torch.as_tensor(f["token_type_ids"])
         out = {"input_ids": ids, "attention_mask": mask}
         if types is not None: out["token_type_ids"] = types
-        if "labels" in features[0]: out["labels"] = torch.tensor([int(f["labels"]) for f in features])
+        if "labels" in features[0]: out["labels"] = _label_tensor([f["labels"] for f in features])
         return out
 
 # %% ../nbs/04_data.ipynb #888ef990
@@ -819,12 +827,18 @@ def load_splits(source: str, # `files`, `hub` or `sample`
         else: tables, notes = {"train": read_table(p, format=format, empty_texts=empty_texts, **cols)}, []
     return make_splits(tables, validation_size, test_size, split_seed, label_names, default_names, notes)
 
+# %% ../nbs/04_data.ipynb #23f2ed25
+TASK_READERS = ("multi_label", "regression") # the tasks whose labels `load_task_splits` reads (below); one label per row: `load_splits`
+from .tasks import task_for
+
 # %% ../nbs/04_data.ipynb #45a25ef2
 def load_splits_for(cfg, # a `DataConfig`
                     seed: int = 42, # seeds the `max_*_samples` subsets
                     load=None, # for the hub: a `load_dataset`-like callable; None: `datasets.load_dataset`
+                    task: str = "single_label", # the config's task: several labels per row and scores read through `load_task_splits`
                    ) -> Splits:
     "`load_splits` for a `DataConfig` (its source, columns, sizes and subsets); `seed` draws the `max_*_samples` subsets."
+    if task in TASK_READERS: return load_task_splits(cfg, task, seed)
     kw = dict(text_column=cfg.text_column, label_column=cfg.label_column, text_pair_column=cfg.text_pair_column, format=cfg.format,
               empty_texts=cfg.empty_sentences, validation_size=cfg.validation_size, test_size=cfg.test_size, split_seed=cfg.split_seed,
               label_names=cfg.label_names, default_names=cfg.default_label_names, hub_name=cfg.hub_name, hub_config=cfg.hub_config, load=load)
@@ -839,8 +853,11 @@ def describe_splits(splits: Splits, # the checked `Splits`
                     n_examples: int = 3, # example rows shown per split
                    ) -> str:
     "What would be read, in words (`lwft data CONFIG`): where each split comes from, rows per split and class, notes, warnings, a few examples."
-    lines = [f"classes ({len(splits.label_names)}, ids in this order): {', '.join(splits.label_names)}"
-             + ("; sentence pairs" if splits.pairs else ""), ""]
+    several = hasattr(splits, "label_text") # `TaskSplits` (label sets or scores): their own heading and example labels
+    heading = (f"classes ({len(splits.label_names)}, ids in this order): {', '.join(splits.label_names)}" if not several else
+               "a score per row (regression)" if splits.labels["train"].ndim == 1 else
+               f"labels ({len(splits.label_names)}, columns in this order): {', '.join(splits.label_names)}")
+    lines = [heading + ("; sentence pairs" if splits.pairs else ""), ""]
     for s, t in splits.tables.items():
         how = splits.plan[s]
         made = {"file": "the whole file", "carved_rest": "what is left after carving", "carve": f"carved from {how[1]}"}[how[0]]
@@ -852,8 +869,249 @@ def describe_splits(splits: Splits, # the checked `Splits`
         lines.append(f"{s} examples:")
         for i in range(min(n_examples, len(t))):
             pair = f"  ||  {t.pairs[i][:80]}" if t.pairs is not None else ""
-            lines.append(f"  [{splits.label_names[splits.labels[s][i]]}] {t.texts[i][:100]}{pair}")
+            label = splits.label_text(s, i) if several else splits.label_names[splits.labels[s][i]]
+            lines.append(f"  [{label}] {t.texts[i][:100]}{pair}")
     return "\n".join(lines)
+
+# %% ../nbs/04_data.ipynb #0f4736af
+def _zero_one(v, column: str, where: str) -> int:
+    "A 0/1 cell as 0 or 1 (also `True`, `1.0`, `'1'`); anything else refused, naming the column and the row."
+    if isinstance(v, (bool, np.bool_)): return int(v)
+    if isinstance(v, (int, np.integer, float, np.floating)) and not _null(v) and float(v) in (0.0, 1.0): return int(v)
+    if isinstance(v, str) and v.strip() in ("0", "1", "0.0", "1.0"): return int(float(v))
+    raise DataError(f"{where}: label column {column!r} holds {v!r}; a label column holds 0 or 1 (1: the row has that label). "
+                    f"Fix the row, or leave {column!r} out of data.label_columns if it is not a label.")
+
+def _stray(name: str) -> bool: return not isinstance(name, str) or not name or name != name.strip()
+
+def label_columns_in(columns: list, # the columns a file holds
+                     spec, # data.label_columns: a list of column names, or a prefix they share
+                     source: str, # the file, named in errors
+                    ) -> tuple[list, list]:
+    "`(columns, label names)` of the 0/1 label columns: those listed, or every column starting with the prefix (named by the rest)."
+    if isinstance(spec, str):
+        cols = [c for c in columns if c.startswith(spec)]
+        if not cols: raise DataError(f"{source}: no column starts with {spec!r} (data.label_columns, a prefix); the columns are {columns}.")
+        names = [c[len(spec):] for c in cols]
+        bad = [c for c, n in zip(cols, names) if _stray(n)]
+        if bad: raise DataError(f"{source}: column {bad[0]!r} leaves {bad[0][len(spec):]!r} as the label's name after the prefix {spec!r}: "
+                                f"empty or with stray whitespace. Rename the column, or list the label columns in data.label_columns.")
+        return cols, names
+    missing = [c for c in spec if c not in columns]
+    if missing: raise DataError(f"{source}: no column {missing[0]!r} (data.label_columns); the columns found are {columns}.")
+    return list(spec), list(spec)
+
+def _label_set(v, separator, where: str) -> tuple:
+    "The labels of one row held in one cell: a list (JSONL, Parquet), or text split on `separator`; `[]` or an empty cell: none."
+    if _null(v): raise DataError(f"{where}: null where the row's labels belong. Write [] (JSONL, Parquet) or leave the cell empty for "
+                                 f"a row with no label; a null may be a label forgotten, so it is refused.")
+    if isinstance(v, np.ndarray): v = v.tolist()
+    if isinstance(v, str):
+        if separator is None:
+            raise DataError(f"{where}: the label cell holds text ({v!r}), not a list. For several labels in one text cell set "
+                            f"data.label_separator (e.g. ','); for one 0/1 column per label set data.label_columns.")
+        items = v.split(separator) if v else []
+    elif isinstance(v, (list, tuple)): items = v
+    else: raise DataError(f"{where}: the label cell holds {v!r}; expected a list of label names, or text joined by data.label_separator.")
+    for x in items:
+        if not isinstance(x, (str, int, np.integer)) or isinstance(x, bool):
+            raise DataError(f"{where}: label {x!r} is not a name; a row's labels are names (text) or integers.")
+        if isinstance(x, str) and _stray(x):
+            hint = (f" If the labels are separated by {separator + ' '!r}, set data.label_separator to that."
+                    if separator and isinstance(v, str) and f"{separator} " in v else "")
+            raise DataError(f"{where}: label {x!r} is empty or has stray whitespace.{hint} Write each label name exactly, with no spaces around it.")
+    return tuple(dict.fromkeys(str(x) for x in items))
+
+def _score(v, column: str, where: str) -> float:
+    "A score as a float (also `'3.8'`); anything else refused, naming the value."
+    if not isinstance(v, (bool, np.bool_)) and not _null(v):
+        try: x = float(v.strip() if isinstance(v, str) else v)
+        except (TypeError, ValueError): x = None
+        if x is not None and math.isfinite(x): return x
+    raise DataError(f"{where}: {v!r} in column {column!r} is not a number; task regression needs a number (a score) in every row. "
+                    f"Fix or remove the row, or point data.label_column at the score column.")
+
+# %% ../nbs/04_data.ipynb #c276a667
+def _task_labels(df: pd.DataFrame, table: Table, task: str, data) -> tuple[list, list|None]|None:
+    "`(labels, names the columns give)` of `table`'s rows (its `rows` index `df`), read the task's way; None: the file holds no labels."
+    records, columns = df.to_dict("records"), [str(c) for c in df.columns]
+    where = lambda i: f"{table.source}, record {i}"
+    if task == "regression": # registry: how a task's labels are read (Task.label_reader), once data sits below the registry
+        if data.label_column not in columns: return None
+        return [_score(records[i][data.label_column], data.label_column, where(i)) for i in table.rows.tolist()], None
+    if data.label_columns is not None:
+        if isinstance(data.label_columns, list) and not set(data.label_columns) & set(columns): return None
+        cols, names = label_columns_in(columns, data.label_columns, table.source)
+        return [tuple(n for c, n in zip(cols, names) if _zero_one(records[i][c], c, where(i))) for i in table.rows.tolist()], names
+    if data.label_column not in columns: return None
+    return [_label_set(records[i][data.label_column], data.label_separator, where(i)) for i in table.rows.tolist()], None
+
+def read_task_table(path, # a CSV, TSV, JSONL or Parquet file
+                    task: str, # `multi_label` or `regression`
+                    data, # the `DataConfig`: columns, format, empty texts, label keys
+                   ) -> Table|None:
+    "One file as a `Table` whose labels are label sets (`multi_label`) or scores (`regression`); None when it holds no labels."
+    path = Path(path).expanduser()
+    if not path.exists(): raise DataError(f"{path}: file not found. Set data.path to a data file or a folder of splits.")
+    df = _read_frame(path, table_format(path, data.format))
+    table = frame_to_table(df, str(path), data.text_column, None, data.text_pair_column, data.empty_sentences, require_label=False)
+    found = _task_labels(df, table, task, data)
+    if found is None: return None
+    table.labels, table.label_names = found
+    return table
+
+# %% ../nbs/04_data.ipynb #aab2b937
+def multi_label_vocabulary(tables: dict, # `{split: Table}` with label sets
+                           label_names=None, # data.label_names; None: the columns' names, else the training labels, sorted
+                          ) -> list[str]:
+    "The label names in column order; a label outside them is refused, naming the label, the split and its first rows."
+    if label_names is not None: names = [str(n) for n in label_names]
+    else: names = tables["train"].label_names or sorted({y for ys in tables["train"].labels for y in ys})
+    known = set(names)
+    for s, t in tables.items():
+        unknown = sorted({y for ys in t.labels for y in ys} - known)
+        if unknown:
+            rows = [f"record {r}" for ys, r in zip(t.labels, t.rows.tolist()) if unknown[0] in ys][:3]
+            whence = "data.label_names" if label_names is not None else "the training split's labels"
+            raise DataError(f"{t.source}: the {s} split holds label {unknown[0]!r} ({', '.join(rows)}), which is not among {whence} {names}. "
+                            f"Fix those rows, drop them, or add the label to data.label_names (a label training never shows cannot be learnt).")
+    return names
+
+def encode_label_sets(table: Table, # a `Table` of label sets
+                      names: list[str], # label names in column order
+                     ) -> np.ndarray:
+    "The 0/1 matrix `[rows, labels]` (float32) of `table`'s label sets."
+    index, out = {n: j for j, n in enumerate(names)}, np.zeros((len(table), len(names)), dtype=np.float32)
+    for i, ys in enumerate(table.labels): out[i, [index[y] for y in ys]] = 1
+    return out
+
+def score_bins(scores, # the scores of a split
+               n_bins: int = 10, # quantile bins
+              ) -> np.ndarray:
+    "Each score's decile (its quantile bin, 0..n_bins-1): what carving scores stratifies on."
+    y = np.asarray(scores, float)
+    edges = np.unique(np.quantile(y, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    return np.searchsorted(edges, y, side="right")
+
+def carve_label_sets(matrix, # 0/1 `[rows, labels]`
+                     sizes: dict, # `{split: fraction or count}`
+                     seed: int = 42, # seeds the draws
+                    ) -> dict:
+    "Iterative stratification of label sets: `{name: sorted positions}` for each of `sizes` (drawn in turn from what is left), `train` for the rest."
+    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+    y = np.asarray(matrix)
+    n = len(y); want = {name: _size(s, n, f"{name}_size") for name, s in sizes.items()}
+    if sum(want.values()) >= n: raise DataError(f"carving {want} rows out of {n} leaves no training rows; make data.validation_size/test_size smaller.")
+    left, out = np.arange(n), {}
+    for k, (name, count) in enumerate(want.items()):
+        if count == 0: out[name] = np.array([], dtype=int); continue
+        split = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=count, random_state=seed + k)
+        keep, take = next(split.split(np.zeros(len(left)), y[left]))
+        out[name], left = np.sort(left[take]), left[keep]
+    out["train"] = np.sort(left)
+    return out
+
+# %% ../nbs/04_data.ipynb #8fa5b3d7
+@dataclass
+class TaskSplits(Splits):
+    "`Splits` whose labels are 0/1 matrices (several labels per row) or scores (regression)."
+    task: str = "multi_label" # the config's task
+    def summary(self) -> pd.DataFrame:
+        "Rows per split and label, with rows holding no label (several labels); or each split's scores described (regression)."
+        if self.labels["train"].ndim == 1:
+            return pd.DataFrame({s: pd.Series(y).describe() for s, y in self.labels.items()}).T.rename(columns={"count": "rows"})
+        df = pd.DataFrame({s: y.sum(0).astype(int) for s, y in self.labels.items()}, index=self.label_names).T
+        return df.assign(no_label=[int((y.sum(1) == 0).sum()) for y in self.labels.values()], rows=[len(y) for y in self.labels.values()])
+    def label_text(self, split: str, i: int) -> str:
+        "Row `i`'s labels as text: the set joined by `;`, or the score."
+        y = self.labels[split][i]
+        return f"{y:g}" if np.ndim(y) == 0 else ";".join(n for n, v in zip(self.label_names, y) if v)
+
+def check_task_splits(splits: TaskSplits, # the splits, labels encoded
+                      label_range=None, # data.label_range `[lo, hi]`, or None
+                     ) -> list[str]:
+    "Refuse what training can't use (`DataError`, naming the problem and the fix); return warnings for what it can."
+    found = []
+    for s in ("train", "validation", "test"):
+        if len(splits.tables[s]) == 0:
+            raise DataError(f"the {s} split is empty; make data.{s}_size larger or check the {s} file. Training watches validation, and the report scores test.")
+    train = splits.labels["train"]
+    if train.ndim == 1:
+        if label_range is not None:
+            lo, hi = label_range
+            for s, t in splits.tables.items():
+                out = np.flatnonzero((splits.labels[s] < lo) | (splits.labels[s] > hi))
+                if len(out):
+                    raise DataError(f"{t.source}, record {t.rows[out[0]]}: score {splits.labels[s][out[0]]:g} lies outside data.label_range "
+                                    f"[{lo}, {hi}] ({len(out)} such row(s) in {s}). Fix those rows, or widen data.label_range.")
+        if not np.ptp(train) > 0:
+            raise DataError(f"{splits.tables['train'].source}: every training score is {train[0]:g}: nothing to learn. Check data.label_column.")
+        return found
+    if not train.any():
+        raise DataError(f"{splits.tables['train'].source}: no training row holds a label: nothing to learn. Check data.label_columns "
+                        f"or data.label_column (the columns are {splits.tables['train'].columns}).")
+    absent = [n for n, c in zip(splits.label_names, train.sum(0)) if c == 0]
+    if absent: found.append(f"labels {absent} are named but absent from train: the model cannot learn them.")
+    for s in ("validation", "test"):
+        missing = [n for n, c in zip(splits.label_names, splits.labels[s].sum(0)) if c == 0]
+        if missing: found.append(f"the {s} split has no rows of {missing}: their per-label scores are undefined.")
+    return found
+
+# %% ../nbs/04_data.ipynb #05cdb6d6
+def make_task_splits(tables: dict, # `{split: Table}` with label sets or scores (train at least)
+                     task: str, # `multi_label` or `regression`
+                     data, # the `DataConfig`: sizes, split seed, label names, label range
+                     notes=(), # notes from reading the source
+                    ) -> TaskSplits:
+    "Train/validation/test for a task of several labels or scores: carving what is missing (stratified as above), labels encoded, checked."
+    plan = plan_splits(set(tables), data.validation_size, data.test_size)
+    scores = task == "regression" # registry: whether the task's target is a score (Task.label_dtype float with one output)
+    names = ["score"] if scores else multi_label_vocabulary(tables, data.label_names)
+    encode = (lambda t: np.asarray(t.labels, dtype=np.float64)) if scores else (lambda t: encode_label_sets(t, names))
+    train = tables["train"]
+    sizes = {s: how[1] for s, how in plan.items() if how[0] == "carve"}
+    out, made = {"train": train}, {"train": ("file", "train")}
+    if sizes:
+        y = encode(train)
+        parts = carve(score_bins(y), sizes, data.split_seed) if scores else carve_label_sets(y, sizes, data.split_seed)
+        out["train"], made["train"] = train.select(parts.pop("train")), ("carved_rest", "train")
+        for s, pos in parts.items(): out[s], made[s] = train.select(pos), ("carve", f"train ({sizes[s]!r}, seed {data.split_seed})")
+    for s, how in plan.items():
+        if how[0] == "file": out[s], made[s] = tables[how[1]], ("file", how[1])
+    out = {s: out[s] for s in ("train", "validation", "test")}
+    splits = TaskSplits(names, out, {s: encode(t) for s, t in out.items()}, made, list(notes), task=task)
+    splits.warnings = check_task_splits(splits, data.label_range)
+    for w in splits.warnings: warnings.warn(w, UserWarning, stacklevel=2)
+    return splits
+
+def load_task_splits(data, # the `DataConfig` (`data.source: files`)
+                     task: str, # `multi_label` or `regression`
+                     seed: int = 42, # seeds the `max_*_samples` subsets
+                    ) -> TaskSplits:
+    "Checked train/validation/test of several labels per row or of scores, from a file or a folder of split files; `max_*_samples` subsets last."
+    if data.source != "files":
+        raise DataError(f"task {task} reads its data from files: set data.source=files and data.path to a CSV, TSV, JSONL or Parquet "
+                        f"file (or a folder of split files); data.source={data.source} reads one label per row.")
+    p, notes = Path(data.path).expanduser(), []
+    files = split_files(p, data.format) if p.is_dir() else {"train": p}
+    tables = {}
+    for s, f in files.items():
+        t = read_task_table(f, task, data)
+        if t is None and s == "test": notes.append(f"{f.name} holds no labels: not used."); continue
+        if t is None:
+            keys = " or ".join(f"data.{k}" for k in ("label_columns", "label_column") if k == "label_column" or k in task_for(task).data_keys)
+            raise DataError(f"{f}: no labels found for task {task}; set {keys} (the columns are {_read_frame(f, table_format(f, data.format)).columns.tolist()}).")
+        tables[s] = t
+    splits = make_task_splits(tables, task, data, notes)
+    for s, n in {"train": data.max_train_samples, "validation": data.max_eval_samples, "test": data.max_test_samples}.items():
+        if n is None or n >= len(splits.tables[s]): continue
+        y = splits.labels[s]
+        pos = carve(score_bins(y), {"keep": n}, seed)["keep"] if y.ndim == 1 else carve_label_sets(y, {"keep": n}, seed)["keep"]
+        before = len(splits.tables[s])
+        splits.tables[s] = splits.tables[s].select(pos); splits.tables[s].subset, splits.tables[s].rows_before_subset = True, before
+        splits.labels[s] = y[pos]
+    splits.warnings = check_task_splits(splits, data.label_range)
+    return splits
 
 # %% ../nbs/04_data.ipynb #08e7eb32
 def _stratified_rows(labels: np.ndarray, n: int, seed: int) -> np.ndarray:

@@ -29,6 +29,9 @@ __all__ = ['SERVE_EXTRA_HELP', 'ONNX_FILE', 'PREDICTION_FILE_COLUMNS', 'Untraine
 # %% ../nbs/17_deploy.ipynb #c376034c
 from .config_manager import quantized_method # what a method is, asked of the adapters registry
 
+# %% ../nbs/17_deploy.ipynb #50c87944
+from .tasks import require_support, task_for, task_of_model
+
 # %% ../nbs/17_deploy.ipynb #283c4c5d
 class UntrainedHeadWarning(UserWarning):
     "The classification head of a model was never trained (newly initialised when it loaded): its predictions mean nothing."
@@ -173,6 +176,7 @@ def load_adapter(path, # an adapter folder (`save_adapter`) or a run folder hold
         try: model = PeftModel.from_pretrained(base, str(path))
         except (RuntimeError, ValueError, KeyError, OSError) as e: raise _fit_error(path, base_name, e) from None
     tokenizer = _load_tokenizer(path, resolve_model_path(str(base_name)) if isinstance(base_name, str) and base_name else None)
+    if cfg is not None: model.config.problem_type = task_for(cfg.task).problem_type # the head's task, which prediction checks
     return model.eval(), tokenizer
 
 # %% ../nbs/17_deploy.ipynb #803b9f84
@@ -370,6 +374,8 @@ class SentimentPredictor:
         if not isinstance(max_length, int) or max_length < 4: raise ValueError(f"max_length must be an integer >= 4, got {max_length!r}")
         if device is not None and not is_quantized(model): model = model.to(device)
         self.model, self.tokenizer = model.eval(), tokenizer
+        self.task = task_of_model(model.config) # predictions here are one class per text: another task's model is refused
+        require_support(self.task, "predict", "prediction with SentimentPredictor (lwft predict, serve, gate, export)")
         limit = model_positions(model.config)
         self.batch_size, self.max_length = batch_size, min(max_length, limit) if limit else max_length
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

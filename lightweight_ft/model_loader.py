@@ -18,6 +18,9 @@ from .models import OFFLINE_HELP, _is_local, check_model_folder, check_model_set
 # %% auto #0
 __all__ = ['split_report', 'long_texts_report', 'ModelLoader']
 
+# %% ../nbs/08_model_loader.ipynb #d3ccec27
+from .tasks import require_support
+
 # %% ../nbs/08_model_loader.ipynb #f8a9a23d
 def split_report(splits, # the checked `Splits`
                  data: DataConfig, # the `DataConfig` read
@@ -67,6 +70,7 @@ class ModelLoader:
     @classmethod
     def from_config(cls, cfg) -> ModelLoader:
         "A loader for an `ExperimentConfig`: its `model` and `data` sections, validated when built, passed whole (and its seed)."
+        require_support(cfg.task, "model_loader", "`ModelLoader` (one class per row)") # before any data is read as one class per row
         return cls(model=cfg.model, data=cfg.data, seed=cfg.training.seed)
 
     def _from_pretrained(self, fn, **kw):

@@ -15,6 +15,9 @@ from .metrics import _check_ci_level, evaluate_predictions
 # %% auto #0
 __all__ = ['prediction_mode', 'pooled_logits', 'predict_probabilities', 'Evaluator']
 
+# %% ../nbs/09_prediction.ipynb #e51162d1
+from .tasks import require_support, task_for, task_of_model
+
 # %% ../nbs/09_prediction.ipynb #4fb6a9f1
 def prediction_mode(model, # the model to predict with
                    ):
@@ -45,8 +48,13 @@ def predict_probabilities(model, # a sequence classifier (plain, PEFT or quantis
                           progress: bool = False, # show a progress bar over the batches
                           cls_only: bool = True, # the last layer computes only the [CLS] output the head reads (`last_layer_cls_only`): same result, less work
                           window_pooling: str|None = None, # windows of long texts (a `text_id` column): `mean` or `max` of their logits; None: the dataset's `window_pooling`
+                          task: str|None = None, # the task whose outputs to give (`Task.outputs`: label probabilities, scores); None: class probabilities, refusing a model of another task
                          ) -> np.ndarray:
-    "Class probabilities `[n, num_labels]` for a tokenised dataset, in the dataset's order; a windowed one's windows pooled into one row per text (`text_id` order)."
+    "Class probabilities `[n, num_labels]` for a tokenised dataset, in the dataset's order (with `task`: that task's outputs); a windowed one's windows pooled into one row per text (`text_id` order)."
+    if task is None: # several labels or a score are not class probabilities: refused unless asked for by name
+        task = task_of_model(model.config)
+        require_support(task, "predict", f"prediction with a model of task {task} (its config's problem_type)")
+    to_outputs = task_for(task).outputs
     ids = dataset["input_ids"]
     columns = getattr(dataset, "column_names", None) or list(dataset) # a tokenised Dataset, or a dict of lists
     types = dataset["token_type_ids"] if "token_type_ids" in columns else None # sentence pairs: each token's segment
@@ -67,7 +75,7 @@ def predict_probabilities(model, # a sequence classifier (plain, PEFT or quantis
                 out[b] = logits.float().cpu().numpy()
     finally:
         model.train(was_training)
-    return torch.softmax(torch.from_numpy(pooled_logits(out, dataset, window_pooling)), -1).numpy()
+    return to_outputs(torch.from_numpy(pooled_logits(out, dataset, window_pooling))).numpy() # pooled logits, then the task's outputs
 
 # %% ../nbs/09_prediction.ipynb #936d68c1
 def _sync(device):

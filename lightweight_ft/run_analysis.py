@@ -25,9 +25,9 @@ from .runs import RUN_FILES, RunDirError, write_extra, _FolderLock, _foreign_ent
 # %% auto #0
 __all__ = ['NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSIS_MODEL', 'model_architecture',
            'check_lora_targets', 'check_config_paths', 'check_config', 'RunNotWritten', 'tracking_group_for',
-           'run_experiment', 'draw_run_figures', 'experiment_config', 'load_sweep', 'varied_keys', 'run_label',
-           'config_hash', 'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep', 'run_analysis',
-           'trainer_for', 'load_for']
+           'run_experiment', 'check_task_training', 'run_task_experiment', 'draw_run_figures', 'experiment_config',
+           'load_sweep', 'varied_keys', 'run_label', 'config_hash', 'expand_sweep', 'find_experiment_notebook',
+           'run_sweep', 'analysis_sweep', 'run_analysis', 'trainer_for', 'load_for']
 
 # %% ../nbs/16_run_analysis.ipynb #250d326b
 from .config_manager import quantized_method, trains_adapter
@@ -139,6 +139,7 @@ def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `Experim
     "Load, train, evaluate and save one configuration into `output_dir` (claimed first: see `claim_run_dir`); returns the metrics. Under a launcher every process trains its share; the main one alone claims, evaluates and writes the folder (the others return None)."
     if not isinstance(cfg, ExperimentConfig): cfg = load_config(cfg)
     cfg = apply_overrides(cfg, overrides)
+    if cfg.task in TASK_READERS: return run_task_experiment(cfg, output_dir, progress, overwrite) # several labels per row, or scores
     main = is_main_process()
     check_folds_process(cfg) # data.folds trains its folds in one process: refused under a launcher, before any claim
     check_global_batch(cfg.training.batch_size); check_global_batch(cfg.training.eval_batch_size, key="training.eval_batch_size") # the same answer everywhere
@@ -173,6 +174,60 @@ def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `Experim
             except Exception as e: raise _kept_after_failed_write(claim, e) from e
         shutil.rmtree(checkpoints, ignore_errors=True) # the run is written: nothing left to resume
         write_extra("the run's tracker summaries", log_finished_run, claim.partial, cfg, trainer.tracker_runs)
+        run_dir = claim.commit()
+    return json.loads((run_dir/"metrics.json").read_text())
+
+# %% ../nbs/16_run_analysis.ipynb #eedf5d70
+from .data import TASK_READERS, load_task_splits, tokenize_texts
+from .prediction import predict_probabilities
+from .runs import write_task_run
+from .tasks import Standardisation, fit_thresholds, require_support, task_for
+
+# %% ../nbs/16_run_analysis.ipynb #eb3c02d1
+def check_task_training(cfg: ExperimentConfig): # a config of task multi_label or regression
+    "Refuse, before anything loads, the training settings that score one class per row (`ConfigError` naming the key)."
+    t = cfg.training
+    for key, value in (("eval_every", t.eval_every), ("best_metric", t.best_metric), ("class_weights", t.class_weights)):
+        if value is not None:
+            raise ConfigError(f"config key `training.{key}`: {value!r} is not supported yet for task {cfg.task} (it scores one class per row); "
+                              f"set training.{key}=null. Validation scores the run once training ends.")
+    if dist_env().world_size > 1:
+        raise ConfigError(f"task {cfg.task} trains in one process for now; run lwft train without a launcher.")
+
+def run_task_experiment(cfg: ExperimentConfig, # a config of task multi_label or regression
+                        output_dir, # the run folder to claim and write
+                        progress: bool = True, # show progress bars
+                        overwrite: bool = False, # replace a finished run in `output_dir` instead of refusing
+                       ) -> dict:
+    "Load, train, evaluate and save one configuration of several labels per row or of scores into `output_dir`; returns the metrics."
+    task = task_for(cfg.task)
+    check_task_training(cfg)
+    with ExitStack() as held:
+        claim = held.enter_context(claim_run_dir(output_dir, cfg, overwrite))
+        check_config(cfg)
+        splits = load_task_splits(cfg.data, cfg.task, cfg.training.seed)
+        names, scores = splits.label_names, splits.labels["train"].ndim == 1
+        standard = Standardisation.fit(splits.labels["train"]) if scores else None
+        loader = ModelLoader(cfg.model.name_or_path, num_labels=task.num_labels(names), max_length=cfg.model.max_length, seed=cfg.training.seed, data=cfg.data)
+        model, tokenizer = load_for(cfg, loader)
+        model.config.problem_type = task.problem_type # the loss the model computes: per-label binary cross-entropy, squared error
+        if not scores: model.config.id2label, model.config.label2id = dict(enumerate(names)), {n: i for i, n in enumerate(names)}
+        targets = {s: (standard.scale(y) if standard else y).tolist() for s, y in splits.labels.items()}
+        data = {s: tokenize_texts(t.texts, targets[s], tokenizer, cfg.model.max_length, pairs=t.pairs, truncation=cfg.data.truncation)
+                for s, t in splits.tables.items()}
+        checkpoints = claim.partial/"checkpoints"
+        trainer = trainer_for(cfg, model, tokenizer, output_dir=str(checkpoints))
+        model = trainer.train(data["train"], data["validation"], training=cfg.training, lora=cfg.lora, progress=progress)
+        predict = lambda s: predict_probabilities(model, data[s], cfg.training.eval_batch_size, tokenizer.pad_token_id, task=cfg.task)
+        if scores:
+            state, outputs, extra = {"standardisation": standard.to_dict()}, standard.unscale(predict("test")[:, 0]), {}
+        else:
+            state = {"thresholds": fit_thresholds(splits.labels["validation"], predict("validation"))}
+            outputs, extra = predict("test"), {"thresholds": state["thresholds"], "label_names": names}
+        metrics = {**task.evaluate(splits.labels["test"], outputs, **extra), "headline_metric": task.headline_metric}
+        try: write_task_run(claim.partial, cfg, model, tokenizer, splits, outputs, metrics, trainer.train_report, trainer.train_log, state)
+        except Exception as e: raise _kept_after_failed_write(claim, e) from e
+        shutil.rmtree(checkpoints, ignore_errors=True) # the run is written: nothing left to resume
         run_dir = claim.commit()
     return json.loads((run_dir/"metrics.json").read_text())
 
@@ -431,6 +486,7 @@ def run_sweep(sweep_file, # sweep YAML: a `base` config and a `grid` of dotted k
     if executor not in ("papermill", "inprocess"): raise ValueError(f"executor must be `papermill` or `inprocess`, got {executor!r}")
     _one_process_only("a sweep")
     runs = expand_sweep(sweep_file, overrides)
+    for _, c in runs: require_support(c.task, "sweep", "`lwft sweep` (its summary and report read one class per row)")
     if executor == "papermill": notebook = Path(notebook) if notebook else find_experiment_notebook()
     out = Path(output_dir).resolve(); runs_dir = out/"runs"
     if out.exists() and not out.is_dir(): raise RunDirError(f"{output_dir} is a file, not a folder. Pass a folder for the sweep, e.g. sweeps/NAME.")

@@ -24,7 +24,8 @@ __all__ = ['UNDEFINED', 'RUN_FILES', 'RUN_ENTRIES', 'TRAIN_LOG_COLUMNS', 'PREDIC
            'ExtraNotWritten', 'write_extra', 'DiskFullError', 'is_disk_full', 'saved_bytes', 'disk_full_explained',
            'model_card', 'save_adapter_weights', 'save_adapter', 'model_folder', 'is_complete_run', 'RunDirError',
            'run_dir_state', 'RunDirClaim', 'claim_run_dir', 'write_run_contents', 'write_run_files', 'save_run',
-           'write_prediction_run', 'predictions_frame', 'probabilities_from_frame', 'RunRecord', 'load_run']
+           'write_prediction_run', 'predictions_frame', 'probabilities_from_frame', 'task_predictions_frame',
+           'write_task_run', 'RunRecord', 'load_run']
 
 # %% ../nbs/10_runs.ipynb #ba2540cb
 from .config_manager import quantized_method, trains_adapter, trains_weights, untrained_method
@@ -599,6 +600,60 @@ def probabilities_from_frame(df: pd.DataFrame, # a predictions table (`predictio
     p1 = df["probability"].to_numpy(float)
     return np.stack([1 - p1, p1], 1)
 
+# %% ../nbs/10_runs.ipynb #b6253f74
+def task_predictions_frame(task: str, # `multi_label` or `regression` (one label per row: `predictions_frame`)
+                           texts, # the scored texts
+                           targets, # true 0/1 `[n, k]` (several labels) or scores `[n]`
+                           outputs, # probabilities `[n, k]` (several labels) or predicted scores `[n]`, in the data's units
+                           label_names=None, # label names in column order (several labels)
+                           text_pairs=None, # second texts of sentence pairs; None: single texts
+                           thresholds=None, # per-label decision thresholds (`tasks.fit_thresholds`); None: 0.5
+                          ) -> pd.DataFrame:
+    "The `predictions.csv` table of a task with several labels per row or a score: texts, the truth, then `prediction_columns`."
+    from lightweight_ft.tasks import _thresholds, prediction_columns
+    df = pd.DataFrame({"text": list(texts)})
+    if text_pairs is not None: df["text_pair"] = list(text_pairs)
+    outputs, names = np.asarray(outputs, float), None if label_names is None else [str(n) for n in label_names]
+    if len(prediction_columns(task, ["a", "b"], [])) == 1: # one output column whatever the labels: a score
+        df["label"] = np.asarray(targets, float)
+        df[prediction_columns(task, names, df.columns)[0]] = outputs.reshape(len(df))
+        return df
+    if names is None or outputs.ndim != 2 or outputs.shape[1] != len(names):
+        raise ValueError(f"task {task}: outputs {outputs.shape} need one column per label of label_names ({names}).")
+    joined = lambda rows: [";".join(n for n, v in zip(names, r) if v) for r in rows]
+    df["labels"] = joined(np.asarray(targets).astype(bool))
+    cols = prediction_columns(task, names, df.columns)
+    df[cols[0]] = joined(outputs >= _thresholds(thresholds, len(names)))
+    for j, c in enumerate(cols[1:]): df[c] = outputs[:, j]
+    return df
+
+# %% ../nbs/10_runs.ipynb #e05d0717
+def write_task_run(folder, # folder written
+                   cfg, # the run's `ExperimentConfig`
+                   model, # the trained model
+                   tokenizer, # its tokenizer
+                   splits, # the `data.TaskSplits` it trained and was scored on
+                   outputs, # test-split probabilities `[n, k]` or scores `[n]` (data units)
+                   metrics: dict, # the test scores (`Task.evaluate`)
+                   train_report: dict, # the trainer's report (method, costs)
+                   train_log=None, # the trainer's loss rows; None or empty: no train_log.csv
+                   state: dict|None = None, # what prediction needs besides the weights: `thresholds` or `standardisation`
+                  ) -> Path:
+    "Write a trained run of several labels per row or of scores into `folder`: the model and `task.json`, the run files, `metrics.json` last."
+    folder, state = Path(folder), dict(state or {})
+    sub = folder/("adapter" if _is_peft(model) else "model")
+    save_adapter(model, tokenizer, sub, config=cfg, base_model_name_or_path=cfg.model.name_or_path)
+    (sub/"task.json").write_text(json.dumps(_json_safe({"task": cfg.task, "label_names": splits.label_names, **state}), indent=2))
+    test = splits.tables["test"]
+    task_predictions_frame(cfg.task, test.texts, splits.labels["test"], outputs, splits.label_names, test.pairs,
+                           state.get("thresholds")).to_csv(folder/"predictions.csv", index=False)
+    config_to_yaml(cfg, folder/"config.yaml")
+    (folder/"data_splits.json").write_text(json.dumps(_json_safe(splits.record())))
+    if train_log: pd.DataFrame(train_log, columns=list(TRAIN_LOG_COLUMNS)).to_csv(folder/"train_log.csv", index=False)
+    record = {"name": cfg.name, "task": cfg.task, "split": "test", **metrics, **train_report, **state}
+    (folder/"metrics.json").write_text(json.dumps(_json_safe(record), indent=2))
+    return folder
+
 # %% ../nbs/10_runs.ipynb #26389b3f
 @dataclass
 class RunRecord:
@@ -635,6 +690,9 @@ def load_run(run_dir, # a finished run folder
                                     "Re-run the experiment, or leave this folder out.")
     config = read_yaml((run_dir/"config.yaml").read_text()) or {} # safe, and capped: no alias bomb
     metrics = json.loads((run_dir/"metrics.json").read_text())
+    if "headline_metric" in metrics: # a run of several labels per row or of scores (`write_task_run`): its own metrics and columns
+        from lightweight_ft.tasks import require_support
+        require_support(metrics.get("task"), "report", f"reading {run_dir} as a run for reports and comparisons")
     predictions = train_log = None
     if (run_dir/"predictions.csv").exists():
         predictions = pd.read_csv(run_dir/"predictions.csv")

@@ -27,6 +27,9 @@ __all__ = ['EXAMPLE_SPACE', 'PRUNERS', 'SEARCH_METRICS', 'COST_ATTRS', 'SEARCH_M
            'objective_value', 'SearchStopped', 'search', 'best_config', 'study_table', 'rerun_seeds', 'frontier_figure',
            'check_folded', 'cv_record', 'search_report']
 
+# %% ../nbs/20_search.ipynb #8c277236
+from .tasks import require_support
+
 # %% ../nbs/20_search.ipynb #f3df13fa
 EXAMPLE_SPACE = """
 metric: accuracy
@@ -376,6 +379,7 @@ def search(config, # an ExperimentConfig or a YAML file: the base every trial st
            seed: int|None = None): # sampler seed (offset by the process id, so that workers draw differently)
     "Run, or join, the study `study_name` until `n_trials` trials count or `timeout` passes; writes `best.yaml` and returns the study."
     cfg = config if isinstance(config, ExperimentConfig) else load_config(config)
+    require_support(cfg.task, "search", "`lwft search` (its objective and pick read accuracy)")
     if n_trials is not None and (not isinstance(n_trials, int) or n_trials < 0):
         raise ConfigError(f"n_trials must be a whole number of trials (0: check and create the study only), got {n_trials!r} (lwft search --n-trials).")
     where = str(space) if isinstance(space, (str, Path)) and "\n" not in str(space) else "the search space"

@@ -19,9 +19,10 @@ from transformers import AutoModelForSequenceClassification, PreTrainedTokenizer
 from .config_manager import ExperimentConfig
 
 # %% auto #0
-__all__ = ['TINY_FAMILIES', 'HUB_OFFLINE_VARIABLES', 'tiny_tokenizer', 'tiny_classifier', 'synthetic_sentiment',
-           'write_tiny_setup', 'synthetic_predictions', 'synthetic_run', 'tiny_base_dir', 'tiny_adapter',
-           'chromium_path', 'open_in_chromium', 'broken_links', 'postgres_bin', 'throwaway_postgres', 'no_network_env']
+__all__ = ['TINY_FAMILIES', 'MULTI_LABEL_WORDS', 'HUB_OFFLINE_VARIABLES', 'tiny_tokenizer', 'tiny_classifier',
+           'synthetic_sentiment', 'synthetic_multi_label', 'synthetic_scores', 'write_tiny_setup',
+           'synthetic_predictions', 'synthetic_run', 'tiny_base_dir', 'tiny_adapter', 'chromium_path',
+           'open_in_chromium', 'broken_links', 'postgres_bin', 'throwaway_postgres', 'no_network_env']
 
 # %% ../nbs/01_testing.ipynb #1ba9229a
 from .config_manager import method_entry, quantized_method
@@ -108,6 +109,34 @@ def synthetic_sentiment(n: int = 64, # sentences
         fill.insert(int(rng.integers(len(fill) + 1)), w)
         texts.append(" ".join(fill)); labels.append(y)
     return texts, labels
+
+# %% ../nbs/01_testing.ipynb #1f3ae1a5
+MULTI_LABEL_WORDS = {"anger": "furious", "joy": "delighted", "fear": "scared", "love": "adore"} # label: the word that carries it
+def synthetic_multi_label(n: int = 64, # sentences
+                          seed: int = 0, # seeds the words and the labels
+                          rate: float = 0.35, # chance that a sentence carries each label
+                         ) -> pd.DataFrame:
+    "`n` sentences (`sentence`) and one 0/1 column per label of `MULTI_LABEL_WORDS`: a label is set where its word occurs."
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        on = {label: int(rng.random() < rate) for label in MULTI_LABEL_WORDS}
+        words = list(rng.choice(_FILL, size=int(rng.integers(2, 7)))) + [MULTI_LABEL_WORDS[l] for l, v in on.items() if v]
+        rng.shuffle(words)
+        rows.append({"sentence": " ".join(words), **on})
+    return pd.DataFrame(rows)
+
+def synthetic_scores(n: int = 64, # sentence pairs
+                     seed: int = 0, # seeds the words
+                    ) -> pd.DataFrame:
+    "`n` pairs (`sentence1`, `sentence2`) with `score`, from 0 to 5: how many of five words the two sentences share."
+    rng, vocab = np.random.default_rng(seed), _POS + _NEG + _FILL
+    rows = []
+    for _ in range(n):
+        a = list(rng.choice(vocab, size=5, replace=False)); shared = int(rng.integers(0, 6))
+        b = a[:shared] + list(rng.choice([w for w in vocab if w not in a], size=5 - shared, replace=False))
+        rows.append({"sentence1": " ".join(a), "sentence2": " ".join(rng.permutation(b)), "score": float(shared)})
+    return pd.DataFrame(rows)
 
 # %% ../nbs/01_testing.ipynb #f40177ec
 def write_tiny_setup(folder, # where the setup goes (made if missing)
