@@ -15,7 +15,8 @@ from .data import first_windows
 from .metrics import compare_predictions
 from .prediction import Evaluator
 from .runs import RunRecord, load_run, predictions_frame
-from .visualizer import PLOTLY_CONFIG, annotate_summary, draw_report_figures, report_charts, short_model, value_text
+from .visualizer import (PLOTLY_CONFIG, annotate_summary, draw_report_figures, report_charts, short_model,
+                                      value_text)
 
 # %% auto #0
 __all__ = ['REPORT_ENTRIES', 'REPORT_TITLE', 'REPORT_JS', 'QLORA_PAIR_IGNORES', 'model_method', 'ModelComparator', 'build_report',
