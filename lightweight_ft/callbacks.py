@@ -176,12 +176,10 @@ class _CheckpointExtras(TrainerCallback):
             then = recorded.get(name)
             if then is not None and then != now:
                 raise CheckpointError(f"the {name} split differs from the one the checkpoint {checkpoint} was trained "
-                                      f"on ({then['rows']} rows, "
-                                      f"hash {then['sha256'][:12]} then; {now['rows']} rows, hash {now['sha256'][:12]} "
-                                      f"now): the data changed "
-                                      f"since the run stopped, and resuming would go on with other data. Restore the "
-                                      f"data, or start over: "
-                                      f"lwft train --overwrite (run_experiment(..., overwrite=True)), or delete "
+                                      f"on ({then['rows']} rows, hash {then['sha256'][:12]} then; {now['rows']} rows, "
+                                      f"hash {now['sha256'][:12]} now): the data changed since the run stopped, and "
+                                      f"resuming would go on with other data. Restore the data, or start over: lwft "
+                                      f"train --overwrite (run_experiment(..., overwrite=True)), or delete "
                                       f"{Path(checkpoint).parent}.")
 
 # %% ../nbs/10a_callbacks.ipynb #b345b5aa
@@ -220,12 +218,12 @@ def check_checkpoint(checkpoint, # a `checkpoint-STEP` folder to resume from
             what = next((l.strip() for l in str(e).splitlines() if "GLOBAL" in l or "Unsupported" in l),
                         str(e).splitlines()[0] if str(e) else "")
             raise CheckpointError(f"{f} holds more than a checkpoint's data ({what}); it is not loaded, because "
-                                  f"unpickling it could run code "
-                                  f"it carries. A checkpoint is only read when this package wrote it. {fix}") from None
+                                  f"unpickling it could run code it carries. A checkpoint is only read when this "
+                                  f"package wrote it. {fix}") from None
         except Exception as e:
             raise CheckpointError(f"{f} is damaged or incomplete ({type(e).__name__}: "
-                                  f"{str(e).splitlines()[0] if str(e) else ''}), so the "
-                                  f"run can't resume from it. {fix}") from None
+                                  f"{str(e).splitlines()[0] if str(e) else ''}), so the run can't resume from it. "
+                                  f"{fix}") from None
     return checkpoint
 
 # %% ../nbs/10a_callbacks.ipynb #7eeb049c
@@ -469,9 +467,8 @@ class WandbRun(TrackerRun):
                                    config=self.config, reinit="create_new")
         except Exception as e:
             raise RuntimeError(f"W&B could not start a run ({type(e).__name__}: {e}). Log in with `wandb login`, or "
-                               f"set WANDB_MODE=offline "
-                               "to keep the run on disk and upload it later with `wandb sync`; or set "
-                               "training.report_to without wandb.") from e
+                               f"set WANDB_MODE=offline to keep the run on disk and upload it later with `wandb sync`; "
+                               f"or set training.report_to without wandb.") from e
         return self.run.id
     def _log(self, values: dict, step: int): self.run.log(values, step=step)
     def _final(self, values: dict, step: int): self.run.summary.update(values)

@@ -372,9 +372,8 @@ def check_global_batch(batch_size: int, # the global batch (a config's `training
     if batch_size % world_size:
         lower, upper = batch_size // world_size * world_size, -(-batch_size // world_size) * world_size
         raise ConfigError(f"config key `{key}`: the global batch {batch_size} can't be split evenly over {world_size} "
-                          f"processes; "
-                          f"use a multiple of {world_size} (e.g. {lower or world_size} or {upper}), or launch a number "
-                          f"of processes that divides {batch_size}.")
+                          f"processes; use a multiple of {world_size} (e.g. {lower or world_size} or {upper}), or "
+                          f"launch a number of processes that divides {batch_size}.")
     return batch_size // world_size
 
 # %% ../nbs/02_core.ipynb #9cafc4d0

@@ -172,8 +172,7 @@ def check_folds_process(cfg: ExperimentConfig): # the experiment config
     if cfg.data.folds and n > 1:
         raise ConfigError(f"config key `data.folds`: the {cfg.data.folds} folds train one after another in one "
                           f"process, but this one was started with {n - 1} others (WORLD_SIZE={n}). Run it without "
-                          f"torchrun / "
-                          "accelerate launch, or set data.folds=null.")
+                          f"torchrun / accelerate launch, or set data.folds=null.")
 
 def cross_validate_into(cfg: ExperimentConfig, # the experiment config, with `data.folds` set
                         folder, # the run's folder (its `.partial` while it is written): the folds go in `folder/folds/`

@@ -111,9 +111,8 @@ class ModelComparator:
             if len(p) != len(q) or not (p["label"].to_numpy() == q["label"].to_numpy()).all() or \
                ("text" in p and "text" in q and not (p["text"].astype(str).to_numpy() == q["text"].astype(str).to_numpy()).all()):
                 self.significance_note = (f"Not computed: {label!r} and {first_label!r} were evaluated on different "
-                                          f"examples. "
-                                          "Evaluate every run on the same split (same data.max_eval_samples) to test "
-                                          "them.")
+                                          f"examples. Evaluate every run on the same split (same "
+                                          f"data.max_eval_samples) to test them.")
                 return pd.DataFrame()
         return compare_predictions(first.predictions["label"],
                                    {l: r.labels_and_probs()[1] for l, r in representatives.items()},
@@ -142,16 +141,14 @@ class ModelComparator:
         results, tests = format_summary(summary), format_significance(significance)
         level = f"{100 * self.ci_level:g}%"
         intro = (data_sentence(self.runs) + f"{len(self.runs)} run(s) in {len(summary)} row(s). A single-seed row "
-                                            f"shows value [{level} percentile bootstrap "
-                 f"interval, {self.n_resamples} resamples, seed {self.seed}]; a row with several seeds shows mean ± "
-                 f"standard "
-                 f"deviation over seeds (column Seeds). n/a: not recorded by the run.")
+                                            f"shows value [{level} percentile bootstrap interval, {self.n_resamples} "
+                 f"resamples, seed {self.seed}]; a row with several seeds shows mean ± standard deviation over seeds "
+                 f"(column Seeds). n/a: not recorded by the run.")
         sig_text = (self.significance_note or
                     "McNemar's test on per-example correctness, rows with several seeds through their lowest seed. "
-                    "Exact binomial "
-                    "test when fewer than 25 examples are discordant, else chi-square with continuity correction; p "
-                    "(Holm) corrects "
-                    f"for the number of pairs. Δ accuracy is A − B with its {level} paired bootstrap interval.")
+                    "Exact binomial test when fewer than 25 examples are discordant, else chi-square with continuity "
+                    f"correction; p (Holm) corrects for the number of pairs. Δ accuracy is A − B with its {level} "
+                    f"paired bootstrap interval.")
         (out/"report.md").write_text(_report_markdown(story, intro, results, sig_text, tests, figures))
         (out/"report.html").write_text(interactive_report(annotated, groups, story, intro, tests, sig_text, figures),
                                        encoding="utf-8")
@@ -188,10 +185,9 @@ def check_report_dir(output_dir, # the folder a report is to be written to
     except (OSError, UnicodeDecodeError): earlier = False
     if earlier: return out
     raise ValueError(f"{out} holds {', '.join(held)}, not written as a report here (a report's report.md opens with "
-                     f"{REPORT_TITLE!r}), and "
-                     f"the report would replace {'it' if len(held) == 1 else 'them'}. Pass another output folder, or "
-                     f"move those files, "
-                     f"or pass overwrite=True (lwft report --overwrite) to replace them.")
+                     f"{REPORT_TITLE!r}), and the report would replace {'it' if len(held) == 1 else 'them'}. Pass "
+                     f"another output folder, or move those files, or pass overwrite=True (lwft report --overwrite) to "
+                     f"replace them.")
 
 # %% ../nbs/15_evaluator.ipynb #e5ca80ff
 def _missing(v) -> bool:
@@ -389,9 +385,8 @@ def _times(a, b) -> str: return f" ({a / b:.2f}×)" if a and b else ""
 # what a CPU peak holds (measured in benchmarks/qlora_memory.py):
 # QLoRA's saving is the footprint, which this figure leaves out
 _CPU_PEAK = ("on a CPU, resident memory above the loaded model: a full-precision base's weights count as training "
-             "first reads "
-             "them, a quantised base's don't, and it grows with each new batch shape; see benchmarks/README.md for "
-             "when QLoRA saves memory")
+             "first reads them, a quantised base's don't, and it grows with each new batch shape; see "
+             "benchmarks/README.md for when QLoRA saves memory")
 
 def qlora_sentence(summary: pd.DataFrame, # the results table (`summarize_groups`)
                    groups: dict, # `{row label: [RunRecord, ...]}` (`group_runs`)
@@ -421,8 +416,7 @@ def qlora_sentence(summary: pd.DataFrame, # the results table (`summarize_groups
     if groups[q][0].predictions is not None and len(y) == len(yl) and (y == yl).all():
         t = compare_predictions(y, {q: pq, l: pl}, ci_level, n_resamples, seed).iloc[0]
         parts.append(f"on the lowest seeds QLoRA − LoRA = {t.accuracy_diff:+.3f} [{t.diff_ci_low:+.3f}, "
-                     f"{t.diff_ci_high:+.3f}] "
-                     f"({100 * ci_level:g}% paired bootstrap; McNemar p = {t.p_value:.2g})")
+                     f"{t.diff_ci_high:+.3f}] ({100 * ci_level:g}% paired bootstrap; McNemar p = {t.p_value:.2g})")
     return f"QLoRA {q} against LoRA {l}: " + "; ".join(parts) + "."
 
 # %% ../nbs/15_evaluator.ipynb #50e61b28
@@ -453,10 +447,9 @@ def report_story(summary: pd.DataFrame, # `summarize_groups(groups)`
     elif choice["pick"]["label"] != choice["best"]["label"]:
         p, b = choice["pick"], choice["best"]
         out.append(f"Cheapest not worse ({rule}): {p['label']} ({how(p['label'])}), accuracy "
-                   f"{value_text(s.loc[p['label']])}; "
-                   f"it differs from {b['label']} by {p['accuracy_diff']:+.3f} [{p['diff_ci_low']:+.3f}, "
-                   f"{p['diff_ci_high']:+.3f}] "
-                   f"with {p[cost]:,.0f} {cost.replace('_', ' ')} instead of {b[cost]:,.0f}.")
+                   f"{value_text(s.loc[p['label']])}; it differs from {b['label']} by {p['accuracy_diff']:+.3f} "
+                   f"[{p['diff_ci_low']:+.3f}, {p['diff_ci_high']:+.3f}] with {p[cost]:,.0f} {cost.replace('_', ' ')} "
+                   f"instead of {b[cost]:,.0f}.")
     elif len(groups) > 1: out.append(f"No cheaper configuration is {rule}: the best is also the pick.")
     if unpriced and choice is not None: out[-1] += f" Left out of the pick: {', '.join(unpriced)} (no {cost} recorded)."
     out += [qlora_sentence(summary, groups, q, l, ci_level, n_resamples, seed) for q, l in qlora_pairs(groups)]

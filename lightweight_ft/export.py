@@ -149,18 +149,17 @@ class ParityData:
         index = {n: i for i, n in enumerate(names)}
         if self.names_only and names != [str(i) for i in range(len(names))] and any(isinstance(y, int) for y in self.labels):
             raise DataError(f"{self.where}: labels are class ids "
-                            f"({sorted({y for y in self.labels if isinstance(y, int)})[:8]}), but this model "
-                            f"was trained on classes named {names}: ids from other data would be read as its classes. "
-                            f"Write the class "
-                            f"names in the label column, or leave out --data to check parity on the run's own test "
-                            f"split.")
+                            f"({sorted({y for y in self.labels if isinstance(y, int)})[:8]}), but this model was "
+                            f"trained on classes named {names}: ids from other data would be read as its classes. "
+                            f"Write the class names in the label column, or leave out --data to check parity on the "
+                            f"run's own test split.")
         ids = [y if isinstance(y, int) and 0 <= y < len(names) else index.get(y) if isinstance(y, str) else None for y in self.labels]
         unknown = sorted({str(y) for y, i in zip(self.labels, ids) if i is None})
         if unknown:
             raise DataError(f"{self.where}: labels {unknown[:8]} are not classes of this model, whose classes are "
                             f"{', '.join(f'{i} {n}' for i, n in enumerate(names))}. Pass data with these labels (ids "
-                            f"or names): the run's own "
-                            f"test split is the default (leave out --data), or check --label-column.")
+                            f"or names): the run's own test split is the default (leave out --data), or check "
+                            f"--label-column.")
         return ids
 
 # %% ../nbs/18_export.ipynb #c6c45f5c
@@ -183,10 +182,8 @@ def _run_test_split(source, cfg: ExperimentConfig) -> ParityData:
         rows = test.rows.tolist()
         if recorded.get("n_rows") != len(test) or (isinstance(recorded.get("rows"), list) and recorded["rows"] != rows):
             raise DataError(f"the test split of {source} read again from {test.source} has {len(test)} rows, not the "
-                            f"{recorded.get('n_rows')} rows "
-                            f"recorded in data_splits.json: the data changed since the run trained. Pass the texts to "
-                            f"check parity on with "
-                            f"data=FILE (lwft export --data FILE).")
+                            f"{recorded.get('n_rows')} rows recorded in data_splits.json: the data changed since the "
+                            f"run trained. Pass the texts to check parity on with data=FILE (lwft export --data FILE).")
     return ParityData(test.texts, test.pairs, [splits.label_names[i] for i in splits.labels["test"]],
                       f"the test split of {source} ({len(test)} rows of {test.source})")
 
@@ -206,9 +203,8 @@ def parity_data(source, # a run folder, an adapter folder, or a merged or full m
         cfg = run_config(source)
         if cfg is None:
             raise DataError(f"{source} names no evaluation split (no config.yaml: it is not a run folder): pass the "
-                            f"texts to check parity "
-                            f"on, data=FILE (lwft export --data FILE: a .csv/.tsv/.jsonl/.parquet with a text column, "
-                            f"or a .txt).")
+                            f"texts to check parity on, data=FILE (lwft export --data FILE: a "
+                            f".csv/.tsv/.jsonl/.parquet with a text column, or a .txt).")
         out = _run_test_split(source, cfg)
     else:
         path = Path(data).expanduser()
@@ -421,15 +417,13 @@ def export_card(source, # the folder that was exported
             m = int8["mcnemar_int8_vs_fp32"]
             lines += ["",
                       f"McNemar, int8 against fp32: {m['only_int8_correct']} right only in int8, "
-                      f"{m['only_fp32_correct']} only in fp32, "
-                      f"p = {m['p_value']:.3g} ({m['test']})."]
+                      f"{m['only_fp32_correct']} only in fp32, p = {m['p_value']:.3g} ({m['test']})."]
     if calibration:
         lines += ["", "## Calibration", "",
                   f"Temperature {calibration['temperature']:.4f}, fitted on {calibration['data']} ({calibration['n']} "
-                  f"texts): "
-                  f"ECE {calibration['ece_before']:.4f} before, {calibration['ece_after']:.4f} after (in-sample); "
-                  f"{calibration['ece_held_out_before']:.4f} before and {calibration['ece_held_out_after']:.4f} after "
-                  f"on held-out halves."]
+                  f"texts): ECE {calibration['ece_before']:.4f} before, {calibration['ece_after']:.4f} after "
+                  f"(in-sample); {calibration['ece_held_out_before']:.4f} before and "
+                  f"{calibration['ece_held_out_after']:.4f} after on held-out halves."]
     lines += ["", "## How to load", "", "```python", "from lightweight_ft.deploy import SentimentPredictor",
               'predictor = SentimentPredictor("THIS_FOLDER")  # runs model.onnx through ONNX Runtime',
               'predictor.predict(["a gorgeous, witty film"])', "```",
@@ -463,8 +457,7 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
     removed = remove_stale_work_folders(output_dir)
     if removed:
         warnings.warn(f"removed {len(removed)} work folder(s) that an interrupted export into {output_dir} left beside "
-                      f"it "
-                              f"({', '.join(p.name for p in removed)}; {sum(removed.values()) / 1e6:.1f} MB)",
+                      f"it ({', '.join(p.name for p in removed)}; {sum(removed.values()) / 1e6:.1f} MB)",
                               StaleExportWarning)
     refuse_windowed_run(run_config(source), "an ONNX export") # the exported folder has no config.yaml to say so
     reference_predictor = load_merged(source)
@@ -537,9 +530,8 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
     result = {"output": str(output_dir), "export": export, "parity": parity, "int8": int8, "calibration": calibration}
     if not parity["passed"]:
         raise ExportParityError(f"the fp32 export in {output_dir} does not match the PyTorch model on {where}: "
-                                f"{_fmt_parity(parity)} "
-                                f"(tolerance {settings.tolerance:g}); see {output_dir/PARITY_FILE}. Try optimize=False "
-                                f"(lwft export --no-optimize).")
+                                f"{_fmt_parity(parity)} (tolerance {settings.tolerance:g}); see "
+                                f"{output_dir/PARITY_FILE}. Try optimize=False (lwft export --no-optimize).")
     return result
 
 # %% ../nbs/18_export.ipynb #d8e35047

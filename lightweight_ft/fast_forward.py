@@ -124,8 +124,8 @@ def _packed_last_layer(clf, starts, cls_only: bool):
 def _check_packing(model):
     if not packing_supported(model):
         raise ValueError(f"Packing needs a sentence head that reads only the first token (FIRST_TOKEN_HEADS) and sdpa "
-                         f"or eager attention "
-                         f"({packing_reason(model)}); train with batching='random' or 'length_buckets' instead.")
+                         f"or eager attention ({packing_reason(model)}); train with batching='random' or "
+                         f"'length_buckets' instead.")
 
 @contextmanager
 def packed_sentences(model, # a sequence classifier that `packing_supported`

@@ -90,8 +90,7 @@ def _as_probs(labels, probs):
     labels, probs = np.asarray(labels).astype(int), np.asarray(probs, dtype=float)
     if probs.ndim != 2 or len(probs) != len(labels):
         raise ValueError(f"probs must be an array [n_examples, n_classes] with one row per label; got shape "
-                         f"{probs.shape} "
-                         f"for {len(labels)} labels. Pass the output of predict_probabilities.")
+                         f"{probs.shape} for {len(labels)} labels. Pass the output of predict_probabilities.")
     # float32 softmax rows sum to 1 only within ~1e-7, which sklearn's float64 checks reject
     return labels, probs / probs.sum(1, keepdims=True)
 

@@ -120,9 +120,8 @@ def check_plain_weights(f, # a pickled torch weights file (`pytorch_model.bin`, 
     except pickle.UnpicklingError as e:
         what = next((l.strip() for l in str(e).splitlines() if "GLOBAL" in l or "Unsupported" in l), _first_line(e))
         raise ModelFolderError(f"{f} is a pickle that holds more than weights ({what}); it is not loaded, because "
-                               f"unpickling it could "
-                               f"run code it carries. Use a model.safetensors of the model (save_pretrained writes "
-                               f"one) from a source you trust.") from None
+                               f"unpickling it could run code it carries. Use a model.safetensors of the model "
+                               f"(save_pretrained writes one) from a source you trust.") from None
 
 # %% ../nbs/05_models.ipynb #c01567d8
 def check_weight_files(folder, # a model or adapter folder
@@ -162,8 +161,8 @@ def check_model_folder(path, # a local model folder
     if not (folder/"config.json").exists():
         if (folder/"adapter_config.json").exists() or (folder/"adapter"/"adapter_config.json").exists():
             raise ModelFolderError(f"{folder} holds a LoRA adapter, not a model (no config.json). Train from the base "
-                                   f"model its "
-                                   f"adapter_config.json names, or predict with the adapter through SentimentPredictor.")
+                                   f"model its adapter_config.json names, or predict with the adapter through "
+                                   f"SentimentPredictor.")
         if (folder/"model"/"config.json").exists():
             raise ModelFolderError(f"{folder} holds no config.json, but its model/ subfolder does: pass "
                                    f"{folder/'model'}.")
@@ -197,15 +196,13 @@ def check_model_settings(config, # the model's `config`
                                                                                      None) or [])
     if trained_head and config.num_labels != num_labels:
         raise ConfigError(f"config key `model.num_labels`: {num_labels}, but the model in {where} carries a trained "
-                          f"head of {config.num_labels} "
-                          f"classes {list(config.id2label.values())}. Set model.num_labels to {config.num_labels}, or "
-                          f"start from the base "
-                          f"encoder to train a new head of {num_labels} classes.")
+                          f"head of {config.num_labels} classes {list(config.id2label.values())}. Set model.num_labels "
+                          f"to {config.num_labels}, or start from the base encoder to train a new head of {num_labels} "
+                          f"classes.")
     positions = model_positions(config)
     if positions is not None and max_length > positions:
         raise ConfigError(f"config key `model.max_length`: {max_length} is more than the {positions} token positions "
-                          f"of the model in {where}. "
-                          f"Set model.max_length to {positions} or less.")
+                          f"of the model in {where}. Set model.max_length to {positions} or less.")
 
 # %% ../nbs/05_models.ipynb #7d3efca5
 def check_tokenizer_files(folder): # a local model folder
@@ -213,9 +210,8 @@ def check_tokenizer_files(folder): # a local model folder
      "near-empty one).")
     if not any((Path(folder)/n).exists() for n in TOKENIZER_FILES):
         raise ModelFolderError(f"{folder} holds a model but no tokenizer files (none of {', '.join(TOKENIZER_FILES)}): "
-                               f"every word would "
-                               f"become [UNK]. Copy the tokenizer files of the model it came from there "
-                               f"(tokenizer.save_pretrained('{folder}')).")
+                               f"every word would become [UNK]. Copy the tokenizer files of the model it came from "
+                               f"there (tokenizer.save_pretrained('{folder}')).")
 
 # %% ../nbs/05_models.ipynb #9abedb6d
 def check_tokenizer(tokenizer, # the loaded tokenizer
@@ -225,9 +221,8 @@ def check_tokenizer(tokenizer, # the loaded tokenizer
     vocab = getattr(config, "vocab_size", None)
     if isinstance(vocab, int) and len(tokenizer) < vocab // 2:
         raise ModelFolderError(f"The tokenizer of {where} knows {len(tokenizer)} tokens, the model {vocab}: most words "
-                               f"would become [UNK]. "
-                               f"Copy the tokenizer files of the model it came from into the folder "
-                               f"(tokenizer.save_pretrained(folder)).")
+                               f"would become [UNK]. Copy the tokenizer files of the model it came from into the "
+                               f"folder (tokenizer.save_pretrained(folder)).")
     return tokenizer
 
 # %% ../nbs/05_models.ipynb #e80d5a4e
@@ -252,7 +247,6 @@ def load_quietly(fn, # a `from_pretrained` (of a model, tokenizer or config clas
     odd = sorted(k for k in info.get("missing_keys") or [] if not k.startswith(HEAD_PREFIXES) and not in_modules(k, heads))
     if odd or info.get("mismatched_keys"):
         warnings.warn(f"{path}: {len(odd)} weight(s) outside the classification head are not in the checkpoint and "
-                      f"start random "
-                      f"(e.g. {odd[:3]}); mismatched: {info.get('mismatched_keys') or 'none'}. Check that this is the "
-                      f"checkpoint you meant.")
+                      f"start random (e.g. {odd[:3]}); mismatched: {info.get('mismatched_keys') or 'none'}. Check that "
+                      f"this is the checkpoint you meant.")
     return model

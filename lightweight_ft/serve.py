@@ -152,8 +152,8 @@ class ServeSettings:
         if self.api_key is not None and (not isinstance(self.api_key, str) or len(self.api_key) < 8 or not self.api_key.isprintable()
                                          or any(c.isspace() for c in self.api_key)):
             raise ValueError(f"the API key must be at least 8 printable characters without spaces (lwft serve "
-                             f"--api-key, or ${API_KEY_ENV}); "
-                             "e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))'.")
+                             f"--api-key, or ${API_KEY_ENV}); e.g. python -c 'import secrets; "
+                             f"print(secrets.token_urlsafe(24))'.")
         for k in ("port", "workers", "max_texts", "max_text_chars", "max_body_bytes", "max_batch"):
             v = getattr(self, k)
             if not isinstance(v, int) or isinstance(v, bool) or v < (0 if k == "port" else 1):
@@ -345,9 +345,8 @@ class _Guard:
                     message = await receive(); n += len(message.get("body", b"")); more = message.get("more_body", False)
                 return await self._answer(send, 413,
                                           f"request body over {limit} bytes (sent without Content-Length, counted as "
-                                          f"it "
-                                                     "arrived); the limit is lwft serve --max-body-bytes: split the "
-                                                     "texts over several requests.")
+                                          f"it arrived); the limit is lwft serve --max-body-bytes: split the texts "
+                                                     f"over several requests.")
             chunks.append(piece)
         body, replayed = b"".join(chunks), False
         async def replay():
@@ -389,9 +388,8 @@ def run_server(specs, # `DIR` or `NAME=DIR` items (`parse_model_specs`)
     models = {k: str(v) for k, v in parse_model_specs(specs).items()}
     if settings.api_key is None and not _loopback(settings.host):
         warnings.warn(f"serving on {settings.host} without an API key: anyone who can reach this machine can use the "
-                      f"models. "
-                      f"Set one with --api-key or ${API_KEY_ENV} (clients send Authorization: Bearer KEY), or bind "
-                      f"127.0.0.1.", ServeWarning)
+                      f"models. Set one with --api-key or ${API_KEY_ENV} (clients send Authorization: Bearer KEY), or "
+                      f"bind 127.0.0.1.", ServeWarning)
     if settings.workers == 1:
         return uvicorn.run(build_app(ModelRegistry(models), settings), host=settings.host, port=settings.port,
                            log_level=log_level)
