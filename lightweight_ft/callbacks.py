@@ -83,7 +83,8 @@ class BestAdapterKeeper(TrainerCallback):
         if value is None: return
         if self.better(value):
             self.best_value, self.best_step, self.since_best = float(value), state.global_step, 0
-            self.weights = {n: p.detach().to("cpu", copy=True) for n, p in self.model.named_parameters() if p.requires_grad}
+            self.weights = {n: p.detach().to("cpu", copy=True) for n, p in self.model.named_parameters()
+                            if p.requires_grad}
         else: self.since_best += 1
         if self.patience and self.since_best >= self.patience: control.should_training_stop = True
     def on_train_end(self, args, # the Trainer's `TrainingArguments`
@@ -241,8 +242,8 @@ def log_line(logs: dict, # what the Trainer logged at a step
     ("The Trainer's `logs` as one line a person reads: where training is, then each value in words, to 4 significant "
      "digits.")
     head = " ".join(p for p in (f"step {step}" + (f"/{max_steps}" if max_steps else "") if step is not None else "",
-                                f"(epoch {logs['epoch']:.2f})" if isinstance(logs.get("epoch"),
-                                                                             (int, float)) else "") if p)
+                                f"(epoch {logs['epoch']:.2f})" if isinstance(logs.get("epoch"), (int, float)) else "")
+                    if p)
     body = ", ".join(f"{LOG_WORDS.get(k, k.replace('_', ' '))} {f'{v:.4g}' if isinstance(v, float) else v}"
                      for k, v in logs.items() if k not in _LOG_LEFT_OUT)
     return f"{head}: {body}" if head else body
@@ -288,7 +289,8 @@ def log_run_to_tensorboard(log_dir, # folder of the run's TensorBoard events
     ("Add a run's config (as text and hyperparameters) and its final numeric metrics (`final/<name>` at `step`) to the "
      "events in `log_dir`.")
     from torch.utils.tensorboard import SummaryWriter # optional extra, see tracking_callbacks
-    flat = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in flat_config(config).items() if v is not None}
+    flat = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in flat_config(config).items()
+            if v is not None}
     numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     with SummaryWriter(log_dir=str(log_dir)) as w:
         w.add_text("config", "```\n" + json.dumps(config, indent=1, default=str) + "\n```", step)
@@ -303,7 +305,8 @@ def read_scalars(log_dir, # folder of TensorBoard event files
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator # optional extra
     events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
     events.Reload()
-    return pd.DataFrame([{"tag": t, "step": e.step, "value": e.value} for t in events.Tags()["scalars"] for e in events.Scalars(t)],
+    return pd.DataFrame([{"tag": t, "step": e.step, "value": e.value} for t in events.Tags()["scalars"]
+                         for e in events.Scalars(t)],
                         columns=["tag", "step", "value"])
 
 # %% ../nbs/10a_callbacks.ipynb #d8c0318e

@@ -42,7 +42,8 @@ def group_runs(runs, # `RunRecord`s (`load_run`)
         label = names[key]
         namesakes = [k for k in groups if names[k] == label]
         if len(namesakes) > 1:
-            flats = [{k: json.dumps(v, default=str) for k, v in flat_config(groups[s][0].config).items() if k not in ignore} for s in namesakes]
+            flats = [{k: json.dumps(v, default=str) for k, v in flat_config(groups[s][0].config).items()
+                      if k not in ignore} for s in namesakes]
             differing = sorted(k for k in set().union(*flats) if len({f.get(k) for f in flats}) > 1)
             mine = rs[0].flat
             label += " (" + ", ".join(f"{k}={mine.get(k)}" for k in differing[:3]) + ")"

@@ -109,7 +109,8 @@ class ModelComparator:
         for label, run in representatives.items():
             p, q = run.predictions, first.predictions
             if len(p) != len(q) or not (p["label"].to_numpy() == q["label"].to_numpy()).all() or \
-               ("text" in p and "text" in q and not (p["text"].astype(str).to_numpy() == q["text"].astype(str).to_numpy()).all()):
+               ("text" in p and "text" in q
+                and not (p["text"].astype(str).to_numpy() == q["text"].astype(str).to_numpy()).all()):
                 self.significance_note = (f"Not computed: {label!r} and {first_label!r} were evaluated on different "
                                           f"examples. Evaluate every run on the same split (same "
                                           f"data.max_eval_samples) to test them.")
@@ -372,12 +373,15 @@ def interactive_report(summary: pd.DataFrame, # `annotate_summary(summarize_grou
 # and every `quantization.` key: what makes a run QLoRA
 QLORA_PAIR_IGNORES = ("name", "training.method", "training.seed")
 def _pairing_key(run) -> str:
-    return json.dumps({k: v for k, v in sorted(run.flat.items()) if k not in QLORA_PAIR_IGNORES and not k.startswith("quantization.")}, default=str)
+    return json.dumps({k: v for k, v in sorted(run.flat.items())
+                       if k not in QLORA_PAIR_IGNORES and not k.startswith("quantization.")}, default=str)
 def qlora_pairs(groups: dict, # `{row label: [RunRecord, ...]}` (`group_runs`)
                ) -> list[tuple[str, str]]:
     "`(QLoRA row, LoRA row)` pairs whose configs agree on every setting but the quantisation (and the name and seed)."
-    lora = {_pairing_key(runs[0]): label for label, runs in groups.items() if trains_adapter(runs[0].method) and not quantized_method(runs[0].method)}
-    return [(label, lora[_pairing_key(runs[0])]) for label, runs in groups.items() if quantized_method(runs[0].method) and _pairing_key(runs[0]) in lora]
+    lora = {_pairing_key(runs[0]): label for label, runs in groups.items()
+            if trains_adapter(runs[0].method) and not quantized_method(runs[0].method)}
+    return [(label, lora[_pairing_key(runs[0])]) for label, runs in groups.items()
+            if quantized_method(runs[0].method) and _pairing_key(runs[0]) in lora]
 
 # %% ../nbs/15_evaluator.ipynb #00a43ba0
 def _mb(b) -> str: return f"{b / 1e6:,.1f} MB"

@@ -153,7 +153,8 @@ class ParityData:
                             f"trained on classes named {names}: ids from other data would be read as its classes. "
                             f"Write the class names in the label column, or leave out --data to check parity on the "
                             f"run's own test split.")
-        ids = [y if isinstance(y, int) and 0 <= y < len(names) else index.get(y) if isinstance(y, str) else None for y in self.labels]
+        ids = [y if isinstance(y, int) and 0 <= y < len(names) else index.get(y) if isinstance(y, str) else None
+               for y in self.labels]
         unknown = sorted({str(y) for y, i in zip(self.labels, ids) if i is None})
         if unknown:
             raise DataError(f"{self.where}: labels {unknown[:8]} are not classes of this model, whose classes are "
@@ -413,7 +414,8 @@ def export_card(source, # the folder that was exported
                   f"Against the PyTorch model: {_fmt_parity(int8['parity_with_torch'])}."]
         if "accuracy" in int8:
             lines += ["", "| model | accuracy | 95% interval |", "| --- | --- | --- |"]
-            lines += [f"| {k} | {v['accuracy']:.4f} | [{v['accuracy_ci'][0]:.4f}, {v['accuracy_ci'][1]:.4f}] |" for k, v in int8["accuracy"].items()]
+            lines += [f"| {k} | {v['accuracy']:.4f} | [{v['accuracy_ci'][0]:.4f}, {v['accuracy_ci'][1]:.4f}] |"
+                      for k, v in int8["accuracy"].items()]
             m = int8["mcnemar_int8_vs_fp32"]
             lines += ["",
                       f"McNemar, int8 against fp32: {m['only_int8_correct']} right only in int8, "

@@ -79,7 +79,8 @@ def pack_batch(batch: dict, # a right-padded batch (`input_ids`, `attention_mask
     place, n_rows = _first_fit(lengths, width)
     # filled in numpy on the CPU (slices cost a tenth of torch's there); the Trainer moves the result
     shape, input_ids = (max(n_rows, rows or 0), width), batch["input_ids"].cpu().numpy()
-    ids, positions, segments = np.full(shape, pad_token_id, input_ids.dtype), np.zeros(shape, np.int64), np.full(shape, -1, np.int64)
+    ids, positions, segments = (np.full(shape, pad_token_id, input_ids.dtype), np.zeros(shape, np.int64),
+                                np.full(shape, -1, np.int64))
     numbers = np.arange(position_offset, position_offset + width)
     for i, ((r, c), k) in enumerate(zip(place, lengths)):
         ids[r, c:c + k] = input_ids[i, :k]; positions[r, c:c + k] = numbers[:k]; segments[r, c:c + k] = i

@@ -140,8 +140,8 @@ def headline_values(labels, # true class ids, one per example (resamples along `
                                np.where(n_pred > 0, tp / n_pred, 0.0), np.where(n_true > 0, tp / n_true, 0.0)])
             # sklearn's macro average runs over the classes in the labels or the predictions
             seen = (n_true + n_pred) > 0
-            weighted, macro, present = weighted + n_true / n * scores, macro + np.where(seen, scores,
-                                                                                        0.0), present + seen
+            weighted, macro, present = (weighted + n_true / n * scores, macro + np.where(seen, scores, 0.0),
+                                        present + seen)
         macro = macro / present
     _, macro_auc, weighted_auc = ovr_auc(labels, probs, axis)
     if k == 2: macro_auc = weighted_auc = _rank_auc(labels, probs[..., 1], axis)

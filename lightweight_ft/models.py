@@ -138,7 +138,8 @@ def check_weight_files(folder, # a model or adapter folder
         if missing:
             raise ModelFolderError(f"{folder}: weight shard(s) {missing} named in {index.name} are missing. "
                                    f"{_COPY_AGAIN}")
-    files = sorted(folder.glob("*.safetensors")) + sorted(f for f in folder.glob("*.bin") if f.name.startswith(("pytorch_model", "adapter_model")))
+    files = sorted(folder.glob("*.safetensors")) + sorted(f for f in folder.glob("*.bin")
+                                                          if f.name.startswith(("pytorch_model", "adapter_model")))
     for f in files:
         try:
             if f.suffix == ".safetensors":
@@ -192,8 +193,8 @@ def check_model_settings(config, # the model's `config`
                          max_length: int): # the configured tokens per text (`model.max_length`)
     ("`ConfigError` naming the key when `num_labels` differs from a trained head's classes or `max_length` exceeds the "
      "model's positions.")
-    trained_head = any(str(a).endswith("ForSequenceClassification") for a in getattr(config, "architectures",
-                                                                                     None) or [])
+    trained_head = any(str(a).endswith("ForSequenceClassification")
+                       for a in getattr(config, "architectures", None) or [])
     if trained_head and config.num_labels != num_labels:
         raise ConfigError(f"config key `model.num_labels`: {num_labels}, but the model in {where} carries a trained "
                           f"head of {config.num_labels} classes {list(config.id2label.values())}. Set model.num_labels "
@@ -244,7 +245,8 @@ def load_quietly(fn, # a `from_pretrained` (of a model, tokenizer or config clas
         if bar: hf_logging.enable_progress_bar()
     # the architecture's head (DeBERTa's `pooler`, ModernBERT's `head`): new, so not in the checkpoint
     heads = head_modules(model)
-    odd = sorted(k for k in info.get("missing_keys") or [] if not k.startswith(HEAD_PREFIXES) and not in_modules(k, heads))
+    odd = sorted(k for k in info.get("missing_keys") or []
+                 if not k.startswith(HEAD_PREFIXES) and not in_modules(k, heads))
     if odd or info.get("mismatched_keys"):
         warnings.warn(f"{path}: {len(odd)} weight(s) outside the classification head are not in the checkpoint and "
                       f"start random (e.g. {odd[:3]}); mismatched: {info.get('mismatched_keys') or 'none'}. Check that "

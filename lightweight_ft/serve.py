@@ -85,7 +85,8 @@ class ModelRegistry:
                 predictor = SentimentPredictor(model, tokenizer, batch_size=batch_size,
                                                max_length=max_length or run_max_length(path), **run_long_texts(path))
                 names = json.loads((folder/"labels.json").read_text()) if (folder/"labels.json").exists() else None
-                predictor.label_names = [names["id2label"][str(i)] for i in range(names["num_labels"])] if names else label_names(model.config)
+                predictor.label_names = [names["id2label"][str(i)]
+                                         for i in range(names["num_labels"])] if names else label_names(model.config)
                 self.entries[name] = {"predictor": CalibratedPredictor(predictor, load_temperature(folder)),
                                       "adapter": internal[name],
                                       "group": group, "backend": "adapter", "source": str(path)}
@@ -121,7 +122,8 @@ class ModelRegistry:
         shared = merged = 0
         for g in self.groups:
             model = g["model"]
-            own = {a: sum(p.numel() * p.element_size() for n, p in model.named_parameters() if f".{a}." in n or n.endswith(f".{a}"))
+            own = {a: sum(p.numel() * p.element_size() for n, p in model.named_parameters()
+                          if f".{a}." in n or n.endswith(f".{a}"))
                    for a in g["adapters"].values()}
             total = model_footprint_bytes(model)
             one_merged = total - sum(own.values()) # the base with one head: what a merged model weighs
@@ -149,7 +151,8 @@ class ServeSettings:
     api_key: str|None = None
     def __post_init__(self):
         if self.api_key is None: self.api_key = os.environ.get(API_KEY_ENV) or None
-        if self.api_key is not None and (not isinstance(self.api_key, str) or len(self.api_key) < 8 or not self.api_key.isprintable()
+        if self.api_key is not None and (not isinstance(self.api_key, str) or len(self.api_key) < 8
+                                         or not self.api_key.isprintable()
                                          or any(c.isspace() for c in self.api_key)):
             raise ValueError(f"the API key must be at least 8 printable characters without spaces (lwft serve "
                              f"--api-key, or ${API_KEY_ENV}); e.g. python -c 'import secrets; "

@@ -71,7 +71,8 @@ def annotate_summary(summary: pd.DataFrame, # the results table, one row per `la
     keys = varying_keys(groups)
     with_model = summary["model"].nunique(dropna=False) > 1
     family = {label: config_family(runs[0], with_model) for label, runs in groups.items()}
-    hover = {label: "<br>".join(f"{html.escape(k)}={html.escape(_as_text(runs[0].flat.get(k)))}" for k in keys) for label, runs in groups.items()}
+    hover = {label: "<br>".join(f"{html.escape(k)}={html.escape(_as_text(runs[0].flat.get(k)))}" for k in keys)
+             for label, runs in groups.items()}
     seeds = {label: [r.seed for r in runs] for label, runs in groups.items()}
     return summary.assign(family=summary["label"].map(family), hover=summary["label"].map(hover),
                           seed_list=summary["label"].map(seeds))
@@ -197,7 +198,8 @@ def confusion_matrix_figure(df: pd.DataFrame, # `model, true, predicted, count[,
         share = cm.div(cm.sum(axis=1).replace(0, 1), axis=0) # axis by keyword: pandas 4 takes no positional one
         names = (part.drop_duplicates("true").set_index("true")["true_name"].reindex(cm.index).astype(str).tolist()
                  if "true_name" in part else [str(i) for i in cm.index])
-        annot = np.array([[f"{int(c)}\n{s:.0%}" for c, s in zip(rc, rs)] for rc, rs in zip(cm.to_numpy(), share.to_numpy())])
+        annot = np.array([[f"{int(c)}\n{s:.0%}" for c, s in zip(rc, rs)]
+                          for rc, rs in zip(cm.to_numpy(), share.to_numpy())])
         sns.heatmap(share, annot=annot, fmt="", cmap="Blues", vmin=0, vmax=1, cbar=False, square=True, ax=ax,
                     xticklabels=names, yticklabels=names, annot_kws={"fontsize": "small"})
         ax.set_title(name, fontsize="small")
@@ -315,8 +317,8 @@ def plot_memory(data, # the figure's table: a DataFrame, or the path of a CSV
     "Peak memory per model (`model, peak_memory_mb[, peak_memory_mb_std, memory_device]`) in MB."
     df = load_plot_data(data, path)
     _require(df, ["model", "peak_memory_mb"], "the memory figure")
-    labels = [f"{m} ({d})" if isinstance(d, str) else m for m, d in zip(df["model"],
-                                                                        df.get("memory_device", [None] * len(df)))]
+    labels = [f"{m} ({d})" if isinstance(d, str) else m
+              for m, d in zip(df["model"], df.get("memory_device", [None] * len(df)))]
     return save_figure(_barh(df, "peak_memory_mb", "peak_memory_mb_std", "Peak memory during training (MB)", "Memory",
                              labels=labels), path)
 
@@ -534,7 +536,8 @@ def summary_data(summary: pd.DataFrame, # the results table (`label` names each 
     # the row label names the row, not the model path
     df = summary.drop(columns=["model"], errors="ignore").rename(columns={"label": "model"})
     df = df[[c for c in ["model"] + list(columns) if c in df.columns]]
-    return df.dropna(subset=[c for c in required if c in df.columns]) if all(c in df.columns for c in required) else pd.DataFrame()
+    return df.dropna(subset=[c for c in required if c in df.columns]) if all(c in df.columns
+                                                                             for c in required) else pd.DataFrame()
 
 # %% ../nbs/14_visualizer.ipynb #e1a0c005
 def bar_data(summary: pd.DataFrame, # the results table (`label` names each row, `method` its method)
@@ -686,7 +689,8 @@ def scatter_by_family(df: pd.DataFrame, # `annotate_summary`'s table
     for family, part in df.groupby("family", sort=False):
         part = part.sort_values(x)
         err = np.array([_error(r) for _, r in part.iterrows()]).reshape(-1, 2)
-        custom = [[r["label"], value_text(r), r["hover"], f"{_number(r[x]) * xscale:{xfmt}}", r["seeds"] or "n/a"] for _, r in part.iterrows()]
+        custom = [[r["label"], value_text(r), r["hover"], f"{_number(r[x]) * xscale:{xfmt}}", r["seeds"] or "n/a"]
+                  for _, r in part.iterrows()]
         first = part.iloc[0]
         fig.add_trace(go.Scatter(
             x=part[x] * xscale, y=part["accuracy"], mode="lines+markers" if lines else "markers", name=family,
@@ -784,7 +788,8 @@ def training_chart(groups: dict, # `{row label: [RunRecord, ...]}`, one list of 
                    family: dict, # `{row label: family}`
                   ) -> go.Figure|None:
     "Training loss (solid) and validation loss (dashed) per run; validation accuracy on the right where it was logged."
-    has_eval = any(r.train_log is not None and "eval_accuracy" in r.train_log and r.train_log["eval_accuracy"].notna().any()
+    has_eval = any(r.train_log is not None and "eval_accuracy" in r.train_log
+                   and r.train_log["eval_accuracy"].notna().any()
                    for runs in groups.values() for r in runs)
     fig = make_subplots(rows=1, cols=2 if has_eval else 1,
                         subplot_titles=["Loss: training (solid), validation (dashed)"] + (["Validation accuracy"] if has_eval else []))
