@@ -21,7 +21,8 @@ __all__ = ['DUPLICATE_COLUMNS', 'AUDIT_FILES', 'SUSPECT_COLUMNS', 'rank_label_is
            'cross_validate', 'cv_summary']
 
 # %% ../nbs/21_audit.ipynb #5a2c1faf
-_all_ = ["check_folds", "fold_assignment", "cross_validate", "cv_summary"] # they live in `cross_validation`, below the runs that use them
+# they live in `cross_validation`, below the runs that use them
+_all_ = ["check_folds", "fold_assignment", "cross_validate", "cv_summary"]
 
 # %% ../nbs/21_audit.ipynb #a3f4b5cd
 def rank_label_issues(labels, # given class ids, one per row

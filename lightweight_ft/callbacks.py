@@ -29,13 +29,15 @@ __all__ = ['LOG_WORDS', 'RUN_ARTIFACT_FILES', 'TRACKER_RUNS', 'RunRecorder', 'Be
 # %% ../nbs/10a_callbacks.ipynb #ac043eab
 def _log_row(logs: dict) -> dict|None:
     "A `train_log.csv` row from one entry of the `Trainer`'s log history (None for entries without a loss or a score)."
-    row = {"step": logs.get("step"), "epoch": round(logs.get("epoch") or 0, 4), "loss": logs.get("loss"), "eval_loss": logs.get("eval_loss"),
+    row = {"step": logs.get("step"), "epoch": round(logs.get("epoch") or 0, 4), "loss": logs.get("loss"),
+           "eval_loss": logs.get("eval_loss"),
            "eval_accuracy": logs.get("eval_accuracy"), "learning_rate": logs.get("learning_rate")}
     return row if any(row[k] is not None for k in ("loss", "eval_loss", "eval_accuracy")) else None
 
 # %% ../nbs/10a_callbacks.ipynb #2feac9cb
 class RunRecorder(TrainerCallback):
-    "Collects loss/eval rows from the `Trainer`'s log history (which a resumed run carries over) and this session's training wall time."
+    ("Collects loss/eval rows from the `Trainer`'s log history (which a resumed run carries over) and this session's "
+     "training wall time.")
     def __init__(self): self.rows, self.train_time_s, self._t0 = [], 0.0, None
     def on_train_begin(self, args, # the Trainer's `TrainingArguments`
                        state, # the Trainer's `TrainerState`
@@ -52,10 +54,12 @@ class RunRecorder(TrainerCallback):
 
 # %% ../nbs/10a_callbacks.ipynb #0cb3a26e
 class BestAdapterKeeper(TrainerCallback):
-    "Keeps the trainable weights of the best validation score by `metric`, stops after `patience` validations without a better one, and restores the best at the end."
+    ("Keeps the trainable weights of the best validation score by `metric`, stops after `patience` validations without "
+     "a better one, and restores the best at the end.")
     def __init__(self, model, # the model the Trainer trains (its trainable parameters are copied)
                  metric: str = "accuracy", # `accuracy`, `f1_macro` or `loss` (`BEST_METRICS`)
-                 patience: int|None = None): # validations in a row without a better score before training stops; None: never
+                 # validations in a row without a better score before training stops; None: never
+                 patience: int|None = None):
         self.model, self.metric, self.patience = model, metric, patience
         self.best_value = self.best_step = self.weights = None
         self.since_best = 0
@@ -79,7 +83,8 @@ class BestAdapterKeeper(TrainerCallback):
         if value is None: return
         if self.better(value):
             self.best_value, self.best_step, self.since_best = float(value), state.global_step, 0
-            self.weights = {n: p.detach().to("cpu", copy=True) for n, p in self.model.named_parameters() if p.requires_grad}
+            self.weights = {n: p.detach().to("cpu", copy=True) for n, p in self.model.named_parameters()
+                            if p.requires_grad}
         else: self.since_best += 1
         if self.patience and self.since_best >= self.patience: control.should_training_stop = True
     def on_train_end(self, args, # the Trainer's `TrainingArguments`
@@ -93,7 +98,8 @@ class BestAdapterKeeper(TrainerCallback):
         params = dict(self.model.named_parameters())
         with torch.no_grad():
             for n, w in self.weights.items(): params[n].copy_(w)
-    def state_dict(self) -> dict: return {k: getattr(self, k) for k in ("best_value", "best_step", "since_best", "weights")}
+    def state_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("best_value", "best_step", "since_best", "weights")}
     def load_state_dict(self, state: dict, # what `state_dict` returned: best value, step, validations since, weights
                        ):
         for k, v in state.items(): setattr(self, k, v)
@@ -104,7 +110,8 @@ def _dropout_generator(model):
     return next((m.bit_generator for m in model.modules() if isinstance(m, FastDropout)), None)
 
 def _plain_generator_state(state: dict|None) -> dict|None:
-    "A numpy bit generator's state with its arrays as lists of ints: data `torch.load(weights_only=True)` reads without unpickling code."
+    ("A numpy bit generator's state with its arrays as lists of ints: data `torch.load(weights_only=True)` reads "
+     "without unpickling code.")
     if state is None: return None
     return {k: _plain_generator_state(v) if isinstance(v, dict) else [int(x) for x in v] if isinstance(v, np.ndarray)
             else int(v) if isinstance(v, np.integer) else v for k, v in state.items()}
@@ -121,9 +128,11 @@ def _column_hash(h, column: pa.ChunkedArray):
     values = arr.to_numpy(zero_copy_only=False)
     h.update(np.ascontiguousarray(values.astype(np.float64 if values.dtype.kind == "f" else np.int64)).tobytes())
 
-def split_fingerprint(dataset, # a tokenised split (`tokenize_texts`): `input_ids` and `labels`, `token_type_ids` where there are
+# a tokenised split (`tokenize_texts`): `input_ids` and `labels`, `token_type_ids` where there are
+def split_fingerprint(dataset,
                      ) -> dict:
-    "`{rows, sha256}` of a tokenised split: its row count and a hash of its token ids and labels in row order; any edit of a text or a label changes it."
+    ("`{rows, sha256}` of a tokenised split: its row count and a hash of its token ids and labels in row order; any "
+     "edit of a text or a label changes it.")
     h = hashlib.sha256()
     table = dataset.with_format("arrow")[:] # the rows as the split holds them (a selection's, in its order)
     for col in ("input_ids", "token_type_ids", "labels"):
@@ -132,21 +141,26 @@ def split_fingerprint(dataset, # a tokenised split (`tokenize_texts`): `input_id
 
 # %% ../nbs/10a_callbacks.ipynb #954bd84f
 class _CheckpointExtras(TrainerCallback):
-    "Writes beside each checkpoint what the Trainer's lacks: this process's `FastDropout` stream and the best weights kept so far."
+    ("Writes beside each checkpoint what the Trainer's lacks: this process's `FastDropout` stream and the best weights "
+     "kept so far.")
     def __init__(self, model, keeper: BestAdapterKeeper|None, rank: int = 0, splits: dict|None = None):
         self.model, self.keeper, self.path = model, keeper, _EXTRAS_FILE.format(rank=rank)
-        self.splits, self._fingerprints = splits or {}, None # {name: tokenised split}: their fingerprints go in each checkpoint
+        # {name: tokenised split}: their fingerprints go in each checkpoint
+        self.splits, self._fingerprints = splits or {}, None
     def fingerprints(self) -> dict:
-        if self._fingerprints is None: self._fingerprints = {k: split_fingerprint(ds) for k, ds in self.splits.items() if ds is not None}
+        if self._fingerprints is None:
+            self._fingerprints = {k: split_fingerprint(ds) for k, ds in self.splits.items() if ds is not None}
         return self._fingerprints
     def on_save(self, args, state, control, **kw):
         folder = Path(args.output_dir)/f"checkpoint-{state.global_step}"; folder.mkdir(parents=True, exist_ok=True)
         bits = _dropout_generator(self.model)
         with disk_full_explained(folder, saved_bytes(self.model)):
-            torch.save({"dropout": _plain_generator_state(bits.state) if bits is not None else None, "data": self.fingerprints(),
+            torch.save({"dropout": _plain_generator_state(bits.state) if bits is not None else None,
+                        "data": self.fingerprints(),
                         "keeper": self.keeper.state_dict() if self.keeper else None}, folder/self.path)
     def load(self, checkpoint):
-        "Continue the dropout stream and the kept best weights of `checkpoint` (called after `fast_cpu_dropout` swapped the layers in)."
+        ("Continue the dropout stream and the kept best weights of `checkpoint` (called after `fast_cpu_dropout` "
+         "swapped the layers in).")
         path = Path(checkpoint)/self.path
         if not path.exists(): return # another process count wrote it: this process's stream starts from its seed
         extras = torch.load(path, map_location="cpu", weights_only=True) # plain data and tensors: nothing in it runs
@@ -154,22 +168,26 @@ class _CheckpointExtras(TrainerCallback):
         if bits is not None and extras["dropout"] is not None: bits.state = extras["dropout"]
         if self.keeper is not None and extras["keeper"] is not None: self.keeper.load_state_dict(extras["keeper"])
     def check_data(self, checkpoint):
-        "`CheckpointError` naming the split when this run's data differs from the data `checkpoint` was trained on (rows or content)."
+        ("`CheckpointError` naming the split when this run's data differs from the data `checkpoint` was trained on "
+         "(rows or content).")
         path = Path(checkpoint)/self.path
         if not path.exists(): return
         recorded = (torch.load(path, map_location="cpu", weights_only=True) or {}).get("data") or {}
         for name, now in self.fingerprints().items():
             then = recorded.get(name)
             if then is not None and then != now:
-                raise CheckpointError(f"the {name} split differs from the one the checkpoint {checkpoint} was trained on ({then['rows']} rows, "
-                                      f"hash {then['sha256'][:12]} then; {now['rows']} rows, hash {now['sha256'][:12]} now): the data changed "
-                                      f"since the run stopped, and resuming would go on with other data. Restore the data, or start over: "
-                                      f"lwft train --overwrite (run_experiment(..., overwrite=True)), or delete {Path(checkpoint).parent}.")
+                raise CheckpointError(f"the {name} split differs from the one the checkpoint {checkpoint} was trained "
+                                      f"on ({then['rows']} rows, hash {then['sha256'][:12]} then; {now['rows']} rows, "
+                                      f"hash {now['sha256'][:12]} now): the data changed since the run stopped, and "
+                                      f"resuming would go on with other data. Restore the data, or start over: lwft "
+                                      f"train --overwrite (run_experiment(..., overwrite=True)), or delete "
+                                      f"{Path(checkpoint).parent}.")
 
 # %% ../nbs/10a_callbacks.ipynb #b345b5aa
 def last_checkpoint(folder, # the Trainer's output folder holding `checkpoint-STEP` folders
                    ) -> Path|None:
-    "The latest complete checkpoint (`checkpoint-STEP`) in `folder`, or None; one killed while it was written is passed over."
+    ("The latest complete checkpoint (`checkpoint-STEP`) in `folder`, or None; one killed while it was written is "
+     "passed over.")
     folder = Path(folder)
     if not folder.is_dir(): return None
     complete = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
@@ -184,7 +202,8 @@ def check_checkpoint(checkpoint, # a `checkpoint-STEP` folder to resume from
     """`checkpoint`, once every file a resume reads is what the Trainer or this package writes: safetensors whole, JSON that parses,
     and pickles (`rng_state.pth`, `optimizer.pt`, ...) that load as plain data with `weights_only=True`, so that nothing in them can
     run; `CheckpointError` names the first file that is not, and the fix."""
-    from transformers.trainer_pt_utils import safe_globals # the numpy types the Trainer's rng_state.pth holds, and no more
+    # the numpy types the Trainer's rng_state.pth holds, and no more
+    from transformers.trainer_pt_utils import safe_globals
     checkpoint = Path(checkpoint)
     fix = (f"Delete {checkpoint} to resume from the checkpoint before it, or start over: lwft train --overwrite "
            f"(run_experiment(..., overwrite=True)), or delete {checkpoint.parent}.")
@@ -194,35 +213,45 @@ def check_checkpoint(checkpoint, # a `checkpoint-STEP` folder to resume from
                 with safe_open(str(f), "pt"): pass # reads the header and checks it against the file's size
             elif f.suffix == ".json": json.loads(f.read_text())
             elif f.suffix in (".pt", ".pth", ".bin"):
-                with safe_globals(): torch.load(f, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(f)) # mmap: read, not copied
+                # mmap: read, not copied
+                with safe_globals(): torch.load(f, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(f))
         except pickle.UnpicklingError as e:
-            what = next((l.strip() for l in str(e).splitlines() if "GLOBAL" in l or "Unsupported" in l), str(e).splitlines()[0] if str(e) else "")
-            raise CheckpointError(f"{f} holds more than a checkpoint's data ({what}); it is not loaded, because unpickling it could run code "
-                                  f"it carries. A checkpoint is only read when this package wrote it. {fix}") from None
+            what = next((l.strip() for l in str(e).splitlines() if "GLOBAL" in l or "Unsupported" in l),
+                        str(e).splitlines()[0] if str(e) else "")
+            raise CheckpointError(f"{f} holds more than a checkpoint's data ({what}); it is not loaded, because "
+                                  f"unpickling it could run code it carries. A checkpoint is only read when this "
+                                  f"package wrote it. {fix}") from None
         except Exception as e:
-            raise CheckpointError(f"{f} is damaged or incomplete ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}), so the "
-                                  f"run can't resume from it. {fix}") from None
+            raise CheckpointError(f"{f} is damaged or incomplete ({type(e).__name__}: "
+                                  f"{str(e).splitlines()[0] if str(e) else ''}), so the run can't resume from it. "
+                                  f"{fix}") from None
     return checkpoint
 
 # %% ../nbs/10a_callbacks.ipynb #7eeb049c
-LOG_WORDS = {"loss": "loss", "grad_norm": "gradient norm", "learning_rate": "learning rate", "eval_loss": "validation loss",
-             "eval_accuracy": "validation accuracy", "eval_f1_macro": "validation F1 (macro)", "train_loss": "mean training loss",
+LOG_WORDS = {"loss": "loss", "grad_norm": "gradient norm", "learning_rate": "learning rate",
+             "eval_loss": "validation loss",
+             "eval_accuracy": "validation accuracy", "eval_f1_macro": "validation F1 (macro)",
+             "train_loss": "mean training loss",
              "train_runtime": "seconds", "train_samples_per_second": "samples/s"}
-_LOG_LEFT_OUT = {"total_flos", "epoch", "step", "train_steps_per_second", "eval_runtime", "eval_samples_per_second", "eval_steps_per_second"}
+_LOG_LEFT_OUT = {"total_flos", "epoch", "step", "train_steps_per_second", "eval_runtime", "eval_samples_per_second",
+                 "eval_steps_per_second"}
 def log_line(logs: dict, # what the Trainer logged at a step
              step: int|None = None, # the step; None: not shown
              max_steps: int|None = None, # the run's steps; None: not shown
             ) -> str:
-    "The Trainer's `logs` as one line a person reads: where training is, then each value in words, to 4 significant digits."
+    ("The Trainer's `logs` as one line a person reads: where training is, then each value in words, to 4 significant "
+     "digits.")
     head = " ".join(p for p in (f"step {step}" + (f"/{max_steps}" if max_steps else "") if step is not None else "",
-                                f"(epoch {logs['epoch']:.2f})" if isinstance(logs.get("epoch"), (int, float)) else "") if p)
+                                f"(epoch {logs['epoch']:.2f})" if isinstance(logs.get("epoch"), (int, float)) else "")
+                    if p)
     body = ", ".join(f"{LOG_WORDS.get(k, k.replace('_', ' '))} {f'{v:.4g}' if isinstance(v, float) else v}"
                      for k, v in logs.items() if k not in _LOG_LEFT_OUT)
     return f"{head}: {body}" if head else body
 
 # %% ../nbs/10a_callbacks.ipynb #483546ce
 class NumericProgressCallback(ProgressCallback):
-    "transformers' progress bar, its log lines written for a person (`log_line`: `step 50/274 (epoch 0.36): loss 0.6931, ...`), not as dictionaries."
+    ("transformers' progress bar, its log lines written for a person (`log_line`: `step 50/274 (epoch 0.36): loss "
+     "0.6931, ...`), not as dictionaries.")
     def on_log(self, args, # the Trainer's `TrainingArguments`
                state, # the Trainer's `TrainerState`
                control, # the Trainer's `TrainerControl`
@@ -230,12 +259,15 @@ class NumericProgressCallback(ProgressCallback):
                **kwargs, # the Trainer's other callback arguments (unused)
               ):
         if state.is_world_process_zero and self.training_bar is not None:
-            self.training_bar.write(log_line(logs or {}, getattr(state, "global_step", None), getattr(state, "max_steps", None)))
+            self.training_bar.write(log_line(logs or {}, getattr(state, "global_step", None),
+                                             getattr(state, "max_steps", None)))
 
 # %% ../nbs/10a_callbacks.ipynb #d375d67f
 def tracking_callbacks(training: TrainingSettings, # the run's `training` section (`report_to`)
                        log_dir, # where TensorBoard's events go
-                       run: dict|None = None, # `TrackerRun`'s arguments for MLflow and W&B (name, config, group, keep_open); None: its defaults
+                       # `TrackerRun`'s arguments for MLflow and W&B (name,
+                       # config, group, keep_open); None: its defaults
+                       run: dict|None = None,
                       ) -> tuple[list[str], list]:
     "`(integrations the Trainer reports to itself, callbacks to add)` for `training.report_to`."
     names = tracker_names(training.report_to)
@@ -254,14 +286,17 @@ def log_run_to_tensorboard(log_dir, # folder of the run's TensorBoard events
                            metrics: dict, # the final metrics (`metrics.json`); numeric ones are logged
                            step: int, # the training step the final values are logged at
                           ):
-    "Add a run's config (as text and hyperparameters) and its final numeric metrics (`final/<name>` at `step`) to the events in `log_dir`."
+    ("Add a run's config (as text and hyperparameters) and its final numeric metrics (`final/<name>` at `step`) to the "
+     "events in `log_dir`.")
     from torch.utils.tensorboard import SummaryWriter # optional extra, see tracking_callbacks
-    flat = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in flat_config(config).items() if v is not None}
+    flat = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in flat_config(config).items()
+            if v is not None}
     numbers = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     with SummaryWriter(log_dir=str(log_dir)) as w:
         w.add_text("config", "```\n" + json.dumps(config, indent=1, default=str) + "\n```", step)
         for k, v in numbers.items(): w.add_scalar(f"final/{k}", v, step)
-        w.add_hparams(flat, {f"hparam/{k}": v for k, v in numbers.items() if k in ("accuracy", "f1", "roc_auc")}, run_name=".")
+        w.add_hparams(flat, {f"hparam/{k}": v for k, v in numbers.items() if k in ("accuracy", "f1", "roc_auc")},
+                      run_name=".")
 
 # %% ../nbs/10a_callbacks.ipynb #9f3cbc91
 def read_scalars(log_dir, # folder of TensorBoard event files
@@ -270,7 +305,8 @@ def read_scalars(log_dir, # folder of TensorBoard event files
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator # optional extra
     events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
     events.Reload()
-    return pd.DataFrame([{"tag": t, "step": e.step, "value": e.value} for t in events.Tags()["scalars"] for e in events.Scalars(t)],
+    return pd.DataFrame([{"tag": t, "step": e.step, "value": e.value} for t in events.Tags()["scalars"]
+                         for e in events.Scalars(t)],
                         columns=["tag", "step", "value"])
 
 # %% ../nbs/10a_callbacks.ipynb #d8c0318e
@@ -279,7 +315,8 @@ _TRACKING_GROUP: list = [] # the groups `tracking_group` opened, innermost last
 @contextmanager
 def tracking_group(name: str, # the group: a sweep's name, a search's
                   ):
-    "Group the MLflow and W&B runs started in the block under `name` (MLflow: the tag `lwft.group`; W&B: the run's group)."
+    ("Group the MLflow and W&B runs started in the block under `name` (MLflow: the tag `lwft.group`; W&B: the run's "
+     "group).")
     _TRACKING_GROUP.append(str(name))
     try: yield
     finally: _TRACKING_GROUP.pop()
@@ -289,23 +326,28 @@ def _numbers(values: dict|None) -> dict:
 
 def final_scores(metrics: dict, # a run's `metrics.json`
                 ) -> dict:
-    "A run's final numbers as tracker metrics: `final/<name>` for each number, `final/<name>_ci_low` and `_ci_high` for each interval."
+    ("A run's final numbers as tracker metrics: `final/<name>` for each number, `final/<name>_ci_low` and `_ci_high` "
+     "for each interval.")
     out = {f"final/{k}": v for k, v in _numbers(metrics).items()}
     for k, bounds in (metrics.get("ci") or {}).items():
         if isinstance(bounds, (list, tuple)) and len(bounds) == 2 and None not in bounds:
             out[f"final/{k}_ci_low"], out[f"final/{k}_ci_high"] = float(bounds[0]), float(bounds[1])
     return out
 
-RUN_ARTIFACT_FILES = ("config.yaml", "metrics.json", "train_log.csv", "predictions.csv", "data_splits.json") # logged by `TrackerRun.finish`
+# logged by `TrackerRun.finish`
+RUN_ARTIFACT_FILES = ("config.yaml", "metrics.json", "train_log.csv", "predictions.csv", "data_splits.json")
 
 # %% ../nbs/10a_callbacks.ipynb #d1f0e9b1
 def _wandb_records(path: Path):
-    "The protobuf records of a W&B run file (`run-<id>.wandb`): LevelDB's log format, 32 KiB blocks, after W&B's 7-byte header."
+    ("The protobuf records of a W&B run file (`run-<id>.wandb`): LevelDB's log format, 32 KiB blocks, after W&B's "
+     "7-byte header.")
     from wandb.proto import wandb_internal_pb2 # optional: W&B's own record type
     data, block, pos, chunk = path.read_bytes(), 32768, 7, b""
-    if data[:4] != b":W&B": raise ValueError(f"{path} is not a W&B run file (it starts with {data[:4]!r}, not b':W&B').")
+    if data[:4] != b":W&B":
+        raise ValueError(f"{path} is not a W&B run file (it starts with {data[:4]!r}, not b':W&B').")
     while pos + 7 <= len(data):
-        if block - pos % block < 7: pos += block - pos % block; continue # a block's tail too short for a header is padding
+        # a block's tail too short for a header is padding
+        if block - pos % block < 7: pos += block - pos % block; continue
         length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
         if kind == 0 and length == 0: break # zeros: the writer stopped here
         chunk += data[pos + 7:pos + 7 + length]; pos += 7 + length
@@ -316,9 +358,12 @@ def _wandb_records(path: Path):
 def read_wandb_run(folder, # where the run is: `WANDB_DIR` or below it (an offline run's `offline-run-*` folder)
                    run_id: str|None = None, # the run's id (`WandbRun.run_id`); None: the only run under `folder`
                   ) -> dict:
-    "An offline W&B run read back from its run file: `name, group, config, history` (a DataFrame, one row per step), `summary, artifacts, exit_code`."
+    ("An offline W&B run read back from its run file: `name, group, config, history` (a DataFrame, one row per step), "
+     "`summary, artifacts, exit_code`.")
     files = sorted(Path(folder).glob(f"**/run-{run_id or '*'}.wandb"))
-    if len(files) != 1: raise FileNotFoundError(f"{len(files)} W&B run files for run {run_id or 'any'} under {folder}; pass the run's id or its folder.")
+    if len(files) != 1:
+        raise FileNotFoundError(f"{len(files)} W&B run files for run {run_id or 'any'} under {folder}; pass the run's "
+                                f"id or its folder.")
     out = {"name": None, "group": None, "config": {}, "summary": {}, "artifacts": {}, "exit_code": None}
     history = []
     for r in _wandb_records(files[0]):
@@ -329,8 +374,10 @@ def read_wandb_run(folder, # where the run is: `WANDB_DIR` or below it (an offli
             out["config"].update({key(i): json.loads(i.value_json) for i in r.run.config.update})
         elif kind == "config": out["config"].update({key(i): json.loads(i.value_json) for i in r.config.update})
         elif kind == "history": history.append({key(i): json.loads(i.value_json) for i in r.history.item})
-        elif kind == "summary": out["summary"].update({key(i): json.loads(i.value_json) for i in r.summary.update if key(i)})
-        elif kind == "artifact": out["artifacts"][r.artifact.name] = sorted(e.path for e in r.artifact.manifest.contents)
+        elif kind == "summary":
+            out["summary"].update({key(i): json.loads(i.value_json) for i in r.summary.update if key(i)})
+        elif kind == "artifact":
+            out["artifacts"][r.artifact.name] = sorted(e.path for e in r.artifact.manifest.contents)
         elif kind == "exit": out["exit_code"] = r.exit.exit_code
     out["config"].pop("_wandb", None)
     out["history"] = pd.DataFrame(history).rename(columns={"_step": "step"})
@@ -338,7 +385,8 @@ def read_wandb_run(folder, # where the run is: `WANDB_DIR` or below it (an offli
 
 # %% ../nbs/10a_callbacks.ipynb #fd5ce5e7
 class TrackerRun(TrainerCallback):
-    "One run in an experiment tracker, fed by the `Trainer`: config as parameters, logged numbers as metrics per step; `finish` adds the run folder's results."
+    ("One run in an experiment tracker, fed by the `Trainer`: config as parameters, logged numbers as metrics per "
+     "step; `finish` adds the run folder's results.")
     def __init__(self, name: str|None = None, # the run's name in the tracker; None: the tracker's own
                  config: dict|None = None, # the run's config (nested), logged as parameters
                  group: str|None = None, # the run's group; None: `tracking_group`'s, if any
@@ -359,12 +407,14 @@ class TrackerRun(TrainerCallback):
 
     def finish(self, run_dir, # the written run folder (`metrics.json`, the adapter, ...)
               ):
-        "Log the run folder's final scores (`final_scores`, at its last step), its files (`RUN_ARTIFACT_FILES`) and adapter; close the run."
+        ("Log the run folder's final scores (`final_scores`, at its last step), its files (`RUN_ARTIFACT_FILES`) and "
+         "adapter; close the run.")
         if self.run_id is None or self.closed: return
         run_dir = Path(run_dir)
         metrics = json.loads((run_dir/"metrics.json").read_text())
         self._final(final_scores(metrics), int(metrics.get("steps") or 0))
-        self._files([run_dir/f for f in RUN_ARTIFACT_FILES if (run_dir/f).exists()], run_dir/"adapter" if (run_dir/"adapter").is_dir() else None)
+        self._files([run_dir/f for f in RUN_ARTIFACT_FILES if (run_dir/f).exists()],
+                    run_dir/"adapter" if (run_dir/"adapter").is_dir() else None)
         self.close()
 
     def close(self, failed: bool = False, # mark the run failed (the training or its evaluation raised)
@@ -374,7 +424,9 @@ class TrackerRun(TrainerCallback):
         self.closed = True
 
 class MLflowRun(TrackerRun):
-    "A `TrackerRun` in MLflow: the store of `MLFLOW_TRACKING_URI` (else MLflow's default), the experiment `MLFLOW_EXPERIMENT_NAME` (else `lightweight-ft`); a new experiment in an SQLite store keeps its artifacts beside the database (`mlartifacts/`)."
+    ("A `TrackerRun` in MLflow: the store of `MLFLOW_TRACKING_URI` (else MLflow's default), the experiment "
+     "`MLFLOW_EXPERIMENT_NAME` (else `lightweight-ft`); a new experiment in an SQLite store keeps its artifacts beside "
+     "the database (`mlartifacts/`).")
     def _start(self) -> str:
         from mlflow import MlflowClient # optional: checked installed by tracker_names
         from mlflow.entities import Param
@@ -386,10 +438,13 @@ class MLflowRun(TrackerRun):
             store = self.client.tracking_uri
             where = (Path(store.removeprefix("sqlite:///")).absolute().parent/"mlartifacts").as_uri() if store.startswith("sqlite:///") else None
             try: exp_id = self.client.create_experiment(name, artifact_location=where)
-            except Exception: exp_id = self.client.get_experiment_by_name(name).experiment_id # another worker created it first
+            # another worker created it first
+            except Exception: exp_id = self.client.get_experiment_by_name(name).experiment_id
         else: exp_id = exp.experiment_id
-        run_id = self.client.create_run(exp_id, run_name=self.name, tags={"lwft.group": self.group} if self.group else {}).info.run_id
-        params = [Param(k, str(v)[:6000]) for k, v in flat_config(self.config).items()] # MLflow's limits: 6000 characters, 100 a batch
+        run_id = self.client.create_run(exp_id, run_name=self.name,
+                                        tags={"lwft.group": self.group} if self.group else {}).info.run_id
+        # MLflow's limits: 6000 characters, 100 a batch
+        params = [Param(k, str(v)[:6000]) for k, v in flat_config(self.config).items()]
         for i in range(0, len(params), 100): self.client.log_batch(run_id, params=params[i:i + 100])
         return run_id
     def _log(self, values: dict, step: int):
@@ -405,14 +460,18 @@ class MLflowRun(TrackerRun):
 def _artifact_name(text: str) -> str: return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "run"
 
 class WandbRun(TrackerRun):
-    "A `TrackerRun` in W&B: the project `WANDB_PROJECT` (else `lightweight-ft`); `WANDB_MODE=offline` keeps it on disk for `wandb sync`."
+    ("A `TrackerRun` in W&B: the project `WANDB_PROJECT` (else `lightweight-ft`); `WANDB_MODE=offline` keeps it on "
+     "disk for `wandb sync`.")
     def _start(self) -> str:
         import wandb # optional: checked installed by tracker_names
-        try: self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "lightweight-ft"), name=self.name, group=self.group,
+        try:
+            self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "lightweight-ft"), name=self.name,
+                                  group=self.group,
                                    config=self.config, reinit="create_new")
         except Exception as e:
-            raise RuntimeError(f"W&B could not start a run ({type(e).__name__}: {e}). Log in with `wandb login`, or set WANDB_MODE=offline "
-                               "to keep the run on disk and upload it later with `wandb sync`; or set training.report_to without wandb.") from e
+            raise RuntimeError(f"W&B could not start a run ({type(e).__name__}: {e}). Log in with `wandb login`, or "
+                               f"set WANDB_MODE=offline to keep the run on disk and upload it later with `wandb sync`; "
+                               f"or set training.report_to without wandb.") from e
         return self.run.id
     def _log(self, values: dict, step: int): self.run.log(values, step=step)
     def _final(self, values: dict, step: int): self.run.summary.update(values)
@@ -431,9 +490,11 @@ TRACKER_RUNS = {"mlflow": MLflowRun, "wandb": WandbRun} # `training.report_to` n
 # %% ../nbs/10a_callbacks.ipynb #df5d9546
 def log_finished_run(run_dir, # the finished run's folder (`metrics.json`, `train_log.csv`)
                      cfg: ExperimentConfig, # the run's config
-                     tracker_runs=(), # the run's open `TrackerRun`s (MLflow, W&B: `LoRATrainer.tracker_runs`), finished here
+                     # the run's open `TrackerRun`s (MLflow, W&B: `LoRATrainer.tracker_runs`), finished here
+                     tracker_runs=(),
                     ):
-    "Finish the run's MLflow and W&B runs (`TrackerRun.finish`); when `cfg.training.report_to` names TensorBoard, add the finished run's config and final metrics (`metrics.json`) to `run_dir/tensorboard`."
+    ("Finish the run's MLflow and W&B runs (`TrackerRun.finish`); when `cfg.training.report_to` names TensorBoard, add "
+     "the finished run's config and final metrics (`metrics.json`) to `run_dir/tensorboard`.")
     run_dir = Path(run_dir)
     for r in tracker_runs: r.finish(run_dir)
     if "tensorboard" not in tracker_names(cfg.training.report_to): return
@@ -446,7 +507,8 @@ _EXTRA_CALLBACKS: list = []
 @contextmanager
 def training_callbacks(*callbacks, # `TrainerCallback`s added to every training in the block
                       ):
-    "Within the block, every `LoRATrainer.train` also runs `callbacks` (the search's pruning), without passing them down through `run_experiment`."
+    ("Within the block, every `LoRATrainer.train` also runs `callbacks` (the search's pruning), without passing them "
+     "down through `run_experiment`.")
     _EXTRA_CALLBACKS.extend(callbacks)
     try: yield
     finally:
@@ -462,5 +524,6 @@ class RunStepProgress(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         now = time.monotonic()
         last = state.global_step == state.max_steps
-        self.bar.set_postfix_str(f"{self.run_id}: step {state.global_step}/{state.max_steps}", refresh=last or now - self.drawn >= self.every_s)
+        self.bar.set_postfix_str(f"{self.run_id}: step {state.global_step}/{state.max_steps}",
+                                 refresh=last or now - self.drawn >= self.every_s)
         if last or now - self.drawn >= self.every_s: self.drawn = now

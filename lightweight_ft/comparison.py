@@ -21,14 +21,17 @@ from .config_manager import quantized_method, trains_adapter
 
 # %% ../nbs/13_comparison.ipynb #27e3bca5
 def config_group_key(config: dict, # a run's config, as a dict
-                     ignore=("training.seed",), # flat config keys left out of the key: runs that differ only in them are seeds of one configuration
+                     # flat config keys left out of the key: runs that
+                     # differ only in them are seeds of one configuration
+                     ignore=("training.seed",),
                     ) -> str:
     "A stable key of the config without the `ignore` keys: runs with equal keys are seeds of one configuration."
     return json.dumps({k: v for k, v in flat_config(config).items() if k not in ignore}, sort_keys=True, default=str)
 
 # %% ../nbs/13_comparison.ipynb #547e2355
 def group_runs(runs, # `RunRecord`s (`load_run`)
-               ignore=("training.seed",), # flat config keys left out of the key: runs that differ only in them are seeds of one configuration
+               # flat config keys left out of the key: runs that differ only in them are seeds of one configuration
+               ignore=("training.seed",),
               ) -> dict[str, list[RunRecord]]:
     "`{row label: runs sorted by seed}`, in order of first appearance; sets each run's `label`."
     groups = {}
@@ -39,7 +42,8 @@ def group_runs(runs, # `RunRecord`s (`load_run`)
         label = names[key]
         namesakes = [k for k in groups if names[k] == label]
         if len(namesakes) > 1:
-            flats = [{k: json.dumps(v, default=str) for k, v in flat_config(groups[s][0].config).items() if k not in ignore} for s in namesakes]
+            flats = [{k: json.dumps(v, default=str) for k, v in flat_config(groups[s][0].config).items()
+                      if k not in ignore} for s in namesakes]
             differing = sorted(k for k in set().union(*flats) if len({f.get(k) for f in flats}) > 1)
             mine = rs[0].flat
             label += " (" + ", ".join(f"{k}={mine.get(k)}" for k in differing[:3]) + ")"
@@ -83,14 +87,16 @@ def summarize_groups(groups: dict, # `{row label: runs}` (`group_runs`)
                      n_resamples: int = 1000, # bootstrap resamples
                      seed: int = 0, # seeds the bootstrap
                     ) -> pd.DataFrame:
-    "One row per configuration: mean (and std over seeds) of every number, the seeds behind it, intervals for single seeds."
+    ("One row per configuration: mean (and std over seeds) of every number, the seeds behind it, intervals for single "
+     "seeds.")
     rows = []
     for label, runs in groups.items():
         per_run = pd.DataFrame([run_summary(r, ci_level, n_resamples, seed) for r in runs])
         first = per_run.iloc[0]
         row = {"label": label, "method": first["method"], "model": first["model"], "lora_r": first["lora_r"],
                "quantization_bits": first["quantization_bits"], "n_seeds": len(runs),
-               "seeds": ",".join(str(s) for s in per_run["seed"] if s is not None and not pd.isna(s)), "n_examples": first["n_examples"]}
+               "seeds": ",".join(str(s) for s in per_run["seed"] if s is not None and not pd.isna(s)),
+               "n_examples": first["n_examples"]}
         for c in SUMMARY_METRICS + COST_KEYS:
             values = pd.to_numeric(per_run[c], errors="coerce")
             row[c] = values.mean()
@@ -106,7 +112,8 @@ def summarize_groups(groups: dict, # `{row label: runs}` (`group_runs`)
 # %% ../nbs/13_comparison.ipynb #28b50aab
 def run_data_label(run: RunRecord, # one run (`load_run`)
                   ) -> str|None:
-    "What a run trained on: the label its `metrics.json` recorded, else one described from its config (older runs); None if neither says."
+    ("What a run trained on: the label its `metrics.json` recorded, else one described from its config (older runs); "
+     "None if neither says.")
     label = (run.metrics.get("data") or {}).get("label")
     if label: return label
     data = run.config.get("data")
@@ -117,31 +124,37 @@ def run_data_label(run: RunRecord, # one run (`load_run`)
 # %% ../nbs/13_comparison.ipynb #97f97f66
 def data_sentence(runs, # the report's runs
                  ) -> str:
-    "The report's first words: what its runs trained on, so that a number from the SST-2 sample is never taken for a full-data one."
+    ("The report's first words: what its runs trained on, so that a number from the SST-2 sample is never taken for a "
+     "full-data one.")
     labels = list(dict.fromkeys(l for l in map(run_data_label, runs) if l))
     if not labels: return ""
     note = (" The SST-2 sample is a small part of the training split shipped inside the package: these numbers are not "
             "full-data results.") if any(l.startswith("SST-2 sample") for l in labels) else ""
     splits = list(dict.fromkeys(str(r.metrics["split"]) for r in runs if r.metrics.get("split")))
-    scored = f" Scores are on the {' and '.join(splits)} split{'s' if len(splits) > 1 else ''}, kept apart from training and validation." if splits else ""
+    scored = (f" Scores are on the {' and '.join(splits)} split{'s' if len(splits) > 1 else ''}, kept apart from "
+              f"training and validation.") if splits else ""
     return f"Trained on: {'; '.join(labels)}.{note}{scored} "
 
 # %% ../nbs/13_comparison.ipynb #fde9eb9d
 def _cost_of(run: RunRecord, cost: str) -> float:
     m = run.metrics
     if cost == "latency": v = 1 / m["predictions_per_s"] if m.get("predictions_per_s") else None
-    elif cost == "trainable_params": v = m.get("trainable_params_at_budget", m.get("trainable_params")) # AdaLoRA: at its final budget
+    # AdaLoRA: at its final budget
+    elif cost == "trainable_params": v = m.get("trainable_params_at_budget", m.get("trainable_params"))
     else: v = m.get(cost)
-    if v is None: raise ValueError(f"{run.path or run.name}: metrics.json has no {cost!r}; choose a cost every run records "
+    if v is None:
+        raise ValueError(f"{run.path or run.name}: metrics.json has no {cost!r}; choose a cost every run records "
                                    f"({', '.join(COST_KEYS)}, or latency).")
     return float(v)
 
 # %% ../nbs/13_comparison.ipynb #0294daa0
 def _correct_rows(runs, reference=None):
-    "Per-example correctness [seeds, examples] of a configuration's runs, checked to be scored on the reference's examples."
+    ("Per-example correctness [seeds, examples] of a configuration's runs, checked to be scored on the reference's "
+     "examples.")
     rows = []
     for r in runs:
-        if r.predictions is None: raise ValueError(f"{r.path or r.name}: no predictions.csv; the pick needs per-example predictions.")
+        if r.predictions is None:
+            raise ValueError(f"{r.path or r.name}: no predictions.csv; the pick needs per-example predictions.")
         labels, probs = r.labels_and_probs()
         texts = r.predictions["text"].tolist() if "text" in r.predictions else None
         if reference is None: reference = (labels, texts)
@@ -159,10 +172,12 @@ def cheapest_not_worse(runs, # RunRecords or run folders; seeds of one configura
                        n_resamples: int = 2000, # bootstrap resamples of the paired test
                        seed: int = 0, # seeds the bootstrap
                       ) -> dict:
-    "`best`, `pick` (the cheapest configuration non-inferior to the best) and a `table` of every configuration sorted by cost."
+    ("`best`, `pick` (the cheapest configuration non-inferior to the best) and a `table` of every configuration sorted "
+     "by cost.")
     runs = [r if isinstance(r, RunRecord) else load_run(r) for r in runs]
     groups = group_runs(runs)
-    if not groups: raise ValueError("no runs to pick from; pass run folders written by run_experiment (or lwft search).")
+    if not groups:
+        raise ValueError("no runs to pick from; pass run folders written by run_experiment (or lwft search).")
     correct, costs, reference = {}, {}, None
     for label, rs in groups.items():
         correct[label], reference = _correct_rows(rs, reference)
@@ -172,13 +187,18 @@ def cheapest_not_worse(runs, # RunRecords or run folders; seeds of one configura
     rows = []
     for label, rs in groups.items():
         row = {"label": label, "n_seeds": len(rs), "accuracy": acc[label], cost: costs[label]}
-        if label == best: row.update(accuracy_diff=0.0, diff_ci_low=0.0, diff_ci_high=0.0, p_value=0.0, non_inferior=True, mcnemar_p=math.nan)
+        if label == best:
+            row.update(accuracy_diff=0.0, diff_ci_low=0.0, diff_ci_high=0.0, p_value=0.0, non_inferior=True,
+                       mcnemar_p=math.nan)
         else:
             row.update(noninferiority(correct[label], correct[best], margin, alpha, n_resamples, seed))
-            first = {label: rs[0].labels_and_probs()[1], best: groups[best][0].labels_and_probs()[1]} # two-sided, first seeds: for the report
-            row["mcnemar_p"] = float(compare_predictions(reference[0], first, n_resamples=200, seed=seed)["p_value"].iloc[0])
+            # two-sided, first seeds: for the report
+            first = {label: rs[0].labels_and_probs()[1], best: groups[best][0].labels_and_probs()[1]}
+            row["mcnemar_p"] = float(compare_predictions(reference[0], first, n_resamples=200,
+                                                         seed=seed)["p_value"].iloc[0])
         rows.append(row)
     table = pd.DataFrame(rows).sort_values([cost, "accuracy"], ascending=[True, False]).reset_index(drop=True)
     pick = table[table["non_inferior"]].iloc[0].to_dict()
-    return {"best": table[table["label"] == best].iloc[0].to_dict(), "pick": pick, "cost": cost, "margin": margin, "alpha": alpha,
+    return {"best": table[table["label"] == best].iloc[0].to_dict(), "pick": pick, "cost": cost, "margin": margin,
+            "alpha": alpha,
             "n_examples": len(reference[0]), "table": table}

@@ -40,7 +40,8 @@ def model_type(model, # a model (plain, PEFT or quantised)
 # %% ../nbs/02_core.ipynb #37c4c01f
 def head_modules(model, # a model (plain, PEFT or quantised)
                 ) -> list[str]:
-    "Names of the task head's modules (trained in full with LoRA; never quantised): its architecture's, or those found in the model."
+    ("Names of the task head's modules (trained in full with LoRA; never quantised): its architecture's, or those "
+     "found in the model.")
     return head_modules_of(model)
 
 # %% ../nbs/02_core.ipynb #8e9acadb
@@ -69,7 +70,8 @@ def count_parameters(model, # a model (plain, PEFT or quantised)
         if id(p) in seen: continue
         seen.add(id(p)); n = _param_numel(p); total += n
         if p.requires_grad: trainable += n
-    return {"trainable_params": trainable, "total_params": total, "trainable_share": trainable / total if total else 0.0}
+    return {"trainable_params": trainable, "total_params": total,
+            "trainable_share": trainable / total if total else 0.0}
 
 # %% ../nbs/02_core.ipynb #9600b625
 def _tensor_bytes(t) -> int: return t.numel() * t.element_size() if isinstance(t, torch.Tensor) else 0
@@ -85,7 +87,8 @@ def _quant_state_tensors(qs):
 # %% ../nbs/02_core.ipynb #383d7108
 def model_footprint_bytes(model, # a model (plain, PEFT or quantised)
                          ) -> int:
-    "Bytes of the parameters and buffers as stored: quantised weights at their packed size, with their quantisation constants and scales."
+    ("Bytes of the parameters and buffers as stored: quantised weights at their packed size, with their quantisation "
+     "constants and scales.")
     tensors = list(model.parameters()) + list(model.buffers())
     for t in list(tensors):
         qs = getattr(t, "quant_state", None)
@@ -116,7 +119,8 @@ def _return_freed_memory():
 # %% ../nbs/02_core.ipynb #d0f3ed78
 class PeakMemory:
     "Context manager: `peak_bytes` above the level at entry (CUDA allocator, or sampled RSS on the CPU)."
-    def __init__(self, device="cpu", # the device whose memory is measured: CUDA by its allocator, the CPU by the process's resident memory
+    # the device whose memory is measured: CUDA by its allocator, the CPU by the process's resident memory
+    def __init__(self, device="cpu",
                  interval_s: float = 0.005): # how often the CPU's resident memory is sampled
         self.device, self.interval_s, self.peak_bytes = torch.device(device), interval_s, 0
     def __enter__(self):
@@ -184,8 +188,10 @@ def model_device(model, # a model (plain, PEFT or quantised)
 # %% ../nbs/02_core.ipynb #7e8f89e5
 @contextmanager
 def frozen_parameters_kept(model): # the model whose frozen parameters must come out as they went in
-    "Within the block, a layer may recast a frozen floating-point parameter (bitsandbytes' 8-bit layers recast their bias to the input's dtype); afterwards each one is its original tensor again."
-    # quantised weights (integer tensors) are left alone: bitsandbytes repacks them for the CPU on the first call, with their state
+    ("Within the block, a layer may recast a frozen floating-point parameter (bitsandbytes' 8-bit layers recast their "
+     "bias to the input's dtype); afterwards each one is its original tensor again.")
+    # quantised weights (integer tensors) are left alone: bitsandbytes
+    # repacks them for the CPU on the first call, with their state
     frozen = [(p, p.data) for p in model.parameters() if not p.requires_grad and p.is_floating_point()]
     try: yield model
     finally:
@@ -196,19 +202,23 @@ def frozen_parameters_kept(model): # the model whose frozen parameters must come
 @contextmanager
 def autocast_context(device, # the device the block runs on
                      dtype, # the autocast dtype; None or float32: no autocast
-                     model=None): # the model whose frozen parameters must come out as they went in (`frozen_parameters_kept`)
-    "Autocast to `dtype` on `device` (nothing when `dtype` is None or float32); the frozen parameters of `model` come out as they went in."
+                     # the model whose frozen parameters must come out as they went in (`frozen_parameters_kept`)
+                     model=None):
+    ("Autocast to `dtype` on `device` (nothing when `dtype` is None or float32); the frozen parameters of `model` come "
+     "out as they went in.")
     if dtype is None or dtype == torch.float32:
         yield
         return
-    with torch.autocast(device_type=torch.device(device).type, dtype=dtype), frozen_parameters_kept(model or nn.Module()): yield
+    with torch.autocast(device_type=torch.device(device).type, dtype=dtype), frozen_parameters_kept(model or nn.Module()):
+        yield
 
 # %% ../nbs/02_core.ipynb #e89962c0
 @contextmanager
 def frozen_weights_in(model, # a model about to run under autocast
                       dtype=None, # the autocast dtype; None or float32: nothing changes
                      ):
-    "Within the block, the frozen weights and biases of `model`'s (unquantised) linear layers are held in `dtype`, cast once; afterwards each is its original tensor again."
+    ("Within the block, the frozen weights and biases of `model`'s (unquantised) linear layers are held in `dtype`, "
+     "cast once; afterwards each is its original tensor again.")
     if dtype is None or dtype == torch.float32:
         yield model
         return
@@ -244,7 +254,8 @@ def _forced_cpu_bf16() -> bool|None:
     if not raw: return None
     if raw in ("1", "yes", "true", "on"): return True
     if raw in ("0", "no", "false", "off"): return False
-    raise ValueError(f"{CPU_BF16_ENV}={raw!r}: set it to 1 (treat this CPU as having bf16 instructions) or 0 (as not having them), or unset it.")
+    raise ValueError(f"{CPU_BF16_ENV}={raw!r}: set it to 1 (treat this CPU as having bf16 instructions) or 0 (as not "
+                     f"having them), or unset it.")
 
 # %% ../nbs/02_core.ipynb #da8abf50
 def cpu_has_fast_bf16() -> bool:
@@ -257,13 +268,15 @@ def resolve_precision(requested: str = "auto", # `auto`, `fp32`, `bf16` or `fp16
                       device="cpu", # the device that will train or predict
                       key: str = "precision", # the setting's name in error messages
                      ) -> str:
-    "The precision that runs on `device`: `requested` (`fp32`, `bf16`, `fp16`) checked, or for `auto` the fixed rule above; `key` names the setting in errors."
+    ("The precision that runs on `device`: `requested` (`fp32`, `bf16`, `fp16`) checked, or for `auto` the fixed rule "
+     "above; `key` names the setting in errors.")
     if requested not in ("auto", *PRECISION_DTYPES):
         raise ValueError(f"{key}: must be one of auto, fp32, bf16, fp16; got {requested!r}")
     device = torch.device(device)
     cuda = device.type == "cuda"
     if requested == "fp16" and not cuda: raise ValueError(f"{key}: fp16 needs a CUDA GPU; on the CPU use fp32 or bf16.")
-    if requested == "bf16" and cuda and not torch.cuda.is_bf16_supported(): raise ValueError(f"{key}: this GPU has no bf16; use fp16 or fp32.")
+    if requested == "bf16" and cuda and not torch.cuda.is_bf16_supported():
+        raise ValueError(f"{key}: this GPU has no bf16; use fp16 or fp32.")
     if requested != "auto": return requested
     if cuda: return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "bf16" if device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
@@ -274,7 +287,8 @@ _REPORTED_PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelera
 def _cpu_model() -> str|None:
     try: text = Path("/proc/cpuinfo").read_text()
     except OSError: return platform.processor() or None
-    return next((l.partition(":")[2].strip() for l in text.splitlines() if l.startswith("model name")), platform.processor() or None)
+    return next((l.partition(":")[2].strip() for l in text.splitlines() if l.startswith("model name")),
+                platform.processor() or None)
 
 # %% ../nbs/02_core.ipynb #2cefee70
 def _version(package):
@@ -311,7 +325,8 @@ def _is_peft(model) -> bool:
 
 # %% ../nbs/02_core.ipynb #d9919bfd
 def _json_safe(o):
-    "`o` with numpy numbers as Python numbers, arrays and tuples as lists, keys as strings, NaN and infinities as None (JSON has neither)."
+    ("`o` with numpy numbers as Python numbers, arrays and tuples as lists, keys as strings, NaN and infinities as "
+     "None (JSON has neither).")
     if isinstance(o, dict): return {str(k): _json_safe(v) for k, v in o.items()}
     if isinstance(o, (list, tuple, np.ndarray)): return [_json_safe(v) for v in o]
     if isinstance(o, np.integer): return int(o)
@@ -356,8 +371,9 @@ def check_global_batch(batch_size: int, # the global batch (a config's `training
     world_size = dist_env().world_size if world_size is None else world_size
     if batch_size % world_size:
         lower, upper = batch_size // world_size * world_size, -(-batch_size // world_size) * world_size
-        raise ConfigError(f"config key `{key}`: the global batch {batch_size} can't be split evenly over {world_size} processes; "
-                          f"use a multiple of {world_size} (e.g. {lower or world_size} or {upper}), or launch a number of processes that divides {batch_size}.")
+        raise ConfigError(f"config key `{key}`: the global batch {batch_size} can't be split evenly over {world_size} "
+                          f"processes; use a multiple of {world_size} (e.g. {lower or world_size} or {upper}), or "
+                          f"launch a number of processes that divides {batch_size}.")
     return batch_size // world_size
 
 # %% ../nbs/02_core.ipynb #9cafc4d0
@@ -385,7 +401,8 @@ def gather_max(value, # this process's value (comparable, picklable)
 # %% ../nbs/02_core.ipynb #aa1bdd12
 def on_main_then_broadcast(fn, # a callable taking no arguments
                           ):
-    "Run `fn()` on the main process only: it gets the result, the others None; an exception there is raised on every process, so none waits forever."
+    ("Run `fn()` on the main process only: it gets the result, the others None; an exception there is raised on every "
+     "process, so none waits forever.")
     if not dist_env().distributed: return fn()
     ensure_process_group()
     box = [None]
@@ -400,7 +417,8 @@ def on_main_then_broadcast(fn, # a callable taking no arguments
 # %% ../nbs/02_core.ipynb #b3e41411
 def report_to_launcher(message: str, # the one-line message the user should read
                       ):
-    "Under torchrun, write `message` into this process's error file (`TORCHELASTIC_ERROR_FILE`), which the launcher's failure report shows as the root cause."
+    ("Under torchrun, write `message` into this process's error file (`TORCHELASTIC_ERROR_FILE`), which the launcher's "
+     "failure report shows as the root cause.")
     path = os.environ.get("TORCHELASTIC_ERROR_FILE")
     if not path: return
     try: Path(path).write_text(json.dumps({"message": message, "timestamp": int(time.time())}))
@@ -411,7 +429,8 @@ def launch(argv: list[str], # the command line each process gives `module` (`["t
            nproc_per_node: int, # processes to start on this machine
            module: str, # the module each process runs (`python -m`): the command line's
           ) -> int:
-    "Start `nproc_per_node` processes of `python -m module argv` as `torchrun --standalone` does; a failure's root-cause message is printed last, and its exit status returned."
+    ("Start `nproc_per_node` processes of `python -m module argv` as `torchrun --standalone` does; a failure's "
+     "root-cause message is printed last, and its exit status returned.")
     import sys
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
@@ -435,7 +454,9 @@ class _DropMessages(logging.Filter):
 
 BNB_KERNELS_WARNING = ("bitsandbytes.backends.cpu.ops", "Failed to load CPU gemm_4bit_forward from kernels-community")
 def silence_bnb_kernels_warning():
-    "Install (once) the filter that drops bitsandbytes' kernels-community warning; safe before or after bitsandbytes loads."
+    ("Install (once) the filter that drops bitsandbytes' kernels-community warning; safe before or after bitsandbytes "
+     "loads.")
     logger, prefix = logging.getLogger(BNB_KERNELS_WARNING[0]), BNB_KERNELS_WARNING[1]
-    if not any(isinstance(f, _DropMessages) and prefix in f.prefixes for f in logger.filters): logger.addFilter(_DropMessages(prefix))
+    if not any(isinstance(f, _DropMessages) and prefix in f.prefixes for f in logger.filters):
+        logger.addFilter(_DropMessages(prefix))
 silence_bnb_kernels_warning()

@@ -66,7 +66,8 @@ def trainer_for(cfg: ExperimentConfig, # the experiment config
     if quantized_method(cfg.training.method):
         from lightweight_ft.qlora_trainer import QLoRATrainer
         q = cfg.quantization
-        return QLoRATrainer(model, tokenizer, output_dir=output_dir, prepare_kbit=q.prepare_kbit, gradient_checkpointing=q.gradient_checkpointing)
+        return QLoRATrainer(model, tokenizer, output_dir=output_dir, prepare_kbit=q.prepare_kbit,
+                            gradient_checkpointing=q.gradient_checkpointing)
     return LoRATrainer(model, tokenizer, output_dir=output_dir)
 
 # %% ../nbs/15a_cross_validation.ipynb #f45b2698
@@ -75,7 +76,8 @@ def load_for(cfg: ExperimentConfig, # the experiment config
     "`(model, tokenizer)` for `cfg`, quantised when the method is `qlora`."
     if not quantized_method(cfg.training.method): return loader.load_model()
     q = cfg.quantization
-    return loader.load_model(quantization=f"{q.bits}bit", quant_type=q.quant_type, double_quant=q.double_quant, compute_dtype=q.compute_dtype)
+    return loader.load_model(quantization=f"{q.bits}bit", quant_type=q.quant_type, double_quant=q.double_quant,
+                             compute_dtype=q.compute_dtype)
 
 # %% ../nbs/15a_cross_validation.ipynb #7ea0d062
 CV_METRICS = (*HEADLINE_METRICS, "log_loss", "ece") # the held-out scores a fold keeps (those its evaluation gives)
@@ -150,7 +152,8 @@ def cross_validate(cfg: ExperimentConfig, # the experiment config
 def cv_summary(scores: pd.DataFrame, # `cross_validate`'s `scores`
                level: float = CV_LEVEL, # level of the t-interval over folds
               ) -> dict:
-    "Mean, spread (sample standard deviation), `level` t-interval, lowest and highest over folds of each held-out score."
+    ("Mean, spread (sample standard deviation), `level` t-interval, lowest and highest over folds of each held-out "
+     "score.")
     from scipy import stats
     out = {}
     for m in CV_METRICS:
@@ -168,8 +171,8 @@ def check_folds_process(cfg: ExperimentConfig): # the experiment config
     n = dist_env().world_size
     if cfg.data.folds and n > 1:
         raise ConfigError(f"config key `data.folds`: the {cfg.data.folds} folds train one after another in one "
-                          f"process, but this one was started with {n - 1} others (WORLD_SIZE={n}). Run it without torchrun / "
-                          "accelerate launch, or set data.folds=null.")
+                          f"process, but this one was started with {n - 1} others (WORLD_SIZE={n}). Run it without "
+                          f"torchrun / accelerate launch, or set data.folds=null.")
 
 def cross_validate_into(cfg: ExperimentConfig, # the experiment config, with `data.folds` set
                         folder, # the run's folder (its `.partial` while it is written): the folds go in `folder/folds/`

@@ -15,7 +15,8 @@ from .data import first_windows
 from .metrics import compare_predictions
 from .prediction import Evaluator
 from .runs import RunRecord, load_run, predictions_frame
-from .visualizer import PLOTLY_CONFIG, annotate_summary, draw_report_figures, report_charts, short_model, value_text
+from .visualizer import (PLOTLY_CONFIG, annotate_summary, draw_report_figures, report_charts, short_model,
+                                      value_text)
 
 # %% auto #0
 __all__ = ['REPORT_ENTRIES', 'REPORT_TITLE', 'REPORT_JS', 'QLORA_PAIR_IGNORES', 'model_method', 'ModelComparator', 'build_report',
@@ -29,7 +30,8 @@ from .config_manager import method_entry, method_names, quantized_method, trains
 def model_method(model, # a model passed to `ModelComparator.compare_models`
                  method: str|None = None, # how it was made, when the caller knows; None: read from the model
                 ) -> dict:
-    "`method` and the parameter counts a model passed in memory can vouch for: a PEFT model is LoRA (QLoRA when quantised) and trained its adapter; for a plain model what was trained is unknown unless `method` says."
+    ("`method` and the parameter counts a model passed in memory can vouch for: a PEFT model is LoRA (QLoRA when "
+     "quantised) and trained its adapter; for a plain model what was trained is unknown unless `method` says.")
     counts = count_parameters(model)
     if method is None and _is_peft(model): method = "qlora" if is_quantized(model) else "lora"
     if method is None:
@@ -43,11 +45,13 @@ def model_method(model, # a model passed to `ModelComparator.compare_models`
 # %% ../nbs/15_evaluator.ipynb #8e7ce86d
 class ModelComparator:
     "Evaluate several models (or saved runs) on the same examples, test each pair, and write a report."
-    def __init__(self, evaluator: Evaluator|None = None, # the `Evaluator` that predicts and scores; None: one built from the next three
+    # the `Evaluator` that predicts and scores; None: one built from the next three
+    def __init__(self, evaluator: Evaluator|None = None,
                  ci_level: float = 0.95, # confidence level of the intervals
                  n_resamples: int = 1000, # bootstrap resamples of the intervals and tests
                  seed: int = 0, # seeds the bootstrap
-                 group_ignore=("training.seed",), # config keys ignored when grouping runs into rows (seeds of one configuration share a row)
+                 # config keys ignored when grouping runs into rows (seeds of one configuration share a row)
+                 group_ignore=("training.seed",),
                 ):
         self.evaluator = evaluator or Evaluator(ci_level=ci_level, n_resamples=n_resamples, seed=seed)
         self.ci_level, self.n_resamples, self.seed = self.evaluator.ci_level, self.evaluator.n_resamples, self.evaluator.seed
@@ -56,21 +60,25 @@ class ModelComparator:
     def compare_models(self, models, # the models to compare, on one tokenised split
                        eval_dataset, # the tokenised split all models predict (with `labels`, `sentence`)
                        names=None, # one unique name per model; None: `model_0`, `model_1`, ...
-                       methods=None, # how each model was made (`zero_shot`, `head_only`, `lora`, `qlora`, `full`); None: read from the model (`model_method`)
+                       # how each model was made (`zero_shot`, `head_only`, `lora`,
+                       # `qlora`, `full`); None: read from the model (`model_method`)
+                       methods=None,
                       ) -> pd.DataFrame:
         "Predict with each model on `eval_dataset`; returns the pairwise significance table."
         names = list(names) if names is not None else [f"model_{i}" for i in range(len(models))]
         if len(names) != len(models) or len(set(names)) != len(names):
             raise ValueError(f"names must be unique, one per model: got {names} for {len(models)} models.")
         methods = list(methods) if methods is not None else [None] * len(models)
-        if len(methods) != len(models): raise ValueError(f"methods must name one method per model: got {methods} for {len(models)} models.")
+        if len(methods) != len(models):
+            raise ValueError(f"methods must name one method per model: got {methods} for {len(models)} models.")
         labels, texts = eval_dataset["labels"], eval_dataset["sentence"]
         if "text_id" in eval_dataset.column_names: # a windowed split: one row per text, as the predictions pool them
             rows = first_windows(eval_dataset)
             labels, texts = [labels[i] for i in rows], [texts[i] for i in rows]
         for name, model, method in zip(names, models, methods):
             probs, per_s = self.evaluator.timed_predict(model, eval_dataset)
-            metrics = {"predictions_per_s": per_s, **model_method(model, method), "footprint_bytes": model_footprint_bytes(model)}
+            metrics = {"predictions_per_s": per_s, **model_method(model, method),
+                       "footprint_bytes": model_footprint_bytes(model)}
             self.runs.append(RunRecord(name=name, metrics=metrics, predictions=predictions_frame(texts, labels, probs)))
         return self.significance_table()
 
@@ -90,7 +98,8 @@ class ModelComparator:
         return summarize_groups(self.groups(), self.ci_level, self.n_resamples, self.seed)
 
     def significance_table(self) -> pd.DataFrame:
-        "McNemar's test for each pair of rows, on the lowest seed of each; empty (with `significance_note`) when it can't be done."
+        ("McNemar's test for each pair of rows, on the lowest seed of each; empty (with `significance_note`) when it "
+         "can't be done.")
         representatives = {label: runs[0] for label, runs in self.groups().items() if runs[0].predictions is not None}
         self.significance_note = ""
         if len(representatives) < 2:
@@ -100,19 +109,25 @@ class ModelComparator:
         for label, run in representatives.items():
             p, q = run.predictions, first.predictions
             if len(p) != len(q) or not (p["label"].to_numpy() == q["label"].to_numpy()).all() or \
-               ("text" in p and "text" in q and not (p["text"].astype(str).to_numpy() == q["text"].astype(str).to_numpy()).all()):
-                self.significance_note = (f"Not computed: {label!r} and {first_label!r} were evaluated on different examples. "
-                                          "Evaluate every run on the same split (same data.max_eval_samples) to test them.")
+               ("text" in p and "text" in q
+                and not (p["text"].astype(str).to_numpy() == q["text"].astype(str).to_numpy()).all()):
+                self.significance_note = (f"Not computed: {label!r} and {first_label!r} were evaluated on different "
+                                          f"examples. Evaluate every run on the same split (same "
+                                          f"data.max_eval_samples) to test them.")
                 return pd.DataFrame()
-        return compare_predictions(first.predictions["label"], {l: r.labels_and_probs()[1] for l, r in representatives.items()},
+        return compare_predictions(first.predictions["label"],
+                                   {l: r.labels_and_probs()[1] for l, r in representatives.items()},
                                    self.ci_level, self.n_resamples, self.seed)
 
     def generate_report(self, output_dir=None, # where to write; None: `report/` in the current folder (and it says so)
-                        cost: str = "trainable_params", # the pick's cost: a metrics.json cost or `latency` (`cheapest_not_worse`)
+                        # the pick's cost: a metrics.json cost or `latency` (`cheapest_not_worse`)
+                        cost: str = "trainable_params",
                         margin: float = 0.005, # accuracy loss accepted against the best (`cheapest_not_worse`)
-                        overwrite: bool = False, # replace files of the report's names that no report wrote (`check_report_dir`)
+                        # replace files of the report's names that no report wrote (`check_report_dir`)
+                        overwrite: bool = False,
                        ) -> Path:
-        "Write `report.md`, the interactive `report.html`, `summary.csv`, `significance.csv` and `figures/` (PNG + data); returns `report.md`."
+        ("Write `report.md`, the interactive `report.html`, `summary.csv`, `significance.csv` and `figures/` (PNG + "
+         "data); returns `report.md`.")
         out = check_report_dir(output_dir if output_dir is not None else "report", overwrite); out.mkdir(parents=True, exist_ok=True)
         groups = self.groups()
         summary = summarize_groups(groups, self.ci_level, self.n_resamples, self.seed)
@@ -122,18 +137,22 @@ class ModelComparator:
         annotated = annotate_summary(summary, groups)
         figures = draw_report_figures(groups, annotated, out/"figures")
         figures = {title: Path(p).relative_to(out).as_posix() for title, p in figures.items()}
-        story = report_story(summary, groups, cost, margin, ci_level=self.ci_level, n_resamples=self.n_resamples, seed=self.seed)
+        story = report_story(summary, groups, cost, margin, ci_level=self.ci_level, n_resamples=self.n_resamples,
+                             seed=self.seed)
         results, tests = format_summary(summary), format_significance(significance)
         level = f"{100 * self.ci_level:g}%"
-        intro = (data_sentence(self.runs) + f"{len(self.runs)} run(s) in {len(summary)} row(s). A single-seed row shows value [{level} percentile bootstrap "
-                 f"interval, {self.n_resamples} resamples, seed {self.seed}]; a row with several seeds shows mean ± standard "
-                 f"deviation over seeds (column Seeds). n/a: not recorded by the run.")
+        intro = (data_sentence(self.runs) + f"{len(self.runs)} run(s) in {len(summary)} row(s). A single-seed row "
+                                            f"shows value [{level} percentile bootstrap interval, {self.n_resamples} "
+                 f"resamples, seed {self.seed}]; a row with several seeds shows mean ± standard deviation over seeds "
+                 f"(column Seeds). n/a: not recorded by the run.")
         sig_text = (self.significance_note or
-                    "McNemar's test on per-example correctness, rows with several seeds through their lowest seed. Exact binomial "
-                    "test when fewer than 25 examples are discordant, else chi-square with continuity correction; p (Holm) corrects "
-                    f"for the number of pairs. Δ accuracy is A − B with its {level} paired bootstrap interval.")
+                    "McNemar's test on per-example correctness, rows with several seeds through their lowest seed. "
+                    "Exact binomial test when fewer than 25 examples are discordant, else chi-square with continuity "
+                    f"correction; p (Holm) corrects for the number of pairs. Δ accuracy is A − B with its {level} "
+                    f"paired bootstrap interval.")
         (out/"report.md").write_text(_report_markdown(story, intro, results, sig_text, tests, figures))
-        (out/"report.html").write_text(interactive_report(annotated, groups, story, intro, tests, sig_text, figures), encoding="utf-8")
+        (out/"report.html").write_text(interactive_report(annotated, groups, story, intro, tests, sig_text, figures),
+                                       encoding="utf-8")
         if output_dir is None: print(f"Report written to {out.resolve()}: {(out/'report.html').resolve().as_uri()}")
         return out/"report.md"
 
@@ -143,7 +162,8 @@ def build_report(run_dirs, # run folders (`run_experiment`, `lwft train`, a swee
                  ci_level: float = 0.95, # confidence level of the intervals and of the paired tests
                  n_resamples: int = 1000, # bootstrap resamples for the intervals
                  seed: int = 0, # seeds the bootstrap, so a report repeats
-                 overwrite: bool = False, # replace files of the report's names that no report wrote (`check_report_dir`)
+                 # replace files of the report's names that no report wrote (`check_report_dir`)
+                 overwrite: bool = False,
                 ) -> Path:
     "Read run folders and write the report to `output_dir`; returns the path of `report.md`."
     return ModelComparator.from_run_dirs(run_dirs, ci_level=ci_level, n_resamples=n_resamples, seed=seed).generate_report(output_dir, overwrite=overwrite)
@@ -154,21 +174,25 @@ REPORT_TITLE = "# Evaluation report" # the first line of every report.md written
 def check_report_dir(output_dir, # the folder a report is to be written to
                      overwrite: bool = False, # replace files of the report's names that no report wrote
                     ) -> Path:
-    "`output_dir` as a `Path` if a report may be written there: it holds none of `REPORT_ENTRIES`, or an earlier report, or `overwrite`."
+    ("`output_dir` as a `Path` if a report may be written there: it holds none of `REPORT_ENTRIES`, or an earlier "
+     "report, or `overwrite`.")
     out = Path(output_dir).expanduser()
-    if out.exists() and not out.is_dir(): raise ValueError(f"the report folder {out} is a file; pass a folder for the report, e.g. {out.parent/'report'}.")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the report folder {out} is a file; pass a folder for the report, e.g. {out.parent/'report'}.")
     held = [name for name in REPORT_ENTRIES if (out/name).exists()] if out.is_dir() else []
     if not held or overwrite: return out
     try:
         with open(out/"report.md", encoding="utf-8") as f: earlier = f.readline().rstrip("\n") == REPORT_TITLE
     except (OSError, UnicodeDecodeError): earlier = False
     if earlier: return out
-    raise ValueError(f"{out} holds {', '.join(held)}, not written as a report here (a report's report.md opens with {REPORT_TITLE!r}), and "
-                     f"the report would replace {'it' if len(held) == 1 else 'them'}. Pass another output folder, or move those files, "
-                     f"or pass overwrite=True (lwft report --overwrite) to replace them.")
+    raise ValueError(f"{out} holds {', '.join(held)}, not written as a report here (a report's report.md opens with "
+                     f"{REPORT_TITLE!r}), and the report would replace {'it' if len(held) == 1 else 'them'}. Pass "
+                     f"another output folder, or move those files, or pass overwrite=True (lwft report --overwrite) to "
+                     f"replace them.")
 
 # %% ../nbs/15_evaluator.ipynb #e5ca80ff
-def _missing(v) -> bool: return v is None or (isinstance(v, (float, np.floating)) and not math.isfinite(v)) or v is pd.NA
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, (float, np.floating)) and not math.isfinite(v)) or v is pd.NA
 
 # %% ../nbs/15_evaluator.ipynb #16eea786
 def _metric_cell(row, m) -> str:
@@ -191,13 +215,19 @@ def format_summary(summary: pd.DataFrame, # the results table (`summarize_groups
         r = r.to_dict()
         rows.append({
             "Model": r["label"], "Method": _cell(r["method"], str), "Seeds": str(r["n_seeds"]),
-            **{name: _metric_cell(r, m) for name, m in [("Accuracy", "accuracy"), ("F1", "f1"), ("Precision", "precision"),
-                                                        ("Recall", "recall"), ("ROC-AUC", "roc_auc"), ("ECE", "ece"), ("Log loss", "log_loss")]},
+            **{name: _metric_cell(r, m) for name, m in [("Accuracy", "accuracy"), ("F1", "f1"),
+                                                        ("Precision", "precision"),
+                                                        ("Recall", "recall"), ("ROC-AUC", "roc_auc"), ("ECE", "ece"),
+                                                        ("Log loss", "log_loss")]},
             "Trainable params (share)": "n/a" if _missing(r["trainable_params"]) else
-                f"{r['trainable_params']:,.0f}" + _cell(r["trainable_share"], lambda s: f" ({100 * s:.2f}%)").replace("n/a", ""),
+                f"{r['trainable_params']:,.0f}" + _cell(r["trainable_share"],
+                                                        lambda s: f" ({100 * s:.2f}%)").replace("n/a", ""),
             "Footprint (MB)": _cell(r["footprint_bytes"], lambda b: f"{b / 1e6:.1f}"),
-            "Peak memory (MB)": _cell(r["peak_memory_bytes"], lambda b: f"{b / 1e6:.1f}" + (f" ({r['memory_device']})" if r["memory_device"] else "")),
-            "Train time (s)": _cell(r["train_time_s"], lambda t: f"{t:.1f}" + ("" if _missing(r.get("train_time_s_std")) else f" ± {r['train_time_s_std']:.1f}")),
+            "Peak memory (MB)": _cell(r["peak_memory_bytes"],
+                                      lambda b: f"{b / 1e6:.1f}" + (f" ({r['memory_device']})" if r["memory_device"] else "")),
+            "Train time (s)": _cell(r["train_time_s"],
+                                    lambda t: f"{t:.1f}" + ("" if _missing(r.get("train_time_s_std")) else f" ± "
+                                                                                                           f"{r['train_time_s_std']:.1f}")),
             "Predictions/s": _cell(r["predictions_per_s"], lambda v: f"{v:,.0f}"),
         })
     return pd.DataFrame(rows)
@@ -208,7 +238,8 @@ def format_significance(significance: pd.DataFrame, # the pairwise significance 
     "The significance table as text cells."
     if significance.empty: return pd.DataFrame()
     return pd.DataFrame([{
-        "A": r.model_a, "B": r.model_b, "n": str(r.n_examples), "Only A right": str(r.only_a_correct), "Only B right": str(r.only_b_correct),
+        "A": r.model_a, "B": r.model_b, "n": str(r.n_examples), "Only A right": str(r.only_a_correct),
+        "Only B right": str(r.only_b_correct),
         "Δ accuracy (A − B)": f"{r.accuracy_diff:+.3f} [{r.diff_ci_low:+.3f}, {r.diff_ci_high:+.3f}]",
         "Odds ratio": _cell(r.odds_ratio, lambda v: f"{v:.2f}") if not math.isinf(r.odds_ratio) else "inf",
         "Test": r.test, "p": f"{r.p_value:.3g}", "p (Holm)": f"{r.p_value_holm:.3g}"} for r in significance.itertuples()])
@@ -233,21 +264,26 @@ def _report_markdown(story, intro, results, sig_text, tests, figures) -> str:
     return "\n\n".join(p for p in parts if p) + "\n"
 
 # %% ../nbs/15_evaluator.ipynb #0dfc52d9
-_RAW = {"Accuracy": "accuracy", "F1": "f1", "Precision": "precision", "Recall": "recall", "ROC-AUC": "roc_auc", "ECE": "ece",
+_RAW = {"Accuracy": "accuracy", "F1": "f1", "Precision": "precision", "Recall": "recall", "ROC-AUC": "roc_auc",
+        "ECE": "ece",
         "Log loss": "log_loss", "Trainable params (share)": "trainable_params", "Footprint (MB)": "footprint_bytes",
-        "Peak memory (MB)": "peak_memory_bytes", "Train time (s)": "train_time_s", "Predictions/s": "predictions_per_s", "Seeds": "n_seeds"}
-def _sort_key(v) -> str: return "" if _missing(v) or not isinstance(v, (int, float, np.integer, np.floating)) else repr(float(v))
+        "Peak memory (MB)": "peak_memory_bytes", "Train time (s)": "train_time_s", "Predictions/s": "predictions_per_s",
+        "Seeds": "n_seeds"}
+def _sort_key(v) -> str:
+    return "" if _missing(v) or not isinstance(v, (int, float, np.integer, np.floating)) else repr(float(v))
 
 def results_table_html(summary: pd.DataFrame, # the annotated results table (`annotate_summary`)
                       ) -> str:
-    "The results table (`format_summary`) as HTML; numeric cells carry their raw number in `data-v` to sort by, rows their method, model and seeds."
+    ("The results table (`format_summary`) as HTML; numeric cells carry their raw number in `data-v` to sort by, rows "
+     "their method, model and seeds.")
     shown = format_summary(summary)
     head = "".join(f'<th title="click to sort">{html.escape(c)}</th>' for c in shown.columns)
     body = []
     for (_, s), (_, r) in zip(summary.iterrows(), shown.iterrows()):
         attrs = (f'data-method="{html.escape(str(s["method"]))}" data-model="{html.escape(short_model(s["model"]))}" '
                  f'data-seeds="{html.escape(",".join(map(str, s["seed_list"])))}"')
-        cells = "".join(f'<td data-v="{_sort_key(s.get(_RAW[c])) if c in _RAW else html.escape(str(r[c]))}">{html.escape(str(r[c]))}</td>'
+        cells = "".join(f'<td '
+                        f'data-v="{_sort_key(s.get(_RAW[c])) if c in _RAW else html.escape(str(r[c]))}">{html.escape(str(r[c]))}</td>'
                         for c in shown.columns)
         body.append(f"<tr {attrs}>{cells}</tr>")
     return f'<table class="sortable" id="results"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
@@ -261,7 +297,8 @@ def filter_bar(summary: pd.DataFrame, # the annotated results table (`annotate_s
               "seed": sorted({str(s) for seeds in summary["seed_list"] for s in seeds}, key=lambda s: (len(s), s))}
     groups = []
     for key, options in values.items():
-        boxes = " ".join(f'<label><input type="checkbox" data-key="{key}" value="{html.escape(v)}" checked> {html.escape(v)}</label>' for v in options)
+        boxes = " ".join(f'<label><input type="checkbox" data-key="{key}" value="{html.escape(v)}" checked> '
+                         f'{html.escape(v)}</label>' for v in options)
         groups.append(f'<span class="fgroup"><b>{key}</b>: {boxes}</span>')
     return '<div id="filters">Show: ' + " ".join(groups) + "</div>"
 
@@ -316,33 +353,44 @@ def interactive_report(summary: pd.DataFrame, # `annotate_summary(summarize_grou
                        figures: dict|None = None, # `{title: PNG path relative to the page}`, linked at the end
                        title: str = "Evaluation report", # the page's title
                       ) -> str:
-    "The report as one self-contained HTML page (plotly.js inlined once): story, filters, sortable table, charts, folded significance."
-    charts = "\n".join(f'<h2>{html.escape(name)}</h2>' + fig.to_html(full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG, div_id=f"chart{i}")
+    ("The report as one self-contained HTML page (plotly.js inlined once): story, filters, sortable table, charts, "
+     "folded significance.")
+    charts = "\n".join(f'<h2>{html.escape(name)}</h2>' + fig.to_html(full_html=False, include_plotlyjs=False,
+                                                                     config=PLOTLY_CONFIG, div_id=f"chart{i}")
                         for i, (name, fig) in enumerate(report_charts(summary, groups)))
     tests = tests if tests is not None else pd.DataFrame()
     links = " · ".join(f'<a href="{html.escape(p)}">{html.escape(t)}</a>' for t, p in (figures or {}).items())
-    return _PAGE.format(title=html.escape(title), plotlyjs=get_plotlyjs(), story="".join(f"<li>{html.escape(x)}</li>" for x in story),
-                        intro=html.escape(intro), filters=filter_bar(summary), table=results_table_html(summary), charts=charts,
+    return _PAGE.format(title=html.escape(title), plotlyjs=get_plotlyjs(),
+                        story="".join(f"<li>{html.escape(x)}</li>" for x in story),
+                        intro=html.escape(intro), filters=filter_bar(summary), table=results_table_html(summary),
+                        charts=charts,
                         n_tests=len(tests), sig_text=html.escape(sig_text),
                         tests="" if tests.empty else tests.to_html(index=False, border=0, classes="sortable"),
-                        figures=f"<h2>Static figures (PNG, data beside each)</h2><p>{links}</p>" if links else "", js=REPORT_JS)
+                        figures=f"<h2>Static figures (PNG, data beside each)</h2><p>{links}</p>" if links else "",
+                        js=REPORT_JS)
 
 # %% ../nbs/15_evaluator.ipynb #1bc9537a
-QLORA_PAIR_IGNORES = ("name", "training.method", "training.seed") # and every `quantization.` key: what makes a run QLoRA
+# and every `quantization.` key: what makes a run QLoRA
+QLORA_PAIR_IGNORES = ("name", "training.method", "training.seed")
 def _pairing_key(run) -> str:
-    return json.dumps({k: v for k, v in sorted(run.flat.items()) if k not in QLORA_PAIR_IGNORES and not k.startswith("quantization.")}, default=str)
+    return json.dumps({k: v for k, v in sorted(run.flat.items())
+                       if k not in QLORA_PAIR_IGNORES and not k.startswith("quantization.")}, default=str)
 def qlora_pairs(groups: dict, # `{row label: [RunRecord, ...]}` (`group_runs`)
                ) -> list[tuple[str, str]]:
     "`(QLoRA row, LoRA row)` pairs whose configs agree on every setting but the quantisation (and the name and seed)."
-    lora = {_pairing_key(runs[0]): label for label, runs in groups.items() if trains_adapter(runs[0].method) and not quantized_method(runs[0].method)}
-    return [(label, lora[_pairing_key(runs[0])]) for label, runs in groups.items() if quantized_method(runs[0].method) and _pairing_key(runs[0]) in lora]
+    lora = {_pairing_key(runs[0]): label for label, runs in groups.items()
+            if trains_adapter(runs[0].method) and not quantized_method(runs[0].method)}
+    return [(label, lora[_pairing_key(runs[0])]) for label, runs in groups.items()
+            if quantized_method(runs[0].method) and _pairing_key(runs[0]) in lora]
 
 # %% ../nbs/15_evaluator.ipynb #00a43ba0
 def _mb(b) -> str: return f"{b / 1e6:,.1f} MB"
 def _times(a, b) -> str: return f" ({a / b:.2f}×)" if a and b else ""
-# what a CPU peak holds (measured in benchmarks/qlora_memory.py): QLoRA's saving is the footprint, which this figure leaves out
-_CPU_PEAK = ("on a CPU, resident memory above the loaded model: a full-precision base's weights count as training first reads "
-             "them, a quantised base's don't, and it grows with each new batch shape; see benchmarks/README.md for when QLoRA saves memory")
+# what a CPU peak holds (measured in benchmarks/qlora_memory.py):
+# QLoRA's saving is the footprint, which this figure leaves out
+_CPU_PEAK = ("on a CPU, resident memory above the loaded model: a full-precision base's weights count as training "
+             "first reads them, a quantised base's don't, and it grows with each new batch shape; see "
+             "benchmarks/README.md for when QLoRA saves memory")
 
 def qlora_sentence(summary: pd.DataFrame, # the results table (`summarize_groups`)
                    groups: dict, # `{row label: [RunRecord, ...]}` (`group_runs`)
@@ -352,37 +400,42 @@ def qlora_sentence(summary: pd.DataFrame, # the results table (`summarize_groups
                    n_resamples: int = 1000, # bootstrap resamples
                    seed: int = 0, # seeds the bootstrap
                   ) -> str:
-    "What QLoRA row `q` saves and costs against LoRA row `l`: footprint, peak memory, training time, accuracy with its paired interval."
+    ("What QLoRA row `q` saves and costs against LoRA row `l`: footprint, peak memory, training time, accuracy with "
+     "its paired interval.")
     s = summary.set_index("label")
     Q, L = s.loc[q], s.loc[l]
     parts = []
     if not (_missing(Q["footprint_bytes"]) or _missing(L["footprint_bytes"])):
-        parts.append(f"model footprint {_mb(Q['footprint_bytes'])} against {_mb(L['footprint_bytes'])}{_times(Q['footprint_bytes'], L['footprint_bytes'])}")
+        parts.append(f"model footprint {_mb(Q['footprint_bytes'])} against "
+                     f"{_mb(L['footprint_bytes'])}{_times(Q['footprint_bytes'], L['footprint_bytes'])}")
     if not (_missing(Q["peak_memory_bytes"]) or _missing(L["peak_memory_bytes"])):
         notes = ([] if min(Q["n_seeds"], L["n_seeds"]) > 1 else ["one seed"]) + ([_CPU_PEAK] if Q.get("memory_device") == "cpu" else [])
         notes = f" ({'; '.join(notes)})" if notes else ""
         parts.append(f"peak training memory {_mb(Q['peak_memory_bytes'])} against {_mb(L['peak_memory_bytes'])}{notes}")
     if not (_missing(Q["train_time_s"]) or _missing(L["train_time_s"])):
-        parts.append(f"training time {Q['train_time_s']:.0f} s against {L['train_time_s']:.0f} s{_times(Q['train_time_s'], L['train_time_s'])}")
+        parts.append(f"training time {Q['train_time_s']:.0f} s against {L['train_time_s']:.0f} "
+                     f"s{_times(Q['train_time_s'], L['train_time_s'])}")
     parts.append(f"accuracy {value_text(Q)} against {value_text(L)}")
     (y, pq), (yl, pl) = groups[q][0].labels_and_probs(), groups[l][0].labels_and_probs()
     if groups[q][0].predictions is not None and len(y) == len(yl) and (y == yl).all():
         t = compare_predictions(y, {q: pq, l: pl}, ci_level, n_resamples, seed).iloc[0]
-        parts.append(f"on the lowest seeds QLoRA − LoRA = {t.accuracy_diff:+.3f} [{t.diff_ci_low:+.3f}, {t.diff_ci_high:+.3f}] "
-                     f"({100 * ci_level:g}% paired bootstrap; McNemar p = {t.p_value:.2g})")
+        parts.append(f"on the lowest seeds QLoRA − LoRA = {t.accuracy_diff:+.3f} [{t.diff_ci_low:+.3f}, "
+                     f"{t.diff_ci_high:+.3f}] ({100 * ci_level:g}% paired bootstrap; McNemar p = {t.p_value:.2g})")
     return f"QLoRA {q} against LoRA {l}: " + "; ".join(parts) + "."
 
 # %% ../nbs/15_evaluator.ipynb #50e61b28
 def report_story(summary: pd.DataFrame, # `summarize_groups(groups)`
                  groups: dict, # `group_runs(runs)`
-                 cost: str = "trainable_params", # the pick's cost: a metrics.json cost or `latency` (`cheapest_not_worse`)
+                 # the pick's cost: a metrics.json cost or `latency` (`cheapest_not_worse`)
+                 cost: str = "trainable_params",
                  margin: float = 0.005, # accuracy loss accepted against the best
                  alpha: float = 0.05, # the non-inferiority test's level
                  ci_level: float = 0.95, # confidence level of the intervals
                  n_resamples: int = 1000, # bootstrap resamples
                  seed: int = 0, # seeds the bootstrap
                 ) -> list[str]:
-    "The report's opening sentences: the best row, the cheapest not worse (`cheapest_not_worse`), what QLoRA saves and costs."
+    ("The report's opening sentences: the best row, the cheapest not worse (`cheapest_not_worse`), what QLoRA saves "
+     "and costs.")
     scored = summary[summary["accuracy"].notna()]
     if scored.empty: return ["No run recorded an accuracy."]
     s = summary.set_index("label")
@@ -397,9 +450,10 @@ def report_story(summary: pd.DataFrame, # `summarize_groups(groups)`
     if choice is None: out.append(f"Cheapest not worse: not computed ({reason})")
     elif choice["pick"]["label"] != choice["best"]["label"]:
         p, b = choice["pick"], choice["best"]
-        out.append(f"Cheapest not worse ({rule}): {p['label']} ({how(p['label'])}), accuracy {value_text(s.loc[p['label']])}; "
-                   f"it differs from {b['label']} by {p['accuracy_diff']:+.3f} [{p['diff_ci_low']:+.3f}, {p['diff_ci_high']:+.3f}] "
-                   f"with {p[cost]:,.0f} {cost.replace('_', ' ')} instead of {b[cost]:,.0f}.")
+        out.append(f"Cheapest not worse ({rule}): {p['label']} ({how(p['label'])}), accuracy "
+                   f"{value_text(s.loc[p['label']])}; it differs from {b['label']} by {p['accuracy_diff']:+.3f} "
+                   f"[{p['diff_ci_low']:+.3f}, {p['diff_ci_high']:+.3f}] with {p[cost]:,.0f} {cost.replace('_', ' ')} "
+                   f"instead of {b[cost]:,.0f}.")
     elif len(groups) > 1: out.append(f"No cheaper configuration is {rule}: the best is also the pick.")
     if unpriced and choice is not None: out[-1] += f" Left out of the pick: {', '.join(unpriced)} (no {cost} recorded)."
     out += [qlora_sentence(summary, groups, q, l, ci_level, n_resamples, seed) for q, l in qlora_pairs(groups)]

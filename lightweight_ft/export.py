@@ -52,7 +52,8 @@ def load_merged(source, # a run folder, an adapter folder, or a merged or full m
     "A fp32 CPU `SentimentPredictor` on the standalone model of `source` (a run, adapter, merged or full model folder)."
     folder = model_folder(source)
     if (folder/ONNX_FILE).exists():
-        raise ModelLoadError(f"{folder} is already an exported ONNX folder: export the run or model folder it came from.")
+        raise ModelLoadError(f"{folder} is already an exported ONNX folder: export the run or model folder it came "
+                             f"from.")
     cfg = run_config(source)
     if (folder/"adapter_config.json").exists() and cfg is not None and quantized_method(cfg.training.method):
         model, tokenizer = load_adapter(folder, dequantize=True)
@@ -62,7 +63,8 @@ def load_merged(source, # a run folder, an adapter folder, or a merged or full m
 # %% ../nbs/18_export.ipynb #bfa2d044
 class _LogitsOnly(torch.nn.Module):
     def __init__(self, model): super().__init__(); self.model = model
-    def forward(self, input_ids, attention_mask): return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+    def forward(self, input_ids, attention_mask):
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
 # %% ../nbs/18_export.ipynb #bb174dcf
 def export_graph(model, # a standalone (merged) sequence classifier
@@ -71,12 +73,14 @@ def export_graph(model, # a standalone (merged) sequence classifier
                  opset: int = 17, # ONNX opset
                  dynamo: bool = False, # torch's dynamo exporter instead of TorchScript (needs onnxscript)
                 ) -> Path:
-    "Write `model` as an ONNX graph with inputs `input_ids`, `attention_mask` (batch and sequence dynamic) and output `logits`."
+    ("Write `model` as an ONNX graph with inputs `input_ids`, `attention_mask` (batch and sequence dynamic) and output "
+     "`logits`.")
     path = Path(path)
     try: model.set_attn_implementation("eager") # the form ONNX Runtime's optimiser fuses
     except (AttributeError, ValueError): pass
     wrapper = _LogitsOnly(model).eval() # export restores the wrapper's mode onto the model: eval, not train
-    sample = tokenizer(["a short example", "and a second, somewhat longer example sentence"], padding=True, return_tensors="pt")
+    sample = tokenizer(["a short example", "and a second, somewhat longer example sentence"], padding=True,
+                       return_tensors="pt")
     args = (sample["input_ids"], sample["attention_mask"])
     names = dict(input_names=["input_ids", "attention_mask"], output_names=["logits"])
     with torch.no_grad(), warnings.catch_warnings():
@@ -87,7 +91,8 @@ def export_graph(model, # a standalone (merged) sequence classifier
             torch.onnx.export(wrapper, args, str(path), dynamo=True, opset_version=max(opset, 18), verbose=False,
                               dynamic_shapes={"input_ids": dim, "attention_mask": dim}, **names)
         else:
-            axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}}
+            axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
+                    "logits": {0: "batch"}}
             torch.onnx.export(wrapper, args, str(path), dynamo=False, opset_version=opset, dynamic_axes=axes, **names)
     model.eval()
     return path
@@ -98,7 +103,8 @@ def optimize_graph(path, # the plain `.onnx` graph
                    config, # the model's `config` (architecture, heads, hidden size)
                    output_path, # the optimised `.onnx` file to write
                   ) -> dict:
-    "ONNX Runtime's transformer fusions applied to the graph in `path`, written to `output_path`: what was fused, or why nothing was."
+    ("ONNX Runtime's transformer fusions applied to the graph in `path`, written to `output_path`: what was fused, or "
+     "why nothing was.")
     arch = architecture_for(config)
     kind = arch.onnx_optimizer
     if kind is None: return {"applied": False, "reason": arch.onnx_reason}
@@ -117,35 +123,44 @@ def optimize_graph(path, # the plain `.onnx` graph
 # %% ../nbs/18_export.ipynb #015b285b
 def run_columns(source, # a run folder, an adapter folder, or a merged or full model folder
                ) -> dict:
-    "`text_column`, `text_pair_column` and `label_column` of the run that made `source` (its `config.yaml`); SST-2's for a folder without one."
+    ("`text_column`, `text_pair_column` and `label_column` of the run that made `source` (its `config.yaml`); SST-2's "
+     "for a folder without one.")
     cfg = run_config(source)
     if cfg is None: return {"text_column": "sentence", "text_pair_column": None, "label_column": "label"}
-    return {"text_column": cfg.data.text_column, "text_pair_column": cfg.data.text_pair_column, "label_column": cfg.data.label_column}
+    return {"text_column": cfg.data.text_column, "text_pair_column": cfg.data.text_pair_column,
+            "label_column": cfg.data.label_column}
 
 # %% ../nbs/18_export.ipynb #ec60e337
 @dataclass
 class ParityData:
-    "What a parity check (and `--calibrate`) runs on: texts, second texts of pairs, labels as read, and where they came from."
+    ("What a parity check (and `--calibrate`) runs on: texts, second texts of pairs, labels as read, and where they "
+     "came from.")
     texts: list # the (first) texts
     pairs: list|None # the second texts of sentence pairs; None: single texts
     labels: list|None # as read: class ids (int) or class names (str); None: unlabelled
     where: str # named in reports and errors
-    names_only: bool = False # the run's classes are names its data gave (TREC's NUM, LOC, ...): ids in `labels` would be guesses
+    # the run's classes are names its data gave (TREC's NUM, LOC, ...): ids in `labels` would be guesses
+    names_only: bool = False
     def label_ids(self, names, # the model's class names, in id order
                  ) -> list[int]|None:
-        "The labels as the model's class ids; a label the model does not know is a `DataError` naming it and the model's classes."
+        ("The labels as the model's class ids; a label the model does not know is a `DataError` naming it and the "
+         "model's classes.")
         if self.labels is None: return None
         index = {n: i for i, n in enumerate(names)}
         if self.names_only and names != [str(i) for i in range(len(names))] and any(isinstance(y, int) for y in self.labels):
-            raise DataError(f"{self.where}: labels are class ids ({sorted({y for y in self.labels if isinstance(y, int)})[:8]}), but this model "
-                            f"was trained on classes named {names}: ids from other data would be read as its classes. Write the class "
-                            f"names in the label column, or leave out --data to check parity on the run's own test split.")
-        ids = [y if isinstance(y, int) and 0 <= y < len(names) else index.get(y) if isinstance(y, str) else None for y in self.labels]
+            raise DataError(f"{self.where}: labels are class ids "
+                            f"({sorted({y for y in self.labels if isinstance(y, int)})[:8]}), but this model was "
+                            f"trained on classes named {names}: ids from other data would be read as its classes. "
+                            f"Write the class names in the label column, or leave out --data to check parity on the "
+                            f"run's own test split.")
+        ids = [y if isinstance(y, int) and 0 <= y < len(names) else index.get(y) if isinstance(y, str) else None
+               for y in self.labels]
         unknown = sorted({str(y) for y, i in zip(self.labels, ids) if i is None})
         if unknown:
             raise DataError(f"{self.where}: labels {unknown[:8]} are not classes of this model, whose classes are "
-                            f"{', '.join(f'{i} {n}' for i, n in enumerate(names))}. Pass data with these labels (ids or names): the run's own "
-                            f"test split is the default (leave out --data), or check --label-column.")
+                            f"{', '.join(f'{i} {n}' for i, n in enumerate(names))}. Pass data with these labels (ids "
+                            f"or names): the run's own test split is the default (leave out --data), or check "
+                            f"--label-column.")
         return ids
 
 # %% ../nbs/18_export.ipynb #c6c45f5c
@@ -167,38 +182,47 @@ def _run_test_split(source, cfg: ExperimentConfig) -> ParityData:
     if recorded is not None:
         rows = test.rows.tolist()
         if recorded.get("n_rows") != len(test) or (isinstance(recorded.get("rows"), list) and recorded["rows"] != rows):
-            raise DataError(f"the test split of {source} read again from {test.source} has {len(test)} rows, not the {recorded.get('n_rows')} rows "
-                            f"recorded in data_splits.json: the data changed since the run trained. Pass the texts to check parity on with "
-                            f"data=FILE (lwft export --data FILE).")
+            raise DataError(f"the test split of {source} read again from {test.source} has {len(test)} rows, not the "
+                            f"{recorded.get('n_rows')} rows recorded in data_splits.json: the data changed since the "
+                            f"run trained. Pass the texts to check parity on with data=FILE (lwft export --data FILE).")
     return ParityData(test.texts, test.pairs, [splits.label_names[i] for i in splits.labels["test"]],
                       f"the test split of {source} ({len(test)} rows of {test.source})")
 
 # %% ../nbs/18_export.ipynb #ba522776
 def parity_data(source, # a run folder, an adapter folder, or a merged or full model folder
-                data=None, # a .csv/.tsv/.jsonl/.parquet (labels optional), or a .txt of one text a line; None: the run's test split
-                text_column: str|None = None, # column of the texts in `data`; None: the run's (`data.text_column`), else `sentence`
+                # a .csv/.tsv/.jsonl/.parquet (labels optional), or a
+                # .txt of one text a line; None: the run's test split
+                data=None,
+                # column of the texts in `data`; None: the run's (`data.text_column`), else `sentence`
+                text_column: str|None = None,
                 text_pair_column: str|None = None, # column of the second texts of pairs; None: the run's, else none
                 label_column: str|None = None, # column of the labels; None: the run's, else `label`
                ) -> ParityData:
-    "The texts (and pairs and labels) to check parity on: `data` when given, else the test split of the run behind `source`."
+    ("The texts (and pairs and labels) to check parity on: `data` when given, else the test split of the run behind "
+     "`source`.")
     if data is None:
         cfg = run_config(source)
         if cfg is None:
-            raise DataError(f"{source} names no evaluation split (no config.yaml: it is not a run folder): pass the texts to check parity "
-                            f"on, data=FILE (lwft export --data FILE: a .csv/.tsv/.jsonl/.parquet with a text column, or a .txt).")
+            raise DataError(f"{source} names no evaluation split (no config.yaml: it is not a run folder): pass the "
+                            f"texts to check parity on, data=FILE (lwft export --data FILE: a "
+                            f".csv/.tsv/.jsonl/.parquet with a text column, or a .txt).")
         out = _run_test_split(source, cfg)
     else:
         path = Path(data).expanduser()
-        if not path.is_file(): raise DataError(f"{path}: file not found. Pass a .csv, .tsv, .jsonl or .parquet with a text column, or a .txt (one text per line).")
+        if not path.is_file():
+            raise DataError(f"{path}: file not found. Pass a .csv, .tsv, .jsonl or .parquet with a text column, or a "
+                            f".txt (one text per line).")
         if path.suffix.lower() == ".txt":
-            out = ParityData([t for t in path.read_text(encoding="utf-8").splitlines() if t.strip()], None, None, str(data))
+            out = ParityData([t for t in path.read_text(encoding="utf-8").splitlines() if t.strip()], None, None,
+                             str(data))
         else:
             cols = run_columns(source)
             text_column, label_column = text_column or cols["text_column"], label_column or cols["label_column"]
             text_pair_column = text_pair_column or cols["text_pair_column"]
             t = read_table(path, text_column, label_column, text_pair_column, empty_texts="drop", require_label=False)
             cfg = run_config(source)
-            names_only = cfg is not None and cfg.data.source == "files" and cfg.data.label_names is None # names came from the run's data
+            # names came from the run's data
+            names_only = cfg is not None and cfg.data.source == "files" and cfg.data.label_names is None
             out = ParityData(t.texts, t.pairs, t.labels if label_column in t.columns else None, str(data), names_only)
     if not out.texts: raise DataError(f"{out.where} holds no text to check parity on.")
     return out
@@ -216,12 +240,16 @@ def parity_report(reference, # the PyTorch model's probabilities, `[n, classes]`
                   candidate, # the export's probabilities, the same shape
                   tolerance: float|None = None, # largest probability difference that passes; None: no verdict
                  ) -> dict:
-    "Labels that differ between two `[n, classes]` probability arrays, out of n, and their largest probability difference; `passed` when a tolerance is given."
+    ("Labels that differ between two `[n, classes]` probability arrays, out of n, and their largest probability "
+     "difference; `passed` when a tolerance is given.")
     reference, candidate = np.asarray(reference, dtype=np.float64), np.asarray(candidate, dtype=np.float64)
-    if reference.shape != candidate.shape: raise ValueError(f"probabilities of shapes {reference.shape} and {candidate.shape} can't be compared.")
+    if reference.shape != candidate.shape:
+        raise ValueError(f"probabilities of shapes {reference.shape} and {candidate.shape} can't be compared.")
     out = {"n": int(len(reference)), "labels_differ": int((reference.argmax(1) != candidate.argmax(1)).sum()),
            "max_probability_difference": float(np.abs(reference - candidate).max()) if reference.size else 0.0}
-    if tolerance is not None: out.update(tolerance=tolerance, passed=out["labels_differ"] == 0 and out["max_probability_difference"] <= tolerance)
+    if tolerance is not None:
+        out.update(tolerance=tolerance,
+                   passed=out["labels_differ"] == 0 and out["max_probability_difference"] <= tolerance)
     return out
 
 # %% ../nbs/18_export.ipynb #3b77225d
@@ -241,10 +269,14 @@ class ExportSettings:
     batch_size: int = 32 # texts per batch in the parity predictions
     calibrate: bool = False # fit a temperature on the parity split (it needs labels) and save it in the folder
     def __post_init__(self):
-        if self.format != "onnx": raise ValueError(f"export format {self.format!r} is not supported: use onnx (lwft export --format onnx).")
-        if not isinstance(self.opset, int) or not 14 <= self.opset <= 21: raise ValueError(f"opset must be an integer in [14, 21], got {self.opset!r}.")
-        if not isinstance(self.tolerance, (int, float)) or not 0 < self.tolerance < 1: raise ValueError(f"tolerance must be in (0, 1), got {self.tolerance!r}.")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1: raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}.")
+        if self.format != "onnx":
+            raise ValueError(f"export format {self.format!r} is not supported: use onnx (lwft export --format onnx).")
+        if not isinstance(self.opset, int) or not 14 <= self.opset <= 21:
+            raise ValueError(f"opset must be an integer in [14, 21], got {self.opset!r}.")
+        if not isinstance(self.tolerance, (int, float)) or not 0 < self.tolerance < 1:
+            raise ValueError(f"tolerance must be in (0, 1), got {self.tolerance!r}.")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}.")
 
 # %% ../nbs/18_export.ipynb #50e2665a
 def _probabilities(predictor, texts, pairs=None) -> np.ndarray:
@@ -257,16 +289,21 @@ def _versions() -> dict:
 
 # %% ../nbs/18_export.ipynb #959614d5
 def _check_output(output_dir: Path, overwrite: bool):
-    if output_dir.exists() and not output_dir.is_dir(): raise ValueError(f"{output_dir} is a file; pass a folder to export into.")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(f"{output_dir} is a file; pass a folder to export into.")
     if output_dir.exists() and any(output_dir.iterdir()):
         if not (output_dir/EXPORT_FILE).exists():
             raise ValueError(f"{output_dir} holds files that are not an export; pass an empty or new folder.")
-        if not overwrite: raise ValueError(f"{output_dir} already holds an export; pass overwrite=True (lwft export --overwrite) to replace it.")
+        if not overwrite:
+            raise ValueError(f"{output_dir} already holds an export; pass overwrite=True (lwft export --overwrite) to "
+                             f"replace it.")
 
 # %% ../nbs/18_export.ipynb #8916cb19
-def remove_stale_work_folders(output_dir, # the export folder whose hidden work folders (`.NAME.*` beside it) are checked
+# the export folder whose hidden work folders (`.NAME.*` beside it) are checked
+def remove_stale_work_folders(output_dir,
                              ) -> dict:
-    "Remove the work folders that interrupted exports into `output_dir` left: `{path: bytes}` of those removed. Only folders holding an export's lock file that no process holds are touched."
+    ("Remove the work folders that interrupted exports into `output_dir` left: `{path: bytes}` of those removed. Only "
+     "folders holding an export's lock file that no process holds are touched.")
     output_dir = Path(output_dir).expanduser()
     if fcntl is None or not output_dir.parent.is_dir(): return {}
     removed = {}
@@ -284,12 +321,15 @@ def remove_stale_work_folders(output_dir, # the export folder whose hidden work 
     return removed
 
 # %% ../nbs/18_export.ipynb #ad5b3dcb
-WORK_LOCK = ".lwft-export.lock" # inside a work folder: held (flock) while its export runs; the OS drops it when the process dies
+# inside a work folder: held (flock) while its export runs; the OS drops it when the process dies
+WORK_LOCK = ".lwft-export.lock"
 class StaleExportWarning(UserWarning):
-    "An export removed the work folders that an interrupted export (killed, even with `kill -9`) had left beside its output."
+    ("An export removed the work folders that an interrupted export (killed, even with `kill -9`) had left beside its "
+     "output.")
 
 def _claim_work_folder(output_dir: Path) -> tuple[Path, int|None]:
-    "A new hidden work folder beside `output_dir` (the final rename stays on one filesystem), its lock held by this process."
+    ("A new hidden work folder beside `output_dir` (the final rename stays on one filesystem), its lock held by this "
+     "process.")
     work = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
     if fcntl is None: return work, None
     fd = os.open(work/WORK_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
@@ -308,7 +348,8 @@ def _write_common(folder: Path, predictor, names):
     config = predictor.model.config
     config.id2label, config.label2id = dict(enumerate(names)), {n: i for i, n in enumerate(names)}
     config.save_pretrained(folder)
-    (folder/"labels.json").write_text(json.dumps({"num_labels": len(names), "id2label": dict(enumerate(names))}, indent=1))
+    (folder/"labels.json").write_text(json.dumps({"num_labels": len(names), "id2label": dict(enumerate(names))},
+                                                 indent=1))
 
 # %% ../nbs/18_export.ipynb #6f54b680
 def _accuracy(labels, probs) -> dict:
@@ -319,11 +360,14 @@ def _accuracy(labels, probs) -> dict:
 def _int8_report(reference, fp32, int8, labels) -> dict:
     report = {"parity_with_torch": parity_report(reference, int8), "parity_with_onnx_fp32": parity_report(fp32, int8)}
     if labels is not None:
-        report["accuracy"] = {"torch_fp32": _accuracy(labels, reference), "onnx_fp32": _accuracy(labels, fp32), "onnx_int8": _accuracy(labels, int8)}
+        report["accuracy"] = {"torch_fp32": _accuracy(labels, reference), "onnx_fp32": _accuracy(labels, fp32),
+                              "onnx_int8": _accuracy(labels, int8)}
         row = compare_predictions(labels, {"onnx_int8": int8, "onnx_fp32": fp32}).iloc[0]
-        report["mcnemar_int8_vs_fp32"] = {"only_int8_correct": int(row["only_a_correct"]), "only_fp32_correct": int(row["only_b_correct"]),
+        report["mcnemar_int8_vs_fp32"] = {"only_int8_correct": int(row["only_a_correct"]),
+                                          "only_fp32_correct": int(row["only_b_correct"]),
                                           "test": row["test"], "p_value": float(row["p_value"]),
-                                          "accuracy_diff": float(row["accuracy_diff"]), "diff_ci": [float(row["diff_ci_low"]), float(row["diff_ci_high"])]}
+                                          "accuracy_diff": float(row["accuracy_diff"]),
+                                          "diff_ci": [float(row["diff_ci_low"]), float(row["diff_ci_high"])]}
     return report
 
 # %% ../nbs/18_export.ipynb #86a8871b
@@ -333,14 +377,16 @@ def quantize_int8(onnx_path, # the fp32 `.onnx` graph
     "ONNX Runtime dynamic quantisation: int8 weights, activations quantised per batch at run time."
     quantization = require("onnxruntime.quantization")
     onnx = require("onnx")
-    # the fused operators (Attention, SkipLayerNormalization) are outside the standard domain: shape inference can't type their outputs
+    # the fused operators (Attention, SkipLayerNormalization) are outside
+    # the standard domain: shape inference can't type their outputs
     quantization.quantize_dynamic(str(onnx_path), str(output_path), weight_type=quantization.QuantType.QInt8,
                                   extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     return Path(output_path)
 
 # %% ../nbs/18_export.ipynb #f80ef37c
 def _fmt_parity(r: dict) -> str:
-    return f"{r['labels_differ']} of {r['n']} labels differ; largest probability difference {r['max_probability_difference']:.2e}"
+    return (f"{r['labels_differ']} of {r['n']} labels differ; largest probability difference "
+            f"{r['max_probability_difference']:.2e}")
 
 # %% ../nbs/18_export.ipynb #0b9788f1
 def export_card(source, # the folder that was exported
@@ -350,29 +396,39 @@ def export_card(source, # the folder that was exported
                 int8: dict|None = None, # the int8 report, when `int8/` was written
                 calibration: dict|None = None, # the calibration report, when a temperature was fitted
                ) -> str:
-    "The model card of an exported folder: what it is, how it was made, its parity (and int8 and calibration) figures, how to load it."
-    lines = ["---", "library_name: onnxruntime", "pipeline_tag: text-classification", "tags: [text-classification, onnx, lightweight-ft]", "---", "",
-             f"# {Path(str(source)).name} (ONNX)", "", f"The model of `{source}`, merged and exported to ONNX for ONNX Runtime.", "",
+    ("The model card of an exported folder: what it is, how it was made, its parity (and int8 and calibration) "
+     "figures, how to load it.")
+    lines = ["---", "library_name: onnxruntime", "pipeline_tag: text-classification",
+             "tags: [text-classification, onnx, lightweight-ft]", "---", "",
+             f"# {Path(str(source)).name} (ONNX)", "",
+             f"The model of `{source}`, merged and exported to ONNX for ONNX Runtime.", "",
              "| | |", "| --- | --- |", f"| labels | {', '.join(f'{i} {n}' for i, n in enumerate(names))} |",
              f"| exporter | torch.onnx ({'dynamo' if export['dynamo'] else 'TorchScript'}), opset {export['opset']} |",
-             f"| graph optimisation | {', '.join(f'{k} {v}' for k, v in export['optimization'].get('fused', {}).items()) if export['optimization'].get('kept') else 'none: ' + export['optimization'].get('reason', '')} |",
+             f"| graph optimisation | "
+             f"{', '.join(f'{k} {v}' for k, v in export['optimization'].get('fused', {}).items()) if export['optimization'].get('kept') else 'none: ' + export['optimization'].get('reason', '')} |",
              f"| versions | {', '.join(f'{k} {v}' for k, v in export['versions'].items())} |", "",
              "## Parity with the PyTorch model", "", f"On {parity['data']}: {_fmt_parity(parity)} "
              f"({'passed' if parity['passed'] else 'FAILED'}: tolerance {parity['tolerance']:g}, no label may differ)."]
     if int8:
-        lines += ["", "## int8 (folder `int8/`)", "", f"Against the PyTorch model: {_fmt_parity(int8['parity_with_torch'])}."]
+        lines += ["", "## int8 (folder `int8/`)", "",
+                  f"Against the PyTorch model: {_fmt_parity(int8['parity_with_torch'])}."]
         if "accuracy" in int8:
             lines += ["", "| model | accuracy | 95% interval |", "| --- | --- | --- |"]
-            lines += [f"| {k} | {v['accuracy']:.4f} | [{v['accuracy_ci'][0]:.4f}, {v['accuracy_ci'][1]:.4f}] |" for k, v in int8["accuracy"].items()]
+            lines += [f"| {k} | {v['accuracy']:.4f} | [{v['accuracy_ci'][0]:.4f}, {v['accuracy_ci'][1]:.4f}] |"
+                      for k, v in int8["accuracy"].items()]
             m = int8["mcnemar_int8_vs_fp32"]
-            lines += ["", f"McNemar, int8 against fp32: {m['only_int8_correct']} right only in int8, {m['only_fp32_correct']} only in fp32, "
-                      f"p = {m['p_value']:.3g} ({m['test']})."]
+            lines += ["",
+                      f"McNemar, int8 against fp32: {m['only_int8_correct']} right only in int8, "
+                      f"{m['only_fp32_correct']} only in fp32, p = {m['p_value']:.3g} ({m['test']})."]
     if calibration:
-        lines += ["", "## Calibration", "", f"Temperature {calibration['temperature']:.4f}, fitted on {calibration['data']} ({calibration['n']} texts): "
-                  f"ECE {calibration['ece_before']:.4f} before, {calibration['ece_after']:.4f} after (in-sample); "
-                  f"{calibration['ece_held_out_before']:.4f} before and {calibration['ece_held_out_after']:.4f} after on held-out halves."]
+        lines += ["", "## Calibration", "",
+                  f"Temperature {calibration['temperature']:.4f}, fitted on {calibration['data']} ({calibration['n']} "
+                  f"texts): ECE {calibration['ece_before']:.4f} before, {calibration['ece_after']:.4f} after "
+                  f"(in-sample); {calibration['ece_held_out_before']:.4f} before and "
+                  f"{calibration['ece_held_out_after']:.4f} after on held-out halves."]
     lines += ["", "## How to load", "", "```python", "from lightweight_ft.deploy import SentimentPredictor",
-              'predictor = SentimentPredictor("THIS_FOLDER")  # runs model.onnx through ONNX Runtime', 'predictor.predict(["a gorgeous, witty film"])', "```",
+              'predictor = SentimentPredictor("THIS_FOLDER")  # runs model.onnx through ONNX Runtime',
+              'predictor.predict(["a gorgeous, witty film"])', "```",
               "", "or `lwft predict --model THIS_FOLDER TEXT...`, `lwft serve THIS_FOLDER`.", ""]
     return "\n".join(lines)
 
@@ -380,23 +436,31 @@ def export_card(source, # the folder that was exported
 def export_model(source, # a run folder, an adapter folder or a merged model folder
                  output_dir, # folder for the ONNX model, its tokenizer, `export.json` and `parity.json`
                  settings: ExportSettings|None = None, # how to export (`ExportSettings`); None: the defaults
-                 data=None, # texts to check parity on (`parity_data`: .csv/.tsv/.jsonl/.parquet or .txt); None: the run's test split
+                 # texts to check parity on (`parity_data`:
+                 # .csv/.tsv/.jsonl/.parquet or .txt); None: the run's test split
+                 data=None,
                  overwrite: bool = False, # replace an existing export in `output_dir`
                  text_column: str|None = None, # column of the texts in `data`; None: the run's, else `sentence`
-                 text_pair_column: str|None = None, # column of the second texts of pairs in `data`; None: the run's, else none
+                 # column of the second texts of pairs in `data`; None: the run's, else none
+                 text_pair_column: str|None = None,
                  label_column: str|None = None, # column of the labels in `data`; None: the run's, else `label`
                 ) -> dict:
-    "Merge, export to ONNX, optimise, check parity on a whole split (and int8, calibration when asked); returns what `export.json` and `parity.json` hold."
+    ("Merge, export to ONNX, optimise, check parity on a whole split (and int8, calibration when asked); returns what "
+     "`export.json` and `parity.json` hold.")
     settings = settings or ExportSettings()
     output_dir = Path(output_dir).expanduser()
     _check_output(output_dir, overwrite)
-    checked = parity_data(source, data, text_column, text_pair_column, label_column) # before anything loads: a missing split fails fast
+    # before anything loads: a missing split fails fast
+    checked = parity_data(source, data, text_column, text_pair_column, label_column)
     texts, pairs, where = checked.texts, checked.pairs, checked.where
     if settings.calibrate and checked.labels is None:
-        raise DataError(f"{where} has no labels: calibration needs a labelled split (a text and a label column; see --label-column).")
+        raise DataError(f"{where} has no labels: calibration needs a labelled split (a text and a label column; see "
+                        f"--label-column).")
     removed = remove_stale_work_folders(output_dir)
-    if removed: warnings.warn(f"removed {len(removed)} work folder(s) that an interrupted export into {output_dir} left beside it "
-                              f"({', '.join(p.name for p in removed)}; {sum(removed.values()) / 1e6:.1f} MB)", StaleExportWarning)
+    if removed:
+        warnings.warn(f"removed {len(removed)} work folder(s) that an interrupted export into {output_dir} left beside "
+                      f"it ({', '.join(p.name for p in removed)}; {sum(removed.values()) / 1e6:.1f} MB)",
+                              StaleExportWarning)
     refuse_windowed_run(run_config(source), "an ONNX export") # the exported folder has no config.yaml to say so
     reference_predictor = load_merged(source)
     names = reference_predictor.label_names
@@ -405,11 +469,13 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     work, lock = _claim_work_folder(output_dir)
     try:
-        plain = export_graph(reference_predictor.model, reference_predictor.tokenizer, work/"plain.onnx", settings.opset, settings.dynamo)
+        plain = export_graph(reference_predictor.model, reference_predictor.tokenizer, work/"plain.onnx",
+                             settings.opset, settings.dynamo)
         _write_common(work, reference_predictor, names)
         def onnx_probabilities(graph: Path):
             shutil.copy(graph, work/ONNX_FILE)
-            return _probabilities(SentimentPredictor(str(work), batch_size=settings.batch_size, device="cpu", max_length=reference_predictor.max_length), texts, pairs)
+            return _probabilities(SentimentPredictor(str(work), batch_size=settings.batch_size, device="cpu",
+                                                     max_length=reference_predictor.max_length), texts, pairs)
         optimization = {"applied": False, "reason": "not asked (optimize=False)"}
         if settings.optimize:
             optimization = optimize_graph(plain, reference_predictor.model.config, work/"optimized.onnx")
@@ -418,7 +484,9 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
             fp32 = onnx_probabilities(work/"optimized.onnx")
             parity = parity_report(reference, fp32, settings.tolerance)
             optimization["kept"] = parity["passed"]
-            if not parity["passed"]: optimization["reason"] = f"the optimised graph failed parity ({_fmt_parity(parity)}): the plain graph is kept"
+            if not parity["passed"]:
+                optimization["reason"] = (f"the optimised graph failed parity ({_fmt_parity(parity)}): the plain graph "
+                                          f"is kept")
         if not optimization.get("kept"):
             fp32 = onnx_probabilities(plain)
             parity = parity_report(reference, fp32, settings.tolerance)
@@ -430,22 +498,31 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
             int8_dir = work/INT8_FOLDER; int8_dir.mkdir()
             quantize_int8(work/ONNX_FILE, int8_dir/ONNX_FILE)
             _write_common(int8_dir, reference_predictor, names)
-            q = _probabilities(SentimentPredictor(str(int8_dir), batch_size=settings.batch_size, device="cpu", max_length=reference_predictor.max_length), texts, pairs)
+            q = _probabilities(SentimentPredictor(str(int8_dir), batch_size=settings.batch_size, device="cpu",
+                                                  max_length=reference_predictor.max_length), texts, pairs)
             int8 = {"data": where, **_int8_report(reference, fp32, q, labels)}
             (int8_dir/PARITY_FILE).write_text(json.dumps(int8, indent=1))
-            (int8_dir/EXPORT_FILE).write_text(json.dumps({**export, "quantization": "onnxruntime dynamic, int8 weights (QInt8)"}, indent=1))
+            (int8_dir/EXPORT_FILE).write_text(json.dumps({**export,
+                                                          "quantization": "onnxruntime dynamic, int8 weights (QInt8)"},
+                                                          indent=1))
         calibration = None
         if settings.calibrate:
             calibration = {"data": where, **fit_calibration(fp32, labels)}
             (work/CALIBRATION_FILE).write_text(json.dumps(calibration, indent=1))
-            if int8: (work/INT8_FOLDER/CALIBRATION_FILE).write_text(json.dumps({"data": where, **fit_calibration(q, labels)}, indent=1)) # its own temperature
+            # its own temperature
+            if int8:
+                (work/INT8_FOLDER/CALIBRATION_FILE).write_text(json.dumps({"data": where, **fit_calibration(q, labels)},
+                                                                          indent=1))
         for f in ("plain.onnx", "optimized.onnx"):
             if (work/f).exists(): (work/f).unlink()
         (work/EXPORT_FILE).write_text(json.dumps(export, indent=1))
         (work/PARITY_FILE).write_text(json.dumps({"fp32": parity, **({"int8": int8} if int8 else {})}, indent=1))
         (work/"README.md").write_text(export_card(source, names, export, parity, int8, calibration))
-        if int8: (work/INT8_FOLDER/"README.md").write_text(export_card(f"{source} (int8)", names, export, {**int8["parity_with_torch"], "data": where,
-                                                                       "tolerance": settings.tolerance, "passed": int8["parity_with_torch"]["labels_differ"] == 0}, int8, calibration))
+        if int8:
+            (work/INT8_FOLDER/"README.md").write_text(export_card(f"{source} (int8)", names, export,
+                                                                  {**int8["parity_with_torch"], "data": where,
+                                                                       "tolerance": settings.tolerance,
+                                                                       "passed": int8["parity_with_torch"]["labels_differ"] == 0}, int8, calibration))
         _release_work_lock(work, lock); lock = None
         if output_dir.exists(): shutil.rmtree(output_dir)
         os.replace(work, output_dir)
@@ -454,8 +531,9 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
         if work.exists(): shutil.rmtree(work)
     result = {"output": str(output_dir), "export": export, "parity": parity, "int8": int8, "calibration": calibration}
     if not parity["passed"]:
-        raise ExportParityError(f"the fp32 export in {output_dir} does not match the PyTorch model on {where}: {_fmt_parity(parity)} "
-                                f"(tolerance {settings.tolerance:g}); see {output_dir/PARITY_FILE}. Try optimize=False (lwft export --no-optimize).")
+        raise ExportParityError(f"the fp32 export in {output_dir} does not match the PyTorch model on {where}: "
+                                f"{_fmt_parity(parity)} (tolerance {settings.tolerance:g}); see "
+                                f"{output_dir/PARITY_FILE}. Try optimize=False (lwft export --no-optimize).")
     return result
 
 # %% ../nbs/18_export.ipynb #d8e35047
@@ -472,7 +550,8 @@ def apply_temperature(probs, # class probabilities `[n, k]`
 def fit_temperature(probs, # class probabilities `[n, k]` on a labelled split
                     labels, # true classes, `[n]`
                    ) -> float:
-    "The temperature that minimises the negative log-likelihood of `labels` under `apply_temperature(probs, T)`, T in [0.05, 20]."
+    ("The temperature that minimises the negative log-likelihood of `labels` under `apply_temperature(probs, T)`, T in "
+     "[0.05, 20].")
     from scipy.optimize import minimize_scalar
     logp, labels = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)), np.asarray(labels).astype(int)
     def nll(log_t):
@@ -491,18 +570,22 @@ def fit_calibration(probs, # class probabilities `[n, k]` on a labelled split
     t = fit_temperature(probs, labels)
     halves = np.array_split(np.random.default_rng(seed).permutation(len(labels)), 2)
     held_out = np.empty_like(probs)
-    for a, b in ((0, 1), (1, 0)): held_out[halves[b]] = apply_temperature(probs[halves[b]], fit_temperature(probs[halves[a]], labels[halves[a]]))
+    for a, b in ((0, 1), (1, 0)):
+        held_out[halves[b]] = apply_temperature(probs[halves[b]], fit_temperature(probs[halves[a]], labels[halves[a]]))
     ece = lambda p: calibration_bins(labels, p)["ece"]
-    return {"temperature": t, "n": int(len(labels)), "ece_before": ece(probs), "ece_after": ece(apply_temperature(probs, t)),
+    return {"temperature": t, "n": int(len(labels)), "ece_before": ece(probs),
+            "ece_after": ece(apply_temperature(probs, t)),
             "ece_held_out_before": ece(probs), "ece_held_out_after": ece(held_out)}
 
 # %% ../nbs/18_export.ipynb #b5a5fa57
 def load_temperature(path, # a model folder, or a run folder holding one
                     ) -> float|None:
-    "The temperature saved in a model folder's `calibration.json` (or its run's model folder); None when it was never calibrated."
+    ("The temperature saved in a model folder's `calibration.json` (or its run's model folder); None when it was never "
+     "calibrated.")
     path = Path(path)
     for folder in (path, model_folder(path)) if path.is_dir() else ():
-        if (folder/CALIBRATION_FILE).exists(): return float(json.loads((folder/CALIBRATION_FILE).read_text())["temperature"])
+        if (folder/CALIBRATION_FILE).exists():
+            return float(json.loads((folder/CALIBRATION_FILE).read_text())["temperature"])
     return None
 
 # %% ../nbs/18_export.ipynb #154766bc
@@ -513,9 +596,12 @@ def calibrate(model_dir, # a run, adapter, merged or exported model folder
               text_pair_column: str|None = None, # column of the second texts of pairs; None: the run's, else none
               label_column: str|None = None, # column of the labels; None: the run's, else `label`
              ) -> dict:
-    "Fit a temperature on the run's test split (or `data`), save it as `calibration.json` in the model folder, return the report."
+    ("Fit a temperature on the run's test split (or `data`), save it as `calibration.json` in the model folder, return "
+     "the report.")
     checked = parity_data(model_dir, data, text_column, text_pair_column, label_column)
-    if checked.labels is None: raise DataError(f"{checked.where} has no labels: calibration needs a labelled split (a text and a label column).")
+    if checked.labels is None:
+        raise DataError(f"{checked.where} has no labels: calibration needs a labelled split (a text and a label "
+                        f"column).")
     predictor = SentimentPredictor(str(model_dir), batch_size=batch_size, device="cpu")
     labels = checked.label_ids(predictor.label_names)
     report = {"data": checked.where, **fit_calibration(_probabilities(predictor, checked.texts, checked.pairs), labels)}
@@ -524,17 +610,21 @@ def calibrate(model_dir, # a run, adapter, merged or exported model folder
 
 # %% ../nbs/18_export.ipynb #f876e00e
 class CalibratedPredictor:
-    "A predictor whose results add `calibrated_probabilities` and `calibrated_confidence` (of the predicted label) to the raw fields, when a temperature was fitted."
+    ("A predictor whose results add `calibrated_probabilities` and `calibrated_confidence` (of the predicted label) to "
+     "the raw fields, when a temperature was fitted.")
     def __init__(self, predictor, # a `SentimentPredictor`
-                 temperature: float|None): # the fitted temperature; None: never calibrated, and results carry no calibrated fields
+                 # the fitted temperature; None: never calibrated, and results carry no calibrated fields
+                 temperature: float|None):
         if temperature is not None and not (isinstance(temperature, (int, float)) and temperature > 0):
-            raise ValueError(f"temperature must be a positive number, got {temperature!r}; fit one with calibrate(model_dir).")
+            raise ValueError(f"temperature must be a positive number, got {temperature!r}; fit one with "
+                             f"calibrate(model_dir).")
         self.predictor, self.temperature = predictor, temperature
         self.label_names = predictor.label_names
 
     @classmethod
     def from_folder(cls, model_dir, **kwargs):
-        "A `SentimentPredictor` on `model_dir` (PyTorch or ONNX), calibrated by the folder's `calibration.json` when it has one."
+        ("A `SentimentPredictor` on `model_dir` (PyTorch or ONNX), calibrated by the folder's `calibration.json` when "
+         "it has one.")
         return cls(SentimentPredictor(str(model_dir), **kwargs), load_temperature(model_dir))
 
     def predict(self, texts): # one text, or a list of them

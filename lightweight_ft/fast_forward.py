@@ -9,9 +9,12 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from torch import nn
-# the first-token forwards live with each family's entry in the architectures registry; imported here under their old names
-from .architectures import (PACKING_ATTENTION, RegistryTable, _at, _bert_layer_first_token, _distilbert_layer_first_token,
-                                          _first_token_attention, first_token_classifier, first_token_layer, packing_reason)
+# the first-token forwards live with each family's entry in the
+# architectures registry; imported here under their old names
+from .architectures import (PACKING_ATTENTION, RegistryTable, _at, _bert_layer_first_token,
+                                          _distilbert_layer_first_token,
+                                          _first_token_attention, first_token_classifier, first_token_layer,
+                                          packing_reason)
 from .models import _position_offset
 
 # %% auto #0
@@ -19,7 +22,8 @@ __all__ = ['FIRST_TOKEN_HEADS', 'last_layer_cls_only', 'pack_batch', 'packed_att
            'packed_sentences', 'PackedStepGraphs']
 
 # %% ../nbs/07_fast_forward.ipynb #e0484150
-# Heads that read only the first position of the last layer, with where that layer lives: a view of the registry's entries.
+# Heads that read only the first position of the last layer,
+# with where that layer lives: a view of the registry's entries.
 FIRST_TOKEN_HEADS = RegistryTable(lambda a: [(a.first_token.classifier, (a.first_token.layers, a.first_token.forward))] if a.first_token else [])
 def _first_token_classifier(model):
     "The transformers classifier inside `model` (a PEFT wrapper or the model itself), if its head reads only [CLS]."
@@ -28,7 +32,8 @@ def _first_token_classifier(model):
 # %% ../nbs/07_fast_forward.ipynb #9e10c77b
 @contextmanager
 def _last_layer_forward(clf, forward):
-    "Within the block, the last encoder layer of `clf` runs `forward`; an enclosing block's forward comes back afterwards."
+    ("Within the block, the last encoder layer of `clf` runs `forward`; an enclosing block's forward comes back "
+     "afterwards.")
     last = clf.get_submodule(first_token_layer(clf).layers)[-1]
     before = last.__dict__.get("forward")
     last.forward = types.MethodType(forward, last)
@@ -50,7 +55,8 @@ def last_layer_cls_only(model, # a sequence classifier (plain, PEFT or quantised
 
 # %% ../nbs/07_fast_forward.ipynb #f836c8f9
 def _first_fit(lengths: list[int], width: int) -> tuple[list[tuple[int, int]], int]:
-    "Where each sentence goes, (row, column), first fit and longest first in rows `width` wide; and how many rows that takes."
+    ("Where each sentence goes, (row, column), first fit and longest first in rows `width` wide; and how many rows "
+     "that takes.")
     room, place = [], [None] * len(lengths)
     for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
         row = next((r for r, left in enumerate(room) if left >= lengths[i]), len(room))
@@ -64,18 +70,22 @@ def pack_batch(batch: dict, # a right-padded batch (`input_ids`, `attention_mask
                width: int|None = None, # how wide the rows are; None: as wide as the longest sentence
                rows: int|None = None, # at least this many rows (the rest padding); None: as many as the sentences need
               ) -> dict:
-    "The sentences of a right-padded `batch` laid end to end in rows (first fit, longest first); `token_type_ids` (pairs) go where their tokens go."
+    ("The sentences of a right-padded `batch` laid end to end in rows (first fit, longest first); `token_type_ids` "
+     "(pairs) go where their tokens go.")
     lengths = batch["attention_mask"].sum(1).tolist()
     width = width or max(lengths)
-    if max(lengths) > width: raise ValueError(f"pack_batch: a sentence of {max(lengths)} tokens does not fit in rows {width} wide")
+    if max(lengths) > width:
+        raise ValueError(f"pack_batch: a sentence of {max(lengths)} tokens does not fit in rows {width} wide")
     place, n_rows = _first_fit(lengths, width)
     # filled in numpy on the CPU (slices cost a tenth of torch's there); the Trainer moves the result
     shape, input_ids = (max(n_rows, rows or 0), width), batch["input_ids"].cpu().numpy()
-    ids, positions, segments = np.full(shape, pad_token_id, input_ids.dtype), np.zeros(shape, np.int64), np.full(shape, -1, np.int64)
+    ids, positions, segments = (np.full(shape, pad_token_id, input_ids.dtype), np.zeros(shape, np.int64),
+                                np.full(shape, -1, np.int64))
     numbers = np.arange(position_offset, position_offset + width)
     for i, ((r, c), k) in enumerate(zip(place, lengths)):
         ids[r, c:c + k] = input_ids[i, :k]; positions[r, c:c + k] = numbers[:k]; segments[r, c:c + k] = i
-    out = {"input_ids": torch.from_numpy(ids), "position_ids": torch.from_numpy(positions), "segments": torch.from_numpy(segments),
+    out = {"input_ids": torch.from_numpy(ids), "position_ids": torch.from_numpy(positions),
+           "segments": torch.from_numpy(segments),
            "starts": (torch.tensor([r for r, _ in place]), torch.tensor([c for _, c in place]))}
     if "token_type_ids" in batch: # sentence pairs: each token keeps its segment (padding: segment 0)
         types, packed_types = batch["token_type_ids"].cpu().numpy(), np.zeros(shape, np.int64)
@@ -85,12 +95,15 @@ def pack_batch(batch: dict, # a right-padded batch (`input_ids`, `attention_mask
     return out
 
 # %% ../nbs/07_fast_forward.ipynb #4351b2d4
-def packed_attention_mask(segments, # which sentence each position of a packed row holds, `[rows, width]`, -1 for padding
-                          attn_implementation: str = "sdpa", # the model's attention: `sdpa` (a boolean mask) or `eager` (an additive one)
+# which sentence each position of a packed row holds, `[rows, width]`, -1 for padding
+def packed_attention_mask(segments,
+                          # the model's attention: `sdpa` (a boolean mask) or `eager` (an additive one)
+                          attn_implementation: str = "sdpa",
                           dtype=torch.float32): # dtype of the additive mask
     "Block-diagonal mask over packed `segments` (-1 for padding): boolean for `sdpa`, additive for `eager`."
     same = (segments[:, :, None] == segments[:, None, :]) & (segments[:, None, :] >= 0)
-    same |= torch.eye(segments.shape[1], dtype=torch.bool, device=segments.device) # padding attends to itself: no empty rows
+    # padding attends to itself: no empty rows
+    same |= torch.eye(segments.shape[1], dtype=torch.bool, device=segments.device)
     same = same[:, None]
     if attn_implementation == "sdpa": return same
     return torch.zeros(same.shape, dtype=dtype, device=segments.device).masked_fill_(~same, torch.finfo(dtype).min)
@@ -98,7 +111,8 @@ def packed_attention_mask(segments, # which sentence each position of a packed r
 # %% ../nbs/07_fast_forward.ipynb #a074320e
 def packing_supported(model, # a sequence classifier
                      ) -> bool:
-    "Whether `packed_sentences` can run `model`: a head that reads only the first token, and `sdpa` or `eager` attention."
+    ("Whether `packed_sentences` can run `model`: a head that reads only the first token, and `sdpa` or `eager` "
+     "attention.")
     return packing_reason(model) is None # why not, where not: `architectures.packing_reason`
 
 # %% ../nbs/07_fast_forward.ipynb #a7e59ce3
@@ -110,14 +124,16 @@ def _packed_last_layer(clf, starts, cls_only: bool):
 
 def _check_packing(model):
     if not packing_supported(model):
-        raise ValueError(f"Packing needs a sentence head that reads only the first token (FIRST_TOKEN_HEADS) and sdpa or eager attention "
-                         f"({packing_reason(model)}); train with batching='random' or 'length_buckets' instead.")
+        raise ValueError(f"Packing needs a sentence head that reads only the first token (FIRST_TOKEN_HEADS) and sdpa "
+                         f"or eager attention ({packing_reason(model)}); train with batching='random' or "
+                         f"'length_buckets' instead.")
 
 @contextmanager
 def packed_sentences(model, # a sequence classifier that `packing_supported`
                      batch: dict, # a right-padded batch: `input_ids` and `attention_mask`
                      pad_token_id: int = 0, # the tokenizer's padding id
-                     cls_only: bool = True): # the last layer computes only the first position of each sentence (`last_layer_cls_only`)
+                     # the last layer computes only the first position of each sentence (`last_layer_cls_only`)
+                     cls_only: bool = True):
     "Yields `batch` packed as model inputs; within the block the last layer puts out each sentence's first position."
     _check_packing(model)
     clf = _first_token_classifier(model)
@@ -129,7 +145,8 @@ def packed_sentences(model, # a sequence classifier that `packing_supported`
 
 # %% ../nbs/07_fast_forward.ipynb #f5e00e3f
 class _PackedLoss(nn.Module):
-    "The loss of a packed batch from tensors alone (what a CUDA graph can hold): ids, positions, segment ids, each sentence's first (row, column), labels, token types."
+    ("The loss of a packed batch from tensors alone (what a CUDA graph can hold): ids, positions, segment ids, each "
+     "sentence's first (row, column), labels, token types.")
     def __init__(self, model, cls_only: bool):
         super().__init__()
         self.model, self.cls_only = model, cls_only
@@ -139,25 +156,30 @@ class _PackedLoss(nn.Module):
         types = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
         mask = packed_attention_mask(segments, clf.config._attn_implementation)
         with _last_layer_forward(clf, _packed_last_layer(clf, (rows, cols), self.cls_only)):
-            return self.model(input_ids=input_ids, position_ids=position_ids, attention_mask=mask, labels=labels, **types).loss
+            return self.model(input_ids=input_ids, position_ids=position_ids, attention_mask=mask, labels=labels,
+                              **types).loss
 
 class PackedStepGraphs(nn.Module):
-    "The packed training step of `model` on a GPU, captured as a CUDA graph per batch shape and replayed; the `Trainer` calls it in place of the model."
+    ("The packed training step of `model` on a GPU, captured as a CUDA graph per batch shape and replayed; the "
+     "`Trainer` calls it in place of the model.")
     def __init__(self, model, # a sequence classifier that `packing_supported`, on the GPU
                  pad_token_id: int = 0, # the tokenizer's padding id
                  width: int = 128, # every batch is packed into rows this wide (the training split's longest sentence)
-                 batch_size: int = 32, # sentences per batch; other batches (an epoch's last) return None from `packed_inputs`
+                 # sentences per batch; other batches (an epoch's last) return None from `packed_inputs`
+                 batch_size: int = 32,
                  cls_only: bool = True, # the last layer computes only each sentence's first position
                  dtype: torch.dtype|None = None, # autocast dtype the step runs in (bf16, fp16); None: fp32
                  max_graphs: int = 3, # at most this many shapes are captured; batches of another shape return None
-                 capture=None, # makes the graphed callable from (module, sample args); None: `torch.cuda.make_graphed_callables`
+                 # makes the graphed callable from (module, sample args); None: `torch.cuda.make_graphed_callables`
+                 capture=None,
                 ):
         super().__init__()
         _check_packing(model)
         self.__dict__["model"] = model # not a submodule: the Trainer's train() every step stays cheap
         self.pad_token_id, self.width, self.batch_size, self.cls_only, self.dtype, self.max_graphs = pad_token_id, width, batch_size, cls_only, dtype, max_graphs
         self.position_offset = _position_offset(_first_token_classifier(model))
-        self.capture = capture or functools.partial(torch.cuda.make_graphed_callables, num_warmup_iters=2, allow_unused_input=True)
+        self.capture = capture or functools.partial(torch.cuda.make_graphed_callables, num_warmup_iters=2,
+                                                    allow_unused_input=True)
         self.graphs, self.failure = {}, None
 
     def train(self, mode: bool = True):
@@ -166,13 +188,16 @@ class PackedStepGraphs(nn.Module):
         self.training = mode
         return self
 
-    def packed_inputs(self, batch: dict, # a right-padded batch (`input_ids`, `attention_mask`, `labels`; `token_type_ids` for pairs)
+    # a right-padded batch (`input_ids`, `attention_mask`, `labels`; `token_type_ids` for pairs)
+    def packed_inputs(self, batch: dict,
                      ) -> dict|None:
-        "The inputs of one graph replay for `batch`, or None where no graph can take it (train on it with `packed_sentences`)."
+        ("The inputs of one graph replay for `batch`, or None where no graph can take it (train on it with "
+         "`packed_sentences`).")
         if self.failure is not None or len(batch["input_ids"]) != self.batch_size or "labels" not in batch: return None
         lengths = batch["attention_mask"].sum(1).tolist()
         if max(lengths) > self.width: return None
-        rows = 1 << (_first_fit(lengths, self.width)[1] - 1).bit_length() # a power of two: a few shapes cover every batch
+        # a power of two: a few shapes cover every batch
+        rows = 1 << (_first_fit(lengths, self.width)[1] - 1).bit_length()
         if self._key(rows, batch) not in self.graphs and len(self.graphs) >= self.max_graphs: return None
         packed = pack_batch(batch, self.pad_token_id, self.position_offset, self.width, rows)
         rows_of, cols_of = packed.pop("starts")
@@ -187,15 +212,18 @@ class PackedStepGraphs(nn.Module):
         return {"loss": step(*args)}
 
     def _captured(self, key, args):
-        "The graphed step for `key`'s shape, captured now; after a failed capture, the eager step (and no more graphs this run)."
+        ("The graphed step for `key`'s shape, captured now; after a failed capture, the eager step (and no more graphs "
+         "this run).")
         step = _PackedLoss(self.model, self.cls_only)
         # make_graphed_callables refuses autocast's weight cache: the capture runs in its own autocast without one
-        autocast = torch.autocast(args[0].device.type, dtype=self.dtype or torch.bfloat16, enabled=self.dtype is not None, cache_enabled=False)
+        autocast = torch.autocast(args[0].device.type, dtype=self.dtype or torch.bfloat16,
+                                  enabled=self.dtype is not None, cache_enabled=False)
         try:
             with autocast: graphed = self.capture(step, tuple(a.clone() for a in args))
         except Exception as e:
             self.failure = f"{type(e).__name__}: {e}"
-            warnings.warn(f"CUDA graphs are off for the rest of this run (capturing the packed step failed: {self.failure}); training goes on without them.")
+            warnings.warn(f"CUDA graphs are off for the rest of this run (capturing the packed step failed: "
+                          f"{self.failure}); training goes on without them.")
             return step
         self.graphs[key] = graphed
         return graphed

@@ -21,7 +21,8 @@ __all__ = ['HEADLINE_METRICS', 'classification_metrics', 'calibration_bins', 'ov
 
 # %% ../nbs/03_metrics.ipynb #f421d175
 def _sklearn_ovr_auc(labels, probs) -> tuple[float, float]:
-    "One-vs-rest ROC-AUC, macro and weighted, from sklearn, over the classes present (a class absent from `labels` has no AUC and is left out)."
+    ("One-vs-rest ROC-AUC, macro and weighted, from sklearn, over the classes present (a class absent from `labels` "
+     "has no AUC and is left out).")
     present = [c for c in range(probs.shape[1]) if 0 < (labels == c).sum() < len(labels)]
     if not present: return float("nan"), float("nan")
     aucs = np.array([skm.roc_auc_score(labels == c, probs[:, c]) for c in present])
@@ -33,18 +34,22 @@ def classification_metrics(labels, # true class ids, one per example
                            probs, # class probabilities `[n, k]`
                            label_names=None, # class names in id order; None: `0`..`k-1`
                           ) -> dict:
-    "Accuracy, weighted and macro F1/precision/recall, ROC-AUC (binary: of P(class 1); k classes: one-vs-rest, macro and weighted) and the confusion matrix."
+    ("Accuracy, weighted and macro F1/precision/recall, ROC-AUC (binary: of P(class 1); k classes: one-vs-rest, macro "
+     "and weighted) and the confusion matrix.")
     labels, probs = np.asarray(labels), np.asarray(probs)
     pred = probs.argmax(1)
     k = probs.shape[1]
     macro_auc, weighted_auc = _sklearn_ovr_auc(labels, probs)
-    if k == 2: macro_auc = weighted_auc = float(skm.roc_auc_score(labels, probs[:, 1])) if len(np.unique(labels)) == 2 else float("nan")
+    if k == 2:
+        macro_auc = weighted_auc = float(skm.roc_auc_score(labels, probs[:, 1])) if len(np.unique(labels)) == 2 else float("nan")
     score = lambda fn, avg: float(fn(labels, pred, average=avg, zero_division=0))
     return {
         "accuracy": float(skm.accuracy_score(labels, pred)),
-        "f1": score(skm.f1_score, "weighted"), "precision": score(skm.precision_score, "weighted"), "recall": score(skm.recall_score, "weighted"),
+        "f1": score(skm.f1_score, "weighted"), "precision": score(skm.precision_score, "weighted"),
+        "recall": score(skm.recall_score, "weighted"),
         "roc_auc": macro_auc,
-        "f1_macro": score(skm.f1_score, "macro"), "precision_macro": score(skm.precision_score, "macro"), "recall_macro": score(skm.recall_score, "macro"),
+        "f1_macro": score(skm.f1_score, "macro"), "precision_macro": score(skm.precision_score, "macro"),
+        "recall_macro": score(skm.recall_score, "macro"),
         "roc_auc_weighted": weighted_auc,
         "confusion_matrix": skm.confusion_matrix(labels, pred, labels=list(range(k))).tolist(),
         "n_examples": int(len(labels)),
@@ -63,7 +68,8 @@ def calibration_bins(labels, # true class of each example, `[n]`
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     # the same bin assignment as calibration_curve, so the counts line up with its non-empty bins
     counts = np.bincount(np.searchsorted(edges[1:-1], confidence), minlength=n_bins)
-    bin_accuracy, bin_confidence = calibration_curve(correct, confidence, n_bins=n_bins, strategy="uniform", pos_label=1)
+    bin_accuracy, bin_confidence = calibration_curve(correct, confidence, n_bins=n_bins, strategy="uniform",
+                                                     pos_label=1)
     nonempty = np.flatnonzero(counts)
     weights = counts[nonempty] / len(labels)
     return {
@@ -73,7 +79,8 @@ def calibration_bins(labels, # true class of each example, `[n]`
     }
 
 # %% ../nbs/03_metrics.ipynb #600f30fb
-HEADLINE_METRICS = ("accuracy", "f1", "precision", "recall", "roc_auc", "f1_macro", "precision_macro", "recall_macro", "roc_auc_weighted")
+HEADLINE_METRICS = ("accuracy", "f1", "precision", "recall", "roc_auc", "f1_macro", "precision_macro", "recall_macro",
+                    "roc_auc_weighted")
 def _check_ci_level(ci_level):
     if not 0 < ci_level < 1:
         raise ValueError(f"ci_level must be a fraction in (0, 1), got {ci_level!r}; e.g. 0.95 for a 95% interval.")
@@ -82,8 +89,8 @@ def _check_ci_level(ci_level):
 def _as_probs(labels, probs):
     labels, probs = np.asarray(labels).astype(int), np.asarray(probs, dtype=float)
     if probs.ndim != 2 or len(probs) != len(labels):
-        raise ValueError(f"probs must be an array [n_examples, n_classes] with one row per label; got shape {probs.shape} "
-                         f"for {len(labels)} labels. Pass the output of predict_probabilities.")
+        raise ValueError(f"probs must be an array [n_examples, n_classes] with one row per label; got shape "
+                         f"{probs.shape} for {len(labels)} labels. Pass the output of predict_probabilities.")
     # float32 softmax rows sum to 1 only within ~1e-7, which sklearn's float64 checks reject
     return labels, probs / probs.sum(1, keepdims=True)
 
@@ -118,7 +125,8 @@ def headline_values(labels, # true class ids, one per example (resamples along `
                     probs, # class probabilities `[n, k]` (class axis last)
                     axis=-1, # the examples' axis
                    ) -> np.ndarray:
-    "`HEADLINE_METRICS` along `axis` (vectorised over resamples): accuracy, weighted and macro F1/precision/recall, ROC-AUC."
+    ("`HEADLINE_METRICS` along `axis` (vectorised over resamples): accuracy, weighted and macro F1/precision/recall, "
+     "ROC-AUC.")
     labels, probs = np.asarray(labels), np.asarray(probs)
     k, pred, n = probs.shape[-1], probs.argmax(-1), labels.shape[axis]
     acc = (pred == labels).mean(axis)
@@ -130,8 +138,10 @@ def headline_values(labels, # true class ids, one per example (resamples along `
             # zero_division=0, as in classification_metrics
             scores = np.stack([np.where(n_true + n_pred > 0, 2 * tp / (n_true + n_pred), 0.0),
                                np.where(n_pred > 0, tp / n_pred, 0.0), np.where(n_true > 0, tp / n_true, 0.0)])
-            seen = (n_true + n_pred) > 0 # sklearn's macro average runs over the classes in the labels or the predictions
-            weighted, macro, present = weighted + n_true / n * scores, macro + np.where(seen, scores, 0.0), present + seen
+            # sklearn's macro average runs over the classes in the labels or the predictions
+            seen = (n_true + n_pred) > 0
+            weighted, macro, present = (weighted + n_true / n * scores, macro + np.where(seen, scores, 0.0),
+                                        present + seen)
         macro = macro / present
     _, macro_auc, weighted_auc = ovr_auc(labels, probs, axis)
     if k == 2: macro_auc = weighted_auc = _rank_auc(labels, probs[..., 1], axis)
@@ -143,7 +153,8 @@ def _percentile_bootstrap(data, statistic, ci_level, n_resamples, seed, paired=F
         # a constant statistic (e.g. two identical models) has a zero-width percentile interval,
         # which is the right answer; scipy still warns that the distribution is degenerate
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-        return stats.bootstrap(data, statistic, vectorized=True, paired=paired, n_resamples=n_resamples, confidence_level=ci_level,
+        return stats.bootstrap(data, statistic, vectorized=True, paired=paired, n_resamples=n_resamples,
+                               confidence_level=ci_level,
                                method="percentile", random_state=np.random.default_rng(seed))
 
 # %% ../nbs/03_metrics.ipynb #d5fc1403
@@ -175,7 +186,8 @@ def per_class_scores(labels, # true class ids, one per example
     k = probs.shape[1]
     names = list(label_names) if label_names is not None else [str(i) for i in range(k)]
     p, r, f, s = skm.precision_recall_fscore_support(labels, probs.argmax(1), labels=list(range(k)), zero_division=0)
-    return pd.DataFrame({"class": names, "support": s, "precision": p, "recall": r, "f1": f, "roc_auc_ovr": ovr_auc(labels, probs)[0]})
+    return pd.DataFrame({"class": names, "support": s, "precision": p, "recall": r, "f1": f,
+                         "roc_auc_ovr": ovr_auc(labels, probs)[0]})
 
 # %% ../nbs/03_metrics.ipynb #2b396db1
 def evaluate_predictions(labels, # true class ids, one per example
@@ -186,7 +198,8 @@ def evaluate_predictions(labels, # true class ids, one per example
                          n_bins: int = 15, # equal-width confidence bins for ECE and the reliability data
                          label_names=None, # class names in id order; None: `0`..`k-1`
                         ) -> dict:
-    "Headline metrics with bootstrap intervals, per-class scores (by class name), log loss, ECE and reliability data (JSON-ready)."
+    ("Headline metrics with bootstrap intervals, per-class scores (by class name), log loss, ECE and reliability data "
+     "(JSON-ready).")
     labels, probs = _as_probs(labels, probs)
     k = probs.shape[1]
     out = classification_metrics(labels, probs, label_names)
@@ -201,11 +214,16 @@ def evaluate_predictions(labels, # true class ids, one per example
 
 # %% ../nbs/03_metrics.ipynb #1fd38a4a
 def compare_predictions(labels, # true class of each example, `[n]`
-                        predictions: dict, # `{model name: predicted classes [n] or probabilities [n, k]}`, two models or more, on the same examples
-                        ci_level: float = 0.95, # confidence level of the paired bootstrap interval of the accuracy difference
+                        # `{model name: predicted classes [n] or probabilities
+                        # [n, k]}`, two models or more, on the same examples
+                        predictions: dict,
+                        # confidence level of the paired bootstrap interval of the accuracy difference
+                        ci_level: float = 0.95,
                         n_resamples: int = 1000, # paired bootstrap resamples
                         seed: int = 0, # seeds the bootstrap
-                        exact_below: int = 25, # use the exact binomial McNemar test when fewer than this many examples differ, the chi-square one above
+                        # use the exact binomial McNemar test when fewer than
+                        # this many examples differ, the chi-square one above
+                        exact_below: int = 25,
                        ) -> pd.DataFrame:
     "McNemar's test, accuracy difference (paired bootstrap CI) and odds ratio for each pair of `{name: predictions}`."
     _check_ci_level(ci_level)
@@ -216,7 +234,8 @@ def compare_predictions(labels, # true class of each example, `[n]`
         pred = np.asarray(pred)
         if pred.ndim == 2: pred = pred.argmax(1)
         if len(pred) != len(labels):
-            raise ValueError(f"{name}: {len(pred)} predictions for {len(labels)} labels; every model must be scored on the same examples.")
+            raise ValueError(f"{name}: {len(pred)} predictions for {len(labels)} labels; every model must be scored on "
+                             f"the same examples.")
         correct[name] = pred == labels
     rows = []
     for a, b in itertools.combinations(correct, 2):
@@ -224,13 +243,16 @@ def compare_predictions(labels, # true class of each example, `[n]`
         only_a, only_b = int((ca & ~cb).sum()), int((~ca & cb).sum())
         exact = only_a + only_b < exact_below
         test = mcnemar([[int((ca & cb).sum()), only_a], [only_b, int((~ca & ~cb).sum())]], exact=exact, correction=True)
-        diff = _percentile_bootstrap((ca.astype(float), cb.astype(float)), lambda x, y, axis=-1: x.mean(axis) - y.mean(axis),
+        diff = _percentile_bootstrap((ca.astype(float), cb.astype(float)),
+                                     lambda x, y, axis=-1: x.mean(axis) - y.mean(axis),
                                      ci_level, n_resamples, seed, paired=True).confidence_interval
-        rows.append({"model_a": a, "model_b": b, "n_examples": len(labels), "accuracy_a": ca.mean(), "accuracy_b": cb.mean(),
+        rows.append({"model_a": a, "model_b": b, "n_examples": len(labels), "accuracy_a": ca.mean(),
+                     "accuracy_b": cb.mean(),
                      "only_a_correct": only_a, "only_b_correct": only_b,
                      "test": "exact binomial" if exact else "chi-square, continuity corrected",
                      "statistic": float(test.statistic), "p_value": float(test.pvalue),
-                     "accuracy_diff": ca.mean() - cb.mean(), "diff_ci_low": float(diff.low), "diff_ci_high": float(diff.high),
+                     "accuracy_diff": ca.mean() - cb.mean(), "diff_ci_low": float(diff.low),
+                     "diff_ci_high": float(diff.high),
                      "odds_ratio": only_a / only_b if only_b else (math.inf if only_a else math.nan)})
     df = pd.DataFrame(rows)
     df.insert(df.columns.get_loc("p_value") + 1, "p_value_holm", multipletests(df["p_value"], method="holm")[1])
@@ -244,16 +266,20 @@ def noninferiority(correct_a, # per-example correctness (0/1) of a (one row per 
                    n_resamples: int = 2000, # bootstrap resamples
                    seed: int = 0, # seeds the bootstrap
                   ) -> dict:
-    "One-sided paired bootstrap test of H0: acc(a) - acc(b) <= -margin; the difference, its (1-2 alpha) interval, the p-value and the verdict."
+    ("One-sided paired bootstrap test of H0: acc(a) - acc(b) <= -margin; the difference, its (1-2 alpha) interval, the "
+     "p-value and the verdict.")
     a, b = np.atleast_2d(np.asarray(correct_a, float)).mean(0), np.atleast_2d(np.asarray(correct_b, float)).mean(0)
-    if a.shape != b.shape: raise ValueError(f"{a.shape[0]} examples against {b.shape[0]}: both must be scored on the same examples.")
+    if a.shape != b.shape:
+        raise ValueError(f"{a.shape[0]} examples against {b.shape[0]}: both must be scored on the same examples.")
     diff = float(a.mean() - b.mean())
-    res = _percentile_bootstrap((a, b), lambda x, y, axis=-1: x.mean(axis) - y.mean(axis), 1 - 2 * alpha, n_resamples, seed, paired=True)
+    res = _percentile_bootstrap((a, b), lambda x, y, axis=-1: x.mean(axis) - y.mean(axis), 1 - 2 * alpha, n_resamples,
+                                seed, paired=True)
     dist = np.asarray(res.bootstrap_distribution)
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if np.ptp(dist) == 0 or not math.isfinite(lo): # identical correctness: a zero-width interval at the difference
         lo = hi = diff; p = 0.0 if diff > -margin else 1.0
-    else: p = float((np.sum(dist <= -margin) + 1) / (len(dist) + 1)) # the share of resampled differences at or below -margin
+    # the share of resampled differences at or below -margin
+    else: p = float((np.sum(dist <= -margin) + 1) / (len(dist) + 1))
     return {"accuracy_diff": diff, "diff_ci_low": lo, "diff_ci_high": hi, "p_value": p, "non_inferior": lo > -margin}
 
 # %% ../nbs/03_metrics.ipynb #2abc1d14

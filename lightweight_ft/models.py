@@ -69,17 +69,20 @@ def short_linear_names(model, # a sequence classifier
 
 # %% ../nbs/05_models.ipynb #2fe7fa6e
 def resolve_target_modules(model, # a sequence classifier
-                           target_modules, # a preset (`query`, `query_value`, `attention`, `all_linear`) or a list of module names
+                           # a preset (`query`, `query_value`, `attention`, `all_linear`) or a list of module names
+                           target_modules,
                           ) -> list[str]:
     "A preset name or a list of module names, checked against the model's linear layers."
     mt = model_type(model)
     if isinstance(target_modules, str):
         presets = target_presets(model) # the architecture's (`architectures`); every model has `all_linear`
         if target_modules in presets: return list(presets[target_modules])
-        # no entry lists it: every linear layer outside the head, by full name (PEFT's `all-linear`, with the whole head out)
+        # no entry lists it: every linear layer outside the head, by
+        # full name (PEFT's `all-linear`, with the whole head out)
         if target_modules == ALL_LINEAR: return linear_layer_names(model)
         raise ValueError(f"Unknown target-module preset {target_modules!r} for this {mt} model; choose one of "
-                         f"{sorted(set(presets) | {ALL_LINEAR})} or pass a list of module names from {short_linear_names(model)}")
+                         f"{sorted(set(presets) | {ALL_LINEAR})} or pass a list of module names from "
+                         f"{short_linear_names(model)}")
     names = linear_layer_names(model)
     missing = [t for t in target_modules if not any(n == t or n.endswith("." + t) for n in names)]
     if missing:
@@ -100,33 +103,43 @@ class ModelFolderError(OSError):
 
 # %% ../nbs/05_models.ipynb #da483b1f
 # a folder without one of these has no vocabulary: `AutoTokenizer` would build an empty one and map every word to [UNK]
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model")
-_SAVED_MODEL = "the folder that save_pretrained wrote (config.json and model.safetensors), a hub name, or `minilm` for the packaged MiniLM"
-_COPY_AGAIN = "Copy it again from where it came from (a download or copy may have stopped early), or save the model again with save_pretrained."
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
+                   "tokenizer.model")
+_SAVED_MODEL = ("the folder that save_pretrained wrote (config.json and model.safetensors), a hub name, or `minilm` "
+                "for the packaged MiniLM")
+_COPY_AGAIN = ("Copy it again from where it came from (a download or copy may have stopped early), or save the model "
+               "again with save_pretrained.")
 def _first_line(e) -> str: return str(e).splitlines()[0] if str(e).strip() else type(e).__name__
 
 # %% ../nbs/05_models.ipynb #f2dab487
 def check_plain_weights(f, # a pickled torch weights file (`pytorch_model.bin`, `*.pt`)
                        ):
-    "`ModelFolderError` unless `f` loads as plain tensors and containers (`weights_only`): unpickling anything else could run code."
+    ("`ModelFolderError` unless `f` loads as plain tensors and containers (`weights_only`): unpickling anything else "
+     "could run code.")
     try: torch.load(f, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as e:
         what = next((l.strip() for l in str(e).splitlines() if "GLOBAL" in l or "Unsupported" in l), _first_line(e))
-        raise ModelFolderError(f"{f} is a pickle that holds more than weights ({what}); it is not loaded, because unpickling it could "
-                               f"run code it carries. Use a model.safetensors of the model (save_pretrained writes one) from a source you trust.") from None
+        raise ModelFolderError(f"{f} is a pickle that holds more than weights ({what}); it is not loaded, because "
+                               f"unpickling it could run code it carries. Use a model.safetensors of the model "
+                               f"(save_pretrained writes one) from a source you trust.") from None
 
 # %% ../nbs/05_models.ipynb #c01567d8
 def check_weight_files(folder, # a model or adapter folder
                       ) -> list[Path]:
-    "The weight files in `folder` (model or adapter), each checked whole; `ModelFolderError` names a damaged or missing one."
+    ("The weight files in `folder` (model or adapter), each checked whole; `ModelFolderError` names a damaged or "
+     "missing one.")
     folder = Path(folder)
     for index in (folder/"model.safetensors.index.json", folder/"pytorch_model.bin.index.json"):
         if not index.exists(): continue
         try: shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-        except (ValueError, KeyError, TypeError) as e: raise ModelFolderError(f"{index}: not a valid shard index ({_first_line(e)}). {_COPY_AGAIN}") from None
+        except (ValueError, KeyError, TypeError) as e:
+            raise ModelFolderError(f"{index}: not a valid shard index ({_first_line(e)}). {_COPY_AGAIN}") from None
         missing = [s for s in shards if not (folder/s).exists()]
-        if missing: raise ModelFolderError(f"{folder}: weight shard(s) {missing} named in {index.name} are missing. {_COPY_AGAIN}")
-    files = sorted(folder.glob("*.safetensors")) + sorted(f for f in folder.glob("*.bin") if f.name.startswith(("pytorch_model", "adapter_model")))
+        if missing:
+            raise ModelFolderError(f"{folder}: weight shard(s) {missing} named in {index.name} are missing. "
+                                   f"{_COPY_AGAIN}")
+    files = sorted(folder.glob("*.safetensors")) + sorted(f for f in folder.glob("*.bin")
+                                                          if f.name.startswith(("pytorch_model", "adapter_model")))
     for f in files:
         try:
             if f.suffix == ".safetensors":
@@ -141,29 +154,35 @@ def check_weight_files(folder, # a model or adapter folder
 # %% ../nbs/05_models.ipynb #c2236922
 def check_model_folder(path, # a local model folder
                       ) -> Path:
-    "The local model folder `path`, once it exists, holds a model's `config.json` and whole weights; `ModelFolderError` otherwise."
+    ("The local model folder `path`, once it exists, holds a model's `config.json` and whole weights; "
+     "`ModelFolderError` otherwise.")
     folder = Path(path).expanduser()
     if not folder.exists(): raise ModelFolderError(f"{folder}: no such folder. Pass {_SAVED_MODEL}.")
     if not folder.is_dir(): raise ModelFolderError(f"{folder} is a file, not a folder. Pass {_SAVED_MODEL}.")
     if not (folder/"config.json").exists():
         if (folder/"adapter_config.json").exists() or (folder/"adapter"/"adapter_config.json").exists():
-            raise ModelFolderError(f"{folder} holds a LoRA adapter, not a model (no config.json). Train from the base model its "
-                                   f"adapter_config.json names, or predict with the adapter through SentimentPredictor.")
+            raise ModelFolderError(f"{folder} holds a LoRA adapter, not a model (no config.json). Train from the base "
+                                   f"model its adapter_config.json names, or predict with the adapter through "
+                                   f"SentimentPredictor.")
         if (folder/"model"/"config.json").exists():
-            raise ModelFolderError(f"{folder} holds no config.json, but its model/ subfolder does: pass {folder/'model'}.")
+            raise ModelFolderError(f"{folder} holds no config.json, but its model/ subfolder does: pass "
+                                   f"{folder/'model'}.")
         raise ModelFolderError(f"{folder} holds no config.json, so it is not a saved model. Pass {_SAVED_MODEL}.")
     if not check_weight_files(folder):
-        raise ModelFolderError(f"{folder} holds config.json but no weights (model.safetensors or pytorch_model.bin). Copy them there, or pass {_SAVED_MODEL}.")
+        raise ModelFolderError(f"{folder} holds config.json but no weights (model.safetensors or pytorch_model.bin). "
+                               f"Copy them there, or pass {_SAVED_MODEL}.")
     return folder
 
 # %% ../nbs/05_models.ipynb #ef229204
 def model_positions(config, # a model's `config`
                    ) -> int|None:
-    "Token positions the model takes: `max_position_embeddings`, less the `padding_idx + 1` RoBERTa-style embeddings start from."
+    ("Token positions the model takes: `max_position_embeddings`, less the `padding_idx + 1` RoBERTa-style embeddings "
+     "start from.")
     n = getattr(config, "max_position_embeddings", None)
     if not isinstance(n, int): return None
     try:
-        with torch.device("meta"): model = AutoModelForSequenceClassification.from_config(config) # shapes only, no memory
+        # shapes only, no memory
+        with torch.device("meta"): model = AutoModelForSequenceClassification.from_config(config)
     except (ValueError, KeyError): return n # no sequence-classification class to ask: take the config's word
     return n - _position_offset(model)
 
@@ -172,23 +191,28 @@ def check_model_settings(config, # the model's `config`
                          where, # the model's folder or name, for the message
                          num_labels: int, # the configured classes (`model.num_labels`)
                          max_length: int): # the configured tokens per text (`model.max_length`)
-    "`ConfigError` naming the key when `num_labels` differs from a trained head's classes or `max_length` exceeds the model's positions."
-    trained_head = any(str(a).endswith("ForSequenceClassification") for a in getattr(config, "architectures", None) or [])
+    ("`ConfigError` naming the key when `num_labels` differs from a trained head's classes or `max_length` exceeds the "
+     "model's positions.")
+    trained_head = any(str(a).endswith("ForSequenceClassification")
+                       for a in getattr(config, "architectures", None) or [])
     if trained_head and config.num_labels != num_labels:
-        raise ConfigError(f"config key `model.num_labels`: {num_labels}, but the model in {where} carries a trained head of {config.num_labels} "
-                          f"classes {list(config.id2label.values())}. Set model.num_labels to {config.num_labels}, or start from the base "
-                          f"encoder to train a new head of {num_labels} classes.")
+        raise ConfigError(f"config key `model.num_labels`: {num_labels}, but the model in {where} carries a trained "
+                          f"head of {config.num_labels} classes {list(config.id2label.values())}. Set model.num_labels "
+                          f"to {config.num_labels}, or start from the base encoder to train a new head of {num_labels} "
+                          f"classes.")
     positions = model_positions(config)
     if positions is not None and max_length > positions:
-        raise ConfigError(f"config key `model.max_length`: {max_length} is more than the {positions} token positions of the model in {where}. "
-                          f"Set model.max_length to {positions} or less.")
+        raise ConfigError(f"config key `model.max_length`: {max_length} is more than the {positions} token positions "
+                          f"of the model in {where}. Set model.max_length to {positions} or less.")
 
 # %% ../nbs/05_models.ipynb #7d3efca5
 def check_tokenizer_files(folder): # a local model folder
-    "`ModelFolderError` when the local model folder holds no tokenizer vocabulary (AutoTokenizer would build a near-empty one)."
+    ("`ModelFolderError` when the local model folder holds no tokenizer vocabulary (AutoTokenizer would build a "
+     "near-empty one).")
     if not any((Path(folder)/n).exists() for n in TOKENIZER_FILES):
-        raise ModelFolderError(f"{folder} holds a model but no tokenizer files (none of {', '.join(TOKENIZER_FILES)}): every word would "
-                               f"become [UNK]. Copy the tokenizer files of the model it came from there (tokenizer.save_pretrained('{folder}')).")
+        raise ModelFolderError(f"{folder} holds a model but no tokenizer files (none of {', '.join(TOKENIZER_FILES)}): "
+                               f"every word would become [UNK]. Copy the tokenizer files of the model it came from "
+                               f"there (tokenizer.save_pretrained('{folder}')).")
 
 # %% ../nbs/05_models.ipynb #9abedb6d
 def check_tokenizer(tokenizer, # the loaded tokenizer
@@ -197,8 +221,9 @@ def check_tokenizer(tokenizer, # the loaded tokenizer
     "`tokenizer`, once its vocabulary is at least half the model's; a smaller one is a missing or wrong tokenizer."
     vocab = getattr(config, "vocab_size", None)
     if isinstance(vocab, int) and len(tokenizer) < vocab // 2:
-        raise ModelFolderError(f"The tokenizer of {where} knows {len(tokenizer)} tokens, the model {vocab}: most words would become [UNK]. "
-                               f"Copy the tokenizer files of the model it came from into the folder (tokenizer.save_pretrained(folder)).")
+        raise ModelFolderError(f"The tokenizer of {where} knows {len(tokenizer)} tokens, the model {vocab}: most words "
+                               f"would become [UNK]. Copy the tokenizer files of the model it came from into the "
+                               f"folder (tokenizer.save_pretrained(folder)).")
     return tokenizer
 
 # %% ../nbs/05_models.ipynb #e80d5a4e
@@ -218,9 +243,12 @@ def load_quietly(fn, # a `from_pretrained` (of a model, tokenizer or config clas
     finally:
         hf_logging.set_verbosity(level)
         if bar: hf_logging.enable_progress_bar()
-    heads = head_modules(model) # the architecture's head (DeBERTa's `pooler`, ModernBERT's `head`): new, so not in the checkpoint
-    odd = sorted(k for k in info.get("missing_keys") or [] if not k.startswith(HEAD_PREFIXES) and not in_modules(k, heads))
+    # the architecture's head (DeBERTa's `pooler`, ModernBERT's `head`): new, so not in the checkpoint
+    heads = head_modules(model)
+    odd = sorted(k for k in info.get("missing_keys") or []
+                 if not k.startswith(HEAD_PREFIXES) and not in_modules(k, heads))
     if odd or info.get("mismatched_keys"):
-        warnings.warn(f"{path}: {len(odd)} weight(s) outside the classification head are not in the checkpoint and start random "
-                      f"(e.g. {odd[:3]}); mismatched: {info.get('mismatched_keys') or 'none'}. Check that this is the checkpoint you meant.")
+        warnings.warn(f"{path}: {len(odd)} weight(s) outside the classification head are not in the checkpoint and "
+                      f"start random (e.g. {odd[:3]}); mismatched: {info.get('mismatched_keys') or 'none'}. Check that "
+                      f"this is the checkpoint you meant.")
     return model

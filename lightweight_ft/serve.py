@@ -25,7 +25,8 @@ from .config_manager import quantized_method # what a method is, asked of the ad
 # %% ../nbs/19_serve.ipynb #08a88435
 def parse_model_specs(specs, # `DIR` or `NAME=DIR` items (run, adapter, merged or exported model folders)
                      ) -> dict[str, Path]:
-    "`{name: folder}` from `DIR` or `NAME=DIR` items; a bare folder is named after itself (a run's `adapter/` after its run)."
+    ("`{name: folder}` from `DIR` or `NAME=DIR` items; a bare folder is named after itself (a run's `adapter/` after "
+     "its run).")
     out = {}
     for spec in specs:
         name, _, path = str(spec).rpartition("=") if "=" in str(spec) else ("", "", str(spec))
@@ -48,10 +49,12 @@ def _adapter_key(folder: Path):
 
 # %% ../nbs/19_serve.ipynb #76545e51
 class ModelRegistry:
-    "Models by name: adapters sharing a base load it once and switch per request; other folders load alone. `predict(texts, name)`."
+    ("Models by name: adapters sharing a base load it once and switch per request; other folders load alone. "
+     "`predict(texts, name)`.")
     def __init__(self, specs, # `DIR` or `NAME=DIR` items, or a `{name: folder}` dict
                  batch_size: int = 32, # texts per forward pass
-                 max_length: int|None = None): # tokens kept per text; None: each run's `model.max_length` (128 for a model without a run's config)
+                 # tokens kept per text; None: each run's `model.max_length` (128 for a model without a run's config)
+                 max_length: int|None = None):
         self.folders = parse_model_specs(specs) if not isinstance(specs, dict) else {k: Path(v) for k, v in specs.items()}
         self.entries, self.groups = {}, []
         groups = {}
@@ -61,25 +64,31 @@ class ModelRegistry:
             if key is None:
                 predictor = CalibratedPredictor.from_folder(path, batch_size=batch_size, max_length=max_length)
                 backend = "onnx" if (folder/ONNX_FILE).exists() else "pytorch"
-                self.entries[name] = {"predictor": predictor, "adapter": None, "group": None, "backend": backend, "source": str(path)}
+                self.entries[name] = {"predictor": predictor, "adapter": None, "group": None, "backend": backend,
+                                      "source": str(path)}
             else: groups.setdefault(key, []).append((name, folder, path))
         for (base, _), members in groups.items():
             first_name, first_folder, _ = members[0]
             model, tokenizer = load_adapter(first_folder)
             internal = {first_name: "default"} # PEFT names the first adapter it loads "default"
             for name, folder, _ in members[1:]:
-                internal[name] = f"adapter_{len(internal)}" # PEFT's name for it: a served name may hold dots (sst2-v1.0), a module name can't
+                # PEFT's name for it: a served name may hold dots (sst2-v1.0), a module name can't
+                internal[name] = f"adapter_{len(internal)}"
                 try: model.load_adapter(str(folder), adapter_name=internal[name])
                 except Exception as e:
                     raise ModelLoadError(f"The adapter {name!r} in {folder} does not fit the base {base!r} it names "
-                                         f"({type(e).__name__}: {str(e).splitlines()[0][:200]}). Serve it under its own base.") from None
+                                         f"({type(e).__name__}: {str(e).splitlines()[0][:200]}). Serve it under its "
+                                         f"own base.") from None
             group = {"model": model, "base": base, "adapters": internal}
             self.groups.append(group)
             for name, folder, path in members:
-                predictor = SentimentPredictor(model, tokenizer, batch_size=batch_size, max_length=max_length or run_max_length(path), **run_long_texts(path))
+                predictor = SentimentPredictor(model, tokenizer, batch_size=batch_size,
+                                               max_length=max_length or run_max_length(path), **run_long_texts(path))
                 names = json.loads((folder/"labels.json").read_text()) if (folder/"labels.json").exists() else None
-                predictor.label_names = [names["id2label"][str(i)] for i in range(names["num_labels"])] if names else label_names(model.config)
-                self.entries[name] = {"predictor": CalibratedPredictor(predictor, load_temperature(folder)), "adapter": internal[name],
+                predictor.label_names = [names["id2label"][str(i)]
+                                         for i in range(names["num_labels"])] if names else label_names(model.config)
+                self.entries[name] = {"predictor": CalibratedPredictor(predictor, load_temperature(folder)),
+                                      "adapter": internal[name],
                                       "group": group, "backend": "adapter", "source": str(path)}
         self.entries = {n: self.entries[n] for n in self.folders} # in the order given
 
@@ -87,15 +96,18 @@ class ModelRegistry:
     def names(self) -> list[str]: return list(self.entries)
 
     def describe(self, paths: bool = True) -> dict:
-        "Each model's labels, backend, source, and base (for adapters); `paths=False`: only names, labels, backend and calibration."
-        if not paths: return {n: {k: d[k] for k in ("labels", "backend", "calibrated")} for n, d in self.describe().items()}
+        ("Each model's labels, backend, source, and base (for adapters); `paths=False`: only names, labels, backend "
+         "and calibration.")
+        if not paths:
+            return {n: {k: d[k] for k in ("labels", "backend", "calibrated")} for n, d in self.describe().items()}
         return {n: {"labels": e["predictor"].label_names, "backend": e["backend"], "source": e["source"],
                     **({"base": e["group"]["base"], "adapter": e["adapter"]} if e["group"] else {}),
                     "calibrated": e["predictor"].temperature is not None} for n, e in self.entries.items()}
 
     def predict(self, texts, # one text, or a list of them
                 name: str|None = None): # the model to ask; may be left out when one model is loaded
-        "Results of model `name` (the only one when None) for a text or a list of texts; call from one thread at a time."
+        ("Results of model `name` (the only one when None) for a text or a list of texts; call from one thread at a "
+         "time.")
         if name is None:
             if len(self.entries) != 1: raise KeyError(f"several models are loaded ({', '.join(self.names)}): name one.")
             name = self.names[0]
@@ -110,13 +122,15 @@ class ModelRegistry:
         shared = merged = 0
         for g in self.groups:
             model = g["model"]
-            own = {a: sum(p.numel() * p.element_size() for n, p in model.named_parameters() if f".{a}." in n or n.endswith(f".{a}"))
+            own = {a: sum(p.numel() * p.element_size() for n, p in model.named_parameters()
+                          if f".{a}." in n or n.endswith(f".{a}"))
                    for a in g["adapters"].values()}
             total = model_footprint_bytes(model)
             one_merged = total - sum(own.values()) # the base with one head: what a merged model weighs
             shared += total; merged += one_merged * len(own)
         n = sum(len(g["adapters"]) for g in self.groups)
-        return {"adapters": n, "bases_loaded": len(self.groups), "shared_base_bytes": shared, "merged_models_bytes": merged,
+        return {"adapters": n, "bases_loaded": len(self.groups), "shared_base_bytes": shared,
+                "merged_models_bytes": merged,
                 "saving": merged / shared if shared else None}
 
 # %% ../nbs/19_serve.ipynb #177f6a36
@@ -133,17 +147,21 @@ class ServeSettings:
     timeout_s: float = 30.0 # seconds a request may wait for its answer
     max_batch: int = 64 # texts per batched prediction
     batch_wait_ms: float = 5.0 # how long a request waits for others to batch with
-    api_key: str|None = None # every request must send it (`Authorization: Bearer KEY` or `X-API-Key: KEY`); None: `$LWFT_API_KEY`, else no key
+    # every request must send it (`Authorization: Bearer KEY` or `X-API-Key: KEY`); None: `$LWFT_API_KEY`, else no key
+    api_key: str|None = None
     def __post_init__(self):
         if self.api_key is None: self.api_key = os.environ.get(API_KEY_ENV) or None
-        if self.api_key is not None and (not isinstance(self.api_key, str) or len(self.api_key) < 8 or not self.api_key.isprintable()
+        if self.api_key is not None and (not isinstance(self.api_key, str) or len(self.api_key) < 8
+                                         or not self.api_key.isprintable()
                                          or any(c.isspace() for c in self.api_key)):
-            raise ValueError(f"the API key must be at least 8 printable characters without spaces (lwft serve --api-key, or ${API_KEY_ENV}); "
-                             "e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))'.")
+            raise ValueError(f"the API key must be at least 8 printable characters without spaces (lwft serve "
+                             f"--api-key, or ${API_KEY_ENV}); e.g. python -c 'import secrets; "
+                             f"print(secrets.token_urlsafe(24))'.")
         for k in ("port", "workers", "max_texts", "max_text_chars", "max_body_bytes", "max_batch"):
             v = getattr(self, k)
             if not isinstance(v, int) or isinstance(v, bool) or v < (0 if k == "port" else 1):
-                raise ValueError(f"serve setting {k} must be a positive integer, got {v!r} (lwft serve --{k.replace('_', '-')}).")
+                raise ValueError(f"serve setting {k} must be a positive integer, got {v!r} (lwft serve "
+                                 f"--{k.replace('_', '-')}).")
         if self.port > 65535: raise ValueError(f"port must be in [0, 65535], got {self.port}.")
         for k in ("timeout_s", "batch_wait_ms"):
             v = getattr(self, k)
@@ -179,7 +197,8 @@ class RequestBatcher:
                 n += len(items[-1][0])
             items = [(t, f) for t, f in items if not f.done()] # a request that timed out while waiting is dropped
             if not items: continue
-            try: results = await loop.run_in_executor(self.executor, self.predict_fn, [t for ts, _ in items for t in ts])
+            try:
+                results = await loop.run_in_executor(self.executor, self.predict_fn, [t for ts, _ in items for t in ts])
             except Exception as e:
                 for _, f in items:
                     if not f.done(): f.set_exception(e)
@@ -199,53 +218,73 @@ def build_app(registry: ModelRegistry, # the models to serve
     from pydantic import ValidationError, create_model
     settings = settings or ServeSettings()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lwft-predict")
-    batchers = {name: RequestBatcher(lambda texts, name=name: registry.predict(texts, name), executor, settings.max_batch,
+    batchers = {name: RequestBatcher(lambda texts, name=name: registry.predict(texts, name), executor,
+                                     settings.max_batch,
                                      settings.batch_wait_ms / 1000) for name in registry.names}
-    app = fastapi.FastAPI(title="lightweight-ft", description="Sentence classification with the models named at start-up.")
+    app = fastapi.FastAPI(title="lightweight-ft",
+                          description="Sentence classification with the models named at start-up.")
 
     # built from types, not annotations: this module's postponed annotations would leave pydantic strings to resolve
-    PredictRequest = create_model("PredictRequest", text=(Optional[str], None), texts=(Optional[list[str]], None), model=(Optional[str], None),
+    PredictRequest = create_model("PredictRequest", text=(Optional[str], None), texts=(Optional[list[str]], None),
+                                  model=(Optional[str], None),
                                   coverage=(Optional[float], None)) # label sets at this coverage (conformal.json)
 
     conformal = {} # each model's conformal.json, read at its first request for label sets
     def error(status, message): return JSONResponse(status_code=status, content={"error": message})
 
     @app.get("/health")
-    async def health(): return {"status": "ok", "models": registry.describe(paths=False)} # no folder paths to the outside
+    # no folder paths to the outside
+    async def health(): return {"status": "ok", "models": registry.describe(paths=False)}
 
     fields = ", ".join(f'"{k}"' for k in PredictRequest.model_fields)
     async def predict(request: fastapi.Request):
         kind = request.headers.get("content-type", "")
         if kind.split(";")[0].strip().lower() != "application/json":
-            return error(415, f"the body must be JSON, sent with the header Content-Type: application/json (this request's: {kind or 'none'}).")
+            return error(415,
+                         f"the body must be JSON, sent with the header Content-Type: application/json (this request's: "
+                         f"{kind or 'none'}).")
         body = await request.body()
         try: text = body.decode("utf-8")
         except UnicodeDecodeError as e:
-            return error(400, f"the body is not UTF-8 text (byte {e.start} is 0x{body[e.start]:02x}): encode the JSON as UTF-8, as JSON requires.")
+            return error(400,
+                         f"the body is not UTF-8 text (byte {e.start} is 0x{body[e.start]:02x}): encode the JSON as "
+                         f"UTF-8, as JSON requires.")
         try: data = json.loads(text)
         except ValueError as e:
             return error(422, f"the body is not JSON ({e.msg} at line {e.lineno}, column {e.colno}): send "
-                              '{"text": "..."} or {"texts": ["...", ...]}, with "model": NAME when several models are loaded.')
+                              '{"text": "..."} or {"texts": ["...", ...]}, with "model": NAME when several models are '
+                              'loaded.')
         if not isinstance(data, dict):
-            return error(422, f'the body is a JSON {type(data).__name__}, not an object: send {{"text": "..."}} or {{"texts": ["...", ...]}}.')
+            return error(422,
+                         f'the body is a JSON {type(data).__name__}, not an object: send {{"text": "..."}} or '
+                         f'{{"texts": ["...", ...]}}.')
         if unknown := sorted(set(data) - set(PredictRequest.model_fields)):
-            return error(422, f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; the fields are {fields}.")
+            return error(422,
+                         f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; the fields "
+                         f"are {fields}.")
         try: req = PredictRequest.model_validate(data)
         except ValidationError as e:
             first = e.errors()[0]
-            return error(422, f'"{".".join(map(str, first["loc"]))}": {first["msg"]}: "text" is a string, "texts" a list of strings, "model" a name.')
+            return error(422,
+                         f'"{".".join(map(str, first["loc"]))}": {first["msg"]}: "text" is a string, "texts" a list of '
+                         f'strings, "model" a name.')
         if (req.text is None) == (req.texts is None):
             return error(422, 'give one of "text" (a string) or "texts" (a list of strings), not both and not neither.')
         texts = [req.text] if req.text is not None else req.texts
         if not texts: return error(422, '"texts" is empty: give at least one text.')
         if len(texts) > settings.max_texts:
-            return error(413, f"{len(texts)} texts in one request; the limit is {settings.max_texts} (lwft serve --max-texts): split the batch.")
+            return error(413,
+                         f"{len(texts)} texts in one request; the limit is {settings.max_texts} (lwft serve "
+                         f"--max-texts): split the batch.")
         long = next((i for i, t in enumerate(texts) if len(t) > settings.max_text_chars), None)
         if long is not None:
-            return error(413, f"text {long} has {len(texts[long])} characters; the limit is {settings.max_text_chars} (lwft serve --max-text-chars).")
+            return error(413,
+                         f"text {long} has {len(texts[long])} characters; the limit is {settings.max_text_chars} (lwft "
+                         f"serve --max-text-chars).")
         name = req.model
         if name is None:
-            if len(registry.names) != 1: return error(422, f'several models are loaded: name one with "model" ({", ".join(registry.names)}).')
+            if len(registry.names) != 1:
+                return error(422, f'several models are loaded: name one with "model" ({", ".join(registry.names)}).')
             name = registry.names[0]
         if name not in batchers: return error(404, f"no model named {name!r}; loaded: {', '.join(registry.names)}.")
         if req.coverage is not None:
@@ -258,20 +297,26 @@ def build_app(registry: ModelRegistry, # the models to serve
                 return error(422, f"model {name!r} has no conformal.json, so no label sets: fit them first "
                                   f"(lwft predict --model {registry.entries[name]['source']} --coverage 0.9 ...).")
         try: results = await asyncio.wait_for(batchers[name].submit(texts), settings.timeout_s)
-        except asyncio.TimeoutError: return error(504, f"no answer within {settings.timeout_s:g} s (lwft serve --timeout); try fewer texts or later.")
+        except asyncio.TimeoutError:
+            return error(504,
+                         f"no answer within {settings.timeout_s:g} s (lwft serve --timeout); try fewer texts or later.")
         except Exception as e: return error(500, f"prediction failed: {type(e).__name__}: {str(e)[:300]}")
         if req.coverage is not None: add_label_sets(results, conformal[name], req.coverage)
         body = {"model": name, "labels": registry.entries[name]["predictor"].label_names}
         return {**body, "result": results[0]} if req.text is not None else {**body, "results": results}
-    predict.__annotations__["request"] = fastapi.Request # set here: this module's postponed annotations would leave FastAPI a string
-    app.post("/predict", openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": PredictRequest.model_json_schema()}}}})(predict)
+    # set here: this module's postponed annotations would leave FastAPI a string
+    predict.__annotations__["request"] = fastapi.Request
+    app.post("/predict",
+             openapi_extra={"requestBody": {"required": True,
+                                            "content": {"application/json": {"schema": PredictRequest.model_json_schema()}}}})(predict)
 
     app.state.registry, app.state.settings = registry, settings
     return _Guard(app, settings)
 
 # %% ../nbs/19_serve.ipynb #7c57916f
 class _Guard:
-    "ASGI wrapper of the app: the API key, then the body read in full with its bytes counted as they arrive, then the app."
+    ("ASGI wrapper of the app: the API key, then the body read in full with its bytes counted as they arrive, then the "
+     "app.")
     def __init__(self, app, settings: ServeSettings): self.app, self.settings = app, settings
     def __getattr__(self, name): return getattr(self.app, name) # `.state`, `.routes`... of the wrapped app
 
@@ -282,11 +327,15 @@ class _Guard:
             given = headers.get("x-api-key") or (headers.get("authorization", "")[7:] if headers.get("authorization", "").lower().startswith("bearer ") else None)
             if not given or not hmac.compare_digest(given.strip().encode(), self.settings.api_key.encode()):
                 what = "the API key sent is not this server's" if given else "this server needs its API key"
-                return await self._answer(send, 401, f"{what}: send the header Authorization: Bearer KEY (or X-API-Key: KEY), "
-                                                     "with the key lwft serve was started with.", [(b"www-authenticate", b"Bearer")])
+                return await self._answer(send, 401,
+                                          f"{what}: send the header Authorization: Bearer KEY (or X-API-Key: KEY), "
+                                                     "with the key lwft serve was started with.",
+                                                     [(b"www-authenticate", b"Bearer")])
         limit, size = self.settings.max_body_bytes, headers.get("content-length")
         if size is not None and (not size.isdigit() or int(size) > limit):
-            return await self._answer(send, 413, f"request body of {size} bytes; the limit is {limit} (lwft serve --max-body-bytes).")
+            return await self._answer(send, 413,
+                                      f"request body of {size} bytes; the limit is {limit} (lwft serve "
+                                      f"--max-body-bytes).")
         chunks, n, more = [], 0, True
         while more:
             message = await receive()
@@ -294,10 +343,13 @@ class _Guard:
             piece, more = message.get("body", b""), message.get("more_body", False)
             n += len(piece)
             if n > limit:
-                while more and n <= 10 * limit: # read on a little, so that a client still sending sees the answer, not a cut connection
+                # read on a little, so that a client still sending sees the answer, not a cut connection
+                while more and n <= 10 * limit:
                     message = await receive(); n += len(message.get("body", b"")); more = message.get("more_body", False)
-                return await self._answer(send, 413, f"request body over {limit} bytes (sent without Content-Length, counted as it "
-                                                     "arrived); the limit is lwft serve --max-body-bytes: split the texts over several requests.")
+                return await self._answer(send, 413,
+                                          f"request body over {limit} bytes (sent without Content-Length, counted as "
+                                          f"it arrived); the limit is lwft serve --max-body-bytes: split the texts "
+                                                     f"over several requests.")
             chunks.append(piece)
         body, replayed = b"".join(chunks), False
         async def replay():
@@ -310,7 +362,8 @@ class _Guard:
     async def _answer(self, send, status: int, message: str, headers=()):
         content = json.dumps({"error": message}).encode()
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode()), *headers]})
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode()),
+                                *headers]})
         await send({"type": "http.response.body", "body": content})
 
 # %% ../nbs/19_serve.ipynb #44816f5c
@@ -321,7 +374,8 @@ def app_from_environment():
     return build_app(ModelRegistry(spec["models"]), ServeSettings(**spec["settings"]))
 
 # %% ../nbs/19_serve.ipynb #4a513e4e
-class ServeWarning(UserWarning): "A server started in a way that is likely a mistake (reachable from outside without a key)."
+class ServeWarning(UserWarning):
+    "A server started in a way that is likely a mistake (reachable from outside without a key)."
 def _loopback(host: str) -> bool:
     "Whether `host` only listens on this machine (127.0.0.0/8, ::1, localhost)."
     if host == "localhost": return True
@@ -336,10 +390,12 @@ def run_server(specs, # `DIR` or `NAME=DIR` items (`parse_model_specs`)
     uvicorn, settings = require("uvicorn"), settings or ServeSettings()
     models = {k: str(v) for k, v in parse_model_specs(specs).items()}
     if settings.api_key is None and not _loopback(settings.host):
-        warnings.warn(f"serving on {settings.host} without an API key: anyone who can reach this machine can use the models. "
-                      f"Set one with --api-key or ${API_KEY_ENV} (clients send Authorization: Bearer KEY), or bind 127.0.0.1.", ServeWarning)
+        warnings.warn(f"serving on {settings.host} without an API key: anyone who can reach this machine can use the "
+                      f"models. Set one with --api-key or ${API_KEY_ENV} (clients send Authorization: Bearer KEY), or "
+                      f"bind 127.0.0.1.", ServeWarning)
     if settings.workers == 1:
-        return uvicorn.run(build_app(ModelRegistry(models), settings), host=settings.host, port=settings.port, log_level=log_level)
+        return uvicorn.run(build_app(ModelRegistry(models), settings), host=settings.host, port=settings.port,
+                           log_level=log_level)
     os.environ[SERVE_SPEC_ENV] = json.dumps({"models": models, "settings": asdict(settings)})
     uvicorn.run("lightweight_ft.serve:app_from_environment", factory=True, host=settings.host, port=settings.port,
                 workers=settings.workers, log_level=log_level)
@@ -362,7 +418,8 @@ class background_server:
         self.thread.start()
         deadline = time.monotonic() + self.start_timeout_s
         while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive(): raise RuntimeError(f"the server did not start on 127.0.0.1:{self.port}.")
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"the server did not start on 127.0.0.1:{self.port}.")
             time.sleep(0.02)
         return f"http://127.0.0.1:{self.port}"
     def __exit__(self, *exc):
@@ -376,7 +433,8 @@ def load_test(url: str, # the server's address, `http://host:port`
               time_limit_s: float = 60.0, # stop sending after this long; requests not sent are counted
               request_timeout_s: float = 30.0, # a request that takes longer is counted as failed
              ) -> dict:
-    "Requests/s, latency percentiles and a full count of `n_requests` POSTs to `url`/predict (payloads in turn), bounded in count and time."
+    ("Requests/s, latency percentiles and a full count of `n_requests` POSTs to `url`/predict (payloads in turn), "
+     "bounded in count and time.")
     httpx = require("httpx")
     latencies, statuses, failures = [], [], []
     async def main():
@@ -397,9 +455,12 @@ def load_test(url: str, # the server's address, `http://host:port`
     sent = len(statuses) + len(failures)
     lat = np.array(latencies) * 1000 if latencies else np.array([np.nan])
     ok = sum(200 <= s < 300 for s in statuses)
-    return {"requested": n_requests, "sent": sent, "answered_ok": ok, "refused": len(statuses) - ok, "failed": len(failures),
-            "lost": sent - len(statuses), "not_sent": n_requests - sent, "elapsed_s": elapsed, "requests_per_s": len(statuses) / elapsed,
-            "latency_p50_ms": float(np.percentile(lat, 50)), "latency_p95_ms": float(np.percentile(lat, 95)), "concurrency": concurrency}
+    return {"requested": n_requests, "sent": sent, "answered_ok": ok, "refused": len(statuses) - ok,
+            "failed": len(failures),
+            "lost": sent - len(statuses), "not_sent": n_requests - sent, "elapsed_s": elapsed,
+            "requests_per_s": len(statuses) / elapsed,
+            "latency_p50_ms": float(np.percentile(lat, 50)), "latency_p95_ms": float(np.percentile(lat, 95)),
+            "concurrency": concurrency}
 
 # %% ../nbs/19_serve.ipynb #95a7686c
 def _loop_running() -> bool:

@@ -44,7 +44,8 @@ def _as_text(v) -> str: return ",".join(map(str, v)) if isinstance(v, (list, tup
 def config_family(run: RunRecord, # the run whose config names the family
                   with_model: bool = True, # add the model's short name (False when all rows share one model)
                  ) -> str:
-    "The series a run belongs to: method, target modules (LoRA, QLoRA), bits (QLoRA), model; rank and seed vary inside it."
+    ("The series a run belongs to: method, target modules (LoRA, QLoRA), bits (QLoRA), model; rank and seed vary "
+     "inside it.")
     flat, method = run.flat, run.method or "n/a"
     parts = [method]
     if trains_adapter(method): parts.append(_as_text(flat.get("lora.target_modules", "?")))
@@ -65,19 +66,23 @@ def varying_keys(groups: dict, # `{row label: [RunRecord, ...]}`, one list of se
 def annotate_summary(summary: pd.DataFrame, # the results table, one row per `label`
                      groups: dict, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
                     ) -> pd.DataFrame:
-    "The results table with `family`, `hover` (the config keys that differ between rows, as `<br>`-joined lines) and `seed_list`."
+    ("The results table with `family`, `hover` (the config keys that differ between rows, as `<br>`-joined lines) and "
+     "`seed_list`.")
     keys = varying_keys(groups)
     with_model = summary["model"].nunique(dropna=False) > 1
     family = {label: config_family(runs[0], with_model) for label, runs in groups.items()}
-    hover = {label: "<br>".join(f"{html.escape(k)}={html.escape(_as_text(runs[0].flat.get(k)))}" for k in keys) for label, runs in groups.items()}
+    hover = {label: "<br>".join(f"{html.escape(k)}={html.escape(_as_text(runs[0].flat.get(k)))}" for k in keys)
+             for label, runs in groups.items()}
     seeds = {label: [r.seed for r in runs] for label, runs in groups.items()}
-    return summary.assign(family=summary["label"].map(family), hover=summary["label"].map(hover), seed_list=summary["label"].map(seeds))
+    return summary.assign(family=summary["label"].map(family), hover=summary["label"].map(hover),
+                          seed_list=summary["label"].map(seeds))
 
 # %% ../nbs/14_visualizer.ipynb #6d3c552f
 def class_names(run: RunRecord, # the run whose `metrics.json` may hold `label_names`
                 k: int, # number of classes
                ) -> list[str]:
-    "A run's class names in id order: `metrics.json`'s `label_names` (or `data.label_names`), else negative/positive for two classes, else 0..k-1."
+    ("A run's class names in id order: `metrics.json`'s `label_names` (or `data.label_names`), else negative/positive "
+     "for two classes, else 0..k-1.")
     names = run.metrics.get("label_names") or (run.metrics.get("data") or {}).get("label_names")
     if names and len(names) == k: return [str(n) for n in names]
     return ["negative", "positive"] if k == 2 else [str(i) for i in range(k)]
@@ -95,7 +100,8 @@ def value_text(row, # a results-table row (Series or dict)
     v = _number(row.get(metric))
     if math.isnan(v): return "n/a"
     std = _number(row.get(f"{metric}_std"))
-    if int(row.get("n_seeds", 1) or 1) > 1 and not math.isnan(std): return f"{v:{fmt}} ± {std:{fmt}} ({int(row['n_seeds'])} seeds)"
+    if int(row.get("n_seeds", 1) or 1) > 1 and not math.isnan(std):
+        return f"{v:{fmt}} ± {std:{fmt}} ({int(row['n_seeds'])} seeds)"
     low, high = _number(row.get(f"{metric}_ci_low")), _number(row.get(f"{metric}_ci_high"))
     return f"{v:{fmt}}" if math.isnan(low) or math.isnan(high) else f"{v:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
 
@@ -147,7 +153,8 @@ _PAGE_ORDER = contextvars.ContextVar("lwft_page_order", default=None)
 @contextmanager
 def one_colour_per_run(names, # every name the page's charts colour (row labels, families), in the page's order
                       ):
-    "Within it, each chart gives a name the colour (and marker) of its place in `names`: a run keeps its colour from chart to chart of one page, whichever runs a chart leaves out."
+    ("Within it, each chart gives a name the colour (and marker) of its place in `names`: a run keeps its colour from "
+     "chart to chart of one page, whichever runs a chart leaves out.")
     token = _PAGE_ORDER.set(list(dict.fromkeys(names)))
     try: yield
     finally: _PAGE_ORDER.reset(token)
@@ -159,7 +166,8 @@ def family_style(families, # family names, repeats allowed; order of first appea
     "`{family: (colour, marker)}`: tab10 up to ten families, husl beyond, so that no two share a colour."
     names = list(dict.fromkeys(families))
     page = _PAGE_ORDER.get()
-    order = page if page is not None and all(n in page for n in names) else names # a page's order, where it names them all
+    # a page's order, where it names them all
+    order = page if page is not None and all(n in page for n in names) else names
     palette = sns.color_palette("tab10" if len(order) <= 10 else "husl", n_colors=max(len(order), 1))
     return {f: (palette[order.index(f)], MARKERS[order.index(f) % len(MARKERS)]) for f in names}
 
@@ -168,13 +176,16 @@ def legend_below(ax, # the matplotlib axes whose legend moves
                 ):
     "The legend under the axes, outside the data, so it never covers a curve or a point."
     handles, labels = ax.get_legend_handles_labels()
-    if handles: ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=ncols, fontsize="small", frameon=False)
+    if handles:
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=ncols, fontsize="small",
+                  frameon=False)
 
 # %% ../nbs/14_visualizer.ipynb #17c98e5b
 def confusion_matrix_figure(df: pd.DataFrame, # `model, true, predicted, count[, true_name]`, one row per cell
                             ncols: int = 3, # heatmaps per row of the grid (at most)
                            ) -> Figure:
-    "Annotated heatmaps in a grid of `ncols` columns from `model, true, predicted, count[, true_name]`; each cell: count and share of its true class."
+    ("Annotated heatmaps in a grid of `ncols` columns from `model, true, predicted, count[, true_name]`; each cell: "
+     "count and share of its true class.")
     _require(df, ["model", "true", "predicted", "count"], "a confusion-matrix figure")
     models = list(dict.fromkeys(df["model"]))
     k = df["true"].nunique()
@@ -187,7 +198,8 @@ def confusion_matrix_figure(df: pd.DataFrame, # `model, true, predicted, count[,
         share = cm.div(cm.sum(axis=1).replace(0, 1), axis=0) # axis by keyword: pandas 4 takes no positional one
         names = (part.drop_duplicates("true").set_index("true")["true_name"].reindex(cm.index).astype(str).tolist()
                  if "true_name" in part else [str(i) for i in cm.index])
-        annot = np.array([[f"{int(c)}\n{s:.0%}" for c, s in zip(rc, rs)] for rc, rs in zip(cm.to_numpy(), share.to_numpy())])
+        annot = np.array([[f"{int(c)}\n{s:.0%}" for c, s in zip(rc, rs)]
+                          for rc, rs in zip(cm.to_numpy(), share.to_numpy())])
         sns.heatmap(share, annot=annot, fmt="", cmap="Blues", vmin=0, vmax=1, cbar=False, square=True, ax=ax,
                     xticklabels=names, yticklabels=names, annot_kws={"fontsize": "small"})
         ax.set_title(name, fontsize="small")
@@ -226,12 +238,14 @@ def plot_roc_curves(data, # the figure's table: a DataFrame, or the path of a CS
 # %% ../nbs/14_visualizer.ipynb #4af27cfe
 def reliability_figure(df: pd.DataFrame, # `model, confidence, accuracy, count, ece`, one row per bin
                       ) -> Figure:
-    "Reliability diagram: bin accuracy against bin confidence per model, from `model, confidence, accuracy, count, ece`; legend below the axes."
+    ("Reliability diagram: bin accuracy against bin confidence per model, from `model, confidence, accuracy, count, "
+     "ece`; legend below the axes.")
     _require(df, ["model", "confidence", "accuracy", "count", "ece"], "a reliability diagram")
     fig, (ax,) = new_figure(6.4, 5.2 + 0.22 * math.ceil((df["model"].nunique() + 1) / 2))
     style = family_style(df["model"])
     for name, part in df.groupby("model", sort=False):
-        ax.plot(part["confidence"], part["accuracy"], marker="o", ms=4, color=style[name][0], label=f"{name} (ECE {part['ece'].iloc[0]:.3f})")
+        ax.plot(part["confidence"], part["accuracy"], marker="o", ms=4, color=style[name][0],
+                label=f"{name} (ECE {part['ece'].iloc[0]:.3f})")
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
     # each axis spans its own data (confidence starts at 1/k, accuracy may be 0), with room for the markers at the ends
     ax.set(xlabel="Confidence (mean top-class probability in bin)", ylabel="Accuracy in bin", title="Reliability",
@@ -258,7 +272,8 @@ def plain_log_ticks(ax, # the matplotlib axes whose x axis is on a log scale
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
 
 def _barh(df, value, error, xlabel, title, log=False, labels=None):
-    "Horizontal bars; error caps (± std over seeds) only on rows with several seeds; with `n_seeds`, each label says how many."
+    ("Horizontal bars; error caps (± std over seeds) only on rows with several seeds; with `n_seeds`, each label says "
+     "how many.")
     fig, (ax,) = new_figure(6.8, 0.45 * len(df) + 1.8)
     y, values = np.arange(len(df)), df[value].to_numpy(float)
     empty = ~np.isfinite(values)
@@ -272,7 +287,9 @@ def _barh(df, value, error, xlabel, title, log=False, labels=None):
     if error is not None and error in df:
         err = df[error].to_numpy(float)
         several = np.isfinite(err) & (df["n_seeds"].to_numpy() > 1 if "n_seeds" in df else np.isfinite(err))
-        if several.any(): ax.errorbar(df[value].to_numpy(float)[several], y[several], xerr=err[several], fmt="none", ecolor="black", capsize=3)
+        if several.any():
+            ax.errorbar(df[value].to_numpy(float)[several], y[several], xerr=err[several], fmt="none", ecolor="black",
+                        capsize=3)
         title += " (caps: ± std over seeds)"
     labels = list(labels if labels is not None else df["model"])
     if "n_seeds" in df: labels = [f"{l} ({int(n)} seed{'s' if n > 1 else ''})" for l, n in zip(labels, df["n_seeds"])]
@@ -300,8 +317,10 @@ def plot_memory(data, # the figure's table: a DataFrame, or the path of a CSV
     "Peak memory per model (`model, peak_memory_mb[, peak_memory_mb_std, memory_device]`) in MB."
     df = load_plot_data(data, path)
     _require(df, ["model", "peak_memory_mb"], "the memory figure")
-    labels = [f"{m} ({d})" if isinstance(d, str) else m for m, d in zip(df["model"], df.get("memory_device", [None] * len(df)))]
-    return save_figure(_barh(df, "peak_memory_mb", "peak_memory_mb_std", "Peak memory during training (MB)", "Memory", labels=labels), path)
+    labels = [f"{m} ({d})" if isinstance(d, str) else m
+              for m, d in zip(df["model"], df.get("memory_device", [None] * len(df)))]
+    return save_figure(_barh(df, "peak_memory_mb", "peak_memory_mb_std", "Peak memory during training (MB)", "Memory",
+                             labels=labels), path)
 
 # %% ../nbs/14_visualizer.ipynb #fc2e5e3f
 def plot_training_time(data, # the figure's table: a DataFrame, or the path of a CSV
@@ -313,9 +332,11 @@ def plot_training_time(data, # the figure's table: a DataFrame, or the path of a
     return save_figure(_barh(df, "train_time_s", "train_time_s_std", "Training time (s)", "Training time"), path)
 
 # %% ../nbs/14_visualizer.ipynb #1e06c7d4
-def tradeoff_figure(df: pd.DataFrame, # `model, trainable_params, accuracy[, accuracy_std, family]`, one row per results-table row
+# `model, trainable_params, accuracy[, accuracy_std, family]`, one row per results-table row
+def tradeoff_figure(df: pd.DataFrame,
                    ) -> Figure:
-    "Accuracy against trainable parameters (log x): one colour and marker per `family` (else per `model`), legend below, frontier dashed; no text on the points."
+    ("Accuracy against trainable parameters (log x): one colour and marker per `family` (else per `model`), legend "
+     "below, frontier dashed; no text on the points.")
     _require(df, ["model", "trainable_params", "accuracy"], "the trade-off figure")
     df = df[df["trainable_params"] > 0].sort_values("trainable_params")
     series = "family" if "family" in df else "model"
@@ -324,11 +345,13 @@ def tradeoff_figure(df: pd.DataFrame, # `model, trainable_params, accuracy[, acc
     for name, part in df.groupby(series, sort=False):
         color, marker = style[name]
         err = part["accuracy_std"].to_numpy() if "accuracy_std" in part else None
-        ax.errorbar(part["trainable_params"], part["accuracy"], yerr=err, fmt=marker, color=color, capsize=3, ms=7, label=name,
+        ax.errorbar(part["trainable_params"], part["accuracy"], yerr=err, fmt=marker, color=color, capsize=3, ms=7,
+                    label=name,
                     ls="-" if series == "family" and len(part) > 1 else "none", lw=1)
     best = df["accuracy"].cummax()
     frontier = df[df["accuracy"] >= best]
-    ax.step(frontier["trainable_params"], frontier["accuracy"], where="post", ls="--", color="grey", lw=1, label="frontier (best so far)")
+    ax.step(frontier["trainable_params"], frontier["accuracy"], where="post", ls="--", color="grey", lw=1,
+            label="frontier (best so far)")
     ax.set_xscale("log"); plain_log_ticks(ax)
     ax.set(xlabel="Trainable parameters (log scale)", ylabel="Accuracy", title="Accuracy against trainable parameters")
     legend_below(ax)
@@ -344,20 +367,24 @@ def plot_accuracy_vs_params(data, # the figure's table: a DataFrame, or the path
 # %% ../nbs/14_visualizer.ipynb #37a895d7
 def rank_figure(df: pd.DataFrame, # `series, lora_r, accuracy[, accuracy_std]`, one row per series and rank
                ) -> Figure:
-    "Accuracy against LoRA rank, one line per series (a configuration family), from `series, lora_r, accuracy[, accuracy_std]`; legend below."
+    ("Accuracy against LoRA rank, one line per series (a configuration family), from `series, lora_r, accuracy[, "
+     "accuracy_std]`; legend below.")
     _require(df, ["series", "lora_r", "accuracy"], "the rank-sensitivity figure")
     style = family_style(df["series"])
     fig, (ax,) = new_figure(7.2, 4.4 + 0.22 * math.ceil(len(style) / 2))
     n = len(style)
     for i, (name, part) in enumerate(df.sort_values("lora_r").groupby("series", sort=False)):
-        dodge = 2 ** (0.06 * (i - (n - 1) / 2)) # a few percent apart in x, so error bars at one rank don't cover each other
+        # a few percent apart in x, so error bars at one rank don't cover each other
+        dodge = 2 ** (0.06 * (i - (n - 1) / 2))
         color, marker = style[name]
         err = part["accuracy_std"].to_numpy() if "accuracy_std" in part else None
-        ax.errorbar(part["lora_r"] * dodge, part["accuracy"], yerr=err, marker=marker, color=color, capsize=3, label=name)
+        ax.errorbar(part["lora_r"] * dodge, part["accuracy"], yerr=err, marker=marker, color=color, capsize=3,
+                    label=name)
     ranks = sorted(df["lora_r"].unique())
     ax.set_xscale("log", base=2)
     ax.set_xticks(ranks, [str(int(r)) for r in ranks]); ax.minorticks_off()
-    ax.set(xlabel="LoRA rank r (log scale)", ylabel="Accuracy", title="Rank sensitivity (one line per configuration family)")
+    ax.set(xlabel="LoRA rank r (log scale)", ylabel="Accuracy",
+           title="Rank sensitivity (one line per configuration family)")
     legend_below(ax)
     return fig
 
@@ -398,8 +425,11 @@ def _final_accuracy_panel(ax, final, style):
     ax.set_yticks(range(len(names)), names)
     ax.set(xlabel="Accuracy (final evaluation)", title="Final evaluation accuracy (no evaluation during training)")
 
-def training_curves_figure(df: pd.DataFrame, # `model, seed, step, loss[, eval_loss, eval_accuracy]`, the runs' train logs
-                           final: pd.DataFrame|None = None, # `model, step, accuracy`: each run's final accuracy, drawn when no validation was logged; None: none
+# `model, seed, step, loss[, eval_loss, eval_accuracy]`, the runs' train logs
+def training_curves_figure(df: pd.DataFrame,
+                           # `model, step, accuracy`: each run's final accuracy,
+                           # drawn when no validation was logged; None: none
+                           final: pd.DataFrame|None = None,
                           ) -> Figure:
     """Loss against step (training solid, validation dashed where logged); right: validation accuracy, else each
     run's final accuracy (`final`: `model, step, accuracy`) one named row per run, else no right panel. Each run has
@@ -408,13 +438,16 @@ def training_curves_figure(df: pd.DataFrame, # `model, seed, step, loss[, eval_l
     _require(df, ["model", "step", "loss"], "the training-curve figure")
     logged = lambda c: c in df and df[c].notna().any()
     right = logged("eval_accuracy") or (final is not None and len(final) > 0)
-    fig, axes = new_figure(11 if right else 6.4, 4.6 + 0.22 * math.ceil(df["model"].nunique() / 3), ncols=2 if right else 1)
+    fig, axes = new_figure(11 if right else 6.4, 4.6 + 0.22 * math.ceil(df["model"].nunique() / 3),
+                           ncols=2 if right else 1)
     names = list(df["model"]) + ([] if final is None else list(final["model"]))
     style, widths = family_style(names), _run_widths(names)
     _run_lines(axes[0], df, "loss", style, widths)
     if logged("eval_loss"): _run_lines(axes[0], df, "eval_loss", style, widths, dashed=True)
     axes[0].set(xlabel="Training step", ylabel="Loss (cross-entropy)",
-                title="Loss: training (solid), validation (dashed)" if logged("eval_loss") else "Training loss (no validation during training)")
+                title="Loss: training (solid), validation (dashed)" if logged("eval_loss") else "Training loss (no "
+                                                                                                "validation during "
+                                                                                                "training)")
     if right and logged("eval_accuracy"):
         _run_lines(axes[1], df, "eval_accuracy", style, widths, dashed=True)
         axes[1].set(xlabel="Training step", ylabel="Accuracy", title="Validation accuracy (dashed)")
@@ -428,9 +461,11 @@ def training_curves_figure(df: pd.DataFrame, # `model, seed, step, loss[, eval_l
 # %% ../nbs/14_visualizer.ipynb #dc418575
 def plot_training_curves(data, # the figure's table: a DataFrame, or the path of a CSV
                          path, # where the PNG goes (must end in .png); its CSV is written beside it
-                         final=None, # `model, step, accuracy` (DataFrame or records), saved as `*_final.csv`; None: none
+                         # `model, step, accuracy` (DataFrame or records), saved as `*_final.csv`; None: none
+                         final=None,
                         ) -> Path:
-    "Training and validation curves of all models as a PNG (`final`: each run's final accuracy, drawn when no validation was logged)."
+    ("Training and validation curves of all models as a PNG (`final`: each run's final accuracy, drawn when no "
+     "validation was logged).")
     final = None if final is None else pd.DataFrame(final)
     if final is not None and len(final): final.to_csv(Path(path).with_name(Path(path).stem + "_final.csv"), index=False)
     return save_figure(training_curves_figure(load_plot_data(data, path), final), path)
@@ -442,20 +477,23 @@ def _representatives(groups):
 # %% ../nbs/14_visualizer.ipynb #51014384
 def confusion_data(groups, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
                   ) -> pd.DataFrame:
-    "`model, true, predicted, true_name, predicted_name, count` for each row's lowest seed (class names from `class_names`)."
+    ("`model, true, predicted, true_name, predicted_name, count` for each row's lowest seed (class names from "
+     "`class_names`).")
     rows = []
     for label, run in _representatives(groups).items():
         y, p = run.labels_and_probs()
         k = p.shape[1]; names = class_names(run, k)
         cm = skm.confusion_matrix(y, p.argmax(1), labels=list(range(k)))
-        rows += [{"model": label, "true": i, "predicted": j, "true_name": names[i], "predicted_name": names[j], "count": int(cm[i, j])}
+        rows += [{"model": label, "true": i, "predicted": j, "true_name": names[i], "predicted_name": names[j],
+                  "count": int(cm[i, j])}
                  for i in range(k) for j in range(k)]
     return pd.DataFrame(rows)
 
 # %% ../nbs/14_visualizer.ipynb #27dd08a5
 def roc_data(groups, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
             ) -> pd.DataFrame:
-    "`model, fpr, tpr, auc` for each row's lowest seed; k classes: the micro-averaged one-vs-rest curve (every class's scores pooled)."
+    ("`model, fpr, tpr, auc` for each row's lowest seed; k classes: the micro-averaged one-vs-rest curve (every "
+     "class's scores pooled).")
     frames = []
     for label, run in _representatives(groups).items():
         y, p = run.labels_and_probs()
@@ -495,9 +533,11 @@ def summary_data(summary: pd.DataFrame, # the results table (`label` names each 
                  required, # columns that must be present and non-missing in a kept row
                 ) -> pd.DataFrame:
     "The `columns` of the results table (`label` as `model`), rows where `required` are all present."
-    df = summary.drop(columns=["model"], errors="ignore").rename(columns={"label": "model"}) # the row label names the row, not the model path
+    # the row label names the row, not the model path
+    df = summary.drop(columns=["model"], errors="ignore").rename(columns={"label": "model"})
     df = df[[c for c in ["model"] + list(columns) if c in df.columns]]
-    return df.dropna(subset=[c for c in required if c in df.columns]) if all(c in df.columns for c in required) else pd.DataFrame()
+    return df.dropna(subset=[c for c in required if c in df.columns]) if all(c in df.columns
+                                                                             for c in required) else pd.DataFrame()
 
 # %% ../nbs/14_visualizer.ipynb #e1a0c005
 def bar_data(summary: pd.DataFrame, # the results table (`label` names each row, `method` its method)
@@ -525,14 +565,18 @@ def final_accuracy_data(groups, # `{row label: [RunRecord, ...]}`, one list of s
 # %% ../nbs/14_visualizer.ipynb #a304b3d6
 def rank_data(summary: pd.DataFrame, # the results table, best with `family` (from `annotate_summary`)
              ) -> pd.DataFrame:
-    "`series, model, lora_r, accuracy, accuracy_std, n_seeds` for LoRA/QLoRA rows when at least two ranks ran; a series is the row's `family` (see `annotate_summary`)."
+    ("`series, model, lora_r, accuracy, accuracy_std, n_seeds` for LoRA/QLoRA rows when at least two ranks ran; a "
+     "series is the row's `family` (see `annotate_summary`).")
     df = summary[summary["method"].map(trains_adapter).astype(bool) & summary["lora_r"].notna()]
     if df["lora_r"].nunique() < 2: return pd.DataFrame()
     series = df["family"] if "family" in df else df["method"] + " · " + df["model"].fillna("").astype(str)
-    # a line joins ranks of one series; a second row at a rank the series already has (r=16 with biases trained beside r=16)
+    # a line joins ranks of one series; a second row at a rank the
+    # series already has (r=16 with biases trained beside r=16)
     # is another setting, not another rank: it stands alone, under its own name, instead of a vertical segment
-    series = series.where(~pd.DataFrame({"s": series, "r": df["lora_r"]}).duplicated(), series + " · " + df["label"].astype(str))
-    return pd.DataFrame({"series": series, "model": df["label"], "lora_r": df["lora_r"].astype(int), "accuracy": df["accuracy"],
+    series = series.where(~pd.DataFrame({"s": series, "r": df["lora_r"]}).duplicated(),
+                          series + " · " + df["label"].astype(str))
+    return pd.DataFrame({"series": series, "model": df["label"], "lora_r": df["lora_r"].astype(int),
+                         "accuracy": df["accuracy"],
                          "accuracy_std": df["accuracy_std"], "n_seeds": df["n_seeds"]})
 
 # %% ../nbs/14_visualizer.ipynb #5d0c7a1e
@@ -556,7 +600,8 @@ def draw_report_figures(groups, # `{row label: [RunRecord, ...]}`, one list of s
     memory = bar_data(summary, ["peak_memory_bytes", "peak_memory_bytes_std", "memory_device", "n_seeds"],
                       ["peak_memory_bytes"])
     if not memory.empty:
-        memory = memory.assign(peak_memory_mb=memory["peak_memory_bytes"] / 1e6, peak_memory_mb_std=memory["peak_memory_bytes_std"] / 1e6)
+        memory = memory.assign(peak_memory_mb=memory["peak_memory_bytes"] / 1e6,
+                               peak_memory_mb_std=memory["peak_memory_bytes_std"] / 1e6)
     curves = lambda data, path: plot_training_curves(data, path, final_accuracy_data(groups))
     plan = [
         ("Confusion matrices", "confusion_matrices", plot_confusion_matrices, confusion_data(groups)),
@@ -566,7 +611,8 @@ def draw_report_figures(groups, # `{row label: [RunRecord, ...]}`, one list of s
         ("Parameter efficiency", "parameter_efficiency", plot_parameter_efficiency,
          bar_data(summary, ["method", "trainable_params", "trainable_share"], ["trainable_share"])),
         ("Accuracy against trainable parameters", "accuracy_vs_params", plot_accuracy_vs_params,
-         summary_data(summary, ["family", "method", "trainable_params", "accuracy", "accuracy_std", "n_seeds"], ["trainable_params", "accuracy"])),
+         summary_data(summary, ["family", "method", "trainable_params", "accuracy", "accuracy_std", "n_seeds"],
+                      ["trainable_params", "accuracy"])),
         ("Rank sensitivity", "rank_sensitivity", plot_rank_sensitivity, rank_data(summary)),
         ("Peak memory", "memory", plot_memory, memory),
         ("Training time", "training_time", plot_training_time,
@@ -578,13 +624,16 @@ def draw_report_figures(groups, # `{row label: [RunRecord, ...]}`, one list of s
 
 # %% ../nbs/14_visualizer.ipynb #2e7c1111
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "toImageButtonOptions": {"format": "png", "scale": 2}}
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-            "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363")
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+            "#17becf",
+            "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1",
+            "#636363")
 def family_colors(families, # family names, repeats allowed; order of first appearance sets the colours
                  ) -> dict:
     "`{family: colour}` in order of first appearance (20 colours, then round again)."
     names, page = list(dict.fromkeys(families)), _PAGE_ORDER.get()
-    order = page if page is not None and all(n in page for n in names) else names # a page's order, where it names them all
+    # a page's order, where it names them all
+    order = page if page is not None and all(n in page for n in names) else names
     return {f: _PALETTE[order.index(f) % len(_PALETTE)] for f in names}
 
 def trace_meta(method, # the run's method (lora, qlora, ...)
@@ -593,11 +642,13 @@ def trace_meta(method, # the run's method (lora, qlora, ...)
                seed=None, # the run's seed; None: a trace covering every seed
               ) -> dict:
     "What the report's filters read from a trace: method, model (short), family and seed (None: every seed)."
-    return {"method": str(method), "model": short_model(model), "family": family, "seed": None if seed is None else str(seed)}
+    return {"method": str(method), "model": short_model(model), "family": family,
+            "seed": None if seed is None else str(seed)}
 
 def _layout(fig, title, xtitle, ytitle, xlog=False, height=460):
     fig.update_layout(title=title, height=height, hovermode="closest", template="plotly_white",
-                      legend=dict(title="click: hide, double-click: only this", orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0),
+                      legend=dict(title="click: hide, double-click: only this", orientation="h", yanchor="top", y=-0.18,
+                                  xanchor="left", x=0),
                       margin=dict(l=60, r=20, t=60, b=40))
     fig.update_xaxes(title=xtitle, type="log" if xlog else None)
     fig.update_yaxes(title=ytitle)
@@ -620,7 +671,8 @@ def _error(row, metric="accuracy"):
     return (0.0, 0.0) if math.isnan(low) or math.isnan(high) else (v - low, high - v)
 
 def scatter_by_family(df: pd.DataFrame, # `annotate_summary`'s table
-                      per_run: pd.DataFrame|None, # `runs_frame`: faint points, one trace per family and seed; None: none
+                      # `runs_frame`: faint points, one trace per family and seed; None: none
+                      per_run: pd.DataFrame|None,
                       x: str, # column of `df` on the x axis
                       xtitle: str, # x label in the hover text
                       title: str, # chart title
@@ -637,10 +689,12 @@ def scatter_by_family(df: pd.DataFrame, # `annotate_summary`'s table
     for family, part in df.groupby("family", sort=False):
         part = part.sort_values(x)
         err = np.array([_error(r) for _, r in part.iterrows()]).reshape(-1, 2)
-        custom = [[r["label"], value_text(r), r["hover"], f"{_number(r[x]) * xscale:{xfmt}}", r["seeds"] or "n/a"] for _, r in part.iterrows()]
+        custom = [[r["label"], value_text(r), r["hover"], f"{_number(r[x]) * xscale:{xfmt}}", r["seeds"] or "n/a"]
+                  for _, r in part.iterrows()]
         first = part.iloc[0]
         fig.add_trace(go.Scatter(
-            x=part[x] * xscale, y=part["accuracy"], mode="lines+markers" if lines else "markers", name=family, legendgroup=family,
+            x=part[x] * xscale, y=part["accuracy"], mode="lines+markers" if lines else "markers", name=family,
+            legendgroup=family,
             marker=dict(size=10, color=colors[family]), line=dict(color=colors[family]),
             error_y=dict(type="data", symmetric=False, array=err[:, 1], arrayminus=err[:, 0], thickness=1.2, width=4),
             customdata=custom, meta=trace_meta(first["method"], first["model"], family),
@@ -650,7 +704,8 @@ def scatter_by_family(df: pd.DataFrame, # `annotate_summary`'s table
         mine = per_run[per_run["label"].isin(part["label"]) & per_run[x].notna() & per_run["accuracy"].notna()]
         for seed, runs in mine.groupby(mine["seed"].astype(str), sort=False):
             fig.add_trace(go.Scatter(
-                x=runs[x] * xscale, y=runs["accuracy"], mode="markers", name=f"{family} · seed {seed}", legendgroup=family,
+                x=runs[x] * xscale, y=runs["accuracy"], mode="markers", name=f"{family} · seed {seed}",
+                legendgroup=family,
                 showlegend=False, marker=dict(size=5, color=colors[family], opacity=0.4, symbol="circle-open"),
                 customdata=[[r["label"], seed, f"{r['accuracy']:.3f}"] for _, r in runs.iterrows()],
                 meta=trace_meta(first["method"], first["model"], family, seed),
@@ -663,7 +718,8 @@ def rank_chart(df: pd.DataFrame, # `annotate_summary`'s table
     "Accuracy against LoRA rank, one line per configuration family; None when fewer than two ranks ran."
     d = df[df["method"].map(trains_adapter).astype(bool) & df["lora_r"].notna()]
     if d["lora_r"].nunique() < 2: return None
-    fig = scatter_by_family(d, None, "lora_r", "LoRA rank r", "Rank sensitivity (one line per configuration family)", xlog=True, xfmt=".0f", lines=True)
+    fig = scatter_by_family(d, None, "lora_r", "LoRA rank r", "Rank sensitivity (one line per configuration family)",
+                            xlog=True, xfmt=".0f", lines=True)
     ranks = sorted(d["lora_r"].astype(int).unique())
     fig.update_xaxes(type="log", tickvals=ranks, ticktext=[str(r) for r in ranks])
     return fig
@@ -673,29 +729,35 @@ def reliability_chart(groups: dict, # `{row label: [RunRecord, ...]}`, one list 
                       family: dict, # `{row label: family}`
                       n_bins: int = 15, # equal-width confidence bins
                      ) -> go.Figure|None:
-    "Reliability diagram of each row's lowest seed (`family`: `{row label: family}`); hover gives the bin's count; legend below."
+    ("Reliability diagram of each row's lowest seed (`family`: `{row label: family}`); hover gives the bin's count; "
+     "legend below.")
     fig = go.Figure()
     colors = family_colors(family.values())
     for label, run in _representatives(groups).items():
         bins = calibration_bins(*run.labels_and_probs(), n_bins=n_bins)
         ece = bins.pop("ece")
         d = pd.DataFrame(bins)
-        fig.add_trace(go.Scatter(x=d["confidence"], y=d["accuracy"], mode="lines+markers", name=f"{label} (ECE {ece:.3f})",
+        fig.add_trace(go.Scatter(x=d["confidence"], y=d["accuracy"], mode="lines+markers",
+                                 name=f"{label} (ECE {ece:.3f})",
                                  line=dict(color=colors[family[label]]), customdata=d[["count"]].to_numpy(),
-                                 meta=trace_meta(run.method, run.flat.get("model.name_or_path"), family[label], run.seed),
-                                 hovertemplate=f"<b>{html.escape(label)}</b> (seed {run.seed})<br>confidence %{{x:.3f}}<br>"
+                                 meta=trace_meta(run.method, run.flat.get("model.name_or_path"), family[label],
+                                                 run.seed),
+                                 hovertemplate=f"<b>{html.escape(label)}</b> (seed {run.seed})<br>confidence "
+                                               f"%{{x:.3f}}<br>"
                                                "accuracy %{y:.3f}<br>%{customdata[0]} examples<extra></extra>"))
     if not fig.data: return None
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration", hoverinfo="skip",
                              line=dict(dash="dash", color="grey"), meta={"always": True}))
-    return _layout(fig, "Reliability (lowest seed of each row)", "Confidence (mean top-class probability in bin)", "Accuracy in bin", height=520)
+    return _layout(fig, "Reliability (lowest seed of each row)", "Confidence (mean top-class probability in bin)",
+                   "Accuracy in bin", height=520)
 
 # %% ../nbs/14_visualizer.ipynb #b836a449
 def confusion_chart(groups: dict, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
                     family: dict, # `{row label: family}`
                     ncols: int = 3, # matrices per row of the grid (at most)
                    ) -> go.Figure|None:
-    "Confusion matrices of each row's lowest seed in a grid with class names; hover gives the count and the share of the true class."
+    ("Confusion matrices of each row's lowest seed in a grid with class names; hover gives the count and the share of "
+     "the true class.")
     items = list(_representatives(groups).items())
     if not items: return None
     nrows = math.ceil(len(items) / ncols)
@@ -706,10 +768,13 @@ def confusion_chart(groups: dict, # `{row label: [RunRecord, ...]}`, one list of
         k = p.shape[1]; names = class_names(run, k)
         cm = skm.confusion_matrix(y, p.argmax(1), labels=list(range(k)))
         share = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-        fig.add_trace(go.Heatmap(z=share, x=names, y=names, text=cm, texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1,
+        fig.add_trace(go.Heatmap(z=share, x=names, y=names, text=cm, texttemplate="%{text}", colorscale="Blues", zmin=0,
+                                 zmax=1,
                                  showscale=False, customdata=share, name=label,
-                                 meta=trace_meta(run.method, run.flat.get("model.name_or_path"), family[label], run.seed),
-                                 hovertemplate=f"{html.escape(label)}<br>true %{{y}}, predicted %{{x}}<br>%{{text}} examples "
+                                 meta=trace_meta(run.method, run.flat.get("model.name_or_path"), family[label],
+                                                 run.seed),
+                                 hovertemplate=f"{html.escape(label)}<br>true %{{y}}, predicted %{{x}}<br>%{{text}} "
+                                               f"examples "
                                                "(%{customdata:.1%} of the true class)<extra></extra>"),
                       row=i // ncols + 1, col=i % ncols + 1)
     fig.update_yaxes(autorange="reversed", title_text="true")
@@ -723,7 +788,8 @@ def training_chart(groups: dict, # `{row label: [RunRecord, ...]}`, one list of 
                    family: dict, # `{row label: family}`
                   ) -> go.Figure|None:
     "Training loss (solid) and validation loss (dashed) per run; validation accuracy on the right where it was logged."
-    has_eval = any(r.train_log is not None and "eval_accuracy" in r.train_log and r.train_log["eval_accuracy"].notna().any()
+    has_eval = any(r.train_log is not None and "eval_accuracy" in r.train_log
+                   and r.train_log["eval_accuracy"].notna().any()
                    for runs in groups.values() for r in runs)
     fig = make_subplots(rows=1, cols=2 if has_eval else 1,
                         subplot_titles=["Loss: training (solid), validation (dashed)"] + (["Validation accuracy"] if has_eval else []))
@@ -740,31 +806,39 @@ def training_chart(groups: dict, # `{row label: [RunRecord, ...]}`, one list of 
             for column, what, col, line, mode, legend in series:
                 if column not in log or not log[column].notna().any() or (col == 2 and not has_eval): continue
                 part = log.dropna(subset=[column])
-                fig.add_trace(go.Scatter(x=part["step"], y=part[column], mode=mode, name=name, legendgroup=name, showlegend=legend,
+                fig.add_trace(go.Scatter(x=part["step"], y=part[column], mode=mode, name=name, legendgroup=name,
+                                         showlegend=legend,
                                          line=line, meta=meta,
-                                         hovertemplate=f"{html.escape(name)}<br>step %{{x}}<br>{what} %{{y:.4f}}<extra></extra>"), 1, col)
+                                         hovertemplate=f"{html.escape(name)}<br>step %{{x}}<br>{what} "
+                                                       f"%{{y:.4f}}<extra></extra>"), 1, col)
     if not fig.data: return None
     fig.update_xaxes(title_text="training step")
-    fig.update_layout(height=460, template="plotly_white", legend=dict(orientation="h", y=-0.2), margin=dict(t=60, b=40))
+    fig.update_layout(height=460, template="plotly_white", legend=dict(orientation="h", y=-0.2),
+                      margin=dict(t=60, b=40))
     return fig
 
 # %% ../nbs/14_visualizer.ipynb #351ede3f
 def _page_charts(summary: pd.DataFrame, # `annotate_summary`'s table
                  groups: dict, # `{row label: [RunRecord, ...]}`, one list of seeds per results-table row
                 ) -> list[tuple[str, go.Figure]]:
-    "The report's interactive charts that the runs have data for, `[(title, figure)]`; `summary` from `annotate_summary`."
+    ("The report's interactive charts that the runs have data for, `[(title, figure)]`; `summary` from "
+     "`annotate_summary`.")
     family = dict(zip(summary["label"], summary["family"]))
     per_run = runs_frame(groups)
     charts = [
-        ("Accuracy against trainable parameters", scatter_by_family(summary, per_run, "trainable_params", "trainable parameters",
+        ("Accuracy against trainable parameters",
+         scatter_by_family(summary, per_run, "trainable_params", "trainable parameters",
             "Accuracy against trainable parameters (log x; one colour per configuration family)", xlog=True)),
         ("Rank sensitivity", rank_chart(summary)),
         ("Accuracy against training time", scatter_by_family(summary, per_run, "train_time_s", "training time (s)",
             "Accuracy against training time", xfmt=",.1f")),
-        ("Accuracy against peak memory", scatter_by_family(summary, per_run, "peak_memory_bytes", "peak training memory (MB)",
+        ("Accuracy against peak memory",
+         scatter_by_family(summary, per_run, "peak_memory_bytes", "peak training memory (MB)",
             "Accuracy against peak training memory", xscale=1e-6, xfmt=",.1f")),
-        ("Accuracy against model footprint", scatter_by_family(summary, per_run, "footprint_bytes", "model footprint (MB)",
-            "Accuracy against model footprint (the weights in memory: what quantisation saves)", xscale=1e-6, xfmt=",.1f")),
+        ("Accuracy against model footprint",
+         scatter_by_family(summary, per_run, "footprint_bytes", "model footprint (MB)",
+            "Accuracy against model footprint (the weights in memory: what quantisation saves)", xscale=1e-6,
+            xfmt=",.1f")),
         ("Reliability", reliability_chart(groups, family)),
         ("Confusion matrices", confusion_chart(groups, family)),
         ("Training curves", training_chart(groups, family)),
