@@ -11,9 +11,9 @@ from .config_manager import (ADAPTER_METHODS, ADAPTER_REGISTRY, DEFAULT_ADAPTER,
                                            adapter_names, method_entry, method_names, refuse_on_quantized_base, trains_adapter)
 
 # %% auto #0
-__all__ = ['TRAINS', 'Adapter', 'register_adapter', 'lora_config_on', 'peft_config_on', 'set_up_model', 'adapter_entry',
-           'entry_callbacks', 'adapter_optimizer', 'adalora_budget_params', 'adapter_merge_support', 'adapter_summary',
-           'method_name_comparisons', 'AdaLoraSchedule']
+__all__ = ['TRAINS', 'Adapter', 'register_adapter', 'head_layers', 'lora_config_on', 'peft_config_on', 'set_up_model',
+           'adapter_entry', 'entry_callbacks', 'adapter_optimizer', 'adalora_budget_params', 'adapter_merge_support',
+           'adapter_summary', 'method_name_comparisons', 'AdaLoraSchedule']
 
 # %% ../nbs/02a_adapters.ipynb #3221218b
 TRAINS = ("adapter", "all", "head", "nothing") # a PEFT adapter (and the head), every weight, the head alone, nothing
@@ -33,6 +33,7 @@ class Adapter:
     optimizer: Callable|None = None # (model, lora settings, learning rate, weight decay) -> optimiser; None: AdamW
     callbacks: Callable|None = None # (model) -> the `TrainerCallback`s its training needs
     report: Callable|None = None # (model, lora settings) -> entries it adds to the train report
+    saves_head_layers: bool = False # it merges only where each saved head module is one weighted layer (`head_layers`)
 
     def __post_init__(self):
         key = f"adapter {self.name!r}"
@@ -80,6 +81,24 @@ def _prompt_dims(model) -> dict:
     from lightweight_ft.architectures import prompt_dims
     return prompt_dims(model)
 
+# %% ../nbs/02a_adapters.ipynb #010c8124
+def _weighted_layers(module, # a module of the head
+                     name: str, # its name, from the head module down
+                    ) -> list[str]:
+    "Names of the layers in `module` that hold parameters themselves (one with parameters of its own is taken whole)."
+    if any(True for _ in module.parameters(recurse=False)): return [name]
+    return [n for part, child in module.named_children() for n in _weighted_layers(child, f"{name}.{part}")]
+
+def head_layers(model, # the base model
+                heads: list, # the head's modules (`core.head_modules`)
+               ) -> list[str]:
+    "The head's layers that hold weights (`pooler.dense`, `classifier.out_proj`), named from their head module down."
+    found = []
+    for head in heads:
+        for name, module in model.named_modules():
+            if name.split(".")[-1] == head: found += [n for n in _weighted_layers(module, head) if n not in found]
+    return found
+
 # %% ../nbs/02a_adapters.ipynb #1afffc97
 def lora_config_on(model, # the base model
                    lora: LoraSettings, # the adapter settings (`r`, `alpha`, `dropout`, `bias`)
@@ -93,25 +112,19 @@ def lora_config_on(model, # the base model
     return LoraConfig(task_type=TaskType.SEQ_CLS, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, bias=lora.bias,
                       target_modules=targets, modules_to_save=head_modules(model) if heads is None else heads, **options)
 
-def _dense_heads(heads):
-    # BERT's `pooler` is a module, not a Linear: IA3/VeRA/LoKr's merge_and_unload fails on it ("'BertPooler' object has no
-    # attribute 'weight'"); saving its one weighted layer `pooler.dense` trains and saves the same parameters
-    # registry: the architectures registry could name each head's weighted layers
-    return [f"{h}.dense" if h == "pooler" else h for h in heads]
-
 def _ia3_config(model, lora, targets, heads):
     from peft import IA3Config, TaskType
-    return IA3Config(task_type=TaskType.SEQ_CLS, target_modules=targets, feedforward_modules=[], modules_to_save=_dense_heads(heads))
+    return IA3Config(task_type=TaskType.SEQ_CLS, target_modules=targets, feedforward_modules=[], modules_to_save=heads)
 
 def _vera_config(model, lora, targets, heads):
     from peft import TaskType, VeraConfig
     return VeraConfig(task_type=TaskType.SEQ_CLS, r=lora.vera_r or 32 * lora.r, target_modules=targets, vera_dropout=lora.dropout,
-                      modules_to_save=_dense_heads(heads))
+                      modules_to_save=heads)
 
 def _lokr_config(model, lora, targets, heads):
     from peft import LoKrConfig, TaskType
     return LoKrConfig(task_type=TaskType.SEQ_CLS, r=lora.r, alpha=lora.alpha, rank_dropout=lora.dropout, target_modules=targets,
-                      modules_to_save=_dense_heads(heads))
+                      modules_to_save=heads)
 
 _ADALORA_PLACEHOLDER_STEPS = 100 # AdaLoRA's config needs a step count before the run knows it; `AdaLoraSchedule` sets the real one
 def _adalora_config(model, lora, targets, heads):
@@ -138,7 +151,13 @@ def peft_config_on(model, # the base model (quantised or not)
     _check(entry.is_peft, "lora.adapter", f"`{lora.adapter}` is not a PEFT method; choose one of {adapter_names()}")
     bits = quantized_bits(model)
     if bits: refuse_on_quantized_base(lora.adapter, bits)
-    return entry.peft_config(model, lora, targets, head_modules(model))
+    heads = head_modules(model)
+    if not entry.saves_head_layers: return entry.peft_config(model, lora, targets, heads)
+    config = entry.peft_config(model, lora, targets, head_layers(model, heads))
+    # PEFT's sequence-classification model adds the whole `classifier` back to `modules_to_save`; the plain `PeftModel`
+    # runs the classifier's own forward as it does, and saves the head as these layers
+    config.task_type = None
+    return config
 
 # %% ../nbs/02a_adapters.ipynb #c438eb0b
 def _initial_adapter_kept(model):
@@ -271,6 +290,12 @@ def _p_tuning_report(model, lora) -> dict:
     return {"saved_prompt_params": lora.num_virtual_tokens * _prompt_dims(model)["token_dim"]}
 
 # %% ../nbs/02a_adapters.ipynb #b6b8fdf1
+def _saved_without_weight(model) -> list[str]:
+    "Modules saved beside the adapter (`modules_to_save`) that have no `weight` of their own."
+    from peft.utils import ModulesToSaveWrapper
+    return [n for n, m in model.named_modules()
+            if isinstance(m, ModulesToSaveWrapper) and not hasattr(m.original_module, "weight")]
+
 def adapter_merge_support(model, # the model, with its PEFT adapter
                           lora: LoraSettings|None = None, # the settings it was made with; None: found from its PEFT config
                          ) -> tuple[bool, str]:
@@ -279,6 +304,11 @@ def adapter_merge_support(model, # the model, with its PEFT adapter
     cfg, entry = model.peft_config[model.active_adapter], adapter_entry(model, lora)
     if cfg.is_prompt_learning or (entry is not None and entry.soft_prompt):
         return False, f"{cfg.peft_type.value.lower()} can't merge: its soft prompt is an input, not a change of a weight; deploy the adapter folder"
+    unweighted = _saved_without_weight(model) if entry is not None and entry.saves_head_layers else []
+    if unweighted:
+        return False, (f"{cfg.peft_type.value} can't merge: PEFT merges it only where each module saved with it is "
+                       f"one layer with a weight, and {unweighted} has none; deploy the adapter folder, "
+                       f"or train lora.adapter=lora")
     bits = quantized_bits(model)
     if bits and entry is not None and bits in entry.merge_refused_bits:
         return False, f"{cfg.peft_type.value} can't merge into a {bits}-bit base; merge_adapter(folder) merges into the dequantised base"
@@ -320,14 +350,14 @@ for _entry in [
     Adapter("loraplus", 5e-4, "B's rate is `loraplus_ratio` (16) times A's, so A's starts at half LoRA's",
             peft_config=lora_config_on, peft_type="LORA", optimizer=_loraplus_optimizer),
     Adapter("ia3", 1e-2, "only scaling vectors train, from a neutral start (ones): ten times LoRA's (IA3 paper: 3e-3 on T0)",
-            peft_config=_ia3_config, peft_type="IA3", merge_refused_bits=(4, 8)),
+            peft_config=_ia3_config, peft_type="IA3", merge_refused_bits=(4, 8), saves_head_layers=True),
     Adapter("adalora", 1e-3, "a zero update as LoRA's, with ranks pruned to r over the run: LoRA's rate",
             peft_config=_adalora_config, peft_type="ADALORA", merge_refused_bits=(4, 8),
             callbacks=lambda model: [_LAZY["AdaLoraSchedule"]()()], report=_adalora_report),
     Adapter("vera", 1e-2, "only two scaling vectors on a shared random pair train: ten times LoRA's (VeRA paper: 4e-3 to 1e-2)",
-            peft_config=_vera_config, peft_type="VERA"),
+            peft_config=_vera_config, peft_type="VERA", saves_head_layers=True),
     Adapter("lokr", 1e-3, "a Kronecker-product update started at zero, as LoRA's: LoRA's rate",
-            peft_config=_lokr_config, peft_type="LOKR", merge_refused_bits=(8,),
+            peft_config=_lokr_config, peft_type="LOKR", merge_refused_bits=(8,), saves_head_layers=True,
             refused_bits={4: "`lokr` fails on a 4-bit base (it reads the packed weight's shape); "
                              "use quantization.bits=8, or lora.adapter=lora"}),
     Adapter("prompt_tuning", 3e-2, "soft prompts start from random embeddings far from any word: the largest step",

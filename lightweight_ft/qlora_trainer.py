@@ -5,12 +5,14 @@
 # %% ../nbs/12_qlora_trainer.ipynb #5c67350d
 from __future__ import annotations
 import lightweight_ft.config_manager # first, before peft: its import hook keeps bitsandbytes off the hub
+from contextlib import ExitStack
 from pathlib import Path
 import torch
 from peft import PeftModel, prepare_model_for_kbit_training
 from .core import head_modules, in_modules, model_device, quantized_bits
 from .lora_trainer import LoRATrainer
 from .quantization import check_quantization_available, load_quantized_model, quantization_report
+from .quantization import compute_in_training_precision
 
 # %% auto #0
 __all__ = ['QLoRATrainer', 'load_qlora_adapter']
@@ -63,9 +65,15 @@ class QLoRATrainer(LoRATrainer):
         # checkpointing runs each layer's forward again in the backward pass: torch's dropout replays its masks from the RNG state
         # checkpointing saved, FastDropout's numpy stream would draw new ones, and the gradients would belong to other masks
         if self.gradient_checkpointing: kwargs["fast_dropout"] = False
-        model = super().train(train_dataset, eval_dataset, **kwargs)
-        self.train_report.update(quantization_report(model))
+        with ExitStack() as self._while_training: # `_hf_trainer` enters the 4-bit compute dtype of the run's precision
+            model = super().train(train_dataset, eval_dataset, **kwargs)
+            self.train_report.update(quantization_report(model)) # the compute dtype it trained with
         return model
+
+    def _hf_trainer(self, model, train_dataset, eval_dataset, t, l, prec, show_progress):
+        # the precision is resolved once the adapter is on: the 4-bit layers follow it from here to the end of `train`
+        self._while_training.enter_context(compute_in_training_precision(model, prec))
+        return super()._hf_trainer(model, train_dataset, eval_dataset, t, l, prec, show_progress)
 
 # %% ../nbs/12_qlora_trainer.ipynb #a6ef36c9
 def _head_fp32_trainable(model):

@@ -12,8 +12,9 @@ from .core import head_module_names, head_modules, in_modules, is_quantized_laye
 from .models import OFFLINE_HELP, _is_local, check_model_folder, load_quietly, resolve_model_path
 
 # %% auto #0
-__all__ = ['COMPUTE_DTYPES', 'QuantizationUnavailable', 'quant_bits', 'resolve_quant_device', 'check_quantization_available',
-           'quant_skip_modules', 'bnb_config', 'load_quantized_model', 'footprint_table', 'quantization_report']
+__all__ = ['COMPUTE_DTYPES', 'PRECISION_COMPUTE_DTYPES', 'QuantizationUnavailable', 'quant_bits', 'resolve_quant_device',
+           'check_quantization_available', 'quant_skip_modules', 'bnb_config', 'load_quantized_model',
+           'footprint_table', 'quantization_report', 'training_compute_dtype', 'compute_in_training_precision']
 
 # %% ../nbs/06_quantization.ipynb #f4d1a673
 class QuantizationUnavailable(RuntimeError):
@@ -160,3 +161,46 @@ def quantization_report(model, # a model loaded through bitsandbytes
     qs = getattr(layers[0].weight, "quant_state", None)
     return {"bits": bits, "quant_type": getattr(qs, "quant_type", None) if bits == 4 else "int8", "quantized_layers": len(layers),
             "compute_dtype": str(getattr(layers[0], "compute_dtype", None) or torch.float32).removeprefix("torch.") if bits == 4 else "float16"}
+
+# %% ../nbs/06_quantization.ipynb #e70f7cd1
+from contextlib import contextmanager
+
+# %% ../nbs/06_quantization.ipynb #49167c17
+PRECISION_COMPUTE_DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"} # precision: matmul dtype
+def training_compute_dtype(precision: str, # the run's training precision: `fp32`, `bf16` or `fp16`
+                           loaded: str = "float32", # the base's compute dtype as loaded (`quantization.compute_dtype`)
+                          ) -> str:
+    "The 4-bit compute dtype of a run trained at `precision`: `loaded` where it is below fp32, else the precision's."
+    if precision not in PRECISION_COMPUTE_DTYPES:
+        raise ValueError(f"precision must be one of {list(PRECISION_COMPUTE_DTYPES)}, got {precision!r}.")
+    if loaded not in COMPUTE_DTYPES:
+        raise ValueError(f"compute_dtype must be one of {list(COMPUTE_DTYPES)}, got {loaded!r}.")
+    return loaded if loaded != "float32" else PRECISION_COMPUTE_DTYPES[precision]
+
+# %% ../nbs/06_quantization.ipynb #5c1ce7df
+def _autocast_dtype(device_type: str) -> torch.dtype|None:
+    "autocast's dtype on `device_type` where autocast is on there, else None."
+    if not torch.is_autocast_enabled(device_type): return None
+    return torch.get_autocast_dtype(device_type)
+
+def _output_in_autocast_dtype(module, args, output):
+    "A forward hook: the layer's output in autocast's dtype where autocast is on, as torch's `Linear` gives it."
+    dtype = _autocast_dtype(output.device.type)
+    return output.to(dtype) if dtype is not None and output.is_floating_point() else None
+
+@contextmanager
+def compute_in_training_precision(model, # a model with a 4-bit base (PEFT-wrapped or not); other models are left alone
+                                  precision: str, # the run's training precision: `fp32`, `bf16` or `fp16`
+                                 ):
+    "4-bit layers compute in `training_compute_dtype` and return autocast's dtype inside; yields it (None: no change)."
+    layers = quantized_layers(model) if quantized_bits(model) == 4 else []
+    if precision == "fp32" or not layers:
+        yield None; return
+    loaded = [(layer, layer.compute_dtype, layer.compute_type_is_set) for layer in layers]
+    dtype = training_compute_dtype(precision, str(layers[0].compute_dtype or torch.float32).removeprefix("torch."))
+    hooks = [layer.register_forward_hook(_output_in_autocast_dtype) for layer in layers]
+    for layer in layers: layer.compute_dtype, layer.compute_type_is_set = COMPUTE_DTYPES[dtype], True
+    try: yield dtype
+    finally:
+        for h in hooks: h.remove()
+        for layer, dt, was_set in loaded: layer.compute_dtype, layer.compute_type_is_set = dt, was_set
