@@ -301,7 +301,7 @@ def inductor_caches_in(folder, # the compile cache folder (`compile_cache_dir()`
 
 # %% ../nbs/07a_speedups.ipynb #63c01447
 # `auto`'s rule and its numbers (a first look; see the prose above)
-COLD_COMPILE_S, STEP_GAIN_S, EXPECTED_SHAPES = 160.0, 0.05, 2
+COLD_COMPILE_S, STEP_GAIN_S, EXPECTED_SHAPES = 130.0, 0.25, 2
 
 def compile_pays(steps: int, # the run's planned optimiser steps
                  cache: str, # `warm` or `cold` (`PackedStepCompiled.cache`)
