@@ -300,14 +300,16 @@ def inductor_caches_in(folder, # the compile cache folder (`compile_cache_dir()`
 
 
 # %% ../nbs/07a_speedups.ipynb #63c01447
-# `auto`'s rule and its numbers (a first look; see the prose above)
-COLD_COMPILE_S, STEP_GAIN_S, EXPECTED_SHAPES = 130.0, 0.25, 2
+# `auto`'s rule and its numbers (a first look; see the prose above): no gain measured yet, so no cold compile pays
+COLD_COMPILE_S, STEP_GAIN_S, EXPECTED_SHAPES = 130.0, 0.0, 2
 
 def compile_pays(steps: int, # the run's planned optimiser steps
                  cache: str, # `warm` or `cold` (`PackedStepCompiled.cache`)
+                 step_gain_s: float = STEP_GAIN_S, # seconds a compiled step saves against an eager one
+                 compile_s: float = COLD_COMPILE_S, # seconds a cold compile of one shape costs
                 ) -> bool:
     "`training.compile: auto`'s answer: always on a warm cache; on a cold one where `steps` save more than the compiles cost."
-    return cache == "warm" or steps * STEP_GAIN_S > EXPECTED_SHAPES * COLD_COMPILE_S
+    return cache == "warm" or (step_gain_s > 0 and steps * step_gain_s > EXPECTED_SHAPES * compile_s)
 
 class PackedStepCompiled(PackedStepGraphs):
     "The packed training step of `model` on a CPU, compiled (`torch.compile`) once per batch shape; the `Trainer` calls it in place of the model."
