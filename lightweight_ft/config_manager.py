@@ -339,7 +339,9 @@ class TrainingSettings:
     patience: int|None = None # stop after this many validations in a row without a better `best_metric` (None: never stop early)
     save_every: int|None = None # write a checkpoint every N steps into the run's `.partial` folder, so that a killed run resumes from it (None: no checkpoints)
     keep_checkpoints: int = 2 # how many of the latest checkpoints stay on disk
-    compile: str|bool = "auto" # compile the packed step on a CPU (`speedups.PackedStepCompiled`): `on`, `off`, or `auto`: where the run's steps pay for a cold compile, and always on a warm cache
+    # compile the packed step on a CPU (`speedups.PackedStepCompiled`): `on`, `off`, or `auto`: where the steps pay for
+    # a cold compile (`speedups.compile_pays`), and always on a warm cache
+    compile: str|bool = "auto"
     speedups: str|list = field(default_factory=default_speedups) # `all`, `none`, or a list of `SPEEDUP_NAMES`: the speed-ups that may apply (`speedups.SPEEDUPS`); default `$LWFT_SPEEDUPS`, else `all`
     @property
     def learning_rate_in_force(self) -> float:
@@ -371,8 +373,10 @@ class TrainingSettings:
         _check(self.best_metric is None or self.eval_every is not None, "training.best_metric", "needs validation during training: set `training.eval_every` (e.g. 50 steps)")
         tracker_names(self.report_to)
         requested_speedups(self.speedups)
-        if isinstance(self.compile, bool): self.compile = "on" if self.compile else "off" # YAML reads a bare on/off as a bool
-        _check(self.compile in COMPILE_OPTIONS, "training.compile", f"must be one of {COMPILE_OPTIONS}, got {self.compile!r}")
+        # YAML reads a bare on/off as a bool
+        if isinstance(self.compile, bool): self.compile = "on" if self.compile else "off"
+        _check(self.compile in COMPILE_OPTIONS, "training.compile",
+               f"must be one of {COMPILE_OPTIONS}, got {self.compile!r}")
 
 # %% ../nbs/00_config_manager.ipynb #4507df32
 def learning_rate_for(training: TrainingSettings, # the training section

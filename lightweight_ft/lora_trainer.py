@@ -130,7 +130,8 @@ class _LengthAwareTrainer(TrainableGradClip, Trainer):
     def training_step(self, model, inputs, num_items_in_batch=None):
         if self.pack_pad_token_id is None: return super().training_step(model, inputs, num_items_in_batch)
         if self.step_graphs is not None and (replay := self.step_graphs.packed_inputs(inputs)) is not None:
-            if not isinstance(self.step_graphs, PackedStepCompiled): return super().training_step(self.step_graphs, replay, num_items_in_batch)
+            if not isinstance(self.step_graphs, PackedStepCompiled):
+                return super().training_step(self.step_graphs, replay, num_items_in_batch)
             # compiled on a CPU: timed, and None where the compile failed (this batch and the rest go eager)
             loss = self.step_graphs.run(functools.partial(super().training_step, num_items_in_batch=num_items_in_batch), replay)
             if loss is not None: return loss

@@ -171,7 +171,8 @@ class FastDropout(nn.Module):
                ):
         if not self.training or self.threshold == 0: return x
         if x.device.type != "cpu": return F.dropout(x, self.p, True)
-        if torch.compiler.is_compiling(): return F.dropout(x, self.p, True) # a compiled step draws its masks in its own code
+        # a compiled step draws its masks in its own code
+        if torch.compiler.is_compiling(): return F.dropout(x, self.p, True)
         return x * self.mask(x.numel()).view(x.shape).to(x.dtype)
 
 # %% ../nbs/07a_speedups.ipynb #5d104f66
@@ -308,42 +309,44 @@ def compile_pays(steps: int, # the run's planned optimiser steps
                  step_gain_s: float = STEP_GAIN_S, # seconds a compiled step saves against an eager one
                  compile_s: float = COLD_COMPILE_S, # seconds a cold compile of one shape costs
                 ) -> bool:
-    "`training.compile: auto`'s answer: always on a warm cache; on a cold one where `steps` save more than the compiles cost."
+    "`training.compile: auto`'s answer: yes on a warm cache; on a cold one, where the steps save more than it costs."
     return cache == "warm" or (step_gain_s > 0 and steps * step_gain_s > EXPECTED_SHAPES * compile_s)
 
 class PackedStepCompiled(PackedStepGraphs):
-    "The packed training step of `model` on a CPU, compiled (`torch.compile`) once per batch shape; the `Trainer` calls it in place of the model."
+    "The packed training step on a CPU, compiled (`torch.compile`) once per batch shape; the `Trainer` calls it."
     backend = "inductor" # torch.compile's backend (a test counts compilations with a backend of its own)
     def __init__(self, model, # a sequence classifier that `packing_supported`, on the CPU
                  pad_token_id: int = 0, # the tokenizer's padding id
                  width: int = 128, # every batch is packed into rows this wide (the training split's longest sentence)
-                 batch_size: int = 32, # sentences per batch; other batches (an epoch's last) return None from `packed_inputs`
+                 batch_size: int = 32, # sentences per batch; other batches (an epoch's last) take the eager path
                  cls_only: bool = True, # the last layer computes only each sentence's first position
                  dtype: torch.dtype|None = None, # autocast dtype the step runs in (bf16); None: fp32
                  max_graphs: int = 3, # at most this many shapes are compiled; batches of another shape return None
                  cache_dir=None, # the compile cache folder; None: `compile_cache_dir()`
                 ):
-        super().__init__(model, pad_token_id, width, batch_size, cls_only, dtype, max_graphs, capture=lambda *args: None)
+        super().__init__(model, pad_token_id, width, batch_size, cls_only, dtype, max_graphs,
+                         capture=lambda *args: None)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else compile_cache_dir()
         self.marker = self.cache_dir/"compiled_steps"/f"{self._fingerprint()}.json"
         self.cache = "warm" if self.marker.exists() else "cold"
         self.step, self.first_s, self.later_s = None, {}, {}
 
     def _fingerprint(self) -> str:
-        "What a compiled step depends on: the model's class, config and adapter, the rows' width, the batch, the dtype, torch."
+        "What a compiled step depends on: model class, config and adapter, width, batch, dtype, torch."
         m = self.model
-        # the classifier sets `problem_type` at its first call (from the labels): a trained model and a fresh one agree without it
+        # the classifier sets `problem_type` at its first call: a trained model and a fresh one agree without it
         config = {k: v for k, v in m.config.to_dict().items() if k != "problem_type"}
-        parts = [type(m).__name__, json.dumps(config, sort_keys=True, default=str), repr(getattr(m, "peft_config", None)), self.width,
-                 self.batch_size, self.cls_only, str(self.dtype), str(self.backend), torch.__version__]
+        parts = [type(m).__name__, json.dumps(config, sort_keys=True, default=str),
+                 repr(getattr(m, "peft_config", None)), self.width, self.batch_size, self.cls_only, str(self.dtype), str(self.backend), torch.__version__]
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
 
     def forward(self, input_ids, position_ids, segments, rows, cols, labels, token_type_ids=None) -> dict:
-        args = (input_ids, position_ids, segments, rows, cols, labels) + (() if token_type_ids is None else (token_type_ids,))
+        args = (input_ids, position_ids, segments, rows, cols, labels)
+        args += () if token_type_ids is None else (token_type_ids,)
         autocast = torch.autocast("cpu", dtype=self.dtype or torch.bfloat16, enabled=self.dtype is not None)
         if self.step is None:
             loss = _PackedLoss(self.model, self.cls_only)
-            # the classifier settles `config.problem_type` at its first call: settled before compiling, no recompile after it
+            # the classifier settles `config.problem_type` at its first call: settled before compiling, no recompile
             if _first_token_classifier(self.model).config.problem_type is None:
                 with torch.no_grad(), autocast: loss(*args)
             self.step = torch.compile(loss, backend=self.backend, dynamic=False)
@@ -352,7 +355,7 @@ class PackedStepCompiled(PackedStepGraphs):
     def run(self, train_step, # the `Trainer`'s step: `(model, inputs) -> loss`
             inputs: dict, # `packed_inputs`' answer for a batch
            ):
-        "`train_step` through the compiled step, timed; None where compiling failed (the batch then takes the eager path)."
+        "`train_step` through the compiled step, timed; None where compiling failed (the batch takes the eager path)."
         key = self._key(inputs["input_ids"].shape[0], inputs)
         first, start = key not in self.first_s, time.perf_counter()
         try:
@@ -360,8 +363,9 @@ class PackedStepCompiled(PackedStepGraphs):
         except Exception as e:
             if not first: raise
             self.failure = f"{type(e).__name__}: {str(e)[:300]}"
-            warnings.warn(f"training.compile: compiling the packed step failed on this machine ({self.failure}); training goes "
-                          f"on eager (the same numbers, slower). Set training.compile: off to skip the attempt.")
+            warnings.warn(f"training.compile: compiling the packed step failed on this machine ({self.failure}); "
+                          f"training goes on eager (the same numbers, slower). "
+                          f"Set training.compile: off to skip the attempt.")
             return None
         seconds = time.perf_counter() - start
         if first: self.first_s[key], self.graphs[key] = seconds, True; self._note_compiled()
@@ -376,7 +380,7 @@ class PackedStepCompiled(PackedStepGraphs):
         except OSError: pass # a folder that can't be written costs the next run its warm start, nothing else
 
     def report(self) -> dict:
-        "For `metrics.json`: whether the step ran compiled, what the first step of each shape took beyond later ones (`compile_s`), the cache."
+        "For `metrics.json`: whether it ran compiled, first steps' time beyond later ones (`compile_s`), the cache."
         later = min(self.later_s.values(), default=0.0)
         extra = sum(max(0.0, s - self.later_s.get(k, later)) for k, s in self.first_s.items())
         return {"compiled": bool(self.first_s), "compile_s": round(extra, 2), "cache": self.cache,
@@ -384,14 +388,14 @@ class PackedStepCompiled(PackedStepGraphs):
 
 def compiled_step_for(model, # the model about to train (with its adapter)
                       training: TrainingSettings, # the run's `training` section (`compile`, `batch_size`)
-                      plan: dict, # `speedup_plan`'s answer; `compiled_step` gets `auto`'s reason where it decides against
+                      plan: dict, # `speedup_plan`'s answer; its `compiled_step` gets `auto`'s reason where not
                       steps: int, # the run's planned optimiser steps
                       pad_token_id: int, # the tokenizer's padding id
                       width: int, # the training split's longest sentence, in tokens
                       dtype=None, # the run's autocast dtype; None: fp32
                       cache_dir=None, # the compile cache folder; None: `compile_cache_dir()`
                      ) -> PackedStepCompiled|None:
-    "The compiled step a run trains through, or None: where the plan does not apply `compiled_step`, or `auto` finds it won't pay."
+    "The step a run trains through compiled, or None: `compiled_step` not applied, or `auto` finds it won't pay."
     if plan.get("compiled_step") != APPLIED: return None
     step = PackedStepCompiled(model, pad_token_id, width, training.batch_size, plan.get("cls_only") == APPLIED, dtype,
                               cache_dir=cache_dir)
