@@ -61,6 +61,11 @@ _all_ = ["LOG_WORDS", "RUN_ARTIFACT_FILES", "TRACKER_RUNS", "BestAdapterKeeper",
          "log_line", "log_run_to_tensorboard", "read_scalars", "read_wandb_run", "split_fingerprint", "tracking_callbacks", "tracking_group",
          "training_callbacks", "FastDropout", "fast_cpu_dropout"]
 
+# %% ../nbs/11_lora_trainer.ipynb #c3f1a2b4
+import functools
+from .speedups import PackedStepCompiled, compiled_step_for
+
+
 # %% ../nbs/11_lora_trainer.ipynb #2d72eb08
 PEFT_DEPRECATION_FILTER = dict(message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning) # PEFT's, not the user's
 warnings.filterwarnings("ignore", **PEFT_DEPRECATION_FILTER)
@@ -125,7 +130,11 @@ class _LengthAwareTrainer(TrainableGradClip, Trainer):
     def training_step(self, model, inputs, num_items_in_batch=None):
         if self.pack_pad_token_id is None: return super().training_step(model, inputs, num_items_in_batch)
         if self.step_graphs is not None and (replay := self.step_graphs.packed_inputs(inputs)) is not None:
-            return super().training_step(self.step_graphs, replay, num_items_in_batch)
+            if not isinstance(self.step_graphs, PackedStepCompiled):
+                return super().training_step(self.step_graphs, replay, num_items_in_batch)
+            # compiled on a CPU: timed, and None where the compile failed (this batch and the rest go eager)
+            loss = self.step_graphs.run(functools.partial(super().training_step, num_items_in_batch=num_items_in_batch), replay)
+            if loss is not None: return loss
         with packed_sentences(model, inputs, self.pack_pad_token_id, self.pack_cls_only) as packed:
             return super().training_step(model, packed, num_items_in_batch)
     def _save_checkpoint(self, model, trial):
@@ -246,8 +255,8 @@ class LoRATrainer:
         if not method_entry(t.method).updates_weights: return self._zero_shot(model, params, t)
         env, device = dist_env(), model_device(model)
         self.speedups = speedup_plan(model, t, prec)
-        if progress and env.is_main: print(speedups_line(self.speedups))
         self.trainer = self._hf_trainer(model, train_dataset, eval_dataset, t, l, prec, show_progress=progress and env.is_main)
+        if progress and env.is_main: print(speedups_line(self.speedups)) # with `training.compile: auto`'s answer
         checkpoint = last_checkpoint(self.output_dir) if resume else None
         if checkpoint is not None: # before the Trainer reads a byte of it: whole, plain data, and trained on this data
             check_checkpoint(checkpoint); self._extras.check_data(checkpoint)
@@ -271,6 +280,9 @@ class LoRATrainer:
             self.train_report["batching_used"] = "random" # packing switched off or out of its versions: padded random batches
         # into metrics.json: which applied, and why the others did not; the export's graph fusion is the architecture's answer
         self.train_report["speedups"] = {**self.speedups, "onnx_fusion": speedups_report(model)["onnx_fusion"]}
+        compiled = self.trainer.step_graphs
+        self.train_report.update(compiled.report() if isinstance(compiled, PackedStepCompiled)
+                                 else {"compiled": False, "compile_s": 0.0, "cache": None})
         return model
 
     def _check_setup(self, t: TrainingSettings, eval_dataset):
@@ -321,6 +333,9 @@ class LoRATrainer:
         if trainer.pack_pad_token_id is not None and _graphs_apply(model, t, prec): # one GPU: the step's kernels replayed from graphs
             trainer.step_graphs = PackedStepGraphs(model, self.tokenizer.pad_token_id, width=max(trainer.train_dataset.lengths), batch_size=t.batch_size,
                                                    cls_only=t.cls_only, dtype=PRECISION_DTYPES[prec])
+        elif trainer.pack_pad_token_id is not None: # a CPU: the packed step compiled, where `training.compile` says so
+            trainer.step_graphs = compiled_step_for(model, t, self.speedups, steps, self.tokenizer.pad_token_id,
+                                                    max(trainer.train_dataset.lengths), PRECISION_DTYPES[prec])
         trainer.clip_trainable_only = self.speedups["trainable_grad_clip"] == APPLIED
         if not show_progress: trainer.remove_callback(PrinterCallback)
         elif trainer.pop_callback(ProgressCallback): trainer.add_callback(NumericProgressCallback) # numbers in the log lines as numbers

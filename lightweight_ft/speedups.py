@@ -20,8 +20,10 @@ from .architectures import packing_reason, speedups_report
 from .fast_forward import last_layer_cls_only, packing_supported
 
 # %% auto #0
-__all__ = ['TORCH', 'TRANSFORMERS', 'SPEEDUPS', 'APPLIED', 'Speedup', 'installed_version', 'version_outside', 'speedup_plan',
-           'speedups_line', 'FastDropout', 'fast_cpu_dropout', 'TrainableGradClip', 'speedups_in']
+__all__ = ['TORCH', 'TRANSFORMERS', 'SPEEDUPS', 'APPLIED', 'CACHE_ENV', 'COLD_COMPILE_S', 'STEP_GAIN_S', 'EXPECTED_SHAPES',
+           'Speedup', 'installed_version', 'version_outside', 'speedup_plan', 'speedups_line', 'FastDropout',
+           'fast_cpu_dropout', 'TrainableGradClip', 'speedups_in', 'compile_cache_dir', 'inductor_caches_in',
+           'compile_pays', 'PackedStepCompiled', 'compiled_step_for']
 
 # %% ../nbs/07a_speedups.ipynb #7939d8d8
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ SPEEDUPS = {s.name: s for s in (
     Speedup("frozen_bf16_weights", "autocast's cast of each frozen fp32 linear weight at every call by one cast for the "
             "run (`core.frozen_weights_in`; quantised layers, bitsandbytes', are left alone)",
             {"torch": TORCH, "peft": ("0.17", "0.22"), "bitsandbytes": ("0.48", "0.51")}),
+    Speedup("compiled_step", "the eager packed step on a CPU by one compiled per batch shape (`PackedStepCompiled`, "
+            "`torch.compile` with inductor, its caches on disk)", {"transformers": TRANSFORMERS, "torch": TORCH}),
 )}
 APPLIED = "applied" # a plan's value for a speed-up that applies; any other value says why it does not
 
@@ -108,6 +112,13 @@ def _not_here(name: str, model, t: TrainingSettings, precision: str, plan: dict)
         if not hasattr(Trainer, "_clip_grad_norm"): return "this transformers' Trainer has no _clip_grad_norm"
     elif name == "frozen_bf16_weights":
         if precision == "fp32": return "training in fp32: nothing to cast"
+    elif name == "compiled_step": # `auto` is settled by the trainer, which knows the steps and the cache
+        if t.compile == "off": return "off (training.compile: off)"
+        if plan["packing"] != APPLIED: return "needs packing"
+        if device.type != "cpu": return f"CPU only (a GPU replays the step as CUDA graphs); the model is on {device.type}"
+        if dist_env().world_size != 1: return "one process only"
+        if t.class_weights: return "the model's own loss only (training.class_weights is set)"
+        if is_quantized(model): return "quantised layers (bitsandbytes kernels stay eager)"
     return None
 
 def speedup_plan(model, # the model about to train (with its adapter, or the base model)
@@ -160,6 +171,8 @@ class FastDropout(nn.Module):
                ):
         if not self.training or self.threshold == 0: return x
         if x.device.type != "cpu": return F.dropout(x, self.p, True)
+        # a compiled step draws its masks in its own code
+        if torch.compiler.is_compiling(): return F.dropout(x, self.p, True)
         return x * self.mask(x.numel()).view(x.shape).to(x.dtype)
 
 # %% ../nbs/07a_speedups.ipynb #5d104f66
@@ -260,3 +273,134 @@ def speedups_in(model, # the model the Trainer trains
         if on("sdpa_without_cudnn"): stack.enter_context(_attention_without_cudnn(model_device(model)))
         if on("step_bookkeeping"): stack.enter_context(_step_bookkeeping_trimmed(model))
         yield model
+
+# %% ../nbs/07a_speedups.ipynb #a097fb71
+import hashlib, json, os, time
+from pathlib import Path
+from .fast_forward import PackedStepGraphs, _PackedLoss, _first_token_classifier
+
+CACHE_ENV = "LWFT_CACHE_DIR" # the folder compiled steps are kept in between runs; default `~/.cache/lightweight_ft`
+
+def compile_cache_dir() -> Path:
+    "The folder of the compile caches: `$LWFT_CACHE_DIR`, else `~/.cache/lightweight_ft`."
+    return Path(os.environ.get(CACHE_ENV) or "~/.cache/lightweight_ft").expanduser()
+
+@contextmanager
+def inductor_caches_in(folder, # the compile cache folder (`compile_cache_dir()`); inductor's go under `inductor/`
+                      ):
+    "Within the block, inductor's FX-graph and AOT-autograd caches are on, on disk under `folder/inductor`."
+    from torch._functorch import config as functorch_config
+    from torch._inductor import config as inductor_config
+    before, where = os.environ.get("TORCHINDUCTOR_CACHE_DIR"), Path(folder)/"inductor"
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(where) # read by inductor at each use (`cache_dir_utils.cache_dir`)
+    try:
+        with inductor_config.patch(fx_graph_cache=True), functorch_config.patch(enable_autograd_cache=True): yield where
+    finally:
+        if before is None: os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
+        else: os.environ["TORCHINDUCTOR_CACHE_DIR"] = before
+
+
+# %% ../nbs/07a_speedups.ipynb #63c01447
+# `auto`'s rule and its numbers (a first look; see the prose above): no gain measured yet, so no cold compile pays
+COLD_COMPILE_S, STEP_GAIN_S, EXPECTED_SHAPES = 130.0, 0.0, 2
+
+def compile_pays(steps: int, # the run's planned optimiser steps
+                 cache: str, # `warm` or `cold` (`PackedStepCompiled.cache`)
+                 step_gain_s: float = STEP_GAIN_S, # seconds a compiled step saves against an eager one
+                 compile_s: float = COLD_COMPILE_S, # seconds a cold compile of one shape costs
+                ) -> bool:
+    "`training.compile: auto`'s answer: yes on a warm cache; on a cold one, where the steps save more than it costs."
+    return cache == "warm" or (step_gain_s > 0 and steps * step_gain_s > EXPECTED_SHAPES * compile_s)
+
+class PackedStepCompiled(PackedStepGraphs):
+    "The packed training step on a CPU, compiled (`torch.compile`) once per batch shape; the `Trainer` calls it."
+    backend = "inductor" # torch.compile's backend (a test counts compilations with a backend of its own)
+    def __init__(self, model, # a sequence classifier that `packing_supported`, on the CPU
+                 pad_token_id: int = 0, # the tokenizer's padding id
+                 width: int = 128, # every batch is packed into rows this wide (the training split's longest sentence)
+                 batch_size: int = 32, # sentences per batch; other batches (an epoch's last) take the eager path
+                 cls_only: bool = True, # the last layer computes only each sentence's first position
+                 dtype: torch.dtype|None = None, # autocast dtype the step runs in (bf16); None: fp32
+                 max_graphs: int = 3, # at most this many shapes are compiled; batches of another shape return None
+                 cache_dir=None, # the compile cache folder; None: `compile_cache_dir()`
+                ):
+        super().__init__(model, pad_token_id, width, batch_size, cls_only, dtype, max_graphs,
+                         capture=lambda *args: None)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else compile_cache_dir()
+        self.marker = self.cache_dir/"compiled_steps"/f"{self._fingerprint()}.json"
+        self.cache = "warm" if self.marker.exists() else "cold"
+        self.step, self.first_s, self.later_s = None, {}, {}
+
+    def _fingerprint(self) -> str:
+        "What a compiled step depends on: model class, config and adapter, width, batch, dtype, torch."
+        m = self.model
+        # the classifier sets `problem_type` at its first call: a trained model and a fresh one agree without it
+        config = {k: v for k, v in m.config.to_dict().items() if k != "problem_type"}
+        parts = [type(m).__name__, json.dumps(config, sort_keys=True, default=str),
+                 repr(getattr(m, "peft_config", None)), self.width, self.batch_size, self.cls_only, str(self.dtype), str(self.backend), torch.__version__]
+        return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
+
+    def forward(self, input_ids, position_ids, segments, rows, cols, labels, token_type_ids=None) -> dict:
+        args = (input_ids, position_ids, segments, rows, cols, labels)
+        args += () if token_type_ids is None else (token_type_ids,)
+        autocast = torch.autocast("cpu", dtype=self.dtype or torch.bfloat16, enabled=self.dtype is not None)
+        if self.step is None:
+            loss = _PackedLoss(self.model, self.cls_only)
+            # the classifier settles `config.problem_type` at its first call: settled before compiling, no recompile
+            if _first_token_classifier(self.model).config.problem_type is None:
+                with torch.no_grad(), autocast: loss(*args)
+            self.step = torch.compile(loss, backend=self.backend, dynamic=False)
+        with autocast: return {"loss": self.step(*args)}
+
+    def run(self, train_step, # the `Trainer`'s step: `(model, inputs) -> loss`
+            inputs: dict, # `packed_inputs`' answer for a batch
+           ):
+        "`train_step` through the compiled step, timed; None where compiling failed (the batch takes the eager path)."
+        key = self._key(inputs["input_ids"].shape[0], inputs)
+        first, start = key not in self.first_s, time.perf_counter()
+        try:
+            with inductor_caches_in(self.cache_dir): loss = train_step(self, inputs)
+        except Exception as e:
+            if not first: raise
+            self.failure = f"{type(e).__name__}: {str(e)[:300]}"
+            warnings.warn(f"training.compile: compiling the packed step failed on this machine ({self.failure}); "
+                          f"training goes on eager (the same numbers, slower). "
+                          f"Set training.compile: off to skip the attempt.")
+            return None
+        seconds = time.perf_counter() - start
+        if first: self.first_s[key], self.graphs[key] = seconds, True; self._note_compiled()
+        else: self.later_s[key] = min(seconds, self.later_s.get(key, seconds))
+        return loss
+
+    def _note_compiled(self):
+        "Notes in the cache folder that this step compiled (its shapes): the next run of the same model starts warm."
+        try:
+            self.marker.parent.mkdir(parents=True, exist_ok=True)
+            self.marker.write_text(json.dumps({"shapes": sorted(map(list, self.first_s)), "torch": torch.__version__}))
+        except OSError: pass # a folder that can't be written costs the next run its warm start, nothing else
+
+    def report(self) -> dict:
+        "For `metrics.json`: whether it ran compiled, first steps' time beyond later ones (`compile_s`), the cache."
+        later = min(self.later_s.values(), default=0.0)
+        extra = sum(max(0.0, s - self.later_s.get(k, later)) for k, s in self.first_s.items())
+        return {"compiled": bool(self.first_s), "compile_s": round(extra, 2), "cache": self.cache,
+                "compiled_shapes": len(self.first_s), **({"compile_failure": self.failure} if self.failure else {})}
+
+def compiled_step_for(model, # the model about to train (with its adapter)
+                      training: TrainingSettings, # the run's `training` section (`compile`, `batch_size`)
+                      plan: dict, # `speedup_plan`'s answer; its `compiled_step` gets `auto`'s reason where not
+                      steps: int, # the run's planned optimiser steps
+                      pad_token_id: int, # the tokenizer's padding id
+                      width: int, # the training split's longest sentence, in tokens
+                      dtype=None, # the run's autocast dtype; None: fp32
+                      cache_dir=None, # the compile cache folder; None: `compile_cache_dir()`
+                     ) -> PackedStepCompiled|None:
+    "The step a run trains through compiled, or None: `compiled_step` not applied, or `auto` finds it won't pay."
+    if plan.get("compiled_step") != APPLIED: return None
+    step = PackedStepCompiled(model, pad_token_id, width, training.batch_size, plan.get("cls_only") == APPLIED, dtype,
+                              cache_dir=cache_dir)
+    if training.compile == "auto" and not compile_pays(steps, step.cache):
+        plan["compiled_step"] = f"auto: {steps} steps don't pay for a cold compile (`compile_pays`)"
+        return None
+    return step
+
