@@ -12,16 +12,16 @@ import yaml
 # %% auto #0
 __all__ = ['BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'TRACKERS', 'ARCHITECTURE_REGISTRY',
            'ADAPTER_REGISTRY', 'TASK_REGISTRY', 'ADAPTER_METHODS', 'DEFAULT_ADAPTER', 'DATA_SOURCES', 'DATA_FORMATS',
-           'TRUNCATION', 'LONG_TEXTS', 'WINDOW_POOLINGS', 'SPEEDUP_NAMES', 'SPEEDUPS_ENV', 'BEST_METRICS',
-           'TASK_DATA_KEYS', 'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS', 'BNB_HUB_KERNELS_ENV', 'BNB_HUB_MODULES',
-           'ConfigError', 'tracker_names', 'UnknownEntryError', 'Registry', 'trains_adapter', 'quantized_method',
-           'method_entry', 'adapter_names', 'method_names', 'trains_weights', 'untrained_method', 'ModelConfig',
-           'DataConfig', 'LoraSettings', 'QuantizationSettings', 'default_speedups', 'requested_speedups',
-           'TrainingSettings', 'learning_rate_for', 'refuse_on_quantized_base', 'check_adapter_combination',
-           'check_task_keys', 'check_window_settings', 'ExperimentConfig', 'check_field_types', 'training_settings',
-           'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset',
-           'flat_config', 'hub_offline', 'keep_bnb_off_hub', 'METHODS', 'ADAPTERS', 'PROMPT_ADAPTERS',
-           'DEFAULT_LEARNING_RATES', 'DEFAULT_ADAPTER_LEARNING_RATES']
+           'TRUNCATION', 'LONG_TEXTS', 'WINDOW_POOLINGS', 'SPEEDUP_NAMES', 'SPEEDUPS_ENV', 'COMPILE_OPTIONS',
+           'BEST_METRICS', 'TASK_DATA_KEYS', 'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS', 'BNB_HUB_KERNELS_ENV',
+           'BNB_HUB_MODULES', 'ConfigError', 'tracker_names', 'UnknownEntryError', 'Registry', 'trains_adapter',
+           'quantized_method', 'method_entry', 'adapter_names', 'method_names', 'trains_weights', 'untrained_method',
+           'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'default_speedups',
+           'requested_speedups', 'TrainingSettings', 'learning_rate_for', 'refuse_on_quantized_base',
+           'check_adapter_combination', 'check_task_keys', 'check_window_settings', 'ExperimentConfig',
+           'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config',
+           'set_by_path', 'apply_overrides', 'preset', 'flat_config', 'hub_offline', 'keep_bnb_off_hub', 'METHODS',
+           'ADAPTERS', 'PROMPT_ADAPTERS', 'DEFAULT_LEARNING_RATES', 'DEFAULT_ADAPTER_LEARNING_RATES']
 
 # %% ../nbs/00_config_manager.ipynb #4827b122
 BIAS_OPTIONS = ("none", "lora_only", "all")
@@ -314,7 +314,7 @@ class QuantizationSettings:
 
 # %% ../nbs/00_config_manager.ipynb #49fc2729
 SPEEDUP_NAMES = ("packing", "cls_only", "fast_dropout", "attention_dropout", "cuda_graphs", "sdpa_without_cudnn", "step_bookkeeping",
-                 "trainable_grad_clip", "frozen_bf16_weights") # each one entry of `speedups.SPEEDUPS`, in the order they are decided
+                 "trainable_grad_clip", "frozen_bf16_weights", "compiled_step") # each one entry of `speedups.SPEEDUPS`, in the order they are decided
 SPEEDUPS_ENV = "LWFT_SPEEDUPS" # the default of `training.speedups`: `all`, `none`, or names joined by commas
 
 def default_speedups() -> str:
@@ -334,6 +334,7 @@ def requested_speedups(value, # `training.speedups`: `all`, `none`, a list of na
     return tuple(n for n in SPEEDUP_NAMES if n in value)
 
 # %% ../nbs/00_config_manager.ipynb #2100dd5e
+COMPILE_OPTIONS = ("auto", "on", "off") # `training.compile`
 BEST_METRICS = ("accuracy", "f1_macro", "loss") # what validation during training reports (`loss`: lower is better)
 @dataclass
 class TrainingSettings:
@@ -359,6 +360,9 @@ class TrainingSettings:
     patience: int|None = None # stop after this many validations in a row without a better `best_metric` (None: never stop early)
     save_every: int|None = None # write a checkpoint every N steps into the run's `.partial` folder, so that a killed run resumes from it (None: no checkpoints)
     keep_checkpoints: int = 2 # how many of the latest checkpoints stay on disk
+    # compile the packed step on a CPU (`speedups.PackedStepCompiled`): `on`, `off`, or `auto`: where the steps pay for
+    # a cold compile (`speedups.compile_pays`), and always on a warm cache
+    compile: str|bool = "auto"
     speedups: str|list = field(default_factory=default_speedups) # `all`, `none`, or a list of `SPEEDUP_NAMES`: the speed-ups that may apply (`speedups.SPEEDUPS`); default `$LWFT_SPEEDUPS`, else `all`
     @property
     def learning_rate_in_force(self) -> float:
@@ -390,6 +394,10 @@ class TrainingSettings:
         _check(self.best_metric is None or self.eval_every is not None, "training.best_metric", "needs validation during training: set `training.eval_every` (e.g. 50 steps)")
         tracker_names(self.report_to)
         requested_speedups(self.speedups)
+        # YAML reads a bare on/off as a bool
+        if isinstance(self.compile, bool): self.compile = "on" if self.compile else "off"
+        _check(self.compile in COMPILE_OPTIONS, "training.compile",
+               f"must be one of {COMPILE_OPTIONS}, got {self.compile!r}")
 
 # %% ../nbs/00_config_manager.ipynb #4507df32
 def learning_rate_for(training: TrainingSettings, # the training section
