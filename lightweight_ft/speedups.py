@@ -309,8 +309,8 @@ def compile_pays(steps: int, # the run's planned optimiser steps
                  step_gain_s: float = STEP_GAIN_S, # seconds a compiled step saves against an eager one
                  compile_s: float = COLD_COMPILE_S, # seconds a cold compile of one shape costs
                 ) -> bool:
-    "`training.compile: auto`'s answer: yes on a warm cache; on a cold one, where the steps save more than it costs."
-    return cache == "warm" or (step_gain_s > 0 and steps * step_gain_s > EXPECTED_SHAPES * compile_s)
+    "`training.compile: auto`'s answer: where a compiled step is faster, yes on a warm cache, and on a cold one where the steps save more than it costs."
+    return step_gain_s > 0 and (cache == "warm" or steps * step_gain_s > EXPECTED_SHAPES * compile_s)
 
 class PackedStepCompiled(PackedStepGraphs):
     "The packed training step on a CPU, compiled (`torch.compile`) once per batch shape; the `Trainer` calls it."
@@ -400,7 +400,7 @@ def compiled_step_for(model, # the model about to train (with its adapter)
     step = PackedStepCompiled(model, pad_token_id, width, training.batch_size, plan.get("cls_only") == APPLIED, dtype,
                               cache_dir=cache_dir)
     if training.compile == "auto" and not compile_pays(steps, step.cache):
-        plan["compiled_step"] = f"auto: {steps} steps don't pay for a cold compile (`compile_pays`)"
+        plan["compiled_step"] = f"auto: {steps} steps don't pay for a {step.cache} compile (`compile_pays`)"
         return None
     return step
 
