@@ -445,8 +445,8 @@ class RunDirClaim:
         self.shown = str(path)
         self.path = Path(path).expanduser().absolute()
         self.partial, self.cfg, self.overwrite = _sibling(self.path, ".partial"), cfg, overwrite
-        self.lock, self.state, self.committed, self.keep_partial = _FolderLock(self.path,
-                                                                               self.shown), None, False, False
+        self.lock = _FolderLock(self.path, self.shown)
+        self.state, self.committed, self.keep_partial = None, False, False
         # True: `partial` holds this config's unfinished run, kept for the run to continue (its checkpoints)
         self.resuming = False
 
