@@ -261,7 +261,8 @@ def paired_bootstrap(targets, # the true targets, one row per example
             lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
             p = min(1.0, 2 * min((np.sum(d <= 0) + 1) / (len(d) + 1), (np.sum(d >= 0) + 1) / (len(d) + 1)))
         rows.append({"model_a": a, "model_b": b, "n_examples": len(targets), "metric": metric, f"{metric}_a": va,
-                     f"{metric}_b": vb, "test": "paired bootstrap", "p_value": p, "diff": va - vb, "diff_ci_low": lo, "diff_ci_high": hi})
+                     f"{metric}_b": vb, "test": "paired bootstrap", "p_value": p, "diff": va - vb,
+                     "diff_ci_low": lo, "diff_ci_high": hi})
     df = pd.DataFrame(rows)
     df.insert(df.columns.get_loc("p_value") + 1, "p_value_holm", multipletests(df["p_value"], method="holm")[1])
     return df
