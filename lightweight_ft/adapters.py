@@ -7,8 +7,10 @@ from __future__ import annotations
 import functools, shutil, tempfile, weakref
 from dataclasses import dataclass, field
 from typing import Callable
-from .config_manager import (ADAPTER_METHODS, ADAPTER_REGISTRY, DEFAULT_ADAPTER, QUANT_BITS, ConfigError, LoraSettings, _check,
-                                           adapter_names, method_entry, method_names, refuse_on_quantized_base, trains_adapter)
+from .config_manager import (ADAPTER_METHODS, ADAPTER_REGISTRY, DEFAULT_ADAPTER, QUANT_BITS, ConfigError,
+                                           LoraSettings, _check,
+                                           adapter_names, method_entry, method_names, refuse_on_quantized_base,
+                                           trains_adapter)
 
 # %% auto #0
 __all__ = ['TRAINS', 'Adapter', 'register_adapter', 'head_layers', 'lora_config_on', 'peft_config_on', 'set_up_model',
@@ -37,7 +39,8 @@ class Adapter:
 
     def __post_init__(self):
         key = f"adapter {self.name!r}"
-        _check(isinstance(self.name, str) and self.name.isidentifier(), key, "the name must be a word (letters, digits, _)")
+        _check(isinstance(self.name, str) and self.name.isidentifier(), key,
+               "the name must be a word (letters, digits, _)")
         _check(isinstance(self.default_learning_rate, (int, float)) and self.default_learning_rate >= 0, key,
                f"default_learning_rate must be a number >= 0, got {self.default_learning_rate!r}")
         _check(isinstance(self.learning_rate_reason, str) and self.learning_rate_reason.strip(), key,
@@ -77,7 +80,8 @@ def register_adapter(adapter: Adapter, # the entry
 
 # %% ../nbs/02a_adapters.ipynb #331c2144
 def _prompt_dims(model) -> dict:
-    "The sizes soft prompts need, from the architecture's entry (`architectures.prompt_dims`): PEFT can't infer them for every family."
+    ("The sizes soft prompts need, from the architecture's entry (`architectures.prompt_dims`): PEFT can't infer them "
+     "for every family.")
     from lightweight_ft.architectures import prompt_dims
     return prompt_dims(model)
 
@@ -109,8 +113,10 @@ def lora_config_on(model, # the base model
     "A PEFT `LoraConfig` for sequence classification on `targets`, the head trained and saved."
     from peft import LoraConfig, TaskType
     from lightweight_ft.core import head_modules
-    return LoraConfig(task_type=TaskType.SEQ_CLS, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, bias=lora.bias,
-                      target_modules=targets, modules_to_save=head_modules(model) if heads is None else heads, **options)
+    return LoraConfig(task_type=TaskType.SEQ_CLS, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                      bias=lora.bias,
+                      target_modules=targets, modules_to_save=head_modules(model) if heads is None else heads,
+                      **options)
 
 def _ia3_config(model, lora, targets, heads):
     from peft import IA3Config, TaskType
@@ -118,34 +124,43 @@ def _ia3_config(model, lora, targets, heads):
 
 def _vera_config(model, lora, targets, heads):
     from peft import TaskType, VeraConfig
-    return VeraConfig(task_type=TaskType.SEQ_CLS, r=lora.vera_r or 32 * lora.r, target_modules=targets, vera_dropout=lora.dropout,
+    return VeraConfig(task_type=TaskType.SEQ_CLS, r=lora.vera_r or 32 * lora.r, target_modules=targets,
+                      vera_dropout=lora.dropout,
                       modules_to_save=heads)
 
 def _lokr_config(model, lora, targets, heads):
     from peft import LoKrConfig, TaskType
-    return LoKrConfig(task_type=TaskType.SEQ_CLS, r=lora.r, alpha=lora.alpha, rank_dropout=lora.dropout, target_modules=targets,
+    return LoKrConfig(task_type=TaskType.SEQ_CLS, r=lora.r, alpha=lora.alpha, rank_dropout=lora.dropout,
+                      target_modules=targets,
                       modules_to_save=heads)
 
-_ADALORA_PLACEHOLDER_STEPS = 100 # AdaLoRA's config needs a step count before the run knows it; `AdaLoraSchedule` sets the real one
+# AdaLoRA's config needs a step count before the run knows it; `AdaLoraSchedule` sets the real one
+_ADALORA_PLACEHOLDER_STEPS = 100
 def _adalora_config(model, lora, targets, heads):
     "Starts at 1.5 r and prunes to r; the schedule is set from the run's steps by `AdaLoraSchedule`."
     from peft import AdaLoraConfig, TaskType
-    return AdaLoraConfig(task_type=TaskType.SEQ_CLS, init_r=max(lora.r + 1, int(1.5 * lora.r)), target_r=lora.r, lora_alpha=lora.alpha,
-                         lora_dropout=lora.dropout, target_modules=targets, modules_to_save=heads, total_step=_ADALORA_PLACEHOLDER_STEPS)
+    return AdaLoraConfig(task_type=TaskType.SEQ_CLS, init_r=max(lora.r + 1, int(1.5 * lora.r)), target_r=lora.r,
+                         lora_alpha=lora.alpha,
+                         lora_dropout=lora.dropout, target_modules=targets, modules_to_save=heads,
+                         total_step=_ADALORA_PLACEHOLDER_STEPS)
 
 def _prompt_config(model, lora, targets, heads, encoder: bool = False):
     "Prompt tuning's config, or P-tuning's (`encoder`: the prompt comes out of an MLP)."
     from peft import PromptEncoderConfig, PromptTuningConfig, TaskType
     dims = _prompt_dims(model)
     cls, extra = (PromptEncoderConfig, {"encoder_hidden_size": dims["token_dim"]}) if encoder else (PromptTuningConfig, {})
-    return cls(task_type=TaskType.SEQ_CLS, num_virtual_tokens=lora.num_virtual_tokens, modules_to_save=heads, **dims, **extra)
+    return cls(task_type=TaskType.SEQ_CLS, num_virtual_tokens=lora.num_virtual_tokens, modules_to_save=heads, **dims,
+               **extra)
 
 # %% ../nbs/02a_adapters.ipynb #4ad7860e
 def peft_config_on(model, # the base model (quantised or not)
                    lora: LoraSettings, # the adapter settings; `lora.adapter` names the entry
-                   targets: list|None, # the target modules, checked against the model (`models.resolve_target_modules`); None for soft prompts
+                   # the target modules, checked against the model
+                   # (`models.resolve_target_modules`); None for soft prompts
+                   targets: list|None,
                   ):
-    "The PEFT config of `lora.adapter`'s entry on `targets`; refused where it can't start on the model's quantised base."
+    ("The PEFT config of `lora.adapter`'s entry on `targets`; refused where it can't start on the model's quantised "
+     "base.")
     from lightweight_ft.core import head_modules, quantized_bits
     entry = ADAPTER_REGISTRY[lora.adapter]
     _check(entry.is_peft, "lora.adapter", f"`{lora.adapter}` is not a PEFT method; choose one of {adapter_names()}")
@@ -186,10 +201,12 @@ def set_up_model(model, # the base model (no adapter yet)
     if method not in method_names():
         raise ConfigError(f"config key `training.method`: unknown method {method!r}; choose one of {method_names()}")
     if isinstance(model, PeftModel):
-        raise ValueError("The model already carries an adapter; pass the base model (model.get_base_model() or a fresh load).")
+        raise ValueError("The model already carries an adapter; pass the base model (model.get_base_model() or a fresh "
+                         "load).")
     if trains_adapter(method):
         if peft_config is None:
-            raise ValueError(f"training.method `{method}` trains an adapter: pass its PEFT config (lora_trainer.peft_config_for(model, lora)).")
+            raise ValueError(f"training.method `{method}` trains an adapter: pass its PEFT config "
+                             f"(lora_trainer.peft_config_for(model, lora)).")
         torch.manual_seed(seed) # the adapter's initial A matrices
         return _initial_adapter_kept(get_peft_model(model, peft_config))
     entry, heads = method_entry(method), head_modules(model)
@@ -217,7 +234,8 @@ def _adalora_schedule_class():
                               model=None, # the AdaLoRA `PeftModel` being trained
                               **kw, # the Trainer's other callback arguments (unused)
                              ):
-            model.base_model.update_and_allocate(state.global_step) # global_step is still this step's 0-based index here
+            # global_step is still this step's 0-based index here
+            model.base_model.update_and_allocate(state.global_step)
     AdaLoraSchedule.__module__, AdaLoraSchedule.__qualname__ = __name__, "AdaLoraSchedule"
     return AdaLoraSchedule
 
@@ -230,9 +248,11 @@ def __getattr__(name):
 
 # %% ../nbs/02a_adapters.ipynb #b71041fa
 def adapter_entry(model, # the model, with its PEFT adapter (or a model without one)
-                  lora: LoraSettings|None = None, # the settings it was made with; None: found from the model's PEFT config
+                  # the settings it was made with; None: found from the model's PEFT config
+                  lora: LoraSettings|None = None,
                  ) -> Adapter|None:
-    "The entry of the model's adapter: `lora.adapter`'s, else the first entry of its PEFT type (reloaded); None without one."
+    ("The entry of the model's adapter: `lora.adapter`'s, else the first entry of its PEFT type (reloaded); None "
+     "without one.")
     from peft import PeftModel
     if lora is not None: return ADAPTER_REGISTRY[lora.adapter]
     if not isinstance(model, PeftModel): return None
@@ -267,13 +287,15 @@ def _loraplus_optimizer(model, lora, learning_rate, weight_decay):
 # %% ../nbs/02a_adapters.ipynb #343dbe92
 def adalora_budget_params(model, # a `PeftModel` with an AdaLoRA adapter
                          ) -> dict:
-    "AdaLoRA's adapter parameters as allocated (`init_r`) and at its budget (the ranks its `rank_pattern` keeps: r(in+out+1) each)."
+    ("AdaLoRA's adapter parameters as allocated (`init_r`) and at its budget (the ranks its `rank_pattern` keeps: "
+     "r(in+out+1) each).")
     pattern, kept, allocated = model.peft_config[model.active_adapter].rank_pattern or {}, 0, 0
     for name, m in model.named_modules():
         if "default" not in getattr(m, "lora_E", {}): continue
         per_rank = m.lora_A["default"].shape[1] + m.lora_B["default"].shape[0] + 1
         r_alloc = m.lora_E["default"].shape[0]
-        short = name.split("base_model.model.")[-1] # rank_pattern keys: `bert.encoder.layer.0.attention.self.query.lora_E(.default)`
+        # rank_pattern keys: `bert.encoder.layer.0.attention.self.query.lora_E(.default)`
+        short = name.split("base_model.model.")[-1]
         key = next((k for k in pattern if k.removesuffix(".default").removesuffix(".lora_E") == short), None)
         allocated += r_alloc * per_rank; kept += (int(sum(pattern[key])) if key is not None else r_alloc) * per_rank
     return {"adapter_params_allocated": allocated, "adapter_params_at_budget": kept}
@@ -297,13 +319,16 @@ def _saved_without_weight(model) -> list[str]:
             if isinstance(m, ModulesToSaveWrapper) and not hasattr(m.original_module, "weight")]
 
 def adapter_merge_support(model, # the model, with its PEFT adapter
-                          lora: LoraSettings|None = None, # the settings it was made with; None: found from its PEFT config
+                          # the settings it was made with; None: found from its PEFT config
+                          lora: LoraSettings|None = None,
                          ) -> tuple[bool, str]:
-    "Whether `merge_and_unload` can fold the model's adapter into its base, and why not (`soft_prompt`, `merge_refused_bits`)."
+    ("Whether `merge_and_unload` can fold the model's adapter into its base, and why not (`soft_prompt`, "
+     "`merge_refused_bits`).")
     from lightweight_ft.core import quantized_bits
     cfg, entry = model.peft_config[model.active_adapter], adapter_entry(model, lora)
     if cfg.is_prompt_learning or (entry is not None and entry.soft_prompt):
-        return False, f"{cfg.peft_type.value.lower()} can't merge: its soft prompt is an input, not a change of a weight; deploy the adapter folder"
+        return False, (f"{cfg.peft_type.value.lower()} can't merge: its soft prompt is an input, not a change of a "
+                       f"weight; deploy the adapter folder")
     unweighted = _saved_without_weight(model) if entry is not None and entry.saves_head_layers else []
     if unweighted:
         return False, (f"{cfg.peft_type.value} can't merge: PEFT merges it only where each module saved with it is "
@@ -311,20 +336,23 @@ def adapter_merge_support(model, # the model, with its PEFT adapter
                        f"or train lora.adapter=lora")
     bits = quantized_bits(model)
     if bits and entry is not None and bits in entry.merge_refused_bits:
-        return False, f"{cfg.peft_type.value} can't merge into a {bits}-bit base; merge_adapter(folder) merges into the dequantised base"
+        return False, (f"{cfg.peft_type.value} can't merge into a {bits}-bit base; merge_adapter(folder) merges into "
+                       f"the dequantised base")
     return True, "lossy: the merged weights are quantised again" if bits else "exact"
 
 # %% ../nbs/02a_adapters.ipynb #79cdd497
 def adapter_summary(model, # the trained model; without an adapter the summary is empty
                     lora: LoraSettings, # the adapter settings it was trained with
                    ) -> dict:
-    "The train report's adapter entries: the adapter, its parameters apart from the head's, whether it merges, the entry's own."
+    ("The train report's adapter entries: the adapter, its parameters apart from the head's, whether it merges, the "
+     "entry's own.")
     from peft import PeftModel
     from lightweight_ft.core import count_parameters
     if not isinstance(model, PeftModel): return {}
     head, entry = _head_params(model), ADAPTER_REGISTRY[lora.adapter]
     trainable = count_parameters(model)["trainable_params"]
-    out = {"adapter": lora.adapter, "adapter_params": trainable - head, "head_params": head, "can_merge": adapter_merge_support(model, lora)[0]}
+    out = {"adapter": lora.adapter, "adapter_params": trainable - head, "head_params": head,
+           "can_merge": adapter_merge_support(model, lora)[0]}
     if entry.report is not None: out.update(entry.report(model, lora))
     # PiSSA/OLoRA: saved converted onto the original base, at twice the rank
     if getattr(model, "initial_adapter_dir", None): out["saved_adapter_rank"] = 2 * lora.r
@@ -334,27 +362,32 @@ def adapter_summary(model, # the trained model; without an adapter the summary i
 _PISSA_ON_QUANTIZED = ("`pissa` can't start on a quantised base (PEFT runs its SVD only on float weights); "
                        "use lora.adapter=olora, which works on 4-bit and 8-bit bases, or training.method=lora")
 for _entry in [
-    Adapter("lora", 1e-3, "it starts from a zero update (B = 0); a larger step than full fine-tuning's moves only the update",
+    Adapter("lora", 1e-3,
+            "it starts from a zero update (B = 0); a larger step than full fine-tuning's moves only the update",
             peft_config=lora_config_on, peft_type="LORA"),
     Adapter("dora", 1e-3, "a zero update as LoRA's, plus a magnitude per output started at the weights' norms",
             peft_config=functools.partial(lora_config_on, use_dora=True), peft_type="LORA",
             refused_bits={8: "`dora` fails on an 8-bit base (its weight norm needs the float weight); "
                              "use quantization.bits=4, or lora.adapter=lora"}),
-    Adapter("rslora", 5e-4, "the update is scaled by alpha/sqrt(r), not alpha/r: a larger effective step, so half LoRA's rate",
+    Adapter("rslora", 5e-4,
+            "the update is scaled by alpha/sqrt(r), not alpha/r: a larger effective step, so half LoRA's rate",
             peft_config=functools.partial(lora_config_on, use_rslora=True), peft_type="LORA"),
-    Adapter("pissa", 2e-4, "the adapter holds the weights' principal components from the first step; a large rate wrecks them",
+    Adapter("pissa", 2e-4,
+            "the adapter holds the weights' principal components from the first step; a large rate wrecks them",
             peft_config=functools.partial(lora_config_on, init_lora_weights="pissa"), peft_type="LORA",
             refused_bits={4: _PISSA_ON_QUANTIZED, 8: _PISSA_ON_QUANTIZED}),
     Adapter("olora", 5e-4, "it starts from an orthonormal basis of the weights (QR), not a zero update: half LoRA's",
             peft_config=functools.partial(lora_config_on, init_lora_weights="olora"), peft_type="LORA"),
     Adapter("loraplus", 5e-4, "B's rate is `loraplus_ratio` (16) times A's, so A's starts at half LoRA's",
             peft_config=lora_config_on, peft_type="LORA", optimizer=_loraplus_optimizer),
-    Adapter("ia3", 1e-2, "only scaling vectors train, from a neutral start (ones): ten times LoRA's (IA3 paper: 3e-3 on T0)",
+    Adapter("ia3", 1e-2,
+            "only scaling vectors train, from a neutral start (ones): ten times LoRA's (IA3 paper: 3e-3 on T0)",
             peft_config=_ia3_config, peft_type="IA3", merge_refused_bits=(4, 8), saves_head_layers=True),
     Adapter("adalora", 1e-3, "a zero update as LoRA's, with ranks pruned to r over the run: LoRA's rate",
             peft_config=_adalora_config, peft_type="ADALORA", merge_refused_bits=(4, 8),
             callbacks=lambda model: [_LAZY["AdaLoraSchedule"]()()], report=_adalora_report),
-    Adapter("vera", 1e-2, "only two scaling vectors on a shared random pair train: ten times LoRA's (VeRA paper: 4e-3 to 1e-2)",
+    Adapter("vera", 1e-2,
+            "only two scaling vectors on a shared random pair train: ten times LoRA's (VeRA paper: 4e-3 to 1e-2)",
             peft_config=_vera_config, peft_type="VERA", saves_head_layers=True),
     Adapter("lokr", 1e-3, "a Kronecker-product update started at zero, as LoRA's: LoRA's rate",
             peft_config=_lokr_config, peft_type="LOKR", merge_refused_bits=(8,), saves_head_layers=True,
@@ -362,10 +395,12 @@ for _entry in [
                              "use quantization.bits=8, or lora.adapter=lora"}),
     Adapter("prompt_tuning", 3e-2, "soft prompts start from random embeddings far from any word: the largest step",
             peft_config=_prompt_config, peft_type="PROMPT_TUNING", soft_prompt=True),
-    Adapter("p_tuning", 1e-2, "soft prompts need a large step, but P-tuning's MLP encoder amplifies it: a third of 3e-2",
+    Adapter("p_tuning", 1e-2,
+            "soft prompts need a large step, but P-tuning's MLP encoder amplifies it: a third of 3e-2",
             peft_config=functools.partial(_prompt_config, encoder=True), peft_type="P_TUNING", soft_prompt=True,
             report=_p_tuning_report),
-    Adapter("full", 5e-5, "every pretrained weight moves: the BERT paper's small fine-tuning step keeps what pretraining learnt",
+    Adapter("full", 5e-5,
+            "every pretrained weight moves: the BERT paper's small fine-tuning step keeps what pretraining learnt",
             trains="all"),
     Adapter("head_only", 2e-3, "only the fresh head trains (a linear probe on frozen features): a large step is safe",
             trains="head"),
@@ -384,7 +419,8 @@ def method_name_comparisons(source: str, # a module's source
         return isinstance(node, (ast.Tuple, ast.List, ast.Set)) and any(named(e) for e in node.elts)
     found = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Compare) and any(isinstance(o, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) for o in node.ops):
+        if isinstance(node, ast.Compare) and any(isinstance(o,
+                                                            (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) for o in node.ops):
             hit = any(named(n) for n in (node.left, *node.comparators))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("eq", "ne", "isin"):
             hit = any(named(a) for a in node.args)

@@ -45,21 +45,24 @@ def _first_token_attention(attn, q_proj, k_proj, v_proj, hidden, mask, training,
 # %% ../nbs/01a_architectures.ipynb #853d02c8
 def _bert_layer_first_token(self, hidden_states, attention_mask=None, *args, positions=None, **kwargs):
     sa = self.attention.self
-    context = _first_token_attention(sa, sa.query, sa.key, sa.value, hidden_states, attention_mask, self.training, positions)
+    context = _first_token_attention(sa, sa.query, sa.key, sa.value, hidden_states, attention_mask, self.training,
+                                     positions)
     attended = self.attention.output(context, _at(hidden_states, positions))
     return self.output(self.intermediate(attended), attended)
 
 # %% ../nbs/01a_architectures.ipynb #a7df9381
 def _distilbert_layer_first_token(self, hidden_states, attention_mask=None, *args, positions=None, **kwargs):
     a = self.attention
-    context = _first_token_attention(a, a.q_lin, a.k_lin, a.v_lin, hidden_states, attention_mask, self.training, positions)
+    context = _first_token_attention(a, a.q_lin, a.k_lin, a.v_lin, hidden_states, attention_mask, self.training,
+                                     positions)
     attended = self.sa_layer_norm(a.out_lin(context) + _at(hidden_states, positions))
     return self.output_layer_norm(self.ffn(attended) + attended)
 
 # %% ../nbs/01a_architectures.ipynb #82f8acb8
 @dataclass(frozen=True)
 class FirstTokenLayer:
-    "How a family's last layer computes the first position alone: the classifier whose head reads it, where the layers live, the forward."
+    ("How a family's last layer computes the first position alone: the classifier whose head reads it, where the "
+     "layers live, the forward.")
     classifier: str # class name of the sequence classifier whose head reads only the first position
     layers: str # the encoder's layer list inside that classifier (`bert.encoder.layer`)
     forward: Callable # the last layer's forward for the first position (or each packed sentence's, `positions`)
@@ -79,40 +82,52 @@ class Architecture:
     "What the project knows about one encoder family; the reasons say why a speed-up does not apply to it."
     name: str # the family's name in the registry (`bert`)
     model_types: tuple # the transformers configs' `model_type` values it covers
-    target_presets: dict = field(default_factory=dict) # preset name (`PRESET_NAMES`): module names LoRA targets (PEFT matches a suffix)
-    head_modules: tuple = () # short names of the head's modules, trained whole and never quantised; empty: found from the classifier
+    # preset name (`PRESET_NAMES`): module names LoRA targets (PEFT matches a suffix)
+    target_presets: dict = field(default_factory=dict)
+    # short names of the head's modules, trained whole and never quantised; empty: found from the classifier
+    head_modules: tuple = ()
     first_token: FirstTokenLayer|None = None # how the last layer computes the first position alone; None: it does not
     first_token_reason: str = _NOT_WRITTEN # why not, where `first_token` is None
-    packing: bool = False # sentences of a batch can be packed end to end (needs `first_token`: the head reads each one's start)
+    # sentences of a batch can be packed end to end (needs `first_token`: the head reads each one's start)
+    packing: bool = False
     packing_reason: str = "packing is not checked for this family" # why not, where `packing` is False
     onnx_optimizer: str|None = None # ONNX Runtime's `optimize_model` type; None: the graph stays unfused
-    onnx_reason: str = "ONNX Runtime's transformer fusions are not checked for this family" # why not, where `onnx_optimizer` is None
-    prompt_dims: Callable|None = None # config -> sizes soft prompts need (`prompt_dims`); None: read from the config's usual names
+    # why not, where `onnx_optimizer` is None
+    onnx_reason: str = "ONNX Runtime's transformer fusions are not checked for this family"
+    # config -> sizes soft prompts need (`prompt_dims`); None: read from the config's usual names
+    prompt_dims: Callable|None = None
     registered: bool = True # False for the plain entry `architecture_for` makes for a model type no entry names
     def __post_init__(self):
         def check(ok, key, what):
             if not ok: raise ValueError(f"Architecture {self.name!r}: {key} {what}")
         check(isinstance(self.name, str) and self.name.strip(), "name", "must be a non-empty string")
-        object.__setattr__(self, "model_types", tuple(self.model_types) if isinstance(self.model_types, (list, tuple)) else self.model_types)
-        check(isinstance(self.model_types, tuple) and self.model_types and all(isinstance(t, str) and t for t in self.model_types),
+        object.__setattr__(self, "model_types",
+                           tuple(self.model_types) if isinstance(self.model_types, (list, tuple)) else self.model_types)
+        check(isinstance(self.model_types, tuple) and self.model_types and all(isinstance(t, str) and t
+                                                                               for t in self.model_types),
               "model_types", f"must be a non-empty list of model_type names, got {self.model_types!r}")
         check(isinstance(self.target_presets, dict), "target_presets", "must map preset names to lists of module names")
         unknown = sorted(set(self.target_presets) - set(PRESET_NAMES))
         check(not unknown, "target_presets", f"names unknown preset(s) {unknown}; presets are {list(PRESET_NAMES)}")
-        check(all(isinstance(v, (list, tuple)) and v and all(isinstance(n, str) and n for n in v) for v in self.target_presets.values()),
+        check(all(isinstance(v, (list, tuple)) and v and all(isinstance(n, str) and n for n in v)
+                  for v in self.target_presets.values()),
               "target_presets", "must give each preset a non-empty list of module names")
         object.__setattr__(self, "head_modules", tuple(self.head_modules))
         check(all(isinstance(h, str) and h for h in self.head_modules), "head_modules", "must be module names")
-        check(self.first_token is None or isinstance(self.first_token, FirstTokenLayer), "first_token", "must be a FirstTokenLayer or None")
-        check(not self.packing or self.first_token is not None, "packing", "needs first_token: the head reads each packed sentence's start")
-        check(self.prompt_dims is None or callable(self.prompt_dims), "prompt_dims", "must be a function of the config, or None")
+        check(self.first_token is None or isinstance(self.first_token, FirstTokenLayer), "first_token",
+              "must be a FirstTokenLayer or None")
+        check(not self.packing or self.first_token is not None, "packing",
+              "needs first_token: the head reads each packed sentence's start")
+        check(self.prompt_dims is None or callable(self.prompt_dims), "prompt_dims",
+              "must be a function of the config, or None")
 
 # %% ../nbs/01a_architectures.ipynb #11253c4b
 def register_architecture(arch: Architecture, # the entry
                           replace: bool = False, # replace an entry of the same name (and take its model types)
                          ) -> Architecture:
     "Add `arch` to `ARCHITECTURE_REGISTRY`; a model type another entry already covers is refused."
-    if not isinstance(arch, Architecture): raise TypeError(f"register_architecture takes an Architecture, got {type(arch).__name__}")
+    if not isinstance(arch, Architecture):
+        raise TypeError(f"register_architecture takes an Architecture, got {type(arch).__name__}")
     for _, other in ARCHITECTURE_REGISTRY.items():
         if other.name == arch.name and replace: continue
         taken = sorted(set(other.model_types) & set(arch.model_types))
@@ -134,25 +149,29 @@ def model_type_of(model_or_config, # a model, its config, or a model type
 # %% ../nbs/01a_architectures.ipynb #207a6396
 def architecture_for(model_or_config, # a model (plain, PEFT or quantised), its config, or a model type
                     ) -> Architecture:
-    "The registry's entry covering the model's type; for a type no entry names, a plain one (`registered=False`) on the plain path."
+    ("The registry's entry covering the model's type; for a type no entry names, a plain one (`registered=False`) on "
+     "the plain path.")
     mt = model_type_of(model_or_config)
     for _, arch in ARCHITECTURE_REGISTRY.items():
         if mt in arch.model_types: return arch
     why = f"model type {mt!r} has no entry in the architectures registry"
-    return Architecture(name=mt, model_types=(mt,), registered=False, first_token_reason=why, packing_reason=why, onnx_reason=why)
+    return Architecture(name=mt, model_types=(mt,), registered=False, first_token_reason=why, packing_reason=why,
+                        onnx_reason=why)
 
 # %% ../nbs/01a_architectures.ipynb #f990e5ee
 def find_classifier(model, # a model (plain, PEFT-wrapped or quantised)
                    ):
     "The transformers model inside `model` (a PEFT wrapper or the model itself), or None."
-    from transformers import PreTrainedModel # a PEFT wrapper forwards `config` and `base_model_prefix` too: ask for the class
+    # a PEFT wrapper forwards `config` and `base_model_prefix` too: ask for the class
+    from transformers import PreTrainedModel
     return next((m for m in model.modules() if isinstance(m, PreTrainedModel)), None)
 
 def _holds_weights(module) -> bool: return module is not None and any(True for _ in module.parameters())
 
 def generic_head_modules(model, # a sequence classifier (plain, PEFT-wrapped or quantised)
                         ) -> list[str]:
-    "Short names of the head's modules found from the model itself: the classifier's modules beside its base model, and its pooler."
+    ("Short names of the head's modules found from the model itself: the classifier's modules beside its base model, "
+     "and its pooler.")
     clf = find_classifier(model)
     if clf is None: return []
     base = getattr(clf, clf.base_model_prefix, None)
@@ -182,7 +201,8 @@ def _dims_from_config(c) -> dict:
     "Sizes under the usual names, or DistilBERT-style ones."
     def first(*names):
         return next((getattr(c, n) for n in names if isinstance(getattr(c, n, None), int)), None)
-    return {"token_dim": first("embedding_size", "hidden_size", "dim", "d_model"), "num_attention_heads": first("num_attention_heads", "n_heads"),
+    return {"token_dim": first("embedding_size", "hidden_size", "dim", "d_model"),
+            "num_attention_heads": first("num_attention_heads", "n_heads"),
             "num_layers": first("num_hidden_layers", "n_layers"), "num_transformer_submodules": 1}
 
 def prompt_dims(model, # a sequence classifier (or its config)
@@ -194,14 +214,16 @@ def prompt_dims(model, # a sequence classifier (or its config)
     # soft prompts join the word embeddings: their width, which ALBERT and ELECTRA keep below the hidden size
     if embeddings is not None: dims["token_dim"] = embeddings.embedding_dim
     missing = [k for k, v in dims.items() if v is None]
-    if missing: raise ValueError(f"soft prompts need {missing} of this {model_type_of(c)} model, and its config names none of them; "
-                                 f"register its architecture with a prompt_dims function")
+    if missing:
+        raise ValueError(f"soft prompts need {missing} of this {model_type_of(c)} model, and its config names none of "
+                         f"them; register its architecture with a prompt_dims function")
     return dims
 
 # %% ../nbs/01a_architectures.ipynb #bd28f119
 def first_token_classifier(model, # a model (plain, PEFT or quantised)
                           ):
-    "The transformers classifier inside `model` whose head reads only the first position of its last layer, if there is one."
+    ("The transformers classifier inside `model` whose head reads only the first position of its last layer, if there "
+     "is one.")
     clf = find_classifier(model)
     if clf is None: return None
     ft = architecture_for(clf).first_token
@@ -219,21 +241,25 @@ def _first_token_reason(model) -> str|None:
     if clf is None: return "no transformers classifier inside the model"
     arch = architecture_for(clf)
     if arch.first_token is None: return arch.first_token_reason
-    if type(clf).__name__ != arch.first_token.classifier: return f"{type(clf).__name__}'s head is not known to read only the first position"
+    if type(clf).__name__ != arch.first_token.classifier:
+        return f"{type(clf).__name__}'s head is not known to read only the first position"
     if getattr(clf.config, "is_decoder", False): return "a decoder's head reads the last position"
     return None
 
 def packing_reason(model, # a sequence classifier (plain, PEFT or quantised)
                   ) -> str|None:
     "Why `model`'s sentences can't be packed end to end; None where they can."
-    # soft prompts (PEFT prompt tuning, P-tuning) are prepended inside PEFT's forward, after packing: their rows can't be packed
-    if getattr(getattr(model, "active_peft_config", None), "is_prompt_learning", False): return "soft prompts are prepended after packing"
+    # soft prompts (PEFT prompt tuning, P-tuning) are prepended inside
+    # PEFT's forward, after packing: their rows can't be packed
+    if getattr(getattr(model, "active_peft_config", None), "is_prompt_learning", False):
+        return "soft prompts are prepended after packing"
     why = _first_token_reason(model)
     if why is not None: return "needs the first-token last layer, which does not apply"
     arch = architecture_for(model)
     if not arch.packing: return arch.packing_reason
     attention = first_token_classifier(model).config._attn_implementation
-    if attention not in PACKING_ATTENTION: return f"{attention} attention takes no block-diagonal mask (packing needs {' or '.join(PACKING_ATTENTION)})"
+    if attention not in PACKING_ATTENTION:
+        return f"{attention} attention takes no block-diagonal mask (packing needs {' or '.join(PACKING_ATTENTION)})"
     return None
 
 # %% ../nbs/01a_architectures.ipynb #90ce3d78
@@ -264,48 +290,66 @@ _ROPE = "queries and keys are rotated by position (RoPE): no first-token forward
 _ONNX_BERT = "bert" # ONNX Runtime's optimiser type for BERT-layout graphs
 ARCHITECTURES = [
     Architecture("bert", ("bert",), _BERT_PRESETS, ("pooler", "classifier"),
-                 FirstTokenLayer("BertForSequenceClassification", "bert.encoder.layer", _bert_layer_first_token), packing=True,
+                 FirstTokenLayer("BertForSequenceClassification", "bert.encoder.layer", _bert_layer_first_token),
+                 packing=True,
                  onnx_optimizer=_ONNX_BERT),
     Architecture("distilbert", ("distilbert",), {
-                     "query": ["q_lin"], "query_value": ["q_lin", "v_lin"], "attention": ["q_lin", "k_lin", "v_lin", "out_lin"],
-                     "all_linear": ["q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"]}, ("pre_classifier", "classifier"),
-                 FirstTokenLayer("DistilBertForSequenceClassification", "distilbert.transformer.layer", _distilbert_layer_first_token),
+                     "query": ["q_lin"], "query_value": ["q_lin", "v_lin"],
+                     "attention": ["q_lin", "k_lin", "v_lin", "out_lin"],
+                     "all_linear": ["q_lin", "k_lin", "v_lin", "out_lin", "lin1", "lin2"]},
+                     ("pre_classifier", "classifier"),
+                 FirstTokenLayer("DistilBertForSequenceClassification", "distilbert.transformer.layer",
+                                 _distilbert_layer_first_token),
                  packing=True, onnx_optimizer=_ONNX_BERT),
     Architecture("roberta", ("roberta",), _BERT_PRESETS, ("classifier",),
-                 FirstTokenLayer("RobertaForSequenceClassification", "roberta.encoder.layer", _bert_layer_first_token), packing=True,
+                 FirstTokenLayer("RobertaForSequenceClassification", "roberta.encoder.layer", _bert_layer_first_token),
+                 packing=True,
                  onnx_optimizer=_ONNX_BERT),
     Architecture("xlm-roberta", ("xlm-roberta",), _BERT_PRESETS, ("classifier",),
-                 FirstTokenLayer("XLMRobertaForSequenceClassification", "roberta.encoder.layer", _bert_layer_first_token), packing=True,
+                 FirstTokenLayer("XLMRobertaForSequenceClassification", "roberta.encoder.layer",
+                                 _bert_layer_first_token), packing=True,
                  onnx_optimizer=_ONNX_BERT),
     Architecture("camembert", ("camembert",), _BERT_PRESETS, ("classifier",),
-                 FirstTokenLayer("CamembertForSequenceClassification", "roberta.encoder.layer", _bert_layer_first_token), packing=True,
+                 FirstTokenLayer("CamembertForSequenceClassification", "roberta.encoder.layer",
+                                 _bert_layer_first_token), packing=True,
                  onnx_optimizer=_ONNX_BERT),
     Architecture("electra", ("electra",), _BERT_PRESETS, ("classifier",),
-                 FirstTokenLayer("ElectraForSequenceClassification", "electra.encoder.layer", _bert_layer_first_token), packing=True,
+                 FirstTokenLayer("ElectraForSequenceClassification", "electra.encoder.layer", _bert_layer_first_token),
+                 packing=True,
                  onnx_optimizer=_ONNX_BERT),
     Architecture("deberta-v2", ("deberta-v2",), {
                      "query": ["query_proj"], "query_value": ["query_proj", "value_proj"],
                      "attention": ["query_proj", "key_proj", "value_proj", "attention.output.dense"],
-                     "all_linear": ["query_proj", "key_proj", "value_proj", "attention.output.dense", "intermediate.dense", "output.dense"]},
+                     "all_linear": ["query_proj", "key_proj", "value_proj", "attention.output.dense",
+                                    "intermediate.dense", "output.dense"]},
                  ("pooler", "classifier"),
-                 first_token_reason="the disentangled attention adds relative-position terms: no first-token forward is written for it"),
+                 first_token_reason="the disentangled attention adds relative-position terms: no first-token forward "
+                                    "is written for it"),
     Architecture("mpnet", ("mpnet",), {
-                     "query": ["attn.q"], "query_value": ["attn.q", "attn.v"], "attention": ["attn.q", "attn.k", "attn.v", "attn.o"],
-                     "all_linear": ["attn.q", "attn.k", "attn.v", "attn.o", "intermediate.dense", "output.dense"]}, ("classifier",),
-                 first_token_reason="the attention adds a relative position bias: no first-token forward is written for it"),
+                     "query": ["attn.q"], "query_value": ["attn.q", "attn.v"],
+                     "attention": ["attn.q", "attn.k", "attn.v", "attn.o"],
+                     "all_linear": ["attn.q", "attn.k", "attn.v", "attn.o", "intermediate.dense", "output.dense"]},
+                     ("classifier",),
+                 first_token_reason="the attention adds a relative position bias: no first-token forward is written "
+                                    "for it"),
     Architecture("albert", ("albert",), {
-                     "query": ["query"], "query_value": ["query", "value"], "attention": ["query", "key", "value", "attention.dense"],
-                     "all_linear": ["query", "key", "value", "attention.dense", "ffn", "ffn_output"]}, ("pooler", "classifier"),
+                     "query": ["query"], "query_value": ["query", "value"],
+                     "attention": ["query", "key", "value", "attention.dense"],
+                     "all_linear": ["query", "key", "value", "attention.dense", "ffn", "ffn_output"]},
+                     ("pooler", "classifier"),
                  first_token_reason="one layer is shared by every depth: a last-layer swap would change them all"),
     Architecture("modernbert", ("modernbert",), {
                      "attention": ["attn.Wqkv", "attn.Wo"], "all_linear": ["attn.Wqkv", "attn.Wo", "mlp.Wi", "mlp.Wo"]},
                  ("head", "classifier"), first_token_reason=_ROPE),
     Architecture("eurobert", ("eurobert",), {
-                     "query": ["q_proj"], "query_value": ["q_proj", "v_proj"], "attention": ["q_proj", "k_proj", "v_proj", "o_proj"],
-                     "all_linear": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}, ("dense", "classifier"),
+                     "query": ["q_proj"], "query_value": ["q_proj", "v_proj"],
+                     "attention": ["q_proj", "k_proj", "v_proj", "o_proj"],
+                     "all_linear": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},
+                     ("dense", "classifier"),
                  first_token_reason=_ROPE),
 ]
-for _arch in ARCHITECTURES: register_architecture(_arch, replace=True) # replace: importing the module again (a notebook) is no error
+# replace: importing the module again (a notebook) is no error
+for _arch in ARCHITECTURES: register_architecture(_arch, replace=True)
 
 # %% ../nbs/01a_architectures.ipynb #18d19f28
 class RegistryTable(Mapping):

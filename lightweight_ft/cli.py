@@ -16,13 +16,17 @@ def _report_link(report_md) -> str:
     return Path(report_md).with_name("report.html").resolve().as_uri()
 
 # %% ../nbs/24_cli.ipynb #664d04db
-def _print_task_run(m: dict, output): # the metrics of a run of several labels per row or of scores (`run_task_experiment`)
-    "What `lwft train` prints for a task other than one class per row: its scores with intervals, its costs, the folder."
+# the metrics of a run of several labels per row or of scores (`run_task_experiment`)
+def _print_task_run(m: dict, output):
+    ("What `lwft train` prints for a task other than one class per row: its scores with intervals, its costs, the "
+     "folder.")
     level = round(100 * m.get("ci_level", 0.95))
     for k, (lo, hi) in m["ci"].items():
         print(f"{k:<22} {m[k]:.4f}  [{lo:.4f}, {hi:.4f}]" + ("  <- headline" if k == m["headline_metric"] else ""))
-    print(json.dumps({k: m.get(k) for k in ("train_samples_per_s", "train_time_s", "trainable_params", "peak_memory_bytes")}))
-    print(f"task {m['task']}: scores from the {m.get('split', 'test')} split ({m['n_examples']} rows), {level}% bootstrap intervals; run folder: {output}")
+    print(json.dumps({k: m.get(k) for k in ("train_samples_per_s", "train_time_s", "trainable_params",
+                                            "peak_memory_bytes")}))
+    print(f"task {m['task']}: scores from the {m.get('split', 'test')} split ({m['n_examples']} rows), {level}% "
+          f"bootstrap intervals; run folder: {output}")
 
 # %% ../nbs/24_cli.ipynb #31d196a8
 def _train(a):
@@ -32,10 +36,12 @@ def _train(a):
     m = run_experiment(cfg, a.output, overrides=a.set, progress=not a.quiet, overwrite=a.overwrite)
     if m is None: return # another process of a launch (torchrun, accelerate launch): the main one reports
     if "headline_metric" in m: return _print_task_run(m, a.output)
-    keys = ("accuracy", "f1", "f1_macro", "roc_auc", "train_samples_per_s", "train_time_s", "trainable_params", "peak_memory_bytes")
+    keys = ("accuracy", "f1", "f1_macro", "roc_auc", "train_samples_per_s", "train_time_s", "trainable_params",
+            "peak_memory_bytes")
     print(json.dumps({k: m.get(k) for k in keys}, indent=2)); print(f"trained on: {(m.get('data') or {}).get('label')}")
     scored = ((m.get("data") or {}).get(m.get("split", "test")) or {}).get("used")
-    print(f"scores from the {m.get('split', 'test')} split ({scored} rows); classes: {', '.join(m.get('label_names') or [])}"); print(f"run folder: {a.output}")
+    print(f"scores from the {m.get('split', 'test')} split ({scored} rows); classes: "
+          f"{', '.join(m.get('label_names') or [])}"); print(f"run folder: {a.output}")
     if m.get("cross_validation"): # data.folds: the fold scores beside the test split's
         from lightweight_ft.cross_validation import cv_lines, cv_table
         print("\n".join(cv_lines(cv_table([a.output]))))
@@ -43,7 +49,8 @@ def _train(a):
     try: print(f"report: {_report_link(build_report([a.output], Path(a.output)/'report'))}")
     except (ImportError, OSError, ValueError) as e: # the run is complete and stays so; only its report is missing
         print(f"lwft train: warning: the run is complete, but its report was not drawn ({type(e).__name__}: {e}); "
-              f"lwft report {a.output} --output {Path(a.output)/'report'} draws it once that is fixed.", file=sys.stderr)
+              f"lwft report {a.output} --output {Path(a.output)/'report'} draws it once that is fixed.",
+              file=sys.stderr)
 
 
 # %% ../nbs/24_cli.ipynb #c65c0d20
@@ -65,9 +72,11 @@ def _sweep(a):
 # %% ../nbs/24_cli.ipynb #dfea438a
 def _analyse(a):
     from lightweight_ft.run_analysis import run_analysis
-    summary = run_analysis(preset=a.preset, model=a.model, data_dir=a.data_dir, output_dir=a.output, progress=not a.quiet,
+    summary = run_analysis(preset=a.preset, model=a.model, data_dir=a.data_dir, output_dir=a.output,
+                           progress=not a.quiet,
                            executor=a.executor, overrides=a.set)
-    print(f"{summary['completed']} completed, {summary['skipped']} skipped, {summary['failed']} failed; report: {_report_link(summary['report_path']) if summary.get('report_path') else 'none'}")
+    print(f"{summary['completed']} completed, {summary['skipped']} skipped, {summary['failed']} failed; report: "
+          f"{_report_link(summary['report_path']) if summary.get('report_path') else 'none'}")
     return 1 if summary.get("failed") else 0
 
 # %% ../nbs/24_cli.ipynb #28531115
@@ -80,10 +89,13 @@ def _predict(a):
     from lightweight_ft.deploy import SentimentPredictor, check_prediction_paths, predict_file
     if a.input and a.texts: raise ValueError("give texts to classify, or --input FILE --output FILE.csv, not both")
     if a.input and not a.output: raise ValueError("--input needs --output FILE.csv")
-    if a.output and not a.input: raise ValueError("--output needs --input FILE (texts given on the command line are printed)")
+    if a.output and not a.input:
+        raise ValueError("--output needs --input FILE (texts given on the command line are printed)")
     if not (a.input or a.texts): raise ValueError("give texts to classify, or --input FILE --output FILE.csv")
-    if a.input: check_prediction_paths(a.input, a.output, overwrite=a.overwrite) # the files first, before the model is looked at
-    # the run's own column names unless given (a run trained on `question` reads `question`), for --input and --conformal-data
+    # the files first, before the model is looked at
+    if a.input: check_prediction_paths(a.input, a.output, overwrite=a.overwrite)
+    # the run's own column names unless given (a run trained on
+    # `question` reads `question`), for --input and --conformal-data
     from lightweight_ft.export import run_columns
     columns = run_columns(a.model)
     a.text_column = a.text_column or columns["text_column"]
@@ -99,16 +111,19 @@ def _predict(a):
         predictor = ConformalPredictor.from_folder(a.model, a.coverage, data=a.conformal_data, fit_kwargs=fit,
                                                    batch_size=a.batch_size, precision=a.precision)
     if a.input:
-        done = predict_file(predictor, a.input, a.output, text_column=a.text_column, progress=not a.quiet, text_pair_column=a.text_pair_column,
+        done = predict_file(predictor, a.input, a.output, text_column=a.text_column, progress=not a.quiet,
+                            text_pair_column=a.text_pair_column,
                             overwrite=a.overwrite)
-        print(f"predictions: {done['output']} ({done['rows']} rows, {done['empty']} empty, {done['truncated']} cut to the model's length)")
+        print(f"predictions: {done['output']} ({done['rows']} rows, {done['empty']} empty, {done['truncated']} cut to "
+              f"the model's length)")
     else:
         for r in predictor.predict(list(a.texts)): print(json.dumps(r, ensure_ascii=False))
 
 # %% ../nbs/24_cli.ipynb #b1fa9199
 def _export(a):
     from lightweight_ft.export import ExportSettings, export_model
-    settings = ExportSettings(format=a.format, int8=a.int8, optimize=not a.no_optimize, calibrate=a.calibrate, batch_size=a.batch_size)
+    settings = ExportSettings(format=a.format, int8=a.int8, optimize=not a.no_optimize, calibrate=a.calibrate,
+                              batch_size=a.batch_size)
     out = export_model(a.model, a.output, settings, data=a.data, overwrite=a.overwrite,
                        text_column=a.text_column, text_pair_column=a.text_pair_column, label_column=a.label_column)
     p = out["parity"]
@@ -116,13 +131,16 @@ def _export(a):
           f"largest probability difference {p['max_probability_difference']:.2e}")
     if out["int8"]:
         q, m = out["int8"]["parity_with_torch"], out["int8"].get("mcnemar_int8_vs_fp32")
-        print(f"int8: {q['labels_differ']} of {q['n']} labels differ" + (f"; McNemar against fp32 p = {m['p_value']:.3g}" if m else ""))
+        print(f"int8: {q['labels_differ']} of {q['n']} labels differ" + (f"; McNemar against fp32 p = "
+                                                                         f"{m['p_value']:.3g}" if m else ""))
 
 # %% ../nbs/24_cli.ipynb #e977d545
 def _serve(a):
     from lightweight_ft.serve import ServeSettings, run_server
-    settings = ServeSettings(host=a.host, port=a.port, workers=a.workers, max_texts=a.max_texts, max_text_chars=a.max_text_chars,
-                             max_body_bytes=a.max_body_bytes, timeout_s=a.timeout, max_batch=a.max_batch, api_key=a.api_key)
+    settings = ServeSettings(host=a.host, port=a.port, workers=a.workers, max_texts=a.max_texts,
+                             max_text_chars=a.max_text_chars,
+                             max_body_bytes=a.max_body_bytes, timeout_s=a.timeout, max_batch=a.max_batch,
+                             api_key=a.api_key)
     run_server(a.models, settings)
 
 # %% ../nbs/24_cli.ipynb #23842a61
@@ -132,11 +150,15 @@ def _search(a):
     if a.folds is not None: # --folds N: data.folds=N in the config every trial starts from
         from lightweight_ft.config_manager import apply_overrides, load_config
         config = apply_overrides(load_config(a.config), {"data.folds": a.folds})
-    study = search(config, n_trials=a.n_trials, timeout=a.timeout, storage=a.storage, study_name=a.study, space=a.space, output_dir=a.output,
+    study = search(config, n_trials=a.n_trials, timeout=a.timeout, storage=a.storage, study_name=a.study, space=a.space,
+                   output_dir=a.output,
                    heartbeat_s=a.heartbeat)
     table = study_table(study)
-    print(f"study {a.study}: {len(table)} trials ({', '.join(f'{n} {s.lower()}' for s, n in table['state'].value_counts().items())}); runs in {a.output}")
-    if a.report: r = search_report(study, config, a.output, cost=a.cost, margin=a.margin, top_k=a.top_k); print(f"best: {r['best']['label']}; cheapest not worse: {r['pick']['label']}; report: {a.output}/search_report.md")
+    print(f"study {a.study}: {len(table)} trials "
+          f"({', '.join(f'{n} {s.lower()}' for s, n in table['state'].value_counts().items())}); runs in {a.output}")
+    if a.report:
+        r = search_report(study, config, a.output, cost=a.cost, margin=a.margin, top_k=a.top_k); print(f"best: "
+                                                                                                       f"{r['best']['label']}; cheapest not worse: {r['pick']['label']}; report: {a.output}/search_report.md")
 
 # %% ../nbs/24_cli.ipynb #5044a277
 def _launch(a):
@@ -147,13 +169,23 @@ def _launch(a):
 
 # %% ../nbs/24_cli.ipynb #e64aec4b
 def _search_parser(sub):
-    se = sub.add_parser("search", help="an Optuna search (one worker; start the same command on more processes or machines to share the study)")
-    se.add_argument("config", help="YAML config every trial starts from"); se.add_argument("--space", help="search space YAML (default: search.EXAMPLE_SPACE)")
+    se = sub.add_parser("search",
+                        help="an Optuna search (one worker; start the same command on more processes or machines to "
+                             "share the study)")
+    se.add_argument("config", help="YAML config every trial starts from"); se.add_argument("--space", help="search "
+                                                                                                           "space YAML "
+                                                                                                           "(default: "
+                                                                                                           "search.EXAMPLE_SPACE)")
     se.add_argument("--n-trials", type=int, default=20, help="trials that count, over all workers"); se.add_argument("--timeout", type=float, help="seconds this worker starts trials")
-    se.add_argument("--storage", help="database URL shared by the workers (default: sqlite:///OUTPUT/study.db; postgresql://... for several machines)")
-    se.add_argument("--heartbeat", type=int, default=60, help="seconds between this worker's heartbeats; a killed worker's trial is retried after 3 missed")
-    se.add_argument("--study", default="lwft"); se.add_argument("--output", default="search", help="folder of the trials' run folders")
-    se.add_argument("--report", action="store_true", help="then write search_report.md: the best and the cheapest not worse (see --cost, --margin)")
+    se.add_argument("--storage",
+                    help="database URL shared by the workers (default: sqlite:///OUTPUT/study.db; postgresql://... for "
+                         "several machines)")
+    se.add_argument("--heartbeat", type=int, default=60,
+                    help="seconds between this worker's heartbeats; a killed worker's trial is retried after 3 missed")
+    se.add_argument("--study", default="lwft"); se.add_argument("--output", default="search",
+                                                                help="folder of the trials' run folders")
+    se.add_argument("--report", action="store_true",
+                    help="then write search_report.md: the best and the cheapest not worse (see --cost, --margin)")
     se.add_argument("--cost", default="trainable_params"); se.add_argument("--margin", type=float, default=0.005); se.add_argument("--top-k", type=int, default=0, help="re-run the k best over two more seeds before picking")
     se.add_argument("--folds", type=int, default=None, metavar="K",
                     help="score each trial by K-fold cross-validation on the training split (sets data.folds; the "
@@ -173,14 +205,17 @@ def _audit(a):
 def _audit_parser(sub):
     au = sub.add_parser("audit", help="rank the training rows by how likely their label is wrong (k-fold "
                                       "cross-validation, cleanlab); duplicates, leaks, lengths")
-    au.add_argument("config", nargs="?", help="experiment YAML file: the data, the model and the method trained in each fold "
+    au.add_argument("config", nargs="?",
+                    help="experiment YAML file: the data, the model and the method trained in each fold "
                                               "(default: the built-in defaults)")
     au.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a config value, e.g. training.epochs=1 (repeatable)")
-    au.add_argument("--folds", type=int, default=5, help="stratified folds of the training split (at most the smallest class's rows)")
+    au.add_argument("--folds", type=int, default=5,
+                    help="stratified folds of the training split (at most the smallest class's rows)")
     au.add_argument("--output", default="audit", help="folder to write: audit.csv, audit.html, audit.json, ...")
     au.add_argument("--top", type=int, default=50, help="suspects shown on the HTML page")
-    au.add_argument("--near", type=float, default=0.9, help="similarity from which two texts count as near duplicates, in (0, 1]")
+    au.add_argument("--near", type=float, default=0.9,
+                    help="similarity from which two texts count as near duplicates, in (0, 1]")
     au.add_argument("--overwrite", action="store_true", help="replace an earlier audit in --output")
     au.add_argument("--quiet", action="store_true", help="no progress lines")
     au.set_defaults(fn=_audit)
@@ -214,45 +249,68 @@ def _gate_parser(sub):
 
 # %% ../nbs/24_cli.ipynb #465c7f0e
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lwft", description="Parameter-efficient fine-tuning of small encoders, measured honestly.")
+    p = argparse.ArgumentParser(prog="lwft",
+                                description="Parameter-efficient fine-tuning of small encoders, measured honestly.")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train and evaluate one configuration into one run folder")
     t.add_argument("--config", help="YAML config file (default: the built-in defaults)")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. lora.r=8 (repeatable)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. lora.r=8 (repeatable)")
     t.add_argument("--output", required=True, help="run folder to write (absent or empty; see --overwrite)")
-    t.add_argument("--overwrite", action="store_true", help="replace a run folder that already holds a run (never a folder with other files)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace a run folder that already holds a run (never a folder with other files)")
     t.set_defaults(fn=_train)
-    d = sub.add_parser("data", help="what a config would train and score on: rows per split, classes and counts, a few examples")
-    d.add_argument("config", nargs="?", help="experiment YAML file (default: the built-in defaults); also --config CONFIG, as lwft train takes it")
+    d = sub.add_parser("data",
+                       help="what a config would train and score on: rows per split, classes and counts, a few examples")
+    d.add_argument("config", nargs="?",
+                   help="experiment YAML file (default: the built-in defaults); also --config CONFIG, as lwft train "
+                        "takes it")
     d.add_argument("--config", dest="config_option", metavar="CONFIG", help="the same, named as lwft train names it")
-    d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. data.validation_size=0.2 (repeatable)")
+    d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. data.validation_size=0.2 (repeatable)")
     d.add_argument("--examples", type=int, default=3, help="example rows shown per split")
     d.set_defaults(fn=_data)
     s = sub.add_parser("sweep", help="run every configuration of a sweep file through papermill")
     s.add_argument("sweep", help="sweep YAML file"); s.add_argument("--output", required=True)
     s.set_defaults(fn=_sweep)
-    an = sub.add_parser("analyse", aliases=["analyze"], help="the whole study: baselines, LoRA experiments, QLoRA, report")
-    an.add_argument("--preset", choices=["full", "quick"], default="quick", help="quick: the SST-2 sample, one seed; full: every variant, three seeds")
-    an.add_argument("--model", default=None, help="hub name, local folder or short name (default: minilm, the packaged MiniLM)")
-    an.add_argument("--data-dir", default=None, help="GLUE-format SST-2 folder, read in place of the preset's data (quick: the SST-2 sample inside the package; full: $LWFT_DATA_DIR, else the hub)")
+    an = sub.add_parser("analyse", aliases=["analyze"],
+                        help="the whole study: baselines, LoRA experiments, QLoRA, report")
+    an.add_argument("--preset", choices=["full", "quick"], default="quick",
+                    help="quick: the SST-2 sample, one seed; full: every variant, three seeds")
+    an.add_argument("--model", default=None,
+                    help="hub name, local folder or short name (default: minilm, the packaged MiniLM)")
+    an.add_argument("--data-dir", default=None,
+                    help="GLUE-format SST-2 folder, read in place of the preset's data (quick: the SST-2 sample inside "
+                         "the package; full: $LWFT_DATA_DIR, else the hub)")
     an.add_argument("--output", default="analysis", help="output folder")
-    an.add_argument("--executor", choices=["papermill", "inprocess"], default=None, help="how runs execute (default: the preset's)")
-    an.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value in every run, e.g. training.precision=fp32")
+    an.add_argument("--executor", choices=["papermill", "inprocess"], default=None,
+                    help="how runs execute (default: the preset's)")
+    an.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config value in every run, e.g. training.precision=fp32")
     an.set_defaults(fn=_analyse)
     r = sub.add_parser("report", help="comparison report from saved run folders")
     r.add_argument("run_dirs", nargs="+"); r.add_argument("--output", required=True)
-    r.add_argument("--overwrite", action="store_true", help="replace report files in --output that no report wrote (a report.md of your own)")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace report files in --output that no report wrote (a report.md of your own)")
     r.set_defaults(fn=_report)
-    pr = sub.add_parser("predict", help="classify texts with a training run's folder, a saved adapter or a merged model")
-    pr.add_argument("texts", nargs="*"); pr.add_argument("--model", required=True, help="a run folder (lwft train --output), an adapter or a merged model folder")
+    pr = sub.add_parser("predict",
+                        help="classify texts with a training run's folder, a saved adapter or a merged model")
+    pr.add_argument("texts", nargs="*"); pr.add_argument("--model", required=True,
+                                                         help="a run folder (lwft train --output), an adapter or a "
+                                                              "merged model folder")
     pr.add_argument("--input", help=".txt (one text per line), .csv or .tsv file")
-    pr.add_argument("--output", help="file to write: the input's columns plus prediction, prediction_name, confidence, prob_0..")
-    pr.add_argument("--overwrite", action="store_true", help="replace an existing --output file that is not an earlier predictions file")
-    pr.add_argument("--text-column", default=None, help="column of the texts in a .csv/.tsv (default: the run's data.text_column, else sentence)")
-    pr.add_argument("--text-pair-column", default=None, help="sentence pairs: the column of the second texts (RTE: hypothesis; default: the run's)")
+    pr.add_argument("--output",
+                    help="file to write: the input's columns plus prediction, prediction_name, confidence, prob_0..")
+    pr.add_argument("--overwrite", action="store_true",
+                    help="replace an existing --output file that is not an earlier predictions file")
+    pr.add_argument("--text-column", default=None,
+                    help="column of the texts in a .csv/.tsv (default: the run's data.text_column, else sentence)")
+    pr.add_argument("--text-pair-column", default=None,
+                    help="sentence pairs: the column of the second texts (RTE: hypothesis; default: the run's)")
     pr.add_argument("--batch-size", type=int, default=64)
     pr.add_argument("--precision", choices=["fp32", "bf16", "fp16", "auto"], default="fp32",
-                    help="fp32 (exact, the default); bf16/fp16 autocast, or auto (bf16 where the hardware has it), trade exactness for speed")
+                    help="fp32 (exact, the default); bf16/fp16 autocast, or auto (bf16 where the hardware has it), "
+                         "trade exactness for speed")
     pr.add_argument("--coverage", type=float, help="add each text's conformal label_set at this coverage (e.g. 0.9) "
                     "and abstain (the set is not one label); fitted on the run's validation split at first use and "
                     "saved as conformal.json")
@@ -260,58 +318,81 @@ def build_parser() -> argparse.ArgumentParser:
                     "(an ONNX export)")
     pr.add_argument("--label-column", default="label", help="--conformal-data's label column")
     pr.set_defaults(fn=_predict)
-    ex = sub.add_parser("export", help="merge and export a run or model folder to ONNX, with its parity against PyTorch measured")
+    ex = sub.add_parser("export",
+                        help="merge and export a run or model folder to ONNX, with its parity against PyTorch measured")
     ex.add_argument("model", help="a run folder, an adapter, a merged or a full model folder")
-    ex.add_argument("--format", choices=["onnx"], default="onnx"); ex.add_argument("--output", required=True, help="folder to write")
-    ex.add_argument("--int8", action="store_true", help="also write int8/ (ONNX Runtime dynamic quantisation) with its agreement and accuracy")
-    ex.add_argument("--data", help="texts to check parity on (.csv/.tsv/.jsonl/.parquet, labels as ids or names; or .txt); default: the run's test split")
-    ex.add_argument("--text-column", default=None, help="column of the texts in --data (default: the run's data.text_column, else sentence)")
-    ex.add_argument("--text-pair-column", default=None, help="column of the second texts of pairs in --data (default: the run's)")
-    ex.add_argument("--label-column", default=None, help="column of the labels in --data (default: the run's data.label_column, else label)")
-    ex.add_argument("--calibrate", action="store_true", help="fit a temperature on the parity split (the run's test split, or --data with labels) and save it")
+    ex.add_argument("--format", choices=["onnx"], default="onnx"); ex.add_argument("--output", required=True,
+                                                                                   help="folder to write")
+    ex.add_argument("--int8", action="store_true",
+                    help="also write int8/ (ONNX Runtime dynamic quantisation) with its agreement and accuracy")
+    ex.add_argument("--data",
+                    help="texts to check parity on (.csv/.tsv/.jsonl/.parquet, labels as ids or names; or .txt); "
+                         "default: the run's test split")
+    ex.add_argument("--text-column", default=None,
+                    help="column of the texts in --data (default: the run's data.text_column, else sentence)")
+    ex.add_argument("--text-pair-column", default=None,
+                    help="column of the second texts of pairs in --data (default: the run's)")
+    ex.add_argument("--label-column", default=None,
+                    help="column of the labels in --data (default: the run's data.label_column, else label)")
+    ex.add_argument("--calibrate", action="store_true",
+                    help="fit a temperature on the parity split (the run's test split, or --data with labels) and save "
+                         "it")
     ex.add_argument("--no-optimize", action="store_true", help="skip ONNX Runtime's transformer fusions")
-    ex.add_argument("--batch-size", type=int, default=32); ex.add_argument("--overwrite", action="store_true", help="replace an earlier export")
+    ex.add_argument("--batch-size", type=int, default=32); ex.add_argument("--overwrite", action="store_true",
+                                                                           help="replace an earlier export")
     ex.set_defaults(fn=_export)
     sv = sub.add_parser("serve", help="an HTTP endpoint (POST /predict, GET /health) for one or more model folders",
-                        description="Requests queue: each server process predicts on one thread, batching requests that wait together "
-                                    "(up to --max-batch texts), so a request waits for the predictions ahead of it (three 256-text requests "
-                                    "at once are answered one after another). --workers N runs N processes that answer in parallel, each "
-                                    "with its own copy of every model; more processes than free CPU cores only add waiting (README: "
+                        description="Requests queue: each server process predicts on one thread, batching requests "
+                                    "that wait together (up to --max-batch texts), so a request waits for the "
+                                    "predictions ahead of it (three 256-text requests at once are answered one after "
+                                    "another). --workers N runs N processes that answer in parallel, each with its own "
+                                    "copy of every model; more processes than free CPU cores only add waiting (README: "
                                     "Export and serve, a measured table).")
-    sv.add_argument("models", nargs="+", metavar="MODEL_DIR", help="model folders, DIR or NAME=DIR; adapters on one base share it")
+    sv.add_argument("models", nargs="+", metavar="MODEL_DIR",
+                    help="model folders, DIR or NAME=DIR; adapters on one base share it")
     sv.add_argument("--host", default="127.0.0.1"); sv.add_argument("--port", type=int, default=8000)
-    sv.add_argument("--workers", type=int, default=1, help="server processes, each with one prediction thread and every model loaded "
+    sv.add_argument("--workers", type=int, default=1,
+                    help="server processes, each with one prediction thread and every model loaded "
                     "(memory times N); at most one per free CPU core")
-    sv.add_argument("--api-key", default=None, help="requests must send Authorization: Bearer KEY (or X-API-Key: KEY); default: $LWFT_API_KEY, "
+    sv.add_argument("--api-key", default=None,
+                    help="requests must send Authorization: Bearer KEY (or X-API-Key: KEY); default: $LWFT_API_KEY, "
                     "else none (then serve only on 127.0.0.1: another --host without a key gets a warning)")
     sv.add_argument("--max-texts", type=int, default=256); sv.add_argument("--max-text-chars", type=int, default=20000)
-    sv.add_argument("--max-body-bytes", type=int, default=2_000_000); sv.add_argument("--max-batch", type=int, default=64)
+    sv.add_argument("--max-body-bytes", type=int, default=2_000_000); sv.add_argument("--max-batch", type=int,
+                                                                                      default=64)
     sv.add_argument("--timeout", type=float, default=30.0, help="seconds a request may wait for its answer")
     sv.set_defaults(fn=_serve)
     _search_parser(sub)
     _audit_parser(sub)
     _gate_parser(sub)
-    la = sub.add_parser("launch", help="run an lwft command in N processes (torchrun --standalone); a failure's message is printed last")
-    la.add_argument("--nproc-per-node", type=int, default=2, help="processes to start (one per GPU; gloo between CPU processes)")
-    la.add_argument("lwft_command", nargs=argparse.REMAINDER, metavar="COMMAND", help="the lwft command each process runs: train --config C --output DIR")
+    la = sub.add_parser("launch",
+                        help="run an lwft command in N processes (torchrun --standalone); a failure's message is "
+                             "printed last")
+    la.add_argument("--nproc-per-node", type=int, default=2,
+                    help="processes to start (one per GPU; gloo between CPU processes)")
+    la.add_argument("lwft_command", nargs=argparse.REMAINDER, metavar="COMMAND",
+                    help="the lwft command each process runs: train --config C --output DIR")
     la.set_defaults(fn=_launch)
     for sp in (t, s, an, pr, ex): sp.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
 # %% ../nbs/24_cli.ipynb #0a717312
 USER_ERRORS = (ValueError, FileNotFoundError, OSError, KeyError, TypeError, ImportError, csv.Error)
-# warnings from inside the libraries that no user of lwft can act on, each by its text and category (every other one shows):
+# warnings from inside the libraries that no user of lwft can
+# act on, each by its text and category (every other one shows):
 # torch warns about its own torch.jit.script_method when torch.fx imports torch.utils.mkldnn
 QUIET_WARNINGS = ((r"`torch.jit.script_method` is deprecated", DeprecationWarning),)
 def main(argv=None, # the command line's arguments, without the program name; None: `sys.argv[1:]`
         ) -> int:
     "Entry point of `lwft`."
     a = build_parser().parse_args(argv)
-    from lightweight_ft.core import silence_bnb_kernels_warning # after parsing: --help loads no torch; before any command imports peft
+    # after parsing: --help loads no torch; before any command imports peft
+    from lightweight_ft.core import silence_bnb_kernels_warning
     silence_bnb_kernels_warning()
     shown_before = warnings.showwarning
     def show(message, category, *args, **kwargs): # this package's warnings speak to the user: one line each
-        if category.__module__.startswith("lightweight_ft"): print(f"lwft {a.command}: warning: {message}", file=sys.stderr)
+        if category.__module__.startswith("lightweight_ft"):
+            print(f"lwft {a.command}: warning: {message}", file=sys.stderr)
         else: shown_before(message, category, *args, **kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("default") # this call's warnings show whatever filters earlier code in the process set
@@ -321,7 +402,8 @@ def main(argv=None, # the command line's arguments, without the program name; No
         except USER_ERRORS as e:
             from lightweight_ft.core import is_main_process
             from lightweight_ft.core import report_to_launcher
-            if is_main_process(): print(f"lwft {a.command}: error: {e}", file=sys.stderr) # once, not once per process of a launch
+            # once, not once per process of a launch
+            if is_main_process(): print(f"lwft {a.command}: error: {e}", file=sys.stderr)
             report_to_launcher(f"lwft {a.command}: error: {e}") # torchrun's failure report names it as the root cause
             return 2
         except KeyboardInterrupt:

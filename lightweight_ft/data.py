@@ -50,7 +50,8 @@ def read_glue_tsv(path, # a GLUE `sentence<TAB>label` TSV file
         header = [h.strip() for h in header]
         for col in ("sentence", "label"):
             if col not in header:
-                raise DataError(f"{path}, line 1: missing column {col!r} in header {header}; the header must be `sentence<TAB>label`.")
+                raise DataError(f"{path}, line 1: missing column {col!r} in header {header}; the header must be "
+                                f"`sentence<TAB>label`.")
         si, li = header.index("sentence"), header.index("label")
         for lineno, row in enumerate(reader, start=2):
             if not row: continue
@@ -59,14 +60,17 @@ def read_glue_tsv(path, # a GLUE `sentence<TAB>label` TSV file
                                 f"({row!r:.80}). Fix the row: a sentence must not contain a tab.")
             raw = row[li].strip()
             try: y = int(raw)
-            except ValueError: raise DataError(f"{path}, line {lineno}: label {raw!r} is not an integer; labels must be 0..{num_labels-1}.") from None
+            except ValueError:
+                raise DataError(f"{path}, line {lineno}: label {raw!r} is not an integer; labels must be "
+                                f"0..{num_labels-1}.") from None
             if not 0 <= y < num_labels:
-                raise DataError(f"{path}, line {lineno}: label {y} is outside the label set 0..{num_labels-1}. Fix the label or set model.num_labels.")
+                raise DataError(f"{path}, line {lineno}: label {y} is outside the label set 0..{num_labels-1}. Fix the "
+                                f"label or set model.num_labels.")
             s = row[si].strip()
             if not s:
                 if empty_sentences == "drop": dropped += 1; continue
-                raise DataError(f"{path}, line {lineno}: empty sentence. Remove the row, or set data.empty_sentences=drop "
-                                f"to drop such rows (they are counted and reported).")
+                raise DataError(f"{path}, line {lineno}: empty sentence. Remove the row, or set "
+                                f"data.empty_sentences=drop to drop such rows (they are counted and reported).")
             texts.append(s); labels.append(y)
     if not texts: raise DataError(f"{path}: no rows after the header.")
     return texts, labels, dropped
@@ -89,14 +93,16 @@ def not_utf8_error(path, # the file that failed to decode
     except UnicodeDecodeError as e: start = e.start
     line = raw.count(b"\n", 0, start) + 1
     column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
-    return DataError(f"{path}, line {line}, column {column}: byte 0x{raw[start]:02x} is not UTF-8 (the file was probably saved as "
-                     f"Latin-1 or Windows-1252). Re-save it as UTF-8, e.g. `iconv -f cp1252 -t utf-8 {Path(path).name} > fixed{Path(path).suffix}`.")
+    return DataError(f"{path}, line {line}, column {column}: byte 0x{raw[start]:02x} is not UTF-8 (the file was "
+                     f"probably saved as Latin-1 or Windows-1252). Re-save it as UTF-8, e.g. `iconv -f cp1252 -t utf-8 "
+                     f"{Path(path).name} > fixed{Path(path).suffix}`.")
 
 # %% ../nbs/04_data.ipynb #5f918321
 def checked_rows(reader, # a `csv.reader` over the open file
                  path, # that file, named in errors
                 ):
-    "The rows of the csv `reader` over `path`; bytes that are not UTF-8 and oversized fields become `DataError`s naming the file and line."
+    ("The rows of the csv `reader` over `path`; bytes that are not UTF-8 and oversized fields become `DataError`s "
+     "naming the file and line.")
     rows = iter(reader)
     while True:
         try: row = next(rows)
@@ -109,7 +115,8 @@ def checked_rows(reader, # a `csv.reader` over the open file
 
 # %% ../nbs/04_data.ipynb #43fce4a3
 FORMATS = ("csv", "tsv", "jsonl", "parquet")
-_SUFFIX = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+_SUFFIX = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
+           ".pq": "parquet"}
 SPLIT_NAMES = {"train": ("train",), "validation": ("validation", "valid", "val", "dev"), "test": ("test",)}
 SST2_LABEL_NAMES = ["negative", "positive"]
 @dataclass
@@ -150,7 +157,8 @@ def table_format(path, # a data file
 # %% ../nbs/04_data.ipynb #d30cf6f5
 def _csv_delimiter(f, # a CSV file open for reading (text), at its start; left at its start
                   ) -> str:
-    "The field separator of a CSV file, from its header line: `,` when it holds one; else `;` (as spreadsheets save CSV in locales that write 0,5) or a tab."
+    ("The field separator of a CSV file, from its header line: `,` when it holds one; else `;` (as spreadsheets save "
+     "CSV in locales that write 0,5) or a tab.")
     try: header = f.readline()
     except UnicodeDecodeError: header = "" # the reader names the byte
     finally: f.seek(0)
@@ -170,7 +178,8 @@ def _read_delimited(path: Path, fmt: str) -> pd.DataFrame:
     for n, r in enumerate(body):
         if len(r) != len(header):
             raise DataError(f"{path}: record {n} has {len(r)} fields, the header {len(header)} ({header}): {r!r:.100}. "
-                            + ("A sentence must not contain a tab." if fmt == "tsv" else f"Quote fields that contain {'commas' if delimiter == ',' else repr(delimiter) + ', the separator of its header'}."))
+                            + ("A sentence must not contain a tab." if fmt == "tsv" else f"Quote fields that contain "
+                                                                                         f"{'commas' if delimiter == ',' else repr(delimiter) + ', the separator of its header'}."))
     return pd.DataFrame(body, columns=header, dtype=object)
 
 # %% ../nbs/04_data.ipynb #76aef3cd
@@ -184,7 +193,8 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
         except json.JSONDecodeError as e:
             raise DataError(f"{path}, line {lineno}: not a JSON object ({e.msg}). JSONL holds one object per line; "
                             "a JSON array file must be converted (e.g. `jq -c '.[]' in.json > out.jsonl`).") from None
-        if not isinstance(rec, dict): raise DataError(f"{path}, line {lineno}: expected a JSON object, found {type(rec).__name__}.")
+        if not isinstance(rec, dict):
+            raise DataError(f"{path}, line {lineno}: expected a JSON object, found {type(rec).__name__}.")
         records.append(rec)
     return pd.DataFrame.from_records(records).astype(object) if records else pd.DataFrame()
 
@@ -195,11 +205,13 @@ def _read_frame(path: Path, fmt: str) -> pd.DataFrame:
     if fmt == "jsonl": return _read_jsonl(path)
     import pyarrow.parquet as pq # installed with `datasets`
     try: return pq.read_table(path).to_pandas().astype(object)
-    except Exception as e: raise DataError(f"{path}: not a readable Parquet file ({type(e).__name__}: {str(e)[:120]}).") from None
+    except Exception as e:
+        raise DataError(f"{path}: not a readable Parquet file ({type(e).__name__}: {str(e)[:120]}).") from None
 
 # %% ../nbs/04_data.ipynb #4286364b
 def _null(v) -> bool:
-    "A cell that holds no value: JSON null, a key a JSONL record lacks, a Parquet null (None, NaN or `pd.NA` once read)."
+    ("A cell that holds no value: JSON null, a key a JSONL record lacks, a Parquet null (None, NaN or `pd.NA` once "
+     "read).")
     return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, (float, np.floating)) and np.isnan(v))
 
 # %% ../nbs/04_data.ipynb #b85c583d
@@ -221,13 +233,15 @@ def frame_to_table(df: pd.DataFrame, # the frame read from a file or the hub
                    empty_texts: str = "error", # `error`: refuse empty texts; `drop`: drop and count them
                    require_label: bool = True, # refuse a frame without the label column; False: labels become None
                   ) -> Table:
-    "A `Table` from a frame: columns checked by name, texts stripped, empty texts refused or dropped, labels as int or str."
+    ("A `Table` from a frame: columns checked by name, texts stripped, empty texts refused or dropped, labels as int "
+     "or str.")
     columns = [str(c) for c in df.columns]
     wanted = [("data.text_column", text_column), ("data.label_column", label_column)] + (
              [("data.text_pair_column", text_pair_column)] if text_pair_column else [])
     for key, col in wanted:
         if col not in columns and not (key == "data.label_column" and not require_label):
-            raise DataError(f"{source}: no column {col!r} (config key `{key}`); the columns found are {columns}. Set {key} to one of them.")
+            raise DataError(f"{source}: no column {col!r} (config key `{key}`); the columns found are {columns}. Set "
+                            f"{key} to one of them.")
     texts, pairs, labels, rows, dropped = [], [] if text_pair_column else None, [], [], []
     has_label = label_column in columns
     cell = lambda rec, col: "" if _null(rec[col]) else str(rec[col]).strip() # a null is no text, never the word "nan"
@@ -238,11 +252,13 @@ def frame_to_table(df: pd.DataFrame, # the frame read from a file or the hub
             col = text_column if not t else text_pair_column
             what = "no text (null, or no such key)" if _null(rec[col]) else "empty text"
             raise DataError(f"{source}, record {i}: {what} in column {col!r}. Remove the row, "
-                            f"or set data.empty_sentences=drop to drop such rows (they are counted and their record numbers saved).")
+                            f"or set data.empty_sentences=drop to drop such rows (they are counted and their record "
+                            f"numbers saved).")
         texts.append(t); rows.append(i)
         if pairs is not None: pairs.append(p)
         labels.append(_label_value(rec[label_column], f"{source}, record {i}") if has_label else None)
-    if not texts: raise DataError(f"{source}: no rows" + (f" left after dropping {len(dropped)} empty ones." if dropped else "."))
+    if not texts:
+        raise DataError(f"{source}: no rows" + (f" left after dropping {len(dropped)} empty ones." if dropped else "."))
     return Table(source, columns, texts, labels, pairs, np.asarray(rows, dtype=int), dropped)
 
 # %% ../nbs/04_data.ipynb #a7977599
@@ -256,29 +272,37 @@ def read_table(path, # a CSV, TSV, JSONL or Parquet file
               ) -> Table:
     "One CSV, TSV, JSONL or Parquet file as a `Table` (see `frame_to_table` for the checks)."
     path = Path(path).expanduser()
-    if not path.exists(): raise DataError(f"{path}: file not found. Set data.path to a data file or a folder of splits.")
-    if path.is_dir(): raise DataError(f"{path} is a folder: read it with read_splits (a folder of train/validation/test files).")
-    return frame_to_table(_read_frame(path, table_format(path, format)), str(path), text_column, label_column, text_pair_column,
+    if not path.exists():
+        raise DataError(f"{path}: file not found. Set data.path to a data file or a folder of splits.")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder: read it with read_splits (a folder of train/validation/test files).")
+    return frame_to_table(_read_frame(path, table_format(path, format)), str(path), text_column, label_column,
+                          text_pair_column,
                           empty_texts, require_label)
 
 # %% ../nbs/04_data.ipynb #59c212ad
 def split_files(folder, # a folder of split files (train, validation/valid/val/dev, test)
                 format: str = "auto", # `auto` (any suffix) or only files of this format
                ) -> dict:
-    "`{split: path}` of the split files in `folder`: train, validation (also valid/val/dev), test, in any of the formats."
+    ("`{split: path}` of the split files in `folder`: train, validation (also valid/val/dev), test, in any of the "
+     "formats.")
     folder = Path(folder).expanduser()
-    if not folder.is_dir(): raise DataError(f"{folder}: no such folder. Set data.path to a data file or a folder of splits.")
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such folder. Set data.path to a data file or a folder of splits.")
     found = {}
     for f in sorted(folder.iterdir()):
         if not f.is_file() or f.suffix.lower() not in _SUFFIX: continue
         if format != "auto" and _SUFFIX[f.suffix.lower()] != format: continue
         for split, stems in SPLIT_NAMES.items():
             if f.stem.lower() in stems:
-                if split in found: raise DataError(f"{folder}: two files for the {split} split ({found[split].name}, {f.name}); keep one.")
+                if split in found:
+                    raise DataError(f"{folder}: two files for the {split} split ({found[split].name}, {f.name}); keep "
+                                    f"one.")
                 found[split] = f
     if "train" not in found:
         names = sorted(p.name for p in folder.iterdir())
-        raise DataError(f"{folder}: no training file (train.csv, train.tsv, train.jsonl or train.parquet); the folder holds {names[:20]}.")
+        raise DataError(f"{folder}: no training file (train.csv, train.tsv, train.jsonl or train.parquet); the folder "
+                        f"holds {names[:20]}.")
     return found
 
 # %% ../nbs/04_data.ipynb #41e65c76
@@ -289,10 +313,12 @@ def read_splits(folder, # a folder of split files (`split_files`)
                 format="auto", # `auto` (from the suffix), `csv`, `tsv`, `jsonl` or `parquet`
                 empty_texts="error", # `error`: refuse empty texts; `drop`: drop and count them
                ) -> tuple[dict, list]:
-    "`({split: Table}, notes)` from a folder of splits; a test file without the label column (GLUE's test.tsv) is left out, with a note."
+    ("`({split: Table}, notes)` from a folder of splits; a test file without the label column (GLUE's test.tsv) is "
+     "left out, with a note.")
     out, notes = {}, []
     for split, path in split_files(folder, format).items():
-        t = read_table(path, text_column, label_column, text_pair_column, format, empty_texts, require_label=(split != "test"))
+        t = read_table(path, text_column, label_column, text_pair_column, format, empty_texts,
+                       require_label=(split != "test"))
         if split == "test" and t.labels and t.labels[0] is None:
             notes.append(f"{path.name} has no {label_column!r} column (unlabelled, as GLUE's test files are): not used."); continue
         out[split] = t
@@ -304,10 +330,11 @@ def hub_help(name, # the hub dataset's name
             ) -> str:
     "What to do when the hub dataset `name` is neither cached nor reachable."
     what = f"{name!r}" + (f" (config {config!r})" if config else "")
-    return (f"Could not load the hub dataset {what}: it is not in the local datasets cache, and the hub is not reachable "
-            f"(or HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set). Either download it once where the hub is reachable "
-            f"(python -c \"import datasets; datasets.load_dataset({name!r}{', ' + repr(config) if config else ''})\"), "
-            f"then run with HF_HUB_OFFLINE=1 on this machine with the same HF_HOME; or save it as files "
+    return (f"Could not load the hub dataset {what}: it is not in the local datasets cache, and the hub is not "
+            f"reachable (or HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set). Either download it once where the hub is "
+            f"reachable (python -c \"import datasets; "
+            f"datasets.load_dataset({name!r}{', ' + repr(config) if config else ''})\"), then run with "
+            f"HF_HUB_OFFLINE=1 on this machine with the same HF_HOME; or save it as files "
             f"(ds['train'].to_json('train.jsonl'), ...) and set data.source=files, data.path=that folder.")
 
 # %% ../nbs/04_data.ipynb #184f79f8
@@ -317,20 +344,24 @@ def read_hub(name: str, # the hub dataset's name, e.g. `glue`
              label_column="label", # column holding the label (int id or class name)
              text_pair_column=None, # column of the second text of sentence pairs; None: single texts
              empty_texts="error", # `error`: refuse empty texts; `drop`: drop and count them
-             load=None, # a `load_dataset`-like callable `(name[, config]) -> DatasetDict`; None: `datasets.load_dataset`
+             # a `load_dataset`-like callable `(name[, config]) -> DatasetDict`; None: `datasets.load_dataset`
+             load=None,
             ) -> tuple[dict, list]:
-    "`({split: Table}, notes)` of a hub dataset through `datasets.load_dataset` (or `load`); splits whose labels are all -1 (unlabelled) are left out."
+    ("`({split: Table}, notes)` of a hub dataset through `datasets.load_dataset` (or `load`); splits whose labels are "
+     "all -1 (unlabelled) are left out.")
     if load is None:
         from datasets import load_dataset as load
     try: dd = load(name, config) if config else load(name)
     except (ConnectionError, FileNotFoundError, OSError) as e:
-        raise DataError(hub_help(name, config) + f" [{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}]") from None
+        raise DataError(hub_help(name, config) + f" [{type(e).__name__}: "
+                                                 f"{str(e).splitlines()[0][:160] if str(e) else ''}]") from None
     out, notes = {}, []
     for split, ds in dd.items():
         canonical = next((k for k, stems in SPLIT_NAMES.items() if split.lower() in stems), None)
         if canonical is None: notes.append(f"hub split {split!r} is not train/validation/test: not used."); continue
         feat = ds.features.get(label_column) if label_column in ds.column_names else None
-        t = frame_to_table(ds.to_pandas().astype(object), f"hub:{name}{'/' + config if config else ''}:{split}", text_column,
+        t = frame_to_table(ds.to_pandas().astype(object), f"hub:{name}{'/' + config if config else ''}:{split}",
+                           text_column,
                            label_column, text_pair_column, empty_texts, require_label=canonical != "test")
         if not t.labels or t.labels[0] is None or all(y == -1 for y in t.labels):
             notes.append(f"hub split {split!r} carries no labels (-1 throughout, as GLUE's test splits do): not used."); continue
@@ -347,22 +378,29 @@ def tokenize_texts(texts, # the (first) texts
                    max_length: int = 128, # most tokens per row, special tokens included
                    pairs=None, # second texts of sentence pairs, or None
                    truncation: str = "longest_first", # for pairs: `longest_first`, `only_first` or `only_second`
-                   long_texts: str = "truncate", # a text over `max_length` tokens: `truncate`, or `window` (one row per window, `window_texts`)
+                   # a text over `max_length` tokens: `truncate`, or `window` (one row per window, `window_texts`)
+                   long_texts: str = "truncate",
                    window_stride: int|None = None, # `window`: tokens shared by consecutive windows; None: half a window
-                   window_pooling: str = "mean", # `window`: how prediction pools a text's windows (`mean` or `max`), kept with the rows
+                   # `window`: how prediction pools a text's windows (`mean` or `max`), kept with the rows
+                   window_pooling: str = "mean",
                   ) -> Dataset:
-    "A `Dataset` with `sentence`, `labels`, `input_ids` (unpadded) and `length`; pairs add `sentence2`, `token_type_ids` and `truncated_fallback`."
-    if long_texts == "window": return window_texts(texts, labels, tokenizer, max_length, pairs, window_stride, window_pooling)
+    ("A `Dataset` with `sentence`, `labels`, `input_ids` (unpadded) and `length`; pairs add `sentence2`, "
+     "`token_type_ids` and `truncated_fallback`.")
+    if long_texts == "window":
+        return window_texts(texts, labels, tokenizer, max_length, pairs, window_stride, window_pooling)
     if pairs is None:
         ids = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
-        return Dataset.from_dict({"sentence": list(texts), "labels": list(labels), "input_ids": ids, "length": [len(i) for i in ids]})
-    if truncation not in TRUNCATION: raise ConfigError(f"config key `data.truncation`: must be one of {TRUNCATION}, got {truncation!r}")
+        return Dataset.from_dict({"sentence": list(texts), "labels": list(labels), "input_ids": ids,
+                                  "length": [len(i) for i in ids]})
+    if truncation not in TRUNCATION:
+        raise ConfigError(f"config key `data.truncation`: must be one of {TRUNCATION}, got {truncation!r}")
     texts, pairs = list(texts), list(pairs)
     fallback = np.zeros(len(texts), dtype=bool)
     if truncation != "longest_first":
         kept = pairs if truncation == "only_first" else texts
         kept_len = np.array([len(x) for x in tokenizer(kept, add_special_tokens=False)["input_ids"]])
-        fallback = kept_len + tokenizer.num_special_tokens_to_add(pair=True) >= max_length # nothing of the other text could stay
+        # nothing of the other text could stay
+        fallback = kept_len + tokenizer.num_special_tokens_to_add(pair=True) >= max_length
     enc = {"input_ids": [None] * len(texts)}
     for strategy, rows in ((truncation, np.flatnonzero(~fallback)), ("longest_first", np.flatnonzero(fallback))):
         if not len(rows): continue
@@ -378,13 +416,16 @@ def tokenize_texts(texts, # the (first) texts
 
 # %% ../nbs/04_data.ipynb #5b098168
 def _label_tensor(labels: list) -> torch.Tensor:
-    "Class ids as int64; label rows (several labels) and scores as float32, what binary cross-entropy and squared error take."
-    if isinstance(labels[0], (float, list, tuple, np.floating, np.ndarray)): return torch.tensor(np.asarray(labels, dtype=np.float32))
+    ("Class ids as int64; label rows (several labels) and scores as float32, what binary cross-entropy and squared "
+     "error take.")
+    if isinstance(labels[0], (float, list, tuple, np.floating, np.ndarray)):
+        return torch.tensor(np.asarray(labels, dtype=np.float32))
     return torch.tensor([int(y) for y in labels])
 
 # %% ../nbs/04_data.ipynb #7237a650
 class PadCollator:
-    "Pads `input_ids` (and `token_type_ids`, with 0, when the features carry them) to the longest in the batch; builds the attention mask."
+    ("Pads `input_ids` (and `token_type_ids`, with 0, when the features carry them) to the longest in the batch; "
+     "builds the attention mask.")
     def __init__(self,
                  pad_token_id: int = 0, # token id used to pad `input_ids`
                 ): self.pad_token_id = pad_token_id
@@ -405,14 +446,17 @@ class PadCollator:
 # %% ../nbs/04_data.ipynb #888ef990
 def window_overlap(tokenizer, # the tokenizer (its special tokens take room in every window)
                    max_length: int, # tokens per window, special tokens included
-                   window_stride: int|None = None, # tokens shared by consecutive windows; None: half a window's text tokens
+                   # tokens shared by consecutive windows; None: half a window's text tokens
+                   window_stride: int|None = None,
                   ) -> int:
-    "The tokens consecutive windows share: `window_stride`, checked to leave each window at least one new token, or half a window."
+    ("The tokens consecutive windows share: `window_stride`, checked to leave each window at least one new token, or "
+     "half a window.")
     room = max_length - tokenizer.num_special_tokens_to_add()
     if window_stride is None: return max(room // 2, 0)
     if not (isinstance(window_stride, int) and 0 < window_stride < room):
-        raise ConfigError(f"config key `data.window_stride`: {window_stride!r} tokens of overlap leave no new token in a window of "
-                          f"{max_length} tokens ({room} of them text); set it to a positive number under {room}, or null for half a window")
+        raise ConfigError(f"config key `data.window_stride`: {window_stride!r} tokens of overlap leave no new token in "
+                          f"a window of {max_length} tokens ({room} of them text); set it to a positive number under "
+                          f"{room}, or null for half a window")
     return window_stride
 
 # %% ../nbs/04_data.ipynb #6ef48a43
@@ -424,26 +468,31 @@ def window_texts(texts, # the texts
                  window_stride: int|None = None, # tokens shared by consecutive windows; None: half a window
                  window_pooling: str = "mean", # how prediction pools the windows (`mean` or `max`), kept in the rows
                 ) -> Dataset:
-    "`tokenize_texts`' columns, one row per window of each text, plus `text_id` (the text's position) and `window_pooling`."
+    ("`tokenize_texts`' columns, one row per window of each text, plus `text_id` (the text's position) and "
+     "`window_pooling`.")
     if pairs is not None:
-        raise ConfigError("config key `data.long_texts`: `window` splits single texts; sentence pairs (data.text_pair_column) "
-                          "can't be windowed. Set data.long_texts=truncate")
+        raise ConfigError("config key `data.long_texts`: `window` splits single texts; sentence pairs "
+                          "(data.text_pair_column) can't be windowed. Set data.long_texts=truncate")
     if window_pooling not in WINDOW_POOLINGS:
         raise ConfigError(f"config key `data.window_pooling`: must be one of {WINDOW_POOLINGS}, got {window_pooling!r}")
     if not getattr(tokenizer, "is_fast", False):
-        raise ConfigError(f"config key `data.long_texts`: `window` needs a fast tokenizer (the tokenizers library cuts the windows); "
-                          f"{type(tokenizer).__name__} is not one. Load the model's fast tokenizer, or set data.long_texts=truncate")
+        raise ConfigError(f"config key `data.long_texts`: `window` needs a fast tokenizer (the tokenizers library cuts "
+                          f"the windows); {type(tokenizer).__name__} is not one. Load the model's fast tokenizer, or "
+                          f"set data.long_texts=truncate")
     texts, labels = list(texts), list(labels)
     stride = window_overlap(tokenizer, max_length, window_stride)
     enc = tokenizer(texts, truncation=True, max_length=max_length, stride=stride, return_overflowing_tokens=True)
     ids, text_id = enc["input_ids"], [int(t) for t in enc["overflow_to_sample_mapping"]]
-    return Dataset.from_dict({"sentence": [texts[t] for t in text_id], "labels": [labels[t] for t in text_id], "input_ids": ids,
-                              "length": [len(i) for i in ids], "text_id": text_id, "window_pooling": [window_pooling] * len(ids)})
+    return Dataset.from_dict({"sentence": [texts[t] for t in text_id], "labels": [labels[t] for t in text_id],
+                              "input_ids": ids,
+                              "length": [len(i) for i in ids], "text_id": text_id,
+                              "window_pooling": [window_pooling] * len(ids)})
 
 # %% ../nbs/04_data.ipynb #42695258
 def first_windows(dataset, # a tokenised split (`tokenize_texts`), windowed or not
                  ) -> np.ndarray:
-    "Positions of each text's first row, in `text_id` order: one row per text (all rows where the split is not windowed)."
+    ("Positions of each text's first row, in `text_id` order: one row per text (all rows where the split is not "
+     "windowed).")
     if "text_id" not in dataset.column_names: return np.arange(len(dataset))
     return np.unique(np.asarray(dataset["text_id"]), return_index=True)[1]
 
@@ -452,10 +501,13 @@ def pool_windows(values, # one row per window: logits of any width (`[n_windows,
                  text_ids, # the text each window came from (`text_id`)
                  how: str = "mean", # `mean` or `max` over a text's windows
                 ) -> tuple[np.ndarray, np.ndarray]:
-    "`(pooled, first)`: one row per text in `text_id` order, its windows' values pooled; and each text's first window (its label's row)."
-    if how not in WINDOW_POOLINGS: raise ConfigError(f"config key `data.window_pooling`: must be one of {WINDOW_POOLINGS}, got {how!r}")
+    ("`(pooled, first)`: one row per text in `text_id` order, its windows' values pooled; and each text's first window "
+     "(its label's row).")
+    if how not in WINDOW_POOLINGS:
+        raise ConfigError(f"config key `data.window_pooling`: must be one of {WINDOW_POOLINGS}, got {how!r}")
     values, text_ids = np.asarray(values), np.asarray(text_ids)
-    if len(values) != len(text_ids): raise ValueError(f"{len(values)} rows of values for {len(text_ids)} window text ids; pass one id per row")
+    if len(values) != len(text_ids):
+        raise ValueError(f"{len(values)} rows of values for {len(text_ids)} window text ids; pass one id per row")
     _, first, inverse = np.unique(text_ids, return_index=True, return_inverse=True)
     shape = (len(first),) + values.shape[1:]
     if how == "mean":
@@ -470,8 +522,10 @@ def pool_windows(values, # one row per window: logits of any width (`[n_windows,
 # %% ../nbs/04_data.ipynb #2aa015c2
 def window_report(dataset, # a tokenised split (`tokenize_texts`)
                  ) -> dict:
-    "How a split was windowed: its `texts`, the `windows` they became, and how many texts took more than one (`windowed_texts`)."
-    if "text_id" not in dataset.column_names: return {"texts": len(dataset), "windows": len(dataset), "windowed_texts": 0}
+    ("How a split was windowed: its `texts`, the `windows` they became, and how many texts took more than one "
+     "(`windowed_texts`).")
+    if "text_id" not in dataset.column_names:
+        return {"texts": len(dataset), "windows": len(dataset), "windowed_texts": 0}
     counts = np.bincount(np.asarray(dataset["text_id"]))
     counts = counts[counts > 0]
     return {"texts": int(len(counts)), "windows": int(counts.sum()), "windowed_texts": int((counts > 1).sum())}
@@ -486,14 +540,17 @@ def _label_rows(tables: dict, value, n: int = 4) -> str:
     return ", ".join(hits[:n]) + (f" and {len(hits) - n} more" if len(hits) > n else "")
 
 def suspect_labels(tables: dict, # `{split: Table}` read from the source, labels as written
-                   default_names=None, # the names integer labels must be ids of (SST-2's negative/positive); None: any ids
+                   # the names integer labels must be ids of (SST-2's negative/positive); None: any ids
+                   default_names=None,
                   ) -> list[str]:
-    "The label values that look like mistakes rather than classes (the rule above), each with its rows; [] when there are none."
+    ("The label values that look like mistakes rather than classes (the rule above), each with its rows; [] when there "
+     "are none.")
     counts = pd.Series([y for t in tables.values() for y in t.labels], dtype=object).value_counts()
     total, found = int(counts.sum()), []
     if default_names is not None and all(isinstance(v, int) for v in counts.index):
         ids = ", ".join(f"{i} ({name})" for i, name in enumerate(default_names))
-        found += [f"label {v} is not one of the ids {ids} ({_label_rows(tables, v)})" for v in sorted(counts.index) if not 0 <= v < len(default_names)]
+        found += [f"label {v} is not one of the ids {ids} ({_label_rows(tables, v)})" for v in sorted(counts.index)
+                  if not 0 <= v < len(default_names)]
         return found
     words = [v for v in counts.index if isinstance(v, str) and v.casefold() in NULL_LABEL_WORDS]
     found += [f"label {v!r} is a missing value written as text ({_label_rows(tables, v)})" for v in words]
@@ -503,7 +560,8 @@ def suspect_labels(tables: dict, # `{split: Table}` read from the source, labels
     variants = {v for group in spellings.values() if len(group) > 1 for v in group}
     for group in (g for g in spellings.values() if len(g) > 1):
         main, *others = sorted(group, key=lambda v: -counts[v])
-        found += [f"label {v!r} ({_rows(counts[v])}: {_label_rows(tables, v)}) differs from {main!r} ({_rows(counts[main])}) only by case or spaces"
+        found += [f"label {v!r} ({_rows(counts[v])}: {_label_rows(tables, v)}) differs from {main!r} "
+                  f"({_rows(counts[main])}) only by case or spaces"
                   for v in others]
     for v, c in counts.items():
         if v in words or v in variants or not (c < RARE_LABEL_ROWS and c < RARE_LABEL_SHARE * total): continue
@@ -513,7 +571,9 @@ def suspect_labels(tables: dict, # `{split: Table}` read from the source, labels
 # %% ../nbs/04_data.ipynb #d70310f1
 def label_vocabulary(tables: dict, # `{split: Table}` read from the source
                      label_names=None, # class names in id order (data.label_names); None: from the data
-                     default_names=None, # names used for integer labels 0..k-1 when nothing names them (e.g. SST-2's negative/positive); None: `0`, `1`, ...
+                     # names used for integer labels 0..k-1 when nothing names
+                     # them (e.g. SST-2's negative/positive); None: `0`, `1`, ...
+                     default_names=None,
                     ) -> list[str]:
     "The class names in id order (the rule above); a label outside `label_names` is a `DataError`."
     values = {y for t in tables.values() for y in t.labels}
@@ -524,7 +584,8 @@ def label_vocabulary(tables: dict, # `{split: Table}` read from the source
     if label_names is not None:
         names = [str(n) for n in label_names]
         bad = sorted(y for y in values if not 0 <= y < len(names)) if kinds == {int} else sorted(values - set(names))
-        if bad: raise DataError(f"labels {bad[:10]} are not among data.label_names {names}; add them, or fix those rows.")
+        if bad:
+            raise DataError(f"labels {bad[:10]} are not among data.label_names {names}; add them, or fix those rows.")
         return names
     hub = next((t.label_names for t in tables.values() if t.label_names), None)
     if hub: return list(hub)
@@ -532,13 +593,17 @@ def label_vocabulary(tables: dict, # `{split: Table}` read from the source
     if suspect:
         every = json.dumps(sorted(values) if kinds == {str} else [str(i) for i in range(max(values) + 1)])
         raise DataError("these labels look like mistakes, not classes, and would each train a class of their own: " + "; ".join(suspect)
-                        + f". Fix those rows (map each value to one of the classes, or remove the row); if they are real classes, "
-                        f"name every class in data.label_names (e.g. --set 'data.label_names={every}').")
+                        + f". Fix those rows (map each value to one of the classes, or remove the row); if they are "
+                          f"real classes, name every class in data.label_names (e.g. --set "
+                        f"'data.label_names={every}').")
     if kinds == {str}: return sorted(values)
     k = max(values) + 1
     if min(values) < 0 or k > 2 * len(values) + 2:
-        raise DataError(f"integer labels {sorted(values)[:10]} are not ids 0..k-1; renumber them, or name the classes with data.label_names.")
-    if len(values) < k: warnings.warn(f"integer labels {sorted(set(range(k)) - values)} never occur; they count as classes of their own.")
+        raise DataError(f"integer labels {sorted(values)[:10]} are not ids 0..k-1; renumber them, or name the classes "
+                        f"with data.label_names.")
+    if len(values) < k:
+        warnings.warn(f"integer labels {sorted(set(range(k)) - values)} never occur; they count as classes of their "
+                      f"own.")
     if default_names is not None and k <= len(default_names): return list(default_names)
     return [str(i) for i in range(k)]
 
@@ -571,7 +636,8 @@ def carve(labels, # class ids, one per row
     n = len(labels)
     want = {name: _size(s, n, f"{name}_size") for name, s in sizes.items()}
     if sum(want.values()) >= n:
-        raise DataError(f"carving {want} rows out of {n} leaves no training rows; make data.validation_size/test_size smaller.")
+        raise DataError(f"carving {want} rows out of {n} leaves no training rows; make data.validation_size/test_size "
+                        f"smaller.")
     classes, counts = np.unique(labels, return_counts=True)
     rng = np.random.default_rng(seed)
     perms = {c: rng.permutation(np.flatnonzero(labels == c)) for c in classes}
@@ -594,7 +660,8 @@ def plan_splits(available: set, # names of the splits the source has
                 test_size, # fraction or row count carved for test when missing
                ) -> dict:
     "What each of validation and test comes from, by the table above: `{split: ('file', name) | ('carve', size)}`."
-    if "validation" in available and "test" in available: return {"validation": ("file", "validation"), "test": ("file", "test")}
+    if "validation" in available and "test" in available:
+        return {"validation": ("file", "validation"), "test": ("file", "test")}
     if "test" in available: return {"validation": ("carve", validation_size), "test": ("file", "test")}
     if "validation" in available: return {"validation": ("carve", validation_size), "test": ("file", "validation")}
     return {"validation": ("carve", validation_size), "test": ("carve", test_size)}
@@ -619,7 +686,8 @@ class Splits:
             how, rows = self.plan[s], t.rows.tolist()
             if compact and not t.subset and how[0] == "file": rows = "all"
             elif compact and not t.subset and how[0] == "carved_rest": rows = "rest"
-            out["splits"][s] = {"source": t.source, "made_by": list(how), "n_rows": len(t), "rows": rows, "dropped_empty": list(t.dropped_empty)}
+            out["splits"][s] = {"source": t.source, "made_by": list(how), "n_rows": len(t), "rows": rows,
+                                "dropped_empty": list(t.dropped_empty)}
         return out
     def summary(self) -> pd.DataFrame:
         "Rows per split and per class (what `lwft data CONFIG` prints)."
@@ -631,15 +699,18 @@ class Splits:
 def _too_few_rows(splits: Splits, # the `Splits`, one of them carved and empty
                   split: str, # that split
                  ) -> str|None:
-    "Why no carved size can fill `split` when every class has too few rows to give one; None when some class has enough."
+    ("Why no carved size can fill `split` when every class has too few rows to give one; None when some class has "
+     "enough.")
     carved = [s for s, how in splits.plan.items() if how[0] == "carve"]
     need, k = len(carved) + 1, len(splits.label_names) # carving leaves every class a row in train
-    counts = sum(np.bincount(splits.labels[s], minlength=k) for s, how in splits.plan.items() if how[0] in ("carve", "carved_rest"))
+    counts = sum(np.bincount(splits.labels[s], minlength=k) for s, how in splits.plan.items()
+                 if how[0] in ("carve", "carved_rest"))
     if not carved or any(c >= need for c in counts): return None
     few = ", ".join(f"{name!r} ({c})" for name, c in zip(splits.label_names, counts) if c)
-    return (f"it is carved from train, which keeps at least one row of every class, so each class needs at least {need} rows (one for "
-            f"train and one for each of {' and '.join(carved)}), and no class has that many: {few}. No data.{split}_size changes this: "
-            f"add rows to those classes, or give {' and '.join(carved)} as files of their own")
+    return (f"it is carved from train, which keeps at least one row of every class, so each class needs at least "
+            f"{need} rows (one for train and one for each of {' and '.join(carved)}), and no class has that many: "
+            f"{few}. No data.{split}_size changes this: add rows to those classes, or give {' and '.join(carved)} as "
+            f"files of their own")
 
 # %% ../nbs/04_data.ipynb #eafc83df
 def check_data(splits: Splits, # the train/validation/test `Splits` to check
@@ -654,22 +725,28 @@ def check_data(splits: Splits, # the train/validation/test `Splits` to check
     train = splits.tables["train"]
     present = set(np.unique(splits.labels["train"]).tolist())
     if len(present) < 2:
-        raise DataError(f"{train.source}: every training row has label {names[min(present)]!r}: nothing to tell apart. Check "
-                        f"data.label_column (the columns are {train.columns}); a small data.max_train_samples subset can also miss a class.")
+        raise DataError(f"{train.source}: every training row has label {names[min(present)]!r}: nothing to tell apart. "
+                        f"Check data.label_column (the columns are {train.columns}); a small data.max_train_samples "
+                        f"subset can also miss a class.")
     for s in ("validation", "test"):
         unseen = sorted(set(splits.labels[s].tolist()) - present)
         if unseen:
-            raise DataError(f"{splits.tables[s].source}: the {s} split holds label(s) {[names[i] for i in unseen]} that the training split "
-                            f"never shows, so every such row would count as an error. Add training rows of those classes, or drop those rows from {s}.")
+            raise DataError(f"{splits.tables[s].source}: the {s} split holds label(s) {[names[i] for i in unseen]} "
+                            f"that the training split never shows, so every such row would count as an error. Add "
+                            f"training rows of those classes, or drop those rows from {s}.")
     missing = sorted(set(range(len(names))) - present)
     if missing: found.append(f"classes {[names[i] for i in missing]} are named but absent from train.")
     seen = set(zip(train.texts, train.pairs or [None] * len(train)))
     for s in ("validation", "test"):
         absent = sorted(present - set(splits.labels[s].tolist()))
-        if absent: found.append(f"the {s} split has no rows of {[names[i] for i in absent]}: their per-class scores and one-vs-rest AUC are undefined.")
+        if absent:
+            found.append(f"the {s} split has no rows of {[names[i] for i in absent]}: their per-class scores and "
+                         f"one-vs-rest AUC are undefined.")
         t = splits.tables[s]
         shared = sum(x in seen for x in zip(t.texts, t.pairs or [None] * len(t)))
-        if shared * 2 >= len(t): found.append(f"{shared} of the {len(t)} {s} rows also appear in train: its scores measure memory, not generalisation.")
+        if shared * 2 >= len(t):
+            found.append(f"{shared} of the {len(t)} {s} rows also appear in train: its scores measure memory, not "
+                         f"generalisation.")
     return found
 
 # %% ../nbs/04_data.ipynb #0c917f19
@@ -687,7 +764,8 @@ def make_splits(tables: dict, # `{split: Table}` the source has (train at least)
                 default_names=None, # names for integer labels 0..k-1 when nothing names them; None: `0`, `1`, ...
                 notes=(), # notes from reading the source, kept in the `Splits`
                ) -> Splits:
-    "Train/validation/test from the splits a source has, carving what is missing (`plan_splits`), labels encoded, then checked (`check_data`)."
+    ("Train/validation/test from the splits a source has, carving what is missing (`plan_splits`), labels encoded, "
+     "then checked (`check_data`).")
     plan = plan_splits(set(tables), validation_size, test_size)
     names = label_vocabulary(tables, label_names, default_names)
     train = tables["train"]
@@ -696,7 +774,8 @@ def make_splits(tables: dict, # `{split: Table}` the source has (train at least)
     if sizes:
         parts = carve(encode_labels(train, names), sizes, seed)
         out["train"], made["train"] = train.select(parts.pop("train")), ("carved_rest", "train")
-        for s, pos in parts.items(): out[s], made[s] = train.select(pos), ("carve", f"train ({sizes[s]!r}, seed {seed})")
+        for s, pos in parts.items():
+            out[s], made[s] = train.select(pos), ("carve", f"train ({sizes[s]!r}, seed {seed})")
     for s, how in plan.items():
         if how[0] == "file": out[s], made[s] = tables[how[1]], ("file", how[1])
     out = {s: out[s] for s in ("train", "validation", "test")}
@@ -707,7 +786,8 @@ def subsample(splits: Splits, # the checked `Splits`
               max_samples: dict, # `{split: n or None}`: rows kept per split; None keeps all
               seed: int, # seeds the stratified draw
              ) -> Splits:
-    "Seeded, stratified subsets `{split: n}` (data.max_train_samples etc.), taken after carving so the splits themselves never move."
+    ("Seeded, stratified subsets `{split: n}` (data.max_train_samples etc.), taken after carving so the splits "
+     "themselves never move.")
     for s, n in max_samples.items():
         if n is None or n >= len(splits.tables[s]): continue
         pos = carve(splits.labels[s], {"keep": n}, seed)["keep"]
@@ -720,8 +800,10 @@ def subsample(splits: Splits, # the checked `Splits`
 SST2_SAMPLE_FILES = {"train": "train.tsv", "validation": "dev.tsv"}
 SST2_SAMPLE_ROWS = {"train": 3000, "validation": 872}
 SST2_SAMPLE_SEED = 42
-# Pinned here, not beside the files: a changed or damaged file fails its check even if a checksum file beside it were edited too.
-SST2_SAMPLE_SHA256 = {"train.tsv": "a31194fce23498334f870b4dc731979df2173b4e95f05312319b4d7338accf8c", "dev.tsv": "f7271f7a919ea884ca8563e13ed03028aa44296d1f738c003af3142b9a2188f8"}
+# Pinned here, not beside the files: a changed or damaged file fails
+# its check even if a checksum file beside it were edited too.
+SST2_SAMPLE_SHA256 = {"train.tsv": "a31194fce23498334f870b4dc731979df2173b4e95f05312319b4d7338accf8c",
+                      "dev.tsv": "f7271f7a919ea884ca8563e13ed03028aa44296d1f738c003af3142b9a2188f8"}
 def sst2_sample_dir() -> Path:
     "Folder of the SST-2 sample shipped inside the package (`lightweight_ft/sst2_sample`)."
     return Path(importlib.resources.files("lightweight_ft"))/"sst2_sample"
@@ -729,7 +811,8 @@ def sst2_sample_dir() -> Path:
 # %% ../nbs/04_data.ipynb #d7411f56
 def sst2_sample_label(n_sentences: int, # training sentences used from the sample
                      ) -> str:
-    "How every run folder, model card and report names training on the sample, so no number from it passes for a full-data result."
+    ("How every run folder, model card and report names training on the sample, so no number from it passes for a "
+     "full-data result.")
     return f"SST-2 sample ({n_sentences:,} sentences)"
 
 # %% ../nbs/04_data.ipynb #9ccef887
@@ -746,8 +829,10 @@ def read_sst2_sample(split: str = "train", # `train` or `validation`
                      folder=None, # a folder holding the sample files; None: the one inside the package
                      num_labels: int = 2, # number of classes; labels must be 0..num_labels-1
                     ) -> tuple[list[str], list[int], int]:
-    "One split (`train` or `validation`) of the embedded SST-2 sample as `(texts, labels, dropped_empty)`, its bytes checked first."
-    if split not in SST2_SAMPLE_FILES: raise ValueError(f"split must be one of {list(SST2_SAMPLE_FILES)}, got {split!r}")
+    ("One split (`train` or `validation`) of the embedded SST-2 sample as `(texts, labels, dropped_empty)`, its bytes "
+     "checked first.")
+    if split not in SST2_SAMPLE_FILES:
+        raise ValueError(f"split must be one of {list(SST2_SAMPLE_FILES)}, got {split!r}")
     name = SST2_SAMPLE_FILES[split]
     path = Path(folder or sst2_sample_dir())/name
     if not path.exists():
@@ -755,41 +840,52 @@ def read_sst2_sample(split: str = "train", # `train` or `validation`
                         f"or read a GLUE folder instead: data.source=glue_dir with data.data_dir=/path/to/sst2.")
     digest, expected = file_sha256(path), SST2_SAMPLE_SHA256[name]
     if digest != expected:
-        raise DataError(f"{path}: SHA-256 {digest[:16]}... does not match the packaged sample's {expected[:16]}... (SST2_SAMPLE_SHA256): "
-                        f"the file was changed or damaged. Reinstall lightweight-ft; to ship a new sample, rebuild it with "
-                        f"build_sst2_sample and update SST2_SAMPLE_SHA256 and SST2_SAMPLE_ROWS in nbs/04_data.ipynb.")
+        raise DataError(f"{path}: SHA-256 {digest[:16]}... does not match the packaged sample's {expected[:16]}... "
+                        f"(SST2_SAMPLE_SHA256): the file was changed or damaged. Reinstall lightweight-ft; to ship a "
+                        f"new sample, rebuild it with build_sst2_sample and update SST2_SAMPLE_SHA256 and "
+                        f"SST2_SAMPLE_ROWS in nbs/04_data.ipynb.")
     return read_glue_tsv(path, num_labels)
 
 # %% ../nbs/04_data.ipynb #a5c692bc
 def resolve_sst2_location(source: str = "auto", # data.source: `auto`, `glue_dir`, `hub` or `sample`
                           data_dir=None, # a GLUE SST-2 folder; None: `LWFT_DATA_DIR`, else by `source`
                          ) -> tuple[str, str|None]:
-    "`(kind, folder)` that SST-2 is read from: `('glue_dir', folder)`, `('hub', None)` or `('sample', None)`; the precedence is `DataConfig`'s."
-    if source not in DATA_SOURCES: raise ConfigError(f"config key `data.source`: must be one of {DATA_SOURCES}, got {source!r}")
+    ("`(kind, folder)` that SST-2 is read from: `('glue_dir', folder)`, `('hub', None)` or `('sample', None)`; the "
+     "precedence is `DataConfig`'s.")
+    if source not in DATA_SOURCES:
+        raise ConfigError(f"config key `data.source`: must be one of {DATA_SOURCES}, got {source!r}")
     if source in ("sample", "hub"):
-        if data_dir: raise ConfigError(f"config key `data.data_dir`: is set ({str(data_dir)!r}) but data.source is `{source}`, which reads "
-                                       f"no folder; set data.source=glue_dir to read that folder, or leave data.data_dir unset.")
+        if data_dir:
+            raise ConfigError(f"config key `data.data_dir`: is set ({str(data_dir)!r}) but data.source is `{source}`, "
+                              f"which reads no folder; set data.source=glue_dir to read that folder, or leave "
+                              f"data.data_dir unset.")
         return source, None
     folder = data_dir or os.environ.get("LWFT_DATA_DIR") or None
     if folder: return "glue_dir", str(folder)
     if source == "glue_dir":
-        raise DataError("data.source is `glue_dir`, but neither data.data_dir nor LWFT_DATA_DIR names a folder. Set one of them to a "
-                        "GLUE SST-2 folder (train.tsv, dev.tsv), or set data.source=sample for the SST-2 sample inside the package.")
+        raise DataError("data.source is `glue_dir`, but neither data.data_dir nor LWFT_DATA_DIR names a folder. Set "
+                        "one of them to a GLUE SST-2 folder (train.tsv, dev.tsv), or set data.source=sample for the "
+                        "SST-2 sample inside the package.")
     return "hub", None
 
 # %% ../nbs/04_data.ipynb #bef0d468
 def describe_data(data_cfg, # a `DataConfig`
                  ) -> str:
-    "What a `DataConfig` trains on, in words for model cards and reports; the sample always says `SST-2 sample (N sentences)`."
+    ("What a `DataConfig` trains on, in words for model cards and reports; the sample always says `SST-2 sample (N "
+     "sentences)`.")
     source, folder = getattr(data_cfg, "source", "auto"), data_cfg.data_dir
-    if source == "files": return f"{data_cfg.path} ({data_cfg.text_column}" + (f" + {data_cfg.text_pair_column}" if data_cfg.text_pair_column else "") + f" -> {data_cfg.label_column})"
+    if source == "files":
+        return f"{data_cfg.path} ({data_cfg.text_column}" + (f" + {data_cfg.text_pair_column}" if data_cfg.text_pair_column else "") + f" -> {data_cfg.label_column})"
     if source == "sample":
-        n = SST2_SAMPLE_ROWS["train"] if data_cfg.max_train_samples is None else min(data_cfg.max_train_samples, SST2_SAMPLE_ROWS["train"])
+        n = (SST2_SAMPLE_ROWS["train"] if data_cfg.max_train_samples is None
+             else min(data_cfg.max_train_samples, SST2_SAMPLE_ROWS["train"]))
         return sst2_sample_label(n)
-    if source == "hub" and data_cfg.default_label_names is None: return f"{data_cfg.hub_name}" + (f"/{data_cfg.hub_config}" if data_cfg.hub_config else "") + " (from the hub)"
+    if source == "hub" and data_cfg.default_label_names is None:
+        return f"{data_cfg.hub_name}" + (f"/{data_cfg.hub_config}" if data_cfg.hub_config else "") + " (from the hub)"
     if source == "hub": return "SST-2 (GLUE, from the hub)"
     if folder: return f"SST-2 (GLUE folder {folder})"
-    return "SST-2 (GLUE folder $LWFT_DATA_DIR)" if source == "glue_dir" else "SST-2 (GLUE; $LWFT_DATA_DIR, else the hub)"
+    return "SST-2 (GLUE folder $LWFT_DATA_DIR)" if source == "glue_dir" else ("SST-2 (GLUE; $LWFT_DATA_DIR, else the "
+                                                                              "hub)")
 
 # %% ../nbs/04_data.ipynb #e9096324
 def _sst2_sample_tables() -> dict:
@@ -797,7 +893,8 @@ def _sst2_sample_tables() -> dict:
     out = {}
     for split, name in SST2_SAMPLE_FILES.items():
         texts, labels, _ = read_sst2_sample(split)
-        out[split] = Table(str(sst2_sample_dir()/name), ["sentence", "label"], texts, labels, rows=np.arange(len(texts)))
+        out[split] = Table(str(sst2_sample_dir()/name), ["sentence", "label"], texts, labels,
+                           rows=np.arange(len(texts)))
     return out
 
 # %% ../nbs/04_data.ipynb #3ec03d3f
@@ -817,7 +914,8 @@ def load_splits(source: str, # `files`, `hub` or `sample`
                 default_names=None, # names for integer labels 0..k-1 when nothing names them; None: `0`, `1`, ...
                 load=None, # for `hub`: a `load_dataset`-like callable; None: `datasets.load_dataset`
                ) -> Splits:
-    "Checked train/validation/test from `source`: `files` (a file, or a folder of splits, at `path`), `hub`, or `sample`."
+    ("Checked train/validation/test from `source`: `files` (a file, or a folder of splits, at `path`), `hub`, or "
+     "`sample`.")
     cols = dict(text_column=text_column, label_column=label_column, text_pair_column=text_pair_column)
     if source == "hub": tables, notes = read_hub(hub_name, hub_config, empty_texts=empty_texts, load=load, **cols)
     elif source == "sample": tables, notes = _sst2_sample_tables(), []
@@ -828,31 +926,40 @@ def load_splits(source: str, # `files`, `hub` or `sample`
     return make_splits(tables, validation_size, test_size, split_seed, label_names, default_names, notes)
 
 # %% ../nbs/04_data.ipynb #23f2ed25
-TASK_READERS = ("multi_label", "regression") # the tasks whose labels `load_task_splits` reads (below); one label per row: `load_splits`
+# the tasks whose labels `load_task_splits` reads (below); one label per row: `load_splits`
+TASK_READERS = ("multi_label", "regression")
 from .tasks import task_for
 
 # %% ../nbs/04_data.ipynb #45a25ef2
 def load_splits_for(cfg, # a `DataConfig`
                     seed: int = 42, # seeds the `max_*_samples` subsets
                     load=None, # for the hub: a `load_dataset`-like callable; None: `datasets.load_dataset`
-                    task: str = "single_label", # the config's task: several labels per row and scores read through `load_task_splits`
+                    # the config's task: several labels per row and scores read through `load_task_splits`
+                    task: str = "single_label",
                    ) -> Splits:
-    "`load_splits` for a `DataConfig` (its source, columns, sizes and subsets); `seed` draws the `max_*_samples` subsets."
+    ("`load_splits` for a `DataConfig` (its source, columns, sizes and subsets); `seed` draws the `max_*_samples` "
+     "subsets.")
     if task in TASK_READERS: return load_task_splits(cfg, task, seed)
-    kw = dict(text_column=cfg.text_column, label_column=cfg.label_column, text_pair_column=cfg.text_pair_column, format=cfg.format,
-              empty_texts=cfg.empty_sentences, validation_size=cfg.validation_size, test_size=cfg.test_size, split_seed=cfg.split_seed,
-              label_names=cfg.label_names, default_names=cfg.default_label_names, hub_name=cfg.hub_name, hub_config=cfg.hub_config, load=load)
+    kw = dict(text_column=cfg.text_column, label_column=cfg.label_column, text_pair_column=cfg.text_pair_column,
+              format=cfg.format,
+              empty_texts=cfg.empty_sentences, validation_size=cfg.validation_size, test_size=cfg.test_size,
+              split_seed=cfg.split_seed,
+              label_names=cfg.label_names, default_names=cfg.default_label_names, hub_name=cfg.hub_name,
+              hub_config=cfg.hub_config, load=load)
     if cfg.source == "files": s = load_splits("files", cfg.path, **kw)
     else:
         kind, folder = resolve_sst2_location(cfg.source, cfg.data_dir)
         s = load_splits("files" if kind == "glue_dir" else kind, folder, **kw)
-    return subsample(s, {"train": cfg.max_train_samples, "validation": cfg.max_eval_samples, "test": cfg.max_test_samples}, seed)
+    return subsample(s,
+                     {"train": cfg.max_train_samples, "validation": cfg.max_eval_samples, "test": cfg.max_test_samples},
+                     seed)
 
 # %% ../nbs/04_data.ipynb #0ff4c2d0
 def describe_splits(splits: Splits, # the checked `Splits`
                     n_examples: int = 3, # example rows shown per split
                    ) -> str:
-    "What would be read, in words (`lwft data CONFIG`): where each split comes from, rows per split and class, notes, warnings, a few examples."
+    ("What would be read, in words (`lwft data CONFIG`): where each split comes from, rows per split and class, notes, "
+     "warnings, a few examples.")
     several = hasattr(splits, "label_text") # `TaskSplits` (label sets or scores): their own heading and example labels
     heading = (f"classes ({len(splits.label_names)}, ids in this order): {', '.join(splits.label_names)}" if not several else
                "a score per row (regression)" if splits.labels["train"].ndim == 1 else
@@ -860,7 +967,8 @@ def describe_splits(splits: Splits, # the checked `Splits`
     lines = [heading + ("; sentence pairs" if splits.pairs else ""), ""]
     for s, t in splits.tables.items():
         how = splits.plan[s]
-        made = {"file": "the whole file", "carved_rest": "what is left after carving", "carve": f"carved from {how[1]}"}[how[0]]
+        made = {"file": "the whole file", "carved_rest": "what is left after carving",
+                "carve": f"carved from {how[1]}"}[how[0]]
         lines.append(f"{s}: {len(t):,} rows from {t.source} ({made}{', a seeded subset' if t.subset else ''}"
                      + (f"; {len(t.dropped_empty)} empty rows dropped" if t.dropped_empty else "") + ")")
     lines += ["", "rows per split and class:", splits.summary().to_string(), ""]
@@ -879,8 +987,8 @@ def _zero_one(v, column: str, where: str) -> int:
     if isinstance(v, (bool, np.bool_)): return int(v)
     if isinstance(v, (int, np.integer, float, np.floating)) and not _null(v) and float(v) in (0.0, 1.0): return int(v)
     if isinstance(v, str) and v.strip() in ("0", "1", "0.0", "1.0"): return int(float(v))
-    raise DataError(f"{where}: label column {column!r} holds {v!r}; a label column holds 0 or 1 (1: the row has that label). "
-                    f"Fix the row, or leave {column!r} out of data.label_columns if it is not a label.")
+    raise DataError(f"{where}: label column {column!r} holds {v!r}; a label column holds 0 or 1 (1: the row has that "
+                    f"label). Fix the row, or leave {column!r} out of data.label_columns if it is not a label.")
 
 def _stray(name: str) -> bool: return not isinstance(name, str) or not name or name != name.strip()
 
@@ -888,38 +996,50 @@ def label_columns_in(columns: list, # the columns a file holds
                      spec, # data.label_columns: a list of column names, or a prefix they share
                      source: str, # the file, named in errors
                     ) -> tuple[list, list]:
-    "`(columns, label names)` of the 0/1 label columns: those listed, or every column starting with the prefix (named by the rest)."
+    ("`(columns, label names)` of the 0/1 label columns: those listed, or every column starting with the prefix (named "
+     "by the rest).")
     if isinstance(spec, str):
         cols = [c for c in columns if c.startswith(spec)]
-        if not cols: raise DataError(f"{source}: no column starts with {spec!r} (data.label_columns, a prefix); the columns are {columns}.")
+        if not cols:
+            raise DataError(f"{source}: no column starts with {spec!r} (data.label_columns, a prefix); the columns are "
+                            f"{columns}.")
         names = [c[len(spec):] for c in cols]
         bad = [c for c, n in zip(cols, names) if _stray(n)]
-        if bad: raise DataError(f"{source}: column {bad[0]!r} leaves {bad[0][len(spec):]!r} as the label's name after the prefix {spec!r}: "
-                                f"empty or with stray whitespace. Rename the column, or list the label columns in data.label_columns.")
+        if bad:
+            raise DataError(f"{source}: column {bad[0]!r} leaves {bad[0][len(spec):]!r} as the label's name after the "
+                            f"prefix {spec!r}: empty or with stray whitespace. Rename the column, or list the label "
+                                f"columns in data.label_columns.")
         return cols, names
     missing = [c for c in spec if c not in columns]
-    if missing: raise DataError(f"{source}: no column {missing[0]!r} (data.label_columns); the columns found are {columns}.")
+    if missing:
+        raise DataError(f"{source}: no column {missing[0]!r} (data.label_columns); the columns found are {columns}.")
     return list(spec), list(spec)
 
 def _label_set(v, separator, where: str) -> tuple:
-    "The labels of one row held in one cell: a list (JSONL, Parquet), or text split on `separator`; `[]` or an empty cell: none."
-    if _null(v): raise DataError(f"{where}: null where the row's labels belong. Write [] (JSONL, Parquet) or leave the cell empty for "
-                                 f"a row with no label; a null may be a label forgotten, so it is refused.")
+    ("The labels of one row held in one cell: a list (JSONL, Parquet), or text split on `separator`; `[]` or an empty "
+     "cell: none.")
+    if _null(v):
+        raise DataError(f"{where}: null where the row's labels belong. Write [] (JSONL, Parquet) or leave the cell "
+                        f"empty for a row with no label; a null may be a label forgotten, so it is refused.")
     if isinstance(v, np.ndarray): v = v.tolist()
     if isinstance(v, str):
         if separator is None:
-            raise DataError(f"{where}: the label cell holds text ({v!r}), not a list. For several labels in one text cell set "
-                            f"data.label_separator (e.g. ','); for one 0/1 column per label set data.label_columns.")
+            raise DataError(f"{where}: the label cell holds text ({v!r}), not a list. For several labels in one text "
+                            f"cell set data.label_separator (e.g. ','); for one 0/1 column per label set "
+                            f"data.label_columns.")
         items = v.split(separator) if v else []
     elif isinstance(v, (list, tuple)): items = v
-    else: raise DataError(f"{where}: the label cell holds {v!r}; expected a list of label names, or text joined by data.label_separator.")
+    else:
+        raise DataError(f"{where}: the label cell holds {v!r}; expected a list of label names, or text joined by "
+                        f"data.label_separator.")
     for x in items:
         if not isinstance(x, (str, int, np.integer)) or isinstance(x, bool):
             raise DataError(f"{where}: label {x!r} is not a name; a row's labels are names (text) or integers.")
         if isinstance(x, str) and _stray(x):
             hint = (f" If the labels are separated by {separator + ' '!r}, set data.label_separator to that."
                     if separator and isinstance(v, str) and f"{separator} " in v else "")
-            raise DataError(f"{where}: label {x!r} is empty or has stray whitespace.{hint} Write each label name exactly, with no spaces around it.")
+            raise DataError(f"{where}: label {x!r} is empty or has stray whitespace.{hint} Write each label name "
+                            f"exactly, with no spaces around it.")
     return tuple(dict.fromkeys(str(x) for x in items))
 
 def _score(v, column: str, where: str) -> float:
@@ -928,33 +1048,40 @@ def _score(v, column: str, where: str) -> float:
         try: x = float(v.strip() if isinstance(v, str) else v)
         except (TypeError, ValueError): x = None
         if x is not None and math.isfinite(x): return x
-    raise DataError(f"{where}: {v!r} in column {column!r} is not a number; task regression needs a number (a score) in every row. "
-                    f"Fix or remove the row, or point data.label_column at the score column.")
+    raise DataError(f"{where}: {v!r} in column {column!r} is not a number; task regression needs a number (a score) in "
+                    f"every row. Fix or remove the row, or point data.label_column at the score column.")
 
 # %% ../nbs/04_data.ipynb #c276a667
 def _task_labels(df: pd.DataFrame, table: Table, task: str, data) -> tuple[list, list|None]|None:
-    "`(labels, names the columns give)` of `table`'s rows (its `rows` index `df`), read the task's way; None: the file holds no labels."
+    ("`(labels, names the columns give)` of `table`'s rows (its `rows` index `df`), read the task's way; None: the "
+     "file holds no labels.")
     records, columns = df.to_dict("records"), [str(c) for c in df.columns]
     where = lambda i: f"{table.source}, record {i}"
-    if task == "regression": # registry: how a task's labels are read (Task.label_reader), once data sits below the registry
+    # registry: how a task's labels are read (Task.label_reader), once data sits below the registry
+    if task == "regression":
         if data.label_column not in columns: return None
         return [_score(records[i][data.label_column], data.label_column, where(i)) for i in table.rows.tolist()], None
     if data.label_columns is not None:
         if isinstance(data.label_columns, list) and not set(data.label_columns) & set(columns): return None
         cols, names = label_columns_in(columns, data.label_columns, table.source)
-        return [tuple(n for c, n in zip(cols, names) if _zero_one(records[i][c], c, where(i))) for i in table.rows.tolist()], names
+        return [tuple(n for c, n in zip(cols, names) if _zero_one(records[i][c], c, where(i)))
+                for i in table.rows.tolist()], names
     if data.label_column not in columns: return None
-    return [_label_set(records[i][data.label_column], data.label_separator, where(i)) for i in table.rows.tolist()], None
+    return [_label_set(records[i][data.label_column], data.label_separator, where(i))
+            for i in table.rows.tolist()], None
 
 def read_task_table(path, # a CSV, TSV, JSONL or Parquet file
                     task: str, # `multi_label` or `regression`
                     data, # the `DataConfig`: columns, format, empty texts, label keys
                    ) -> Table|None:
-    "One file as a `Table` whose labels are label sets (`multi_label`) or scores (`regression`); None when it holds no labels."
+    ("One file as a `Table` whose labels are label sets (`multi_label`) or scores (`regression`); None when it holds "
+     "no labels.")
     path = Path(path).expanduser()
-    if not path.exists(): raise DataError(f"{path}: file not found. Set data.path to a data file or a folder of splits.")
+    if not path.exists():
+        raise DataError(f"{path}: file not found. Set data.path to a data file or a folder of splits.")
     df = _read_frame(path, table_format(path, data.format))
-    table = frame_to_table(df, str(path), data.text_column, None, data.text_pair_column, data.empty_sentences, require_label=False)
+    table = frame_to_table(df, str(path), data.text_column, None, data.text_pair_column, data.empty_sentences,
+                           require_label=False)
     found = _task_labels(df, table, task, data)
     if found is None: return None
     table.labels, table.label_names = found
@@ -962,7 +1089,8 @@ def read_task_table(path, # a CSV, TSV, JSONL or Parquet file
 
 # %% ../nbs/04_data.ipynb #aab2b937
 def multi_label_vocabulary(tables: dict, # `{split: Table}` with label sets
-                           label_names=None, # data.label_names; None: the columns' names, else the training labels, sorted
+                           # data.label_names; None: the columns' names, else the training labels, sorted
+                           label_names=None,
                           ) -> list[str]:
     "The label names in column order; a label outside them is refused, naming the label, the split and its first rows."
     if label_names is not None: names = [str(n) for n in label_names]
@@ -973,8 +1101,9 @@ def multi_label_vocabulary(tables: dict, # `{split: Table}` with label sets
         if unknown:
             rows = [f"record {r}" for ys, r in zip(t.labels, t.rows.tolist()) if unknown[0] in ys][:3]
             whence = "data.label_names" if label_names is not None else "the training split's labels"
-            raise DataError(f"{t.source}: the {s} split holds label {unknown[0]!r} ({', '.join(rows)}), which is not among {whence} {names}. "
-                            f"Fix those rows, drop them, or add the label to data.label_names (a label training never shows cannot be learnt).")
+            raise DataError(f"{t.source}: the {s} split holds label {unknown[0]!r} ({', '.join(rows)}), which is not "
+                            f"among {whence} {names}. Fix those rows, drop them, or add the label to data.label_names "
+                            f"(a label training never shows cannot be learnt).")
     return names
 
 def encode_label_sets(table: Table, # a `Table` of label sets
@@ -997,11 +1126,14 @@ def carve_label_sets(matrix, # 0/1 `[rows, labels]`
                      sizes: dict, # `{split: fraction or count}`
                      seed: int = 42, # seeds the draws
                     ) -> dict:
-    "Iterative stratification of label sets: `{name: sorted positions}` for each of `sizes` (drawn in turn from what is left), `train` for the rest."
+    ("Iterative stratification of label sets: `{name: sorted positions}` for each of `sizes` (drawn in turn from what "
+     "is left), `train` for the rest.")
     from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
     y = np.asarray(matrix)
     n = len(y); want = {name: _size(s, n, f"{name}_size") for name, s in sizes.items()}
-    if sum(want.values()) >= n: raise DataError(f"carving {want} rows out of {n} leaves no training rows; make data.validation_size/test_size smaller.")
+    if sum(want.values()) >= n:
+        raise DataError(f"carving {want} rows out of {n} leaves no training rows; make data.validation_size/test_size "
+                        f"smaller.")
     left, out = np.arange(n), {}
     for k, (name, count) in enumerate(want.items()):
         if count == 0: out[name] = np.array([], dtype=int); continue
@@ -1017,11 +1149,14 @@ class TaskSplits(Splits):
     "`Splits` whose labels are 0/1 matrices (several labels per row) or scores (regression)."
     task: str = "multi_label" # the config's task
     def summary(self) -> pd.DataFrame:
-        "Rows per split and label, with rows holding no label (several labels); or each split's scores described (regression)."
+        ("Rows per split and label, with rows holding no label (several labels); or each split's scores described "
+         "(regression).")
         if self.labels["train"].ndim == 1:
-            return pd.DataFrame({s: pd.Series(y).describe() for s, y in self.labels.items()}).T.rename(columns={"count": "rows"})
+            return pd.DataFrame({s: pd.Series(y).describe()
+                                 for s, y in self.labels.items()}).T.rename(columns={"count": "rows"})
         df = pd.DataFrame({s: y.sum(0).astype(int) for s, y in self.labels.items()}, index=self.label_names).T
-        return df.assign(no_label=[int((y.sum(1) == 0).sum()) for y in self.labels.values()], rows=[len(y) for y in self.labels.values()])
+        return df.assign(no_label=[int((y.sum(1) == 0).sum()) for y in self.labels.values()],
+                         rows=[len(y) for y in self.labels.values()])
     def label_text(self, split: str, i: int) -> str:
         "Row `i`'s labels as text: the set joined by `;`, or the score."
         y = self.labels[split][i]
@@ -1034,7 +1169,8 @@ def check_task_splits(splits: TaskSplits, # the splits, labels encoded
     found = []
     for s in ("train", "validation", "test"):
         if len(splits.tables[s]) == 0:
-            raise DataError(f"the {s} split is empty; make data.{s}_size larger or check the {s} file. Training watches validation, and the report scores test.")
+            raise DataError(f"the {s} split is empty; make data.{s}_size larger or check the {s} file. Training "
+                            f"watches validation, and the report scores test.")
     train = splits.labels["train"]
     if train.ndim == 1:
         if label_range is not None:
@@ -1042,14 +1178,16 @@ def check_task_splits(splits: TaskSplits, # the splits, labels encoded
             for s, t in splits.tables.items():
                 out = np.flatnonzero((splits.labels[s] < lo) | (splits.labels[s] > hi))
                 if len(out):
-                    raise DataError(f"{t.source}, record {t.rows[out[0]]}: score {splits.labels[s][out[0]]:g} lies outside data.label_range "
-                                    f"[{lo}, {hi}] ({len(out)} such row(s) in {s}). Fix those rows, or widen data.label_range.")
+                    raise DataError(f"{t.source}, record {t.rows[out[0]]}: score {splits.labels[s][out[0]]:g} lies "
+                                    f"outside data.label_range [{lo}, {hi}] ({len(out)} such row(s) in {s}). Fix those "
+                                    f"rows, or widen data.label_range.")
         if not np.ptp(train) > 0:
-            raise DataError(f"{splits.tables['train'].source}: every training score is {train[0]:g}: nothing to learn. Check data.label_column.")
+            raise DataError(f"{splits.tables['train'].source}: every training score is {train[0]:g}: nothing to learn. "
+                            f"Check data.label_column.")
         return found
     if not train.any():
-        raise DataError(f"{splits.tables['train'].source}: no training row holds a label: nothing to learn. Check data.label_columns "
-                        f"or data.label_column (the columns are {splits.tables['train'].columns}).")
+        raise DataError(f"{splits.tables['train'].source}: no training row holds a label: nothing to learn. Check "
+                        f"data.label_columns or data.label_column (the columns are {splits.tables['train'].columns}).")
     absent = [n for n, c in zip(splits.label_names, train.sum(0)) if c == 0]
     if absent: found.append(f"labels {absent} are named but absent from train: the model cannot learn them.")
     for s in ("validation", "test"):
@@ -1063,9 +1201,11 @@ def make_task_splits(tables: dict, # `{split: Table}` with label sets or scores 
                      data, # the `DataConfig`: sizes, split seed, label names, label range
                      notes=(), # notes from reading the source
                     ) -> TaskSplits:
-    "Train/validation/test for a task of several labels or scores: carving what is missing (stratified as above), labels encoded, checked."
+    ("Train/validation/test for a task of several labels or scores: carving what is missing (stratified as above), "
+     "labels encoded, checked.")
     plan = plan_splits(set(tables), data.validation_size, data.test_size)
-    scores = task == "regression" # registry: whether the task's target is a score (Task.label_dtype float with one output)
+    # registry: whether the task's target is a score (Task.label_dtype float with one output)
+    scores = task == "regression"
     names = ["score"] if scores else multi_label_vocabulary(tables, data.label_names)
     encode = (lambda t: np.asarray(t.labels, dtype=np.float64)) if scores else (lambda t: encode_label_sets(t, names))
     train = tables["train"]
@@ -1075,7 +1215,8 @@ def make_task_splits(tables: dict, # `{split: Table}` with label sets or scores 
         y = encode(train)
         parts = carve(score_bins(y), sizes, data.split_seed) if scores else carve_label_sets(y, sizes, data.split_seed)
         out["train"], made["train"] = train.select(parts.pop("train")), ("carved_rest", "train")
-        for s, pos in parts.items(): out[s], made[s] = train.select(pos), ("carve", f"train ({sizes[s]!r}, seed {data.split_seed})")
+        for s, pos in parts.items():
+            out[s], made[s] = train.select(pos), ("carve", f"train ({sizes[s]!r}, seed {data.split_seed})")
     for s, how in plan.items():
         if how[0] == "file": out[s], made[s] = tables[how[1]], ("file", how[1])
     out = {s: out[s] for s in ("train", "validation", "test")}
@@ -1088,10 +1229,12 @@ def load_task_splits(data, # the `DataConfig` (`data.source: files`)
                      task: str, # `multi_label` or `regression`
                      seed: int = 42, # seeds the `max_*_samples` subsets
                     ) -> TaskSplits:
-    "Checked train/validation/test of several labels per row or of scores, from a file or a folder of split files; `max_*_samples` subsets last."
+    ("Checked train/validation/test of several labels per row or of scores, from a file or a folder of split files; "
+     "`max_*_samples` subsets last.")
     if data.source != "files":
-        raise DataError(f"task {task} reads its data from files: set data.source=files and data.path to a CSV, TSV, JSONL or Parquet "
-                        f"file (or a folder of split files); data.source={data.source} reads one label per row.")
+        raise DataError(f"task {task} reads its data from files: set data.source=files and data.path to a CSV, TSV, "
+                        f"JSONL or Parquet file (or a folder of split files); data.source={data.source} reads one "
+                        f"label per row.")
     p, notes = Path(data.path).expanduser(), []
     files = split_files(p, data.format) if p.is_dir() else {"train": p}
     tables = {}
@@ -1099,11 +1242,14 @@ def load_task_splits(data, # the `DataConfig` (`data.source: files`)
         t = read_task_table(f, task, data)
         if t is None and s == "test": notes.append(f"{f.name} holds no labels: not used."); continue
         if t is None:
-            keys = " or ".join(f"data.{k}" for k in ("label_columns", "label_column") if k == "label_column" or k in task_for(task).data_keys)
-            raise DataError(f"{f}: no labels found for task {task}; set {keys} (the columns are {_read_frame(f, table_format(f, data.format)).columns.tolist()}).")
+            keys = " or ".join(f"data.{k}" for k in ("label_columns", "label_column")
+                               if k == "label_column" or k in task_for(task).data_keys)
+            raise DataError(f"{f}: no labels found for task {task}; set {keys} (the columns are "
+                            f"{_read_frame(f, table_format(f, data.format)).columns.tolist()}).")
         tables[s] = t
     splits = make_task_splits(tables, task, data, notes)
-    for s, n in {"train": data.max_train_samples, "validation": data.max_eval_samples, "test": data.max_test_samples}.items():
+    for s, n in {"train": data.max_train_samples, "validation": data.max_eval_samples,
+                 "test": data.max_test_samples}.items():
         if n is None or n >= len(splits.tables[s]): continue
         y = splits.labels[s]
         pos = carve(score_bins(y), {"keep": n}, seed)["keep"] if y.ndim == 1 else carve_label_sets(y, {"keep": n}, seed)["keep"]
@@ -1121,7 +1267,8 @@ def _stratified_rows(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     quota = np.floor(exact).astype(int)
     quota[np.argsort(-(exact - quota), kind="stable")[:n - quota.sum()]] += 1
     rng = np.random.default_rng(seed)
-    return np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == c), size=q, replace=False) for c, q in zip(classes, quota)]))
+    return np.sort(np.concatenate([rng.choice(np.flatnonzero(labels == c), size=q, replace=False)
+                                   for c, q in zip(classes, quota)]))
 
 # %% ../nbs/04_data.ipynb #2291c49a
 def build_sst2_sample(glue_dir, # a GLUE SST-2 folder (train.tsv, dev.tsv)
@@ -1129,10 +1276,12 @@ def build_sst2_sample(glue_dir, # a GLUE SST-2 folder (train.tsv, dev.tsv)
                       n_train: int = SST2_SAMPLE_ROWS["train"], # training rows drawn
                       seed: int = SST2_SAMPLE_SEED, # seeds the stratified draw
                      ) -> dict:
-    "Write the SST-2 sample from a GLUE folder: a seeded, label-stratified `n_train` rows of train.tsv and all of dev.tsv, lines copied byte for byte, with its data card; `{file: (rows, sha256)}`."
+    ("Write the SST-2 sample from a GLUE folder: a seeded, label-stratified `n_train` rows of train.tsv and all of "
+     "dev.tsv, lines copied byte for byte, with its data card; `{file: (rows, sha256)}`.")
     glue_dir, out_dir = Path(glue_dir), Path(out_dir or sst2_sample_dir())
     out_dir.mkdir(parents=True, exist_ok=True)
-    read_glue_tsv(glue_dir/"train.tsv"); read_glue_tsv(glue_dir/"dev.tsv") # every row checked before anything is written
+    # every row checked before anything is written
+    read_glue_tsv(glue_dir/"train.tsv"); read_glue_tsv(glue_dir/"dev.tsv")
     lines = (glue_dir/"train.tsv").read_text(encoding="utf-8").splitlines(keepends=True)
     header, rows = lines[0], [l for l in lines[1:] if l.strip()]
     labels = np.array([int(l.rstrip("\r\n").split("\t")[-1]) for l in rows])
@@ -1207,15 +1356,18 @@ def class_weights(labels, # training class ids
                   k: int, # number of classes
                   kind: str = "balanced", # `balanced` (the only kind)
                  ) -> np.ndarray:
-    "Loss weights per class: `balanced` = n / (k · count) (1 for every class when they are balanced); a class absent from `labels` gets 0."
-    if kind != "balanced": raise ConfigError(f"config key `training.class_weights`: must be null or `balanced`, got {kind!r}")
+    ("Loss weights per class: `balanced` = n / (k · count) (1 for every class when they are balanced); a class absent "
+     "from `labels` gets 0.")
+    if kind != "balanced":
+        raise ConfigError(f"config key `training.class_weights`: must be null or `balanced`, got {kind!r}")
     counts = np.bincount(np.asarray(labels, dtype=int), minlength=k).astype(float)
     with np.errstate(divide="ignore"): return np.where(counts > 0, counts.sum() / (k * counts), 0.0)
 
 # %% ../nbs/04_data.ipynb #957d7c44
 def weighted_cross_entropy(weights, # loss weight per class (`class_weights`)
                           ):
-    "A `compute_loss_func` for the `Trainer`: the sum of `weights[y] * cross-entropy` over the batch, divided by the Trainer's `num_items_in_batch` (else the batch size)."
+    ("A `compute_loss_func` for the `Trainer`: the sum of `weights[y] * cross-entropy` over the batch, divided by the "
+     "Trainer's `num_items_in_batch` (else the batch size).")
     w = torch.as_tensor(weights, dtype=torch.float32)
     def loss(outputs, labels, num_items_in_batch=None):
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
@@ -1226,7 +1378,8 @@ def weighted_cross_entropy(weights, # loss weight per class (`class_weights`)
 
 # %% ../nbs/04_data.ipynb #68e70227
 class LengthBucketSampler(torch.utils.data.Sampler):
-    "Indices whose consecutive runs of `batch_size` are batches of similar length; batches in random order, new each epoch."
+    ("Indices whose consecutive runs of `batch_size` are batches of similar length; batches in random order, new each "
+     "epoch.")
     def __init__(self,
                  lengths, # token count of each row
                  batch_size: int, # rows per batch

@@ -34,28 +34,35 @@ from .tasks import require_support, task_for, task_of_model
 
 # %% ../nbs/17_deploy.ipynb #283c4c5d
 class UntrainedHeadWarning(UserWarning):
-    "The classification head of a model was never trained (newly initialised when it loaded): its predictions mean nothing."
+    ("The classification head of a model was never trained (newly initialised when it loaded): its predictions mean "
+     "nothing.")
 
 # %% ../nbs/17_deploy.ipynb #93dcf9c1
 def _check_weights(folder: Path):
     "`check_weight_files`, its error a `ModelLoadError` like every other failure to load a saved model."
     try: check_weight_files(folder)
-    except ModelFolderError as e: raise ModelLoadError(f"{e} (lwft train, save_adapter and merge_adapter write these folders.)") from None
+    except ModelFolderError as e:
+        raise ModelLoadError(f"{e} (lwft train, save_adapter and merge_adapter write these folders.)") from None
 
 # %% ../nbs/17_deploy.ipynb #5394317c
 def untrained_head(model, # a sequence classifier (plain or PEFT)
                   ) -> list[str]:
-    "The classification head's bias vectors when every one is exactly zero, as initialised: no training step has touched the head."
-    # the head's modules that sit on the classifier itself (not the encoder's pooler): the ones a new classifier initialises
+    ("The classification head's bias vectors when every one is exactly zero, as initialised: no training step has "
+     "touched the head.")
+    # the head's modules that sit on the classifier itself (not
+    # the encoder's pooler): the ones a new classifier initialises
     biases = [(f"{h}.{n}", p) for h in head_modules(model) if isinstance(getattr(model, h, None), torch.nn.Module)
               for n, p in getattr(model, h).named_parameters() if n.endswith("bias")]
     return [n for n, _ in biases] if biases and all(not torch.count_nonzero(p) for _, p in biases) else []
 
 # %% ../nbs/17_deploy.ipynb #3196df9e
 def _warn_untrained_head(where, keys: list[str], missing=()):
-    how = f"{', '.join(sorted(missing))} newly initialised" if missing else f"{', '.join(keys)} still exactly zero, as initialised"
-    warnings.warn(f"{where}: the classification head was never trained ({how}): its predictions are random. Predict with a "
-                  f"trained run's folder (lwft train --output DIR), or train this model first.", UntrainedHeadWarning, stacklevel=4)
+    how = f"{', '.join(sorted(missing))} newly initialised" if missing else (f"{', '.join(keys)} still exactly zero, "
+                                                                             f"as initialised")
+    warnings.warn(f"{where}: the classification head was never trained ({how}): its predictions are random. Predict "
+                  f"with a trained run's folder (lwft train --output DIR), or train this model "
+                  f"first.", UntrainedHeadWarning,
+                  stacklevel=4)
 
 # %% ../nbs/17_deploy.ipynb #bf37e5bd
 def _saved_config(path: Path) -> ExperimentConfig|None:
@@ -66,7 +73,8 @@ def _saved_config(path: Path) -> ExperimentConfig|None:
 
 def run_max_length(folder, # a run's folder (or any model or adapter folder)
                   ) -> int|None:
-    "The `model.max_length` the run in `folder` trained with (its `config.yaml`); None for a folder without a run config."
+    ("The `model.max_length` the run in `folder` trained with (its `config.yaml`); None for a folder without a run "
+     "config.")
     cfg = _saved_config(Path(folder))
     return cfg.model.max_length if cfg is not None else None
 
@@ -79,7 +87,8 @@ def _num_labels_and_names(path: Path, cfg: ExperimentConfig|None):
     if n is None and (path/"adapter_model.safetensors").exists():
         from safetensors import safe_open
         with safe_open(str(path/"adapter_model.safetensors"), "pt") as f:
-            heads = [k for k in f.keys() if k.split(".")[-2:-1] in (["classifier"], ["out_proj"], ["score"]) and k.endswith(".weight")]
+            heads = [k for k in f.keys()
+                     if k.split(".")[-2:-1] in (["classifier"], ["out_proj"], ["score"]) and k.endswith(".weight")]
             if heads: n = f.get_slice(heads[-1]).get_shape()[0]
     n = n or 2
     return n, (["negative", "positive"] if n == 2 else [f"LABEL_{i}" for i in range(n)])
@@ -87,7 +96,8 @@ def _num_labels_and_names(path: Path, cfg: ExperimentConfig|None):
 # %% ../nbs/17_deploy.ipynb #05e582eb
 @contextmanager
 def _quiet_transformers():
-    "Silence `transformers`' notes while a model loads: an untrained head is reported by `UntrainedHeadWarning` instead."
+    ("Silence `transformers`' notes while a model loads: an untrained head is reported by `UntrainedHeadWarning` "
+     "instead.")
     level = hf_logging.get_verbosity(); hf_logging.set_verbosity_error()
     try: yield
     finally: hf_logging.set_verbosity(level)
@@ -98,7 +108,8 @@ def _base_location(base: str, path: Path) -> str:
     where = resolve_model_path(base)
     if _is_local(where) and not Path(where).expanduser().exists():
         raise ModelLoadError(f"The base model of the adapter in {path} is {base!r}, and that folder does not exist. "
-                             f"Pass base_model='/path/to/base' (a local folder or a loaded model), or put the base back there.")
+                             f"Pass base_model='/path/to/base' (a local folder or a loaded model), or put the base "
+                             f"back there.")
     if Path(where).expanduser().is_dir(): _check_weights(Path(where).expanduser())
     return where
 
@@ -106,12 +117,13 @@ def _base_location(base: str, path: Path) -> str:
 # %% ../nbs/17_deploy.ipynb #51e4d452
 def _base_error(base: str, path: Path, e: Exception) -> ModelLoadError:
     return ModelLoadError(f"The base model {base!r} of the adapter in {path} could not be loaded "
-                          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). Pass base_model='/path/to/base' "
-                          f"(a local folder or a loaded model), or make the base reachable. {OFFLINE_HELP}")
+                          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). Pass "
+                          f"base_model='/path/to/base' (a local folder or a loaded model), or make the base reachable. "
+                          f"{OFFLINE_HELP}")
 def _fit_error(path: Path, base, e: Exception) -> ModelLoadError:
     return ModelLoadError(f"The adapter in {path} does not fit the base model {base!r} "
-                          f"({type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}). Pass the base it was trained on "
-                          f"as base_model=.")
+                          f"({type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}). Pass the base it "
+                          f"was trained on as base_model=.")
 
 
 # %% ../nbs/17_deploy.ipynb #1d316b9d
@@ -141,17 +153,20 @@ def _load_quantized_adapter(path: Path, base: str, num_labels: int, cfg):
 # %% ../nbs/17_deploy.ipynb #ce5f275b
 def _load_tokenizer(path: Path, fallback: str|None = None):
     for src in [path] + ([fallback] if fallback else []):
-        if Path(src).expanduser().is_dir() and not any((Path(src).expanduser()/f).exists() for f in TOKENIZER_FILES): continue
+        if Path(src).expanduser().is_dir() and not any((Path(src).expanduser()/f).exists() for f in TOKENIZER_FILES):
+            continue
         try: return AutoTokenizer.from_pretrained(str(src))
         except (OSError, ValueError, TypeError): continue
     raise ModelLoadError(f"No tokenizer could be loaded from {path}" + (f" nor from {fallback!r}" if fallback else "") +
-                         f" (a tokenizer needs one of {', '.join(TOKENIZER_FILES)}). Save it there (save_adapter(model, tokenizer, ...) "
-                         f"writes it; tokenizer.save_pretrained(folder)) or pass tokenizer=.")
+                         f" (a tokenizer needs one of {', '.join(TOKENIZER_FILES)}). Save it there "
+                         f"(save_adapter(model, tokenizer, ...) writes it; tokenizer.save_pretrained(folder)) or pass "
+                         f"tokenizer=.")
 
 # %% ../nbs/17_deploy.ipynb #ea767dbe
 def load_adapter(path, # an adapter folder (`save_adapter`) or a run folder holding `adapter/`
                  base_model=None, # a loaded base model or its path or hub id; None: the one the adapter records
-                 dequantize: bool = False, # for a QLoRA adapter, load it on the full-precision base instead of a quantised one
+                 # for a QLoRA adapter, load it on the full-precision base instead of a quantised one
+                 dequantize: bool = False,
                 ):
     "Load a saved adapter onto its base: `(model, tokenizer)`, the model in eval mode."
     from peft import PeftModel
@@ -159,8 +174,10 @@ def load_adapter(path, # an adapter folder (`save_adapter`) or a run folder hold
     if not (path/"adapter_config.json").exists():
         if (path/"config.json").exists():
             raise ModelLoadError(f"{path} holds a whole model (config.json), not an adapter: load it with "
-                                 f"SentimentPredictor({str(path)!r}) or AutoModelForSequenceClassification.from_pretrained.")
-        raise ModelLoadError(f"{path} holds no adapter_config.json, so it is not an adapter folder. Pass the folder written by save_adapter.")
+                                 f"SentimentPredictor({str(path)!r}) or "
+                                 f"AutoModelForSequenceClassification.from_pretrained.")
+        raise ModelLoadError(f"{path} holds no adapter_config.json, so it is not an adapter folder. Pass the folder "
+                             f"written by save_adapter.")
     acfg, cfg = _read_json(path/"adapter_config.json"), _saved_config(path)
     _check_weights(path)
     num_labels, names = _num_labels_and_names(path, cfg)
@@ -175,8 +192,11 @@ def load_adapter(path, # an adapter folder (`save_adapter`) or a run folder hold
         base = base_model if given else _load_base(str(base_name), path, num_labels, names)
         try: model = PeftModel.from_pretrained(base, str(path))
         except (RuntimeError, ValueError, KeyError, OSError) as e: raise _fit_error(path, base_name, e) from None
-    tokenizer = _load_tokenizer(path, resolve_model_path(str(base_name)) if isinstance(base_name, str) and base_name else None)
-    if cfg is not None: model.config.problem_type = task_for(cfg.task).problem_type # the head's task, which prediction checks
+    tokenizer = _load_tokenizer(path,
+                                resolve_model_path(str(base_name)) if isinstance(base_name,
+                                                                                 str) and base_name else None)
+    # the head's task, which prediction checks
+    if cfg is not None: model.config.problem_type = task_for(cfg.task).problem_type
     return model.eval(), tokenizer
 
 # %% ../nbs/17_deploy.ipynb #803b9f84
@@ -202,7 +222,8 @@ def merge_adapter(model_or_path, # a PEFT model, or an adapter or run folder (`s
             with tempfile.TemporaryDirectory() as tmp:
                 model.save_pretrained(tmp)
                 names = label_names(model.config)
-                (Path(tmp)/"labels.json").write_text(json.dumps({"num_labels": len(names), "id2label": dict(enumerate(names))}))
+                (Path(tmp)/"labels.json").write_text(json.dumps({"num_labels": len(names),
+                                                                 "id2label": dict(enumerate(names))}))
                 model, _ = load_adapter(tmp, dequantize=True)
             note = _dequant_note(bits)
         else: model = copy.deepcopy(model)
@@ -220,26 +241,30 @@ def merge_adapter(model_or_path, # a PEFT model, or an adapter or run folder (`s
     output_dir.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(output_dir)
     if tokenizer is not None: tokenizer.save_pretrained(output_dir)
-    if src is not None and cfg is None and (src/"config.yaml").exists(): shutil.copy(src/"config.yaml", output_dir/"config.yaml")
+    if src is not None and cfg is None and (src/"config.yaml").exists():
+        shutil.copy(src/"config.yaml", output_dir/"config.yaml")
     _write_folder_extras(output_dir, "merged", base, len(names), names, cfg, metrics, note)
     return output_dir
 
 # %% ../nbs/17_deploy.ipynb #454d47ee
 def _dequant_note(bits) -> str:
-    return (f"The adapter was trained on a {bits}-bit quantised base. It was merged into a dequantised copy: the base reloaded "
-            f"unquantised in fp32, the adapter loaded onto it, then merged. Predictions can differ slightly from the quantised model's.")
+    return (f"The adapter was trained on a {bits}-bit quantised base. It was merged into a dequantised copy: the base "
+            f"reloaded unquantised in fp32, the adapter loaded onto it, then merged. Predictions can differ slightly "
+            f"from the quantised model's.")
 
 # %% ../nbs/17_deploy.ipynb #99dbd1ed
 def inference_autocast_dtype(model, # the model that will predict
                              precision: str = "fp32", # `fp32`, `bf16`, `fp16` or `auto`
                              device=None): # where it predicts; None: the model's device
-    "The autocast dtype for `precision` on `device`: None for `fp32` (exact); `bf16`/`fp16` as asked; `auto` by `resolve_precision`'s rule (fp32 for a quantised model)."
+    ("The autocast dtype for `precision` on `device`: None for `fp32` (exact); `bf16`/`fp16` as asked; `auto` by "
+     "`resolve_precision`'s rule (fp32 for a quantised model).")
     device = torch.device(device) if device is not None else model_device(model)
     if precision == "auto" and is_quantized(model): return None
     return PRECISION_DTYPES[resolve_precision(precision, device)]
 
 # %% ../nbs/17_deploy.ipynb #e16243b4
-SERVE_EXTRA_HELP = 'install the serving extra: pip install "lightweight-ft[serve]" (onnxruntime onnx onnxscript fastapi uvicorn httpx)'
+SERVE_EXTRA_HELP = ('install the serving extra: pip install "lightweight-ft[serve]" (onnxruntime onnx onnxscript '
+                    'fastapi uvicorn httpx)')
 def require(module: str): # the module to import (`onnxruntime`, `fastapi`, ...)
     "Import `module`, or raise an `ImportError` that says how to install the serving extra."
     try: return importlib.import_module(module)
@@ -249,7 +274,8 @@ def require(module: str): # the module to import (`onnxruntime`, `fastapi`, ...)
 ONNX_FILE = "model.onnx" # the graph of an exported folder
 
 class OnnxSequenceClassifier(torch.nn.Module):
-    "An ONNX Runtime session with a sequence classifier's interface: `config`, and `forward(input_ids, attention_mask)` returning `.logits`."
+    ("An ONNX Runtime session with a sequence classifier's interface: `config`, and `forward(input_ids, "
+     "attention_mask)` returning `.logits`.")
     def __init__(self, onnx_path, # the exported `model.onnx`
                  config, # the model's transformers config (labels, lengths)
                  threads: int|None = None, # intra-op threads of ONNX Runtime; None: as many as torch uses
@@ -281,11 +307,14 @@ class OnnxSequenceClassifier(torch.nn.Module):
 def load_onnx_model(path, # an exported folder (`model.onnx`, `config.json`, the tokenizer)
                     tokenizer=None, # a tokenizer to use; None: the folder's
                    ):
-    "`(model, tokenizer)` of an exported folder (`model.onnx`, `config.json`, the tokenizer): the model an `OnnxSequenceClassifier`."
+    ("`(model, tokenizer)` of an exported folder (`model.onnx`, `config.json`, the tokenizer): the model an "
+     "`OnnxSequenceClassifier`.")
     path = Path(path)
-    if not (path/ONNX_FILE).exists(): raise ModelLoadError(f"{path} holds no {ONNX_FILE}: pass a folder written by lwft export.")
+    if not (path/ONNX_FILE).exists():
+        raise ModelLoadError(f"{path} holds no {ONNX_FILE}: pass a folder written by lwft export.")
     if not (path/"config.json").exists():
-        raise ModelLoadError(f"{path} holds {ONNX_FILE} but no config.json (labels, lengths): export it again with lwft export.")
+        raise ModelLoadError(f"{path} holds {ONNX_FILE} but no config.json (labels, lengths): export it again with "
+                             f"lwft export.")
     try:
         model = OnnxSequenceClassifier(path/ONNX_FILE, AutoConfig.from_pretrained(str(path)))
         return model, tokenizer or AutoTokenizer.from_pretrained(str(path))
@@ -307,74 +336,99 @@ def _load_model_folder(path: Path, tokenizer=None):
         return model, tokenizer or tok
     _check_weights(path)
     try:
-        with _quiet_transformers(): model, info = AutoModelForSequenceClassification.from_pretrained(str(path), output_loading_info=True)
+        with _quiet_transformers():
+            model, info = AutoModelForSequenceClassification.from_pretrained(str(path), output_loading_info=True)
     except Exception as e:
         raise ModelLoadError(f"The model in {path} could not be loaded ({type(e).__name__}: "
                              f"{str(e).splitlines()[0][:300] if str(e) else ''}). The folder is damaged or incomplete: "
                              f"write it again with merge_adapter (or save_pretrained).") from None
     head = untrained_head(model)
-    if head: _warn_untrained_head(f"the model in {path}", head, [k for k in info.get("missing_keys", ()) if k.split(".")[0] in head_modules(model)])
+    if head:
+        _warn_untrained_head(f"the model in {path}", head,
+                             [k for k in info.get("missing_keys", ()) if k.split(".")[0] in head_modules(model)])
     return model, tokenizer or _load_tokenizer(path)
 
 # %% ../nbs/17_deploy.ipynb #1dafbef0
 def _window_settings(cfg, long_texts, window_stride, window_pooling, tokenizer, max_length: int) -> tuple:
-    "A predictor's `(long_texts, window_stride, window_pooling)`: each one given, else the run's (`cfg.data`), else the defaults; checked."
+    ("A predictor's `(long_texts, window_stride, window_pooling)`: each one given, else the run's (`cfg.data`), else "
+     "the defaults; checked.")
     data = cfg.data if cfg is not None else DataConfig()
     chosen = DataConfig(long_texts=long_texts or data.long_texts, window_pooling=window_pooling or data.window_pooling,
                         window_stride=window_stride if window_stride is not None else data.window_stride)
-    if chosen.long_texts == "window": window_overlap(tokenizer, max_length, chosen.window_stride) # a stride the window can't take
+    # a stride the window can't take
+    if chosen.long_texts == "window": window_overlap(tokenizer, max_length, chosen.window_stride)
     return chosen.long_texts, chosen.window_stride, chosen.window_pooling
 
 # %% ../nbs/17_deploy.ipynb #14931014
 def run_long_texts(folder, # a run's folder (or any model or adapter folder)
                   ) -> dict:
-    "`long_texts`, `window_stride` and `window_pooling` of the run in `folder` (its `config.yaml`), as `SentimentPredictor` takes them; {} without one."
+    ("`long_texts`, `window_stride` and `window_pooling` of the run in `folder` (its `config.yaml`), as "
+     "`SentimentPredictor` takes them; {} without one.")
     cfg = _saved_config(Path(folder))
     return {} if cfg is None else {k: getattr(cfg.data, k) for k in ("long_texts", "window_stride", "window_pooling")}
 
 # %% ../nbs/17_deploy.ipynb #4dba6a80
-def refuse_windowed_run(cfg: ExperimentConfig|None, # the run's config (`config.yaml`); None: not a run, nothing to refuse
+# the run's config (`config.yaml`); None: not a run, nothing to refuse
+def refuse_windowed_run(cfg: ExperimentConfig|None,
                         what: str, # the path that can't pool windows, named in the error
                        ):
-    "`ConfigError` where the run reads long texts in windows (`data.long_texts: window`) and `what` would answer per window instead."
+    ("`ConfigError` where the run reads long texts in windows (`data.long_texts: window`) and `what` would answer per "
+     "window instead.")
     if cfg is None or cfg.data.long_texts != "window": return
-    raise ConfigError(f"config key `data.long_texts`: this run reads long texts in windows and pools them, which {what} can't do yet "
-                      f"(it would answer from each text's first window only). Predict or serve the run folder itself (lwft predict RUN_DIR, "
-                      f"lwft serve RUN_DIR), which pools the windows, or train the run with data.long_texts=truncate.")
+    raise ConfigError(f"config key `data.long_texts`: this run reads long texts in windows and pools them, which "
+                      f"{what} can't do yet (it would answer from each text's first window only). Predict or serve the "
+                      f"run folder itself (lwft predict RUN_DIR, lwft serve RUN_DIR), which pools the windows, or "
+                      f"train the run with data.long_texts=truncate.")
 
 # %% ../nbs/17_deploy.ipynb #e75c9b3b
 class SentimentPredictor:
-    "Labels and probabilities for texts, from a merged model folder, an adapter folder, or a loaded model and tokenizer."
-    def __init__(self, model_dir_or_model, # a merged model folder, an adapter folder, a training run's folder, or a loaded model
+    ("Labels and probabilities for texts, from a merged model folder, an adapter folder, or a loaded model and "
+     "tokenizer.")
+    # a merged model folder, an adapter folder, a training run's folder, or a loaded model
+    def __init__(self, model_dir_or_model,
                  tokenizer=None, # needed with a loaded model; a folder brings its own
                  batch_size: int = 32, # texts per forward pass
-                 max_length: int|None = None, # tokens kept per text (at most the model's token positions), longer ones cut and flagged `truncated`; None: the run's `model.max_length` (its `config.yaml`), else 128
+                 # tokens kept per text (at most the model's token positions), longer ones cut and
+                 # flagged `truncated`; None: the run's `model.max_length` (its `config.yaml`), else 128
+                 max_length: int|None = None,
                  device=None, # None: CUDA when available, else the CPU (a loaded model stays where it is)
-                 precision: str = "fp32", # `fp32` (exact, the default), `bf16`, `fp16`, or `auto` (bf16 where the hardware has it)
-                 long_texts: str|None = None, # a text over `max_length` tokens: `truncate` or `window` (windows pooled, `data.long_texts`); None: the run's (its `config.yaml`), else truncate
-                 window_stride: int|None = None, # `window`: tokens shared by consecutive windows; None: the run's, else half a window
-                 window_pooling: str|None = None): # `window`: `mean` or `max` of the windows' logits; None: the run's, else mean
+                 # `fp32` (exact, the default), `bf16`, `fp16`, or `auto` (bf16 where the hardware has it)
+                 precision: str = "fp32",
+                 # a text over `max_length` tokens: `truncate` or `window` (windows pooled,
+                 # `data.long_texts`); None: the run's (its `config.yaml`), else truncate
+                 long_texts: str|None = None,
+                 # `window`: tokens shared by consecutive windows; None: the run's, else half a window
+                 window_stride: int|None = None,
+                 # `window`: `mean` or `max` of the windows' logits; None: the run's, else mean
+                 window_pooling: str|None = None):
         cfg = None # the run's config.yaml, where a folder has one
         if isinstance(model_dir_or_model, (str, os.PathLike)):
             self.source = str(model_dir_or_model)
             model, tokenizer = _load_model_folder(model_dir_or_model, tokenizer)
-            if max_length is None: max_length = run_max_length(model_dir_or_model) # predict as the run trained: texts cut where it cut them
+            # predict as the run trained: texts cut where it cut them
+            if max_length is None: max_length = run_max_length(model_dir_or_model)
             cfg = _saved_config(Path(model_dir_or_model))
             self.trained_on = (cfg.data.text_column, cfg.data.text_pair_column) if cfg is not None else None
             device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         elif isinstance(model_dir_or_model, torch.nn.Module):
             if tokenizer is None:
-                raise ValueError("SentimentPredictor got a model but no tokenizer: pass tokenizer=, or pass a model folder instead.")
+                raise ValueError("SentimentPredictor got a model but no tokenizer: pass tokenizer=, or pass a model "
+                                 "folder instead.")
             model, self.source = model_dir_or_model, getattr(model_dir_or_model, "name_or_path", "model in memory")
-            self.trained_on = None # (text column, pair column) of the run, where a folder's config.yaml says; unknown here
+            # (text column, pair column) of the run, where a folder's config.yaml says; unknown here
+            self.trained_on = None
         else:
-            raise TypeError(f"SentimentPredictor takes a model folder or a loaded model, not {type(model_dir_or_model).__name__}.")
+            raise TypeError(f"SentimentPredictor takes a model folder or a loaded model, not "
+                            f"{type(model_dir_or_model).__name__}.")
         if max_length is None: max_length = 128
-        if not isinstance(batch_size, int) or batch_size < 1: raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if not isinstance(max_length, int) or max_length < 4: raise ValueError(f"max_length must be an integer >= 4, got {max_length!r}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if not isinstance(max_length, int) or max_length < 4:
+            raise ValueError(f"max_length must be an integer >= 4, got {max_length!r}")
         if device is not None and not is_quantized(model): model = model.to(device)
         self.model, self.tokenizer = model.eval(), tokenizer
-        self.task = task_of_model(model.config) # predictions here are one class per text: another task's model is refused
+        # predictions here are one class per text: another task's model is refused
+        self.task = task_of_model(model.config)
         require_support(self.task, "predict", "prediction with SentimentPredictor (lwft predict, serve, gate, export)")
         limit = model_positions(model.config)
         self.batch_size, self.max_length = batch_size, min(max_length, limit) if limit else max_length
@@ -382,7 +436,9 @@ class SentimentPredictor:
         self.label_names = label_names(model.config)
         self.autocast_dtype = inference_autocast_dtype(model, precision)
         self.precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
-        self.long_texts, self.window_stride, self.window_pooling = _window_settings(cfg, long_texts, window_stride, window_pooling, tokenizer, self.max_length)
+        self.long_texts, self.window_stride, self.window_pooling = _window_settings(cfg, long_texts, window_stride,
+                                                                                    window_pooling, tokenizer,
+                                                                                    self.max_length)
 
     def __repr__(self):
         return (f"SentimentPredictor({self.source!r}, labels={self.label_names}, precision={self.precision}, "
@@ -390,27 +446,34 @@ class SentimentPredictor:
 
     def check_pairs(self, with_pairs: bool, # whether the texts come with second texts
                    ):
-        "`ValueError` when the texts are pairs and the run trained on single texts, or the other way round (its `config.yaml`); unknown for a loaded model."
+        ("`ValueError` when the texts are pairs and the run trained on single texts, or the other way round (its "
+         "`config.yaml`); unknown for a loaded model.")
         if self.trained_on is None: return
         text, pair = self.trained_on
         if pair is not None and not with_pairs:
-            raise ValueError(f"the model in {self.source} was trained on sentence pairs (columns {text!r} and {pair!r}), and got single texts: "
-                             f"give each text its second text (predict(texts, pairs=...); lwft predict --text-pair-column {pair}).")
+            raise ValueError(f"the model in {self.source} was trained on sentence pairs (columns {text!r} and "
+                             f"{pair!r}), and got single texts: give each text its second text (predict(texts, "
+                             f"pairs=...); lwft predict --text-pair-column {pair}).")
         if pair is None and with_pairs:
-            raise ValueError(f"the model in {self.source} was trained on single texts (column {text!r}), and got pairs: leave out the "
-                             f"second texts (pairs=; lwft predict --text-pair-column).")
+            raise ValueError(f"the model in {self.source} was trained on single texts (column {text!r}), and got "
+                             f"pairs: leave out the second texts (pairs=; lwft predict --text-pair-column).")
 
     def encode_features(self, texts: list[str], # the texts (first texts of pairs)
                         pairs: list[str]|None = None, # second texts of sentence pairs, one per text; None: single texts
                        ) -> tuple[dict, list[bool]]:
-        "`input_ids` (and `token_type_ids` for sentence pairs) cut to `max_length`, and whether each text (or pair) was cut."
-        encode = lambda idx, n: self.tokenizer([texts[i] for i in idx], [pairs[i] for i in idx] if pairs is not None else None, truncation=True, max_length=n)
+        ("`input_ids` (and `token_type_ids` for sentence pairs) cut to `max_length`, and whether each text (or pair) "
+         "was cut.")
+        encode = lambda idx, n: self.tokenizer([texts[i] for i in idx],
+                                               [pairs[i] for i in idx] if pairs is not None else None, truncation=True,
+                                               max_length=n)
         enc = encode(range(len(texts)), self.max_length)
-        features = {k: enc[k] for k in ("input_ids", "token_type_ids") if k in enc and (k == "input_ids" or pairs is not None)}
+        features = {k: enc[k] for k in ("input_ids", "token_type_ids")
+                    if k in enc and (k == "input_ids" or pairs is not None)}
         truncated = [False] * len(texts)
         at_limit = [i for i, x in enumerate(enc["input_ids"]) if len(x) >= self.max_length]
         if at_limit:  # one token more shows whether the text really went on
-            for i, x in zip(at_limit, encode(at_limit, self.max_length + 1)["input_ids"]): truncated[i] = len(x) > self.max_length
+            for i, x in zip(at_limit, encode(at_limit, self.max_length + 1)["input_ids"]):
+                truncated[i] = len(x) > self.max_length
         return features, truncated
 
     def encode(self, texts: list[str], # the texts to tokenise
@@ -422,14 +485,17 @@ class SentimentPredictor:
     def window_features(self, texts: list[str], # the texts
                         pairs: list[str]|None = None, # refused: pairs are not read in windows
                        ):
-        "The texts as windows of `max_length` tokens (`window_texts`: `input_ids`, `text_id`, `window_pooling`), and that none was cut."
+        ("The texts as windows of `max_length` tokens (`window_texts`: `input_ids`, `text_id`, `window_pooling`), and "
+         "that none was cut.")
         if pairs is not None:
-            raise ValueError(f"{self.source} reads long texts in windows (long_texts=window), which takes single texts, and got pairs: "
-                             f"predict the pairs with long_texts='truncate'.")
-        return window_texts(texts, [0] * len(texts), self.tokenizer, self.max_length, None, self.window_stride, self.window_pooling), [False] * len(texts)
+            raise ValueError(f"{self.source} reads long texts in windows (long_texts=window), which takes single "
+                             f"texts, and got pairs: predict the pairs with long_texts='truncate'.")
+        return window_texts(texts, [0] * len(texts), self.tokenizer, self.max_length, None, self.window_stride,
+                            self.window_pooling), [False] * len(texts)
 
     def predict(self, texts: str|list[str], # one text, or a list of texts
-                pairs: str|list[str]|None = None, # second texts of sentence pairs (RTE's hypotheses), one per text; None: single texts
+                # second texts of sentence pairs (RTE's hypotheses), one per text; None: single texts
+                pairs: str|list[str]|None = None,
                ) -> dict|list[dict]:
         "One result dict for one string; a list of them, in order, for a list of strings."
         single = isinstance(texts, str)
@@ -443,14 +509,18 @@ class SentimentPredictor:
                                 f"(check the column you read, and convert or drop missing values first).")
         seconds = None if pairs is None else ([pairs] if isinstance(pairs, str) else list(pairs))
         if seconds is not None and (len(seconds) != len(items) or not all(isinstance(p, str) for p in seconds)):
-            raise TypeError(f"pairs must hold one string per text ({len(items)}), got {len(seconds)} items: pass the second texts of the pairs.")
+            raise TypeError(f"pairs must hold one string per text ({len(items)}), got {len(seconds)} items: pass the "
+                            f"second texts of the pairs.")
         self.check_pairs(seconds is not None)
         keep = [i for i, t in enumerate(items) if t.strip() and (seconds is None or seconds[i].strip())]
-        results = [{"text": t, **({"text_pair": seconds[i]} if seconds is not None else {}), "label": None, "label_name": None,
+        results = [{"text": t, **({"text_pair": seconds[i]} if seconds is not None else {}), "label": None,
+                    "label_name": None,
                     "confidence": None, "probabilities": None, "truncated": False, "reason": "empty text"} for i, t in enumerate(items)]
         if keep:
-            encode = self.window_features if self.long_texts == "window" else self.encode_features # windows: pooled per text below
-            features, truncated = encode([items[i] for i in keep], [seconds[i] for i in keep] if seconds is not None else None)
+            # windows: pooled per text below
+            encode = self.window_features if self.long_texts == "window" else self.encode_features
+            features, truncated = encode([items[i] for i in keep],
+                                         [seconds[i] for i in keep] if seconds is not None else None)
             probs = predict_probabilities(self.model, features, self.batch_size, self.pad_token_id, self.autocast_dtype)
             for j, i in enumerate(keep):
                 k = int(probs[j].argmax())
@@ -465,13 +535,15 @@ def predict_sentiment(texts: str|list[str], # one text, or a list of them
                       model_dir, # a merged model, adapter or run folder
                       **kwargs, # passed to `SentimentPredictor`: `batch_size`, `max_length`, `device`, `precision`
                      ) -> dict|list[dict]:
-    "Predict with the model in `model_dir` (merged or adapter); build a `SentimentPredictor` once instead when calling often."
+    ("Predict with the model in `model_dir` (merged or adapter); build a `SentimentPredictor` once instead when "
+     "calling often.")
     return SentimentPredictor(model_dir, **kwargs).predict(texts)
 
 # %% ../nbs/17_deploy.ipynb #ca2732d9
 def is_predictions_file(path, # an existing file
                        ) -> bool:
-    "Whether `path` was written by `predict_file`: a header that holds its `prediction, prediction_name, confidence, prob_0` columns."
+    ("Whether `path` was written by `predict_file`: a header that holds its `prediction, prediction_name, confidence, "
+     "prob_0` columns.")
     try:
         with open(path, encoding="utf-8", errors="replace", newline="") as f: line = f.readline()
     except OSError: return False
@@ -487,11 +559,13 @@ def _decode_error(path: Path, e: UnicodeDecodeError) -> DataError:
 # %% ../nbs/17_deploy.ipynb #c00c4edc
 def _read_table(path: Path, text_column: str) -> tuple[list[str], list[list[str]], int]:
     "`(header, rows, index of the text column)` of a .txt (one text per line, header `text`), .csv or .tsv file."
-    if not path.exists(): raise DataError(f"{path}: file not found. Pass a .txt (one text per line), .csv or .tsv file.")
+    if not path.exists():
+        raise DataError(f"{path}: file not found. Pass a .txt (one text per line), .csv or .tsv file.")
     if path.is_dir(): raise DataError(f"{path} is a folder. Pass a .txt (one text per line), .csv or .tsv file.")
     suffix = path.suffix.lower()
     if suffix not in (".txt", ".csv", ".tsv"):
-        raise DataError(f"{path}: unsupported file type {suffix or '(none)'!r}; use .txt (one text per line), .csv or .tsv.")
+        raise DataError(f"{path}: unsupported file type {suffix or '(none)'!r}; use .txt (one text per line), .csv or "
+                        f".tsv.")
     try:
         if suffix == ".txt": return ["text"], [[t] for t in path.read_text(encoding="utf-8").splitlines()], 0
         # a long text is the predictor's to cut (and flag), not the reader's to refuse
@@ -500,15 +574,17 @@ def _read_table(path: Path, text_column: str) -> tuple[list[str], list[list[str]
             reader = csv.reader(f, delimiter="\t" if suffix == ".tsv" else ",",
                                 quoting=csv.QUOTE_NONE if suffix == ".tsv" else csv.QUOTE_MINIMAL)
             header = next(reader, None)
-            if header is None: raise DataError(f"{path}: the file is empty; expected a header with a {text_column!r} column.")
+            if header is None:
+                raise DataError(f"{path}: the file is empty; expected a header with a {text_column!r} column.")
             if text_column not in header:
                 raise DataError(f"{path}: no column {text_column!r}; the columns are {header}. "
                                 f"Pass text_column= (lwft predict --text-column NAME).")
             rows = []
             for row in reader:
                 if len(row) > len(header):
-                    raise DataError(f"{path}, line {reader.line_num}: {len(row)} fields for {len(header)} columns. Quote fields that "
-                                    f"hold the delimiter{' (in a .tsv file, remove the tab)' if suffix == '.tsv' else ''}.")
+                    raise DataError(f"{path}, line {reader.line_num}: {len(row)} fields for {len(header)} columns. "
+                                    f"Quote fields that hold the "
+                                    f"delimiter{' (in a .tsv file, remove the tab)' if suffix == '.tsv' else ''}.")
                 rows.append(row + [""] * (len(header) - len(row)))
             return header, rows, header.index(text_column)
     except UnicodeDecodeError as e: raise _decode_error(path, e) from None
@@ -522,7 +598,8 @@ def _read_header(path: Path, text_column: str) -> list[str]:
     header = next(csv.reader([line], delimiter="\t" if path.suffix.lower() == ".tsv" else ","), None)
     if not header: raise DataError(f"{path}: the file is empty; expected a header with a {text_column!r} column.")
     if text_column not in header:
-        raise DataError(f"{path}: no column {text_column!r}; the columns are {header}. Pass text_column= (lwft predict --text-column NAME).")
+        raise DataError(f"{path}: no column {text_column!r}; the columns are {header}. Pass text_column= (lwft predict "
+                        f"--text-column NAME).")
     return header
 
 # %% ../nbs/17_deploy.ipynb #698783e0
@@ -531,27 +608,34 @@ def check_prediction_paths(input_path, # the .txt, .csv or .tsv file to predict
                            text_column: str|None = None, # the column the input must have (.csv/.tsv); None: not checked
                            overwrite: bool = False, # replace an existing output that is not an earlier predictions file
                           ) -> tuple[Path, Path]:
-    "Refuse a missing or unsupported input (or one without `text_column`), and an output that is the input file (under any spelling of its path), a folder or unwritable, before any model loads."
+    ("Refuse a missing or unsupported input (or one without `text_column`), and an output that is the input file "
+     "(under any spelling of its path), a folder or unwritable, before any model loads.")
     input_path, output_path = Path(input_path).expanduser(), Path(output_path).expanduser()
-    if not input_path.exists(): raise DataError(f"{input_path}: file not found. Pass a .txt (one text per line), .csv or .tsv file.")
-    if input_path.is_dir(): raise DataError(f"{input_path} is a folder. Pass a .txt (one text per line), .csv or .tsv file.")
+    if not input_path.exists():
+        raise DataError(f"{input_path}: file not found. Pass a .txt (one text per line), .csv or .tsv file.")
+    if input_path.is_dir():
+        raise DataError(f"{input_path} is a folder. Pass a .txt (one text per line), .csv or .tsv file.")
     if input_path.suffix.lower() not in (".txt", ".csv", ".tsv"):
-        raise DataError(f"{input_path}: unsupported file type {input_path.suffix or '(none)'!r}; use .txt (one text per line), .csv or .tsv.")
+        raise DataError(f"{input_path}: unsupported file type {input_path.suffix or '(none)'!r}; use .txt (one text "
+                        f"per line), .csv or .tsv.")
     if text_column is not None and input_path.suffix.lower() != ".txt": _read_header(input_path, text_column)
     same = output_path.resolve() == input_path.resolve()
     if not same and output_path.exists() and input_path.exists(): same = os.path.samefile(input_path, output_path)
     if same:
-        raise DataError(f"the output {output_path} is the input file {input_path}: writing it would lose the input. Pass another "
-                        f"output file, e.g. {input_path.with_name(input_path.stem + '_predictions.csv')}.")
-    if output_path.is_dir(): raise DataError(f"the output {output_path} is a folder; pass a file name such as {output_path/'predictions.csv'}.")
+        raise DataError(f"the output {output_path} is the input file {input_path}: writing it would lose the input. "
+                        f"Pass another output file, e.g. {input_path.with_name(input_path.stem + '_predictions.csv')}.")
+    if output_path.is_dir():
+        raise DataError(f"the output {output_path} is a folder; pass a file name such as "
+                        f"{output_path/'predictions.csv'}.")
     if output_path.exists() and not overwrite and not is_predictions_file(output_path):
         raise DataError(f"the output {output_path} already exists and is not a predictions file (its header lacks "
-                        f"{', '.join(PREDICTION_FILE_COLUMNS)}), so writing would replace it. Pass another output file, "
-                        f"or overwrite=True (lwft predict --overwrite) to replace it.")
+                        f"{', '.join(PREDICTION_FILE_COLUMNS)}), so writing would replace it. Pass another output "
+                        f"file, or overwrite=True (lwft predict --overwrite) to replace it.")
     parent = next((p for p in output_path.parents if p.exists()), Path("."))
     if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise DataError(f"the output {output_path} can't be written: {parent} is {'a file' if not parent.is_dir() else 'not writable'}. "
-                        f"Pass an output file in a writable folder.")
+        raise DataError(f"the output {output_path} can't be written: {parent} is "
+                        f"{'a file' if not parent.is_dir() else 'not writable'}. Pass an output file in a writable "
+                        f"folder.")
     return input_path, output_path
 
 # %% ../nbs/17_deploy.ipynb #064a6d58
@@ -562,16 +646,19 @@ def predict_file(predictor: SentimentPredictor, # the loaded model (`SentimentPr
                  text_column: str = "sentence", # the column of the texts (.csv/.tsv)
                  chunk_size: int = 2048, # rows read, predicted and written at a time
                  progress: bool = True, # show a progress bar
-                 text_pair_column: str|None = None, # the column of the pairs' second texts (RTE: hypothesis); None: single texts
+                 # the column of the pairs' second texts (RTE: hypothesis); None: single texts
+                 text_pair_column: str|None = None,
                  overwrite: bool = False, # replace an existing output that is not an earlier predictions file
                 ) -> dict:
-    "Predict every text of a .txt/.csv/.tsv file; write its columns plus `prediction, prediction_name, confidence, prob_0..` to `output_path`."
+    ("Predict every text of a .txt/.csv/.tsv file; write its columns plus `prediction, prediction_name, confidence, "
+     "prob_0..` to `output_path`.")
     from tqdm.auto import tqdm
     input_path, output_path = check_prediction_paths(input_path, output_path, overwrite=overwrite)
     predictor.check_pairs(text_pair_column is not None) # before a row is read or written
     header, rows, col = _read_table(input_path, text_column)
     if text_pair_column is not None and text_pair_column not in header:
-        raise DataError(f"{input_path}: no column {text_pair_column!r} for the second texts; the columns are {header}. Pass --text-pair-column NAME.")
+        raise DataError(f"{input_path}: no column {text_pair_column!r} for the second texts; the columns are {header}. "
+                        f"Pass --text-pair-column NAME.")
     pair_col = header.index(text_pair_column) if text_pair_column is not None else None
     extra = list(getattr(predictor, "result_columns", ())) # what a wrapping predictor adds (label_set, abstain)
     added = list(PREDICTION_FILE_COLUMNS) + [f"prob_{i}" for i in range(len(predictor.label_names))] + extra
@@ -607,11 +694,13 @@ def predict_file(predictor: SentimentPredictor, # the loaded model (`SentimentPr
 def benchmark_against_pipeline(model_dir, # a merged model folder (the pipeline loads it too)
                                texts: list[str], # the texts both predict
                                batch_size: int = 32, # the predictor's batch size
-                               pipeline_batch_size: int|None = None, # the pipeline's batch size; None: as the predictor's
+                               # the pipeline's batch size; None: as the predictor's
+                               pipeline_batch_size: int|None = None,
                                precision: str = "fp32", # the predictor's precision (`SentimentPredictor`)
                                repeats: int = 2, # timed passes of each side, alternating; the best counts
                               ) -> dict:
-    "Texts per second of `SentimentPredictor` and of `transformers.pipeline` on the same model and inputs, and their ratio."
+    ("Texts per second of `SentimentPredictor` and of `transformers.pipeline` on the same model and inputs, and their "
+     "ratio.")
     from transformers import pipeline
     pred = SentimentPredictor(model_dir, batch_size=batch_size, precision=precision)
     pb = pipeline_batch_size or batch_size

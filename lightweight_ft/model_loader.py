@@ -24,15 +24,22 @@ from .tasks import require_support
 # %% ../nbs/08_model_loader.ipynb #f8a9a23d
 def split_report(splits, # the checked `Splits`
                  data: DataConfig, # the `DataConfig` read
-                 tokenised=None, # the tokenised datasets, in the order of `splits.tables` (counts truncation fallbacks); None: not counted
+                 # the tokenised datasets, in the order of `splits.tables`
+                 # (counts truncation fallbacks); None: not counted
+                 tokenised=None,
                 ) -> dict:
-    "What a run folder says about its data: per split its source, how it was made, rows and classes; the label names; notes and warnings."
+    ("What a run folder says about its data: per split its source, how it was made, rows and classes; the label names; "
+     "notes and warnings.")
     out = {}
     for i, (s, t) in enumerate(splits.tables.items()):
-        out[s] = {"source": t.source, "made_by": list(splits.plan[s]), "rows": t.rows_before_subset or len(t), "used": len(t), "dropped_empty": len(t.dropped_empty),
-                  "class_counts": dict(zip(splits.label_names, np.bincount(splits.labels[s], minlength=len(splits.label_names)).tolist()))}
-        if tokenised is not None and "truncated_fallback" in tokenised[i].column_names: out[s]["truncation_fallbacks"] = int(sum(tokenised[i]["truncated_fallback"]))
-    return {**out, "label": describe_data(data), "label_names": splits.label_names, "pairs": splits.pairs, "notes": splits.notes, "warnings": splits.warnings}
+        out[s] = {"source": t.source, "made_by": list(splits.plan[s]), "rows": t.rows_before_subset or len(t),
+                  "used": len(t), "dropped_empty": len(t.dropped_empty),
+                  "class_counts": dict(zip(splits.label_names,
+                                           np.bincount(splits.labels[s], minlength=len(splits.label_names)).tolist()))}
+        if tokenised is not None and "truncated_fallback" in tokenised[i].column_names:
+            out[s]["truncation_fallbacks"] = int(sum(tokenised[i]["truncated_fallback"]))
+    return {**out, "label": describe_data(data), "label_names": splits.label_names, "pairs": splits.pairs,
+            "notes": splits.notes, "warnings": splits.warnings}
 
 # %% ../nbs/08_model_loader.ipynb #530095a1
 def long_texts_report(data: DataConfig, # the `DataConfig` read (`long_texts`, `window_stride`, `window_pooling`)
@@ -40,9 +47,11 @@ def long_texts_report(data: DataConfig, # the `DataConfig` read (`long_texts`, `
                       tokenizer, # the tokenizer that cut the windows (its special tokens set the stride used for null)
                       max_length: int, # tokens per window (`model.max_length`)
                      ) -> dict:
-    "What a run folder records of long texts: `long_texts`, and with `window` the settings in force and per split its texts, windows and windowed texts."
+    ("What a run folder records of long texts: `long_texts`, and with `window` the settings in force and per split its "
+     "texts, windows and windowed texts.")
     if data.long_texts != "window": return {"long_texts": data.long_texts}
-    return {"long_texts": "window", "window_tokens": max_length, "window_stride": window_overlap(tokenizer, max_length, data.window_stride),
+    return {"long_texts": "window", "window_tokens": max_length,
+            "window_stride": window_overlap(tokenizer, max_length, data.window_stride),
             "window_pooling": data.window_pooling, "splits": {s: window_report(ds) for s, ds in tokenised.items()}}
 
 # %% ../nbs/08_model_loader.ipynb #65fe7fcd
@@ -55,11 +64,15 @@ class ModelLoader:
                  data_dir: str|None = None, # GLUE-format SST-2 folder; None: `$LWFT_DATA_DIR`, else the hub
                  seed: int = 42, # seeds the head's initial weights and the data subsets
                  empty_sentences: str = "error", # `error`: refuse empty texts; `drop`: drop and count them
-                 data_source: str = "auto", # `auto`, `glue_dir`, `hub` or `sample` (see `DataConfig` for the precedence)
-                 data: DataConfig|None = None, # the whole data section (any source, columns, splits); overrides the three above
-                 model: ModelConfig|None = None, # the whole model section; overrides model_name, num_labels and max_length
+                 # `auto`, `glue_dir`, `hub` or `sample` (see `DataConfig` for the precedence)
+                 data_source: str = "auto",
+                 # the whole data section (any source, columns, splits); overrides the three above
+                 data: DataConfig|None = None,
+                 # the whole model section; overrides model_name, num_labels and max_length
+                 model: ModelConfig|None = None,
                 ):
-        if model is not None: model_name, num_labels, max_length = model.name_or_path, model.num_labels, model.max_length
+        if model is not None:
+            model_name, num_labels, max_length = model.name_or_path, model.num_labels, model.max_length
         if data is not None: data_dir, empty_sentences, data_source = data.data_dir, data.empty_sentences, data.source
         self.model_name, self.num_labels, self.max_length = model_name, num_labels, max_length
         self.data_dir, self.seed, self.empty_sentences, self.data_source, self.data = data_dir, seed, empty_sentences, data_source, data
@@ -69,8 +82,10 @@ class ModelLoader:
 
     @classmethod
     def from_config(cls, cfg) -> ModelLoader:
-        "A loader for an `ExperimentConfig`: its `model` and `data` sections, validated when built, passed whole (and its seed)."
-        require_support(cfg.task, "model_loader", "`ModelLoader` (one class per row)") # before any data is read as one class per row
+        ("A loader for an `ExperimentConfig`: its `model` and `data` sections, validated when built, passed whole (and "
+         "its seed).")
+        # before any data is read as one class per row
+        require_support(cfg.task, "model_loader", "`ModelLoader` (one class per row)")
         return cls(model=cfg.model, data=cfg.data, seed=cfg.training.seed)
 
     def _from_pretrained(self, fn, **kw):
@@ -79,10 +94,12 @@ class ModelLoader:
             local = _is_local(self.model_path)
             where = "local folder" if local else "Hugging Face hub"
             no_folder = "" if local else f" (nor is there a local folder {Path(self.model_path).resolve()})"
-            raise OSError(f"Could not load {self.model_name!r} from the {where}{no_folder}: {str(e).splitlines()[0]}\n{OFFLINE_HELP}") from None
+            raise OSError(f"Could not load {self.model_name!r} from the {where}{no_folder}: "
+                          f"{str(e).splitlines()[0]}\n{OFFLINE_HELP}") from None
 
     def model_config(self):
-        "The model's config, read without its weights once the folder, its weights, `num_labels` and `max_length` are checked."
+        ("The model's config, read without its weights once the folder, its weights, `num_labels` and `max_length` are "
+         "checked.")
         if self._config is None:
             if _is_local(self.model_path): check_model_folder(self.model_path)
             config = self._from_pretrained(AutoConfig.from_pretrained)
@@ -94,7 +111,8 @@ class ModelLoader:
         if self.tokenizer is None:
             config = self.model_config()
             if _is_local(self.model_path): check_tokenizer_files(self.model_path)
-            self.tokenizer = check_tokenizer(self._from_pretrained(AutoTokenizer.from_pretrained), config, self.model_name)
+            self.tokenizer = check_tokenizer(self._from_pretrained(AutoTokenizer.from_pretrained), config,
+                                             self.model_name)
         return self.tokenizer
 
     @property
@@ -108,7 +126,8 @@ class ModelLoader:
                    device=None, # where the model goes; None: this process's `training_device()` (its GPU, else the CPU)
                    **quant_kwargs, # passed on to `load_quantized_model` (`quant_type`, `double_quant`, `compute_dtype`)
                   ):
-        "`(model, tokenizer)` in fp32 on `device`, with a head of the data's classes and names once the data is read; `quantization='4bit'|'8bit'` loads a bitsandbytes-quantised base there."
+        ("`(model, tokenizer)` in fp32 on `device`, with a head of the data's classes and names once the data is read; "
+         "`quantization='4bit'|'8bit'` loads a bitsandbytes-quantised base there.")
         tokenizer = self.load_tokenizer()
         num_labels = self.num_labels or 2
         check_model_settings(self.model_config(), self.model_name, num_labels, self.max_length)
@@ -118,10 +137,12 @@ class ModelLoader:
         torch.manual_seed(self.seed if seed is None else seed) # the new head's initial weights
         if quantization is not None:
             from lightweight_ft.quantization import load_quantized_model
-            model = load_quantized_model(self.model_path, bits=quantization, num_labels=num_labels, device=device, **quant_kwargs)
+            model = load_quantized_model(self.model_path, bits=quantization, num_labels=num_labels, device=device,
+                                         **quant_kwargs)
             if names: model.config.id2label, model.config.label2id = named["id2label"], named["label2id"]
         else: # fp32 whatever dtype the checkpoint stores (transformers would keep an fp16 file in fp16)
-            model = self._from_pretrained(AutoModelForSequenceClassification.from_pretrained, num_labels=num_labels, dtype=torch.float32, **named).to(device)
+            model = self._from_pretrained(AutoModelForSequenceClassification.from_pretrained, num_labels=num_labels,
+                                          dtype=torch.float32, **named).to(device)
         if model.config.pad_token_id is None: model.config.pad_token_id = tokenizer.pad_token_id
         return model, tokenizer
 
@@ -130,12 +151,14 @@ class ModelLoader:
                     max_train_samples=None, # training rows kept; None: all
                     max_eval_samples=None, # validation rows kept; None: all
                    ) -> DataConfig:
-        "The `DataConfig` this loader reads: the one given, else one built from `data_source`, `data_dir` and `empty_sentences`."
+        ("The `DataConfig` this loader reads: the one given, else one built from `data_source`, `data_dir` and "
+         "`empty_sentences`.")
         data_dir = str(data_dir or self.data_dir) if (data_dir or self.data_dir) else None # a Path is welcome here
         if self.data is not None:
             extra = {k: v for k, v in dict(data_dir=data_dir, max_train_samples=max_train_samples, max_eval_samples=max_eval_samples).items() if v is not None}
             return dataclasses.replace(self.data, **extra)
-        if self.data_source in ("sample", "hub") and data_dir: resolve_sst2_location(self.data_source, data_dir) # its error names the key
+        # its error names the key
+        if self.data_source in ("sample", "hub") and data_dir: resolve_sst2_location(self.data_source, data_dir)
         return DataConfig(source=self.data_source, data_dir=data_dir, empty_sentences=self.empty_sentences,
                           max_train_samples=max_train_samples, max_eval_samples=max_eval_samples)
 
@@ -143,25 +166,30 @@ class ModelLoader:
                      data: DataConfig|None = None, # the data section to read; None: `data_config()`
                      seed: int|None = None, # seeds the `max_*_samples` subsets; None: the loader's `seed`
                     ) -> tuple[Dataset, Dataset, Dataset]:
-        "Tokenised `(train, validation, test)` (see `load_splits_for`); sets `splits`, `data_report` and, when unset, `num_labels`."
+        ("Tokenised `(train, validation, test)` (see `load_splits_for`); sets `splits`, `data_report` and, when unset, "
+         "`num_labels`.")
         data = data or self.data_config()
         seed = self.seed if seed is None else seed
         tokenizer = self.load_tokenizer()
-        key = (json.dumps(dataclasses.asdict(data), sort_keys=True, default=str), os.environ.get("LWFT_DATA_DIR"), seed, self.max_length)
+        key = (json.dumps(dataclasses.asdict(data), sort_keys=True, default=str), os.environ.get("LWFT_DATA_DIR"), seed,
+               self.max_length)
         if key not in self._token_cache:
             splits = load_splits_for(data, seed)
             k = len(splits.label_names)
             if self.num_labels is not None and self.num_labels != k:
-                raise DataError(f"config key `model.num_labels` is {self.num_labels}, but the data has {k} classes {splits.label_names}. "
-                                f"Set model.num_labels to {k}, or null to take it from the data.")
-            tokenised = tuple(tokenize_texts(t.texts, splits.labels[s].tolist(), tokenizer, self.max_length, pairs=t.pairs, truncation=data.truncation,
-                                             long_texts=data.long_texts, window_stride=data.window_stride, window_pooling=data.window_pooling)
+                raise DataError(f"config key `model.num_labels` is {self.num_labels}, but the data has {k} classes "
+                                f"{splits.label_names}. Set model.num_labels to {k}, or null to take it from the data.")
+            tokenised = tuple(tokenize_texts(t.texts, splits.labels[s].tolist(), tokenizer, self.max_length,
+                                             pairs=t.pairs, truncation=data.truncation,
+                                             long_texts=data.long_texts, window_stride=data.window_stride,
+                                             window_pooling=data.window_pooling)
                               for s, t in splits.tables.items())
             self._token_cache[key] = (splits, tokenised)
         self.splits, tokenised = self._token_cache[key]
         self.num_labels = self.num_labels or len(self.splits.label_names)
         self.data_report = split_report(self.splits, data, tokenised)
-        self.data_report["long_texts"] = long_texts_report(data, dict(zip(self.splits.tables, tokenised)), tokenizer, self.max_length)
+        self.data_report["long_texts"] = long_texts_report(data, dict(zip(self.splits.tables, tokenised)), tokenizer,
+                                                           self.max_length)
         return tokenised
 
     def load_sst2_dataset(self,
@@ -170,6 +198,7 @@ class ModelLoader:
                           max_eval_samples: int|None = None, # validation rows kept; None: all
                           seed: int|None = None, # seeds the subsets; None: the loader's `seed`
                          ) -> tuple[Dataset, Dataset]:
-        "Tokenised `(train, test)`: the GLUE dev set is the test split, validation is carved from train (`load_dataset` gives all three)."
+        ("Tokenised `(train, test)`: the GLUE dev set is the test split, validation is carved from train "
+         "(`load_dataset` gives all three).")
         train, _, test = self.load_dataset(self.data_config(data_dir, max_train_samples, max_eval_samples), seed)
         return train, test

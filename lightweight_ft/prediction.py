@@ -21,10 +21,13 @@ from .tasks import require_support, task_for, task_of_model
 # %% ../nbs/09_prediction.ipynb #4fb6a9f1
 def prediction_mode(model, # the model to predict with
                    ):
-    "`model` in eval mode, except its bitsandbytes layers, which keep the arithmetic they train with (weights dequantised, an fp32 product)."
+    ("`model` in eval mode, except its bitsandbytes layers, which keep the arithmetic they train with (weights "
+     "dequantised, an fp32 product).")
     model.eval()
-    # in eval mode bitsandbytes' CPU kernels quantise activations (8-bit) or repack weights for bf16 (4-bit on AVX512-BF16), and a
-    # sentence's answer then depends on the other rows of its batch; the training arithmetic does not (and is what the adapter learnt under)
+    # in eval mode bitsandbytes' CPU kernels quantise activations
+    # (8-bit) or repack weights for bf16 (4-bit on AVX512-BF16), and a
+    # sentence's answer then depends on the other rows of its batch; the
+    # training arithmetic does not (and is what the adapter learnt under)
     for layer in quantized_layers(model): layer.train()
     return model
 
@@ -33,10 +36,12 @@ def pooled_logits(logits, # one row per dataset row (`[n_rows, k]`)
                   dataset, # the tokenised rows they came from: a `Dataset` or a dict of lists
                   how: str|None = None, # `mean` or `max`; None: the dataset's `window_pooling`, else `mean`
                  ) -> np.ndarray:
-    "One row per text: the windows of a windowed dataset (a `text_id` column) pooled (`pool_windows`); any other dataset's rows as they are."
+    ("One row per text: the windows of a windowed dataset (a `text_id` column) pooled (`pool_windows`); any other "
+     "dataset's rows as they are.")
     columns = getattr(dataset, "column_names", None) or list(dataset)
     if "text_id" not in columns: return logits
-    how = how or (dataset["window_pooling"][0] if "window_pooling" in columns and len(dataset["window_pooling"]) else "mean")
+    how = how or (dataset["window_pooling"][0] if "window_pooling" in columns
+                  and len(dataset["window_pooling"]) else "mean")
     return pool_windows(logits, dataset["text_id"], how)[0]
 
 # %% ../nbs/09_prediction.ipynb #1a6cbeac
@@ -44,13 +49,22 @@ def predict_probabilities(model, # a sequence classifier (plain, PEFT or quantis
                           dataset, # tokenised texts: anything with an `input_ids` column (`tokenize_texts`)
                           batch_size: int = 32, # texts per forward pass (sorted by length, so batches pad little)
                           pad_token_id: int = 0, # the tokenizer's padding id
-                          autocast_dtype=None, # run the forward pass under autocast in this dtype (`torch.bfloat16`); None: the model's own dtype
+                          # run the forward pass under autocast in this dtype
+                          # (`torch.bfloat16`); None: the model's own dtype
+                          autocast_dtype=None,
                           progress: bool = False, # show a progress bar over the batches
-                          cls_only: bool = True, # the last layer computes only the [CLS] output the head reads (`last_layer_cls_only`): same result, less work
-                          window_pooling: str|None = None, # windows of long texts (a `text_id` column): `mean` or `max` of their logits; None: the dataset's `window_pooling`
-                          task: str|None = None, # the task whose outputs to give (`Task.outputs`: label probabilities, scores); None: class probabilities, refusing a model of another task
+                          # the last layer computes only the [CLS] output the head
+                          # reads (`last_layer_cls_only`): same result, less work
+                          cls_only: bool = True,
+                          # windows of long texts (a `text_id` column): `mean` or `max`
+                          # of their logits; None: the dataset's `window_pooling`
+                          window_pooling: str|None = None,
+                          # the task whose outputs to give (`Task.outputs`: label probabilities,
+                          # scores); None: class probabilities, refusing a model of another task
+                          task: str|None = None,
                          ) -> np.ndarray:
-    "Class probabilities `[n, num_labels]` for a tokenised dataset, in the dataset's order (with `task`: that task's outputs); a windowed one's windows pooled into one row per text (`text_id` order)."
+    ("Class probabilities `[n, num_labels]` for a tokenised dataset, in the dataset's order (with `task`: that task's "
+     "outputs); a windowed one's windows pooled into one row per text (`text_id` order).")
     if task is None: # several labels or a score are not class probabilities: refused unless asked for by name
         task = task_of_model(model.config)
         require_support(task, "predict", f"prediction with a model of task {task} (its config's problem_type)")
@@ -70,12 +84,14 @@ def predict_probabilities(model, # a sequence classifier (plain, PEFT or quantis
     try:
         with torch.inference_mode(), autocast_context(device, autocast_dtype, model), last_layer_cls_only(model, cls_only):
             for b in batches:
-                batch = collate([{"input_ids": ids[i], **({"token_type_ids": types[i]} if types is not None else {})} for i in b])
+                batch = collate([{"input_ids": ids[i],
+                                  **({"token_type_ids": types[i]} if types is not None else {})} for i in b])
                 logits = model(**{k: v.to(device) for k, v in batch.items()}).logits
                 out[b] = logits.float().cpu().numpy()
     finally:
         model.train(was_training)
-    return to_outputs(torch.from_numpy(pooled_logits(out, dataset, window_pooling))).numpy() # pooled logits, then the task's outputs
+    # pooled logits, then the task's outputs
+    return to_outputs(torch.from_numpy(pooled_logits(out, dataset, window_pooling))).numpy()
 
 # %% ../nbs/09_prediction.ipynb #936d68c1
 def _sync(device):
@@ -108,7 +124,8 @@ class Evaluator:
                 progress: bool = False, # show a progress bar
                ) -> np.ndarray:
         "Class probabilities `[n, num_labels]`, in the dataset's order."
-        return predict_probabilities(model, dataset, self.batch_size, self._pad_id(model), self.autocast_dtype, progress)
+        return predict_probabilities(model, dataset, self.batch_size, self._pad_id(model), self.autocast_dtype,
+                                     progress)
 
     def timed_predict(self,
                       model, # a sequence classifier
@@ -129,12 +146,14 @@ class Evaluator:
                  progress: bool = False, # show a progress bar while predicting
                  probabilities: bool = False, # also return the `probabilities` of each example (a list of lists)
                 ) -> dict:
-        "`evaluate_predictions` on the model's predictions, plus `predictions_per_s` (and `throughput`, `probabilities` when asked)."
+        ("`evaluate_predictions` on the model's predictions, plus `predictions_per_s` (and `throughput`, "
+         "`probabilities` when asked).")
         if "labels" not in eval_dataset.column_names:
             raise ValueError(f"eval_dataset has no `labels` column (columns: {eval_dataset.column_names}); "
                              "build it with tokenize_texts(texts, labels, tokenizer).")
         probs, per_s = self.timed_predict(model, eval_dataset, progress)
-        labels = np.asarray(eval_dataset["labels"])[first_windows(eval_dataset)] # a windowed split: each text's label, once
+        # a windowed split: each text's label, once
+        labels = np.asarray(eval_dataset["labels"])[first_windows(eval_dataset)]
         out = evaluate_predictions(labels, probs, self.ci_level, self.n_resamples, self.seed, self.n_bins)
         out.update(predictions_per_s=per_s, eval_batch_size=self.batch_size)
         if probabilities: out["probabilities"] = probs.tolist()
@@ -147,7 +166,8 @@ class Evaluator:
                            batch_sizes=(1, 8, 32, 128), # batch sizes timed (positive integers)
                            max_batches: int = 20, # most batches timed at each batch size
                           ) -> list[dict]:
-        "Predictions per second and latency per batch (ms) at each batch size; at most `max_batches` timed batches each."
+        ("Predictions per second and latency per batch (ms) at each batch size; at most `max_batches` timed batches "
+         "each.")
         bad = [b for b in batch_sizes if not (isinstance(b, int) and b > 0)]
         if bad: raise ValueError(f"batch sizes must be positive integers, got {bad}.")
         ids, device = dataset["input_ids"], model_device(model)
@@ -165,13 +185,16 @@ class Evaluator:
                         _sync(device)
                         start = time.perf_counter()
                         batch = collate([{"input_ids": ids[j]} for j in b])
-                        logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device)).logits
+                        logits = model(input_ids=batch["input_ids"].to(device),
+                                       attention_mask=batch["attention_mask"].to(device)).logits
                         torch.softmax(logits.float(), -1).cpu()
                         _sync(device)
                         if i > 0: latencies.append(time.perf_counter() - start)
                     latencies = np.array(latencies)
-                    rows.append({"batch_size": bs, "n_batches": len(latencies), "predictions_per_s": bs * len(latencies) / latencies.sum(),
-                                 "latency_ms_median": 1000 * float(np.median(latencies)), "latency_ms_p90": 1000 * float(np.percentile(latencies, 90))})
+                    rows.append({"batch_size": bs, "n_batches": len(latencies),
+                                 "predictions_per_s": bs * len(latencies) / latencies.sum(),
+                                 "latency_ms_median": 1000 * float(np.median(latencies)),
+                                 "latency_ms_p90": 1000 * float(np.percentile(latencies, 90))})
         finally:
             model.train(was_training)
         return rows

@@ -35,13 +35,15 @@ class QLoRATrainer(LoRATrainer):
 
     def _check(self, method):
         if isinstance(self.model, PeftModel):
-            raise ValueError("The model already carries an adapter; pass the quantised base (load_quantized_model(...) again).")
+            raise ValueError("The model already carries an adapter; pass the quantised base (load_quantized_model(...) "
+                             "again).")
         if quantized_bits(self.model) is None:
             raise ValueError("QLoRATrainer needs a quantised base: load it with load_quantized_model(path, bits=4) or "
-                             "ModelLoader(...).load_model(quantization='4bit'). For a full-precision base use LoRATrainer.")
+                             "ModelLoader(...).load_model(quantization='4bit'). For a full-precision base use "
+                             "LoRATrainer.")
         if method_entry(method).trains == "all": # every weight: full fine-tuning
-            raise ValueError("Full fine-tuning can't update quantised (integer) weights; use method='qlora', or load the "
-                             "full-precision model and train it with LoRATrainer(method='full').")
+            raise ValueError("Full fine-tuning can't update quantised (integer) weights; use method='qlora', or load "
+                             "the full-precision model and train it with LoRATrainer(method='full').")
         check_quantization_available(model_device(self.model))
 
     def _prepare(self, method, lora, seed):
@@ -49,7 +51,8 @@ class QLoRATrainer(LoRATrainer):
         if trains_adapter(method):
             gc_kwargs = {"use_reentrant": False}
             if self.prepare_kbit:
-                self.model = prepare_model_for_kbit_training(self.model, use_gradient_checkpointing=self.gradient_checkpointing,
+                self.model = prepare_model_for_kbit_training(self.model,
+                                                             use_gradient_checkpointing=self.gradient_checkpointing,
                                                              gradient_checkpointing_kwargs=gc_kwargs)
             if self.gradient_checkpointing and not self.model.is_activation_checkpointing: # transformers 5 name
                 self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gc_kwargs)
@@ -62,8 +65,10 @@ class QLoRATrainer(LoRATrainer):
               **kwargs, # `LoRATrainer.train`'s other arguments (training, lora, progress, resume, settings)
              ):
         "As `LoRATrainer.train`, on the quantised base; `train_report` also holds the quantisation settings."
-        # checkpointing runs each layer's forward again in the backward pass: torch's dropout replays its masks from the RNG state
-        # checkpointing saved, FastDropout's numpy stream would draw new ones, and the gradients would belong to other masks
+        # checkpointing runs each layer's forward again in the backward
+        # pass: torch's dropout replays its masks from the RNG state
+        # checkpointing saved, FastDropout's numpy stream would draw
+        # new ones, and the gradients would belong to other masks
         if self.gradient_checkpointing: kwargs["fast_dropout"] = False
         with ExitStack() as self._while_training: # `_hf_trainer` enters the 4-bit compute dtype of the run's precision
             model = super().train(train_dataset, eval_dataset, **kwargs)
@@ -91,10 +96,13 @@ def load_qlora_adapter(adapter_dir, # the folder of the saved adapter (`adapter_
                        bits, # quantisation of the base: 4 or 8
                        num_labels: int = 2, # classes of the classification head
                        is_trainable: bool = False, # load the adapter's weights trainable (to train on)
-                       **quant_kwargs, # `load_quantized_model`'s settings: quant_type, double_quant, compute_dtype, device
+                       # `load_quantized_model`'s settings: quant_type, double_quant, compute_dtype, device
+                       **quant_kwargs,
                       ) -> PeftModel:
-    "The adapter in `adapter_dir` on a freshly quantised `base_path` (`quant_kwargs`: quant_type, double_quant, compute_dtype, device)."
+    ("The adapter in `adapter_dir` on a freshly quantised `base_path` (`quant_kwargs`: quant_type, double_quant, "
+     "compute_dtype, device).")
     if not (Path(adapter_dir)/"adapter_config.json").exists():
-        raise FileNotFoundError(f"{adapter_dir}: no adapter_config.json; save the trained model with model.save_pretrained(dir).")
+        raise FileNotFoundError(f"{adapter_dir}: no adapter_config.json; save the trained model with "
+                                f"model.save_pretrained(dir).")
     base = load_quantized_model(base_path, bits, num_labels=num_labels, **quant_kwargs)
     return PeftModel.from_pretrained(base, str(adapter_dir), is_trainable=is_trainable)

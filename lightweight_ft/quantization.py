@@ -37,25 +37,28 @@ def resolve_quant_device(device=None, # a device or its name; None: CUDA when a 
     return torch.device(device)
 
 # %% ../nbs/06_quantization.ipynb #cd3103a0
-def check_quantization_available(device=None, # the device the quantised model will run on; None: `resolve_quant_device()`
+# the device the quantised model will run on; None: `resolve_quant_device()`
+def check_quantization_available(device=None,
                                 ) -> str:
     "The bitsandbytes version, once it is importable and supports `device`; `QuantizationUnavailable` otherwise."
     device = resolve_quant_device(device)
     try: bnb = importlib.import_module("bitsandbytes")
     except Exception as e:
-        raise QuantizationUnavailable(f"bitsandbytes is not installed or failed to import ({type(e).__name__}: {str(e)[:200]}). "
-                                      f"Install it with `pip install 'bitsandbytes>=0.48'`, {_FALLBACK}") from None
+        raise QuantizationUnavailable(f"bitsandbytes is not installed or failed to import ({type(e).__name__}: "
+                                      f"{str(e)[:200]}). Install it with `pip install 'bitsandbytes>=0.48'`, "
+                                      f"{_FALLBACK}") from None
     supported = set(getattr(bnb, "supported_torch_devices", {"cpu", "cuda"}))
     if device.type not in supported:
         raise QuantizationUnavailable(f"bitsandbytes {bnb.__version__} does not support the {device.type!r} device "
                                       f"(it supports {sorted(supported)}). Pass device='cpu' or a CUDA GPU, {_FALLBACK}")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise QuantizationUnavailable(f"Quantisation on {device} was requested but no CUDA GPU is visible. Pass device='cpu' "
-                                      f"(bitsandbytes quantises on the CPU too), {_FALLBACK}")
+        raise QuantizationUnavailable(f"Quantisation on {device} was requested but no CUDA GPU is visible. Pass "
+                                      f"device='cpu' (bitsandbytes quantises on the CPU too), {_FALLBACK}")
     if device.type not in ("cpu", "cuda"):
         mod = getattr(torch, device.type, None)
         if mod is None or not getattr(mod, "is_available", lambda: False)():
-            raise QuantizationUnavailable(f"The {device.type!r} device is not available on this machine. Pass device='cpu', {_FALLBACK}")
+            raise QuantizationUnavailable(f"The {device.type!r} device is not available on this machine. Pass "
+                                          f"device='cpu', {_FALLBACK}")
     return bnb.__version__
 
 # %% ../nbs/06_quantization.ipynb #b058a37a
@@ -83,7 +86,8 @@ def bnb_config(bits, # 4 or 8 (`quant_bits`)
     bits = quant_bits(bits)
     if quant_type not in ("nf4", "fp4"): raise ValueError(f"quant_type must be 'nf4' or 'fp4', got {quant_type!r}.")
     dt = COMPUTE_DTYPES.get(compute_dtype, compute_dtype)
-    if not isinstance(dt, torch.dtype): raise ValueError(f"compute_dtype must be one of {list(COMPUTE_DTYPES)}, got {compute_dtype!r}.")
+    if not isinstance(dt, torch.dtype):
+        raise ValueError(f"compute_dtype must be one of {list(COMPUTE_DTYPES)}, got {compute_dtype!r}.")
     return BitsAndBytesConfig(load_in_4bit=bits == 4, load_in_8bit=bits == 8, bnb_4bit_quant_type=quant_type,
                               bnb_4bit_use_double_quant=double_quant, bnb_4bit_compute_dtype=dt,
                               llm_int8_skip_modules=list(skip_modules) if skip_modules else None)
@@ -91,19 +95,26 @@ def bnb_config(bits, # 4 or 8 (`quant_bits`)
 # %% ../nbs/06_quantization.ipynb #de2f2f12
 def _check_quantized(model, bits):
     heads = [n for n, m in model.named_modules() if is_quantized_layer(m) and in_modules(n, head_modules(model))]
-    if heads: raise QuantizationUnavailable(f"Head layers {heads} were quantised; the head must stay in full precision. "
-                                            "This transformers version matches llm_int8_skip_modules differently: please report it.")
+    if heads:
+        raise QuantizationUnavailable(f"Head layers {heads} were quantised; the head must stay in full precision. "
+                                            "This transformers version matches llm_int8_skip_modules differently: "
+                                            "please report it.")
     if quantized_bits(model) != bits:
-        raise QuantizationUnavailable(f"No linear layer was quantised to {bits}-bit; check the bitsandbytes and transformers versions.")
+        raise QuantizationUnavailable(f"No linear layer was quantised to {bits}-bit; check the bitsandbytes and "
+                                      f"transformers versions.")
 
 # %% ../nbs/06_quantization.ipynb #e4a7c2d9
 def _off_the_file(model):
-    "Copy the unquantised CPU tensors (embeddings, norms, biases, head) out of the checkpoint's memory map, so the map can close."
-    # the loader maps the fp32 checkpoint and reads all of it to quantise; while one tensor still points into the map, the whole
-    # file stays resident (340 MB of a BERT-base's 440 MB after loading), though the model needs only its unquantised share
+    ("Copy the unquantised CPU tensors (embeddings, norms, biases, head) out of the checkpoint's memory map, so the "
+     "map can close.")
+    # the loader maps the fp32 checkpoint and reads all of it to
+    # quantise; while one tensor still points into the map, the whole
+    # file stays resident (340 MB of a BERT-base's 440 MB after
+    # loading), though the model needs only its unquantised share
     for module in model.modules():
         for t in [*module.parameters(recurse=False), *module.buffers(recurse=False)]:
-            if t.device.type == "cpu" and t.is_floating_point(): t.data = t.data.clone() # quantised weights are integer, and new
+            # quantised weights are integer, and new
+            if t.device.type == "cpu" and t.is_floating_point(): t.data = t.data.clone()
     return model
 
 # %% ../nbs/06_quantization.ipynb #2f2bcaae
@@ -117,26 +128,30 @@ def load_quantized_model(path, # folder or hub name of a full-precision model (o
     "A sequence classifier from `path` with its encoder's linear layers in 4-bit or 8-bit and the head in fp32."
     if isinstance(path, nn.Module):
         what = "is already quantised" if quantized_bits(path) else "is a loaded model"
-        raise QuantizationUnavailable(f"load_quantized_model needs the folder or hub name of a full-precision model, but this {what}. "
-                                      "Pass the path it was loaded from (model.name_or_path).")
+        raise QuantizationUnavailable(f"load_quantized_model needs the folder or hub name of a full-precision model, "
+                                      f"but this {what}. Pass the path it was loaded from (model.name_or_path).")
     bits, device = quant_bits(bits), resolve_quant_device(device)
     check_quantization_available(device)
     path = resolve_model_path(str(path))
     if _is_local(path): check_model_folder(path) # a missing folder or damaged weights named before bitsandbytes starts
     try: config = AutoConfig.from_pretrained(path, num_labels=num_labels)
-    except OSError as e: raise OSError(f"Could not load the config of {path!r}: {str(e).splitlines()[0]}\n{OFFLINE_HELP}") from None
+    except OSError as e:
+        raise OSError(f"Could not load the config of {path!r}: {str(e).splitlines()[0]}\n{OFFLINE_HELP}") from None
     if getattr(config, "quantization_config", None):
-        raise QuantizationUnavailable(f"{path} holds an already quantised checkpoint ({config.quantization_config.get('quant_method', '?') if isinstance(config.quantization_config, dict) else 'bitsandbytes'}). "
+        raise QuantizationUnavailable(f"{path} holds an already quantised checkpoint "
+                                      f"({config.quantization_config.get('quant_method', '?') if isinstance(config.quantization_config, dict) else 'bitsandbytes'}). "
                                       "Quantise the original full-precision model instead, or load this one with "
                                       "AutoModelForSequenceClassification.from_pretrained(path) as it is.")
     qc = bnb_config(bits, quant_type, double_quant, compute_dtype, quant_skip_modules(config))
     try:
-        model = load_quietly(AutoModelForSequenceClassification.from_pretrained, path, config=config, quantization_config=qc,
+        model = load_quietly(AutoModelForSequenceClassification.from_pretrained, path, config=config,
+                             quantization_config=qc,
                              device_map={"": str(device)}, dtype=torch.float32)
     except OSError as e: raise OSError(f"Could not load {path!r}: {str(e).splitlines()[0]}\n{OFFLINE_HELP}") from None
     except Exception as e:
-        raise QuantizationUnavailable(f"Quantising {path} to {bits}-bit on {device} failed ({type(e).__name__}: {str(e)[:300]}). "
-                                      f"Try device='cpu' or another bitsandbytes version, {_FALLBACK}") from e
+        raise QuantizationUnavailable(f"Quantising {path} to {bits}-bit on {device} failed ({type(e).__name__}: "
+                                      f"{str(e)[:300]}). Try device='cpu' or another bitsandbytes version, "
+                                      f"{_FALLBACK}") from e
     _check_quantized(model, bits)
     return _off_the_file(model)
 
@@ -159,8 +174,10 @@ def quantization_report(model, # a model loaded through bitsandbytes
     bits = quantized_bits(model)
     if bits is None: return {"bits": None, "quant_type": None, "quantized_layers": 0, "compute_dtype": None}
     qs = getattr(layers[0].weight, "quant_state", None)
-    return {"bits": bits, "quant_type": getattr(qs, "quant_type", None) if bits == 4 else "int8", "quantized_layers": len(layers),
-            "compute_dtype": str(getattr(layers[0], "compute_dtype", None) or torch.float32).removeprefix("torch.") if bits == 4 else "float16"}
+    return {"bits": bits, "quant_type": getattr(qs, "quant_type", None) if bits == 4 else "int8",
+            "quantized_layers": len(layers),
+            "compute_dtype": str(getattr(layers[0], "compute_dtype", None)
+                                 or torch.float32).removeprefix("torch.") if bits == 4 else "float16"}
 
 # %% ../nbs/06_quantization.ipynb #e70f7cd1
 from contextlib import contextmanager

@@ -14,8 +14,8 @@ import yaml
 from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification
 from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, flat_config, load_config, read_yaml
-from .cross_validation import (add_cv_to_report, add_metrics, check_folds_process, cross_validate_into, cv_lines,
-                                             cv_table, load_for, trainer_for)
+from .cross_validation import (add_cv_to_report, add_metrics, check_folds_process, cross_validate_into,
+                                             cv_lines, cv_table, load_for, trainer_for)
 from .core import check_global_batch, dist_env, is_main_process, on_main_then_broadcast
 from .lora_trainer import _TRACKING_GROUP, LoRATrainer, RunStepProgress, log_finished_run, training_callbacks
 from .model_loader import ModelLoader
@@ -39,7 +39,8 @@ _all_ = ["trainer_for", "load_for"] # they live in `cross_validation`, where eve
 _ARCHITECTURES = {}
 def model_architecture(name_or_path: str, # a model name or folder (`resolve_model_path`)
                        num_labels: int = 2): # classes of the head
-    "The classifier `name_or_path` names, built from its config on the `meta` device (no weights read); None where no config is at hand (a hub name offline)."
+    ("The classifier `name_or_path` names, built from its config on the `meta` device (no weights read); None where no "
+     "config is at hand (a hub name offline).")
     try: where = resolve_model_path(name_or_path)
     except ModuleNotFoundError: return None # `minilm` without its package: loading the model says how to install it
     key = (where, num_labels)
@@ -52,24 +53,29 @@ def model_architecture(name_or_path: str, # a model name or folder (`resolve_mod
 
 # %% ../nbs/16_run_analysis.ipynb #3ba2eb12
 def check_lora_targets(cfg: ExperimentConfig): # the experiment config
-    "A `ConfigError` when `lora.target_modules` names layers that `cfg`'s model lacks, found from its architecture alone."
+    ("A `ConfigError` when `lora.target_modules` names layers that `cfg`'s model lacks, found from its architecture "
+     "alone.")
     if not trains_adapter(cfg.training.method): return
-    model = model_architecture(cfg.model.name_or_path, cfg.model.num_labels or 2) # the head's size does not change where adapters go
+    # the head's size does not change where adapters go
+    model = model_architecture(cfg.model.name_or_path, cfg.model.num_labels or 2)
     if model is None: return
     try: resolve_target_modules(model, cfg.lora.target_modules)
     except ValueError as e: raise ConfigError(f"config key `lora.target_modules`: {e}") from None
 
 # %% ../nbs/16_run_analysis.ipynb #afae1c62
 def check_config_paths(cfg: ExperimentConfig): # the experiment config
-    "A `ConfigError` when `cfg` names a local model folder or a data folder that isn't there, found before anything loads."
+    ("A `ConfigError` when `cfg` names a local model folder or a data folder that isn't there, found before anything "
+     "loads.")
     name = str(cfg.model.name_or_path)
     try: where = resolve_model_path(name)
     except ModuleNotFoundError: where = None # `minilm` without its package: loading the model says how to install it
     if where is not None and where.startswith((".", "/", "~")) and not Path(where).expanduser().is_dir():
-        raise ConfigError(f"config key `model.name_or_path`: {name}: no such folder. Pass a model folder, a hub name or `minilm`.")
+        raise ConfigError(f"config key `model.name_or_path`: {name}: no such folder. Pass a model folder, a hub name "
+                          f"or `minilm`.")
     if cfg.data.source == "files":
         if not Path(cfg.data.path).expanduser().exists():
-            raise ConfigError(f"config key `data.path`: {cfg.data.path}: no such file or folder. Pass a data file (CSV, TSV, JSONL, Parquet) or a folder of split files.")
+            raise ConfigError(f"config key `data.path`: {cfg.data.path}: no such file or folder. Pass a data file "
+                              f"(CSV, TSV, JSONL, Parquet) or a folder of split files.")
         return
     data_dir = cfg.data.data_dir or os.environ.get("LWFT_DATA_DIR") if cfg.data.source in ("auto", "glue_dir") else None
     if data_dir:
@@ -77,7 +83,8 @@ def check_config_paths(cfg: ExperimentConfig): # the experiment config
         missing = [f for f in ("train.tsv", "dev.tsv") if not (Path(data_dir).expanduser()/f).is_file()]
         if missing:
             raise ConfigError(f"{'config key ' if cfg.data.data_dir else ''}`{key}`: {data_dir} " +
-                              ("does not exist" if not Path(data_dir).expanduser().is_dir() else f"has no {' nor '.join(missing)}") +
+                              ("does not exist" if not Path(data_dir).expanduser().is_dir() else f"has no "
+                                                                                                 f"{' nor '.join(missing)}") +
                               ". Pass a GLUE-format folder holding train.tsv and dev.tsv.")
 
 # %% ../nbs/16_run_analysis.ipynb #c7f61786
@@ -89,15 +96,19 @@ def check_config(cfg: ExperimentConfig): # the experiment config
 def _named(results: dict, names: list[str]) -> dict:
     "`results` of `evaluate_predictions` with the data's class names in place of the ids ('0', '1', ...)."
     per_class = results.get("per_class") or {}
-    return {**results, "label_names": list(names), "per_class": {names[int(k)]: v for k, v in per_class.items()} if per_class else per_class}
+    return {**results, "label_names": list(names),
+            "per_class": {names[int(k)]: v for k, v in per_class.items()} if per_class else per_class}
 
 # %% ../nbs/16_run_analysis.ipynb #88af9f4d
 def _one_process_only(what: str):
-    "A `ConfigError` under a launcher: `what` runs its configurations one after another, and every process would run them all."
+    ("A `ConfigError` under a launcher: `what` runs its configurations one after another, and every process would run "
+     "them all.")
     n = dist_env().world_size
-    if n > 1: raise ConfigError(f"{what} runs in one process, but this one was started with {n} others (WORLD_SIZE={n}): each would run every "
-                                f"configuration. Run it without torchrun / accelerate launch, or launch each run on its own: "
-                                f"torchrun --nproc_per_node {n} -m lightweight_ft.cli train --config CONFIG --output RUN_DIR.")
+    if n > 1:
+        raise ConfigError(f"{what} runs in one process, but this one was started with {n} others (WORLD_SIZE={n}): "
+                          f"each would run every configuration. Run it without torchrun / accelerate launch, or launch "
+                                f"each run on its own: torchrun --nproc_per_node {n} -m lightweight_ft.cli train "
+                                f"--config CONFIG --output RUN_DIR.")
 
 # %% ../nbs/16_run_analysis.ipynb #7420c445
 def _quiet_process():
@@ -113,18 +124,22 @@ class RunNotWritten(OSError):
     "A trained run whose files could not all be written; the message says where its trained model is kept."
 
 def _kept_after_failed_write(claim, error: Exception) -> Exception:
-    "The error to raise when writing a trained run failed: the `.partial` folder is kept whenever it holds the saved model."
-    saved = next((claim.partial/sub for sub in ("adapter", "model") if any((claim.partial/sub).glob("*.safetensors"))), None)
+    ("The error to raise when writing a trained run failed: the `.partial` folder is kept whenever it holds the saved "
+     "model.")
+    saved = next((claim.partial/sub for sub in ("adapter", "model") if any((claim.partial/sub).glob("*.safetensors"))),
+                 None)
     if saved is None: return error # nothing trained was saved: the error as it is
     claim.keep_partial = True
-    return RunNotWritten(f"the run trained and its model is saved in {saved}, but the run's files could not all be written "
-                         f"({type(error).__name__}: {error}). Copy that folder to keep the model; running the same command again "
-                         f"trains again into {claim.partial}, or pass --overwrite / delete it to start over.")
+    return RunNotWritten(f"the run trained and its model is saved in {saved}, but the run's files could not all be "
+                         f"written ({type(error).__name__}: {error}). Copy that folder to keep the model; running the "
+                         f"same command again trains again into {claim.partial}, or pass --overwrite / delete it to "
+                         f"start over.")
 
 # %% ../nbs/16_run_analysis.ipynb #c8e35569
 def tracking_group_for(run_dir, # the run's folder
                       ) -> str:
-    "The group a run's MLflow and W&B runs go under: `tracking_group`'s, else the folder above the run (a search's output, a sweep's, not its `runs/`)."
+    ("The group a run's MLflow and W&B runs go under: `tracking_group`'s, else the folder above the run (a search's "
+     "output, a sweep's, not its `runs/`).")
     if _TRACKING_GROUP: return _TRACKING_GROUP[-1]
     parent = Path(run_dir).absolute().parent
     return parent.parent.name if parent.name == "runs" else parent.name
@@ -136,13 +151,18 @@ def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `Experim
                    progress: bool = True, # show progress bars
                    overwrite: bool = False, # replace a finished run in `output_dir` instead of refusing
                   ) -> dict|None:
-    "Load, train, evaluate and save one configuration into `output_dir` (claimed first: see `claim_run_dir`); returns the metrics. Under a launcher every process trains its share; the main one alone claims, evaluates and writes the folder (the others return None)."
+    ("Load, train, evaluate and save one configuration into `output_dir` (claimed first: see `claim_run_dir`); returns "
+     "the metrics. Under a launcher every process trains its share; the main one alone claims, evaluates and writes "
+     "the folder (the others return None).")
     if not isinstance(cfg, ExperimentConfig): cfg = load_config(cfg)
     cfg = apply_overrides(cfg, overrides)
-    if cfg.task in TASK_READERS: return run_task_experiment(cfg, output_dir, progress, overwrite) # several labels per row, or scores
+    # several labels per row, or scores
+    if cfg.task in TASK_READERS: return run_task_experiment(cfg, output_dir, progress, overwrite)
     main = is_main_process()
     check_folds_process(cfg) # data.folds trains its folds in one process: refused under a launcher, before any claim
-    check_global_batch(cfg.training.batch_size); check_global_batch(cfg.training.eval_batch_size, key="training.eval_batch_size") # the same answer everywhere
+    # the same answer everywhere
+    check_global_batch(cfg.training.batch_size); check_global_batch(cfg.training.eval_batch_size,
+                                                                    key="training.eval_batch_size")
     if not main: _quiet_process()
     with ExitStack() as held:
         def claim_and_check(): # before any model or data is loaded
@@ -156,17 +176,28 @@ def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `Experim
         # all the training rows, scored once on test as without folds
         cv = cross_validate_into(cfg, claim.partial, loader, progress=progress) if cfg.data.folds else None
         model, tokenizer = load_for(cfg, loader)
-        checkpoints = claim_run_dir(output_dir).partial/"checkpoints" # one shared file system: every process names the same folder
+        # one shared file system: every process names the same folder
+        checkpoints = claim_run_dir(output_dir).partial/"checkpoints"
         trainer = trainer_for(cfg, model, tokenizer, output_dir=str(checkpoints))
-        trainer.tracking_dir = claim.partial/"tensorboard" if main else None # training.report_to: TensorBoard's events stay with the run
-        # MLflow and W&B: one run each, named after the folder, left open for the final scores and files (log_finished_run)
-        trainer.tracking_run = {"name": Path(output_dir).name, "config": cfg.to_dict(), "group": tracking_group_for(output_dir), "keep_open": True}
-        held.callback(lambda: [r.close(failed=True) for r in trainer.tracker_runs]) # a run that raised: failed in the trackers (no-op once finished)
+        # training.report_to: TensorBoard's events stay with the run
+        trainer.tracking_dir = claim.partial/"tensorboard" if main else None
+        # MLflow and W&B: one run each, named after the folder, left
+        # open for the final scores and files (log_finished_run)
+        trainer.tracking_run = {"name": Path(output_dir).name, "config": cfg.to_dict(),
+                                "group": tracking_group_for(output_dir), "keep_open": True}
+        # a run that raised: failed in the trackers (no-op once finished)
+        held.callback(lambda: [r.close(failed=True) for r in trainer.tracker_runs])
         trainer.other_splits = {"test": test} # a resume on another test split is refused too
-        model = trainer.train(train, validation, training=cfg.training, lora=cfg.lora, progress=progress and main, resume=True) # training watches validation only
+        # training watches validation only
+        model = trainer.train(train, validation, training=cfg.training, lora=cfg.lora, progress=progress and main,
+                              resume=True)
         if not main: return None # trained its share; the main process evaluates and writes
-        results = _named(trainer.evaluate(model, test, batch_size=cfg.training.eval_batch_size, progress=progress), loader.label_names) # the headline: test
-        try: write_run_files(claim.partial, cfg, model, tokenizer, test, results, trainer.train_report, trainer.train_log, loader.data_report,
+        # the headline: test
+        results = _named(trainer.evaluate(model, test, batch_size=cfg.training.eval_batch_size, progress=progress),
+                         loader.label_names)
+        try:
+            write_run_files(claim.partial, cfg, model, tokenizer, test, results, trainer.train_report,
+                            trainer.train_log, loader.data_report,
                              data_splits=loader.splits.record(), split="test")
         except Exception as e: raise _kept_after_failed_write(claim, e) from e
         if cv is not None: # the fold scores join the run's metrics.json
@@ -187,10 +218,12 @@ from .tasks import Standardisation, fit_thresholds, require_support, task_for
 def check_task_training(cfg: ExperimentConfig): # a config of task multi_label or regression
     "Refuse, before anything loads, the training settings that score one class per row (`ConfigError` naming the key)."
     t = cfg.training
-    for key, value in (("eval_every", t.eval_every), ("best_metric", t.best_metric), ("class_weights", t.class_weights)):
+    for key, value in (("eval_every", t.eval_every), ("best_metric", t.best_metric),
+                       ("class_weights", t.class_weights)):
         if value is not None:
-            raise ConfigError(f"config key `training.{key}`: {value!r} is not supported yet for task {cfg.task} (it scores one class per row); "
-                              f"set training.{key}=null. Validation scores the run once training ends.")
+            raise ConfigError(f"config key `training.{key}`: {value!r} is not supported yet for task {cfg.task} (it "
+                              f"scores one class per row); set training.{key}=null. Validation scores the run once "
+                              f"training ends.")
     if dist_env().world_size > 1:
         raise ConfigError(f"task {cfg.task} trains in one process for now; run lwft train without a launcher.")
 
@@ -199,7 +232,8 @@ def run_task_experiment(cfg: ExperimentConfig, # a config of task multi_label or
                         progress: bool = True, # show progress bars
                         overwrite: bool = False, # replace a finished run in `output_dir` instead of refusing
                        ) -> dict:
-    "Load, train, evaluate and save one configuration of several labels per row or of scores into `output_dir`; returns the metrics."
+    ("Load, train, evaluate and save one configuration of several labels per row or of scores into `output_dir`; "
+     "returns the metrics.")
     task = task_for(cfg.task)
     check_task_training(cfg)
     with ExitStack() as held:
@@ -208,24 +242,32 @@ def run_task_experiment(cfg: ExperimentConfig, # a config of task multi_label or
         splits = load_task_splits(cfg.data, cfg.task, cfg.training.seed)
         names, scores = splits.label_names, splits.labels["train"].ndim == 1
         standard = Standardisation.fit(splits.labels["train"]) if scores else None
-        loader = ModelLoader(cfg.model.name_or_path, num_labels=task.num_labels(names), max_length=cfg.model.max_length, seed=cfg.training.seed, data=cfg.data)
+        loader = ModelLoader(cfg.model.name_or_path, num_labels=task.num_labels(names), max_length=cfg.model.max_length,
+                             seed=cfg.training.seed, data=cfg.data)
         model, tokenizer = load_for(cfg, loader)
-        model.config.problem_type = task.problem_type # the loss the model computes: per-label binary cross-entropy, squared error
-        if not scores: model.config.id2label, model.config.label2id = dict(enumerate(names)), {n: i for i, n in enumerate(names)}
+        # the loss the model computes: per-label binary cross-entropy, squared error
+        model.config.problem_type = task.problem_type
+        if not scores:
+            model.config.id2label, model.config.label2id = dict(enumerate(names)), {n: i for i, n in enumerate(names)}
         targets = {s: (standard.scale(y) if standard else y).tolist() for s, y in splits.labels.items()}
-        data = {s: tokenize_texts(t.texts, targets[s], tokenizer, cfg.model.max_length, pairs=t.pairs, truncation=cfg.data.truncation)
+        data = {s: tokenize_texts(t.texts, targets[s], tokenizer, cfg.model.max_length, pairs=t.pairs,
+                                  truncation=cfg.data.truncation)
                 for s, t in splits.tables.items()}
         checkpoints = claim.partial/"checkpoints"
         trainer = trainer_for(cfg, model, tokenizer, output_dir=str(checkpoints))
-        model = trainer.train(data["train"], data["validation"], training=cfg.training, lora=cfg.lora, progress=progress)
-        predict = lambda s: predict_probabilities(model, data[s], cfg.training.eval_batch_size, tokenizer.pad_token_id, task=cfg.task)
+        model = trainer.train(data["train"], data["validation"], training=cfg.training, lora=cfg.lora,
+                              progress=progress)
+        predict = lambda s: predict_probabilities(model, data[s], cfg.training.eval_batch_size, tokenizer.pad_token_id,
+                                                  task=cfg.task)
         if scores:
             state, outputs, extra = {"standardisation": standard.to_dict()}, standard.unscale(predict("test")[:, 0]), {}
         else:
             state = {"thresholds": fit_thresholds(splits.labels["validation"], predict("validation"))}
             outputs, extra = predict("test"), {"thresholds": state["thresholds"], "label_names": names}
         metrics = {**task.evaluate(splits.labels["test"], outputs, **extra), "headline_metric": task.headline_metric}
-        try: write_task_run(claim.partial, cfg, model, tokenizer, splits, outputs, metrics, trainer.train_report, trainer.train_log, state)
+        try:
+            write_task_run(claim.partial, cfg, model, tokenizer, splits, outputs, metrics, trainer.train_report,
+                           trainer.train_log, state)
         except Exception as e: raise _kept_after_failed_write(claim, e) from e
         shutil.rmtree(checkpoints, ignore_errors=True) # the run is written: nothing left to resume
         run_dir = claim.commit()
@@ -233,12 +275,14 @@ def run_task_experiment(cfg: ExperimentConfig, # a config of task multi_label or
 
 # %% ../nbs/16_run_analysis.ipynb #44c31f45
 def _confusion_table(preds: pd.DataFrame, label: str, num_labels: int, names=None) -> pd.DataFrame:
-    "`model, true, predicted, count`; with `names`, the classes by name, kept in id order (ordered categories, not sorted text)."
+    ("`model, true, predicted, count`; with `names`, the classes by name, kept in id order (ordered categories, not "
+     "sorted text).")
     counts = preds.groupby(["label", "prediction"]).size()
     df = pd.DataFrame([{"model": label, "true": i, "predicted": j, "count": int(counts.get((i, j), 0))}
                        for i in range(num_labels) for j in range(num_labels)])
     if names is not None:
-        for col in ("true", "predicted"): df[col] = pd.Categorical([names[i] for i in df[col]], categories=list(names), ordered=True)
+        for col in ("true", "predicted"):
+            df[col] = pd.Categorical([names[i] for i in df[col]], categories=list(names), ordered=True)
     return df
 
 # %% ../nbs/16_run_analysis.ipynb #80f0b226
@@ -263,11 +307,13 @@ def _plain_figure(kind: str, df: pd.DataFrame, path: Path) -> Path:
 
 # %% ../nbs/16_run_analysis.ipynb #c0a5e54d
 def draw_run_figures(run_dir, # a complete run folder
-                     use_visualizer: bool = True, # draw with `visualizer`; False (or without it): plain matplotlib figures
+                     # draw with `visualizer`; False (or without it): plain matplotlib figures
+                     use_visualizer: bool = True,
                     ) -> dict:
     "Draw the loss curve and the confusion matrix of a run folder into `run_dir/figures/`; returns `{title: png path}`."
     run_dir = Path(run_dir)
-    if not is_complete_run(run_dir): raise FileNotFoundError(f"{run_dir} is not a complete run folder (it needs {', '.join(RUN_FILES)}).")
+    if not is_complete_run(run_dir):
+        raise FileNotFoundError(f"{run_dir} is not a complete run folder (it needs {', '.join(RUN_FILES)}).")
     cfg = load_config(run_dir/"config.yaml")
     out = run_dir/"figures"; out.mkdir(exist_ok=True)
     preds, log = pd.read_csv(run_dir/"predictions.csv"), pd.read_csv(run_dir/"train_log.csv")
@@ -288,9 +334,11 @@ def draw_run_figures(run_dir, # a complete run folder
 # %% ../nbs/16_run_analysis.ipynb #1092afc7
 NOTEBOOK_PARAMS = {"name": "name", "model_name": "model.name_or_path", "max_length": "model.max_length",
                    "max_train_samples": "data.max_train_samples", "max_eval_samples": "data.max_eval_samples",
-                   "method": "training.method", "lora_r": "lora.r", "lora_alpha": "lora.alpha", "lora_dropout": "lora.dropout",
+                   "method": "training.method", "lora_r": "lora.r", "lora_alpha": "lora.alpha",
+                   "lora_dropout": "lora.dropout",
                    "target_modules": "lora.target_modules", "bias": "lora.bias", "quant_bits": "quantization.bits",
-                   "epochs": "training.epochs", "learning_rate": "training.learning_rate", "batch_size": "training.batch_size",
+                   "epochs": "training.epochs", "learning_rate": "training.learning_rate",
+                   "batch_size": "training.batch_size",
                    "logging_steps": "training.logging_steps", "seed": "training.seed"}
 def experiment_config(config: dict|None = None, # a config mapping (papermill passes the whole config)
                       config_path=None, # a YAML config file, when no `config`
@@ -298,13 +346,17 @@ def experiment_config(config: dict|None = None, # a config mapping (papermill pa
                       data_dir=None, # a GLUE-format SST-2 folder, read in place of the config's data source
                       **params, # flat notebook parameters (`NOTEBOOK_PARAMS`), when neither `config` nor `config_path`
                      ) -> ExperimentConfig:
-    "The config `experiment.ipynb` runs: `config` (a mapping) or `config_path`, else the flat `params` (`NOTEBOOK_PARAMS`); then `data_dir` and `overrides`."
+    ("The config `experiment.ipynb` runs: `config` (a mapping) or `config_path`, else the flat `params` "
+     "(`NOTEBOOK_PARAMS`); then `data_dir` and `overrides`.")
     unknown = sorted(set(params) - set(NOTEBOOK_PARAMS))
-    if unknown: raise ConfigError(f"notebook parameter `{unknown[0]}`: unknown; the flat parameters are {sorted(NOTEBOOK_PARAMS)}")
+    if unknown:
+        raise ConfigError(f"notebook parameter `{unknown[0]}`: unknown; the flat parameters are "
+                          f"{sorted(NOTEBOOK_PARAMS)}")
     if config is not None: cfg = ExperimentConfig.from_dict(copy.deepcopy(config))
     elif config_path: cfg = load_config(config_path)
     else: cfg = apply_overrides(ExperimentConfig(), {NOTEBOOK_PARAMS[k]: v for k, v in params.items()})
-    if data_dir: cfg = apply_overrides(cfg, {"data.source": "glue_dir", "data.data_dir": str(data_dir)}) # a folder named here is read, whatever the config's source
+    # a folder named here is read, whatever the config's source
+    if data_dir: cfg = apply_overrides(cfg, {"data.source": "glue_dir", "data.data_dir": str(data_dir)})
     return apply_overrides(cfg, overrides)
 
 # %% ../nbs/16_run_analysis.ipynb #c3110c0a
@@ -313,28 +365,37 @@ SWEEP_KEYS = ("name", "description", "base", "grid", "runs")
 # %% ../nbs/16_run_analysis.ipynb #5fc34c6e
 def load_sweep(sweep, # a sweep YAML path or mapping (`base` and `grid`), or a plain config
               ) -> dict:
-    "A sweep mapping (from a YAML path or a dict) with `base` resolved to config sections; a plain config is a sweep of one run."
+    ("A sweep mapping (from a YAML path or a dict) with `base` resolved to config sections; a plain config is a sweep "
+     "of one run.")
     root = Path(".")
     if isinstance(sweep, (str, Path)):
         path = Path(sweep)
-        if not path.exists(): raise FileNotFoundError(f"sweep file not found: {path}. Pass a YAML file such as configs/rank_sweep_minilm.yaml.")
+        if not path.exists():
+            raise FileNotFoundError(f"sweep file not found: {path}. Pass a YAML file such as "
+                                    f"configs/rank_sweep_minilm.yaml.")
         try: sweep = read_yaml(path.read_text()) or {} # safe, and capped: no alias bomb
         except yaml.YAMLError as e: raise ConfigError(f"{path} is not valid YAML: {e}") from None
         except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
         root = path.parent
-    if not isinstance(sweep, dict): raise ConfigError(f"a sweep must be a mapping with `base` and `grid` and/or `runs`, got {type(sweep).__name__}")
+    if not isinstance(sweep, dict):
+        raise ConfigError(f"a sweep must be a mapping with `base` and `grid` and/or `runs`, got {type(sweep).__name__}")
     s = copy.deepcopy(dict(sweep))
     if not {"base", "grid", "runs"} & set(s): s = {"base": s}
     unknown = sorted(set(s) - set(SWEEP_KEYS))
-    if unknown: raise ConfigError(f"sweep key `{unknown[0]}`: unknown; a sweep holds {list(SWEEP_KEYS)} (config sections go under `base`)")
+    if unknown:
+        raise ConfigError(f"sweep key `{unknown[0]}`: unknown; a sweep holds {list(SWEEP_KEYS)} (config sections go "
+                          f"under `base`)")
     base = s.get("base") or {}
-    if isinstance(base, str): base = copy.deepcopy(PRESETS[base]) if base in PRESETS else load_config(root/base).to_dict()
-    if not isinstance(base, dict): raise ConfigError("sweep key `base`: must be a mapping of config sections, a preset name or a config file path")
+    if isinstance(base, str):
+        base = copy.deepcopy(PRESETS[base]) if base in PRESETS else load_config(root/base).to_dict()
+    if not isinstance(base, dict):
+        raise ConfigError("sweep key `base`: must be a mapping of config sections, a preset name or a config file path")
     s["base"] = base
     return s
 
 # %% ../nbs/16_run_analysis.ipynb #c30e3aa6
-_IN_LABEL = ("name", "training.method", "quantization.bits", "lora.r", "lora.target_modules", "lora.bias", "training.seed", "model.name_or_path")
+_IN_LABEL = ("name", "training.method", "quantization.bits", "lora.r", "lora.target_modules", "lora.bias",
+             "training.seed", "model.name_or_path")
 def _slug(v) -> str:
     if isinstance(v, (list, tuple)): v = "+".join(map(str, v))
     return re.sub(r"[^A-Za-z0-9_.+=-]+", "_", str(v)).strip("_") or "x"
@@ -345,19 +406,22 @@ def varied_keys(configs, # the sweep's configs
     "Dotted keys whose values differ between `configs` (the name left out), in config order."
     flats = [flat_config(c.to_dict()) for c in configs]
     keys = list(dict.fromkeys(k for f in flats for k in f))
-    return [k for k in keys if k != "name" and len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flats}) > 1]
+    return [k for k in keys if k != "name" and len({json.dumps(f.get(k), sort_keys=True,
+                                                               default=str) for f in flats}) > 1]
 
 # %% ../nbs/16_run_analysis.ipynb #145720ea
 def run_label(cfg: ExperimentConfig, # the experiment config
               varied=(), # dotted keys that differ between the sweep's runs (`varied_keys`), named in the label
              ) -> str:
-    "A readable label of `cfg` without its seed: method, main settings and any other `varied` key, e.g. `lora-r8-query_value`."
+    ("A readable label of `cfg` without its seed: method, main settings and any other `varied` key, e.g. "
+     "`lora-r8-query_value`.")
     t, l = cfg.training, cfg.lora
     parts = [f"{t.method}{cfg.quantization.bits}bit" if quantized_method(t.method) else t.method]
     if trains_adapter(t.method):
         parts += [f"r{l.r}", _slug(l.target_modules)] + ([f"bias_{l.bias}"] if l.bias != "none" else [])
     flat = flat_config(cfg.to_dict())
-    relevant = lambda k: not ((k.startswith("lora.") and not trains_adapter(t.method)) or (k.startswith("quantization.") and not quantized_method(t.method)))
+    relevant = lambda k: not ((k.startswith("lora.") and not trains_adapter(t.method))
+                              or (k.startswith("quantization.") and not quantized_method(t.method)))
     parts += [f"{k.split('.')[-1]}{_slug(flat[k])}" for k in varied
               if k not in _IN_LABEL and k in flat and flat[k] is not None and relevant(k)] # None: the method's default
     if "model.name_or_path" in varied: parts.insert(0, _slug(Path(cfg.model.name_or_path).name))
@@ -375,14 +439,16 @@ def config_hash(cfg: ExperimentConfig, # the experiment config
 def expand_sweep(sweep, # a sweep YAML path or mapping
                  overrides: dict|list|None = None, # dotted settings applied to every run
                 ) -> list[tuple[str, ExperimentConfig]]:
-    "Every run of a sweep (file or mapping) as `(run_id, config)`, all validated (target modules too) before anything runs; `overrides` apply to every run."
+    ("Every run of a sweep (file or mapping) as `(run_id, config)`, all validated (target modules too) before anything "
+     "runs; `overrides` apply to every run.")
     s = load_sweep(sweep)
     try: base = apply_overrides(ExperimentConfig.from_dict(s["base"]), overrides)
     except ConfigError as e: raise ConfigError(f"sweep base: {e}") from None
     grid = s.get("grid") or {}
     if not isinstance(grid, dict): raise ConfigError("sweep key `grid`: must map dotted config keys to lists of values")
     for k, v in grid.items():
-        if not isinstance(v, list) or not v: raise ConfigError(f"sweep key `grid.{k}`: must be a non-empty list of values, got {v!r}")
+        if not isinstance(v, list) or not v:
+            raise ConfigError(f"sweep key `grid.{k}`: must be a non-empty list of values, got {v!r}")
     entries = s.get("runs") or [{}]
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ConfigError("sweep key `runs`: must be a list of mappings of dotted config keys (each may have a `name`)")
@@ -405,7 +471,8 @@ def expand_sweep(sweep, # a sweep YAML path or mapping
         label = _slug(name) if name else (run_label(cfg, varied) if len(planned) > 1 else cfg.name)
         cfg = apply_overrides(cfg, {"name": str(name) if name else label})
         rid = f"{label}-s{cfg.training.seed}-{config_hash(cfg)}"
-        if rid in seen: raise ConfigError(f"sweep: two runs resolve to the same configuration ({rid}); remove one of them")
+        if rid in seen:
+            raise ConfigError(f"sweep: two runs resolve to the same configuration ({rid}); remove one of them")
         seen[rid] = cfg; out.append((rid, cfg))
     return out
 
@@ -417,8 +484,9 @@ def find_experiment_notebook() -> Path:
     candidates = ([Path(env)] if env else []) + [Path(lightweight_ft.__file__).resolve().parent.parent/"nbs"/"experiment.ipynb"]
     for c in candidates:
         if c.exists(): return c
-    raise FileNotFoundError(f"experiment notebook not found (looked at {', '.join(map(str, candidates))}). Set LWFT_EXPERIMENT_NOTEBOOK "
-                            "to nbs/experiment.ipynb of a lightweight-ft checkout, or use executor='inprocess'.")
+    raise FileNotFoundError(f"experiment notebook not found (looked at {', '.join(map(str, candidates))}). Set "
+                            f"LWFT_EXPERIMENT_NOTEBOOK to nbs/experiment.ipynb of a lightweight-ft checkout, or use "
+                            f"executor='inprocess'.")
 
 # %% ../nbs/16_run_analysis.ipynb #a1d87350
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -441,17 +509,20 @@ def _discard_unfinished(run_dir: Path):
 
 # %% ../nbs/16_run_analysis.ipynb #919a6414
 def _execute_run(cfg: ExperimentConfig, run_dir: Path, executor: str, notebook: Path|None, progress=None) -> str|None:
-    "Run one configuration into `run_dir`; the error message if it failed, else None. `progress`: the sweep's bar, where the run shows how far it is."
+    ("Run one configuration into `run_dir`; the error message if it failed, else None. `progress`: the sweep's bar, "
+     "where the run shows how far it is.")
     executed = run_dir.with_name(run_dir.name + ".ipynb")
     try:
         if executor == "papermill":
             import papermill as pm
-            pm.execute_notebook(str(notebook), str(executed), parameters={"config": cfg.to_dict(), "output_dir": str(run_dir), "progress": False},
+            pm.execute_notebook(str(notebook), str(executed),
+                                parameters={"config": cfg.to_dict(), "output_dir": str(run_dir), "progress": False},
                                 progress_bar={"desc": f"  {run_dir.name}", "leave": False} if progress is not None else False, log_output=False)
         else:
             with training_callbacks(*([RunStepProgress(progress, run_dir.name)] if progress is not None else [])):
                 run_experiment(cfg, run_dir, progress=False)
-            write_extra(f"the figures of {run_dir}", draw_run_figures, run_dir) # the run is committed: a figure can't undo it
+            # the run is committed: a figure can't undo it
+            write_extra(f"the figures of {run_dir}", draw_run_figures, run_dir)
         return None
     except Exception as e:
         msg, tb = _error_text(e)
@@ -470,28 +541,35 @@ def _execute_run(cfg: ExperimentConfig, run_dir: Path, executor: str, notebook: 
 def _metric_scalars(run_dir: Path) -> dict:
     m = json.loads((run_dir/"metrics.json").read_text())
     if "data" in m: m["data_report"] = m.pop("data")
-    return {k: v for k, v in flat_config(m).items() if k != "name" and (v is None or isinstance(v, (bool, int, float, str)))}
+    return {k: v for k, v in flat_config(m).items()
+            if k != "name" and (v is None or isinstance(v, (bool, int, float, str)))}
 
 # %% ../nbs/16_run_analysis.ipynb #7e1eeca7
 def run_sweep(sweep_file, # sweep YAML: a `base` config and a `grid` of dotted keys (`expand_sweep`)
               output_dir, # sweep folder: `runs/<run id>/`, `summary.csv` and the report
               progress: bool = True, # show the sweep's progress bar
-              executor: str = "papermill", # `papermill` (each run executes `experiment.ipynb`) or `inprocess` (each run in this process)
+              # `papermill` (each run executes `experiment.ipynb`) or `inprocess` (each run in this process)
+              executor: str = "papermill",
               overrides: dict|list|None = None, # dotted settings applied to every run, over the sweep's own
               notebook=None, # the experiment notebook for `papermill`; None: `find_experiment_notebook()`
               report: bool = True, # write the report once the runs are done
               echo: bool = True, # print each failure as it happens and a closing line
              ) -> dict:
-    "Run every configuration of a sweep into `output_dir/runs/<run id>/` (resumable, failures recorded), then write `summary.csv` and the report; `echo` prints each failure as it happens and a closing line."
-    if executor not in ("papermill", "inprocess"): raise ValueError(f"executor must be `papermill` or `inprocess`, got {executor!r}")
+    ("Run every configuration of a sweep into `output_dir/runs/<run id>/` (resumable, failures recorded), then write "
+     "`summary.csv` and the report; `echo` prints each failure as it happens and a closing line.")
+    if executor not in ("papermill", "inprocess"):
+        raise ValueError(f"executor must be `papermill` or `inprocess`, got {executor!r}")
     _one_process_only("a sweep")
     runs = expand_sweep(sweep_file, overrides)
     for _, c in runs: require_support(c.task, "sweep", "`lwft sweep` (its summary and report read one class per row)")
     if executor == "papermill": notebook = Path(notebook) if notebook else find_experiment_notebook()
     out = Path(output_dir).resolve(); runs_dir = out/"runs"
-    if out.exists() and not out.is_dir(): raise RunDirError(f"{output_dir} is a file, not a folder. Pass a folder for the sweep, e.g. sweeps/NAME.")
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"{output_dir} is a file, not a folder. Pass a folder for the sweep, e.g. sweeps/NAME.")
     try: runs_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise RunDirError(f"can't create {runs_dir} ({type(e).__name__}: {e.strerror or e}). Pass a sweep folder in a writable place.") from None
+    except OSError as e:
+        raise RunDirError(f"can't create {runs_dir} ({type(e).__name__}: {e.strerror or e}). Pass a sweep folder in a "
+                          f"writable place.") from None
     with _FolderLock(out, str(output_dir)).acquire() as _: # a second sweep into this folder fails at once
         return _run_sweep_locked(runs, out, runs_dir, progress, executor, notebook, report, echo)
 
@@ -507,7 +585,8 @@ def _run_sweep_locked(runs, out, runs_dir, progress, executor, notebook, report,
         row = {"run_id": rid, "status": "skipped", "name": cfg.name, **{k: flat.get(k) for k in varied}}
         state = run_dir_state(run_dir, cfg)
         if state != "finished":
-            # what the run itself would refuse: not run, nothing written there. A `.partial` of this config (a killed sweep's) the run
+            # what the run itself would refuse: not run, nothing written
+            # there. A `.partial` of this config (a killed sweep's) the run
             # resumes, from its checkpoints when it has some, as `lwft train` does: the same command continues the sweep
             resumes = state == "unfinished" and _sibling(run_dir, ".partial").is_dir()
             refused = None if resumes else _refusal(run_dir, state, f"runs/{rid}")
@@ -515,7 +594,8 @@ def _run_sweep_locked(runs, out, runs_dir, progress, executor, notebook, report,
             row["status"] = "failed" if err else "completed"
             if err:
                 error_file = None if refused else f"runs/{rid}/error.txt"
-                failures.append({"run_id": rid, "error": err, "error_file": error_file, **{k: flat.get(k) for k in varied}})
+                failures.append({"run_id": rid, "error": err, "error_file": error_file,
+                                 **{k: flat.get(k) for k in varied}})
                 say(f"run {rid} failed: {err.strip().splitlines()[0] if err.strip() else 'unknown error'}" +
                     (f" (details: {out/error_file})" if error_file else ""))
         if row["status"] != "failed": row.update(_metric_scalars(run_dir))
@@ -534,23 +614,30 @@ def _run_sweep_locked(runs, out, runs_dir, progress, executor, notebook, report,
     counts = summary["status"].value_counts()
     n = {k: int(counts.get(k, 0)) for k in ("completed", "skipped", "failed")}
     if echo:
-        print(f"sweep: {n['completed']} completed, {n['skipped']} skipped (already finished), {n['failed']} failed, of {len(rows)} runs; "
-              f"summary: {out/'summary.csv'}" + (f"; report: {report_path}" if report_path else "") +
+        print(f"sweep: {n['completed']} completed, {n['skipped']} skipped (already finished), {n['failed']} failed, of "
+              f"{len(rows)} runs; summary: {out/'summary.csv'}" + (f"; report: {report_path}" if report_path else "") +
               (f"; failures: {out/'failures.json'}" if n["failed"] else ""))
         for line in cv_lines(cv): print(line)
-    return {"completed": int(counts.get("completed", 0)), "skipped": int(counts.get("skipped", 0)), "failed": int(counts.get("failed", 0)),
-            "total": len(rows), "summary_path": out/"summary.csv", "report_path": report_path, "failures_path": out/"failures.json",
+    return {"completed": int(counts.get("completed", 0)), "skipped": int(counts.get("skipped", 0)),
+            "failed": int(counts.get("failed", 0)),
+            "total": len(rows), "summary_path": out/"summary.csv", "report_path": report_path,
+            "failures_path": out/"failures.json",
             "run_dirs": done}
 
 # %% ../nbs/16_run_analysis.ipynb #8baf0ee4
 ANALYSIS_PRESETS = {
-    "quick": dict(data_source="sample", max_train_samples=3000, max_eval_samples=None, max_length=128, batch_size=32, logging_steps=5, seeds=[42],
-                  # few steps (94 on the sample): at its usual 5e-5, 31 steps left full fine-tuning at the majority class (0.510); 2e-4 reached 0.791 on the sample
+    "quick": dict(data_source="sample", max_train_samples=3000, max_eval_samples=None, max_length=128, batch_size=32,
+                  logging_steps=5, seeds=[42],
+                  # few steps (94 on the sample): at its usual 5e-5, 31 steps left full
+                  # fine-tuning at the majority class (0.510); 2e-4 reached 0.791 on the sample
                   full_ft_learning_rate=2e-4,
-                  ranks=[4, 16], targets=["query_value", "all_linear"], strategies=[{"lora.bias": "all"}], bits=[4, 8], executor="inprocess"),
-    "full": dict(data_source="auto", max_train_samples=None, max_eval_samples=None, max_length=128, batch_size=32, logging_steps=50, seeds=[42, 43, 44], full_ft_learning_rate=None,
+                  ranks=[4, 16], targets=["query_value", "all_linear"], strategies=[{"lora.bias": "all"}], bits=[4, 8],
+                  executor="inprocess"),
+    "full": dict(data_source="auto", max_train_samples=None, max_eval_samples=None, max_length=128, batch_size=32,
+                 logging_steps=50, seeds=[42, 43, 44], full_ft_learning_rate=None,
                  ranks=[4, 8, 16, 32], targets=["query", "query_value", "attention", "all_linear"],
-                 strategies=[{"lora.bias": "lora_only"}, {"lora.bias": "all"}, {"lora.dropout": 0.0}, {"lora.dropout": 0.3}],
+                 strategies=[{"lora.bias": "lora_only"}, {"lora.bias": "all"}, {"lora.dropout": 0.0},
+                             {"lora.dropout": 0.3}],
                  bits=[4, 8], executor="papermill"),
 }
 DEFAULT_ANALYSIS_MODEL = "minilm"
@@ -558,17 +645,21 @@ def analysis_sweep(preset: str = "quick", # `quick` or `full` (`ANALYSIS_PRESETS
                    model: str|None = None, # model name or folder; None: `DEFAULT_ANALYSIS_MODEL`
                    data_dir=None, # a GLUE-format SST-2 folder, read in place of the preset's data source
                   ) -> dict:
-    "The sweep behind `run_analysis`: baselines, LoRA rank / target-module / bias-and-dropout runs, QLoRA 4 and 8 bit; `data_dir` reads that GLUE folder in place of the preset's `data_source`."
-    if preset not in ANALYSIS_PRESETS: raise ValueError(f"unknown analysis preset {preset!r}; choose one of {sorted(ANALYSIS_PRESETS)}")
+    ("The sweep behind `run_analysis`: baselines, LoRA rank / target-module / bias-and-dropout runs, QLoRA 4 and 8 "
+     "bit; `data_dir` reads that GLUE folder in place of the preset's `data_source`.")
+    if preset not in ANALYSIS_PRESETS:
+        raise ValueError(f"unknown analysis preset {preset!r}; choose one of {sorted(ANALYSIS_PRESETS)}")
     p = ANALYSIS_PRESETS[preset]
     base = {"name": f"analysis_{preset}",
             "model": {"name_or_path": str(model or DEFAULT_ANALYSIS_MODEL), "max_length": p["max_length"]},
-            "data": {"source": "glue_dir" if data_dir else p["data_source"], "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
+            "data": {"source": "glue_dir" if data_dir else p["data_source"],
+                     "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
                      "max_train_samples": p["max_train_samples"], "max_eval_samples": p["max_eval_samples"]},
             "lora": {"r": 16, "target_modules": "query_value", "bias": "none", "dropout": 0.1},
             "training": {"method": "lora", "batch_size": p["batch_size"], "logging_steps": p["logging_steps"]}}
     full_ft = {"training.method": "full"} | ({"training.learning_rate": p["full_ft_learning_rate"]} if p["full_ft_learning_rate"] else {})
-    runs = ([{"training.method": m} for m in ("zero_shot", "head_only")] + [full_ft] + [{"lora.r": r} for r in p["ranks"]] +
+    runs = ([{"training.method": m}
+             for m in ("zero_shot", "head_only")] + [full_ft] + [{"lora.r": r} for r in p["ranks"]] +
             [{"lora.target_modules": t} for t in p["targets"]] + [dict(s) for s in p["strategies"]] +
             [{"training.method": "qlora", "quantization.bits": b} for b in p["bits"]])
     base_cfg, unique, seen = ExperimentConfig.from_dict(base), [], set()
@@ -579,7 +670,8 @@ def analysis_sweep(preset: str = "quick", # `quick` or `full` (`ANALYSIS_PRESETS
             "grid": {"training.seed": list(p["seeds"])}, "runs": unique}
 
 # %% ../nbs/16_run_analysis.ipynb #174fc306
-def run_analysis(preset: str = "quick", # `quick` (the SST-2 sample, one seed) or `full` (all of SST-2, three seeds): see `ANALYSIS_PRESETS`
+# `quick` (the SST-2 sample, one seed) or `full` (all of SST-2, three seeds): see `ANALYSIS_PRESETS`
+def run_analysis(preset: str = "quick",
                  model: str|None = None, # model name or folder; None: `DEFAULT_ANALYSIS_MODEL`
                  data_dir=None, # GLUE-format SST-2 folder, read in place of the preset's data source
                  output_dir="analysis", # folder for the sweep file, the runs and the report
@@ -587,16 +679,19 @@ def run_analysis(preset: str = "quick", # `quick` (the SST-2 sample, one seed) o
                  executor: str|None = None, # `papermill` or `inprocess`; None: the preset's
                  overrides: dict|list|None = None, # dotted settings applied to every run
                 ) -> dict:
-    "Baselines, LoRA experiments, QLoRA and the report into `output_dir` (see `run_sweep` for the result); `executor` defaults to the preset's."
+    ("Baselines, LoRA experiments, QLoRA and the report into `output_dir` (see `run_sweep` for the result); `executor` "
+     "defaults to the preset's.")
     sweep = analysis_sweep(preset, model, data_dir)
     out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
     (out/"analysis_sweep.yaml").write_text(yaml.safe_dump(sweep, sort_keys=False))
-    return run_sweep(out/"analysis_sweep.yaml", out, progress=progress, executor=executor or ANALYSIS_PRESETS[preset]["executor"],
+    return run_sweep(out/"analysis_sweep.yaml", out, progress=progress,
+                     executor=executor or ANALYSIS_PRESETS[preset]["executor"],
                      overrides=overrides)
 
 # %% ../nbs/16_run_analysis.ipynb #609875af
 #| eval: false
-# `python -m lightweight_ft.run_analysis` is `lwft analyse`: the command line's own parser, imported only when run as a script
+# `python -m lightweight_ft.run_analysis` is `lwft analyse`: the
+# command line's own parser, imported only when run as a script
 if __name__ == "__main__":
     from lightweight_ft.cli import main
     sys.exit(main(["analyse", *sys.argv[1:]]))

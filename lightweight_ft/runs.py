@@ -41,24 +41,29 @@ class ModelLoadError(OSError):
 
 # %% ../nbs/10_runs.ipynb #99ae0402
 class ExtraNotWritten(UserWarning):
-    "Something written beside a trained model (its card, figures, TensorBoard events) failed; the model and the run are kept."
+    ("Something written beside a trained model (its card, figures, TensorBoard events) failed; the model and the run "
+     "are kept.")
 
 def write_extra(what: str, # what `write` writes, named in the warning (`the model card README.md`)
                 write, # the writer
                 *args, **kwargs, # passed to `write`
                ):
-    "`write(*args, **kwargs)`, its failure a warning (`ExtraNotWritten`) rather than the end of a run whose model is saved; None then."
+    ("`write(*args, **kwargs)`, its failure a warning (`ExtraNotWritten`) rather than the end of a run whose model is "
+     "saved; None then.")
     try: return write(*args, **kwargs)
     except Exception as e:
-        warnings.warn(f"{what} was not written ({type(e).__name__}: {e}); the trained model and the run's files are kept.", ExtraNotWritten)
+        warnings.warn(f"{what} was not written ({type(e).__name__}: {e}); the trained model and the run's files are "
+                      f"kept.", ExtraNotWritten)
 
 # %% ../nbs/10_runs.ipynb #0e7c6374
 class DiskFullError(OSError):
-    "A file of a run could not be written for want of space (a full disk, a quota, a file-size limit); the message names the file and the space needed."
+    ("A file of a run could not be written for want of space (a full disk, a quota, a file-size limit); the message "
+     "names the file and the space needed.")
 
 _FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 def is_disk_full(e: BaseException) -> bool:
-    "Whether `e` is a write that failed for want of space: an `OSError` (ENOSPC, EFBIG, EDQUOT), or the same seen through safetensors or `torch.save`."
+    ("Whether `e` is a write that failed for want of space: an `OSError` (ENOSPC, EFBIG, EDQUOT), or the same seen "
+     "through safetensors or `torch.save`.")
     if isinstance(e, OSError): return e.errno in _FULL_ERRNOS
     text = str(e)
     if type(e).__name__ == "SafetensorError": return any(f"os error {n})" in text for n in _FULL_ERRNOS)
@@ -66,19 +71,23 @@ def is_disk_full(e: BaseException) -> bool:
     return isinstance(e, RuntimeError) and ("inline_container" in text or "PytorchStreamWriter failed" in text)
 
 def _unwritten_file(folder: Path, e: BaseException) -> str:
-    "The file a failed write was writing: the error's own, else the newest of its kind in `folder` (safetensors removes its partial file)."
+    ("The file a failed write was writing: the error's own, else the newest of its kind in `folder` (safetensors "
+     "removes its partial file).")
     if isinstance(e, OSError) and e.filename: return str(e.filename)
     kinds = {"SafetensorError": (".safetensors",), "RuntimeError": (".pt", ".pth", ".bin")}.get(type(e).__name__)
-    files = [p for p in folder.rglob("*") if p.is_file() and (kinds is None or p.suffix in kinds)] if folder.is_dir() else []
+    files = [p for p in folder.rglob("*")
+             if p.is_file() and (kinds is None or p.suffix in kinds)] if folder.is_dir() else []
     if files: return str(max(files, key=lambda p: p.stat().st_mtime_ns))
     return f"the {'safetensors weights' if kinds == ('.safetensors',) else 'file being written'} in {folder}"
 
 def _mb(n: int) -> str: return f"{n / 2**20:,.1f} MB" if n >= 2**20 else f"{n / 2**10:,.1f} KB"
 
 def saved_bytes(model, # the model a run saves
-                optimizer_states: int = 0, # Adam's moments saved too (a checkpoint: 2), each the size of the trainable weights in fp32
+                # Adam's moments saved too (a checkpoint: 2), each the size of the trainable weights in fp32
+                optimizer_states: int = 0,
                ) -> int:
-    "About how many bytes saving `model` writes: an adapter's trainable weights (a whole model's weights), and the optimizer's states."
+    ("About how many bytes saving `model` writes: an adapter's trainable weights (a whole model's weights), and the "
+     "optimizer's states.")
     params = list(model.parameters())
     trainable = sum(p.numel() for p in params if p.requires_grad)
     weights = sum(p.numel() * p.element_size() for p in params if p.requires_grad or not _is_peft(model))
@@ -88,7 +97,8 @@ def saved_bytes(model, # the model a run saves
 def disk_full_explained(folder, # the folder being written
                         needed_bytes: int|None = None, # about what the write needs; None: not said
                        ):
-    "Within the block, a write that fails for want of space is a `DiskFullError` naming the file (the newest in `folder`), the space needed and what is free."
+    ("Within the block, a write that fails for want of space is a `DiskFullError` naming the file (the newest in "
+     "`folder`), the space needed and what is free.")
     try: yield
     except Exception as e:
         if isinstance(e, DiskFullError) or not is_disk_full(e): raise
@@ -97,9 +107,10 @@ def disk_full_explained(folder, # the folder being written
         probe = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
         free = shutil.disk_usage(probe).free
         need = f"about {_mb(needed_bytes)}" if needed_bytes else "more space"
-        error = DiskFullError(f"{where} could not be written: no space left for it (a full disk, a quota or a file-size limit, "
-                              f"ulimit -f; {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). Writing it needs {need}; "
-                              f"{_mb(free)} are free on {probe}. Free space there, or pass an output folder on a larger disk, then run "
+        error = DiskFullError(f"{where} could not be written: no space left for it (a full disk, a quota or a "
+                              f"file-size limit, ulimit -f; {type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else ''}). Writing it needs {need}; {_mb(free)} are "
+                              f"free on {probe}. Free space there, or pass an output folder on a larger disk, then run "
                               f"the same command again.")
         error.errno = errno.ENOSPC
         raise error from None
@@ -116,7 +127,8 @@ def _undefined(x) -> bool: return x is None or (isinstance(x, float) and not mat
 def _card_value(v, n=None) -> str:
     "A metric's value in the card, or `–` and why it has none (`n`: the rows scored)."
     if not _undefined(v): return _fmt(v)
-    return f"{UNDEFINED} (undefined: the {n} scored rows lack a class it needs)" if n else f"{UNDEFINED} (undefined on the scored rows)"
+    return f"{UNDEFINED} (undefined: the {n} scored rows lack a class it needs)" if n else (f"{UNDEFINED} (undefined "
+                                                                                            f"on the scored rows)")
 
 def _card_interval(iv, n=None) -> str:
     "A metric's interval in the card: `[low, high]`, `-` where none was computed, or `–` and why it is undefined."
@@ -137,11 +149,13 @@ def model_card(kind: str, # `adapter`, `merged` or `full`
               ) -> str:
     "A model card in Markdown: base model, method, data, metrics (with intervals when present), how to load."
     title = config.name if config is not None else "sentiment classifier"
-    lines = ["---", f"library_name: {'peft' if kind == 'adapter' else 'transformers'}", "pipeline_tag: text-classification"]
+    lines = ["---", f"library_name: {'peft' if kind == 'adapter' else 'transformers'}",
+             "pipeline_tag: text-classification"]
     if base_model: lines.append(f"base_model: {base_model}")
     lines += ["tags: [text-classification, sentiment, sst2, lightweight-ft]", "---", "", f"# {title}", ""]
     what = {"adapter": "A LoRA adapter for a sequence classifier; it needs its base model to run.",
-            "merged": "A standalone sequence classifier: the adapter is merged into the base weights, and it loads with `transformers` alone.",
+            "merged": "A standalone sequence classifier: the adapter is merged into the base weights, and it loads "
+                      "with `transformers` alone.",
             "full": "A standalone sequence classifier (every weight fine-tuned); it loads with `transformers` alone."}[kind]
     lines += [what, "", "| | |", "| --- | --- |", f"| base model | `{base_model or 'unknown'}` |"]
     if config is not None:
@@ -152,7 +166,8 @@ def model_card(kind: str, # `adapter`, `merged` or `full`
         if quantized_method(t.method): method += f", {q.bits}-bit {q.quant_type if q.bits == 4 else 'int8'} base"
         lines.append(f"| method | {method} |")
         subset = f"{d.max_train_samples} training sentences" if d.max_train_samples else "the full training split"
-        data = describe_data(d) if d.source == "sample" else f"{describe_data(d)}, {subset}" # the sample's label carries its size
+        # the sample's label carries its size
+        data = describe_data(d) if d.source == "sample" else f"{describe_data(d)}, {subset}"
         lines.append(f"| data | {data}, {t.epochs} epoch(s), seed {t.seed} |")
         lines.append(f"| max length | {config.model.max_length} tokens |")
     lines.append(f"| labels | {', '.join(f'{i} {n}' for i, n in enumerate(names))} |")
@@ -160,21 +175,24 @@ def model_card(kind: str, # `adapter`, `merged` or `full`
     if metrics:
         ci = metrics.get("ci", {}) or {}
         rows = [(k, v) for k, v in metrics.items()
-                if isinstance(v, (int, float)) and not isinstance(v, bool) or (v is None and k in HEADLINE_METRICS)] # undefined: "–"
+                # undefined: "–"
+                if isinstance(v, (int, float)) and not isinstance(v, bool) or (v is None and k in HEADLINE_METRICS)]
         n = metrics.get("n_examples")
         lines += ["", "## Evaluation", "", "| metric | value | 95% interval |", "| --- | --- | --- |"]
         for k, v in rows:
             iv = ci.get(k)
             lines.append(f"| {k} | {_card_value(v, n)} | {_card_interval(iv, n)} |")
     lines += ["", "## How to load", "", "```python", "from lightweight_ft.deploy import SentimentPredictor",
-              'predictor = SentimentPredictor("THIS_FOLDER")', 'predictor.predict(["a gorgeous, witty film", "a tedious mess"])', "```", "",
-              "Each result holds `label`, `label_name`, `confidence` (the probability of that label) and `probabilities` (one per "
-              "class). `lwft predict --model THIS_FOLDER --input FILE --output OUT.csv` writes them beside the input's columns as "
-              "`prediction, prediction_name, confidence, prob_0..`.", ""]
+              'predictor = SentimentPredictor("THIS_FOLDER")',
+              'predictor.predict(["a gorgeous, witty film", "a tedious mess"])', "```", "",
+              "Each result holds `label`, `label_name`, `confidence` (the probability of that label) and "
+              "`probabilities` (one per class). `lwft predict --model THIS_FOLDER --input FILE --output OUT.csv` "
+              "writes them beside the input's columns as `prediction, prediction_name, confidence, prob_0..`.", ""]
     if kind == "adapter":
         lines += ["The model and tokenizer themselves, for further work:", "", "```python",
                   "from lightweight_ft.deploy import load_adapter",
-                  'model, tokenizer = load_adapter("THIS_FOLDER")  # base_model="/path/to/base" if the base lies elsewhere',
+                  'model, tokenizer = load_adapter("THIS_FOLDER")  # base_model="/path/to/base" if the base lies '
+                  'elsewhere',
                   "```", "", "or with PEFT alone, given the base model's folder:", "", "```python",
                   "from transformers import AutoModelForSequenceClassification", "from peft import PeftModel",
                   f'base = AutoModelForSequenceClassification.from_pretrained("BASE_FOLDER", num_labels={num_labels})',
@@ -190,7 +208,8 @@ def model_card(kind: str, # `adapter`, `merged` or `full`
 def _write_folder_extras(output_dir, kind, base, num_labels, names, config, metrics, note=None):
     output_dir = Path(output_dir)
     if config is not None: config_to_yaml(config, output_dir/"config.yaml")
-    (output_dir/"labels.json").write_text(json.dumps({"num_labels": num_labels, "id2label": dict(enumerate(names))}, indent=1))
+    (output_dir/"labels.json").write_text(json.dumps({"num_labels": num_labels, "id2label": dict(enumerate(names))},
+                                                     indent=1))
     # the card comes last, after the model: a card that can't be written costs the card, never the trained model
     card = lambda: (output_dir/"README.md").write_text(model_card(kind, base, num_labels, names, config, metrics, note))
     write_extra(f"the model card {output_dir/'README.md'}", card)
@@ -212,17 +231,21 @@ def save_adapter_weights(model, # a PEFT model
         plain = load_file(Path(tmp)/"adapter_model.safetensors")
     f = Path(output_dir)/"adapter_model.safetensors"
     converted = load_file(f)
-    save_file({**converted, **{k: v for k, v in plain.items() if "lora_" not in k and k not in converted}}, f, metadata={"format": "pt"})
+    save_file({**converted, **{k: v for k, v in plain.items() if "lora_" not in k and k not in converted}}, f,
+              metadata={"format": "pt"})
 
 # %% ../nbs/10_runs.ipynb #d429bead
 def save_adapter(model, # a PEFT model, or a whole non-PEFT model
                  tokenizer, # its tokenizer; None: not saved
                  output_dir, # folder written
-                 config: ExperimentConfig|None = None, # the run's config, saved as config.yaml and in the card; None: none
+                 # the run's config, saved as config.yaml and in the card; None: none
+                 config: ExperimentConfig|None = None,
                  metrics: dict|None = None, # scores for the model card; None: none
-                 base_model_name_or_path: str|None = None, # base model recorded; None: the config's, else the adapter's own
+                 # base model recorded; None: the config's, else the adapter's own
+                 base_model_name_or_path: str|None = None,
                 ) -> Path:
-    "Save a PEFT model's adapter (or a whole non-PEFT model), its tokenizer, `config.yaml`, `labels.json` and a model card."
+    ("Save a PEFT model's adapter (or a whole non-PEFT model), its tokenizer, `config.yaml`, `labels.json` and a model "
+     "card.")
     output_dir = Path(output_dir); output_dir.mkdir(parents=True, exist_ok=True)
     names = label_names(model.config)
     if not _is_peft(model):
@@ -245,15 +268,16 @@ def save_adapter(model, # a PEFT model, or a whole non-PEFT model
 def _read_json(path: Path) -> dict:
     try: return json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        raise ModelLoadError(f"{path} can't be read as JSON ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). "
-                             f"The folder is damaged or incomplete: save it again (save_adapter / merge_adapter).") from None
+        raise ModelLoadError(f"{path} can't be read as JSON ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0] if str(e) else ''}). The folder is damaged or incomplete: save "
+                             f"it again (save_adapter / merge_adapter).") from None
 
 # %% ../nbs/10_runs.ipynb #652e1db5
 def _check_folder(path, what="model") -> Path:
     path = Path(path).expanduser()
     if not path.exists():
-        raise ModelLoadError(f"{path}: no such folder. Pass the {what} folder written by save_adapter or merge_adapter, "
-                             f"or a training run's output folder (lwft train --output).")
+        raise ModelLoadError(f"{path}: no such folder. Pass the {what} folder written by save_adapter or "
+                             f"merge_adapter, or a training run's output folder (lwft train --output).")
     if not path.is_dir():
         raise ModelLoadError(f"{path} is a file, not a folder. Pass the folder that holds the {what}'s files.")
     return path
@@ -262,7 +286,8 @@ def _check_folder(path, what="model") -> Path:
 def model_folder(path, # a model or adapter folder, or a run folder
                  what: str = "model", # what the folder should hold, named in errors
                 ) -> Path:
-    "The folder holding the model or adapter: `path` itself, or the `adapter/` (LoRA, QLoRA) or `model/` (full, head_only) of a run folder."
+    ("The folder holding the model or adapter: `path` itself, or the `adapter/` (LoRA, QLoRA) or `model/` (full, "
+     "head_only) of a run folder.")
     path = _check_folder(path, what)
     if (path/"config.json").exists() or (path/"adapter_config.json").exists(): return path
     for sub in ("adapter", "model"):
@@ -272,10 +297,11 @@ def model_folder(path, # a model or adapter folder, or a run folder
         try: cfg = load_config(path/"config.yaml")
         except Exception: cfg = None
     if cfg is not None and untrained_method(cfg.training.method):
-        raise ModelLoadError(f"{path} is a run of method zero_shot: it trains nothing, so it saves no model. Predict with the "
-                             f"folder of a trained run (lora, qlora, head_only or full).")
-    raise ModelLoadError(f"{path} holds neither config.json (a model) nor adapter_config.json (an adapter), nor a run's adapter/ "
-                         f"or model/ folder. Pass the folder written by merge_adapter or save_adapter, or a training run's folder.")
+        raise ModelLoadError(f"{path} is a run of method zero_shot: it trains nothing, so it saves no model. Predict "
+                             f"with the folder of a trained run (lora, qlora, head_only or full).")
+    raise ModelLoadError(f"{path} holds neither config.json (a model) nor adapter_config.json (an adapter), nor a "
+                         f"run's adapter/ or model/ folder. Pass the folder written by merge_adapter or save_adapter, "
+                         f"or a training run's folder.")
 
 # %% ../nbs/10_runs.ipynb #194966d7
 RUN_FILES = ("config.yaml", "metrics.json", "predictions.csv", "train_log.csv")
@@ -295,7 +321,8 @@ class RunDirError(ValueError):
 
 # %% ../nbs/10_runs.ipynb #dafbc367
 # everything a run folder may hold: what `save_run` writes, the figures, and what a sweep adds
-RUN_ENTRIES = RUN_FILES + ("data_splits.json", "adapter", "model", "figures", "experiment.ipynb", "error.txt", "checkpoints", "report", "tensorboard")
+RUN_ENTRIES = RUN_FILES + ("data_splits.json", "adapter", "model", "figures", "experiment.ipynb", "error.txt",
+                           "checkpoints", "report", "tensorboard")
 def _sibling(path: Path, suffix: str) -> Path: return path.with_name(path.name + suffix)
 
 # %% ../nbs/10_runs.ipynb #1ba213a0
@@ -303,7 +330,8 @@ RUN_ENTRIES = (*RUN_ENTRIES, "folds") # data.folds: the cross-validation folds o
 
 # %% ../nbs/10_runs.ipynb #50c74421
 def _foreign_entries(folder: Path) -> list[str]:
-    "What in `folder` no run wrote: entries a run never writes, or everything when no run file marks it (a lone `model/` may be yours)."
+    ("What in `folder` no run wrote: entries a run never writes, or everything when no run file marks it (a lone "
+     "`model/` may be yours).")
     names = sorted(p.name for p in folder.iterdir())
     foreign = [n for n in names if n not in RUN_ENTRIES]
     if foreign or not names: return foreign
@@ -320,9 +348,11 @@ def _config_of(folder: Path) -> ExperimentConfig|None:
 
 # %% ../nbs/10_runs.ipynb #8f2d6dde
 def run_dir_state(path, # the run folder
-                  cfg: ExperimentConfig|None = None, # the resolved config of the run to write; None: matches no existing run
+                  # the resolved config of the run to write; None: matches no existing run
+                  cfg: ExperimentConfig|None = None,
                  ) -> str:
-    "What `path` (and `<path>.partial`) hold for a run of `cfg`: `absent`, `empty`, `failed`, `finished`, `finished_other`, `unfinished`, `unfinished_other`, `file` or `foreign`."
+    ("What `path` (and `<path>.partial`) hold for a run of `cfg`: `absent`, `empty`, `failed`, `finished`, "
+     "`finished_other`, `unfinished`, `unfinished_other`, `file` or `foreign`.")
     path = Path(path); partial = _sibling(path, ".partial")
     if path.exists() and not path.is_dir(): return "file"
     if path.is_dir() and _foreign_entries(path): return "foreign"
@@ -344,28 +374,30 @@ def _refusal(path: Path, state: str, shown: str) -> str|None:
     if state == "foreign":
         where = path if path.is_dir() and _foreign_entries(path) else partial
         what = _listing(_foreign_entries(where)) if where.is_dir() else "a file"
-        return (f"{where} holds files that are not a run's ({what}). A run owns its whole folder, so it won't write there: "
-                f"pass a new folder (e.g. {shown}/run), or move those files.")
+        return (f"{where} holds files that are not a run's ({what}). A run owns its whole folder, so it won't write "
+                f"there: pass a new folder (e.g. {shown}/run), or move those files.")
     if state in ("unfinished", "unfinished_other"):
         where = partial if partial.exists() else path
         whose = "this config" if state == "unfinished" else "a different config"
-        return (f"{where} holds an unfinished run of {whose} (interrupted or killed; no process is writing it). Only a `.partial` "
-                f"folder of the same config resumes: to start over, pass overwrite=True (lwft train --overwrite) or delete {where}; or pass another output folder.")
+        return (f"{where} holds an unfinished run of {whose} (interrupted or killed; no process is writing it). Only a "
+                f"`.partial` folder of the same config resumes: to start over, pass overwrite=True (lwft train "
+                f"--overwrite) or delete {where}; or pass another output folder.")
     if state == "finished":
-        return (f"{shown} already holds a finished run of this config. To train it again and replace it, pass overwrite=True "
-                f"(lwft train --overwrite); to keep it, pass another output folder.")
+        return (f"{shown} already holds a finished run of this config. To train it again and replace it, pass "
+                f"overwrite=True (lwft train --overwrite); to keep it, pass another output folder.")
     if state == "finished_other":
-        return (f"{shown} already holds a finished run of a different config. Pass another output folder, or overwrite=True "
-                f"(lwft train --overwrite) to replace that run.")
+        return (f"{shown} already holds a finished run of a different config. Pass another output folder, or "
+                f"overwrite=True (lwft train --overwrite) to replace that run.")
     return None
 
 # %% ../nbs/10_runs.ipynb #f2290f64
 def _check_place(path: Path, shown: str):
     cwd = Path.cwd().resolve()
     if path == cwd or path in cwd.parents:
-        raise RunDirError(f"the output folder {shown!r} is the current folder (or holds it); a run replaces its whole folder. "
-                          f"Pass a new folder, e.g. runs/NAME.")
-    if path == Path(path.anchor): raise RunDirError(f"the output folder {shown!r} is the file system's root; pass a new folder, e.g. runs/NAME.")
+        raise RunDirError(f"the output folder {shown!r} is the current folder (or holds it); a run replaces its whole "
+                          f"folder. Pass a new folder, e.g. runs/NAME.")
+    if path == Path(path.anchor):
+        raise RunDirError(f"the output folder {shown!r} is the file system's root; pass a new folder, e.g. runs/NAME.")
 
 # %% ../nbs/10_runs.ipynb #4664deab
 class _FolderLock:
@@ -383,8 +415,9 @@ class _FolderLock:
             try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.read(fd, 64).decode(errors="replace").strip(); os.close(fd)
-                raise RunDirError(f"another process{f' (pid {holder})' if holder else ''} is writing {self.shown} (it holds the lock "
-                                  f"{self.path}). Wait for it to finish, or pass another output folder.") from None
+                raise RunDirError(f"another process{f' (pid {holder})' if holder else ''} is writing {self.shown} (it "
+                                  f"holds the lock {self.path}). Wait for it to finish, or pass another output "
+                                  f"folder.") from None
             try: ours = os.fstat(fd).st_ino == os.stat(self.path).st_ino
             except FileNotFoundError: ours = False
             if ours: # else the holder removed the file as we opened it: lock the new one
@@ -412,29 +445,38 @@ class RunDirClaim:
         self.shown = str(path)
         self.path = Path(path).expanduser().absolute()
         self.partial, self.cfg, self.overwrite = _sibling(self.path, ".partial"), cfg, overwrite
-        self.lock, self.state, self.committed, self.keep_partial = _FolderLock(self.path, self.shown), None, False, False
-        self.resuming = False # True: `partial` holds this config's unfinished run, kept for the run to continue (its checkpoints)
+        self.lock = _FolderLock(self.path, self.shown)
+        self.state, self.committed, self.keep_partial = None, False, False
+        # True: `partial` holds this config's unfinished run, kept for the run to continue (its checkpoints)
+        self.resuming = False
 
     def __enter__(self):
         path = self.path
         _check_place(path.resolve(), self.shown)
-        if path.is_symlink(): raise RunDirError(f"{self.shown} is a symbolic link; pass the folder it points to ({path.resolve()}) or a new folder.")
+        if path.is_symlink():
+            raise RunDirError(f"{self.shown} is a symbolic link; pass the folder it points to ({path.resolve()}) or a "
+                              f"new folder.")
         if path.exists() and not path.is_dir(): raise RunDirError(_refusal(path, "file", self.shown))
         in_file = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-        if in_file is not None: raise RunDirError(f"{in_file} is a file, so no folder can be made in it for {self.shown}. Pass a folder path for the run.")
+        if in_file is not None:
+            raise RunDirError(f"{in_file} is a file, so no folder can be made in it for {self.shown}. Pass a folder "
+                              f"path for the run.")
         try: path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise RunDirError(f"can't create {path.parent} ({type(e).__name__}: {e.strerror or e}). Pass an output folder in a writable place.") from None
+            raise RunDirError(f"can't create {path.parent} ({type(e).__name__}: {e.strerror or e}). Pass an output "
+                              f"folder in a writable place.") from None
         self.lock.acquire()
         try:
             self.state = run_dir_state(path, self.cfg)
             self.resuming = self.state == "unfinished" and self.partial.is_dir() and not self.overwrite
             reason = None if self.resuming else _refusal(path, self.state, self.shown)
             if reason and not (self.overwrite and self.state not in ("file", "foreign")): raise RunDirError(reason)
-            if self.partial.exists() and not self.resuming: shutil.rmtree(self.partial) # a run's leftover, checked above
+            # a run's leftover, checked above
+            if self.partial.exists() and not self.resuming: shutil.rmtree(self.partial)
             try:
                 self.partial.mkdir(exist_ok=self.resuming)
-                if self.cfg is not None: config_to_yaml(self.cfg, self.partial/"config.yaml") # an interrupted run shows its config
+                # an interrupted run shows its config
+                if self.cfg is not None: config_to_yaml(self.cfg, self.partial/"config.yaml")
             except OSError as e:
                 raise RunDirError(f"can't write in {path.parent} ({type(e).__name__}: {e.strerror or e}). "
                                   f"Pass an output folder in a writable place.") from None
@@ -448,7 +490,8 @@ class RunDirClaim:
         if path.exists():
             if not path.is_dir() or _foreign_entries(path):
                 self.keep_partial = True
-                raise RunDirError(f"{_refusal(path, run_dir_state(path), self.shown)} The finished run is kept in {self.partial}.")
+                raise RunDirError(f"{_refusal(path, run_dir_state(path), self.shown)} The finished run is kept in "
+                                  f"{self.partial}.")
             if any(path.iterdir()):
                 old = _sibling(path, f".replaced-{os.getpid()}")
                 path.rename(old); self.partial.rename(path); shutil.rmtree(old)
@@ -459,10 +502,13 @@ class RunDirClaim:
 
     def __exit__(self, *exc):
         try:
-            resumable = any((self.partial/"checkpoints").glob("checkpoint-*")) # a failed or interrupted run continues from them next time
+            # a failed or interrupted run continues from them next time
+            resumable = any((self.partial/"checkpoints").glob("checkpoint-*"))
             # data.folds: finished folds (`folds/fold_<n>/fold.json`; `fold_<n>.partial` is one being written)
             resumable = resumable or any(not p.parent.suffix for p in (self.partial/"folds").glob("fold_*/fold.json"))
-            if not (self.committed or self.keep_partial or resumable) and self.partial.is_dir(): shutil.rmtree(self.partial, ignore_errors=True) # ours: nothing finished in it
+            # ours: nothing finished in it
+            if not (self.committed or self.keep_partial or resumable) and self.partial.is_dir():
+                shutil.rmtree(self.partial, ignore_errors=True)
         finally: self.lock.release()
         return False
 
@@ -483,17 +529,21 @@ def write_run_contents(folder, # folder written
                        labels, # true class ids
                        probs, # class probabilities `[n, k]` (or P(class 1) for two classes)
                        metrics: dict, # the scores, written as metrics.json
-                       train_log=None, # rows of `(step, epoch, loss, eval_loss, eval_accuracy, learning_rate)`; None: no train_log.csv
+                       # rows of `(step, epoch, loss, eval_loss, eval_accuracy, learning_rate)`; None: no train_log.csv
+                       train_log=None,
                        text_pairs=None, # second texts of sentence pairs
                        label_names=None, # class names in id order
-                       data_splits: dict|None = None, # which rows each split took (`Splits.record()`); None: no data_splits.json
+                       # which rows each split took (`Splits.record()`); None: no data_splits.json
+                       data_splits: dict|None = None,
                       ) -> Path:
-    "Write `config.yaml`, `predictions.csv`, `train_log.csv` (when there is one), `data_splits.json` (when given) and, last, `metrics.json` into `folder`."
+    ("Write `config.yaml`, `predictions.csv`, `train_log.csv` (when there is one), `data_splits.json` (when given) "
+     "and, last, `metrics.json` into `folder`.")
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     config_to_yaml(config, folder/"config.yaml")
     predictions_frame(texts, labels, probs, text_pairs, label_names).to_csv(folder/"predictions.csv", index=False)
     if data_splits is not None: (folder/"data_splits.json").write_text(json.dumps(_json_safe(data_splits)))
-    if train_log is not None: pd.DataFrame(train_log, columns=list(TRAIN_LOG_COLUMNS)).to_csv(folder/"train_log.csv", index=False)
+    if train_log is not None:
+        pd.DataFrame(train_log, columns=list(TRAIN_LOG_COLUMNS)).to_csv(folder/"train_log.csv", index=False)
     (folder/"metrics.json").write_text(json.dumps(_json_safe(metrics), indent=2))
     return folder
 
@@ -505,23 +555,29 @@ def write_run_files(folder, # folder written
                     eval_dataset, # the tokenised split scored (with `sentence`, `labels`)
                     results: dict, # `Evaluator.evaluate`'s scores, with `probabilities`
                     train_report: dict, # the trainer's report (method, costs)
-                    train_log: list, # rows of `(step, epoch, loss, eval_loss, eval_accuracy, learning_rate)`; None: no train_log.csv
+                    # rows of `(step, epoch, loss, eval_loss, eval_accuracy, learning_rate)`; None: no train_log.csv
+                    train_log: list,
                     data_report: dict|None = None, # what the data was (`describe_data` etc.); None: empty
                     data_splits: dict|None = None, # `Splits.record()`: saved as `data_splits.json`
-                    validation: dict|None = None, # scores on the validation split, kept apart from the headline (test) scores
+                    # scores on the validation split, kept apart from the headline (test) scores
+                    validation: dict|None = None,
                     split: str = "test", # the split `eval_dataset` is, named in `metrics.json`
                    ) -> Path:
-    "Write a trained run into `folder` as it is (no checks, no swap): its model (`adapter/` or `model/`), then the run contents; the headline scores are `eval_dataset`'s."
+    ("Write a trained run into `folder` as it is (no checks, no swap): its model (`adapter/` or `model/`), then the "
+     "run contents; the headline scores are `eval_dataset`'s.")
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     with disk_full_explained(folder, saved_bytes(model) if not untrained_method(train_report.get("method")) else None):
-        return _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train_report, train_log, data_report, data_splits,
+        return _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train_report, train_log,
+                                data_report, data_splits,
                                 validation, split)
 
-def _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train_report, train_log, data_report, data_splits, validation, split):
+def _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train_report, train_log, data_report,
+                     data_splits, validation, split):
     scores = {k: v for k, v in results.items() if k != "probabilities"}
     if trains_weights(train_report.get("method")):
         sub = "adapter" if trains_adapter(train_report["method"]) else "model"
-        save_adapter(model, tokenizer, folder/sub, config=cfg, metrics=scores, base_model_name_or_path=cfg.model.name_or_path)
+        save_adapter(model, tokenizer, folder/sub, config=cfg, metrics=scores,
+                     base_model_name_or_path=cfg.model.name_or_path)
     metrics = {"name": cfg.name, "split": split, **scores, **train_report, "data": data_report or {}}
     if validation is not None: metrics["validation"] = {k: v for k, v in validation.items() if k != "probabilities"}
     pairs = eval_dataset["sentence2"] if "sentence2" in eval_dataset.column_names else None
@@ -529,7 +585,8 @@ def _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train
     if "text_id" in eval_dataset.column_names: # windows of long texts: one row per text, as the scores pooled them
         rows = first_windows(eval_dataset)
         texts, labels = [texts[i] for i in rows], [labels[i] for i in rows]
-    if data_splits is not None and "long_texts" in (data_report or {}): data_splits = {**data_splits, "long_texts": data_report["long_texts"]}
+    if data_splits is not None and "long_texts" in (data_report or {}):
+        data_splits = {**data_splits, "long_texts": data_report["long_texts"]}
     return write_run_contents(folder, cfg, texts, labels, results["probabilities"], metrics, train_log,
                               pairs, scores.get("label_names"), data_splits)
 
@@ -541,13 +598,16 @@ def save_run(run_dir, # the run folder
              eval_dataset, # the tokenised split scored (with `sentence`, `labels`)
              results: dict, # `Evaluator.evaluate`'s scores, with `probabilities`
              train_report: dict, # the trainer's report (method, costs)
-             train_log: list, # rows of `(step, epoch, loss, eval_loss, eval_accuracy, learning_rate)`; None: no train_log.csv
+             # rows of `(step, epoch, loss, eval_loss, eval_accuracy, learning_rate)`; None: no train_log.csv
+             train_log: list,
              data_report: dict|None = None, # what the data was; None: empty
              overwrite: bool = False, # replace a finished run of another config
             ) -> Path:
-    "Write a run folder under the output-folder rule (`claim_run_dir`): into `<run_dir>.partial`, swapped in when complete."
+    ("Write a run folder under the output-folder rule (`claim_run_dir`): into `<run_dir>.partial`, swapped in when "
+     "complete.")
     with claim_run_dir(run_dir, cfg, overwrite) as claim:
-        write_run_files(claim.partial, cfg, model, tokenizer, eval_dataset, results, train_report, train_log, data_report)
+        write_run_files(claim.partial, cfg, model, tokenizer, eval_dataset, results, train_report, train_log,
+                        data_report)
         return claim.commit()
 
 # %% ../nbs/10_runs.ipynb #e47b905c
@@ -556,14 +616,19 @@ def write_prediction_run(run_dir, # the run folder
                          texts, # the scored texts
                          labels, # true class ids
                          probs, # class probabilities `[n, k]` (or P(class 1) for two classes)
-                         costs: dict|None = None, # cost entries added to metrics.json (time, memory, parameters); None: none
-                         train_log=None, # rows of `(step, epoch, loss, eval_loss, eval_accuracy, learning_rate)`; None: no train_log.csv
+                         # cost entries added to metrics.json (time, memory, parameters); None: none
+                         costs: dict|None = None,
+                         # rows of `(step, epoch, loss, eval_loss, eval_accuracy,
+                         # learning_rate)`; None: no train_log.csv
+                         train_log=None,
                          n_resamples: int = 1000, # bootstrap resamples for the confidence intervals
                          overwrite: bool = False, # replace a finished run of another config
                          label_names=None, # class names in id order; None: the ids ('0', '1', ...)
                         ) -> Path:
-    "A run folder from predictions alone (a model scored elsewhere, or `testing.synthetic_run`), scored by `evaluate_predictions`."
-    metrics = {"name": config.name, **evaluate_predictions(labels, probs, n_resamples=n_resamples, label_names=label_names), **(costs or {})}
+    ("A run folder from predictions alone (a model scored elsewhere, or `testing.synthetic_run`), scored by "
+     "`evaluate_predictions`.")
+    metrics = {"name": config.name,
+               **evaluate_predictions(labels, probs, n_resamples=n_resamples, label_names=label_names), **(costs or {})}
     with claim_run_dir(run_dir, config, overwrite) as claim:
         write_run_contents(claim.partial, config, texts, labels, probs, metrics, train_log, label_names=label_names)
         return claim.commit()
@@ -575,7 +640,8 @@ def predictions_frame(texts, # the scored texts
                       text_pairs=None, # second texts of sentence pairs; None: single texts
                       label_names=None, # class names in id order; None: no name columns
                      ) -> pd.DataFrame:
-    "The `predictions.csv` table: `text` (and `text_pair`), `label` (and `label_name`), `prediction` (and `prediction_name`), `confidence` (P(prediction)), then `prob_0..prob_{k-1}`."
+    ("The `predictions.csv` table: `text` (and `text_pair`), `label` (and `label_name`), `prediction` (and "
+     "`prediction_name`), `confidence` (P(prediction)), then `prob_0..prob_{k-1}`.")
     labels, probs = _as_probs(labels, probs)
     prediction = probs.argmax(1)
     df = pd.DataFrame({"text": list(texts)})
@@ -591,12 +657,13 @@ def predictions_frame(texts, # the scored texts
 # %% ../nbs/10_runs.ipynb #be0dbf94
 def probabilities_from_frame(df: pd.DataFrame, # a predictions table (`predictions_frame`, predictions.csv)
                             ) -> np.ndarray:
-    "Class probabilities `[n, k]` from a predictions table: its `prob_i` columns, or an older binary table's `probability` (P(label 1))."
+    ("Class probabilities `[n, k]` from a predictions table: its `prob_i` columns, or an older binary table's "
+     "`probability` (P(label 1)).")
     prob_cols = sorted((c for c in df.columns if re.fullmatch(r"prob_\d+", c)), key=lambda c: int(c.split("_")[1]))
     if prob_cols: return df[prob_cols].to_numpy(float)
     if "probability" not in df.columns:
-        raise ValueError(f"a predictions table needs prob_0..prob_{{k-1}} columns (or, written before them, `probability`); "
-                         f"its columns are {list(df.columns)}. Write it with predictions_frame.")
+        raise ValueError(f"a predictions table needs prob_0..prob_{{k-1}} columns (or, written before them, "
+                         f"`probability`); its columns are {list(df.columns)}. Write it with predictions_frame.")
     p1 = df["probability"].to_numpy(float)
     return np.stack([1 - p1, p1], 1)
 
@@ -604,12 +671,14 @@ def probabilities_from_frame(df: pd.DataFrame, # a predictions table (`predictio
 def task_predictions_frame(task: str, # `multi_label` or `regression` (one label per row: `predictions_frame`)
                            texts, # the scored texts
                            targets, # true 0/1 `[n, k]` (several labels) or scores `[n]`
-                           outputs, # probabilities `[n, k]` (several labels) or predicted scores `[n]`, in the data's units
+                           # probabilities `[n, k]` (several labels) or predicted scores `[n]`, in the data's units
+                           outputs,
                            label_names=None, # label names in column order (several labels)
                            text_pairs=None, # second texts of sentence pairs; None: single texts
                            thresholds=None, # per-label decision thresholds (`tasks.fit_thresholds`); None: 0.5
                           ) -> pd.DataFrame:
-    "The `predictions.csv` table of a task with several labels per row or a score: texts, the truth, then `prediction_columns`."
+    ("The `predictions.csv` table of a task with several labels per row or a score: texts, the truth, then "
+     "`prediction_columns`.")
     from lightweight_ft.tasks import _thresholds, prediction_columns
     df = pd.DataFrame({"text": list(texts)})
     if text_pairs is not None: df["text_pair"] = list(text_pairs)
@@ -637,13 +706,16 @@ def write_task_run(folder, # folder written
                    metrics: dict, # the test scores (`Task.evaluate`)
                    train_report: dict, # the trainer's report (method, costs)
                    train_log=None, # the trainer's loss rows; None or empty: no train_log.csv
-                   state: dict|None = None, # what prediction needs besides the weights: `thresholds` or `standardisation`
+                   # what prediction needs besides the weights: `thresholds` or `standardisation`
+                   state: dict|None = None,
                   ) -> Path:
-    "Write a trained run of several labels per row or of scores into `folder`: the model and `task.json`, the run files, `metrics.json` last."
+    ("Write a trained run of several labels per row or of scores into `folder`: the model and `task.json`, the run "
+     "files, `metrics.json` last.")
     folder, state = Path(folder), dict(state or {})
     sub = folder/("adapter" if _is_peft(model) else "model")
     save_adapter(model, tokenizer, sub, config=cfg, base_model_name_or_path=cfg.model.name_or_path)
-    (sub/"task.json").write_text(json.dumps(_json_safe({"task": cfg.task, "label_names": splits.label_names, **state}), indent=2))
+    (sub/"task.json").write_text(json.dumps(_json_safe({"task": cfg.task, "label_names": splits.label_names, **state}),
+                                            indent=2))
     test = splits.tables["test"]
     task_predictions_frame(cfg.task, test.texts, splits.labels["test"], outputs, splits.label_names, test.pairs,
                            state.get("thresholds")).to_csv(folder/"predictions.csv", index=False)
@@ -690,16 +762,20 @@ def load_run(run_dir, # a finished run folder
                                     "Re-run the experiment, or leave this folder out.")
     config = read_yaml((run_dir/"config.yaml").read_text()) or {} # safe, and capped: no alias bomb
     metrics = json.loads((run_dir/"metrics.json").read_text())
-    if "headline_metric" in metrics: # a run of several labels per row or of scores (`write_task_run`): its own metrics and columns
+    # a run of several labels per row or of scores (`write_task_run`): its own metrics and columns
+    if "headline_metric" in metrics:
         from lightweight_ft.tasks import require_support
         require_support(metrics.get("task"), "report", f"reading {run_dir} as a run for reports and comparisons")
     predictions = train_log = None
     if (run_dir/"predictions.csv").exists():
         predictions = pd.read_csv(run_dir/"predictions.csv")
-        has_probs = "probability" in predictions.columns or any(re.fullmatch(r"prob_\d+", c) for c in predictions.columns)
-        missing = [c for c in ("label", "prediction") if c not in predictions.columns] + ([] if has_probs else ["prob_0..prob_{k-1}"])
+        has_probs = "probability" in predictions.columns or any(re.fullmatch(r"prob_\d+", c)
+                                                                for c in predictions.columns)
+        missing = [c for c in ("label", "prediction")
+                   if c not in predictions.columns] + ([] if has_probs else ["prob_0..prob_{k-1}"])
         if missing:
-            raise ValueError(f"{run_dir/'predictions.csv'}: missing column(s) {missing}; expected {list(PREDICTION_COLUMNS)} and "
+            raise ValueError(f"{run_dir/'predictions.csv'}: missing column(s) {missing}; expected "
+                             f"{list(PREDICTION_COLUMNS)} and "
                              "prob_0..prob_{k-1}. Write it with predictions_frame.")
     if (run_dir/"train_log.csv").exists(): train_log = pd.read_csv(run_dir/"train_log.csv")
     return RunRecord(name=str(config.get("name") or run_dir.name), config=config, metrics=metrics,

@@ -52,32 +52,42 @@ def load_search_space(space=None, # a YAML file's path, YAML text or a dict; Non
     if space is None: space = EXAMPLE_SPACE
     if isinstance(space, Path) or (isinstance(space, str) and "\n" not in space and space.endswith((".yaml", ".yml"))):
         where = str(space)
-        if not Path(space).exists(): raise FileNotFoundError(f"search space file not found: {space}. Write one as in `EXAMPLE_SPACE`.")
+        if not Path(space).exists():
+            raise FileNotFoundError(f"search space file not found: {space}. Write one as in `EXAMPLE_SPACE`.")
         space = Path(space).read_text()
     space = dict(read_yaml(space) if isinstance(space, str) else space)
     entries = space.get("space")
-    if not isinstance(entries, dict) or not entries: raise ConfigError(f"{where}: `space` must map dotted config keys to their ranges, as in EXAMPLE_SPACE")
+    if not isinstance(entries, dict) or not entries:
+        raise ConfigError(f"{where}: `space` must map dotted config keys to their ranges, as in EXAMPLE_SPACE")
     for key, d in entries.items():
         t = d.get("type") if isinstance(d, dict) else None
         if t == "categorical" and d.get("choices"): continue
         if t in ("int", "float") and "low" in d and "high" in d: continue
-        raise ConfigError(f"{where}: `space.{key}` needs type categorical (with choices) or int/float (with low and high), got {d!r}")
+        raise ConfigError(f"{where}: `space.{key}` needs type categorical (with choices) or int/float (with low and "
+                          f"high), got {d!r}")
     space.setdefault("metric", "accuracy"); space.setdefault("direction", "maximize"); space.setdefault("pruner", {"type": "none"})
     if isinstance(space["pruner"], str): space["pruner"] = {"type": space["pruner"]} # `pruner: median`
-    if not isinstance(space["pruner"], dict): raise ConfigError(f"{where}: `pruner` must be a mapping such as {{type: median}}, got {space['pruner']!r}")
-    if space["direction"] not in ("maximize", "minimize"): raise ConfigError(f"{where}: `direction` must be maximize or minimize, got {space['direction']!r}")
-    if space["pruner"].get("type") not in PRUNERS: raise ConfigError(f"{where}: `pruner.type` must be one of {PRUNERS}, got {space['pruner'].get('type')!r}")
+    if not isinstance(space["pruner"], dict):
+        raise ConfigError(f"{where}: `pruner` must be a mapping such as {{type: median}}, got {space['pruner']!r}")
+    if space["direction"] not in ("maximize", "minimize"):
+        raise ConfigError(f"{where}: `direction` must be maximize or minimize, got {space['direction']!r}")
+    if space["pruner"].get("type") not in PRUNERS:
+        raise ConfigError(f"{where}: `pruner.type` must be one of {PRUNERS}, got {space['pruner'].get('type')!r}")
     return space
 
 # %% ../nbs/20_search.ipynb #87899279
-SEARCH_METRICS = (*HEADLINE_METRICS, "log_loss", "ece", "trainable_params", "adapter_params", "peak_memory_bytes", "train_time_s",
-                  "predictions_per_s", "footprint_bytes", "train_samples_per_s", "trainable_share") # numbers every run's metrics.json holds
-class SearchWarning(UserWarning): "The search changed something for the user (a pruner the config can't feed), or left something behind."
+SEARCH_METRICS = (*HEADLINE_METRICS, "log_loss", "ece", "trainable_params", "adapter_params", "peak_memory_bytes",
+                  "train_time_s",
+                  # numbers every run's metrics.json holds
+                  "predictions_per_s", "footprint_bytes", "train_samples_per_s", "trainable_share")
+class SearchWarning(UserWarning):
+    "The search changed something for the user (a pruner the config can't feed), or left something behind."
 def check_search(cfg: ExperimentConfig, # the base config every trial starts from
                  space: dict, # the search space (`load_search_space`)
                  where: str = "the search space", # how messages name the space (its file)
                 ) -> None:
-    "Refuse a space no trial could run: bad ranges, unknown keys or values, an unknown metric, a pruner without evaluations."
+    ("Refuse a space no trial could run: bad ranges, unknown keys or values, an unknown metric, a pruner without "
+     "evaluations.")
     problems, entries = [], space["space"]
     def refusal(overrides):
         try: apply_overrides(cfg, overrides); return None
@@ -85,26 +95,35 @@ def check_search(cfg: ExperimentConfig, # the base config every trial starts fro
     def value_of(d): return d["choices"][0] if d["type"] == "categorical" else d["low"]
     for key, d in entries.items():
         if d["type"] == "categorical":
-            if not isinstance(d["choices"], list): problems.append(f"`space.{key}.choices` must be a list, got {d['choices']!r}"); continue
+            if not isinstance(d["choices"], list):
+                problems.append(f"`space.{key}.choices` must be a list, got {d['choices']!r}"); continue
             values = d["choices"]
         else:
             try: low, high = float(d["low"]), float(d["high"])
-            except (TypeError, ValueError): problems.append(f"`space.{key}`: low and high must be numbers, got {d['low']!r} and {d['high']!r}"); continue
-            if low > high: problems.append(f"`space.{key}`: low {d['low']} is above high {d['high']}: swap them"); continue
-            if d.get("log") and low <= 0: problems.append(f"`space.{key}`: a log range must start above 0, got low {d['low']} (e.g. low: 1.0e-5)"); continue
-            if d["type"] == "int" and d.get("log") and d.get("step", 1) != 1: problems.append(f"`space.{key}`: a log range takes no step (step: 1)"); continue
+            except (TypeError, ValueError):
+                problems.append(f"`space.{key}`: low and high must be numbers, got {d['low']!r} and {d['high']!r}"); continue
+            if low > high:
+                problems.append(f"`space.{key}`: low {d['low']} is above high {d['high']}: swap them"); continue
+            if d.get("log") and low <= 0:
+                problems.append(f"`space.{key}`: a log range must start above 0, got low {d['low']} (e.g. low: 1.0e-5)"); continue
+            if d["type"] == "int" and d.get("log") and d.get("step", 1) != 1:
+                problems.append(f"`space.{key}`: a log range takes no step (step: 1)"); continue
             values = [d["low"], d["high"]]
-        others = [f"{k}={json.dumps(value_of(o))}" for k, o in entries.items() if k != key and o.get("type") and o.get("choices", [None])]
-        for v in values: # a value counts as refused only when it fails alone and beside the other keys' first values too
+        others = [f"{k}={json.dumps(value_of(o))}" for k, o in entries.items()
+                  if k != key and o.get("type") and o.get("choices", [None])]
+        # a value counts as refused only when it fails alone and beside the other keys' first values too
+        for v in values:
             item = f"{key}={json.dumps(v)}"
             if (why := refusal([item])) and (refusal([item, *others]) or "unknown key" in why):
                 problems.append(f"`space.{key}`: {why}" if "unknown key" in why else f"`space.{key}` value {v!r}: {why}"); break
     if space["metric"] not in SEARCH_METRICS:
         near = difflib.get_close_matches(str(space["metric"]), SEARCH_METRICS, n=1)
-        problems.append(f"`metric: {space['metric']}` is not a number metrics.json holds" + (f" (did you mean {near[0]}?)" if near else "")
+        problems.append(f"`metric: {space['metric']}` is not a number metrics.json holds" + (f" (did you mean "
+                                                                                             f"{near[0]}?)" if near else "")
                         + f"; one of {', '.join(SEARCH_METRICS)}")
     if space["pruner"]["type"] != "none" and not cfg.training.eval_every:
-        problems.append(f"the pruner `{space['pruner']['type']}` needs evaluations during training: set training.eval_every in the config "
+        problems.append(f"the pruner `{space['pruner']['type']}` needs evaluations during training: set "
+                        f"training.eval_every in the config "
                         "(e.g. training.eval_every: 50), or pruner: {type: none} in the space")
     if space["pruner"]["type"] != "none" and cfg.data.folds:
         problems.append(f"the pruner `{space['pruner']['type']}` judges one training's validation curve, but with "
@@ -119,10 +138,13 @@ def suggest(trial, # the Optuna trial that draws the values
     "The `key=value` overrides drawn for `trial` from the space."
     out = []
     for key, d in space["space"].items():
-        if d["type"] == "categorical": # Optuna stores scalars only: a list choice is written `query,value` and split here
-            v = trial.suggest_categorical(key, [",".join(c) if isinstance(c, (list, tuple)) else c for c in d["choices"]])
+        # Optuna stores scalars only: a list choice is written `query,value` and split here
+        if d["type"] == "categorical":
+            v = trial.suggest_categorical(key,
+                                          [",".join(c) if isinstance(c, (list, tuple)) else c for c in d["choices"]])
             if isinstance(v, str) and "," in v: v = v.split(",")
-        elif d["type"] == "int": v = trial.suggest_int(key, int(d["low"]), int(d["high"]), log=d.get("log", False), step=d.get("step", 1))
+        elif d["type"] == "int":
+            v = trial.suggest_int(key, int(d["low"]), int(d["high"]), log=d.get("log", False), step=d.get("step", 1))
         else: v = trial.suggest_float(key, float(d["low"]), float(d["high"]), log=d.get("log", False))
         out.append(f"{key}={json.dumps(v)}")
     return out
@@ -145,8 +167,8 @@ def _retry_callback(max_retry: int):
 def check_heartbeat(heartbeat_s) -> int:
     "`heartbeat_s` if it is a whole number of seconds, at least 1; else a `ConfigError` saying so."
     if isinstance(heartbeat_s, bool) or not isinstance(heartbeat_s, int) or heartbeat_s < 1:
-        raise ConfigError(f"heartbeat_s (lwft search --heartbeat) must be a whole number of seconds, at least 1; got {heartbeat_s!r}. "
-                          f"The default, 60, retries a killed worker's trial after 3 minutes.")
+        raise ConfigError(f"heartbeat_s (lwft search --heartbeat) must be a whole number of seconds, at least 1; got "
+                          f"{heartbeat_s!r}. The default, 60, retries a killed worker's trial after 3 minutes.")
     return heartbeat_s
 
 def open_storage(storage: str, # `sqlite:///path.db` or any SQLAlchemy URL Optuna accepts (`postgresql://...`)
@@ -154,27 +176,35 @@ def open_storage(storage: str, # `sqlite:///path.db` or any SQLAlchemy URL Optun
                  max_retry: int = 1): # times a dead worker's trial is queued again
     "Optuna's `RDBStorage` with heartbeats: a killed worker's trial is marked failed and retried `max_retry` times."
     check_heartbeat(heartbeat_s)
-    engine = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else {"pool_pre_ping": True} # SQLite: wait for the file lock
+    # SQLite: wait for the file lock
+    engine = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else {"pool_pre_ping": True}
     kw = dict(heartbeat_interval=heartbeat_s, grace_period=3 * heartbeat_s)
     for attempt in range(5):
         try:
-            try: return optuna.storages.RDBStorage(storage, engine_kwargs=engine, heartbeat_stale_trial_callback=_retry_callback(max_retry), **kw)
-            except TypeError: return optuna.storages.RDBStorage(storage, engine_kwargs=engine, failed_trial_callback=_retry_callback(max_retry), **kw)
-        except Exception as e: # workers started together all create the tables; the losers' inserts clash, and the tables are then there
+            try:
+                return optuna.storages.RDBStorage(storage, engine_kwargs=engine,
+                                                  heartbeat_stale_trial_callback=_retry_callback(max_retry), **kw)
+            except TypeError:
+                return optuna.storages.RDBStorage(storage, engine_kwargs=engine,
+                                                  failed_trial_callback=_retry_callback(max_retry), **kw)
+        # workers started together all create the tables; the losers' inserts clash, and the tables are then there
+        except Exception as e:
             if attempt == 4 or type(e).__name__ not in ("IntegrityError", "OperationalError"): raise
             time.sleep(1 + attempt)
 
 # %% ../nbs/20_search.ipynb #17422f20
 def counted(trial, # a finished Optuna `FrozenTrial`
            ) -> bool:
-    "Whether a finished trial counts towards `n_trials`: complete, pruned, or raised; not a dead worker's or a surplus one."
+    ("Whether a finished trial counts towards `n_trials`: complete, pruned, or raised; not a dead worker's or a "
+     "surplus one.")
     if trial.user_attrs.get("surplus"): return False
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED): return True
     return trial.state == TrialState.FAIL and "error" in trial.user_attrs
 
 # %% ../nbs/20_search.ipynb #38b73d0f
 def _wait_for_budget(trial, n_trials: int, out: Path|None = None):
-    "Return when this trial is needed; raise `TrialPruned` (marked surplus) when the trials ahead of it fill the budget."
+    ("Return when this trial is needed; raise `TrialPruned` (marked surplus) when the trials ahead of it fill the "
+     "budget.")
     said = 0.0
     while True: # a dead worker's trial ahead of this one holds it back until its heartbeat is stale
         ahead = [t for t in trial.study.get_trials(deepcopy=False) if t.number < trial.number]
@@ -183,7 +213,8 @@ def _wait_for_budget(trial, n_trials: int, out: Path|None = None):
         if done >= n_trials:
             trial.set_user_attr("surplus", True); trial.study.stop(); raise optuna.TrialPruned("the budget is reached")
         if done + pending < n_trials: return
-        if time.monotonic() - said > 30: said = time.monotonic(); _say_waiting(trial, [t for t in ahead if t.state == TrialState.RUNNING])
+        if time.monotonic() - said > 30:
+            said = time.monotonic(); _say_waiting(trial, [t for t in ahead if t.state == TrialState.RUNNING])
         optuna.storages.fail_stale_trials(trial.study)
         if out is not None: _clean_dead_trials(trial.study, out)
         time.sleep(1)
@@ -200,25 +231,29 @@ def _heartbeat_ages(study) -> dict[int, float]:
             now = session.execute(sqlalchemy.func.now()).scalar().replace(tzinfo=None)
             rows = (session.query(models.TrialModel.number, models.TrialHeartbeatModel.heartbeat)
                     .join(models.TrialHeartbeatModel, models.TrialHeartbeatModel.trial_id == models.TrialModel.trial_id)
-                    .filter(models.TrialModel.study_id == study._study_id, models.TrialModel.state == TrialState.RUNNING).all())
+                    .filter(models.TrialModel.study_id == study._study_id,
+                            models.TrialModel.state == TrialState.RUNNING).all())
         return {n: (now - beat.replace(tzinfo=None)).total_seconds() for n, beat in rows}
     except Exception: return {} # a storage without heartbeats, or another schema: the message goes without the ages
 
 def _say_waiting(trial, running):
-    "Tell the user which running trials this one waits for, their last heartbeats, and how long a dead worker's trial can hold it."
+    ("Tell the user which running trials this one waits for, their last heartbeats, and how long a dead worker's trial "
+     "can hold it.")
     storage = getattr(trial.study._storage, "_backend", trial.study._storage)
     beat = getattr(storage, "heartbeat_interval", None); grace = getattr(storage, "grace_period", None) or (2 * beat if beat else None)
     ages = _heartbeat_ages(trial.study)
     for t in running:
         who = f"worker pid {t.user_attrs.get('pid', '?')}" + (f" on {t.user_attrs['host']}" if t.user_attrs.get("host") else "")
         age = ages.get(t.number)
-        limit = (f"; a worker silent for {grace:g} s is taken for dead, its trial failed and queued again, so this wait ends within "
-                 f"{max(grace - (age or 0), 0):.0f} s, sooner if trial {t.number} finishes") if grace else ""
-        print(f"lwft search: trial {trial.number} waits for trial {t.number} ({who}), which could fill the budget: its last heartbeat "
-              f"was {'?' if age is None else f'{age:.0f}'} s ago{limit}.", file=sys.stderr, flush=True)
+        limit = (f"; a worker silent for {grace:g} s is taken for dead, its trial failed and queued again, so this "
+                 f"wait ends within {max(grace - (age or 0), 0):.0f} s, sooner if trial {t.number} "
+                 f"finishes") if grace else ""
+        print(f"lwft search: trial {trial.number} waits for trial {t.number} ({who}), which could fill the budget: its "
+              f"last heartbeat was {'?' if age is None else f'{age:.0f}'} s ago{limit}.", file=sys.stderr, flush=True)
 
 def _clean_dead_trials(study, out: Path):
-    "Remove the `.partial` folder of every trial whose worker died (failed with no error of its own), once no process holds its lock."
+    ("Remove the `.partial` folder of every trial whose worker died (failed with no error of its own), once no process "
+     "holds its lock.")
     trials = study.get_trials(deepcopy=False)
     # a retry not yet under way takes its dead predecessor's folder over (`_adopt_dead_trial`): its finished folds wait
     retried = {t.system_attrs.get("failed_trial") for t in trials
@@ -226,21 +261,25 @@ def _clean_dead_trials(study, out: Path):
     for t in trials:
         if t.state != TrialState.FAIL or "error" in t.user_attrs or not t.user_attrs.get("run_dir"): continue
         run_dir = Path(t.user_attrs["run_dir"]); partial = run_dir.with_name(run_dir.name + ".partial")
-        if not partial.is_dir() or Path(out).absolute() not in partial.absolute().parents: continue # only folders of this search
+        # only folders of this search
+        if not partial.is_dir() or Path(out).absolute() not in partial.absolute().parents: continue
         if t.number in retried and _finished_folds(partial): continue
-        try: lock = _FolderLock(run_dir, str(run_dir)).acquire() # a live writer (a slow worker, not a dead one) keeps its folder
+        # a live writer (a slow worker, not a dead one) keeps its folder
+        try: lock = _FolderLock(run_dir, str(run_dir)).acquire()
         except RunDirError: continue
         try: shutil.rmtree(partial, ignore_errors=True)
         finally: lock.release()
-        print(f"lwft search: removed {partial}, left by trial {t.number} whose worker (pid {t.user_attrs.get('pid', '?')}) died; "
-              f"its values run again as a new trial.", file=sys.stderr, flush=True)
+        print(f"lwft search: removed {partial}, left by trial {t.number} whose worker (pid "
+              f"{t.user_attrs.get('pid', '?')}) died; its values run again as a new "
+              f"trial.", file=sys.stderr, flush=True)
 
 def _finished_folds(partial: Path) -> bool:
     "Whether a trial's unfinished folder holds a finished fold (`data.folds`: `folds/fold_<n>/fold.json`)."
     return any(not p.parent.suffix for p in (partial/"folds").glob("fold_*/fold.json"))
 
 def _adopt_dead_trial(out: Path, retry_of: int, run_dir: Path, number: int):
-    "A retried trial goes on in the `.partial` folder its dead predecessor left, when it holds finished folds (`data.folds`)."
+    ("A retried trial goes on in the `.partial` folder its dead predecessor left, when it holds finished folds "
+     "(`data.folds`).")
     old = out/f"trial_{retry_of:04d}"
     old_partial, partial = old.with_name(old.name + ".partial"), run_dir.with_name(run_dir.name + ".partial")
     if not old_partial.is_dir() or partial.exists() or not _finished_folds(old_partial): return
@@ -253,7 +292,8 @@ def _adopt_dead_trial(out: Path, retry_of: int, run_dir: Path, number: int):
 
 # %% ../nbs/20_search.ipynb #5c6e79f9
 class PruneHopeless(TrainerCallback):
-    "Reports each evaluation's accuracy to `trial` and stops training when the study's pruner says the trial is hopeless."
+    ("Reports each evaluation's accuracy to `trial` and stops training when the study's pruner says the trial is "
+     "hopeless.")
     def __init__(self, trial, # the Optuna trial the validation accuracies are reported to
                 ): self.trial, self.pruned_at = trial, None
     def on_evaluate(self, args, # the Trainer's `TrainingArguments`
@@ -276,34 +316,43 @@ def objective_value(metrics: dict, # a trial's `metrics.json`
     return float(cv["mean"] if cv is not None else metrics[metric])
 
 # %% ../nbs/20_search.ipynb #f9aa866a
-COST_ATTRS = ("trainable_params", "trainable_params_at_budget", "adapter_params", "peak_memory_bytes", "train_time_s", "predictions_per_s")
-def _error_text(e: Exception, run_dir: Path) -> str: return f"{type(e).__name__}: {e}".replace(str(run_dir), "<trial folder>")[:2000]
+COST_ATTRS = ("trainable_params", "trainable_params_at_budget", "adapter_params", "peak_memory_bytes", "train_time_s",
+              "predictions_per_s")
+def _error_text(e: Exception, run_dir: Path) -> str:
+    return f"{type(e).__name__}: {e}".replace(str(run_dir), "<trial folder>")[:2000]
 def _objective(cfg: ExperimentConfig, space: dict, out: Path, n_trials: int|None, stopped: dict):
     def objective(trial):
         run_dir = out/f"trial_{trial.number:04d}"
-        # a retry of a trial whose worker died: take over its finished folds first (`_clean_dead_trials` would remove them)
+        # a retry of a trial whose worker died: take over its finished
+        # folds first (`_clean_dead_trials` would remove them)
         dead = trial.study._storage.get_trial(trial._trial_id).system_attrs.get("failed_trial")
         if dead is not None: _adopt_dead_trial(out, dead, run_dir, trial.number)
         if n_trials is not None: _wait_for_budget(trial, n_trials, out)
         _clean_dead_trials(trial.study, out)
-        try: # everything that can raise is inside: a trial that raises is recorded with its error, counted, and not retried
+        # everything that can raise is inside: a trial that raises is recorded with its error, counted, and not retried
+        try:
             overrides = suggest(trial, space)
-            retry_of = trial.study._storage.get_trial(trial._trial_id).system_attrs.get("failed_trial") # set by the retry callback
+            # set by the retry callback
+            retry_of = trial.study._storage.get_trial(trial._trial_id).system_attrs.get("failed_trial")
             trial.set_user_attr("run_dir", str(run_dir)); trial.set_user_attr("pid", os.getpid()); trial.set_user_attr("host", socket.gethostname())
             if retry_of is not None: trial.set_user_attr("retry_of", retry_of)
             pruning = PruneHopeless(trial)
-            with training_callbacks(pruning): metrics = run_experiment(cfg, run_dir, overrides=overrides, progress=False)
+            with training_callbacks(pruning):
+                metrics = run_experiment(cfg, run_dir, overrides=overrides, progress=False)
             if pruning.pruned_at is None:
                 if space["metric"] not in metrics:
                     stopped["repeats"] = True # no draw changes what metrics.json holds
-                    raise KeyError(f"metric {space['metric']!r} is not in metrics.json (it holds {', '.join(sorted(metrics))})")
+                    raise KeyError(f"metric {space['metric']!r} is not in metrics.json (it holds "
+                                   f"{', '.join(sorted(metrics))})")
                 value = objective_value(metrics, space["metric"]) # data.folds: the fold scores' mean
                 if "cross_validation" in metrics: trial.set_user_attr("cv_folds", metrics["cross_validation"]["folds"])
         except Exception as e:
             error = _error_text(e, run_dir)
             trial.set_user_attr("error", error)
-            earlier = [t.user_attrs.get("error") for t in trial.study.get_trials(deepcopy=False) if t.number < trial.number and "error" in t.user_attrs]
-            if stopped.get("repeats") or (earlier and earlier[-1] == error): # the same error twice in a row: every trial would end so
+            earlier = [t.user_attrs.get("error") for t in trial.study.get_trials(deepcopy=False)
+                       if t.number < trial.number and "error" in t.user_attrs]
+            # the same error twice in a row: every trial would end so
+            if stopped.get("repeats") or (earlier and earlier[-1] == error):
                 stopped.update(trial=trial.number, error=error); trial.study.stop()
             raise
         for k in COST_ATTRS:
@@ -337,12 +386,14 @@ def _claim_output(out: Path, study_name: str, storage: str):
     try: theirs = json.loads(mark.read_text())
     except (OSError, ValueError): theirs = {}
     if theirs.get("study") != study_name or theirs.get("storage") != shown:
-        raise RunDirError(f"{out} holds the trials of another search (study {theirs.get('study')!r}, storage {theirs.get('storage')}); two "
-                          f"searches in one folder would write the same trial folders. Give this search its own --output, or join that "
-                          f"one with --study {theirs.get('study')} and the same --storage.")
+        raise RunDirError(f"{out} holds the trials of another search (study {theirs.get('study')!r}, storage "
+                          f"{theirs.get('storage')}); two searches in one folder would write the same trial folders. "
+                          f"Give this search its own --output, or join that one with --study {theirs.get('study')} and "
+                          f"the same --storage.")
 
 def _base_fingerprint(cfg: ExperimentConfig, space: dict) -> tuple[str, dict]:
-    "A hash of the base config without the keys the space draws (those differ between trials anyway), and the values it covers."
+    ("A hash of the base config without the keys the space draws (those differ between trials anyway), and the values "
+     "it covers.")
     flat = {k: v for k, v in flat_config(cfg.to_dict()).items() if k not in space["space"]}
     return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:16], flat
 
@@ -354,17 +405,21 @@ def _check_base(study, cfg: ExperimentConfig, space: dict):
     theirs = study.user_attrs.get("base_fingerprint")
     if theirs != fingerprint:
         other = study.user_attrs.get("base_config") or {}
-        differ = [f"{k}: {other.get(k)!r} there, {flat.get(k)!r} here" for k in sorted(set(other) | set(flat)) if other.get(k) != flat.get(k)]
-        raise ConfigError(f"study {study.study_name!r} was started from another base config (fingerprint {theirs}, this one {fingerprint}; "
-                          f"{'; '.join(differ[:5]) or 'the keys differ'}): trials on two bases can't be compared. Join it with the same "
-                          f"config, or start another study (--study NAME, --output DIR).")
+        differ = [f"{k}: {other.get(k)!r} there, {flat.get(k)!r} here" for k in sorted(set(other) | set(flat))
+                  if other.get(k) != flat.get(k)]
+        raise ConfigError(f"study {study.study_name!r} was started from another base config (fingerprint {theirs}, "
+                          f"this one {fingerprint}; {'; '.join(differ[:5]) or 'the keys differ'}): trials on two bases "
+                          f"can't be compared. Join it with the same config, or start another study (--study NAME, "
+                          f"--output DIR).")
 
 class _short_trial_failures:
-    "While a search runs, Optuna's note of a failed trial shows the error's message (kept in the study), not its traceback."
+    ("While a search runs, Optuna's note of a failed trial shows the error's message (kept in the study), not its "
+     "traceback.")
     def filter(self, record):
         if "failed with parameters" in str(record.msg): record.exc_info, record.exc_text = None, None
         return True
-    def __enter__(self): logging.getLogger("optuna.study._optimize").addFilter(self); return self # the logger that writes the note
+    # the logger that writes the note
+    def __enter__(self): logging.getLogger("optuna.study._optimize").addFilter(self); return self
     def __exit__(self, *exc): logging.getLogger("optuna.study._optimize").removeFilter(self)
 
 # %% ../nbs/20_search.ipynb #77da61f2
@@ -377,16 +432,20 @@ def search(config, # an ExperimentConfig or a YAML file: the base every trial st
            output_dir="search", # where the trials' run folders go
            heartbeat_s: int = 60, # heartbeat interval; a silent worker's trial fails after 3 of them
            seed: int|None = None): # sampler seed (offset by the process id, so that workers draw differently)
-    "Run, or join, the study `study_name` until `n_trials` trials count or `timeout` passes; writes `best.yaml` and returns the study."
+    ("Run, or join, the study `study_name` until `n_trials` trials count or `timeout` passes; writes `best.yaml` and "
+     "returns the study.")
     cfg = config if isinstance(config, ExperimentConfig) else load_config(config)
     require_support(cfg.task, "search", "`lwft search` (its objective and pick read accuracy)")
     if n_trials is not None and (not isinstance(n_trials, int) or n_trials < 0):
-        raise ConfigError(f"n_trials must be a whole number of trials (0: check and create the study only), got {n_trials!r} (lwft search --n-trials).")
+        raise ConfigError(f"n_trials must be a whole number of trials (0: check and create the study only), got "
+                          f"{n_trials!r} (lwft search --n-trials).")
     where = str(space) if isinstance(space, (str, Path)) and "\n" not in str(space) else "the search space"
     space, example = load_search_space(space), space is None
-    if example and space["pruner"]["type"] != "none" and not cfg.training.eval_every: # the example space fits any config
-        warnings.warn(f"the config evaluates only at the end (no training.eval_every), so the example space's {space['pruner']['type']} pruner "
-                      "has nothing to judge by: trials run to the end. Set training.eval_every (e.g. 50) in the config to prune.", SearchWarning)
+    # the example space fits any config
+    if example and space["pruner"]["type"] != "none" and not cfg.training.eval_every:
+        warnings.warn(f"the config evaluates only at the end (no training.eval_every), so the example space's "
+                      f"{space['pruner']['type']} pruner has nothing to judge by: trials run to the end. Set "
+                      f"training.eval_every (e.g. 50) in the config to prune.", SearchWarning)
         space["pruner"] = {"type": "none"}
     check_search(cfg, space, where); check_heartbeat(heartbeat_s) # before anything is written
     out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
@@ -397,16 +456,19 @@ def search(config, # an ExperimentConfig or a YAML file: the base every trial st
                                 direction=space["direction"], sampler=sampler, pruner=make_pruner(space["pruner"]))
     _check_base(study, cfg, space)
     stopped = {}
-    if n_trials is None or sum(counted(t) for t in study.get_trials(deepcopy=False)) < n_trials: # a restart after the end runs nothing
+    # a restart after the end runs nothing
+    if n_trials is None or sum(counted(t) for t in study.get_trials(deepcopy=False)) < n_trials:
         with _short_trial_failures():
-            study.optimize(_objective(cfg, space, out, n_trials, stopped), n_trials=None, timeout=timeout, catch=(Exception,),
+            study.optimize(_objective(cfg, space, out, n_trials, stopped), n_trials=None, timeout=timeout,
+                           catch=(Exception,),
                            callbacks=[_StopWhenCounted(n_trials)] if n_trials is not None else [])
     _clean_dead_trials(study, out)
-    if any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)): config_to_yaml(best_config(study, cfg), out/"best.yaml")
+    if any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
+        config_to_yaml(best_config(study, cfg), out/"best.yaml")
     if "error" in stopped:
-        raise SearchStopped(f"the search stopped at trial {stopped['trial']}: {stopped['error']}. Every trial would fail the same way "
-                            f"(it does not depend on the drawn values): fix the cause and run the same command again (study {study_name!r} "
-                            f"in {out} goes on from where it stopped).")
+        raise SearchStopped(f"the search stopped at trial {stopped['trial']}: {stopped['error']}. Every trial would "
+                            f"fail the same way (it does not depend on the drawn values): fix the cause and run the "
+                            f"same command again (study {study_name!r} in {out} goes on from where it stopped).")
     return study
 
 # %% ../nbs/20_search.ipynb #6d5736d0
@@ -423,14 +485,17 @@ def study_table(study, # the Optuna study
     "Every trial of the study: number, state, value, drawn values, costs, run folder, error, and the trial it retried."
     return pd.DataFrame([{"number": t.number, "state": t.state.name, "value": t.value, **t.params, **t.user_attrs,
                           "retry_of": t.system_attrs.get("failed_trial")} for t in study.get_trials(deepcopy=False)],
-                        columns=None if study.get_trials(deepcopy=False) else ["number", "state", "value", "retry_of"]) # no trial yet: the columns
+                        # no trial yet: the columns
+                        columns=None if study.get_trials(deepcopy=False) else ["number", "state", "value", "retry_of"])
 
 # %% ../nbs/20_search.ipynb #7522ca61
 def _worker_command(config, n_trials, space, output_dir, study_name, storage=None, heartbeat_s=60) -> list[str]:
     "A separate Python process running `search` (how the tests start several workers on one study)."
-    args = json.dumps(dict(config=str(config), n_trials=n_trials, space=None if space is None else str(space), output_dir=str(output_dir), study_name=study_name,
+    args = json.dumps(dict(config=str(config), n_trials=n_trials, space=None if space is None else str(space),
+                           output_dir=str(output_dir), study_name=study_name,
                            storage=storage, heartbeat_s=heartbeat_s))
-    return [sys.executable, "-c", f"import json; from lightweight_ft.search import search; search(**json.loads({args!r}))"]
+    return [sys.executable, "-c",
+            f"import json; from lightweight_ft.search import search; search(**json.loads({args!r}))"]
 
 # %% ../nbs/20_search.ipynb #d9681c1a
 def rerun_seeds(study, # the Optuna study
@@ -439,16 +504,19 @@ def rerun_seeds(study, # the Optuna study
                 top_k: int = 3, # how many of the best complete trials run again
                 seeds=(1, 2), # the `training.seed`s each runs with
                ) -> list[Path]:
-    "Run the `top_k` best complete trials again with each of `seeds` (`training.seed`), into `output_dir/trial_NNNN_seedS`."
+    ("Run the `top_k` best complete trials again with each of `seeds` (`training.seed`), into "
+     "`output_dir/trial_NNNN_seedS`.")
     cfg = config if isinstance(config, ExperimentConfig) else load_config(config)
-    done = sorted((t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE), key=lambda t: t.value,
+    done = sorted((t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE),
+                  key=lambda t: t.value,
                   reverse=study.direction == optuna.study.StudyDirection.MAXIMIZE)[:top_k]
     folders = []
     for t in done:
         drawn = [f"{k}={json.dumps(v)}" for k, v in t.params.items()]
         for s in seeds:
             folder = Path(output_dir)/f"trial_{t.number:04d}_seed{s}"
-            if not (folder/"metrics.json").exists(): run_experiment(cfg, folder, overrides=drawn + [f"training.seed={s}"], progress=False)
+            if not (folder/"metrics.json").exists():
+                run_experiment(cfg, folder, overrides=drawn + [f"training.seed={s}"], progress=False)
             folders.append(folder)
     return folders
 
@@ -466,7 +534,8 @@ def frontier_figure(table: pd.DataFrame, # `cheapest_not_worse`'s table: `label,
     for label, marker, name in ((best, "*", "best"), (pick, "D", "cheapest not worse")):
         row = table[table["label"] == label].iloc[0]
         ax.scatter([row[cost]], [row["accuracy"]], marker=marker, s=160, label=name, zorder=3)
-    ax.set(xlabel=cost.replace("_", " "), ylabel="accuracy", xscale="log" if table[cost].min() > 0 else "linear"); ax.legend()
+    ax.set(xlabel=cost.replace("_", " "), ylabel="accuracy",
+           xscale="log" if table[cost].min() > 0 else "linear"); ax.legend()
     fig.savefig(path, dpi=150)
     return Path(path)
 
@@ -498,9 +567,11 @@ def search_report(study, # the Optuna study
                   top_k: int = 0, # re-run the top_k best complete trials first (0: no re-runs)
                   seeds=(1, 2), # the seeds of the re-runs
                  ) -> dict:
-    "The pick over the study's complete trials (and their re-runs): `search_report.md`, `frontier.png`; returns `cheapest_not_worse`'s result."
+    ("The pick over the study's complete trials (and their re-runs): `search_report.md`, `frontier.png`; returns "
+     "`cheapest_not_worse`'s result.")
     out = Path(output_dir)
-    folders = [Path(t.user_attrs["run_dir"]) for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    folders = [Path(t.user_attrs["run_dir"]) for t in study.get_trials(deepcopy=False)
+               if t.state == TrialState.COMPLETE]
     if top_k: folders += rerun_seeds(study, config, out/"reruns", top_k, seeds)
     if not folders: raise ValueError(f"study {study.study_name!r} has no complete trial yet; run lwft search first.")
     runs = [load_run(f) for f in folders]
@@ -510,11 +581,15 @@ def search_report(study, # the Optuna study
     table = result["table"]
     frontier_figure(table, cost, result["best"]["label"], result["pick"]["label"], out/"frontier.png")
     lines = [f"# Search report: {study.study_name}", "",
-             f"{len(folders)} runs, {len(table)} configurations, {result['n_examples']} {'out-of-fold training rows (data.folds)' if folded else 'test examples'}; cost: {cost}; margin: {margin:g}.", "",
-             f"- **Best**: {result['best']['label']} (accuracy {result['best']['accuracy']:.4f}, {cost} {result['best'][cost]:,.6g})",
-             f"- **Cheapest not worse**: {result['pick']['label']} (accuracy {result['pick']['accuracy']:.4f}, {cost} {result['pick'][cost]:,.6g}; "
-             f"difference {result['pick']['accuracy_diff']:+.4f} [{result['pick']['diff_ci_low']:+.4f}, {result['pick']['diff_ci_high']:+.4f}], "
-             f"one-sided p = {result['pick']['p_value']:.3g})", "", "![frontier](frontier.png)", "",
+             f"{len(folders)} runs, {len(table)} configurations, {result['n_examples']} "
+             f"{'out-of-fold training rows (data.folds)' if folded else 'test examples'}; cost: {cost}; margin: "
+             f"{margin:g}.", "",
+             f"- **Best**: {result['best']['label']} (accuracy {result['best']['accuracy']:.4f}, {cost} "
+             f"{result['best'][cost]:,.6g})",
+             f"- **Cheapest not worse**: {result['pick']['label']} (accuracy {result['pick']['accuracy']:.4f}, {cost} "
+             f"{result['pick'][cost]:,.6g}; difference {result['pick']['accuracy_diff']:+.4f} "
+             f"[{result['pick']['diff_ci_low']:+.4f}, {result['pick']['diff_ci_high']:+.4f}], one-sided p = "
+             f"{result['pick']['p_value']:.3g})", "", "![frontier](frontier.png)", "",
              _markdown_table(table)]
     (out/"search_report.md").write_text("\n".join(lines) + "\n")
     return result

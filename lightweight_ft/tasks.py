@@ -32,7 +32,8 @@ class Task:
     output_columns: Callable # `(label_names) -> list[str]`: the columns a prediction adds
     data_keys: tuple = () # `data.*` keys that apply to this task alone
     supports: frozenset = frozenset() # parts of the library that handle the task (`require_support`)
-    outputs: Callable|None = None # `(logits tensor) -> tensor`: what a prediction reports (class probabilities, label probabilities, a score)
+    # `(logits tensor) -> tensor`: what a prediction reports (class probabilities, label probabilities, a score)
+    outputs: Callable|None = None
 
 def register_task(task: Task, # the entry; its `name` is the config's `task:` value
                   replace: bool = False, # replace an entry of the same name
@@ -47,13 +48,15 @@ def task_for(name: str, # a task name (`ExperimentConfig.task`)
 
 def require_support(name: str, # a task name
                     part: str, # what is asked of it: `train`, `predict`, `serve`, `export`, `search`, `gate`, ...
-                    what: str|None = None, # how the user asked for it, for the message (e.g. `lwft serve`); None: `part`
+                    # how the user asked for it, for the message (e.g. `lwft serve`); None: `part`
+                    what: str|None = None,
                    ):
     "Refuse, naming the task and the part, a task that `part` does not handle yet (`ConfigError`)."
     task = task_for(name)
     if part not in task.supports:
         can = ", ".join(sorted(task.supports)) or "nothing yet"
-        raise ConfigError(f"{what or part} is not supported yet for task {name}; what the library does for task {name} so far: {can}.")
+        raise ConfigError(f"{what or part} is not supported yet for task {name}; what the library does for task {name} "
+                          f"so far: {can}.")
 
 # %% ../nbs/03a_tasks.ipynb #fe69281d
 def _single_label_evaluate(labels, probs, **kw) -> dict:
@@ -67,10 +70,12 @@ def _single_label_compare(labels, outputs: dict, **kw):
 def _prob_columns(label_names) -> list[str]: return [f"prob_{i}" for i in range(len(label_names))]
 def _softmax(logits): return logits.softmax(-1) # one class: probabilities that sum to 1
 def _sigmoid(logits): return logits.sigmoid() # several labels: one independent probability each
-def _identity(logits): return logits # a score: the head's output (standardised units; `Standardisation.unscale` turns it back)
+# a score: the head's output (standardised units; `Standardisation.unscale` turns it back)
+def _identity(logits): return logits
 
 # %% ../nbs/03a_tasks.ipynb #3a473348
-MULTI_LABEL_METRICS = ("jaccard", "f1_micro", "f1_macro", "subset_accuracy", "hamming_loss", "cardinality_predicted", "cardinality_true")
+MULTI_LABEL_METRICS = ("jaccard", "f1_micro", "f1_macro", "subset_accuracy", "hamming_loss", "cardinality_predicted",
+                       "cardinality_true")
 def multi_label_values(targets, # true 0/1 `[..., n, k]`
                        predicted, # predicted 0/1 `[..., n, k]`
                       ) -> np.ndarray:
@@ -88,33 +93,39 @@ def multi_label_values(targets, # true 0/1 `[..., n, k]`
 
 # %% ../nbs/03a_tasks.ipynb #60a2a6a8
 def _intervals(values: Callable, names, n: int, ci_level: float, n_resamples: int, seed: int) -> dict:
-    "`{metric: [low, high]}`: seeded percentile bootstrap intervals of `values(idx)` (`[len(names), ...]`) over `n` rows."
+    ("`{metric: [low, high]}`: seeded percentile bootstrap intervals of `values(idx)` (`[len(names), ...]`) over `n` "
+     "rows.")
     from lightweight_ft.metrics import _check_ci_level, _percentile_bootstrap
     _check_ci_level(ci_level)
     res = _percentile_bootstrap((np.arange(n),), lambda idx, axis=-1: values(idx), ci_level, n_resamples, seed)
-    return {m: [float(lo), float(hi)] for m, lo, hi in zip(names, res.confidence_interval.low, res.confidence_interval.high)}
+    return {m: [float(lo), float(hi)] for m, lo, hi in zip(names, res.confidence_interval.low,
+                                                           res.confidence_interval.high)}
 
 def _check_multi_label(targets, probs):
     t, p = np.asarray(targets), np.asarray(probs, float)
     if t.ndim != 2 or p.shape != t.shape:
-        raise ValueError(f"multi-label targets and probabilities must both be [n, k] with the same shape, got {t.shape} and {p.shape}.")
+        raise ValueError(f"multi-label targets and probabilities must both be [n, k] with the same shape, got "
+                         f"{t.shape} and {p.shape}.")
     if not np.isin(t, (0, 1)).all(): raise ValueError("multi-label targets must be 0 or 1 in every cell.")
     return t.astype(bool), p
 
 def _thresholds(thresholds, k: int) -> np.ndarray:
     th = np.full(k, 0.5) if thresholds is None else np.broadcast_to(np.asarray(thresholds, float), (k,))
-    if not ((th > 0) & (th < 1)).all(): raise ValueError(f"thresholds must lie strictly between 0 and 1, got {th.tolist()}.")
+    if not ((th > 0) & (th < 1)).all():
+        raise ValueError(f"thresholds must lie strictly between 0 and 1, got {th.tolist()}.")
     return th
 
 def multi_label_metrics(targets, # true 0/1 `[n, k]`
                         probs, # one probability per label `[n, k]`
-                        thresholds=None, # per-label decision thresholds `[k]` (`fit_thresholds`) or one number; None: 0.5
+                        # per-label decision thresholds `[k]` (`fit_thresholds`) or one number; None: 0.5
+                        thresholds=None,
                         label_names=None, # label names in column order; None: `0`..`k-1`
                         ci_level: float = 0.95, # confidence level of the bootstrap intervals
                         n_resamples: int = 1000, # bootstrap resamples (rows drawn with replacement)
                         seed: int = 0, # seeds the bootstrap
                        ) -> dict:
-    "`MULTI_LABEL_METRICS`, per-label precision/recall/F1/AP and support, with seeded percentile bootstrap intervals under `ci`."
+    ("`MULTI_LABEL_METRICS`, per-label precision/recall/F1/AP and support, with seeded percentile bootstrap intervals "
+     "under `ci`.")
     from sklearn import metrics as skm
     from lightweight_ft.core import _json_safe
     t, p = _check_multi_label(targets, probs)
@@ -124,11 +135,14 @@ def multi_label_metrics(targets, # true 0/1 `[n, k]`
     pred = p >= th
     out = dict(zip(MULTI_LABEL_METRICS, multi_label_values(t, pred).tolist()))
     prec, rec, f1, support = skm.precision_recall_fscore_support(t, pred, average=None, zero_division=0)
-    ap = [float(skm.average_precision_score(t[:, j], p[:, j])) if 0 < t[:, j].sum() < len(t) else float("nan") for j in range(k)]
+    ap = [float(skm.average_precision_score(t[:, j], p[:, j])) if 0 < t[:, j].sum() < len(t) else float("nan")
+          for j in range(k)]
     out["per_label"] = {n: {"support": int(support[j]), "predicted": int(pred[:, j].sum()), "precision": float(prec[j]),
-                            "recall": float(rec[j]), "f1": float(f1[j]), "average_precision": ap[j], "threshold": float(th[j])}
+                            "recall": float(rec[j]), "f1": float(f1[j]), "average_precision": ap[j],
+                            "threshold": float(th[j])}
                         for j, n in enumerate(names)}
-    out["ci"] = _intervals(lambda idx: multi_label_values(t[idx], pred[idx]), MULTI_LABEL_METRICS, len(t), ci_level, n_resamples, seed)
+    out["ci"] = _intervals(lambda idx: multi_label_values(t[idx], pred[idx]), MULTI_LABEL_METRICS, len(t), ci_level,
+                           n_resamples, seed)
     out.update(label_names=names, n_examples=len(t), ci_level=ci_level, n_resamples=n_resamples, bootstrap_seed=seed)
     return _json_safe(out)
 
@@ -153,24 +167,28 @@ def fit_thresholds(targets, # true 0/1 `[n, k]` on validation
 REGRESSION_METRICS = ("pearson", "spearman", "mse", "mae", "r2")
 def _pearson(x, y):
     x, y = x - x.mean(-1, keepdims=True), y - y.mean(-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"): return (x * y).sum(-1) / np.sqrt((x * x).sum(-1) * (y * y).sum(-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (x * y).sum(-1) / np.sqrt((x * x).sum(-1) * (y * y).sum(-1))
 
 def regression_values(targets, # true scores `[..., n]`
                       scores, # predicted scores `[..., n]`
                      ) -> np.ndarray:
-    "`REGRESSION_METRICS` in that order, `[5, ...]`, over the last axis; leading axes are resamples (NaN where undefined)."
+    ("`REGRESSION_METRICS` in that order, `[5, ...]`, over the last axis; leading axes are resamples (NaN where "
+     "undefined).")
     from scipy.stats import rankdata
     y, s = np.asarray(targets, float), np.asarray(scores, float)
     err = s - y
     sst = ((y - y.mean(-1, keepdims=True)) ** 2).sum(-1)
     with np.errstate(invalid="ignore", divide="ignore"): r2 = 1 - (err ** 2).sum(-1) / sst
-    return np.stack([_pearson(y, s), _pearson(rankdata(y, axis=-1), rankdata(s, axis=-1)), (err ** 2).mean(-1), np.abs(err).mean(-1), r2])
+    return np.stack([_pearson(y, s), _pearson(rankdata(y, axis=-1), rankdata(s, axis=-1)), (err ** 2).mean(-1),
+                     np.abs(err).mean(-1), r2])
 
 # %% ../nbs/03a_tasks.ipynb #1d28788e
 def _check_regression(targets, scores):
     y, s = np.asarray(targets, float).reshape(-1), np.asarray(scores, float).reshape(-1)
     if y.shape != s.shape: raise ValueError(f"{len(s)} scores for {len(y)} targets; score every row once.")
-    if not (np.isfinite(y).all() and np.isfinite(s).all()): raise ValueError("targets and scores must be finite numbers (no NaN or inf).")
+    if not (np.isfinite(y).all() and np.isfinite(s).all()):
+        raise ValueError("targets and scores must be finite numbers (no NaN or inf).")
     return y, s
 
 def regression_metrics(targets, # true scores `[n]`, in the data's units
@@ -179,12 +197,15 @@ def regression_metrics(targets, # true scores `[n]`, in the data's units
                        n_resamples: int = 1000, # bootstrap resamples (rows drawn with replacement)
                        seed: int = 0, # seeds the bootstrap
                       ) -> dict:
-    "`REGRESSION_METRICS` with seeded percentile bootstrap intervals under `ci`, and the mean and spread of targets and scores."
+    ("`REGRESSION_METRICS` with seeded percentile bootstrap intervals under `ci`, and the mean and spread of targets "
+     "and scores.")
     from lightweight_ft.core import _json_safe
     y, s = _check_regression(targets, scores)
     out = dict(zip(REGRESSION_METRICS, regression_values(y, s).tolist()))
-    out["ci"] = _intervals(lambda idx: regression_values(y[idx], s[idx]), REGRESSION_METRICS, len(y), ci_level, n_resamples, seed)
-    out.update(target_mean=float(y.mean()), target_std=float(y.std()), score_mean=float(s.mean()), score_std=float(s.std()),
+    out["ci"] = _intervals(lambda idx: regression_values(y[idx], s[idx]), REGRESSION_METRICS, len(y), ci_level,
+                           n_resamples, seed)
+    out.update(target_mean=float(y.mean()), target_std=float(y.std()), score_mean=float(s.mean()),
+               score_std=float(s.std()),
                n_examples=len(y), ci_level=ci_level, n_resamples=n_resamples, bootstrap_seed=seed)
     return _json_safe(out)
 
@@ -199,7 +220,8 @@ class Standardisation:
         "From the training targets; a constant target is refused (nothing to learn)."
         y = np.asarray(targets, float)
         if len(y) < 2 or not y.std() > 0:
-            raise ValueError(f"the training targets are all {y[0] if len(y) else 'absent'}: a constant score leaves nothing to learn. Check data.label_column.")
+            raise ValueError(f"the training targets are all {y[0] if len(y) else 'absent'}: a constant score leaves "
+                             f"nothing to learn. Check data.label_column.")
         return cls(float(y.mean()), float(y.std()))
     def scale(self, y): return (np.asarray(y, float) - self.mean) / self.std
     def unscale(self, z): return np.asarray(z, float) * self.std + self.mean
@@ -208,13 +230,15 @@ class Standardisation:
 # %% ../nbs/03a_tasks.ipynb #6d21845a
 def paired_bootstrap(targets, # the true targets, one row per example
                      outputs: dict, # `{model name: outputs}` on the same rows, two models or more
-                     values: Callable, # `(targets[idx], outputs[idx]) -> metric` for index arrays `idx` of shape `[..., n]`
+                     # `(targets[idx], outputs[idx]) -> metric` for index arrays `idx` of shape `[..., n]`
+                     values: Callable,
                      metric: str, # the metric's name, for the table
                      ci_level: float = 0.95, # confidence level of the difference's interval
                      n_resamples: int = 1000, # paired bootstrap resamples
                      seed: int = 0, # seeds the bootstrap
                     ):
-    "Per pair of models: both metric values, their difference with a paired bootstrap interval, p-values (raw and Holm)."
+    ("Per pair of models: both metric values, their difference with a paired bootstrap interval, p-values (raw and "
+     "Holm).")
     import pandas as pd
     from statsmodels.stats.multitest import multipletests
     from lightweight_ft.metrics import _check_ci_level, _percentile_bootstrap
@@ -223,7 +247,9 @@ def paired_bootstrap(targets, # the true targets, one row per example
     targets = np.asarray(targets)
     outs = {name: np.asarray(o) for name, o in outputs.items()}
     for name, o in outs.items():
-        if len(o) != len(targets): raise ValueError(f"{name}: {len(o)} outputs for {len(targets)} rows; every model must be scored on the same rows.")
+        if len(o) != len(targets):
+            raise ValueError(f"{name}: {len(o)} outputs for {len(targets)} rows; every model must be scored on the "
+                             f"same rows.")
     rows = []
     for a, b in itertools.combinations(outs, 2):
         diff = lambda idx, axis=-1: values(targets[idx], outs[a][idx]) - values(targets[idx], outs[b][idx])
@@ -234,16 +260,17 @@ def paired_bootstrap(targets, # the true targets, one row per example
         else:
             lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
             p = min(1.0, 2 * min((np.sum(d <= 0) + 1) / (len(d) + 1), (np.sum(d >= 0) + 1) / (len(d) + 1)))
-        rows.append({"model_a": a, "model_b": b, "n_examples": len(targets), "metric": metric, f"{metric}_a": va, f"{metric}_b": vb,
-                     "test": "paired bootstrap", "p_value": p, "diff": va - vb, "diff_ci_low": lo, "diff_ci_high": hi})
+        rows.append({"model_a": a, "model_b": b, "n_examples": len(targets), "metric": metric, f"{metric}_a": va,
+                     f"{metric}_b": vb, "test": "paired bootstrap", "p_value": p, "diff": va - vb,
+                     "diff_ci_low": lo, "diff_ci_high": hi})
     df = pd.DataFrame(rows)
     df.insert(df.columns.get_loc("p_value") + 1, "p_value_holm", multipletests(df["p_value"], method="holm")[1])
     return df
 
 def _multi_label_compare(targets, outputs: dict, thresholds=None, **kw):
     t, k = np.asarray(targets, bool), np.asarray(targets).shape[1]
-    sets = {name: np.asarray(o, float) >= _thresholds(thresholds.get(name) if isinstance(thresholds, dict) else thresholds, k)
-            for name, o in outputs.items()}
+    per_model = lambda name: thresholds.get(name) if isinstance(thresholds, dict) else thresholds
+    sets = {name: np.asarray(o, float) >= _thresholds(per_model(name), k) for name, o in outputs.items()}
     return paired_bootstrap(t, sets, lambda y, p: multi_label_values(y, p)[0], "jaccard", **kw)
 
 def _regression_compare(targets, outputs: dict, **kw):
@@ -255,36 +282,47 @@ def prediction_columns(name: str, # a task name
                        label_names, # class or label names in id order (regression: `["score"]`)
                        input_columns=(), # the columns of the input the predictions are written beside
                       ) -> list[str]:
-    "The columns a prediction adds for task `name`, prefixed with `lwft_` (as often as needed) where one clashes with `input_columns`."
+    ("The columns a prediction adds for task `name`, prefixed with `lwft_` (as often as needed) where one clashes with "
+     "`input_columns`.")
     cols, taken = list(task_for(name).output_columns(label_names)), set(map(str, input_columns))
     while taken & set(cols): cols = ["lwft_" + c for c in cols]
     return cols
 
 # %% ../nbs/03a_tasks.ipynb #1630e24f
-SINGLE_LABEL_SUPPORTS = frozenset({"data", "train", "model_loader", "sweep", "predict", "evaluate", "serve", "export", "search", "gate", "compare", "audit", "report"})
+SINGLE_LABEL_SUPPORTS = frozenset({"data", "train", "model_loader", "sweep", "predict", "evaluate", "serve", "export",
+                                   "search", "gate", "compare", "audit", "report"})
 register_task(Task("single_label", problem_type="single_label_classification", loss="cross-entropy",
-                   label_encoding="one class id per row (int64)", label_dtype="int64", headline_metric="accuracy", higher_is_better=True,
+                   label_encoding="one class id per row (int64)", label_dtype="int64", headline_metric="accuracy",
+                   higher_is_better=True,
                    num_labels=len, evaluate=_single_label_evaluate, compare=_single_label_compare,
                    output_columns=lambda names: ["prediction", "prediction_name", "confidence", *_prob_columns(names)],
                    supports=SINGLE_LABEL_SUPPORTS, outputs=_softmax), replace=True)
 register_task(Task("multi_label", problem_type="multi_label_classification", loss="binary cross-entropy per label",
                    label_encoding="a 0/1 row over the labels (float32); a row may hold none", label_dtype="float32",
-                   headline_metric="jaccard", higher_is_better=True, num_labels=len, evaluate=multi_label_metrics, compare=_multi_label_compare,
-                   output_columns=lambda names: ["predicted_labels", *_prob_columns(names)], data_keys=("label_columns", "label_separator"),
+                   headline_metric="jaccard", higher_is_better=True, num_labels=len, evaluate=multi_label_metrics,
+                   compare=_multi_label_compare,
+                   output_columns=lambda names: ["predicted_labels", *_prob_columns(names)],
+                   data_keys=("label_columns", "label_separator"),
                    supports=frozenset({"data", "train", "evaluate", "compare"}), outputs=_sigmoid), replace=True)
 register_task(Task("regression", problem_type="regression", loss="mean squared error on standardised targets",
                    label_encoding="one real number per row (float32), standardised for training", label_dtype="float32",
-                   headline_metric="pearson", higher_is_better=True, num_labels=lambda names=None: 1, evaluate=regression_metrics,
-                   compare=_regression_compare, output_columns=lambda names=None: ["predicted_score"], data_keys=("label_range",),
+                   headline_metric="pearson", higher_is_better=True, num_labels=lambda names=None: 1,
+                   evaluate=regression_metrics,
+                   compare=_regression_compare, output_columns=lambda names=None: ["predicted_score"],
+                   data_keys=("label_range",),
                    supports=frozenset({"data", "train", "evaluate", "compare"}), outputs=_identity), replace=True);
 
 # %% ../nbs/03a_tasks.ipynb #ece6342b
 def task_of_model(config, # a model's config (`model.config`): `problem_type`, `num_labels`
                  ) -> str:
-    "The task a model was built for: the entry whose `problem_type` its config names; unset, one output is a score and several one class."
+    ("The task a model was built for: the entry whose `problem_type` its config names; unset, one output is a score "
+     "and several one class.")
     problem = getattr(config, "problem_type", None)
-    if problem is None: problem = "regression" if getattr(config, "num_labels", 2) == 1 else "single_label_classification"
+    if problem is None:
+        problem = "regression" if getattr(config, "num_labels", 2) == 1 else "single_label_classification"
     found = [name for name, task in TASK_REGISTRY.items() if task.problem_type == problem]
-    if not found: raise ConfigError(f"the model's problem_type {problem!r} is none of the tasks' ({sorted(t.problem_type for _, t in TASK_REGISTRY.items())}); "
-                                    f"set problem_type in its config.json to one of them.")
+    if not found:
+        raise ConfigError(f"the model's problem_type {problem!r} is none of the tasks' "
+                          f"({sorted(t.problem_type for _, t in TASK_REGISTRY.items())}); set problem_type in its "
+                                    f"config.json to one of them.")
     return found[0]

@@ -41,23 +41,29 @@ def tiny_tokenizer(extra_words=(), # words added to the vocabulary, whole
 
 # %% ../nbs/01_testing.ipynb #4e57b144
 def _with_positions(model, n: int):
-    "`model` with `n` position embeddings: its own rows first, then new ones drawn without touching the global random state."
+    ("`model` with `n` position embeddings: its own rows first, then new ones drawn without touching the global random "
+     "state.")
     emb = model.base_model.embeddings
     old = emb.position_embeddings
     extra = torch.randn(n - old.num_embeddings, old.embedding_dim, generator=torch.Generator().manual_seed(n)) * model.config.initializer_range
-    emb.position_embeddings = nn.Embedding.from_pretrained(torch.cat([old.weight.detach(), extra]), freeze=False, padding_idx=old.padding_idx)
+    emb.position_embeddings = nn.Embedding.from_pretrained(torch.cat([old.weight.detach(), extra]), freeze=False,
+                                                           padding_idx=old.padding_idx)
     for name in ("position_ids", "token_type_ids"):
-        if hasattr(emb, name): setattr(emb, name, (torch.arange(n) if name == "position_ids" else torch.zeros(n, dtype=torch.long)).expand(1, -1))
+        if hasattr(emb, name):
+            setattr(emb, name,
+                    (torch.arange(n) if name == "position_ids" else torch.zeros(n, dtype=torch.long)).expand(1, -1))
     model.config.max_position_embeddings = n
     return model
 
 # %% ../nbs/01_testing.ipynb #385638cd
-# Each family's settings beyond the common sizes: what makes its tiny model behave like its real checkpoints where the code
+# Each family's settings beyond the common sizes: what makes its
+# tiny model behave like its real checkpoints where the code
 # can tell (DeBERTa-v3's relative attention, ELECTRA's and ALBERT's smaller embeddings, ModernBERT's local attention,
 # EuroBERT's grouped keys), with every special token inside the tiny tokenizer's vocabulary.
 TINY_FAMILIES = {
     "xlm-roberta": {"pad_token_id": 1}, "camembert": {"pad_token_id": 1},
-    "deberta-v2": {"relative_attention": True, "pos_att_type": ["p2c", "c2p"], "position_biased_input": False, "norm_rel_ebd": "layer_norm",
+    "deberta-v2": {"relative_attention": True, "pos_att_type": ["p2c", "c2p"], "position_biased_input": False,
+                   "norm_rel_ebd": "layer_norm",
                    "share_att_key": True, "position_buckets": 16, "max_relative_positions": -1},
     "modernbert": {"global_attn_every_n_layers": 2, "local_attention": 16},
     "electra": {"embedding_size": 16}, "albert": {"embedding_size": 16},
@@ -66,32 +72,39 @@ TINY_FAMILIES = {
 def _tiny_family(model_type: str, vocab_size: int, hidden: int, layers: int, num_labels: int, positions: int):
     "A tiny random sequence classifier of `model_type`, from its own config class (`AutoConfig.for_model`)."
     from transformers import AutoConfig
-    special = {"pad_token_id": 0, "bos_token_id": 2, "eos_token_id": 3, "cls_token_id": 2, "sep_token_id": 3, "mask_token_id": 4}
-    cfg = AutoConfig.for_model(model_type, vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
+    special = {"pad_token_id": 0, "bos_token_id": 2, "eos_token_id": 3, "cls_token_id": 2, "sep_token_id": 3,
+               "mask_token_id": 4}
+    cfg = AutoConfig.for_model(model_type, vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden * 2,
+                               num_hidden_layers=layers,
                                num_attention_heads=2, max_position_embeddings=positions, num_labels=num_labels,
                                **{**special, **TINY_FAMILIES[model_type]})
     return AutoModelForSequenceClassification.from_config(cfg)
 
 # %% ../nbs/01_testing.ipynb #440b5e61
-def tiny_classifier(arch: str = "distilbert", # a model type of `TINY_FAMILIES`: `distilbert`, `bert`, `roberta`, `modernbert`, ...
+# a model type of `TINY_FAMILIES`: `distilbert`, `bert`, `roberta`, `modernbert`, ...
+def tiny_classifier(arch: str = "distilbert",
                     vocab_size: int = 80, # tokens in the embedding (the tiny tokenizer has about 60)
                     hidden: int = 32, # hidden size
                     layers: int = 2, # encoder layers
                     num_labels: int = 2, # classes of the head
                     seed: int = 0, # seeds the random weights
-                    positions: int|None = None): # position embeddings; None: 64 (DistilBERT) or 70. 130 take max_length=128 in every architecture
+                    # position embeddings; None: 64 (DistilBERT) or 70. 130 take max_length=128 in every architecture
+                    positions: int|None = None):
     "A randomly initialised sequence classifier of architecture `arch` (a `model_type` of `TINY_FAMILIES`)."
     from transformers import BertConfig, DistilBertConfig, RobertaConfig
     torch.manual_seed(seed)
     if arch == "distilbert":
-        cfg = DistilBertConfig(vocab_size=vocab_size, dim=hidden, hidden_dim=hidden*2, n_layers=layers, n_heads=2, max_position_embeddings=64, num_labels=num_labels)
+        cfg = DistilBertConfig(vocab_size=vocab_size, dim=hidden, hidden_dim=hidden*2, n_layers=layers, n_heads=2,
+                               max_position_embeddings=64, num_labels=num_labels)
     elif arch in ("bert", "roberta"):
         cls = BertConfig if arch == "bert" else RobertaConfig
-        cfg = cls(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden*2, num_hidden_layers=layers, num_attention_heads=2,
+        cfg = cls(vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden*2, num_hidden_layers=layers,
+                  num_attention_heads=2,
                   max_position_embeddings=70, num_labels=num_labels, pad_token_id=0 if arch == "bert" else 1)
     elif arch in TINY_FAMILIES: return _tiny_family(arch, vocab_size, hidden, layers, num_labels, positions or 70)
     else: raise ValueError(f"unknown arch {arch!r}: use distilbert, bert, roberta or one of {sorted(TINY_FAMILIES)}")
-    # built at its own size, then grown: the other weights, and the random state after the call, are the same with or without `positions`
+    # built at its own size, then grown: the other weights, and the random
+    # state after the call, are the same with or without `positions`
     model = AutoModelForSequenceClassification.from_config(cfg)
     return model if positions is None else _with_positions(model, positions)
 
@@ -111,17 +124,20 @@ def synthetic_sentiment(n: int = 64, # sentences
     return texts, labels
 
 # %% ../nbs/01_testing.ipynb #1f3ae1a5
-MULTI_LABEL_WORDS = {"anger": "furious", "joy": "delighted", "fear": "scared", "love": "adore"} # label: the word that carries it
+# label: the word that carries it
+MULTI_LABEL_WORDS = {"anger": "furious", "joy": "delighted", "fear": "scared", "love": "adore"}
 def synthetic_multi_label(n: int = 64, # sentences
                           seed: int = 0, # seeds the words and the labels
                           rate: float = 0.35, # chance that a sentence carries each label
                          ) -> pd.DataFrame:
-    "`n` sentences (`sentence`) and one 0/1 column per label of `MULTI_LABEL_WORDS`: a label is set where its word occurs."
+    ("`n` sentences (`sentence`) and one 0/1 column per label of `MULTI_LABEL_WORDS`: a label is set where its word "
+     "occurs.")
     rng = np.random.default_rng(seed)
     rows = []
     for _ in range(n):
         on = {label: int(rng.random() < rate) for label in MULTI_LABEL_WORDS}
-        words = list(rng.choice(_FILL, size=int(rng.integers(2, 7)))) + [MULTI_LABEL_WORDS[l] for l, v in on.items() if v]
+        words = list(rng.choice(_FILL, size=int(rng.integers(2, 7)))) + [MULTI_LABEL_WORDS[l]
+                                                                         for l, v in on.items() if v]
         rng.shuffle(words)
         rows.append({"sentence": " ".join(words), **on})
     return pd.DataFrame(rows)
@@ -144,7 +160,8 @@ def write_tiny_setup(folder, # where the setup goes (made if missing)
                      n_train: int = 64, # sentences in `train.tsv`
                      n_dev: int = 24, # sentences in `dev.tsv`
                     ) -> Path:
-    "A tiny model with its tokenizer in `folder/model`, and synthetic `train.tsv`/`dev.tsv` in `folder`: a complete offline setup in milliseconds."
+    ("A tiny model with its tokenizer in `folder/model`, and synthetic `train.tsv`/`dev.tsv` in `folder`: a complete "
+     "offline setup in milliseconds.")
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     tiny_tokenizer().save_pretrained(folder/"model"); tiny_classifier(arch, positions=130).save_pretrained(folder/"model")
     for name, n, seed in (("train.tsv", n_train, 0), ("dev.tsv", n_dev, 1)):
@@ -188,7 +205,8 @@ def synthetic_run(name: str = "lora", # the run's name (`config.name`)
                   drop_costs=(), # cost keys to leave out, as an older run would
                   train_log: bool = True, # include a loss curve (not for `zero_shot`)
                  ) -> dict:
-    "What a run of `method` would leave: its config, dev predictions right with probability `accuracy`, costs and a loss curve."
+    ("What a run of `method` would leave: its config, dev predictions right with probability `accuracy`, costs and a "
+     "loss curve.")
     cfg = ExperimentConfig(name=name, lora={"r": lora_r}, training={"method": method, "seed": seed})
     texts, labels = synthetic_sentiment(n_examples, seed=data_seed)
     labels = np.array(labels)
@@ -208,9 +226,11 @@ def synthetic_run(name: str = "lora", # the run's name (`config.name`)
                      peak_memory_bytes=300_000_000 + 16 * trainable, memory_device="cpu")
         if train_log:
             steps = np.arange(10, 60, 10)
-            log = pd.DataFrame({"step": steps, "epoch": steps / 50, "loss": 0.2 + 0.5 * np.exp(-steps / 25) + 0.02 * rng.random(len(steps)),
+            log = pd.DataFrame({"step": steps, "epoch": steps / 50,
+                                "loss": 0.2 + 0.5 * np.exp(-steps / 25) + 0.02 * rng.random(len(steps)),
                                 "eval_loss": np.where(steps % 20 == 0, 0.3 + 0.4 * np.exp(-steps / 25), np.nan),
-                                "eval_accuracy": np.where(steps % 20 == 0, accuracy * (1 - 0.3 * np.exp(-steps / 15)), np.nan),
+                                "eval_accuracy": np.where(steps % 20 == 0, accuracy * (1 - 0.3 * np.exp(-steps / 15)),
+                                                          np.nan),
                                 "learning_rate": 1e-3 * (1 - steps / 60)})
     for k in drop_costs: costs.pop(k, None)
     return dict(config=cfg, texts=texts, labels=labels, probs=np.stack([1 - p1, p1], 1), costs=costs, train_log=log,
@@ -219,9 +239,11 @@ def synthetic_run(name: str = "lora", # the run's name (`config.name`)
 # %% ../nbs/01_testing.ipynb #4cc36b16
 def tiny_base_dir(arch="bert", # architecture of the tiny model (`tiny_classifier`)
                  ) -> str:
-    "A tiny random classifier and tokenizer saved to a folder; its head is scaled up so probabilities spread out, its bias moved as training would."
+    ("A tiny random classifier and tokenizer saved to a folder; its head is scaled up so probabilities spread out, its "
+     "bias moved as training would.")
     d, m = tempfile.mkdtemp(prefix="lwft_base_"), tiny_classifier(arch)
-    with torch.no_grad(): m.classifier.weight.mul_(100); m.classifier.bias.add_(0.1) # a nonzero bias: a head as training leaves it
+    # a nonzero bias: a head as training leaves it
+    with torch.no_grad(): m.classifier.weight.mul_(100); m.classifier.bias.add_(0.1)
     m.save_pretrained(d); tiny_tokenizer().save_pretrained(d)
     return d
 
@@ -229,8 +251,10 @@ def tiny_base_dir(arch="bert", # architecture of the tiny model (`tiny_classifie
 def tiny_adapter(base_dir, # a folder of `tiny_base_dir`
                  targets=("query", "value"), # modules that get LoRA
                  seed=1, # seeds the random B matrices
-                 modules_to_save=("pooler", "classifier")): # modules trained whole and saved with the adapter (the head)
-    "A LoRA adapter on the tiny base of `tiny_base_dir`, its B matrices random (not zero) so that it changes the predictions."
+                 # modules trained whole and saved with the adapter (the head)
+                 modules_to_save=("pooler", "classifier")):
+    ("A LoRA adapter on the tiny base of `tiny_base_dir`, its B matrices random (not zero) so that it changes the "
+     "predictions.")
     base = AutoModelForSequenceClassification.from_pretrained(base_dir)
     model = get_peft_model(base, LoraConfig(task_type="SEQ_CLS", r=4, lora_alpha=8, target_modules=list(targets),
                                             modules_to_save=list(modules_to_save)))
@@ -250,17 +274,23 @@ def open_in_chromium(page, # an HTML file
                      size: tuple = (1280, 900), # the window, in pixels
                      budget_ms: int = 10_000, # virtual time the page's scripts get before the DOM is read
                     ) -> dict:
-    "`{'dom': the page's DOM after its scripts ran, 'console': its console messages}`, from headless Chromium (`--dump-dom`)."
+    ("`{'dom': the page's DOM after its scripts ran, 'console': its console messages}`, from headless Chromium "
+     "(`--dump-dom`).")
     exe = chromium_path()
-    if exe is None: raise FileNotFoundError("Chromium is not installed: apt-get install -y chromium (Debian), or skip the browser checks.")
+    if exe is None:
+        raise FileNotFoundError("Chromium is not installed: apt-get install -y chromium (Debian), or skip the browser "
+                                "checks.")
     url = Path(page).resolve().as_uri()
     with tempfile.TemporaryDirectory() as profile: # a fresh profile: no state between pages or with another Chromium
         base = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={profile}",
-                f"--window-size={size[0]},{size[1]}", f"--virtual-time-budget={budget_ms}", "--enable-logging=stderr", "--v=0"]
+                f"--window-size={size[0]},{size[1]}", f"--virtual-time-budget={budget_ms}", "--enable-logging=stderr",
+                "--v=0"]
         run = subprocess.run(base + ["--dump-dom", url], capture_output=True, text=True, timeout=180)
         if screenshot is not None:
-            subprocess.run(base + ["--hide-scrollbars", f"--screenshot={Path(screenshot).resolve()}", url], capture_output=True, timeout=180, check=True)
-    if run.returncode != 0 or not run.stdout.strip(): raise RuntimeError(f"Chromium could not open {page}: {run.stderr[-2000:]}")
+            subprocess.run(base + ["--hide-scrollbars", f"--screenshot={Path(screenshot).resolve()}", url],
+                           capture_output=True, timeout=180, check=True)
+    if run.returncode != 0 or not run.stdout.strip():
+        raise RuntimeError(f"Chromium could not open {page}: {run.stderr[-2000:]}")
     console = [line.split("] ", 1)[-1] for line in run.stderr.splitlines() if ":CONSOLE" in line]
     return {"dom": run.stdout, "console": console}
 
@@ -290,17 +320,22 @@ def broken_links(html: str, # a page's HTML (its DOM once drawn, `open_in_chromi
 
 # %% ../nbs/01_testing.ipynb #e12f40a0
 def postgres_bin() -> Path|None:
-    "The folder of PostgreSQL's server programs (`initdb`, `pg_ctl`): on PATH, or Debian's `/usr/lib/postgresql/<version>/bin`; None if missing."
+    ("The folder of PostgreSQL's server programs (`initdb`, `pg_ctl`): on PATH, or Debian's "
+     "`/usr/lib/postgresql/<version>/bin`; None if missing.")
     found = shutil.which("pg_ctl")
     if found: return Path(found).resolve().parent
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+                      key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
     return versions[-1].parent if versions else None
 
 @contextmanager
 def throwaway_postgres() -> str:
-    "Start a PostgreSQL cluster in a temporary folder, on 127.0.0.1 and a free port, trusted, no fsync; yield its URL; stop it and remove it."
+    ("Start a PostgreSQL cluster in a temporary folder, on 127.0.0.1 and a free port, trusted, no fsync; yield its "
+     "URL; stop it and remove it.")
     bin_dir = postgres_bin()
-    if bin_dir is None: raise FileNotFoundError("PostgreSQL's server is not installed: apt-get install -y postgresql (Debian), or skip this test.")
+    if bin_dir is None:
+        raise FileNotFoundError("PostgreSQL's server is not installed: apt-get install -y postgresql (Debian), or skip "
+                                "this test.")
     folder = Path(tempfile.mkdtemp(prefix="lwft_pg_"))
     as_user = []
     if os.geteuid() == 0: # the server refuses to run as root: Debian's `postgres` user runs it
@@ -309,7 +344,8 @@ def throwaway_postgres() -> str:
         as_user = ["runuser", "-u", "postgres", "--"]
     with socket.socket() as s: s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
     data = folder/"data"
-    run = lambda *args: subprocess.run(as_user + [str(bin_dir/args[0]), *args[1:]], capture_output=True, text=True, timeout=120, check=True)
+    run = lambda *args: subprocess.run(as_user + [str(bin_dir/args[0]), *args[1:]], capture_output=True, text=True,
+                                       timeout=120, check=True)
     try:
         try:
             run("initdb", "-D", str(data), "-A", "trust", "-U", "lwft", "-E", "UTF8", "--locale=C", "--no-sync")
@@ -320,7 +356,8 @@ def throwaway_postgres() -> str:
             raise RuntimeError(f"PostgreSQL did not start ({' '.join(map(str, e.cmd))}): {e.stderr[-2000:]}{log}") from None
         yield f"postgresql://lwft@127.0.0.1:{port}/postgres"
     finally:
-        if (data/"postmaster.pid").exists(): subprocess.run(as_user + [str(bin_dir/"pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+        if (data/"postmaster.pid").exists():
+            subprocess.run(as_user + [str(bin_dir/"pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
                                                             capture_output=True, timeout=120)
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -349,9 +386,11 @@ socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo = connect, c
 HUB_OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 def no_network_env(folder, # where the guard (`sitecustomize.py`) and the log of attempts go
                    base: dict|None = None, # the environment to start from; None: this process's
-                   keep_offline_variables: bool = False, # keep `HF_HUB_OFFLINE` and the like; False: unset, as in a user's shell
+                   # keep `HF_HUB_OFFLINE` and the like; False: unset, as in a user's shell
+                   keep_offline_variables: bool = False,
                   ) -> tuple[dict, Path]:
-    "`(environment, log)`: Python processes started with the environment refuse every non-loopback connection and name lookup, and log each attempt in `log`."
+    ("`(environment, log)`: Python processes started with the environment refuse every non-loopback connection and "
+     "name lookup, and log each attempt in `log`.")
     import os
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     (folder/"sitecustomize.py").write_text(_NO_NETWORK_SITECUSTOMIZE)
