@@ -137,7 +137,10 @@ def register_architecture(arch: Architecture, # the entry
 
 # %% ../nbs/01a_architectures.ipynb #593a4904
 def _config_of(model_or_config):
-    "The transformers config of a model (PEFT-wrapped or not), or the config itself."
+    "The transformers config of a model (PEFT- or DDP-wrapped or not), or the config itself."
+    # DistributedDataParallel (two processes) holds the model as `module` and has no `config` of its own
+    while not hasattr(model_or_config, "config") and hasattr(model_or_config, "module"):
+        model_or_config = model_or_config.module
     return getattr(model_or_config, "config", model_or_config)
 
 def model_type_of(model_or_config, # a model, its config, or a model type
