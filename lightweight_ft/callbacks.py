@@ -20,11 +20,11 @@ from .runs import disk_full_explained, saved_bytes
 from .speedups import FastDropout
 
 # %% auto #0
-__all__ = ['LOG_WORDS', 'RUN_ARTIFACT_FILES', 'TRACKER_RUNS', 'RunRecorder', 'BestAdapterKeeper', 'CheckpointError',
-           'split_fingerprint', 'last_checkpoint', 'check_checkpoint', 'log_line', 'NumericProgressCallback',
-           'tracking_callbacks', 'log_run_to_tensorboard', 'read_scalars', 'tracking_group', 'final_scores',
-           'read_wandb_run', 'TrackerRun', 'MLflowRun', 'WandbRun', 'log_finished_run', 'training_callbacks',
-           'RunStepProgress']
+__all__ = ['LOG_WORDS', 'RUN_ARTIFACT_FILES', 'TRACKER_MARKER', 'TRACKER_RUNS', 'RunRecorder', 'BestAdapterKeeper',
+           'CheckpointError', 'split_fingerprint', 'last_checkpoint', 'check_checkpoint', 'log_line',
+           'NumericProgressCallback', 'tracking_callbacks', 'log_run_to_tensorboard', 'read_scalars', 'tracking_group',
+           'final_scores', 'read_wandb_run', 'TrackerRun', 'MLflowRun', 'WandbRun', 'log_finished_run',
+           'training_callbacks', 'RunStepProgress']
 
 # %% ../nbs/10a_callbacks.ipynb #ac043eab
 def _log_row(logs: dict) -> dict|None:
@@ -302,6 +302,9 @@ def log_run_to_tensorboard(log_dir, # folder of the run's TensorBoard events
 def read_scalars(log_dir, # folder of TensorBoard event files
                 ) -> pd.DataFrame:
     "`tag, step, value` of every scalar in the TensorBoard event files of `log_dir`."
+    if not Path(log_dir).is_dir(): # TensorBoard's own error here names a deleted folder, not a missing one
+        raise FileNotFoundError(f"No TensorBoard folder at {log_dir}: a run with `training.report_to: tensorboard` "
+                                "writes its event files under `<run folder>/tensorboard`; pass that folder.")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator # optional extra
     events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0})
     events.Reload()
@@ -384,6 +387,8 @@ def read_wandb_run(folder, # where the run is: `WANDB_DIR` or below it (an offli
     return out
 
 # %% ../nbs/10a_callbacks.ipynb #fd5ce5e7
+TRACKER_MARKER = "tracker_runs.json" # in the checkpoint folder: the tracker runs this training opened, by kind
+
 class TrackerRun(TrainerCallback):
     ("One run in an experiment tracker, fed by the `Trainer`: config as parameters, logged numbers as metrics per "
      "step; `finish` adds the run folder's results.")
@@ -396,7 +401,18 @@ class TrackerRun(TrainerCallback):
         self.group = group if group is not None else (_TRACKING_GROUP[-1] if _TRACKING_GROUP else None)
 
     def on_train_begin(self, args, state, control, **kwargs):
-        if self.run_id is None: self.run_id = self._start()
+        if self.run_id is not None: return
+        # a process killed mid-run leaves its tracker run open; the resumed training (same checkpoint folder) ends it
+        marker = Path(args.output_dir)/TRACKER_MARKER if getattr(args, "output_dir", None) else None
+        opened = json.loads(marker.read_text()) if marker is not None and marker.exists() else {}
+        left_open = opened.get(type(self).__name__)
+        if left_open: self._abandon(left_open)
+        self.run_id = self._start()
+        if marker is not None:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(json.dumps({**opened, type(self).__name__: self.run_id}))
+
+    def _abandon(self, run_id: str): pass # a tracker that can end a run another process left open does it here
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         values = _numbers(logs)
@@ -456,6 +472,13 @@ class MLflowRun(TrackerRun):
         for f in files: self.client.log_artifact(self.run_id, str(f), "run")
         if adapter is not None: self.client.log_artifacts(self.run_id, str(adapter), "adapter")
     def _end(self, failed: bool): self.client.set_terminated(self.run_id, "FAILED" if failed else "FINISHED")
+    def _abandon(self, run_id: str):
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+        client = MlflowClient()
+        try:
+            if client.get_run(run_id).info.status == "RUNNING": client.set_terminated(run_id, "KILLED")
+        except MlflowException: pass # deleted from the store, or another store: nothing left open there
 
 def _artifact_name(text: str) -> str: return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "run"
 
