@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from .core import model_footprint_bytes
 from .data import label_names
+from .config_manager import POOLINGS
 from .deploy import _adapter_pooling
 from .deploy import ONNX_FILE, SentimentPredictor, load_adapter, require, run_long_texts, run_max_length
 from .export import CalibratedPredictor, load_temperature, run_config
@@ -47,7 +48,8 @@ def _adapter_key(folder: Path):
     if cfg is not None and quantized_method(cfg.training.method): return None # a quantised base is its own
     base = json.loads((folder/"adapter_config.json").read_text()).get("base_model_name_or_path")
     labels = json.loads((folder/"labels.json").read_text())["num_labels"] if (folder/"labels.json").exists() else None
-    return (base, labels, _adapter_pooling(folder, cfg)) # the pooling hooks sit on the base: one pooling per base
+    # the pooling hooks sit on the base: one pooling per base (an adapter that records none reads the first token)
+    return (base, labels, _adapter_pooling(folder, cfg) or POOLINGS[0])
 
 # %% ../nbs/19_serve.ipynb #76545e51
 class ModelRegistry:
