@@ -8,13 +8,14 @@ import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Callable
-from .config_manager import ARCHITECTURE_REGISTRY
+from .config_manager import ARCHITECTURE_REGISTRY, POOLINGS
 
 # %% auto #0
-__all__ = ['PRESET_NAMES', 'ALL_LINEAR', 'SPEEDUPS', 'PACKING_ATTENTION', 'ARCHITECTURES', 'FirstTokenLayer', 'Architecture',
-           'register_architecture', 'model_type_of', 'architecture_for', 'find_classifier', 'generic_head_modules',
-           'head_modules_of', 'target_presets', 'prompt_dims', 'first_token_classifier', 'first_token_layer',
-           'packing_reason', 'speedups_report', 'speedups_line', 'RegistryTable', 'by_model_type']
+__all__ = ['PRESET_NAMES', 'ALL_LINEAR', 'SPEEDUPS', 'PACKING_ATTENTION', 'POOLING_KEY', 'ARCHITECTURES', 'FirstTokenLayer',
+           'Architecture', 'register_architecture', 'model_type_of', 'pooling_of', 'architecture_for',
+           'find_classifier', 'generic_head_modules', 'head_modules_of', 'target_presets', 'prompt_dims',
+           'first_token_classifier', 'first_token_layer', 'packing_reason', 'speedups_report', 'speedups_line',
+           'RegistryTable', 'by_model_type']
 
 # %% ../nbs/01a_architectures.ipynb #c1f2da1d
 def _at(hidden, positions=None):
@@ -97,6 +98,9 @@ class Architecture:
     # config -> sizes soft prompts need (`prompt_dims`); None: read from the config's usual names
     prompt_dims: Callable|None = None
     registered: bool = True # False for the plain entry `architecture_for` makes for a model type no entry names
+    # the module (its path in the sequence classifier) whose output's `last_hidden_state` the head reads at the first
+    # position, before any pooler (`bert.encoder`); None: `model.pooling: mean` can't be put in place for this family
+    pooled_output: str|None = None
     def __post_init__(self):
         def check(ok, key, what):
             if not ok: raise ValueError(f"Architecture {self.name!r}: {key} {what}")
@@ -120,6 +124,8 @@ class Architecture:
               "needs first_token: the head reads each packed sentence's start")
         check(self.prompt_dims is None or callable(self.prompt_dims), "prompt_dims",
               "must be a function of the config, or None")
+        check(self.pooled_output is None or (isinstance(self.pooled_output, str) and self.pooled_output.strip()),
+              "pooled_output", "must be a module path in the classifier (`bert.encoder`), or None")
 
 # %% ../nbs/01a_architectures.ipynb #11253c4b
 def register_architecture(arch: Architecture, # the entry
@@ -148,6 +154,14 @@ def model_type_of(model_or_config, # a model, its config, or a model type
     "The `model_type` of a model or config (`unknown` where it has none); a string is taken as a model type."
     if isinstance(model_or_config, str): return model_or_config
     return getattr(_config_of(model_or_config), "model_type", None) or "unknown"
+
+# %% ../nbs/01a_architectures.ipynb #fc798004
+# the model config's attribute recording `model.pooling` (saved in config.json); absent: `cls`
+POOLING_KEY = "head_pooling"
+def pooling_of(model_or_config, # a model (plain, PEFT or quantised) or its config
+              ) -> str:
+    "The pooling the model's head reads through (`POOLINGS`): its config's `head_pooling`, else `cls`."
+    return getattr(_config_of(model_or_config), POOLING_KEY, None) or POOLINGS[0]
 
 # %% ../nbs/01a_architectures.ipynb #207a6396
 def architecture_for(model_or_config, # a model (plain, PEFT or quantised), its config, or a model type
@@ -231,6 +245,7 @@ def first_token_classifier(model, # a model (plain, PEFT or quantised)
     if clf is None: return None
     ft = architecture_for(clf).first_token
     if ft is None or type(clf).__name__ != ft.classifier or getattr(clf.config, "is_decoder", False): return None
+    if pooling_of(clf) != POOLINGS[0]: return None # the mean reads every position of the last layer
     return clf
 
 def first_token_layer(clf, # a classifier `first_token_classifier` returned
@@ -239,6 +254,7 @@ def first_token_layer(clf, # a classifier `first_token_classifier` returned
     return architecture_for(clf).first_token
 
 # %% ../nbs/01a_architectures.ipynb #8076be0e
+_MEAN_POOLING_REASON = "model.pooling is mean: the head reads the mean of every position of the last layer"
 def _first_token_reason(model) -> str|None:
     clf = find_classifier(model)
     if clf is None: return "no transformers classifier inside the model"
@@ -247,6 +263,7 @@ def _first_token_reason(model) -> str|None:
     if type(clf).__name__ != arch.first_token.classifier:
         return f"{type(clf).__name__}'s head is not known to read only the first position"
     if getattr(clf.config, "is_decoder", False): return "a decoder's head reads the last position"
+    if pooling_of(clf) != POOLINGS[0]: return _MEAN_POOLING_REASON
     return None
 
 def packing_reason(model, # a sequence classifier (plain, PEFT or quantised)
@@ -257,6 +274,8 @@ def packing_reason(model, # a sequence classifier (plain, PEFT or quantised)
     if getattr(getattr(model, "active_peft_config", None), "is_prompt_learning", False):
         return "soft prompts are prepended after packing"
     why = _first_token_reason(model)
+    if why == _MEAN_POOLING_REASON:
+        return "model.pooling is mean: a packed row holds several sentences, and the mean is taken per row"
     if why is not None: return "needs the first-token last layer, which does not apply"
     arch = architecture_for(model)
     if not arch.packing: return arch.packing_reason
@@ -295,7 +314,7 @@ ARCHITECTURES = [
     Architecture("bert", ("bert",), _BERT_PRESETS, ("pooler", "classifier"),
                  FirstTokenLayer("BertForSequenceClassification", "bert.encoder.layer", _bert_layer_first_token),
                  packing=True,
-                 onnx_optimizer=_ONNX_BERT),
+                 onnx_optimizer=_ONNX_BERT, pooled_output="bert.encoder"), # before BERT's pooler
     Architecture("distilbert", ("distilbert",), {
                      "query": ["q_lin"], "query_value": ["q_lin", "v_lin"],
                      "attention": ["q_lin", "k_lin", "v_lin", "out_lin"],
@@ -303,23 +322,23 @@ ARCHITECTURES = [
                      ("pre_classifier", "classifier"),
                  FirstTokenLayer("DistilBertForSequenceClassification", "distilbert.transformer.layer",
                                  _distilbert_layer_first_token),
-                 packing=True, onnx_optimizer=_ONNX_BERT),
+                 packing=True, onnx_optimizer=_ONNX_BERT, pooled_output="distilbert"),
     Architecture("roberta", ("roberta",), _BERT_PRESETS, ("classifier",),
                  FirstTokenLayer("RobertaForSequenceClassification", "roberta.encoder.layer", _bert_layer_first_token),
                  packing=True,
-                 onnx_optimizer=_ONNX_BERT),
+                 onnx_optimizer=_ONNX_BERT, pooled_output="roberta"),
     Architecture("xlm-roberta", ("xlm-roberta",), _BERT_PRESETS, ("classifier",),
                  FirstTokenLayer("XLMRobertaForSequenceClassification", "roberta.encoder.layer",
                                  _bert_layer_first_token), packing=True,
-                 onnx_optimizer=_ONNX_BERT),
+                 onnx_optimizer=_ONNX_BERT, pooled_output="roberta"),
     Architecture("camembert", ("camembert",), _BERT_PRESETS, ("classifier",),
                  FirstTokenLayer("CamembertForSequenceClassification", "roberta.encoder.layer",
                                  _bert_layer_first_token), packing=True,
-                 onnx_optimizer=_ONNX_BERT),
+                 onnx_optimizer=_ONNX_BERT, pooled_output="roberta"),
     Architecture("electra", ("electra",), _BERT_PRESETS, ("classifier",),
                  FirstTokenLayer("ElectraForSequenceClassification", "electra.encoder.layer", _bert_layer_first_token),
                  packing=True,
-                 onnx_optimizer=_ONNX_BERT),
+                 onnx_optimizer=_ONNX_BERT, pooled_output="electra"),
     Architecture("deberta-v2", ("deberta-v2",), {
                      "query": ["query_proj"], "query_value": ["query_proj", "value_proj"],
                      "attention": ["query_proj", "key_proj", "value_proj", "attention.output.dense"],
@@ -327,23 +346,24 @@ ARCHITECTURES = [
                                     "intermediate.dense", "output.dense"]},
                  ("pooler", "classifier"),
                  first_token_reason="the disentangled attention adds relative-position terms: no first-token forward "
-                                    "is written for it"),
+                                    "is written for it", pooled_output="deberta"),
     Architecture("mpnet", ("mpnet",), {
                      "query": ["attn.q"], "query_value": ["attn.q", "attn.v"],
                      "attention": ["attn.q", "attn.k", "attn.v", "attn.o"],
                      "all_linear": ["attn.q", "attn.k", "attn.v", "attn.o", "intermediate.dense", "output.dense"]},
                      ("classifier",),
                  first_token_reason="the attention adds a relative position bias: no first-token forward is written "
-                                    "for it"),
+                                    "for it", pooled_output="mpnet"),
     Architecture("albert", ("albert",), {
                      "query": ["query"], "query_value": ["query", "value"],
                      "attention": ["query", "key", "value", "attention.dense"],
                      "all_linear": ["query", "key", "value", "attention.dense", "ffn", "ffn_output"]},
                      ("pooler", "classifier"),
-                 first_token_reason="one layer is shared by every depth: a last-layer swap would change them all"),
+                 first_token_reason="one layer is shared by every depth: a last-layer swap would change them all",
+                 pooled_output="albert.encoder"), # before ALBERT's pooler
     Architecture("modernbert", ("modernbert",), {
                      "attention": ["attn.Wqkv", "attn.Wo"], "all_linear": ["attn.Wqkv", "attn.Wo", "mlp.Wi", "mlp.Wo"]},
-                 ("head", "classifier"), first_token_reason=_ROPE),
+                 ("head", "classifier"), first_token_reason=_ROPE, pooled_output="model"),
     Architecture("eurobert", ("eurobert",), {
                      "query": ["q_proj"], "query_value": ["q_proj", "v_proj"],
                      "attention": ["q_proj", "k_proj", "v_proj", "o_proj"],

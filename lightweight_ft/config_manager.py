@@ -11,12 +11,12 @@ import yaml
 
 # %% auto #0
 __all__ = ['BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'TRACKERS', 'ARCHITECTURE_REGISTRY',
-           'ADAPTER_REGISTRY', 'TASK_REGISTRY', 'ADAPTER_METHODS', 'DEFAULT_ADAPTER', 'DATA_SOURCES', 'DATA_FORMATS',
-           'TRUNCATION', 'LONG_TEXTS', 'WINDOW_POOLINGS', 'SPEEDUP_NAMES', 'SPEEDUPS_ENV', 'COMPILE_OPTIONS',
-           'BEST_METRICS', 'TASK_DATA_KEYS', 'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS', 'BNB_HUB_KERNELS_ENV',
-           'BNB_HUB_MODULES', 'ConfigError', 'tracker_names', 'UnknownEntryError', 'Registry', 'trains_adapter',
-           'quantized_method', 'method_entry', 'adapter_names', 'method_names', 'trains_weights', 'untrained_method',
-           'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'default_speedups',
+           'ADAPTER_REGISTRY', 'TASK_REGISTRY', 'ADAPTER_METHODS', 'DEFAULT_ADAPTER', 'POOLINGS', 'DATA_SOURCES',
+           'DATA_FORMATS', 'TRUNCATION', 'LONG_TEXTS', 'WINDOW_POOLINGS', 'SPEEDUP_NAMES', 'SPEEDUPS_ENV',
+           'COMPILE_OPTIONS', 'BEST_METRICS', 'TASK_DATA_KEYS', 'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS',
+           'BNB_HUB_KERNELS_ENV', 'BNB_HUB_MODULES', 'ConfigError', 'tracker_names', 'UnknownEntryError', 'Registry',
+           'trains_adapter', 'quantized_method', 'method_entry', 'adapter_names', 'method_names', 'trains_weights',
+           'untrained_method', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'default_speedups',
            'requested_speedups', 'TrainingSettings', 'learning_rate_for', 'refuse_on_quantized_base',
            'check_adapter_combination', 'check_task_keys', 'check_window_settings', 'ExperimentConfig',
            'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config',
@@ -146,16 +146,21 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # %% ../nbs/00_config_manager.ipynb #b406ee59
+POOLINGS = ("cls", "mean") # `model.pooling`: what the head reads, the first token or the attention-masked mean
 @dataclass
 class ModelConfig:
     "Which encoder to fine-tune, and how inputs are tokenised."
     name_or_path: str = "distilbert-base-uncased" # hub name, local folder, or a short name such as `minilm` (see `MODEL_ALIASES`)
     num_labels: int|None = None # classes of the task; None: as many as the data has (when set, it must match the data)
     max_length: int = 128 # tokens kept per sentence; longer ones are truncated
+    pooling: str = "cls" # what the head reads: `cls` (the first token) or `mean` (the masked mean of the last layer)
     def __post_init__(self):
         _check(isinstance(self.name_or_path, str) and self.name_or_path.strip(), "model.name_or_path", "must be a non-empty string")
         _check(self.num_labels is None or (isinstance(self.num_labels, int) and self.num_labels >= 2), "model.num_labels", f"must be an integer >= 2 or null (from the data), got {self.num_labels!r}")
         _check(isinstance(self.max_length, int) and 8 <= self.max_length <= 4096, "model.max_length", f"must be an integer in [8, 4096], got {self.max_length!r}")
+        _check(self.pooling in POOLINGS, "model.pooling",
+               f"unknown pooling {self.pooling!r}; choose one of {', '.join(POOLINGS)} "
+               "(`cls`: the first token, as the model was built; `mean`: the attention-masked mean of the last layer)")
 
 # %% ../nbs/00_config_manager.ipynb #9fa59b0a
 def _check_label_keys(data):

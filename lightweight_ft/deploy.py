@@ -16,6 +16,8 @@ from .config_manager import ConfigError, DataConfig, ExperimentConfig, load_conf
 from .core import PRECISION_DTYPES, _is_peft, head_modules, is_quantized, model_device, quantized_bits, resolve_precision
 from .data import DataError, label_names, window_overlap, window_texts
 from .lora_trainer import adapter_merge_support
+from .architectures import POOLING_KEY
+from .models import install_pooling
 from .models import ModelFolderError, OFFLINE_HELP, TOKENIZER_FILES, _is_local, check_weight_files, model_positions, resolve_model_path
 from .prediction import predict_probabilities
 from .runs import ModelLoadError, _read_json, _write_folder_extras, model_folder
@@ -163,6 +165,11 @@ def _load_tokenizer(path: Path, fallback: str|None = None):
                          f"tokenizer=.")
 
 # %% ../nbs/17_deploy.ipynb #ea767dbe
+def _adapter_pooling(path: Path, cfg: ExperimentConfig|None) -> str|None:
+    "`model.pooling` of the adapter in `path`: its `labels.json`'s, else its run config's; None: the base's own."
+    labels = _read_json(path/"labels.json") if (path/"labels.json").exists() else {}
+    return labels.get(POOLING_KEY) or (cfg.model.pooling if cfg is not None else None)
+
 def load_adapter(path, # an adapter folder (`save_adapter`) or a run folder holding `adapter/`
                  base_model=None, # a loaded base model or its path or hub id; None: the one the adapter records
                  # for a QLoRA adapter, load it on the full-precision base instead of a quantised one
@@ -197,6 +204,7 @@ def load_adapter(path, # an adapter folder (`save_adapter`) or a run folder hold
                                                                                  str) and base_name else None)
     # the head's task, which prediction checks
     if cfg is not None: model.config.problem_type = task_for(cfg.task).problem_type
+    install_pooling(model, _adapter_pooling(path, cfg)) # the base's config does not record it: the adapter folder does
     return model.eval(), tokenizer
 
 # %% ../nbs/17_deploy.ipynb #803b9f84
@@ -342,6 +350,7 @@ def _load_model_folder(path: Path, tokenizer=None):
         raise ModelLoadError(f"The model in {path} could not be loaded ({type(e).__name__}: "
                              f"{str(e).splitlines()[0][:300] if str(e) else ''}). The folder is damaged or incomplete: "
                              f"write it again with merge_adapter (or save_pretrained).") from None
+    install_pooling(model) # the pooling its config.json records (`head_pooling`)
     head = untrained_head(model)
     if head:
         _warn_untrained_head(f"the model in {path}", head,

@@ -13,6 +13,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from .config_manager import DataConfig, ModelConfig
 from .core import training_device
 from .data import DataError, describe_data, load_splits_for, resolve_sst2_location, tokenize_texts, window_overlap, window_report
+from .models import install_pooling
 from .models import OFFLINE_HELP, _is_local, check_model_folder, check_model_settings, check_tokenizer, check_tokenizer_files, load_quietly, resolve_model_path
 
 # %% auto #0
@@ -68,11 +69,14 @@ class ModelLoader:
                  data_source: str = "auto",
                  # the whole data section (any source, columns, splits); overrides the three above
                  data: DataConfig|None = None,
-                 # the whole model section; overrides model_name, num_labels and max_length
+                 # the whole model section; overrides model_name, num_labels, max_length and pooling
                  model: ModelConfig|None = None,
+                 pooling: str = "cls", # what the head reads: `cls` or `mean` (`model.pooling`, `install_pooling`)
                 ):
         if model is not None:
             model_name, num_labels, max_length = model.name_or_path, model.num_labels, model.max_length
+            pooling = model.pooling
+        self.pooling = pooling
         if data is not None: data_dir, empty_sentences, data_source = data.data_dir, data.empty_sentences, data.source
         self.model_name, self.num_labels, self.max_length = model_name, num_labels, max_length
         self.data_dir, self.seed, self.empty_sentences, self.data_source, self.data = data_dir, seed, empty_sentences, data_source, data
@@ -144,7 +148,7 @@ class ModelLoader:
             model = self._from_pretrained(AutoModelForSequenceClassification.from_pretrained, num_labels=num_labels,
                                           dtype=torch.float32, **named).to(device)
         if model.config.pad_token_id is None: model.config.pad_token_id = tokenizer.pad_token_id
-        return model, tokenizer
+        return install_pooling(model, self.pooling), tokenizer
 
     def data_config(self,
                     data_dir=None, # a GLUE-format SST-2 folder; None: the loader's

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_models.ipynb #e6826461
 from __future__ import annotations
-import importlib.util, json, warnings, zipfile
+import importlib.util, inspect, json, warnings, zipfile
 import pickle
 from pathlib import Path
 import torch
@@ -12,15 +12,16 @@ from safetensors import safe_open
 from torch import nn
 from transformers import AutoModelForSequenceClassification
 from transformers.utils import logging as hf_logging
-from .config_manager import ConfigError
-from .architectures import ALL_LINEAR, target_presets
+from .config_manager import POOLINGS, ConfigError
+from .architectures import ALL_LINEAR, POOLING_KEY, architecture_for, find_classifier, pooling_of, target_presets
 from .core import head_modules, in_modules, is_quantized_layer, model_type
 
 # %% auto #0
 __all__ = ['MODEL_ALIASES', 'OFFLINE_HELP', 'TOKENIZER_FILES', 'HEAD_PREFIXES', 'packaged_minilm_path', 'resolve_model_path',
            'linear_layer_names', 'short_linear_names', 'resolve_target_modules', 'ModelFolderError',
            'check_plain_weights', 'check_weight_files', 'check_model_folder', 'model_positions', 'check_model_settings',
-           'check_tokenizer_files', 'check_tokenizer', 'load_quietly']
+           'check_tokenizer_files', 'check_tokenizer', 'load_quietly', 'masked_mean', 'MeanPoolingHooks',
+           'install_pooling']
 
 # %% ../nbs/05_models.ipynb #901380c2
 def packaged_minilm_path() -> Path:
@@ -251,4 +252,65 @@ def load_quietly(fn, # a `from_pretrained` (of a model, tokenizer or config clas
         warnings.warn(f"{path}: {len(odd)} weight(s) outside the classification head are not in the checkpoint and "
                       f"start random (e.g. {odd[:3]}); mismatched: {info.get('mismatched_keys') or 'none'}. Check that "
                       f"this is the checkpoint you meant.")
+    return model
+
+# %% ../nbs/05_models.ipynb #063a7f38
+def masked_mean(hidden, # the last hidden states, `[batch, length, dim]`
+                mask=None, # the attention mask `[batch, length]`: 1 a token, 0 padding; None: every position
+               ):
+    "The mean of each row of `hidden` over the positions `mask` marks: `[batch, dim]`."
+    if mask is None: return hidden.mean(1)
+    weights = mask.to(hidden.dtype).unsqueeze(-1)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+# %% ../nbs/05_models.ipynb #9127d857
+class MeanPoolingHooks:
+    ("The two hooks of mean pooling on one classifier: `keep_mask` (a forward pre-hook on the encoder) and "
+     "`write_mean` (a forward hook on the module whose first position the head reads).")
+    def __init__(self): self.mask, self.enabled = None, True
+    def keep_mask(self, module, args, kwargs):
+        "Keeps the attention mask the encoder is called with (by keyword or by position)."
+        bound = inspect.signature(module.forward).bind_partial(*args, **kwargs).arguments
+        self.mask = bound.get("attention_mask", kwargs.get("attention_mask"))
+    def write_mean(self, module, args, output):
+        "`output` with its first position's `last_hidden_state` replaced by the masked mean over the sentence."
+        if not self.enabled: return output
+        hidden = output[0]
+        if self.mask is not None and self.mask.dim() != 2:
+            raise ValueError(f"model.pooling: mean needs a [batch, length] attention mask of 1s and 0s; got one of "
+                             f"shape {tuple(self.mask.shape)}. Pass the tokenizer's attention_mask.")
+        pooled = torch.cat([masked_mean(hidden, self.mask).unsqueeze(1), hidden[:, 1:]], dim=1)
+        if isinstance(output, tuple): return (pooled,) + output[1:]
+        output.last_hidden_state = pooled # a ModelOutput: the attribute and its key both
+        return output
+
+# %% ../nbs/05_models.ipynb #8e5b175b
+def install_pooling(model, # a sequence classifier (plain or PEFT-wrapped)
+                    pooling: str|None = None, # `cls` or `mean` (`model.pooling`); None: the one its config records
+                   ):
+    ("Puts `pooling` in place on `model`'s head and records it in the config (`head_pooling`); returns `model`. A "
+     "family whose entry names no `pooled_output` is refused for `mean`.")
+    clf = find_classifier(model)
+    pooling = pooling or pooling_of(model)
+    if pooling not in POOLINGS:
+        raise ConfigError(f"config key `model.pooling`: unknown pooling {pooling!r}; choose one of "
+                          f"{', '.join(POOLINGS)}")
+    hooks = getattr(clf, "mean_pooling_hooks", None)
+    if pooling == POOLINGS[0]: # cls: the model as it was built; a config that recorded `mean` says `cls` now
+        if hooks is not None: hooks.enabled = False
+        if getattr(clf.config, POOLING_KEY, None) is not None: setattr(clf.config, POOLING_KEY, pooling)
+        return model
+    arch, path = architecture_for(clf), architecture_for(clf).pooled_output
+    if path is None or not type(clf).__name__.endswith("ForSequenceClassification"):
+        raise ConfigError(f"config key `model.pooling`: `mean` is not available for the {arch.name} family "
+                          f"({type(clf).__name__}): its entry in the architectures registry names no pooled_output, "
+                          f"the module whose first position the head reads. Set model.pooling: cls, or register the "
+                          f"family with pooled_output (architectures.register_architecture).")
+    if hooks is None:
+        hooks = MeanPoolingHooks()
+        clf.base_model.register_forward_pre_hook(hooks.keep_mask, with_kwargs=True)
+        clf.get_submodule(path).register_forward_hook(hooks.write_mean)
+        clf.mean_pooling_hooks = hooks
+    hooks.enabled = True
+    setattr(clf.config, POOLING_KEY, pooling)
     return model

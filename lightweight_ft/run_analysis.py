@@ -243,7 +243,7 @@ def run_task_experiment(cfg: ExperimentConfig, # a config of task multi_label or
         names, scores = splits.label_names, splits.labels["train"].ndim == 1
         standard = Standardisation.fit(splits.labels["train"]) if scores else None
         loader = ModelLoader(cfg.model.name_or_path, num_labels=task.num_labels(names), max_length=cfg.model.max_length,
-                             seed=cfg.training.seed, data=cfg.data)
+                             seed=cfg.training.seed, data=cfg.data, pooling=cfg.model.pooling)
         model, tokenizer = load_for(cfg, loader)
         # the loss the model computes: per-label binary cross-entropy, squared error
         model.config.problem_type = task.problem_type

@@ -27,6 +27,10 @@ __all__ = ['UNDEFINED', 'RUN_FILES', 'RUN_ENTRIES', 'TRAIN_LOG_COLUMNS', 'PREDIC
            'write_prediction_run', 'predictions_frame', 'probabilities_from_frame', 'task_predictions_frame',
            'write_task_run', 'RunRecord', 'load_run']
 
+# %% ../nbs/10_runs.ipynb #3a0c9120
+from .architectures import POOLING_KEY, pooling_of # `model.pooling`, which an adapter folder records
+from .config_manager import POOLINGS
+
 # %% ../nbs/10_runs.ipynb #ba2540cb
 from .config_manager import quantized_method, trains_adapter, trains_weights, untrained_method
 
@@ -262,6 +266,9 @@ def save_adapter(model, # a PEFT model, or a whole non-PEFT model
     (output_dir/"adapter_config.json").write_text(json.dumps(acfg, indent=2, sort_keys=True))
     if tokenizer is not None: tokenizer.save_pretrained(output_dir)
     _write_folder_extras(output_dir, "adapter", base, len(names), names, config, metrics)
+    if pooling_of(model) != POOLINGS[0]: # the base's config.json, which the adapter leaves behind, can't say it
+        labels = json.loads((output_dir/"labels.json").read_text())
+        (output_dir/"labels.json").write_text(json.dumps({**labels, POOLING_KEY: pooling_of(model)}, indent=1))
     return output_dir
 
 # %% ../nbs/10_runs.ipynb #0f744fae

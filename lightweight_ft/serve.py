@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 from .core import model_footprint_bytes
 from .data import label_names
+from .config_manager import POOLINGS
+from .deploy import _adapter_pooling
 from .deploy import ONNX_FILE, SentimentPredictor, load_adapter, require, run_long_texts, run_max_length
 from .export import CalibratedPredictor, load_temperature, run_config
 from .runs import ModelLoadError, model_folder
@@ -39,13 +41,15 @@ def parse_model_specs(specs, # `DIR` or `NAME=DIR` items (run, adapter, merged o
 
 # %% ../nbs/19_serve.ipynb #0d203940
 def _adapter_key(folder: Path):
-    "The (base, label count) an adapter folder shares a base model by, or None for a folder that loads on its own."
+    ("The (base, label count, pooling) an adapter folder shares a base model by, or None for a folder that loads on "
+     "its own.")
     if not (folder/"adapter_config.json").exists(): return None
     cfg = run_config(folder)
     if cfg is not None and quantized_method(cfg.training.method): return None # a quantised base is its own
     base = json.loads((folder/"adapter_config.json").read_text()).get("base_model_name_or_path")
     labels = json.loads((folder/"labels.json").read_text())["num_labels"] if (folder/"labels.json").exists() else None
-    return (base, labels)
+    # the pooling hooks sit on the base: one pooling per base (an adapter that records none reads the first token)
+    return (base, labels, _adapter_pooling(folder, cfg) or POOLINGS[0])
 
 # %% ../nbs/19_serve.ipynb #76545e51
 class ModelRegistry:
@@ -67,7 +71,7 @@ class ModelRegistry:
                 self.entries[name] = {"predictor": predictor, "adapter": None, "group": None, "backend": backend,
                                       "source": str(path)}
             else: groups.setdefault(key, []).append((name, folder, path))
-        for (base, _), members in groups.items():
+        for (base, *_), members in groups.items():
             first_name, first_folder, _ = members[0]
             model, tokenizer = load_adapter(first_folder)
             internal = {first_name: "default"} # PEFT names the first adapter it loads "default"
