@@ -418,9 +418,13 @@ def learning_curve_figure(df: pd.DataFrame, # `LEARNING_CURVE_COLUMNS`, one row 
         ax.set_xscale("log"); ax.minorticks_off()
         ax.set_xticks(ticks["examples_per_class"], [str(s) for s in ticks["size"]])
         ax.set_xlabel("Training examples per class (log scale)")
-    score.set(ylabel=metric.replace("_", " ").capitalize(), title=f"{metric} on the test split (mean, interval)")
+    name = metric.replace("_", " ").capitalize()
+    score.set(ylabel=name, title=f"{name} on the test split (mean over seeds, interval)")
     cost.set(ylabel="Training time (s)", title="Training time (mean over seeds)")
+    # seconds span orders of magnitude, and the zero-shot head's are 0: linear up to 1 s, log above
     if (df["train_time_s"] > 0).any(): cost.set_yscale("symlog", linthresh=1)
+    cost.set_ylim(bottom=0, top=max(float(df["train_time_s"].max()) * 1.6, 1)) # room above the dearest point's marker
+    cost.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
     legend_below(score, ncols=3); legend_below(cost, ncols=3)
     return fig
 
