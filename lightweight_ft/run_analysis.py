@@ -37,7 +37,7 @@ from .config_manager import quantized_method, trains_adapter
 # %% ../nbs/16_run_analysis.ipynb #1eefdb9d
 import math
 from .comparison import cheapest_not_worse
-from .config_manager import check_examples_per_class, method_names, trains_weights
+from .config_manager import method_names, trains_weights
 from .runs import RunRecord, load_run
 from .tasks import task_for
 
@@ -888,7 +888,7 @@ def run_learning_curve(model: str|None = None, # model name or folder; None: `DE
      "report; `run_sweep`'s result with `learning_curve` (the table's CSV).")
     settings, rest = learning_curve_settings(overrides)
     sweep = learning_curve_sweep(settings, model, data_dir, rest)
-    for _, c in expand_sweep(sweep, rest): check_examples_per_class(c.task, c.data) # refused before any folder is made
+    expand_sweep(sweep, rest) # every run checked (a task without classes too) before any folder is made
     out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
     (out/"analysis_sweep.yaml").write_text(yaml.safe_dump(sweep, sort_keys=False))
     res = run_sweep(out/"analysis_sweep.yaml", out, progress=progress, executor=executor or settings["executor"],
