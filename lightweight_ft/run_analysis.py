@@ -36,7 +36,7 @@ from .config_manager import quantized_method, trains_adapter
 
 # %% ../nbs/16_run_analysis.ipynb #1eefdb9d
 import math
-from .comparison import cheapest_not_worse
+from .comparison import COST_KEYS, cheapest_not_worse
 from .config_manager import method_names, trains_weights
 from .runs import RunRecord, load_run
 from .tasks import task_for
@@ -746,6 +746,12 @@ def learning_curve_settings(overrides: dict|list|None = None, # `curve.KEY` sett
     settings["methods"] = [m for m in methods if m in method_names()]
     if not (_whole(seen) and seen > 0):
         raise ConfigError(f"`curve.examples_seen_per_class`: must be a positive whole number, got {seen!r}")
+    margin, costs = settings["margin"], COST_KEYS + ("latency",)
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 1:
+        raise ConfigError(f"`curve.margin`: must be the accuracy a cheaper method may lose, in [0, 1) (0.005: half a "
+                          f"point); got {margin!r}")
+    if settings["cost"] not in costs:
+        raise ConfigError(f"`curve.cost`: must be one of {', '.join(costs)}; got {settings['cost']!r}")
     return settings, rest
 
 
