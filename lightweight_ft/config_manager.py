@@ -219,7 +219,8 @@ class DataConfig:
     max_train_samples: int|None = None # seeded subset of the training split, taken after carving; None: all of it
     max_eval_samples: int|None = None # seeded subset of the validation split; None: all of it
     max_test_samples: int|None = None # seeded subset of the test split (quick runs only: headline numbers need all of it)
-    examples_per_class: int|None = None # N training rows of each class, after carving; for one seed the subsets nest (the 8 are inside the 16); None: all
+    # N training rows of each class, after carving; for one seed the subsets nest (the 8 are inside the 16); None: all
+    examples_per_class: int|None = None
     empty_sentences: str = "error" # `error`: refuse empty texts; `drop`: drop them, counted, their record numbers saved
 
     def __post_init__(self):
@@ -230,7 +231,8 @@ class DataConfig:
         _check(n is None or (isinstance(n, int) and not isinstance(n, bool) and n > 0), "data.examples_per_class",
                f"must be a positive whole number of training rows per class, or null (every row); got {n!r}")
         _check(n is None or self.max_train_samples is None, "data.examples_per_class",
-               f"and data.max_train_samples are both set ({n} per class, {self.max_train_samples} in all); they draw two "
+               f"and data.max_train_samples are both set ({n} per class, {self.max_train_samples} in all); they "
+               "draw two "
                "different subsets: set one of them to null")
         _check(self.folds is None or (isinstance(self.folds, int) and not isinstance(self.folds, bool) and self.folds >= 2), "data.folds",
                f"must be a whole number of folds, 2 or more (each row scored by a model trained on the others), or null; got {self.folds!r}")

@@ -914,7 +914,8 @@ def describe_data(data_cfg, # a `DataConfig`
         n = (SST2_SAMPLE_ROWS["train"] if data_cfg.max_train_samples is None
              else min(data_cfg.max_train_samples, SST2_SAMPLE_ROWS["train"]))
         # data.examples_per_class: N of each of SST-2's classes
-        if getattr(data_cfg, "examples_per_class", None): n = len(data_cfg.default_label_names) * data_cfg.examples_per_class
+        if getattr(data_cfg, "examples_per_class", None):
+            n = len(data_cfg.default_label_names) * data_cfg.examples_per_class
         return sst2_sample_label(n)
     if source == "hub" and data_cfg.default_label_names is None:
         return f"{data_cfg.hub_name}" + (f"/{data_cfg.hub_config}" if data_cfg.hub_config else "") + " (from the hub)"

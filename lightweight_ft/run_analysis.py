@@ -703,7 +703,8 @@ def run_analysis(preset: str = "quick",
 # %% ../nbs/16_run_analysis.ipynb #ee59c4b7
 # the learning curve's settings; `curve.KEY=VALUE` overrides them (`learning_curve_settings`)
 LEARNING_CURVE = dict(sizes=[8, 16, 32, 64, 256, 1024, "all"], seeds=[42, 43, 44],
-                      # compared in this order; a method the adapters registry lacks (SetFit, before its module) is left out
+                      # compared in this order; a method the adapters registry lacks (SetFit, before its module) is
+                      # left out
                       methods=["zero_shot", "head_only", "setfit", "lora", "full"],
                       examples_seen_per_class=256, # training lasts until each class's examples were seen this often
                       cost="train_time_s", margin=0.005, # the cheapest not worse: its cost and accuracy margin
@@ -782,9 +783,11 @@ def learning_curve_sweep(settings: dict|None = None, # `learning_curve_settings(
         for m in s["methods"]:
             run = {"name": f"{m}-n{size}", "training.method": m,
                    "data.examples_per_class": None if size == "all" else size}
-            if trains_weights(m): run["training.epochs"] = learning_curve_epochs(size, s["examples_seen_per_class"], epochs)
+            if trains_weights(m):
+                run["training.epochs"] = learning_curve_epochs(size, s["examples_seen_per_class"], epochs)
             runs.append(run)
-    return {"name": "learning_curve", "description": "lightweight-ft learning curve: methods against examples per class",
+    return {"name": "learning_curve",
+            "description": "lightweight-ft learning curve: methods against examples per class",
             "base": base, "grid": {"training.seed": list(s["seeds"])}, "runs": runs}
 
 
@@ -822,19 +825,22 @@ def learning_curve_table(run_dirs, # the learning curve's run folders (`run_swee
             label = part["run"].iloc[0]
             v = pd.to_numeric(part["value"])
             rows.append({"size": size, "examples_per_class": float(part["examples_per_class"].mean()), "method": method,
-                         "n_seeds": len(part), "metric": metric, "mean": v.mean(), "sd": v.std() if len(v) > 1 else math.nan,
+                         "n_seeds": len(part), "metric": metric, "mean": v.mean(),
+                         "sd": v.std() if len(v) > 1 else math.nan,
                          "min": v.min(), "max": v.max(), "ci_low": pd.to_numeric(part["ci_low"]).mean(),
                          "ci_high": pd.to_numeric(part["ci_high"]).mean(),
                          "train_time_s": pd.to_numeric(part["train_time_s"]).mean(),
                          "diff_to_best": verdicts.loc[label, "accuracy_diff"],
                          "non_inferior": bool(verdicts.loc[label, "non_inferior"]),
-                         "best": label == choice["best"]["label"], "cheapest_not_worse": label == choice["pick"]["label"]})
+                         "best": label == choice["best"]["label"],
+                         "cheapest_not_worse": label == choice["pick"]["label"]})
     table = pd.DataFrame(rows)
     return table.sort_values(["examples_per_class", "size"], kind="stable").reset_index(drop=True)
 
 
 # %% ../nbs/16_run_analysis.ipynb #29137c29
-def _fmt(v, spec=".3f") -> str: return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
+def _fmt(v, spec=".3f") -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 def _verdict(r) -> str:
     said = [w for w, yes in (("best", r["best"]), ("cheapest not worse", r["cheapest_not_worse"])) if yes]
     return ", ".join(said) or ("not worse" if r["non_inferior"] else "worse")
@@ -853,7 +859,8 @@ def add_learning_curve_to_report(report_md, # the report's `report.md` (`build_r
     png = plot_learning_curve(table[["method", "size", "examples_per_class", "mean", "ci_low", "ci_high",
                                      "train_time_s"]], out/"figures"/"learning_curve.png", metric=metric)
     shown = pd.DataFrame({"Examples per class": table["size"], "Method": table["method"], "Seeds": table["n_seeds"],
-                          f"{metric} (mean [interval])": [f"{_fmt(r['mean'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+                          f"{metric} (mean [interval])": [f"{_fmt(r['mean'])} [{_fmt(r['ci_low'])}, "
+                                                          f"{_fmt(r['ci_high'])}]"
                                                           for _, r in table.iterrows()],
                           "min – max (sd)": [f"{_fmt(r['min'])} – {_fmt(r['max'])} ({_fmt(r['sd'])})"
                                              for _, r in table.iterrows()],
@@ -875,7 +882,8 @@ def add_learning_curve_to_report(report_md, # the report's `report.md` (`build_r
     if html_path.exists():
         import html
         section = (f"<h2>Learning curve</h2><p>{html.escape(note)}</p><img src=\"{html.escape(figure)}\" "
-                   f"alt=\"Learning curve\" style=\"max-width:100%\">" + shown.to_html(index=False, escape=True, border=0))
+                   f"alt=\"Learning curve\" style=\"max-width:100%\">"
+                   + shown.to_html(index=False, escape=True, border=0))
         page = html_path.read_text(encoding="utf-8")
         cut = page.rfind("</body>")
         html_path.write_text(page[:cut] + section + page[cut:] if cut >= 0 else page + section, encoding="utf-8")
@@ -888,7 +896,8 @@ def run_learning_curve(model: str|None = None, # model name or folder; None: `DE
                        output_dir="analysis", # folder for the sweep file, the runs and the report
                        progress: bool = True, # show the sweep's progress bar
                        executor: str|None = None, # `papermill` or `inprocess`; None: the preset's
-                       overrides: dict|list|None = None, # `curve.*` settings (`learning_curve_settings`), then every run's
+                       # `curve.*` settings (`learning_curve_settings`), then every run's
+                       overrides: dict|list|None = None,
                       ) -> dict:
     ("The learning curve (`learning_curve_sweep`) run as a sweep into `output_dir`, then its table and figure in the "
      "report; `run_sweep`'s result with `learning_curve` (the table's CSV).")
