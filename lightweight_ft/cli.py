@@ -275,8 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=_sweep)
     an = sub.add_parser("analyse", aliases=["analyze"],
                         help="the whole study: baselines, LoRA experiments, QLoRA, report")
-    an.add_argument("--preset", choices=["full", "quick"], default="quick",
-                    help="quick: the SST-2 sample, one seed; full: every variant, three seeds")
+    an.add_argument("--preset", choices=["full", "learning-curve", "quick"], default="quick",
+                    help="quick: the SST-2 sample, one seed; full: every variant, three seeds; learning-curve: methods "
+                         "against examples per class (--set curve.sizes=[8,16] curve.seeds=[42] curve.methods=[...])")
     an.add_argument("--model", default=None,
                     help="hub name, local folder or short name (default: minilm, the packaged MiniLM)")
     an.add_argument("--data-dir", default=None,

@@ -18,10 +18,11 @@ __all__ = ['BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'TRAC
            'trains_adapter', 'quantized_method', 'method_entry', 'adapter_names', 'method_names', 'trains_weights',
            'untrained_method', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'default_speedups',
            'requested_speedups', 'TrainingSettings', 'learning_rate_for', 'refuse_on_quantized_base',
-           'check_adapter_combination', 'check_task_keys', 'check_window_settings', 'ExperimentConfig',
-           'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config',
-           'set_by_path', 'apply_overrides', 'preset', 'flat_config', 'hub_offline', 'keep_bnb_off_hub', 'METHODS',
-           'ADAPTERS', 'PROMPT_ADAPTERS', 'DEFAULT_LEARNING_RATES', 'DEFAULT_ADAPTER_LEARNING_RATES']
+           'check_adapter_combination', 'check_task_keys', 'check_examples_per_class', 'check_window_settings',
+           'ExperimentConfig', 'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml',
+           'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset', 'flat_config', 'hub_offline',
+           'keep_bnb_off_hub', 'METHODS', 'ADAPTERS', 'PROMPT_ADAPTERS', 'DEFAULT_LEARNING_RATES',
+           'DEFAULT_ADAPTER_LEARNING_RATES']
 
 # %% ../nbs/00_config_manager.ipynb #4827b122
 BIAS_OPTIONS = ("none", "lora_only", "all")
@@ -223,12 +224,21 @@ class DataConfig:
     max_train_samples: int|None = None # seeded subset of the training split, taken after carving; None: all of it
     max_eval_samples: int|None = None # seeded subset of the validation split; None: all of it
     max_test_samples: int|None = None # seeded subset of the test split (quick runs only: headline numbers need all of it)
+    # N training rows of each class, after carving; for one seed the subsets nest (the 8 are inside the 16); None: all
+    examples_per_class: int|None = None
     empty_sentences: str = "error" # `error`: refuse empty texts; `drop`: drop them, counted, their record numbers saved
 
     def __post_init__(self):
         for k in ("max_train_samples", "max_eval_samples", "max_test_samples"):
             v = getattr(self, k)
             _check(v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0), f"data.{k}", f"must be a positive integer or null, got {v!r}")
+        n = self.examples_per_class
+        _check(n is None or (isinstance(n, int) and not isinstance(n, bool) and n > 0), "data.examples_per_class",
+               f"must be a positive whole number of training rows per class, or null (every row); got {n!r}")
+        _check(n is None or self.max_train_samples is None, "data.examples_per_class",
+               f"and data.max_train_samples are both set ({n} per class, {self.max_train_samples} in all); they "
+               "draw two "
+               "different subsets: set one of them to null")
         _check(self.folds is None or (isinstance(self.folds, int) and not isinstance(self.folds, bool) and self.folds >= 2), "data.folds",
                f"must be a whole number of folds, 2 or more (each row scored by a model trained on the others), or null; got {self.folds!r}")
         _check(self.empty_sentences in ("error", "drop"), "data.empty_sentences", f"must be `error` or `drop`, got {self.empty_sentences!r}")
@@ -446,6 +456,21 @@ def check_task_keys(task: str, # the config's `task`
             owners = [n for n, t in TASK_REGISTRY.items() if k in t.data_keys]
             _check(False, f"data.{k}", f"applies to task {' or '.join(owners)}, but this config's task is {task}; set task: {owners[0]} or remove data.{k}")
 
+# %% ../nbs/00_config_manager.ipynb #705495de
+def check_examples_per_class(task: str, # the config's `task`
+                             data: DataConfig, # the data section (`examples_per_class`)
+                            ):
+    "Refuse `data.examples_per_class` for a task whose entry draws no per-class subsets (`ConfigError`)."
+    if data.examples_per_class is None or task not in TASK_REGISTRY: return
+    entry = TASK_REGISTRY[task]
+    if getattr(entry, "class_subsets", False): return
+    able = [n for n, t in TASK_REGISTRY.items() if getattr(t, "class_subsets", False)]
+    _check(False, "data.examples_per_class",
+           f"draws N rows of each class, for tasks whose rows hold one class ({', '.join(able) or 'none registered'}); "
+           f"task {task} stores {getattr(entry, 'label_encoding', 'another kind of target')}. Set "
+           f"data.examples_per_class=null (data.max_train_samples draws a seeded subset of any task)")
+
+
 # %% ../nbs/00_config_manager.ipynb #ae0e3894
 def check_window_settings(model: ModelConfig, # the model section (`max_length`: the window's size)
                           data: DataConfig, # the data section (`long_texts`, `window_stride`)
@@ -479,6 +504,7 @@ class ExperimentConfig:
         check_adapter_combination(self.training, self.lora, self.quantization)
         check_window_settings(self.model, self.data)
         check_task_keys(self.task, self.data)
+        check_examples_per_class(self.task, self.data)
 
     @property
     def learning_rate(self) -> float:

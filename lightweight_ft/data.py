@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 from datasets import Dataset
 from .config_manager import ConfigError, DATA_SOURCES, WINDOW_POOLINGS
+from .config_manager import check_examples_per_class
 
 # %% auto #0
 __all__ = ['MAX_FIELD_CHARS', 'FORMATS', 'SPLIT_NAMES', 'SST2_LABEL_NAMES', 'TRUNCATION', 'RARE_LABEL_SHARE', 'RARE_LABEL_ROWS',
@@ -21,12 +22,12 @@ __all__ = ['MAX_FIELD_CHARS', 'FORMATS', 'SPLIT_NAMES', 'SST2_LABEL_NAMES', 'TRU
            'frame_to_table', 'read_table', 'split_files', 'read_splits', 'hub_help', 'read_hub', 'tokenize_texts',
            'PadCollator', 'window_overlap', 'window_texts', 'first_windows', 'pool_windows', 'window_report',
            'suspect_labels', 'label_vocabulary', 'encode_labels', 'carve', 'plan_splits', 'Splits', 'check_data',
-           'make_splits', 'subsample', 'sst2_sample_dir', 'sst2_sample_label', 'file_sha256', 'read_sst2_sample',
-           'resolve_sst2_location', 'describe_data', 'load_splits', 'load_splits_for', 'describe_splits',
-           'label_columns_in', 'read_task_table', 'multi_label_vocabulary', 'encode_label_sets', 'score_bins',
-           'carve_label_sets', 'TaskSplits', 'check_task_splits', 'make_task_splits', 'load_task_splits',
-           'build_sst2_sample', 'sst2_sample_card', 'class_weights', 'weighted_cross_entropy', 'LengthBucketSampler',
-           'RowList', 'label_names']
+           'make_splits', 'subsample', 'per_class_rows', 'subsample_per_class', 'sst2_sample_dir', 'sst2_sample_label',
+           'file_sha256', 'read_sst2_sample', 'resolve_sst2_location', 'describe_data', 'load_splits',
+           'load_splits_for', 'describe_splits', 'label_columns_in', 'read_task_table', 'multi_label_vocabulary',
+           'encode_label_sets', 'score_bins', 'carve_label_sets', 'TaskSplits', 'check_task_splits', 'make_task_splits',
+           'load_task_splits', 'build_sst2_sample', 'sst2_sample_card', 'class_weights', 'weighted_cross_entropy',
+           'LengthBucketSampler', 'RowList', 'label_names']
 
 # %% ../nbs/04_data.ipynb #1dcedf28
 class DataError(ValueError):
@@ -796,6 +797,39 @@ def subsample(splits: Splits, # the checked `Splits`
         splits.labels[s] = splits.labels[s][pos]
     return _checked(splits)
 
+# %% ../nbs/04_data.ipynb #d42889d4
+def per_class_rows(labels, # class ids of the training split, one per row
+                   n: int, # rows kept of each class
+                   seed: int, # seeds each class's permutation (with the class id)
+                   names, # class names in id order (every class must have `n` rows)
+                  ) -> np.ndarray:
+    ("Sorted positions of the first `n` rows of each class in one seeded permutation per class: for one seed, a larger "
+     "`n` holds every row a smaller one took.")
+    labels = np.asarray(labels)
+    counts = np.bincount(labels, minlength=len(names))
+    short = [f"{names[c]!r} has {counts[c]:,}" for c in range(len(names)) if counts[c] < n]
+    if short:
+        raise DataError(f"data.examples_per_class={n}: {'; '.join(short)} training row(s) after validation and test "
+                        f"were carved, fewer than {n}. Set data.examples_per_class to {counts.min()} or less (the "
+                        f"smallest class's rows), or to null to train on every row.")
+    # the class id in the seed: one class's order does not depend on how many rows the others have
+    order = {c: np.random.default_rng([seed & 0xFFFFFFFF, c]).permutation(np.flatnonzero(labels == c))
+             for c in range(len(names))}
+    return np.sort(np.concatenate([order[c][:n] for c in range(len(names))])).astype(int)
+
+def subsample_per_class(splits: Splits, # the checked `Splits`
+                        n: int, # training rows kept of each class (`data.examples_per_class`)
+                        seed: int, # seeds the draw (`per_class_rows`)
+                       ) -> Splits:
+    "The training split cut to `n` rows of each class (`per_class_rows`); validation and test stay as carved."
+    pos = per_class_rows(splits.labels["train"], n, seed, splits.label_names)
+    before = len(splits.tables["train"])
+    splits.tables["train"] = splits.tables["train"].select(pos)
+    splits.tables["train"].subset, splits.tables["train"].rows_before_subset = True, before
+    splits.labels["train"] = splits.labels["train"][pos]
+    return _checked(splits)
+
+
 # %% ../nbs/04_data.ipynb #267fb1b3
 SST2_SAMPLE_FILES = {"train": "train.tsv", "validation": "dev.tsv"}
 SST2_SAMPLE_ROWS = {"train": 3000, "validation": 872}
@@ -879,6 +913,9 @@ def describe_data(data_cfg, # a `DataConfig`
     if source == "sample":
         n = (SST2_SAMPLE_ROWS["train"] if data_cfg.max_train_samples is None
              else min(data_cfg.max_train_samples, SST2_SAMPLE_ROWS["train"]))
+        # data.examples_per_class: N of each of SST-2's classes
+        if getattr(data_cfg, "examples_per_class", None):
+            n = len(data_cfg.default_label_names) * data_cfg.examples_per_class
         return sst2_sample_label(n)
     if source == "hub" and data_cfg.default_label_names is None:
         return f"{data_cfg.hub_name}" + (f"/{data_cfg.hub_config}" if data_cfg.hub_config else "") + " (from the hub)"
@@ -939,6 +976,7 @@ def load_splits_for(cfg, # a `DataConfig`
                    ) -> Splits:
     ("`load_splits` for a `DataConfig` (its source, columns, sizes and subsets); `seed` draws the `max_*_samples` "
      "subsets.")
+    check_examples_per_class(task, cfg) # a task without classes is refused before anything is read
     if task in TASK_READERS: return load_task_splits(cfg, task, seed)
     kw = dict(text_column=cfg.text_column, label_column=cfg.label_column, text_pair_column=cfg.text_pair_column,
               format=cfg.format,
@@ -950,9 +988,10 @@ def load_splits_for(cfg, # a `DataConfig`
     else:
         kind, folder = resolve_sst2_location(cfg.source, cfg.data_dir)
         s = load_splits("files" if kind == "glue_dir" else kind, folder, **kw)
-    return subsample(s,
-                     {"train": cfg.max_train_samples, "validation": cfg.max_eval_samples, "test": cfg.max_test_samples},
-                     seed)
+    s = subsample(s,
+                  {"train": cfg.max_train_samples, "validation": cfg.max_eval_samples, "test": cfg.max_test_samples},
+                  seed)
+    return s if cfg.examples_per_class is None else subsample_per_class(s, cfg.examples_per_class, seed)
 
 # %% ../nbs/04_data.ipynb #0ff4c2d0
 def describe_splits(splits: Splits, # the checked `Splits`

@@ -23,14 +23,24 @@ from .models import resolve_model_path, resolve_target_modules
 from .runs import RUN_FILES, RunDirError, write_extra, _FolderLock, _foreign_entries, _refusal, _sibling, claim_run_dir, is_complete_run, probabilities_from_frame, run_dir_state, write_run_files
 
 # %% auto #0
-__all__ = ['NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSIS_MODEL', 'model_architecture',
-           'check_lora_targets', 'check_config_paths', 'check_config', 'RunNotWritten', 'tracking_group_for',
-           'run_experiment', 'check_task_training', 'run_task_experiment', 'draw_run_figures', 'experiment_config',
-           'load_sweep', 'varied_keys', 'run_label', 'config_hash', 'expand_sweep', 'find_experiment_notebook',
-           'run_sweep', 'analysis_sweep', 'run_analysis', 'trainer_for', 'load_for']
+__all__ = ['NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSIS_MODEL', 'LEARNING_CURVE', 'CURVE_PREFIX',
+           'model_architecture', 'check_lora_targets', 'check_config_paths', 'check_config', 'RunNotWritten',
+           'tracking_group_for', 'run_experiment', 'check_task_training', 'run_task_experiment', 'draw_run_figures',
+           'experiment_config', 'load_sweep', 'varied_keys', 'run_label', 'config_hash', 'expand_sweep',
+           'find_experiment_notebook', 'run_sweep', 'analysis_sweep', 'run_analysis', 'learning_curve_settings',
+           'learning_curve_epochs', 'learning_curve_sweep', 'learning_curve_table', 'add_learning_curve_to_report',
+           'run_learning_curve', 'trainer_for', 'load_for']
 
 # %% ../nbs/16_run_analysis.ipynb #250d326b
 from .config_manager import quantized_method, trains_adapter
+
+# %% ../nbs/16_run_analysis.ipynb #1eefdb9d
+import math
+from .comparison import COST_KEYS, cheapest_not_worse
+from .config_manager import method_names, trains_weights
+from .runs import RunRecord, load_run
+from .tasks import task_for
+
 
 # %% ../nbs/16_run_analysis.ipynb #fadb1cc4
 _all_ = ["trainer_for", "load_for"] # they live in `cross_validation`, where every fold trains as a run does
@@ -681,12 +691,230 @@ def run_analysis(preset: str = "quick",
                 ) -> dict:
     ("Baselines, LoRA experiments, QLoRA and the report into `output_dir` (see `run_sweep` for the result); `executor` "
      "defaults to the preset's.")
+    if preset == "learning-curve": # its own sweep, and a table and figure after it (`run_learning_curve`)
+        return run_learning_curve(model, data_dir, output_dir, progress, executor, overrides)
     sweep = analysis_sweep(preset, model, data_dir)
     out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
     (out/"analysis_sweep.yaml").write_text(yaml.safe_dump(sweep, sort_keys=False))
     return run_sweep(out/"analysis_sweep.yaml", out, progress=progress,
                      executor=executor or ANALYSIS_PRESETS[preset]["executor"],
                      overrides=overrides)
+
+# %% ../nbs/16_run_analysis.ipynb #ee59c4b7
+# the learning curve's settings; `curve.KEY=VALUE` overrides them (`learning_curve_settings`)
+LEARNING_CURVE = dict(sizes=[8, 16, 32, 64, 256, 1024, "all"], seeds=[42, 43, 44],
+                      # compared in this order; a method the adapters registry lacks (SetFit, before its module) is
+                      # left out
+                      methods=["zero_shot", "head_only", "setfit", "lora", "full"],
+                      examples_seen_per_class=256, # training lasts until each class's examples were seen this often
+                      cost="train_time_s", margin=0.005, # the cheapest not worse: its cost and accuracy margin
+                      max_length=128, batch_size=32, logging_steps=10, data_source="auto", executor="inprocess")
+ANALYSIS_PRESETS["learning-curve"] = LEARNING_CURVE
+CURVE_PREFIX = "curve."
+def _whole(v) -> bool: return isinstance(v, int) and not isinstance(v, bool)
+def learning_curve_settings(overrides: dict|list|None = None, # `curve.KEY` settings and any other dotted settings
+                           ) -> tuple[dict, dict]:
+    ("`(settings, run overrides)`: `LEARNING_CURVE` with the `curve.*` overrides checked and applied, and the rest of "
+     "`overrides`, for every run.")
+    if isinstance(overrides, (list, tuple)):
+        parsed = {}
+        for o in overrides:
+            if "=" not in o: raise ConfigError(f"{o}: an override must look like key=value, e.g. curve.sizes=[8,16]")
+            k, v = o.split("=", 1); parsed[k.strip()] = read_yaml(v)
+        overrides = parsed
+    rest, settings = dict(overrides or {}), copy.deepcopy(LEARNING_CURVE)
+    asked = {k[len(CURVE_PREFIX):]: rest.pop(k) for k in list(rest) if k.startswith(CURVE_PREFIX)}
+    for name in asked:
+        if name not in settings:
+            raise ConfigError(f"`{CURVE_PREFIX}{name}`: unknown learning-curve setting; the settings are "
+                              f"{', '.join(CURVE_PREFIX + s for s in settings)}")
+    settings.update(asked)
+    sizes, seeds, methods, seen = (settings[k] for k in ("sizes", "seeds", "methods", "examples_seen_per_class"))
+    if not (isinstance(sizes, list) and sizes and all(s == "all" or (_whole(s) and s > 0) for s in sizes)
+            and len(set(map(str, sizes))) == len(sizes)):
+        raise ConfigError(f"`curve.sizes`: must be a list of distinct examples per class (positive whole numbers) "
+                          f"and/or all, e.g. [8,16,all]; got {sizes!r}")
+    if not (isinstance(seeds, list) and seeds and all(map(_whole, seeds)) and len(set(seeds)) == len(seeds)):
+        raise ConfigError(f"`curve.seeds`: must be a list of distinct whole numbers, e.g. [42,43]; got {seeds!r}")
+    if not (isinstance(methods, list) and methods and all(isinstance(m, str) for m in methods)
+            and len(set(methods)) == len(methods)):
+        raise ConfigError(f"`curve.methods`: must be a list of distinct training methods, e.g. [head_only,lora]; "
+                          f"got {methods!r}")
+    unknown = [m for m in methods if m not in method_names()]
+    if "methods" in asked and unknown: # the preset's own list may name a method not registered here: left out
+        raise ConfigError(f"`curve.methods`: {', '.join(map(repr, unknown))}: no such training method; the methods "
+                          f"are {', '.join(method_names())}")
+    settings["methods"] = [m for m in methods if m in method_names()]
+    if not (_whole(seen) and seen > 0):
+        raise ConfigError(f"`curve.examples_seen_per_class`: must be a positive whole number, got {seen!r}")
+    margin, costs = settings["margin"], COST_KEYS + ("latency",)
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 1:
+        raise ConfigError(f"`curve.margin`: must be the accuracy a cheaper method may lose, in [0, 1) (0.005: half a "
+                          f"point); got {margin!r}")
+    if settings["cost"] not in costs:
+        raise ConfigError(f"`curve.cost`: must be one of {', '.join(costs)}; got {settings['cost']!r}")
+    return settings, rest
+
+
+# %% ../nbs/16_run_analysis.ipynb #dc4e613c
+def learning_curve_epochs(size, # examples per class, or `all`
+                          seen: int, # `examples_seen_per_class`
+                          epochs: float = 1.0, # the config's own epochs: never fewer
+                         ) -> float:
+    "Epochs for `size` examples per class: enough that each class's examples are seen `seen` times, at least `epochs`."
+    return epochs if size == "all" else max(epochs, math.ceil(seen / size))
+
+def learning_curve_sweep(settings: dict|None = None, # `learning_curve_settings(...)[0]`; None: `LEARNING_CURVE`
+                         model: str|None = None, # model name or folder; None: `DEFAULT_ANALYSIS_MODEL`
+                         data_dir=None, # a GLUE-format SST-2 folder, read in place of the preset's data source
+                         overrides: dict|None = None, # dotted settings for every run (the base's epochs are read here)
+                        ) -> dict:
+    ("The learning curve's sweep: one run per method and size (`data.examples_per_class`, epochs by "
+     "`learning_curve_epochs`) over `training.seed`.")
+    s = settings or learning_curve_settings()[0]
+    base = {"name": "learning_curve",
+            "model": {"name_or_path": str(model or DEFAULT_ANALYSIS_MODEL), "max_length": s["max_length"]},
+            "data": {"source": "glue_dir" if data_dir else s["data_source"],
+                     "data_dir": str(Path(data_dir).resolve()) if data_dir else None},
+            "training": {"batch_size": s["batch_size"], "logging_steps": s["logging_steps"]}}
+    epochs = apply_overrides(ExperimentConfig.from_dict(copy.deepcopy(base)), overrides).training.epochs
+    runs = []
+    for size in s["sizes"]:
+        for m in s["methods"]:
+            run = {"name": f"{m}-n{size}", "training.method": m,
+                   "data.examples_per_class": None if size == "all" else size}
+            if trains_weights(m):
+                run["training.epochs"] = learning_curve_epochs(size, s["examples_seen_per_class"], epochs)
+            runs.append(run)
+    return {"name": "learning_curve",
+            "description": "lightweight-ft learning curve: methods against examples per class",
+            "base": base, "grid": {"training.seed": list(s["seeds"])}, "runs": runs}
+
+
+# %% ../nbs/16_run_analysis.ipynb #d0a7ebbe
+def _curve_row(run: RunRecord, metric: str) -> dict:
+    "One run of the learning curve: method, size, seed, the metric with its interval, training seconds, rows per class."
+    m, flat = run.metrics, run.flat
+    n = flat.get("data.examples_per_class")
+    used, names = ((m.get("data") or {}).get("train") or {}).get("used"), m.get("label_names") or []
+    per_class = n if n is not None else (used / len(names) if used and names else math.nan)
+    low, high = (m.get("ci") or {}).get(metric) or [math.nan, math.nan]
+    return {"method": run.method, "size": "all" if n is None else str(n), "examples_per_class": per_class,
+            "seed": run.seed, "value": m.get(metric), "ci_low": low, "ci_high": high,
+            "train_time_s": m.get("train_time_s"), "run": run.name}
+
+def learning_curve_table(run_dirs, # the learning curve's run folders (`run_sweep`'s `run_dirs`)
+                         cost: str = "train_time_s", # the cost the cheapest is picked by (`cheapest_not_worse`)
+                         margin: float = 0.005, # accuracy loss accepted against the best (`cheapest_not_worse`)
+                         alpha: float = 0.05, # level of the one-sided non-inferiority test
+                         n_resamples: int = 2000, # bootstrap resamples of the paired test
+                         seed: int = 0, # seeds the bootstrap
+                        ) -> pd.DataFrame:
+    ("One row per size and method: the headline metric's mean, sd, min and max over seeds, the mean of the seeds' "
+     "intervals, training seconds, and whether it is the best or the cheapest not worse (`cheapest_not_worse`).")
+    runs = [load_run(d) for d in run_dirs]
+    if not runs: raise ValueError("no finished runs to tabulate; run the learning curve first (run_analysis).")
+    metric = task_for(runs[0].config.get("task", "single_label")).headline_metric
+    per_run = pd.DataFrame([_curve_row(r, metric) for r in runs])
+    rows = []
+    for size, at_size in per_run.groupby("size", sort=False):
+        choice = cheapest_not_worse([r for r in runs if _curve_row(r, metric)["size"] == size], cost=cost,
+                                    margin=margin, alpha=alpha, n_resamples=n_resamples, seed=seed)
+        verdicts = choice["table"].set_index("label")
+        for method, part in at_size.groupby("method", sort=False):
+            label = part["run"].iloc[0]
+            v = pd.to_numeric(part["value"])
+            rows.append({"size": size, "examples_per_class": float(part["examples_per_class"].mean()), "method": method,
+                         "n_seeds": len(part), "metric": metric, "mean": v.mean(),
+                         "sd": v.std() if len(v) > 1 else math.nan,
+                         "min": v.min(), "max": v.max(), "ci_low": pd.to_numeric(part["ci_low"]).mean(),
+                         "ci_high": pd.to_numeric(part["ci_high"]).mean(),
+                         "train_time_s": pd.to_numeric(part["train_time_s"]).mean(),
+                         "diff_to_best": verdicts.loc[label, "accuracy_diff"],
+                         "non_inferior": bool(verdicts.loc[label, "non_inferior"]),
+                         "best": label == choice["best"]["label"],
+                         "cheapest_not_worse": label == choice["pick"]["label"]})
+    table = pd.DataFrame(rows)
+    return table.sort_values(["examples_per_class", "size"], kind="stable").reset_index(drop=True)
+
+
+# %% ../nbs/16_run_analysis.ipynb #29137c29
+def _fmt(v, spec=".3f") -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
+def _verdict(r) -> str:
+    said = [w for w, yes in (("best", r["best"]), ("cheapest not worse", r["cheapest_not_worse"])) if yes]
+    return ", ".join(said) or ("not worse" if r["non_inferior"] else "worse")
+
+def add_learning_curve_to_report(report_md, # the report's `report.md` (`build_report`); `report.html` beside it too
+                                 table: pd.DataFrame, # `learning_curve_table`
+                                 margin: float = 0.005, # the margin the table was made with, for the note
+                                 cost: str = "train_time_s", # the cost it was made with, for the note
+                                ) -> Path:
+    ("Add the learning curve to the report: `learning_curve.csv` (the table), the figure from "
+     "`figures/learning_curve.csv`, and a section in `report.md` and `report.html`; returns `report.md`.")
+    from lightweight_ft.visualizer import plot_learning_curve
+    report_md = Path(report_md); out = report_md.parent
+    table.to_csv(out/"learning_curve.csv", index=False)
+    metric = str(table["metric"].iloc[0])
+    png = plot_learning_curve(table[["method", "size", "examples_per_class", "mean", "ci_low", "ci_high",
+                                     "train_time_s"]], out/"figures"/"learning_curve.png", metric=metric)
+    shown = pd.DataFrame({"Examples per class": table["size"], "Method": table["method"], "Seeds": table["n_seeds"],
+                          f"{metric} (mean [interval])": [f"{_fmt(r['mean'])} [{_fmt(r['ci_low'])}, "
+                                                          f"{_fmt(r['ci_high'])}]"
+                                                          for _, r in table.iterrows()],
+                          "min – max (sd)": [f"{_fmt(r['min'])} – {_fmt(r['max'])} ({_fmt(r['sd'])})"
+                                             for _, r in table.iterrows()],
+                          "Train time (s)": table["train_time_s"].map(lambda v: _fmt(v, ".1f")),
+                          "Verdict": [_verdict(r) for _, r in table.iterrows()]})
+    picks = [f"{r['size']}: {r['method']}" for _, r in table[table["cheapest_not_worse"]].iterrows()]
+    note = (f"Per number of training examples per class (all: the whole training split), every method's {metric} on "
+            f"the test split: the mean over seeds with the mean of the seeds' 95% bootstrap intervals, and the spread "
+            f"over seeds (min – max, sd). Verdict: the best row of its size, and the cheapest not worse, by {cost} "
+            f"among the rows a paired one-sided non-inferiority test finds no more than {margin:g} below the best "
+            f"(cheapest_not_worse). Cheapest not worse, per size: {'; '.join(picks)}.")
+    esc = lambda s: str(s).replace("|", "\\|")
+    rows = ["| " + " | ".join(map(esc, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
+    rows += ["| " + " | ".join(esc(v) for v in r) + " |" for r in shown.itertuples(index=False)]
+    figure = png.relative_to(out).as_posix()
+    with open(report_md, "a", encoding="utf-8") as f:
+        f.write(f"\n## Learning curve\n\n{note}\n\n![Learning curve]({figure})\n\n" + "\n".join(rows) + "\n")
+    html_path = report_md.with_name("report.html")
+    if html_path.exists():
+        import html
+        section = (f"<h2>Learning curve</h2><p>{html.escape(note)}</p><img src=\"{html.escape(figure)}\" "
+                   f"alt=\"Learning curve\" style=\"max-width:100%\">"
+                   + shown.to_html(index=False, escape=True, border=0))
+        page = html_path.read_text(encoding="utf-8")
+        cut = page.rfind("</body>")
+        html_path.write_text(page[:cut] + section + page[cut:] if cut >= 0 else page + section, encoding="utf-8")
+    return report_md
+
+
+# %% ../nbs/16_run_analysis.ipynb #130759cf
+def run_learning_curve(model: str|None = None, # model name or folder; None: `DEFAULT_ANALYSIS_MODEL`
+                       data_dir=None, # a GLUE-format SST-2 folder, read in place of the preset's data source
+                       output_dir="analysis", # folder for the sweep file, the runs and the report
+                       progress: bool = True, # show the sweep's progress bar
+                       executor: str|None = None, # `papermill` or `inprocess`; None: the preset's
+                       # `curve.*` settings (`learning_curve_settings`), then every run's
+                       overrides: dict|list|None = None,
+                      ) -> dict:
+    ("The learning curve (`learning_curve_sweep`) run as a sweep into `output_dir`, then its table and figure in the "
+     "report; `run_sweep`'s result with `learning_curve` (the table's CSV).")
+    settings, rest = learning_curve_settings(overrides)
+    sweep = learning_curve_sweep(settings, model, data_dir, rest)
+    expand_sweep(sweep, rest) # every run checked (a task without classes too) before any folder is made
+    out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
+    (out/"analysis_sweep.yaml").write_text(yaml.safe_dump(sweep, sort_keys=False))
+    res = run_sweep(out/"analysis_sweep.yaml", out, progress=progress, executor=executor or settings["executor"],
+                    overrides=rest)
+    res["learning_curve"] = None
+    if res["report_path"] is not None and res["run_dirs"]:
+        table = learning_curve_table(res["run_dirs"], cost=settings["cost"], margin=settings["margin"])
+        add_learning_curve_to_report(res["report_path"], table, settings["margin"], settings["cost"])
+        res["learning_curve"] = Path(res["report_path"]).parent/"learning_curve.csv"
+    return res
+
 
 # %% ../nbs/16_run_analysis.ipynb #609875af
 #| eval: false

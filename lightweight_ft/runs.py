@@ -170,6 +170,7 @@ def model_card(kind: str, # `adapter`, `merged` or `full`
         if quantized_method(t.method): method += f", {q.bits}-bit {q.quant_type if q.bits == 4 else 'int8'} base"
         lines.append(f"| method | {method} |")
         subset = f"{d.max_train_samples} training sentences" if d.max_train_samples else "the full training split"
+        if d.examples_per_class: subset = f"{d.examples_per_class} training sentences of each class"
         # the sample's label carries its size
         data = describe_data(d) if d.source == "sample" else f"{describe_data(d)}, {subset}"
         lines.append(f"| data | {data}, {t.epochs} epoch(s), seed {t.seed} |")

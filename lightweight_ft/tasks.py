@@ -34,6 +34,7 @@ class Task:
     supports: frozenset = frozenset() # parts of the library that handle the task (`require_support`)
     # `(logits tensor) -> tensor`: what a prediction reports (class probabilities, label probabilities, a score)
     outputs: Callable|None = None
+    class_subsets: bool = False # rows hold one class each, so `data.examples_per_class` can draw N rows of each
 
 def register_task(task: Task, # the entry; its `name` is the config's `task:` value
                   replace: bool = False, # replace an entry of the same name
@@ -293,7 +294,7 @@ SINGLE_LABEL_SUPPORTS = frozenset({"data", "train", "model_loader", "sweep", "pr
                                    "search", "gate", "compare", "audit", "report"})
 register_task(Task("single_label", problem_type="single_label_classification", loss="cross-entropy",
                    label_encoding="one class id per row (int64)", label_dtype="int64", headline_metric="accuracy",
-                   higher_is_better=True,
+                   higher_is_better=True, class_subsets=True,
                    num_labels=len, evaluate=_single_label_evaluate, compare=_single_label_compare,
                    output_columns=lambda names: ["prediction", "prediction_name", "confidence", *_prob_columns(names)],
                    supports=SINGLE_LABEL_SUPPORTS, outputs=_softmax), replace=True)

@@ -18,15 +18,16 @@ from .metrics import calibration_bins
 from .runs import RunRecord
 
 # %% auto #0
-__all__ = ['DPI', 'MARKERS', 'PLOTLY_CONFIG', 'short_model', 'config_family', 'varying_keys', 'annotate_summary', 'class_names',
-           'value_text', 'load_plot_data', 'new_figure', 'save_figure', 'one_colour_per_run', 'family_style',
-           'legend_below', 'confusion_matrix_figure', 'plot_confusion_matrices', 'roc_figure', 'plot_roc_curves',
-           'reliability_figure', 'plot_reliability', 'plain_log_ticks', 'plot_parameter_efficiency', 'plot_memory',
-           'plot_training_time', 'tradeoff_figure', 'plot_accuracy_vs_params', 'rank_figure', 'plot_rank_sensitivity',
-           'training_curves_figure', 'plot_training_curves', 'confusion_data', 'roc_data', 'reliability_data',
-           'training_curve_data', 'summary_data', 'bar_data', 'final_accuracy_data', 'rank_data', 'page_order',
-           'draw_report_figures', 'family_colors', 'trace_meta', 'runs_frame', 'scatter_by_family', 'rank_chart',
-           'reliability_chart', 'confusion_chart', 'training_chart', 'report_charts']
+__all__ = ['DPI', 'MARKERS', 'LEARNING_CURVE_COLUMNS', 'PLOTLY_CONFIG', 'short_model', 'config_family', 'varying_keys',
+           'annotate_summary', 'class_names', 'value_text', 'load_plot_data', 'new_figure', 'save_figure',
+           'one_colour_per_run', 'family_style', 'legend_below', 'confusion_matrix_figure', 'plot_confusion_matrices',
+           'roc_figure', 'plot_roc_curves', 'reliability_figure', 'plot_reliability', 'plain_log_ticks',
+           'plot_parameter_efficiency', 'plot_memory', 'plot_training_time', 'tradeoff_figure',
+           'plot_accuracy_vs_params', 'rank_figure', 'plot_rank_sensitivity', 'learning_curve_figure',
+           'plot_learning_curve', 'training_curves_figure', 'plot_training_curves', 'confusion_data', 'roc_data',
+           'reliability_data', 'training_curve_data', 'summary_data', 'bar_data', 'final_accuracy_data', 'rank_data',
+           'page_order', 'draw_report_figures', 'family_colors', 'trace_meta', 'runs_frame', 'scatter_by_family',
+           'rank_chart', 'reliability_chart', 'confusion_chart', 'training_chart', 'report_charts']
 
 # %% ../nbs/14_visualizer.ipynb #860e995d
 from .config_manager import quantized_method, trains_adapter, untrained_method
@@ -394,6 +395,46 @@ def plot_rank_sensitivity(data, # the figure's table: a DataFrame, or the path o
                          ) -> Path:
     "Accuracy against `lora.r` (`series, lora_r, accuracy[, accuracy_std]`) as a PNG."
     return save_figure(rank_figure(load_plot_data(data, path)), path)
+
+# %% ../nbs/14_visualizer.ipynb #b3fddf52
+LEARNING_CURVE_COLUMNS = ("method", "size", "examples_per_class", "mean", "ci_low", "ci_high", "train_time_s")
+def learning_curve_figure(df: pd.DataFrame, # `LEARNING_CURVE_COLUMNS`, one row per method and size
+                          metric: str = "accuracy", # the metric's name, for the axis
+                         ) -> Figure:
+    ("Two panels: the metric's mean over seeds with its interval against examples per class (log axis), one line per "
+     "method; training seconds against the same axis.")
+    _require(df, list(LEARNING_CURVE_COLUMNS), "the learning-curve figure")
+    style = family_style(df["method"])
+    fig, (score, cost) = new_figure(11, 4.6 + 0.22 * math.ceil(len(style) / 3), ncols=2)
+    n = len(style)
+    for i, (name, part) in enumerate(df.sort_values("examples_per_class").groupby("method", sort=False)):
+        dodge = 2 ** (0.05 * (i - (n - 1) / 2)) # a few percent apart in x, so intervals at one size stay apart
+        color, marker = style[name]; x = part["examples_per_class"] * dodge
+        err = np.vstack([part["mean"] - part["ci_low"], part["ci_high"] - part["mean"]]).clip(min=0)
+        score.errorbar(x, part["mean"], yerr=err, marker=marker, color=color, capsize=3, label=name)
+        cost.plot(x, part["train_time_s"], marker=marker, color=color, label=name)
+    ticks = df.drop_duplicates("size").sort_values("examples_per_class")
+    for ax in (score, cost):
+        ax.set_xscale("log"); ax.minorticks_off()
+        ax.set_xticks(ticks["examples_per_class"], [str(s) for s in ticks["size"]])
+        ax.set_xlabel("Training examples per class (log scale)")
+    name = metric.replace("_", " ").capitalize()
+    score.set(ylabel=name, title=f"{name} on the test split (mean over seeds, interval)")
+    cost.set(ylabel="Training time (s)", title="Training time (mean over seeds)")
+    # seconds span orders of magnitude, and the zero-shot head's are 0: linear up to 1 s, log above
+    if (df["train_time_s"] > 0).any(): cost.set_yscale("symlog", linthresh=1)
+    cost.set_ylim(bottom=0, top=max(float(df["train_time_s"].max()) * 1.6, 1)) # room above the dearest point's marker
+    cost.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    legend_below(score, ncols=3); legend_below(cost, ncols=3)
+    return fig
+
+def plot_learning_curve(data, # the figure's table (`LEARNING_CURVE_COLUMNS`): a DataFrame, or the path of a CSV
+                        path, # where the PNG goes (must end in .png); its CSV is written beside it
+                        metric: str = "accuracy", # the metric's name, for the axis
+                       ) -> Path:
+    "The learning curve (`learning_curve_figure`) as a PNG, its data beside it."
+    return save_figure(learning_curve_figure(load_plot_data(data, path), metric), path)
+
 
 # %% ../nbs/14_visualizer.ipynb #56344ea6
 def _run_widths(names) -> dict:
