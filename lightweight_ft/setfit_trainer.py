@@ -269,7 +269,8 @@ class SetFitTrainer:
         model = _LAZY["SetFitClassifier"]()(setfit_model, names).eval()
         pairs = 2 * s.num_iterations * len(texts) * s.body_epochs # as many same-class as other-class pairs
         self.train_report = {"method": t.method, **count_parameters(model), "train_time_s": seconds,
-                             "train_samples": len(texts), "train_pairs": pairs,
+                             # the body's training examples are pairs: samples and their rate count pairs
+                             "train_samples": pairs, "train_sentences": len(texts),
                              "train_samples_per_s": pairs / seconds if seconds else None, "train_precision": "fp32",
                              "precision_requested": t.precision, "learning_rate": s.body_learning_rate,
                              "setfit_head": s.head, "setfit_body": self.body_note or "a sentence-transformer, as saved",
@@ -285,12 +286,9 @@ class SetFitTrainer:
                  progress: bool = False, # show a progress bar
                  ci_level: float = 0.95, # confidence level of the intervals
                 ) -> dict:
-        "Metrics with intervals and calibration, `probabilities` per example and `predictions_per_s`, as `LoRATrainer`'s."
-        from lightweight_ft.prediction import Evaluator
-        if eval_dataset is None: raise ValueError("evaluate needs an eval_dataset (a tokenised split).")
-        evaluator = Evaluator(batch_size=batch_size, ci_level=ci_level, pad_token_id=self.tokenizer.pad_token_id)
-        return evaluator.evaluate(model if model is not None else self.model, eval_dataset, progress=progress,
-                                  probabilities=True)
+        "Metrics with intervals and calibration, `probabilities` per example and `predictions_per_s`: `LoRATrainer`'s."
+        from lightweight_ft.lora_trainer import LoRATrainer
+        return LoRATrainer.evaluate(self, model, eval_dataset, batch_size, progress, ci_level)
 
 # %% ../nbs/12a_setfit_trainer.ipynb #f2f8a81d
 # the method's entry (`adapters`) gets its trainer here, where the trainer is defined: `trainer_for` asks the entry
