@@ -111,6 +111,7 @@ def _classifier_class():
             self.normalize = bool(setfit_model.normalize_embeddings)
             self.config = _classifier_config(self.body, names)
             self.name_or_path = getattr(self.config, "_name_or_path", "setfit model")
+            self.card_kind = "setfit_model" # the model card says how setfit's folder loads (`runs.model_card`)
         def embed(self, input_ids, # token ids, (batch, length)
                   attention_mask=None, # 1 for real tokens, 0 for padding; None: all ones
                   token_type_ids=None, # segments; None: the encoder's default (zeros)
