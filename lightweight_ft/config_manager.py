@@ -318,7 +318,7 @@ SETFIT_HEADS = ("logistic", "differentiable") # scikit-learn's logistic regressi
 @dataclass
 class SetFitSettings:
     "SetFit's options, used when `training.method` is `setfit`: the pairs the body learns from, and the head."
-    num_iterations: int = 20 # pairs drawn per training sentence and body epoch: as many same-class as other-class (setfit's 20)
+    num_iterations: int = 20 # pairs of each kind (same class, other class) per sentence and body epoch (setfit's 20)
     body_learning_rate: float = 2e-5 # the body's contrastive step: full fine-tuning's small rate (setfit's default)
     head_learning_rate: float = 1e-2 # the `differentiable` head's rate: a fresh linear layer takes a large step
     head: str = "logistic" # `logistic` (fitted once on the embeddings) or `differentiable` (a trained linear layer)

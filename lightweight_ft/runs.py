@@ -157,7 +157,7 @@ def model_card(kind: str, # `adapter`, `merged`, `full` or `setfit_model`
             "merged": "A standalone sequence classifier: the adapter is merged into the base weights, and it loads "
                       "with `transformers` alone.",
             "full": "A standalone sequence classifier (every weight fine-tuned); it loads with `transformers` alone.",
-            "setfit_model": "A SetFit model: a sentence-transformer body and its classification head, in setfit's layout."}[kind]
+            "setfit_model": "A SetFit model: a sentence-transformer body and its head, in setfit's layout."}[kind]
     lines += [what, "", "| | |", "| --- | --- |", f"| base model | `{base_model or 'unknown'}` |"]
     if config is not None:
         t, lo, q, d = config.training, config.lora, config.quantization, config.data
@@ -198,7 +198,7 @@ def model_card(kind: str, # `adapter`, `merged`, `full` or `setfit_model`
                   "from transformers import AutoModelForSequenceClassification", "from peft import PeftModel",
                   f'base = AutoModelForSequenceClassification.from_pretrained("BASE_FOLDER", num_labels={num_labels})',
                   'model = PeftModel.from_pretrained(base, "THIS_FOLDER")', "```"]
-    elif kind == "setfit_model": # the head lies beside the body: transformers alone would load the body with a random head
+    elif kind == "setfit_model": # its head lies beside the body: transformers alone would give the body a random head
         lines += ["or with `setfit` alone:", "", "```python", "from setfit import SetFitModel",
                   'model = SetFitModel.from_pretrained("THIS_FOLDER")', "```"]
     else:
