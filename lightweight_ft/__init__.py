@@ -21,3 +21,6 @@ from . import adapters # fills ADAPTER_REGISTRY: the names `lora.adapter` and `t
 
 # %% ../nbs/package.ipynb #74e5c8b3
 from . import tasks # fills TASK_REGISTRY
+
+# %% ../nbs/package.ipynb #4c316bf4
+from . import setfit_trainer # gives the `setfit` entry its trainer; the module imports nothing heavy

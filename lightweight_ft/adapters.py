@@ -36,6 +36,9 @@ class Adapter:
     callbacks: Callable|None = None # (model) -> the `TrainerCallback`s its training needs
     report: Callable|None = None # (model, lora settings) -> entries it adds to the train report
     saves_head_layers: bool = False # it merges only where each saved head module is one weighted layer (`head_layers`)
+    # a method with a training loop of its own: (config, model, tokenizer, output_dir) -> a trainer with `LoRATrainer`'s
+    # `train`, `evaluate`, `train_report`, `train_log`; set by the module that defines it (`setfit_trainer`)
+    trainer: Callable|None = None
 
     def __post_init__(self):
         key = f"adapter {self.name!r}"
@@ -406,6 +409,12 @@ for _entry in [
             trains="head"),
     Adapter("zero_shot", 0.0, "nothing trains: the model predicts with the head it has", trains="nothing"),
 ]: register_adapter(_entry, replace=True) # replace: the notebook's cells may run twice
+
+# %% ../nbs/02a_adapters.ipynb #b23142c5
+register_adapter(Adapter("setfit", 2e-5,
+                         "the body's contrastive step (`setfit.body_learning_rate`): full fine-tuning's small rate",
+                         trains="all"),
+                 replace=True) # replace: the notebook's cells may run twice; `setfit_trainer` adds its `trainer`
 
 # %% ../nbs/02a_adapters.ipynb #d3c4a130
 def method_name_comparisons(source: str, # a module's source

@@ -12,16 +12,16 @@ import yaml
 # %% auto #0
 __all__ = ['BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'TRACKERS', 'ARCHITECTURE_REGISTRY',
            'ADAPTER_REGISTRY', 'TASK_REGISTRY', 'ADAPTER_METHODS', 'DEFAULT_ADAPTER', 'POOLINGS', 'DATA_SOURCES',
-           'DATA_FORMATS', 'TRUNCATION', 'LONG_TEXTS', 'WINDOW_POOLINGS', 'SPEEDUP_NAMES', 'SPEEDUPS_ENV',
-           'COMPILE_OPTIONS', 'BEST_METRICS', 'TASK_DATA_KEYS', 'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS',
-           'BNB_HUB_KERNELS_ENV', 'BNB_HUB_MODULES', 'ConfigError', 'tracker_names', 'UnknownEntryError', 'Registry',
-           'trains_adapter', 'quantized_method', 'method_entry', 'adapter_names', 'method_names', 'trains_weights',
-           'untrained_method', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings', 'default_speedups',
-           'requested_speedups', 'TrainingSettings', 'learning_rate_for', 'refuse_on_quantized_base',
-           'check_adapter_combination', 'check_task_keys', 'check_examples_per_class', 'check_window_settings',
-           'ExperimentConfig', 'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml',
-           'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset', 'flat_config', 'hub_offline',
-           'keep_bnb_off_hub', 'METHODS', 'ADAPTERS', 'PROMPT_ADAPTERS', 'DEFAULT_LEARNING_RATES',
+           'DATA_FORMATS', 'TRUNCATION', 'LONG_TEXTS', 'WINDOW_POOLINGS', 'SETFIT_HEADS', 'SPEEDUP_NAMES',
+           'SPEEDUPS_ENV', 'COMPILE_OPTIONS', 'BEST_METRICS', 'TASK_DATA_KEYS', 'LORA_KEYWORDS', 'MAX_YAML_NODES',
+           'PRESETS', 'BNB_HUB_KERNELS_ENV', 'BNB_HUB_MODULES', 'ConfigError', 'tracker_names', 'UnknownEntryError',
+           'Registry', 'trains_adapter', 'quantized_method', 'method_entry', 'adapter_names', 'method_names',
+           'trains_weights', 'untrained_method', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings',
+           'SetFitSettings', 'default_speedups', 'requested_speedups', 'TrainingSettings', 'learning_rate_for',
+           'refuse_on_quantized_base', 'check_adapter_combination', 'check_task_keys', 'check_examples_per_class',
+           'check_window_settings', 'ExperimentConfig', 'check_field_types', 'training_settings', 'UniqueKeyLoader',
+           'read_yaml', 'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset', 'flat_config',
+           'hub_offline', 'keep_bnb_off_hub', 'METHODS', 'ADAPTERS', 'PROMPT_ADAPTERS', 'DEFAULT_LEARNING_RATES',
            'DEFAULT_ADAPTER_LEARNING_RATES']
 
 # %% ../nbs/00_config_manager.ipynb #4827b122
@@ -327,6 +327,28 @@ class QuantizationSettings:
         _check(self.quant_type in ("nf4", "fp4"), "quantization.quant_type", f"must be `nf4` or `fp4`, got {self.quant_type!r}")
         _check(self.compute_dtype in ("float32", "bfloat16", "float16"), "quantization.compute_dtype", f"must be float32, bfloat16 or float16, got {self.compute_dtype!r}")
 
+# %% ../nbs/00_config_manager.ipynb #b9175f5d
+SETFIT_HEADS = ("logistic", "differentiable") # scikit-learn's logistic regression, or a linear layer trained in torch
+@dataclass
+class SetFitSettings:
+    "SetFit's options, used when `training.method` is `setfit`: the pairs the body learns from, and the head."
+    num_iterations: int = 20 # pairs of each kind (same class, other class) per sentence and body epoch (setfit's 20)
+    body_learning_rate: float = 2e-5 # the body's contrastive step: full fine-tuning's small rate (setfit's default)
+    head_learning_rate: float = 1e-2 # the `differentiable` head's rate: a fresh linear layer takes a large step
+    head: str = "logistic" # `logistic` (fitted once on the embeddings) or `differentiable` (a trained linear layer)
+    body_epochs: int = 1 # passes over the pairs for the body (one is setfit's default: pairs are plenty)
+    head_epochs: int = 16 # passes over the sentences for the `differentiable` head (setfit's default)
+    def __post_init__(self):
+        _coerce_numbers(self, "body_learning_rate", "head_learning_rate")
+        for k in ("num_iterations", "body_epochs", "head_epochs"):
+            v = getattr(self, k)
+            _check(isinstance(v, int) and not isinstance(v, bool) and v > 0, f"setfit.{k}",
+                   f"must be a positive integer, got {v!r} (setfit's default: {getattr(SetFitSettings, k)})")
+        for k in ("body_learning_rate", "head_learning_rate"):
+            v = getattr(self, k)
+            _check(isinstance(v, (int, float)) and v > 0, f"setfit.{k}", f"must be positive, got {v!r}")
+        _check(self.head in SETFIT_HEADS, "setfit.head", f"must be one of {SETFIT_HEADS}, got {self.head!r}")
+
 # %% ../nbs/00_config_manager.ipynb #49fc2729
 SPEEDUP_NAMES = ("packing", "cls_only", "fast_dropout", "attention_dropout", "cuda_graphs", "sdpa_without_cudnn", "step_bookkeeping",
                  "trainable_grad_clip", "frozen_bf16_weights", "compiled_step") # each one entry of `speedups.SPEEDUPS`, in the order they are decided
@@ -354,7 +376,7 @@ BEST_METRICS = ("accuracy", "f1_macro", "loss") # what validation during trainin
 @dataclass
 class TrainingSettings:
     "The method and its schedule."
-    method: str = "lora" # one of `zero_shot`, `head_only`, `lora`, `qlora`, `full`
+    method: str = "lora" # one of `zero_shot`, `head_only`, `lora`, `qlora`, `full`, `setfit`
     epochs: float = 1.0 # passes over the training split (fractions allowed)
     learning_rate: float|None = None # None: the method's or adapter's default (its `ADAPTER_REGISTRY` entry)
     batch_size: int = 32 # training batch size
@@ -484,7 +506,8 @@ def check_window_settings(model: ModelConfig, # the model section (`max_length`:
 
 # %% ../nbs/00_config_manager.ipynb #9dbb0754
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "lora": LoraSettings,
-             "quantization": QuantizationSettings, "training": TrainingSettings}
+             "quantization": QuantizationSettings, "training": TrainingSettings,
+             "setfit": SetFitSettings}
 @dataclass
 class ExperimentConfig:
     "One experiment, end to end. Build it in code, from YAML (`load_config`) or from a preset."
@@ -495,6 +518,7 @@ class ExperimentConfig:
     lora: LoraSettings = field(default_factory=LoraSettings)
     quantization: QuantizationSettings = field(default_factory=QuantizationSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
+    setfit: SetFitSettings = field(default_factory=SetFitSettings) # `training.method: setfit`'s options
 
     def __post_init__(self):
         for k, cls in _SECTIONS.items():

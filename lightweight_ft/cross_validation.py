@@ -8,7 +8,7 @@ import json, math, shutil, tempfile, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .config_manager import ConfigError, ExperimentConfig, quantized_method
+from .config_manager import ConfigError, ExperimentConfig, method_entry, quantized_method
 from .core import dist_env
 from .data import DataError
 from .lora_trainer import LoRATrainer
@@ -68,6 +68,8 @@ def trainer_for(cfg: ExperimentConfig, # the experiment config
         q = cfg.quantization
         return QLoRATrainer(model, tokenizer, output_dir=output_dir, prepare_kbit=q.prepare_kbit,
                             gradient_checkpointing=q.gradient_checkpointing)
+    own = method_entry(cfg.training.method).trainer # a method with its own training loop (`setfit`)
+    if own is not None: return own(cfg, model, tokenizer, output_dir)
     return LoRATrainer(model, tokenizer, output_dir=output_dir)
 
 # %% ../nbs/15a_cross_validation.ipynb #f45b2698

@@ -34,6 +34,9 @@ from .config_manager import quantized_method # what a method is, asked of the ad
 # %% ../nbs/17_deploy.ipynb #50c87944
 from .tasks import require_support, task_for, task_of_model
 
+# %% ../nbs/17_deploy.ipynb #b8ca0975
+from .setfit_trainer import is_setfit_folder, load_setfit_model # a SetFit run's model/ folder
+
 # %% ../nbs/17_deploy.ipynb #283c4c5d
 class UntrainedHeadWarning(UserWarning):
     ("The classification head of a model was never trained (newly initialised when it loaded): its predictions mean "
@@ -335,6 +338,7 @@ def load_onnx_model(path, # an exported folder (`model.onnx`, `config.json`, the
 # an exported folder loads through the module that writes it, imported on first use so that this one stays below it
 def _load_model_folder(path: Path, tokenizer=None):
     path = model_folder(path) # a run folder: its adapter/ or model/
+    if is_setfit_folder(path): return load_setfit_model(path, tokenizer) # setfit's folder holds its head beside the body
     if (path/ONNX_FILE).exists(): return load_onnx_model(path, tokenizer)
     if (path/"adapter_config.json").exists():
         model, tok = load_adapter(path)

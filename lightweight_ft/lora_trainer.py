@@ -288,6 +288,11 @@ class LoRATrainer:
     def _check_setup(self, t: TrainingSettings, eval_dataset):
         "What can be refused before any work: a global batch the processes can't share, a best adapter without a validation split."
         check_global_batch(t.batch_size); check_global_batch(t.eval_batch_size, key="training.eval_batch_size")
+        own = method_entry(t.method).trainer # a method with a loop of its own would otherwise train here as `full`
+        if own is not None:
+            raise ConfigError(f"config key `training.method`: {t.method} trains with its own loop ({own.__name__}), "
+                              f"not LoRATrainer; use cross_validation.trainer_for(cfg, model, tokenizer), or "
+                              f"run_experiment")
         if t.best_metric is not None and eval_dataset is None:
             raise ConfigError("config key `training.best_metric`: keeping the best adapter needs a validation split; pass eval_dataset, or set best_metric to null.")
 

@@ -143,7 +143,7 @@ def _card_interval(iv, n=None) -> str:
     return f"[{_fmt(float(iv[0]))}, {_fmt(float(iv[1]))}]"
 
 # %% ../nbs/10_runs.ipynb #d5148b75
-def model_card(kind: str, # `adapter`, `merged` or `full`
+def model_card(kind: str, # `adapter`, `merged`, `full` or `setfit_model`
                base_model: str|None, # the base model's name or path; None: unknown
                num_labels: int, # number of classes
                names: list[str], # class names in id order
@@ -153,14 +153,15 @@ def model_card(kind: str, # `adapter`, `merged` or `full`
               ) -> str:
     "A model card in Markdown: base model, method, data, metrics (with intervals when present), how to load."
     title = config.name if config is not None else "sentiment classifier"
-    lines = ["---", f"library_name: {'peft' if kind == 'adapter' else 'transformers'}",
+    lines = ["---", f"library_name: {({'adapter': 'peft', 'setfit_model': 'setfit'}).get(kind, 'transformers')}",
              "pipeline_tag: text-classification"]
     if base_model: lines.append(f"base_model: {base_model}")
     lines += ["tags: [text-classification, sentiment, sst2, lightweight-ft]", "---", "", f"# {title}", ""]
     what = {"adapter": "A LoRA adapter for a sequence classifier; it needs its base model to run.",
             "merged": "A standalone sequence classifier: the adapter is merged into the base weights, and it loads "
                       "with `transformers` alone.",
-            "full": "A standalone sequence classifier (every weight fine-tuned); it loads with `transformers` alone."}[kind]
+            "full": "A standalone sequence classifier (every weight fine-tuned); it loads with `transformers` alone.",
+            "setfit_model": "A SetFit model: a sentence-transformer body and its head, in setfit's layout."}[kind]
     lines += [what, "", "| | |", "| --- | --- |", f"| base model | `{base_model or 'unknown'}` |"]
     if config is not None:
         t, lo, q, d = config.training, config.lora, config.quantization, config.data
@@ -202,6 +203,9 @@ def model_card(kind: str, # `adapter`, `merged` or `full`
                   "from transformers import AutoModelForSequenceClassification", "from peft import PeftModel",
                   f'base = AutoModelForSequenceClassification.from_pretrained("BASE_FOLDER", num_labels={num_labels})',
                   'model = PeftModel.from_pretrained(base, "THIS_FOLDER")', "```"]
+    elif kind == "setfit_model": # its head lies beside the body: transformers alone would give the body a random head
+        lines += ["or with `setfit` alone:", "", "```python", "from setfit import SetFitModel",
+                  'model = SetFitModel.from_pretrained("THIS_FOLDER")', "```"]
     else:
         lines += ["or with `transformers` alone:", "", "```python",
                   "from transformers import AutoModelForSequenceClassification, AutoTokenizer",
@@ -257,7 +261,8 @@ def save_adapter(model, # a PEFT model, or a whole non-PEFT model
         base = base_model_name_or_path or (config.model.name_or_path if config is not None else None)
         model.save_pretrained(output_dir)
         if tokenizer is not None: tokenizer.save_pretrained(output_dir)
-        _write_folder_extras(output_dir, "full", base, len(names), names, config, metrics)
+        # a model saved in another library's layout names its card's kind (`SetFitClassifier`: setfit)
+        _write_folder_extras(output_dir, getattr(model, "card_kind", "full"), base, len(names), names, config, metrics)
         return output_dir
     recorded = model.peft_config[model.active_adapter].base_model_name_or_path
     base = base_model_name_or_path or (config.model.name_or_path if config is not None else None) or recorded
