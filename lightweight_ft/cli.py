@@ -300,7 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                               "merged model folder")
     pr.add_argument("--input", help=".txt (one text per line), .csv or .tsv file")
     pr.add_argument("--output",
-                    help="file to write: the input's columns plus prediction, prediction_name, confidence, prob_0..")
+                    help="file to write: the input's columns plus prediction, prediction_name, confidence, prob_0.. "
+                         "(several labels: predicted_labels, prob_0..; a score: predicted_score)")
     pr.add_argument("--overwrite", action="store_true",
                     help="replace an existing --output file that is not an earlier predictions file")
     pr.add_argument("--text-column", default=None,

@@ -30,6 +30,9 @@ __all__ = ['EXPORT_FILE', 'PARITY_FILE', 'CALIBRATION_FILE', 'INT8_FOLDER', 'OPT
 # %% ../nbs/18_export.ipynb #f259c051
 from .config_manager import quantized_method # what a method is, asked of the adapters registry
 
+# %% ../nbs/18_export.ipynb #863b6a54
+from .tasks import require_support, task_for
+
 # %% ../nbs/18_export.ipynb #4389ae5f
 EXPORT_FILE = "export.json"
 PARITY_FILE = "parity.json"
@@ -463,6 +466,7 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
                               StaleExportWarning)
     refuse_windowed_run(run_config(source), "an ONNX export") # the exported folder has no config.yaml to say so
     reference_predictor = load_merged(source)
+    require_support(reference_predictor.task, "export", "an ONNX export (lwft export)")
     names = reference_predictor.label_names
     labels = checked.label_ids(names) # labels the model does not know are refused before anything is measured
     reference = _probabilities(reference_predictor, texts, pairs)
@@ -752,6 +756,8 @@ class ConformalPredictor:
         "A `SentimentPredictor` on `model_dir` with the folder's conformal sets, fitted and saved first if missing."
         check_coverage(coverage) # before any model loads
         predictor = SentimentPredictor(str(model_dir), **kwargs)
+        # sets of classes: one class per row
+        require_support(predictor.task, "predict", "conformal label sets (lwft predict --coverage)")
         conformal = load_conformal(model_dir) or conformalize(model_dir, data, predictor=predictor,
                                                               **(fit_kwargs or {}))
         return cls(predictor, conformal, coverage)

@@ -17,6 +17,9 @@ from .runs import model_folder
 # %% auto #0
 __all__ = ['GATE_JSON', 'GATE_MD', 'model_kind', 'gate', 'gate_markdown']
 
+# %% ../nbs/22_gate.ipynb #fe0d1969
+from .tasks import require_support, task_for
+
 # %% ../nbs/22_gate.ipynb #6843cdce
 GATE_JSON, GATE_MD = "gate.json", "gate.md"
 
@@ -58,6 +61,7 @@ def gate(new, # the candidate: a run, adapter, merged or exported model folder
     paths = {"new": new, "current": current}
     predictors = {role: SentimentPredictor(str(p), batch_size=batch_size, precision="fp32")
                   for role, p in paths.items()}
+    for role, p in predictors.items(): require_support(p.task, "gate", f"`lwft gate` ({role.upper()}: {paths[role]})")
     names = {role: list(p.label_names) for role, p in predictors.items()}
     if names["new"] != names["current"]:
         raise DataError(f"the models predict different labels: NEW ({new}) {names['new']}, CURRENT ({current}) "

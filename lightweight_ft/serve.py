@@ -22,6 +22,9 @@ __all__ = ['API_KEY_ENV', 'SERVE_SPEC_ENV', 'parse_model_specs', 'ModelRegistry'
 # %% ../nbs/19_serve.ipynb #d8f3e3dd
 from .config_manager import quantized_method # what a method is, asked of the adapters registry
 
+# %% ../nbs/19_serve.ipynb #07a5901e
+from .tasks import require_support, task_for
+
 # %% ../nbs/19_serve.ipynb #08a88435
 def parse_model_specs(specs, # `DIR` or `NAME=DIR` items (run, adapter, merged or exported model folders)
                      ) -> dict[str, Path]:
@@ -91,6 +94,8 @@ class ModelRegistry:
                                       "adapter": internal[name],
                                       "group": group, "backend": "adapter", "source": str(path)}
         self.entries = {n: self.entries[n] for n in self.folders} # in the order given
+        for name, entry in self.entries.items():
+            require_support(entry["predictor"].predictor.task, "serve", f"`lwft serve` (model {name!r})")
 
     @property
     def names(self) -> list[str]: return list(self.entries)

@@ -13,7 +13,8 @@ from .config_manager import TASK_REGISTRY, ConfigError
 # %% auto #0
 __all__ = ['MULTI_LABEL_METRICS', 'REGRESSION_METRICS', 'SINGLE_LABEL_SUPPORTS', 'Task', 'register_task', 'task_for',
            'require_support', 'multi_label_values', 'multi_label_metrics', 'fit_thresholds', 'regression_values',
-           'regression_metrics', 'Standardisation', 'paired_bootstrap', 'prediction_columns', 'task_of_model']
+           'regression_metrics', 'Standardisation', 'paired_bootstrap', 'prediction_columns', 'task_of_model',
+           'task_answers']
 
 # %% ../nbs/03a_tasks.ipynb #681d1a04
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class Task:
     supports: frozenset = frozenset() # parts of the library that handle the task (`require_support`)
     # `(logits tensor) -> tensor`: what a prediction reports (class probabilities, label probabilities, a score)
     outputs: Callable|None = None
+    # `(outputs [n, k], label_names, state) -> [dict]`: each row's answer (a label set and probabilities, a score), the
+    # saved `state` (`thresholds`, `standardisation`) applied; None: one class per row, read by the predictor itself
+    answer: Callable|None = None
+    # `(answer, label_names) -> list`: one answer as the values of `output_columns`, as `predictions.csv` holds them
+    answer_cells: Callable|None = None
 
 def register_task(task: Task, # the entry; its `name` is the config's `task:` value
                   replace: bool = False, # replace an entry of the same name
@@ -326,3 +332,46 @@ def task_of_model(config, # a model's config (`model.config`): `problem_type`, `
                           f"({sorted(t.problem_type for _, t in TASK_REGISTRY.items())}); set problem_type in its "
                                     f"config.json to one of them.")
     return found[0]
+
+# %% ../nbs/03a_tasks.ipynb #695b1326
+import dataclasses
+
+# %% ../nbs/03a_tasks.ipynb #b2e8beee
+def _multi_label_answer(outputs, label_names, state: dict) -> list[dict]:
+    names = [str(n) for n in label_names]
+    rows, cuts = np.asarray(outputs, float), _thresholds(state.get("thresholds"), len(names))
+    return [{"predicted_labels": [n for n, on in zip(names, r >= cuts) if on],
+             "probabilities": {n: float(p) for n, p in zip(names, r)}} for r in rows]
+
+def _multi_label_cells(answer: dict, label_names) -> list:
+    return [";".join(answer["predicted_labels"]), *(answer["probabilities"][str(n)] for n in label_names)]
+
+def _regression_answer(outputs, label_names, state: dict) -> list[dict]:
+    z = np.asarray(outputs, float).reshape(len(outputs), -1)[:, 0]
+    saved = state.get("standardisation") # absent (a model in memory): the head's own units
+    return [{"score": float(s)} for s in (Standardisation(**saved).unscale(z) if saved else z)]
+
+def _regression_cells(answer: dict, label_names=None) -> list: return [answer["score"]]
+
+def task_answers(name: str, # a task name whose entry has an `answer` (several labels, a score)
+                 outputs, # the task's outputs `[n, k]` (`Task.outputs`: label probabilities, standardised scores)
+                 label_names, # label names in column order (regression: `["score"]`)
+                 state: dict|None = None, # what training saved (`task.json`): `thresholds`, `standardisation`
+                ) -> list[dict]:
+    ("One answer per row: `predicted_labels` and `probabilities` (several labels), or `score` in the data's units; "
+     "one class per row is refused (the predictor reads it).")
+    task = task_for(name)
+    if task.answer is None:
+        raise ConfigError(f"task {name} gives one class per row: read its probabilities with SentimentPredictor, not "
+                          f"task_answers.")
+    return task.answer(outputs, label_names, state or {})
+
+# %% ../nbs/03a_tasks.ipynb #981683e7
+for _name, _answer, _cells in (("multi_label", _multi_label_answer, _multi_label_cells),
+                               ("regression", _regression_answer, _regression_cells)):
+    # what a saved model of these tasks answers, and the parts of the library that now read those answers
+    _task = task_for(_name)
+    register_task(dataclasses.replace(_task, answer=_answer, answer_cells=_cells,
+                                      supports=_task.supports | {"predictor"}), replace=True)
+register_task(dataclasses.replace(task_for("single_label"), supports=SINGLE_LABEL_SUPPORTS | {"predictor"}),
+              replace=True);
