@@ -24,6 +24,7 @@ from .config_manager import quantized_method # what a method is, asked of the ad
 
 # %% ../nbs/19_serve.ipynb #07a5901e
 from .tasks import require_support, task_for
+from .deploy import saved_task_state
 
 # %% ../nbs/19_serve.ipynb #08a88435
 def parse_model_specs(specs, # `DIR` or `NAME=DIR` items (run, adapter, merged or exported model folders)
@@ -42,13 +43,14 @@ def parse_model_specs(specs, # `DIR` or `NAME=DIR` items (run, adapter, merged o
 
 # %% ../nbs/19_serve.ipynb #0d203940
 def _adapter_key(folder: Path):
-    "The (base, label count) an adapter folder shares a base model by, or None for a folder that loads on its own."
+    "The (base, label count, task) an adapter folder shares a base model by, or None for a folder that loads on its own."
     if not (folder/"adapter_config.json").exists(): return None
     cfg = run_config(folder)
     if cfg is not None and quantized_method(cfg.training.method): return None # a quantised base is its own
     base = json.loads((folder/"adapter_config.json").read_text()).get("base_model_name_or_path")
     labels = json.loads((folder/"labels.json").read_text())["num_labels"] if (folder/"labels.json").exists() else None
-    return (base, labels)
+    # one task per shared base: the model's config (its problem_type) says what its outputs are
+    return (base, labels, cfg.task if cfg is not None else None)
 
 # %% ../nbs/19_serve.ipynb #76545e51
 class ModelRegistry:
@@ -70,7 +72,7 @@ class ModelRegistry:
                 self.entries[name] = {"predictor": predictor, "adapter": None, "group": None, "backend": backend,
                                       "source": str(path)}
             else: groups.setdefault(key, []).append((name, folder, path))
-        for (base, _), members in groups.items():
+        for (base, *_), members in groups.items():
             first_name, first_folder, _ = members[0]
             model, tokenizer = load_adapter(first_folder)
             internal = {first_name: "default"} # PEFT names the first adapter it loads "default"
@@ -90,6 +92,9 @@ class ModelRegistry:
                 names = json.loads((folder/"labels.json").read_text()) if (folder/"labels.json").exists() else None
                 predictor.label_names = [names["id2label"][str(i)]
                                          for i in range(names["num_labels"])] if names else label_names(model.config)
+                # several labels or a score: this adapter's own thresholds or standardisation
+                predictor.task_state = saved_task_state(folder)
+                predictor.label_names = predictor.task_state.get("label_names") or predictor.label_names
                 self.entries[name] = {"predictor": CalibratedPredictor(predictor, load_temperature(folder)),
                                       "adapter": internal[name],
                                       "group": group, "backend": "adapter", "source": str(path)}
