@@ -32,6 +32,7 @@ from .config_manager import quantized_method # what a method is, asked of the ad
 
 # %% ../nbs/18_export.ipynb #863b6a54
 from .tasks import require_support, task_for
+from .deploy import TASK_STATE_FILE
 
 # %% ../nbs/18_export.ipynb #4389ae5f
 EXPORT_FILE = "export.json"
@@ -191,6 +192,20 @@ def _run_test_split(source, cfg: ExperimentConfig) -> ParityData:
     return ParityData(test.texts, test.pairs, [splits.label_names[i] for i in splits.labels["test"]],
                       f"the test split of {source} ({len(test)} rows of {test.source})")
 
+# %% ../nbs/18_export.ipynb #8a4bbf71
+def _task_test_rows(source, cfg: ExperimentConfig) -> ParityData:
+    ("The texts (and pairs) of the test split a run of several labels or scores scored, from its `predictions.csv`; "
+     "parity compares outputs, so no labels.")
+    import pandas as pd
+    for folder in (Path(source), model_folder(source).parent):
+        if (folder/"predictions.csv").exists():
+            df = pd.read_csv(folder/"predictions.csv", keep_default_na=False)
+            pairs = df["text_pair"].astype(str).tolist() if "text_pair" in df.columns else None
+            return ParityData(df["text"].astype(str).tolist(), pairs, None,
+                              f"the test split of {source} ({len(df)} rows of {folder/'predictions.csv'})")
+    raise DataError(f"{source} is a run of task {cfg.task} without its predictions.csv (the test split it scored): pass "
+                    f"the texts to check parity on, data=FILE (lwft export --data FILE).")
+
 # %% ../nbs/18_export.ipynb #ba522776
 def parity_data(source, # a run folder, an adapter folder, or a merged or full model folder
                 # a .csv/.tsv/.jsonl/.parquet (labels optional), or a
@@ -209,7 +224,8 @@ def parity_data(source, # a run folder, an adapter folder, or a merged or full m
             raise DataError(f"{source} names no evaluation split (no config.yaml: it is not a run folder): pass the "
                             f"texts to check parity on, data=FILE (lwft export --data FILE: a "
                             f".csv/.tsv/.jsonl/.parquet with a text column, or a .txt).")
-        out = _run_test_split(source, cfg)
+        # several labels or scores: the texts the run scored
+        out = _run_test_split(source, cfg) if task_for(cfg.task).answer is None else _task_test_rows(source, cfg)
     else:
         path = Path(data).expanduser()
         if not path.is_file():
@@ -283,6 +299,10 @@ class ExportSettings:
 
 # %% ../nbs/18_export.ipynb #50e2665a
 def _probabilities(predictor, texts, pairs=None) -> np.ndarray:
+    task = task_for(predictor.task)
+    if task.answer is not None: # the head's outputs: each label's probability, or the score in the data's units
+        return np.array([[v for v in task.answer_cells(r, predictor.label_names) if not isinstance(v, str)]
+                         for r in predictor.predict(texts, pairs)], dtype=np.float64)
     return np.array([r["probabilities"] for r in predictor.predict(texts, pairs)], dtype=np.float64)
 
 # %% ../nbs/18_export.ipynb #95e301e4
@@ -353,6 +373,9 @@ def _write_common(folder: Path, predictor, names):
     config.save_pretrained(folder)
     (folder/"labels.json").write_text(json.dumps({"num_labels": len(names), "id2label": dict(enumerate(names))},
                                                  indent=1))
+    # several labels or a score: the thresholds or standardisation the exported head answers with
+    if getattr(predictor, "task_state", None):
+        (folder/TASK_STATE_FILE).write_text(json.dumps(predictor.task_state, indent=1))
 
 # %% ../nbs/18_export.ipynb #6f54b680
 def _accuracy(labels, probs) -> dict:
@@ -453,6 +476,9 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
     settings = settings or ExportSettings()
     output_dir = Path(output_dir).expanduser()
     _check_output(output_dir, overwrite)
+    # a temperature for class probabilities: a run of another task is refused first
+    if settings.calibrate and (cfg := run_config(source)) is not None:
+        require_support(cfg.task, "predict", "calibration (lwft export --calibrate)")
     # before anything loads: a missing split fails fast
     checked = parity_data(source, data, text_column, text_pair_column, label_column)
     texts, pairs, where = checked.texts, checked.pairs, checked.where
@@ -468,7 +494,9 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
     reference_predictor = load_merged(source)
     require_support(reference_predictor.task, "export", "an ONNX export (lwft export)")
     names = reference_predictor.label_names
-    labels = checked.label_ids(names) # labels the model does not know are refused before anything is measured
+    # labels the model does not know are refused before anything is measured; several labels or a score: parity
+    # compares outputs, and labels are not read
+    labels = checked.label_ids(names) if task_for(reference_predictor.task).answer is None else None
     reference = _probabilities(reference_predictor, texts, pairs)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     work, lock = _claim_work_folder(output_dir)

@@ -372,6 +372,6 @@ for _name, _answer, _cells in (("multi_label", _multi_label_answer, _multi_label
     # what a saved model of these tasks answers, and the parts of the library that now read those answers
     _task = task_for(_name)
     register_task(dataclasses.replace(_task, answer=_answer, answer_cells=_cells,
-                                      supports=_task.supports | {"predictor", "serve"}), replace=True)
+                                      supports=_task.supports | {"predictor", "serve", "export"}), replace=True)
 register_task(dataclasses.replace(task_for("single_label"), supports=SINGLE_LABEL_SUPPORTS | {"predictor"}),
               replace=True);
