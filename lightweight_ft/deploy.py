@@ -446,7 +446,8 @@ class SentimentPredictor:
         self.model, self.tokenizer = model.eval(), tokenizer
         # predictions here are one class per text: another task's model is refused
         self.task = task_of_model(model.config)
-        require_support(self.task, "predictor", "prediction with SentimentPredictor (lwft predict, serve, gate, export)")
+        require_support(self.task, "predictor",
+                        "prediction with SentimentPredictor (lwft predict, serve, gate, export)")
         # several labels or a score: the thresholds or standardisation training saved (`task.json`)
         self.task_state = saved_task_state(self.source) if isinstance(model_dir_or_model, (str, os.PathLike)) else {}
         limit = model_positions(model.config)
@@ -561,7 +562,8 @@ def _task_results(predictor: SentimentPredictor, items: list[str], seconds, keep
                 "truncated": False, "reason": "empty text"} for i, t in enumerate(items)]
     if keep:
         encode = predictor.window_features if predictor.long_texts == "window" else predictor.encode_features
-        features, truncated = encode([items[i] for i in keep], [seconds[i] for i in keep] if seconds is not None else None)
+        features, truncated = encode([items[i] for i in keep],
+                                     [seconds[i] for i in keep] if seconds is not None else None)
         outputs = predict_probabilities(predictor.model, features, predictor.batch_size, predictor.pad_token_id,
                                         predictor.autocast_dtype, task=task)
         for j, (i, answer) in enumerate(zip(keep, task_answers(task, outputs, names, predictor.task_state))):

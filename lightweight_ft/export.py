@@ -203,8 +203,8 @@ def _task_test_rows(source, cfg: ExperimentConfig) -> ParityData:
             pairs = df["text_pair"].astype(str).tolist() if "text_pair" in df.columns else None
             return ParityData(df["text"].astype(str).tolist(), pairs, None,
                               f"the test split of {source} ({len(df)} rows of {folder/'predictions.csv'})")
-    raise DataError(f"{source} is a run of task {cfg.task} without its predictions.csv (the test split it scored): pass "
-                    f"the texts to check parity on, data=FILE (lwft export --data FILE).")
+    raise DataError(f"{source} is a run of task {cfg.task} without its predictions.csv (the test split it scored): "
+                    f"pass the texts to check parity on, data=FILE (lwft export --data FILE).")
 
 # %% ../nbs/18_export.ipynb #ba522776
 def parity_data(source, # a run folder, an adapter folder, or a merged or full model folder

@@ -43,7 +43,8 @@ def parse_model_specs(specs, # `DIR` or `NAME=DIR` items (run, adapter, merged o
 
 # %% ../nbs/19_serve.ipynb #0d203940
 def _adapter_key(folder: Path):
-    "The (base, label count, task) an adapter folder shares a base model by, or None for a folder that loads on its own."
+    ("The (base, label count, task) an adapter folder shares a base model by, or None for a folder that loads on its "
+     "own.")
     if not (folder/"adapter_config.json").exists(): return None
     cfg = run_config(folder)
     if cfg is not None and quantized_method(cfg.training.method): return None # a quantised base is its own

@@ -40,6 +40,9 @@ class Task:
     answer: Callable|None = None
     # `(answer, label_names) -> list`: one answer as the values of `output_columns`, as `predictions.csv` holds them
     answer_cells: Callable|None = None
+    # `(answers, label_names) -> array`: the rows' decisions as `evaluate` and `compare` take them (0/1 label sets,
+    # scores)
+    decisions: Callable|None = None
 
 def register_task(task: Task, # the entry; its `name` is the config's `task:` value
                   replace: bool = False, # replace an entry of the same name
@@ -353,6 +356,14 @@ def _regression_answer(outputs, label_names, state: dict) -> list[dict]:
 
 def _regression_cells(answer: dict, label_names=None) -> list: return [answer["score"]]
 
+# the chosen sets as 0/1 rows (which 0.5 cuts back to the same sets), and the scores: what `evaluate` and
+# `compare` take
+def _multi_label_decisions(answers: list[dict], label_names) -> np.ndarray:
+    rows = [[float(str(n) in a["predicted_labels"]) for n in label_names] for a in answers]
+    return np.array(rows, dtype=float).reshape(-1, len(label_names))
+def _regression_decisions(answers: list[dict], label_names=None) -> np.ndarray:
+    return np.array([a["score"] for a in answers], dtype=float)
+
 def task_answers(name: str, # a task name whose entry has an `answer` (several labels, a score)
                  outputs, # the task's outputs `[n, k]` (`Task.outputs`: label probabilities, standardised scores)
                  label_names, # label names in column order (regression: `["score"]`)
@@ -367,11 +378,12 @@ def task_answers(name: str, # a task name whose entry has an `answer` (several l
     return task.answer(outputs, label_names, state or {})
 
 # %% ../nbs/03a_tasks.ipynb #981683e7
-for _name, _answer, _cells in (("multi_label", _multi_label_answer, _multi_label_cells),
-                               ("regression", _regression_answer, _regression_cells)):
+_ANSWERS = (("multi_label", _multi_label_answer, _multi_label_cells, _multi_label_decisions),
+            ("regression", _regression_answer, _regression_cells, _regression_decisions))
+for _name, _answer, _cells, _decide in _ANSWERS:
     # what a saved model of these tasks answers, and the parts of the library that now read those answers
     _task = task_for(_name)
-    register_task(dataclasses.replace(_task, answer=_answer, answer_cells=_cells,
-                                      supports=_task.supports | {"predictor", "serve", "export"}), replace=True)
+    register_task(dataclasses.replace(_task, answer=_answer, answer_cells=_cells, decisions=_decide,
+                                      supports=_task.supports | {"predictor", "serve", "export", "gate"}), replace=True)
 register_task(dataclasses.replace(task_for("single_label"), supports=SINGLE_LABEL_SUPPORTS | {"predictor"}),
               replace=True);
