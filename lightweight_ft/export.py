@@ -20,10 +20,10 @@ from .runs import ModelLoadError, model_folder
 
 # %% auto #0
 __all__ = ['EXPORT_FILE', 'PARITY_FILE', 'CALIBRATION_FILE', 'INT8_FOLDER', 'OPTIMIZER_MODEL_TYPES', 'WORK_LOCK',
-           'CONFORMAL_FILE', 'run_config', 'load_merged', 'export_graph', 'optimize_graph', 'run_columns', 'ParityData',
-           'parity_data', 'parity_split', 'parity_report', 'ExportParityError', 'ExportSettings',
-           'remove_stale_work_folders', 'StaleExportWarning', 'quantize_int8', 'export_card', 'export_model',
-           'apply_temperature', 'fit_temperature', 'fit_calibration', 'load_temperature', 'calibrate',
+           'CONFORMAL_FILE', 'run_config', 'folder_task', 'load_merged', 'export_graph', 'optimize_graph',
+           'run_columns', 'ParityData', 'parity_data', 'parity_split', 'parity_report', 'ExportParityError',
+           'ExportSettings', 'remove_stale_work_folders', 'StaleExportWarning', 'quantize_int8', 'export_card',
+           'export_model', 'apply_temperature', 'fit_temperature', 'fit_calibration', 'load_temperature', 'calibrate',
            'CalibratedPredictor', 'labelled_file', 'validation_split', 'conformalize', 'load_conformal',
            'add_label_sets', 'ConformalPredictor']
 
@@ -32,7 +32,7 @@ from .config_manager import quantized_method # what a method is, asked of the ad
 
 # %% ../nbs/18_export.ipynb #863b6a54
 from .tasks import require_support, task_for
-from .deploy import TASK_STATE_FILE
+from .deploy import TASK_STATE_FILE, saved_task_state
 
 # %% ../nbs/18_export.ipynb #4389ae5f
 EXPORT_FILE = "export.json"
@@ -49,6 +49,14 @@ def run_config(source, # a run folder, an adapter folder, or a merged or full mo
     for folder in (source, model_folder(source)):
         if (folder/"config.yaml").exists(): return load_config(folder/"config.yaml")
     return None
+
+# %% ../nbs/18_export.ipynb #a4933652
+def folder_task(source, # a run, adapter, merged or exported model folder
+               ) -> str|None:
+    ("The task of the model in `source`: its run's `config.yaml`, else the `task.json` beside the model (an export "
+     "carries it); None when neither says.")
+    cfg = run_config(source)
+    return cfg.task if cfg is not None else saved_task_state(source).get("task")
 
 # %% ../nbs/18_export.ipynb #6d69f03d
 def load_merged(source, # a run folder, an adapter folder, or a merged or full model folder
@@ -477,8 +485,8 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
     output_dir = Path(output_dir).expanduser()
     _check_output(output_dir, overwrite)
     # a temperature for class probabilities: a run of another task is refused first
-    if settings.calibrate and (cfg := run_config(source)) is not None:
-        require_support(cfg.task, "predict", "calibration (lwft export --calibrate)")
+    if settings.calibrate and (task := folder_task(source)) is not None:
+        require_support(task, "predict", "calibration (lwft export --calibrate)")
     # before anything loads: a missing split fails fast
     checked = parity_data(source, data, text_column, text_pair_column, label_column)
     texts, pairs, where = checked.texts, checked.pairs, checked.where
@@ -630,6 +638,8 @@ def calibrate(model_dir, # a run, adapter, merged or exported model folder
              ) -> dict:
     ("Fit a temperature on the run's test split (or `data`), save it as `calibration.json` in the model folder, return "
      "the report.")
+    if (task := folder_task(model_dir)) is not None: # a temperature for class probabilities
+        require_support(task, "predict", "calibration (calibrate, lwft export --calibrate)")
     checked = parity_data(model_dir, data, text_column, text_pair_column, label_column)
     if checked.labels is None:
         raise DataError(f"{checked.where} has no labels: calibration needs a labelled split (a text and a label "
@@ -729,6 +739,7 @@ def conformalize(model_dir, # a run, adapter, merged or exported model folder
                 ) -> dict:
     "Fit conformal sets on the run's validation split (or `data`); save them as the model folder's `conformal.json`."
     predictor = predictor or SentimentPredictor(str(model_dir), batch_size=batch_size, device="cpu")
+    require_support(predictor.task, "predict", "conformal label sets (conformalize, lwft predict --coverage)")
     if data is None: texts, pairs, labels, where = validation_split(model_dir, predictor.label_names)
     else:
         columns = (text_column, label_column, text_pair_column)
