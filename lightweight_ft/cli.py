@@ -238,7 +238,8 @@ def _gate_parser(sub):
     g.add_argument("--against", required=True, metavar="CURRENT", help="the model in service, the same kinds")
     g.add_argument("--data", required=True, help="labelled test file (CSV, TSV, JSONL, Parquet) both models predict")
     g.add_argument("--margin", type=float, default=0.5,
-                   help="points of accuracy NEW may lose and still pass (default 0.5: half a point)")
+                   help="points of accuracy NEW may lose and still pass (default 0.5: half a point); several labels "
+                        "or scores: of the task's headline metric (Jaccard, Pearson), 0.5 meaning 0.005")
     g.add_argument("--alpha", type=float, default=0.05, help="one-sided significance level of the non-inferiority test")
     g.add_argument("--text-column", default="sentence"); g.add_argument("--label-column", default="label")
     g.add_argument("--text-pair-column", default=None, help="sentence pairs: the column of the second texts")
@@ -301,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                               "merged model folder")
     pr.add_argument("--input", help=".txt (one text per line), .csv or .tsv file")
     pr.add_argument("--output",
-                    help="file to write: the input's columns plus prediction, prediction_name, confidence, prob_0..")
+                    help="file to write: the input's columns plus prediction, prediction_name, confidence, prob_0.. "
+                         "(several labels: predicted_labels, prob_0..; a score: predicted_score)")
     pr.add_argument("--overwrite", action="store_true",
                     help="replace an existing --output file that is not an earlier predictions file")
     pr.add_argument("--text-column", default=None,

@@ -11,18 +11,18 @@ import yaml
 
 # %% auto #0
 __all__ = ['BIAS_OPTIONS', 'PRECISIONS', 'BATCHING_OPTIONS', 'QUANT_BITS', 'TRACKERS', 'ARCHITECTURE_REGISTRY',
-           'ADAPTER_REGISTRY', 'TASK_REGISTRY', 'ADAPTER_METHODS', 'DEFAULT_ADAPTER', 'POOLINGS', 'DATA_SOURCES',
-           'DATA_FORMATS', 'TRUNCATION', 'LONG_TEXTS', 'WINDOW_POOLINGS', 'SETFIT_HEADS', 'SPEEDUP_NAMES',
-           'SPEEDUPS_ENV', 'COMPILE_OPTIONS', 'BEST_METRICS', 'TASK_DATA_KEYS', 'LORA_KEYWORDS', 'MAX_YAML_NODES',
-           'PRESETS', 'BNB_HUB_KERNELS_ENV', 'BNB_HUB_MODULES', 'ConfigError', 'tracker_names', 'UnknownEntryError',
-           'Registry', 'trains_adapter', 'quantized_method', 'method_entry', 'adapter_names', 'method_names',
-           'trains_weights', 'untrained_method', 'ModelConfig', 'DataConfig', 'LoraSettings', 'QuantizationSettings',
-           'SetFitSettings', 'default_speedups', 'requested_speedups', 'TrainingSettings', 'learning_rate_for',
-           'refuse_on_quantized_base', 'check_adapter_combination', 'check_task_keys', 'check_examples_per_class',
-           'check_window_settings', 'ExperimentConfig', 'check_field_types', 'training_settings', 'UniqueKeyLoader',
-           'read_yaml', 'config_to_yaml', 'load_config', 'set_by_path', 'apply_overrides', 'preset', 'flat_config',
-           'hub_offline', 'keep_bnb_off_hub', 'METHODS', 'ADAPTERS', 'PROMPT_ADAPTERS', 'DEFAULT_LEARNING_RATES',
-           'DEFAULT_ADAPTER_LEARNING_RATES']
+           'ADAPTER_REGISTRY', 'TASK_REGISTRY', 'ADAPTER_METHODS', 'DEFAULT_ADAPTER', 'POOLINGS',
+           'THRESHOLD_OBJECTIVES', 'DATA_SOURCES', 'DATA_FORMATS', 'TRUNCATION', 'LONG_TEXTS', 'WINDOW_POOLINGS',
+           'SETFIT_HEADS', 'SPEEDUP_NAMES', 'SPEEDUPS_ENV', 'COMPILE_OPTIONS', 'BEST_METRICS', 'TASK_DATA_KEYS',
+           'LORA_KEYWORDS', 'MAX_YAML_NODES', 'PRESETS', 'BNB_HUB_KERNELS_ENV', 'BNB_HUB_MODULES', 'ConfigError',
+           'tracker_names', 'UnknownEntryError', 'Registry', 'trains_adapter', 'quantized_method', 'method_entry',
+           'adapter_names', 'method_names', 'trains_weights', 'untrained_method', 'ModelConfig', 'DataConfig',
+           'LoraSettings', 'QuantizationSettings', 'SetFitSettings', 'default_speedups', 'requested_speedups',
+           'TrainingSettings', 'learning_rate_for', 'refuse_on_quantized_base', 'check_adapter_combination',
+           'check_task_keys', 'check_examples_per_class', 'check_window_settings', 'ExperimentConfig',
+           'check_field_types', 'training_settings', 'UniqueKeyLoader', 'read_yaml', 'config_to_yaml', 'load_config',
+           'set_by_path', 'apply_overrides', 'preset', 'flat_config', 'hub_offline', 'keep_bnb_off_hub', 'METHODS',
+           'ADAPTERS', 'PROMPT_ADAPTERS', 'DEFAULT_LEARNING_RATES', 'DEFAULT_ADAPTER_LEARNING_RATES']
 
 # %% ../nbs/00_config_manager.ipynb #4827b122
 BIAS_OPTIONS = ("none", "lora_only", "all")
@@ -164,6 +164,7 @@ class ModelConfig:
                "(`cls`: the first token, as the model was built; `mean`: the attention-masked mean of the last layer)")
 
 # %% ../nbs/00_config_manager.ipynb #9fa59b0a
+THRESHOLD_OBJECTIVES = ("f1", "jaccard") # what multi-label decision thresholds maximise on validation
 def _check_label_keys(data):
     "The multi-label and regression keys of `DataConfig` (`label_columns`, `label_separator`, `label_range`)."
     lc, sep, lr = data.label_columns, data.label_separator, data.label_range
@@ -178,6 +179,8 @@ def _check_label_keys(data):
     _check(lc is None or sep is None, "data.label_separator", "and data.label_columns are two ways to give the labels; set only one")
     _check(lr is None or (isinstance(lr, (list, tuple)) and len(lr) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in lr)
            and lr[0] < lr[1]), "data.label_range", f"must be [lo, hi] with lo < hi (e.g. [0, 5]), or null, got {lr!r}")
+    _check(data.threshold_objective in (None, *THRESHOLD_OBJECTIVES), "data.threshold_objective",
+           f"must be one of {THRESHOLD_OBJECTIVES} or null, got {data.threshold_objective!r}")
 
 # %% ../nbs/00_config_manager.ipynb #67941f40
 DATA_SOURCES = ("auto", "glue_dir", "hub", "sample", "files")
@@ -213,6 +216,9 @@ class DataConfig:
     label_columns: list|str|None = None # task multi_label: one 0/1 column per label, as a list of column names or a prefix they share (`emotion_`)
     label_separator: str|None = None # task multi_label: the labels of a row in one column (data.label_column), joined by this (`,` for "joy,love")
     label_range: list|None = None # task regression: `[lo, hi]`, the range every score must lie in (checked when read); null: any number
+    # task multi_label: what the per-label decision thresholds fitted on validation maximise: `f1` (each label's F1) or
+    # `jaccard` (the sample-averaged Jaccard, the task's headline metric); null: f1
+    threshold_objective: str|None = None
     validation_size: float|int = 0.1 # carved validation split: a fraction of train in (0, 1), or a number of rows
     test_size: float|int = 0.1 # carved test split (only when the source has no test and no validation/dev file)
     split_seed: int = 42 # seeds the carving (kept apart from training.seed)
@@ -465,7 +471,7 @@ def check_adapter_combination(training: TrainingSettings, # the training section
     if quantized_method(training.method): refuse_on_quantized_base(a, quantization.bits)
 
 # %% ../nbs/00_config_manager.ipynb #e19b3754
-TASK_DATA_KEYS = ("label_columns", "label_separator", "label_range") # data keys that belong to one task (its entry's `data_keys`)
+TASK_DATA_KEYS = ("label_columns", "label_separator", "label_range", "threshold_objective") # data keys that belong to one task (its entry's `data_keys`)
 def check_task_keys(task: str, # the config's `task`
                     data: DataConfig, # the data section
                    ):

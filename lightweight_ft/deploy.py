@@ -23,10 +23,11 @@ from .prediction import predict_probabilities
 from .runs import ModelLoadError, _read_json, _write_folder_extras, model_folder
 
 # %% auto #0
-__all__ = ['SERVE_EXTRA_HELP', 'ONNX_FILE', 'PREDICTION_FILE_COLUMNS', 'UntrainedHeadWarning', 'untrained_head', 'run_max_length',
-           'load_adapter', 'merge_adapter', 'inference_autocast_dtype', 'require', 'OnnxSequenceClassifier',
-           'load_onnx_model', 'run_long_texts', 'refuse_windowed_run', 'SentimentPredictor', 'predict_sentiment',
-           'is_predictions_file', 'check_prediction_paths', 'predict_file', 'benchmark_against_pipeline']
+__all__ = ['TASK_STATE_FILE', 'SERVE_EXTRA_HELP', 'ONNX_FILE', 'PREDICTION_FILE_COLUMNS', 'saved_task_state',
+           'UntrainedHeadWarning', 'untrained_head', 'run_max_length', 'load_adapter', 'merge_adapter',
+           'inference_autocast_dtype', 'require', 'OnnxSequenceClassifier', 'load_onnx_model', 'run_long_texts',
+           'refuse_windowed_run', 'SentimentPredictor', 'predict_sentiment', 'is_predictions_file',
+           'check_prediction_paths', 'predict_file', 'benchmark_against_pipeline']
 
 # %% ../nbs/17_deploy.ipynb #c376034c
 from .config_manager import quantized_method # what a method is, asked of the adapters registry
@@ -36,6 +37,20 @@ from .tasks import require_support, task_for, task_of_model
 
 # %% ../nbs/17_deploy.ipynb #b8ca0975
 from .setfit_trainer import is_setfit_folder, load_setfit_model # a SetFit run's model/ folder
+
+# %% ../nbs/17_deploy.ipynb #de77df66
+from .config_manager import TASK_REGISTRY
+from .tasks import prediction_columns, task_answers
+
+# %% ../nbs/17_deploy.ipynb #f7d27049
+TASK_STATE_FILE = "task.json" # beside a model of several labels or scores: its thresholds or standardisation
+
+def saved_task_state(folder, # a run, adapter, merged or exported model folder
+                    ) -> dict:
+    ("What training saved beside the model in `folder` for its task (`task.json`: `label_names`, and `thresholds` or "
+     "`standardisation`); {} without one.")
+    path = model_folder(folder)
+    return _read_json(path/TASK_STATE_FILE) if (path/TASK_STATE_FILE).exists() else {}
 
 # %% ../nbs/17_deploy.ipynb #283c4c5d
 class UntrainedHeadWarning(UserWarning):
@@ -254,6 +269,8 @@ def merge_adapter(model_or_path, # a PEFT model, or an adapter or run folder (`s
     if tokenizer is not None: tokenizer.save_pretrained(output_dir)
     if src is not None and cfg is None and (src/"config.yaml").exists():
         shutil.copy(src/"config.yaml", output_dir/"config.yaml")
+    # thresholds or standardisation travel with the weights they belong to
+    if src is not None and (src/TASK_STATE_FILE).exists(): shutil.copy(src/TASK_STATE_FILE, output_dir/TASK_STATE_FILE)
     _write_folder_extras(output_dir, "merged", base, len(names), names, cfg, metrics, note)
     return output_dir
 
@@ -442,11 +459,14 @@ class SentimentPredictor:
         self.model, self.tokenizer = model.eval(), tokenizer
         # predictions here are one class per text: another task's model is refused
         self.task = task_of_model(model.config)
-        require_support(self.task, "predict", "prediction with SentimentPredictor (lwft predict, serve, gate, export)")
+        require_support(self.task, "predictor",
+                        "prediction with SentimentPredictor (lwft predict, serve, gate, export)")
+        # several labels or a score: the thresholds or standardisation training saved (`task.json`)
+        self.task_state = saved_task_state(self.source) if isinstance(model_dir_or_model, (str, os.PathLike)) else {}
         limit = model_positions(model.config)
         self.batch_size, self.max_length = batch_size, min(max_length, limit) if limit else max_length
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        self.label_names = label_names(model.config)
+        self.label_names = self.task_state.get("label_names") or label_names(model.config)
         self.autocast_dtype = inference_autocast_dtype(model, precision)
         self.precision = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.autocast_dtype]
         self.long_texts, self.window_stride, self.window_pooling = _window_settings(cfg, long_texts, window_stride,
@@ -529,6 +549,8 @@ class SentimentPredictor:
         results = [{"text": t, **({"text_pair": seconds[i]} if seconds is not None else {}), "label": None,
                     "label_name": None,
                     "confidence": None, "probabilities": None, "truncated": False, "reason": "empty text"} for i, t in enumerate(items)]
+        # several labels or a score: the task's own answer
+        if task_for(self.task).answer is not None: return _task_results(self, items, seconds, keep, single)
         if keep:
             # windows: pooled per text below
             encode = self.window_features if self.long_texts == "window" else self.encode_features
@@ -542,6 +564,24 @@ class SentimentPredictor:
         return results[0] if single else results
 
     __call__ = predict
+
+# %% ../nbs/17_deploy.ipynb #0878e8a4
+def _task_results(predictor: SentimentPredictor, items: list[str], seconds, keep: list[int], single: bool):
+    ("`SentimentPredictor.predict`'s results for a task of several labels or a score: each row's `task` answer "
+     "(`task_answers`), texts empty of words flagged.")
+    names, task = predictor.label_names, predictor.task
+    blank = {k: None for k in task_answers(task, np.zeros((1, len(names))), names, predictor.task_state)[0]}
+    results = [{"text": t, **({"text_pair": seconds[i]} if seconds is not None else {}), "task": task, **blank,
+                "truncated": False, "reason": "empty text"} for i, t in enumerate(items)]
+    if keep:
+        encode = predictor.window_features if predictor.long_texts == "window" else predictor.encode_features
+        features, truncated = encode([items[i] for i in keep],
+                                     [seconds[i] for i in keep] if seconds is not None else None)
+        outputs = predict_probabilities(predictor.model, features, predictor.batch_size, predictor.pad_token_id,
+                                        predictor.autocast_dtype, task=task)
+        for j, (i, answer) in enumerate(zip(keep, task_answers(task, outputs, names, predictor.task_state))):
+            results[i].update(answer, truncated=truncated[j], reason=None)
+    return results[0] if single else results
 
 # %% ../nbs/17_deploy.ipynb #654d4886
 def predict_sentiment(texts: str|list[str], # one text, or a list of them
@@ -561,7 +601,8 @@ def is_predictions_file(path, # an existing file
         with open(path, encoding="utf-8", errors="replace", newline="") as f: line = f.readline()
     except OSError: return False
     header = next(csv.reader([line], delimiter="\t" if Path(path).suffix.lower() == ".tsv" else ","), [])
-    return all(c in header for c in (*PREDICTION_FILE_COLUMNS, "prob_0"))
+    # each task's own columns (several labels: `predicted_labels, prob_0`; a score: `predicted_score`)
+    return any(all(c in header for c in task_for(t).output_columns(["label"])) for t in TASK_REGISTRY.names())
 
 # %% ../nbs/17_deploy.ipynb #41afd6a0
 def _decode_error(path: Path, e: UnicodeDecodeError) -> DataError:
@@ -675,6 +716,11 @@ def predict_file(predictor: SentimentPredictor, # the loaded model (`SentimentPr
     pair_col = header.index(text_pair_column) if text_pair_column is not None else None
     extra = list(getattr(predictor, "result_columns", ())) # what a wrapping predictor adds (label_set, abstain)
     added = list(PREDICTION_FILE_COLUMNS) + [f"prob_{i}" for i in range(len(predictor.label_names))] + extra
+    # several labels or a score: the columns of the run's predictions.csv, renamed where the input has them already
+    inner = predictor # a wrapping predictor (calibrated, conformal) predicts with the model it holds
+    while not hasattr(inner, "task") and hasattr(inner, "predictor"): inner = inner.predictor
+    task = task_for(getattr(inner, "task", TASK_REGISTRY.names()[0])) # a predictor that names none: one class
+    if task.answer is not None: added = prediction_columns(task.name, predictor.label_names, header)
     clash = [c for c in added if c in header]
     if clash:
         raise DataError(f"{input_path} already has the column(s) {clash} that the predictions fill: rename them, "
@@ -691,11 +737,15 @@ def predict_file(predictor: SentimentPredictor, # the loaded model (`SentimentPr
                 chunk = rows[s:s + chunk_size]
                 pairs = [row[pair_col] for row in chunk] if pair_col is not None else None
                 for row, r in zip(chunk, predictor.predict([row[col] for row in chunk], pairs)):
-                    filled = r["label"] is not None
-                    w.writerow(row + ([r["label"], r["label_name"], f"{r['confidence']:.6f}",
-                                       *(f"{p:.6f}" for p in r["probabilities"]),
-                                       *(json.dumps(r[c], ensure_ascii=False) for c in extra)]
-                                      if filled else [""] * len(added)))
+                    filled = r["label"] is not None if task.answer is None else r["reason"] is None
+                    if task.answer is not None and filled: # every digit, as predictions.csv holds them
+                        w.writerow(row + [repr(v) if isinstance(v, float) else v
+                                          for v in task.answer_cells(r, predictor.label_names)])
+                    else:
+                        w.writerow(row + ([r["label"], r["label_name"], f"{r['confidence']:.6f}",
+                                           *(f"{p:.6f}" for p in r["probabilities"]),
+                                           *(json.dumps(r[c], ensure_ascii=False) for c in extra)]
+                                          if filled else [""] * len(added)))
                     counts["rows"] += 1; counts["empty"] += not filled; counts["truncated"] += r["truncated"]
                 bar.update(len(chunk))
         os.replace(tmp, output_path)

@@ -20,15 +20,19 @@ from .runs import ModelLoadError, model_folder
 
 # %% auto #0
 __all__ = ['EXPORT_FILE', 'PARITY_FILE', 'CALIBRATION_FILE', 'INT8_FOLDER', 'OPTIMIZER_MODEL_TYPES', 'WORK_LOCK',
-           'CONFORMAL_FILE', 'run_config', 'load_merged', 'export_graph', 'optimize_graph', 'run_columns', 'ParityData',
-           'parity_data', 'parity_split', 'parity_report', 'ExportParityError', 'ExportSettings',
-           'remove_stale_work_folders', 'StaleExportWarning', 'quantize_int8', 'export_card', 'export_model',
-           'apply_temperature', 'fit_temperature', 'fit_calibration', 'load_temperature', 'calibrate',
+           'CONFORMAL_FILE', 'run_config', 'folder_task', 'load_merged', 'export_graph', 'optimize_graph',
+           'run_columns', 'ParityData', 'parity_data', 'parity_split', 'parity_report', 'ExportParityError',
+           'ExportSettings', 'remove_stale_work_folders', 'StaleExportWarning', 'quantize_int8', 'export_card',
+           'export_model', 'apply_temperature', 'fit_temperature', 'fit_calibration', 'load_temperature', 'calibrate',
            'CalibratedPredictor', 'labelled_file', 'validation_split', 'conformalize', 'load_conformal',
            'add_label_sets', 'ConformalPredictor']
 
 # %% ../nbs/18_export.ipynb #f259c051
 from .config_manager import quantized_method # what a method is, asked of the adapters registry
+
+# %% ../nbs/18_export.ipynb #863b6a54
+from .tasks import require_support, task_for
+from .deploy import TASK_STATE_FILE, saved_task_state
 
 # %% ../nbs/18_export.ipynb #4389ae5f
 EXPORT_FILE = "export.json"
@@ -45,6 +49,14 @@ def run_config(source, # a run folder, an adapter folder, or a merged or full mo
     for folder in (source, model_folder(source)):
         if (folder/"config.yaml").exists(): return load_config(folder/"config.yaml")
     return None
+
+# %% ../nbs/18_export.ipynb #a4933652
+def folder_task(source, # a run, adapter, merged or exported model folder
+               ) -> str|None:
+    ("The task of the model in `source`: its run's `config.yaml`, else the `task.json` beside the model (an export "
+     "carries it); None when neither says.")
+    cfg = run_config(source)
+    return cfg.task if cfg is not None else saved_task_state(source).get("task")
 
 # %% ../nbs/18_export.ipynb #6d69f03d
 def load_merged(source, # a run folder, an adapter folder, or a merged or full model folder
@@ -188,6 +200,20 @@ def _run_test_split(source, cfg: ExperimentConfig) -> ParityData:
     return ParityData(test.texts, test.pairs, [splits.label_names[i] for i in splits.labels["test"]],
                       f"the test split of {source} ({len(test)} rows of {test.source})")
 
+# %% ../nbs/18_export.ipynb #8a4bbf71
+def _task_test_rows(source, cfg: ExperimentConfig) -> ParityData:
+    ("The texts (and pairs) of the test split a run of several labels or scores scored, from its `predictions.csv`; "
+     "parity compares outputs, so no labels.")
+    import pandas as pd
+    for folder in (Path(source), model_folder(source).parent):
+        if (folder/"predictions.csv").exists():
+            df = pd.read_csv(folder/"predictions.csv", keep_default_na=False)
+            pairs = df["text_pair"].astype(str).tolist() if "text_pair" in df.columns else None
+            return ParityData(df["text"].astype(str).tolist(), pairs, None,
+                              f"the test split of {source} ({len(df)} rows of {folder/'predictions.csv'})")
+    raise DataError(f"{source} is a run of task {cfg.task} without its predictions.csv (the test split it scored): "
+                    f"pass the texts to check parity on, data=FILE (lwft export --data FILE).")
+
 # %% ../nbs/18_export.ipynb #ba522776
 def parity_data(source, # a run folder, an adapter folder, or a merged or full model folder
                 # a .csv/.tsv/.jsonl/.parquet (labels optional), or a
@@ -206,7 +232,8 @@ def parity_data(source, # a run folder, an adapter folder, or a merged or full m
             raise DataError(f"{source} names no evaluation split (no config.yaml: it is not a run folder): pass the "
                             f"texts to check parity on, data=FILE (lwft export --data FILE: a "
                             f".csv/.tsv/.jsonl/.parquet with a text column, or a .txt).")
-        out = _run_test_split(source, cfg)
+        # several labels or scores: the texts the run scored
+        out = _run_test_split(source, cfg) if task_for(cfg.task).answer is None else _task_test_rows(source, cfg)
     else:
         path = Path(data).expanduser()
         if not path.is_file():
@@ -280,6 +307,10 @@ class ExportSettings:
 
 # %% ../nbs/18_export.ipynb #50e2665a
 def _probabilities(predictor, texts, pairs=None) -> np.ndarray:
+    task = task_for(predictor.task)
+    if task.answer is not None: # the head's outputs: each label's probability, or the score in the data's units
+        return np.array([[v for v in task.answer_cells(r, predictor.label_names) if not isinstance(v, str)]
+                         for r in predictor.predict(texts, pairs)], dtype=np.float64)
     return np.array([r["probabilities"] for r in predictor.predict(texts, pairs)], dtype=np.float64)
 
 # %% ../nbs/18_export.ipynb #95e301e4
@@ -350,6 +381,9 @@ def _write_common(folder: Path, predictor, names):
     config.save_pretrained(folder)
     (folder/"labels.json").write_text(json.dumps({"num_labels": len(names), "id2label": dict(enumerate(names))},
                                                  indent=1))
+    # several labels or a score: the thresholds or standardisation the exported head answers with
+    if getattr(predictor, "task_state", None):
+        (folder/TASK_STATE_FILE).write_text(json.dumps(predictor.task_state, indent=1))
 
 # %% ../nbs/18_export.ipynb #6f54b680
 def _accuracy(labels, probs) -> dict:
@@ -450,6 +484,9 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
     settings = settings or ExportSettings()
     output_dir = Path(output_dir).expanduser()
     _check_output(output_dir, overwrite)
+    # a temperature for class probabilities: a run of another task is refused first
+    if settings.calibrate and (task := folder_task(source)) is not None:
+        require_support(task, "predict", "calibration (lwft export --calibrate)")
     # before anything loads: a missing split fails fast
     checked = parity_data(source, data, text_column, text_pair_column, label_column)
     texts, pairs, where = checked.texts, checked.pairs, checked.where
@@ -463,8 +500,11 @@ def export_model(source, # a run folder, an adapter folder or a merged model fol
                               StaleExportWarning)
     refuse_windowed_run(run_config(source), "an ONNX export") # the exported folder has no config.yaml to say so
     reference_predictor = load_merged(source)
+    require_support(reference_predictor.task, "export", "an ONNX export (lwft export)")
     names = reference_predictor.label_names
-    labels = checked.label_ids(names) # labels the model does not know are refused before anything is measured
+    # labels the model does not know are refused before anything is measured; several labels or a score: parity
+    # compares outputs, and labels are not read
+    labels = checked.label_ids(names) if task_for(reference_predictor.task).answer is None else None
     reference = _probabilities(reference_predictor, texts, pairs)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     work, lock = _claim_work_folder(output_dir)
@@ -598,6 +638,8 @@ def calibrate(model_dir, # a run, adapter, merged or exported model folder
              ) -> dict:
     ("Fit a temperature on the run's test split (or `data`), save it as `calibration.json` in the model folder, return "
      "the report.")
+    if (task := folder_task(model_dir)) is not None: # a temperature for class probabilities
+        require_support(task, "predict", "calibration (calibrate, lwft export --calibrate)")
     checked = parity_data(model_dir, data, text_column, text_pair_column, label_column)
     if checked.labels is None:
         raise DataError(f"{checked.where} has no labels: calibration needs a labelled split (a text and a label "
@@ -697,6 +739,7 @@ def conformalize(model_dir, # a run, adapter, merged or exported model folder
                 ) -> dict:
     "Fit conformal sets on the run's validation split (or `data`); save them as the model folder's `conformal.json`."
     predictor = predictor or SentimentPredictor(str(model_dir), batch_size=batch_size, device="cpu")
+    require_support(predictor.task, "predict", "conformal label sets (conformalize, lwft predict --coverage)")
     if data is None: texts, pairs, labels, where = validation_split(model_dir, predictor.label_names)
     else:
         columns = (text_column, label_column, text_pair_column)
@@ -752,6 +795,8 @@ class ConformalPredictor:
         "A `SentimentPredictor` on `model_dir` with the folder's conformal sets, fitted and saved first if missing."
         check_coverage(coverage) # before any model loads
         predictor = SentimentPredictor(str(model_dir), **kwargs)
+        # sets of classes: one class per row
+        require_support(predictor.task, "predict", "conformal label sets (lwft predict --coverage)")
         conformal = load_conformal(model_dir) or conformalize(model_dir, data, predictor=predictor,
                                                               **(fit_kwargs or {}))
         return cls(predictor, conformal, coverage)

@@ -17,6 +17,13 @@ from .runs import model_folder
 # %% auto #0
 __all__ = ['GATE_JSON', 'GATE_MD', 'model_kind', 'gate', 'gate_markdown']
 
+# %% ../nbs/22_gate.ipynb #fe0d1969
+from .tasks import require_support, task_for
+import dataclasses
+from .config_manager import DataConfig
+from .data import encode_label_sets, multi_label_vocabulary, read_task_table
+from .export import run_config
+
 # %% ../nbs/22_gate.ipynb #6843cdce
 GATE_JSON, GATE_MD = "gate.json", "gate.md"
 
@@ -36,6 +43,66 @@ def _check_margin(margin, alpha):
                          f"(lwft gate --margin takes points: 0.5); got {margin!r}.")
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 0.5:
         raise ValueError(f"alpha, the one-sided significance level, must be in (0, 0.5), e.g. 0.05; got {alpha!r}.")
+
+# %% ../nbs/22_gate.ipynb #7d0f7e0a
+def _task_rows(data, source, task: str, names, text_column, label_column, text_pair_column) -> tuple:
+    ("`(texts, pairs, targets)` of a labelled file for a task of several labels or scores, read with the columns of "
+     "the run behind `source`, each one given here in its place.")
+    cfg = run_config(source)
+    given = (("text_column", text_column, "sentence"), ("label_column", label_column, "label"),
+             ("text_pair_column", text_pair_column, None))
+    columns = {k: v for k, v, default in given if v != default}
+    read = dataclasses.replace(cfg.data if cfg is not None else DataConfig(), **columns)
+    table = read_task_table(data, task, read)
+    if table is None:
+        keys = " or ".join(f"data.{k}" for k in ("label_columns", "label_column")
+                           if k == "label_column" or k in task_for(task).data_keys)
+        raise DataError(f"{data}: no labels found for task {task} (the run reads {keys}; pass --label-column NAME).")
+    if table.labels and isinstance(table.labels[0], tuple): # label sets: each label one the models know
+        multi_label_vocabulary({"test": table}, names)
+        targets = encode_label_sets(table, names)
+    else: targets = np.asarray(table.labels, dtype=float)
+    return table.texts, table.pairs, targets
+
+def _task_gate(predictors: dict, paths: dict, data, margin, alpha, columns: tuple, n_resamples, seed) -> dict:
+    ("The gate of a task of several labels or scores: both models' headline metric with intervals, and their paired "
+     "bootstrap difference (`Task.compare`), whose (1 - 2 alpha) interval decides non-inferiority.")
+    task_name = predictors["current"].task
+    task, names = task_for(task_name), list(predictors["current"].label_names)
+    texts, pairs, targets = _task_rows(data, paths["current"], task_name, names, *columns)
+    decisions = {role: task.decisions(p.predict(texts, pairs), names) for role, p in predictors.items()}
+    level, metric = 1 - 2 * alpha, task.headline_metric # the two-sided level whose lower bound is the one-sided test's
+    row = task.compare(targets, decisions, ci_level=level, n_resamples=n_resamples, seed=seed).iloc[0]
+    def model(role):
+        m = task.evaluate(targets, decisions[role], ci_level=level, n_resamples=n_resamples, seed=seed)
+        return {"source": str(paths[role]), "kind": model_kind(paths[role]), metric: float(m[metric]),
+                f"{metric}_ci": m["ci"][metric]}
+    low = float(row["diff_ci_low"])
+    differ = np.abs(decisions["new"] - decisions["current"]).reshape(len(targets), -1).max(1) > 0
+    return _json_safe({
+        "verdict": "pass" if low > -margin else "fail", "new_not_worse": bool(low > -margin), "task": task_name,
+        "metric": metric, "margin": float(margin), "alpha": float(alpha), "data": str(data), "n": int(len(targets)),
+        "labels": names, "new": model("new"), "current": model("current"),
+        "paired_bootstrap": {"diff": float(row["diff"]), "diff_ci_low": low, "diff_ci_high": float(row["diff_ci_high"]),
+                             "ci_level": level, "p_value": float(row["p_value"]), "test": row["test"]},
+        "predictions_differ": int(differ.sum())})
+
+def _task_gate_markdown(result: dict) -> str:
+    "`gate_markdown` for a task of several labels or scores: the verdict on its headline metric."
+    metric, pb, lvl = result["metric"], result["paired_bootstrap"], f"{100 * result['paired_bootstrap']['ci_level']:g}%"
+    word = "PASS: NEW is not worse" if result["new_not_worse"] else "FAIL: NEW may be worse"
+    lines = [f"# Gate: {word} than CURRENT by more than {result['margin']:g} of {metric} (task {result['task']})", "",
+             f"On {result['n']} rows of `{result['data']}`; the two models' answers differ on "
+             f"{result['predictions_differ']}.", "",
+             f"| model | kind | source | {metric} | {lvl} interval |", "| --- | --- | --- | --- | --- |"]
+    for role in ("new", "current"):
+        m = result[role]; low, high = m[f"{metric}_ci"]
+        lines.append(f"| {role.upper()} | {m['kind']} | `{m['source']}` | {m[metric]:.4f} | [{low:.4f}, {high:.4f}] |")
+    lines += ["", f"- **Non-inferiority** ({pb['test']}): {metric} difference NEW - CURRENT {pb['diff']:+.4f}, {lvl} "
+                  f"interval [{pb['diff_ci_low']:+.4f}, {pb['diff_ci_high']:+.4f}]; NEW passes when the interval's "
+                  f"lower end lies above -{result['margin']:g} (one-sided alpha {result['alpha']:g}).",
+              f"- **Paired difference**: p = {pb['p_value']:.3g} against 'they score the same'.", ""]
+    return "\n".join(lines)
 
 # %% ../nbs/22_gate.ipynb #053da115
 def gate(new, # the candidate: a run, adapter, merged or exported model folder
@@ -58,11 +125,22 @@ def gate(new, # the candidate: a run, adapter, merged or exported model folder
     paths = {"new": new, "current": current}
     predictors = {role: SentimentPredictor(str(p), batch_size=batch_size, precision="fp32")
                   for role, p in paths.items()}
+    for role, p in predictors.items(): require_support(p.task, "gate", f"`lwft gate` ({role.upper()}: {paths[role]})")
+    if predictors["new"].task != predictors["current"].task:
+        raise DataError(f"the models are of different tasks: NEW ({new}) {predictors['new'].task}, CURRENT ({current}) "
+                        f"{predictors['current'].task}. A gate compares two models of one task.")
     names = {role: list(p.label_names) for role, p in predictors.items()}
     if names["new"] != names["current"]:
         raise DataError(f"the models predict different labels: NEW ({new}) {names['new']}, CURRENT ({current}) "
                         f"{names['current']}. A gate compares two models of one task, with the same labels in the "
                         f"same order.")
+    if task_for(predictors["current"].task).answer is not None: # several labels or scores: the task's own metric
+        result = _task_gate(predictors, paths, data, margin, alpha, (text_column, label_column, text_pair_column),
+                            n_resamples, seed)
+        if output_dir is not None:
+            out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
+            (out/GATE_JSON).write_text(json.dumps(result, indent=1)); (out/GATE_MD).write_text(gate_markdown(result))
+        return result
     texts, pairs, labels = labelled_file(data, names["current"], text_column, label_column, text_pair_column)
     probs = {role: np.array([r["probabilities"] for r in p.predict(texts, pairs)], dtype=np.float64)
              for role, p in predictors.items()}
@@ -91,6 +169,7 @@ def gate(new, # the candidate: a run, adapter, merged or exported model folder
 def gate_markdown(result: dict, # what `gate` returned (or `gate.json` holds)
                  ) -> str:
     "The verdict in Markdown: the decision first, then each model's accuracy with its interval, the paired tests."
+    if "paired_bootstrap" in result: return _task_gate_markdown(result) # several labels or scores: the task's metric
     pts = lambda x: f"{100 * x:+.2f}"
     ni, mc, lvl = result["noninferiority"], result["mcnemar"], f"{100 * result['noninferiority']['ci_level']:g}%"
     word = "PASS: NEW is not worse" if result["new_not_worse"] else "FAIL: NEW may be worse"

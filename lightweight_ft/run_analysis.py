@@ -272,7 +272,9 @@ def run_task_experiment(cfg: ExperimentConfig, # a config of task multi_label or
         if scores:
             state, outputs, extra = {"standardisation": standard.to_dict()}, standard.unscale(predict("test")[:, 0]), {}
         else:
-            state = {"thresholds": fit_thresholds(splits.labels["validation"], predict("validation"))}
+            objective = cfg.data.threshold_objective or "f1" # what the thresholds maximise on validation
+            fitted = fit_thresholds(splits.labels["validation"], predict("validation"), objective=objective)
+            state = {"thresholds": fitted, "threshold_objective": objective}
             outputs, extra = predict("test"), {"thresholds": state["thresholds"], "label_names": names}
         metrics = {**task.evaluate(splits.labels["test"], outputs, **extra), "headline_metric": task.headline_metric}
         try:

@@ -24,6 +24,10 @@ __all__ = ['API_KEY_ENV', 'SERVE_SPEC_ENV', 'parse_model_specs', 'ModelRegistry'
 # %% ../nbs/19_serve.ipynb #d8f3e3dd
 from .config_manager import quantized_method # what a method is, asked of the adapters registry
 
+# %% ../nbs/19_serve.ipynb #07a5901e
+from .tasks import require_support, task_for
+from .deploy import saved_task_state
+
 # %% ../nbs/19_serve.ipynb #08a88435
 def parse_model_specs(specs, # `DIR` or `NAME=DIR` items (run, adapter, merged or exported model folders)
                      ) -> dict[str, Path]:
@@ -43,6 +47,8 @@ def parse_model_specs(specs, # `DIR` or `NAME=DIR` items (run, adapter, merged o
 def _adapter_key(folder: Path):
     ("The (base, label count, pooling) an adapter folder shares a base model by, or None for a folder that loads on "
      "its own.")
+    ("The (base, label count, task) an adapter folder shares a base model by, or None for a folder that loads on its "
+     "own.")
     if not (folder/"adapter_config.json").exists(): return None
     cfg = run_config(folder)
     if cfg is not None and quantized_method(cfg.training.method): return None # a quantised base is its own
@@ -50,6 +56,9 @@ def _adapter_key(folder: Path):
     labels = json.loads((folder/"labels.json").read_text())["num_labels"] if (folder/"labels.json").exists() else None
     # the pooling hooks sit on the base: one pooling per base (an adapter that records none reads the first token)
     return (base, labels, _adapter_pooling(folder, cfg) or POOLINGS[0])
+    # one task per shared base: the model's config (its problem_type) says what its outputs are
+    return (base, labels, cfg.task if cfg is not None else None)
+
 
 # %% ../nbs/19_serve.ipynb #76545e51
 class ModelRegistry:
@@ -91,10 +100,15 @@ class ModelRegistry:
                 names = json.loads((folder/"labels.json").read_text()) if (folder/"labels.json").exists() else None
                 predictor.label_names = [names["id2label"][str(i)]
                                          for i in range(names["num_labels"])] if names else label_names(model.config)
+                # several labels or a score: this adapter's own thresholds or standardisation
+                predictor.task_state = saved_task_state(folder)
+                predictor.label_names = predictor.task_state.get("label_names") or predictor.label_names
                 self.entries[name] = {"predictor": CalibratedPredictor(predictor, load_temperature(folder)),
                                       "adapter": internal[name],
                                       "group": group, "backend": "adapter", "source": str(path)}
         self.entries = {n: self.entries[n] for n in self.folders} # in the order given
+        for name, entry in self.entries.items():
+            require_support(entry["predictor"].predictor.task, "serve", f"`lwft serve` (model {name!r})")
 
     @property
     def names(self) -> list[str]: return list(self.entries)

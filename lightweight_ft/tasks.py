@@ -13,7 +13,8 @@ from .config_manager import TASK_REGISTRY, ConfigError
 # %% auto #0
 __all__ = ['MULTI_LABEL_METRICS', 'REGRESSION_METRICS', 'SINGLE_LABEL_SUPPORTS', 'Task', 'register_task', 'task_for',
            'require_support', 'multi_label_values', 'multi_label_metrics', 'fit_thresholds', 'regression_values',
-           'regression_metrics', 'Standardisation', 'paired_bootstrap', 'prediction_columns', 'task_of_model']
+           'regression_metrics', 'Standardisation', 'paired_bootstrap', 'prediction_columns', 'task_of_model',
+           'task_answers']
 
 # %% ../nbs/03a_tasks.ipynb #681d1a04
 @dataclass(frozen=True)
@@ -35,6 +36,14 @@ class Task:
     # `(logits tensor) -> tensor`: what a prediction reports (class probabilities, label probabilities, a score)
     outputs: Callable|None = None
     class_subsets: bool = False # rows hold one class each, so `data.examples_per_class` can draw N rows of each
+    # `(outputs [n, k], label_names, state) -> [dict]`: each row's answer (a label set and probabilities, a score), the
+    # saved `state` (`thresholds`, `standardisation`) applied; None: one class per row, read by the predictor itself
+    answer: Callable|None = None
+    # `(answer, label_names) -> list`: one answer as the values of `output_columns`, as `predictions.csv` holds them
+    answer_cells: Callable|None = None
+    # `(answers, label_names) -> array`: the rows' decisions as `evaluate` and `compare` take them (0/1 label sets,
+    # scores)
+    decisions: Callable|None = None
 
 def register_task(task: Task, # the entry; its `name` is the config's `task:` value
                   replace: bool = False, # replace an entry of the same name
@@ -151,10 +160,15 @@ def multi_label_metrics(targets, # true 0/1 `[n, k]`
 def fit_thresholds(targets, # true 0/1 `[n, k]` on validation
                    probs, # the model's probabilities `[n, k]` on the same rows
                    grid=None, # candidate cuts; None: 0.05, 0.10, ..., 0.95
+                   # `f1`: each label's F1; `jaccard`: the sample-averaged Jaccard of the rows' label sets
+                   objective: str = "f1",
                   ) -> list[float]:
-    "Per-label thresholds maximising each label's F1 on the given rows; 0.5 for a label they never show."
+    ("Per-label thresholds maximising each label's F1 on the given rows (0.5 for a label they never show); with "
+     "`objective='jaccard'`, then raised or lowered label by label while the rows' mean Jaccard grows.")
     t, p = _check_multi_label(targets, probs)
     grid = np.round(np.arange(0.05, 0.951, 0.05), 2) if grid is None else np.asarray(grid, float)
+    if objective not in ("f1", "jaccard"):
+        raise ValueError(f"objective must be 'f1' or 'jaccard' (data.threshold_objective), got {objective!r}.")
     out = []
     for j in range(t.shape[1]):
         if not t[:, j].any(): out.append(0.5); continue
@@ -162,7 +176,24 @@ def fit_thresholds(targets, # true 0/1 `[n, k]` on validation
         tp = (pred & t[:, j]).sum(1); f1 = 2 * tp / (pred.sum(1) + t[:, j].sum())
         best = np.flatnonzero(f1 == f1.max())
         out.append(float(grid[best[np.argmin(np.abs(grid[best] - 0.5))]]))
-    return out
+    return out if objective == "f1" else _jaccard_ascent(t, p, out, grid)
+
+def _jaccard_ascent(t, p, start: list[float], grid, passes: int = 5) -> list[float]:
+    ("Coordinate ascent from `start`: each label's threshold in turn moved to the grid cut that most raises the mean "
+     "Jaccard, the others held; a move must raise it, so the result never scores below `start`.")
+    th = np.asarray(start, float)
+    score = lambda cuts: multi_label_values(t, p >= cuts)[0]
+    best = score(th)
+    for _ in range(passes):
+        moved = False
+        for j in range(t.shape[1]):
+            trials = np.repeat(th[None, :], len(grid), 0); trials[:, j] = grid
+            cut = p[None] >= trials[:, None, :] # one leading axis: one row of cuts per grid value
+            values = multi_label_values(np.broadcast_to(t, cut.shape), cut)[0]
+            k = int(np.argmax(values))
+            if values[k] > best + 1e-12: th, best, moved = trials[k], float(values[k]), True
+        if not moved: break
+    return [float(x) for x in th]
 
 # %% ../nbs/03a_tasks.ipynb #98058de3
 REGRESSION_METRICS = ("pearson", "spearman", "mse", "mae", "r2")
@@ -327,3 +358,58 @@ def task_of_model(config, # a model's config (`model.config`): `problem_type`, `
                           f"({sorted(t.problem_type for _, t in TASK_REGISTRY.items())}); set problem_type in its "
                                     f"config.json to one of them.")
     return found[0]
+
+# %% ../nbs/03a_tasks.ipynb #695b1326
+import dataclasses
+
+# %% ../nbs/03a_tasks.ipynb #b2e8beee
+def _multi_label_answer(outputs, label_names, state: dict) -> list[dict]:
+    names = [str(n) for n in label_names]
+    rows, cuts = np.asarray(outputs, float), _thresholds(state.get("thresholds"), len(names))
+    return [{"predicted_labels": [n for n, on in zip(names, r >= cuts) if on],
+             "probabilities": {n: float(p) for n, p in zip(names, r)}} for r in rows]
+
+def _multi_label_cells(answer: dict, label_names) -> list:
+    return [";".join(answer["predicted_labels"]), *(answer["probabilities"][str(n)] for n in label_names)]
+
+def _regression_answer(outputs, label_names, state: dict) -> list[dict]:
+    z = np.asarray(outputs, float).reshape(len(outputs), -1)[:, 0]
+    saved = state.get("standardisation") # absent (a model in memory): the head's own units
+    return [{"score": float(s)} for s in (Standardisation(**saved).unscale(z) if saved else z)]
+
+def _regression_cells(answer: dict, label_names=None) -> list: return [answer["score"]]
+
+# the chosen sets as 0/1 rows (which 0.5 cuts back to the same sets), and the scores: what `evaluate` and
+# `compare` take
+def _multi_label_decisions(answers: list[dict], label_names) -> np.ndarray:
+    rows = [[float(str(n) in a["predicted_labels"]) for n in label_names] for a in answers]
+    return np.array(rows, dtype=float).reshape(-1, len(label_names))
+def _regression_decisions(answers: list[dict], label_names=None) -> np.ndarray:
+    return np.array([a["score"] for a in answers], dtype=float)
+
+def task_answers(name: str, # a task name whose entry has an `answer` (several labels, a score)
+                 outputs, # the task's outputs `[n, k]` (`Task.outputs`: label probabilities, standardised scores)
+                 label_names, # label names in column order (regression: `["score"]`)
+                 state: dict|None = None, # what training saved (`task.json`): `thresholds`, `standardisation`
+                ) -> list[dict]:
+    ("One answer per row: `predicted_labels` and `probabilities` (several labels), or `score` in the data's units; "
+     "one class per row is refused (the predictor reads it).")
+    task = task_for(name)
+    if task.answer is None:
+        raise ConfigError(f"task {name} gives one class per row: read its probabilities with SentimentPredictor, not "
+                          f"task_answers.")
+    return task.answer(outputs, label_names, state or {})
+
+# %% ../nbs/03a_tasks.ipynb #981683e7
+_ANSWERS = (("multi_label", _multi_label_answer, _multi_label_cells, _multi_label_decisions),
+            ("regression", _regression_answer, _regression_cells, _regression_decisions))
+for _name, _answer, _cells, _decide in _ANSWERS:
+    # what a saved model of these tasks answers, and the parts of the library that now read those answers
+    _task = task_for(_name)
+    register_task(dataclasses.replace(_task, answer=_answer, answer_cells=_cells, decisions=_decide,
+                                      supports=_task.supports | {"predictor", "serve", "export", "gate"}), replace=True)
+# the thresholds' objective is a choice of several labels alone
+register_task(dataclasses.replace(task_for("multi_label"),
+                                  data_keys=task_for("multi_label").data_keys + ("threshold_objective",)), replace=True)
+register_task(dataclasses.replace(task_for("single_label"), supports=SINGLE_LABEL_SUPPORTS | {"predictor"}),
+              replace=True);

@@ -20,7 +20,7 @@ from .config_manager import ExperimentConfig
 
 # %% auto #0
 __all__ = ['TINY_FAMILIES', 'MULTI_LABEL_WORDS', 'HUB_OFFLINE_VARIABLES', 'tiny_tokenizer', 'tiny_classifier',
-           'synthetic_sentiment', 'synthetic_multi_label', 'synthetic_scores', 'write_tiny_setup',
+           'synthetic_sentiment', 'synthetic_multi_label', 'synthetic_scores', 'tiny_task_setup', 'write_tiny_setup',
            'synthetic_predictions', 'synthetic_run', 'tiny_base_dir', 'tiny_adapter', 'chromium_path',
            'open_in_chromium', 'broken_links', 'postgres_bin', 'throwaway_postgres', 'no_network_env']
 
@@ -153,6 +153,30 @@ def synthetic_scores(n: int = 64, # sentence pairs
         b = a[:shared] + list(rng.choice([w for w in vocab if w not in a], size=5 - shared, replace=False))
         rows.append({"sentence1": " ".join(a), "sentence2": " ".join(rng.permutation(b)), "score": float(shared)})
     return pd.DataFrame(rows)
+
+# %% ../nbs/01_testing.ipynb #0b945a1f
+def tiny_task_setup(folder, # where the encoder and the data go (made if missing)
+                    scores: bool = False, # False: several labels per row (`synthetic_multi_label`); True: a score each
+                    n: int = 80, # rows of the data file
+                    pairs: bool = False, # scores: train on the sentence pairs, else on the first sentence alone
+                    seed: int = 1, # seeds the data
+                   ) -> dict:
+    ("A tiny BERT encoder (no head) in `folder/encoder` and a CSV of tags or scores in `folder`; returns the config "
+     "mapping (task `multi_label` or `regression`) that trains one epoch on them.")
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    encoder = folder/"encoder"
+    if not encoder.exists():
+        tiny_classifier("bert", positions=130).bert.save_pretrained(encoder); tiny_tokenizer().save_pretrained(encoder)
+    if scores:
+        path, task = folder/"scores.csv", "regression"
+        synthetic_scores(n, seed=seed).to_csv(path, index=False)
+        data = {"text_column": "sentence1", "label_column": "score", "text_pair_column": "sentence2" if pairs else None}
+    else:
+        path, task = folder/"tags.csv", "multi_label"
+        synthetic_multi_label(n, seed=seed).to_csv(path, index=False)
+        data = {"label_columns": list(MULTI_LABEL_WORDS)}
+    return {"task": task, "model": {"name_or_path": str(encoder)}, "training": {"epochs": 1, "batch_size": 16},
+            "data": {"source": "files", "path": str(path), **data}}
 
 # %% ../nbs/01_testing.ipynb #f40177ec
 def write_tiny_setup(folder, # where the setup goes (made if missing)
