@@ -45,19 +45,16 @@ def parse_model_specs(specs, # `DIR` or `NAME=DIR` items (run, adapter, merged o
 
 # %% ../nbs/19_serve.ipynb #0d203940
 def _adapter_key(folder: Path):
-    ("The (base, label count, pooling) an adapter folder shares a base model by, or None for a folder that loads on "
-     "its own.")
-    ("The (base, label count, task) an adapter folder shares a base model by, or None for a folder that loads on its "
-     "own.")
+    ("The (base, label count, pooling, task) an adapter folder shares a base model by, or None for a folder that loads "
+     "on its own.")
     if not (folder/"adapter_config.json").exists(): return None
     cfg = run_config(folder)
     if cfg is not None and quantized_method(cfg.training.method): return None # a quantised base is its own
     base = json.loads((folder/"adapter_config.json").read_text()).get("base_model_name_or_path")
     labels = json.loads((folder/"labels.json").read_text())["num_labels"] if (folder/"labels.json").exists() else None
-    # the pooling hooks sit on the base: one pooling per base (an adapter that records none reads the first token)
-    return (base, labels, _adapter_pooling(folder, cfg) or POOLINGS[0])
+    # the pooling hooks sit on the base: one pooling per base (an adapter that records none reads the first token);
     # one task per shared base: the model's config (its problem_type) says what its outputs are
-    return (base, labels, cfg.task if cfg is not None else None)
+    return (base, labels, _adapter_pooling(folder, cfg) or POOLINGS[0], cfg.task if cfg is not None else None)
 
 
 # %% ../nbs/19_serve.ipynb #76545e51
