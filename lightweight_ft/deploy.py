@@ -326,6 +326,9 @@ class OnnxSequenceClassifier(torch.nn.Module):
         if "attention_mask" in self.input_names:
             mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
             feed["attention_mask"] = mask.cpu().numpy().astype(np.int64)
+        if "token_type_ids" in self.input_names: # single texts: every token in the first segment
+            segments = kwargs.get("token_type_ids")
+            feed["token_type_ids"] = (segments if segments is not None else torch.zeros_like(input_ids)).cpu().numpy().astype(np.int64)
         logits = self.session.run(["logits"], feed)[0]
         return SequenceClassifierOutput(logits=torch.from_numpy(logits).to(input_ids.device))
 

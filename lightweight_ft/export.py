@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_export.ipynb #80f708e7
 from __future__ import annotations
-import glob, json, os, shutil, tempfile, warnings
+import glob, inspect, json, os, shutil, tempfile, warnings
 try: import fcntl
 except ImportError: fcntl = None # no flock on this platform: stale work folders are left for the user
 from dataclasses import asdict, dataclass
@@ -75,8 +75,14 @@ def load_merged(source, # a run folder, an adapter folder, or a merged or full m
 # %% ../nbs/18_export.ipynb #bfa2d044
 class _LogitsOnly(torch.nn.Module):
     def __init__(self, model): super().__init__(); self.model = model
-    def forward(self, input_ids, attention_mask):
-        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
+        segments = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, **segments).logits
+
+def _takes_segments(model, tokenizer) -> bool:
+    "Whether the model reads `token_type_ids` that its tokenizer writes (BERT's pairs: which sentence a token is in)."
+    return ("token_type_ids" in tokenizer.model_input_names
+            and "token_type_ids" in inspect.signature(model.forward).parameters)
 
 # %% ../nbs/18_export.ipynb #bb174dcf
 def export_graph(model, # a standalone (merged) sequence classifier
@@ -85,26 +91,26 @@ def export_graph(model, # a standalone (merged) sequence classifier
                  opset: int = 17, # ONNX opset
                  dynamo: bool = False, # torch's dynamo exporter instead of TorchScript (needs onnxscript)
                 ) -> Path:
-    ("Write `model` as an ONNX graph with inputs `input_ids`, `attention_mask` (batch and sequence dynamic) and output "
-     "`logits`.")
+    ("Write `model` as an ONNX graph with inputs `input_ids`, `attention_mask` (and `token_type_ids` where the model "
+     "reads them: sentence pairs) (batch and sequence dynamic) and output `logits`.")
     path = Path(path)
     try: model.set_attn_implementation("eager") # the form ONNX Runtime's optimiser fuses
     except (AttributeError, ValueError): pass
     wrapper = _LogitsOnly(model).eval() # export restores the wrapper's mode onto the model: eval, not train
-    sample = tokenizer(["a short example", "and a second, somewhat longer example sentence"], padding=True,
-                       return_tensors="pt")
-    args = (sample["input_ids"], sample["attention_mask"])
-    names = dict(input_names=["input_ids", "attention_mask"], output_names=["logits"])
+    sample = tokenizer(["a short example", "and a second, somewhat longer example sentence"], ["a pair", "and its other"],
+                       padding=True, return_tensors="pt")
+    inputs = ["input_ids", "attention_mask"] + (["token_type_ids"] if _takes_segments(model, tokenizer) else [])
+    args = tuple(sample[k] for k in inputs)
+    names = dict(input_names=inputs, output_names=["logits"])
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if dynamo:
             require("onnxscript")
             dim = {0: torch.export.Dim("batch"), 1: torch.export.Dim("sequence")}
             torch.onnx.export(wrapper, args, str(path), dynamo=True, opset_version=max(opset, 18), verbose=False,
-                              dynamic_shapes={"input_ids": dim, "attention_mask": dim}, **names)
+                              dynamic_shapes={k: dim for k in inputs}, **names)
         else:
-            axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-                    "logits": {0: "batch"}}
+            axes = {**{k: {0: "batch", 1: "sequence"} for k in inputs}, "logits": {0: "batch"}}
             torch.onnx.export(wrapper, args, str(path), dynamo=False, opset_version=opset, dynamic_axes=axes, **names)
     model.eval()
     return path
@@ -669,8 +675,9 @@ class CalibratedPredictor:
          "it has one.")
         return cls(SentimentPredictor(str(model_dir), **kwargs), load_temperature(model_dir))
 
-    def predict(self, texts): # one text, or a list of them
-        results = self.predictor.predict(texts)
+    def predict(self, texts, # one text, or a list of them
+                pairs=None): # the second text of each (a model trained on sentence pairs); None: single texts
+        results = self.predictor.predict(texts, pairs) if pairs is not None else self.predictor.predict(texts)
         if self.temperature is None: return results # an uncalibrated model has no calibrated probabilities to show
         for r in [results] if isinstance(results, dict) else results:
             if r["probabilities"] is None:

@@ -100,6 +100,9 @@ class ModelRegistry:
                 # several labels or a score: this adapter's own thresholds or standardisation
                 predictor.task_state = saved_task_state(folder)
                 predictor.label_names = predictor.task_state.get("label_names") or predictor.label_names
+                cfg = run_config(folder) # single texts or pairs, as this adapter's run trained
+                predictor.trained_on = (cfg.data.text_column, cfg.data.text_pair_column) if cfg is not None else None
+                predictor.source = str(path)
                 self.entries[name] = {"predictor": CalibratedPredictor(predictor, load_temperature(folder)),
                                       "adapter": internal[name],
                                       "group": group, "backend": "adapter", "source": str(path)}
@@ -120,7 +123,9 @@ class ModelRegistry:
                     "calibrated": e["predictor"].temperature is not None} for n, e in self.entries.items()}
 
     def predict(self, texts, # one text, or a list of them
-                name: str|None = None): # the model to ask; may be left out when one model is loaded
+                name: str|None = None, # the model to ask; may be left out when one model is loaded
+                pairs=None, # the second text of each (a model trained on sentence pairs); None: single texts
+               ):
         ("Results of model `name` (the only one when None) for a text or a list of texts; call from one thread at a "
          "time.")
         if name is None:
@@ -130,7 +135,7 @@ class ModelRegistry:
         entry = self.entries[name]
         if entry["group"] is not None and entry["group"]["model"].active_adapter != entry["adapter"]:
             entry["group"]["model"].set_adapter(entry["adapter"])
-        return entry["predictor"].predict(texts)
+        return entry["predictor"].predict(texts, pairs) if pairs is not None else entry["predictor"].predict(texts)
 
     def memory_report(self) -> dict:
         "Bytes of parameters and buffers held for the adapters (bases shared) against one merged model per adapter."
@@ -233,7 +238,11 @@ def build_app(registry: ModelRegistry, # the models to serve
     from pydantic import ValidationError, create_model
     settings = settings or ServeSettings()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lwft-predict")
-    batchers = {name: RequestBatcher(lambda texts, name=name: registry.predict(texts, name), executor,
+    # a request's items are texts, or (text, second text) for a model trained on pairs
+    def answer(items, name):
+        if not items or isinstance(items[0], str): return registry.predict(items, name)
+        return registry.predict([t for t, _ in items], name, pairs=[p for _, p in items])
+    batchers = {name: RequestBatcher(lambda items, name=name: answer(items, name), executor,
                                      settings.max_batch,
                                      settings.batch_wait_ms / 1000) for name in registry.names}
     app = fastapi.FastAPI(title="lightweight-ft",
@@ -241,6 +250,8 @@ def build_app(registry: ModelRegistry, # the models to serve
 
     # built from types, not annotations: this module's postponed annotations would leave pydantic strings to resolve
     PredictRequest = create_model("PredictRequest", text=(Optional[str], None), texts=(Optional[list[str]], None),
+                                  # the second texts, for a model trained on sentence pairs
+                                  text_pair=(Optional[str], None), text_pairs=(Optional[list[str]], None),
                                   model=(Optional[str], None),
                                   coverage=(Optional[float], None)) # label sets at this coverage (conformal.json)
 
@@ -287,14 +298,20 @@ def build_app(registry: ModelRegistry, # the models to serve
             return error(422, 'give one of "text" (a string) or "texts" (a list of strings), not both and not neither.')
         texts = [req.text] if req.text is not None else req.texts
         if not texts: return error(422, '"texts" is empty: give at least one text.')
+        if (req.text_pair is not None and req.text is None) or (req.text_pairs is not None and req.texts is None):
+            return error(422, '"text_pair" goes with "text", "text_pairs" with "texts".')
+        pairs = [req.text_pair] if req.text_pair is not None else req.text_pairs
+        if pairs is not None and len(pairs) != len(texts):
+            return error(422, f'{len(texts)} texts and {len(pairs)} text_pairs: give one second text per text.')
         if len(texts) > settings.max_texts:
             return error(413,
                          f"{len(texts)} texts in one request; the limit is {settings.max_texts} (lwft serve "
                          f"--max-texts): split the batch.")
-        long = next((i for i, t in enumerate(texts) if len(t) > settings.max_text_chars), None)
+        long = next((i for i, t in enumerate(texts + (pairs or [])) if len(t) > settings.max_text_chars), None)
         if long is not None:
+            which = f"text {long}" if long < len(texts) else f"text_pair {long - len(texts)}"
             return error(413,
-                         f"text {long} has {len(texts[long])} characters; the limit is {settings.max_text_chars} (lwft "
+                         f"{which} has {len((texts + pairs)[long]) if pairs else len(texts[long])} characters; the limit is {settings.max_text_chars} (lwft "
                          f"serve --max-text-chars).")
         name = req.model
         if name is None:
@@ -302,6 +319,9 @@ def build_app(registry: ModelRegistry, # the models to serve
                 return error(422, f'several models are loaded: name one with "model" ({", ".join(registry.names)}).')
             name = registry.names[0]
         if name not in batchers: return error(404, f"no model named {name!r}; loaded: {', '.join(registry.names)}.")
+        try: getattr(registry.entries[name]["predictor"], "check_pairs", lambda with_pairs: None)(pairs is not None)
+        except ValueError as e:
+            return error(422, f'{e} Over HTTP: send "text" with "text_pair", or "texts" with "text_pairs".')
         if req.coverage is not None:
             from lightweight_ft.export import add_label_sets, load_conformal
             from lightweight_ft.metrics import check_coverage
@@ -311,7 +331,8 @@ def build_app(registry: ModelRegistry, # the models to serve
             if conformal[name] is None:
                 return error(422, f"model {name!r} has no conformal.json, so no label sets: fit them first "
                                   f"(lwft predict --model {registry.entries[name]['source']} --coverage 0.9 ...).")
-        try: results = await asyncio.wait_for(batchers[name].submit(texts), settings.timeout_s)
+        items = texts if pairs is None else list(zip(texts, pairs))
+        try: results = await asyncio.wait_for(batchers[name].submit(items), settings.timeout_s)
         except asyncio.TimeoutError:
             return error(504,
                          f"no answer within {settings.timeout_s:g} s (lwft serve --timeout); try fewer texts or later.")
