@@ -44,6 +44,9 @@ class Task:
     # `(answers, label_names) -> array`: the rows' decisions as `evaluate` and `compare` take them (0/1 label sets,
     # scores)
     decisions: Callable|None = None
+    # the `visualizer` function (by name: figures sit above tasks) that draws one run's report figures from its folder;
+    # None: the report of one class per row (`ModelComparator`)
+    report_figures: str|None = None
 
 def register_task(task: Task, # the entry; its `name` is the config's `task:` value
                   replace: bool = False, # replace an entry of the same name
@@ -413,3 +416,7 @@ register_task(dataclasses.replace(task_for("multi_label"),
                                   data_keys=task_for("multi_label").data_keys + ("threshold_objective",)), replace=True)
 register_task(dataclasses.replace(task_for("single_label"), supports=SINGLE_LABEL_SUPPORTS | {"predictor"}),
               replace=True);
+
+# %% ../nbs/03a_tasks.ipynb #40509f12
+for _name, _figures in (("multi_label", "multi_label_figures"), ("regression", "regression_figures")):
+    register_task(dataclasses.replace(task_for(_name), report_figures=_figures), replace=True)

@@ -18,16 +18,18 @@ from .metrics import calibration_bins
 from .runs import RunRecord
 
 # %% auto #0
-__all__ = ['DPI', 'MARKERS', 'LEARNING_CURVE_COLUMNS', 'PLOTLY_CONFIG', 'short_model', 'config_family', 'varying_keys',
-           'annotate_summary', 'class_names', 'value_text', 'load_plot_data', 'new_figure', 'save_figure',
-           'one_colour_per_run', 'family_style', 'legend_below', 'confusion_matrix_figure', 'plot_confusion_matrices',
-           'roc_figure', 'plot_roc_curves', 'reliability_figure', 'plot_reliability', 'plain_log_ticks',
-           'plot_parameter_efficiency', 'plot_memory', 'plot_training_time', 'tradeoff_figure',
+__all__ = ['DPI', 'MARKERS', 'LEARNING_CURVE_COLUMNS', 'PLOTLY_CONFIG', 'PER_LABEL_METRICS', 'short_model', 'config_family',
+           'varying_keys', 'annotate_summary', 'class_names', 'value_text', 'load_plot_data', 'new_figure',
+           'save_figure', 'one_colour_per_run', 'family_style', 'legend_below', 'confusion_matrix_figure',
+           'plot_confusion_matrices', 'roc_figure', 'plot_roc_curves', 'reliability_figure', 'plot_reliability',
+           'plain_log_ticks', 'plot_parameter_efficiency', 'plot_memory', 'plot_training_time', 'tradeoff_figure',
            'plot_accuracy_vs_params', 'rank_figure', 'plot_rank_sensitivity', 'learning_curve_figure',
            'plot_learning_curve', 'training_curves_figure', 'plot_training_curves', 'confusion_data', 'roc_data',
            'reliability_data', 'training_curve_data', 'summary_data', 'bar_data', 'final_accuracy_data', 'rank_data',
            'page_order', 'draw_report_figures', 'family_colors', 'trace_meta', 'runs_frame', 'scatter_by_family',
-           'rank_chart', 'reliability_chart', 'confusion_chart', 'training_chart', 'report_charts']
+           'rank_chart', 'reliability_chart', 'confusion_chart', 'training_chart', 'report_charts', 'per_label_data',
+           'per_label_figure', 'plot_per_label', 'label_count_data', 'label_count_figure', 'plot_label_counts',
+           'regression_data', 'regression_figure', 'plot_regression', 'multi_label_figures', 'regression_figures']
 
 # %% ../nbs/14_visualizer.ipynb #860e995d
 from .config_manager import quantized_method, trains_adapter, untrained_method
@@ -892,3 +894,137 @@ def report_charts(summary: pd.DataFrame, # `annotate_summary`'s table
     """The report's interactive charts that the runs have data for, `[(title, figure)]`; `summary` from `annotate_summary`.
     Coloured in the page's order (`page_order`), as the page's static figures are: a name has one colour on the page."""
     with one_colour_per_run(page_order(groups, summary)): return _page_charts(summary, groups)
+
+# %% ../nbs/14_visualizer.ipynb #3c6d9b23
+PER_LABEL_METRICS = ("precision", "recall", "f1") # the per-label scores the bars show
+def per_label_data(metrics: dict, # a multi-label run's `metrics.json` (`per_label`, optional `per_label_ci`)
+                  ) -> pd.DataFrame:
+    "`label, metric, value, ci_low, ci_high, support`: one row per label and score (intervals NaN where none were saved)."
+    per_label = metrics.get("per_label")
+    if not per_label: raise ValueError("metrics.json has no per_label scores; it is not a run of several labels per text.")
+    cis = metrics.get("per_label_ci") or {}
+    return pd.DataFrame([{"label": name, "metric": m, "value": s[m],
+                          "ci_low": (cis.get(name, {}).get(m) or [np.nan, np.nan])[0],
+                          "ci_high": (cis.get(name, {}).get(m) or [np.nan, np.nan])[1], "support": s.get("support")}
+                         for name, s in per_label.items() for m in PER_LABEL_METRICS])
+
+def per_label_figure(df: pd.DataFrame, # `label, metric, value, ci_low, ci_high` (`per_label_data`)
+                    ) -> Figure:
+    "Grouped bars of each label's precision, recall and F1, with interval whiskers where the table holds them."
+    _require(df, ["label", "metric", "value", "ci_low", "ci_high"], "a per-label figure")
+    labels, metrics = list(dict.fromkeys(df["label"])), list(dict.fromkeys(df["metric"]))
+    fig, (ax,) = new_figure(max(5.0, 1.1 * len(labels) + 2), 4.2)
+    width, x = 0.8 / len(metrics), np.arange(len(labels))
+    for k, m in enumerate(metrics):
+        part = df[df["metric"] == m].set_index("label").loc[labels]
+        err = np.array([part["value"] - part["ci_low"], part["ci_high"] - part["value"]])
+        ax.bar(x + (k - (len(metrics) - 1) / 2) * width, part["value"], width, label=m,
+               yerr=None if np.isnan(err).all() else np.nan_to_num(err), capsize=3)
+    ax.set_xticks(x, labels, rotation=30 if len(labels) > 6 else 0, ha="right" if len(labels) > 6 else "center")
+    ax.set(ylabel="score", ylim=(0, 1.05), title="Per-label scores on the test split")
+    ax.legend(fontsize="small")
+    return fig
+
+def plot_per_label(data, # the figure's table (`per_label_data`): a DataFrame, or the path of a CSV
+                   path, # where the PNG goes (must end in .png); its CSV is written beside it
+                  ) -> Path:
+    "Per-label precision, recall and F1 bars as a PNG."
+    return save_figure(per_label_figure(load_plot_data(data, path)), path)
+
+# %% ../nbs/14_visualizer.ipynb #f1a4d80b
+def _label_sets(column) -> list[list[str]]:
+    return [[] if pd.isna(v) or str(v) == "" else str(v).split(";") for v in column]
+
+def _truth_and_decision(predictions: pd.DataFrame, truth: str):
+    # the decision is the first column a prediction adds, right after the truth (`task_predictions_frame`)
+    if truth not in predictions.columns:
+        raise ValueError(f"predictions.csv has no {truth!r} column (its columns: {list(predictions.columns)}); write it "
+                         f"with task_predictions_frame.")
+    cols = list(predictions.columns)
+    if cols.index(truth) + 1 >= len(cols): raise ValueError(f"predictions.csv has no prediction after {truth!r}.")
+    return predictions[truth], predictions[cols[cols.index(truth) + 1]]
+
+def label_count_data(predictions: pd.DataFrame, # a multi-label run's `predictions.csv` (`labels`, predicted sets)
+                     label_names, # the labels in column order (`metrics.json`'s `label_names`)
+                    ) -> pd.DataFrame:
+    "`label, true_count, predicted_count, both_count`: how often each label is true, predicted, and both, per row."
+    truth, decided = _truth_and_decision(predictions, "labels")
+    pairs = list(zip(_label_sets(truth), _label_sets(decided)))
+    return pd.DataFrame([{"label": str(n), "true_count": sum(str(n) in t for t, _ in pairs),
+                          "predicted_count": sum(str(n) in p for _, p in pairs),
+                          "both_count": sum(str(n) in t and str(n) in p for t, p in pairs)} for n in label_names])
+
+def label_count_figure(df: pd.DataFrame, # `label, true_count, predicted_count, both_count` (`label_count_data`)
+                      ) -> Figure:
+    "Bars of how often each label is true, predicted, and both: a label said too often or never stands out."
+    _require(df, ["label", "true_count", "predicted_count", "both_count"], "a label-count figure")
+    fig, (ax,) = new_figure(max(5.0, 1.1 * len(df) + 2), 4.2)
+    x, width = np.arange(len(df)), 0.27
+    for k, (col, name) in enumerate([("true_count", "true"), ("predicted_count", "predicted"),
+                                     ("both_count", "true and predicted")]):
+        ax.bar(x + (k - 1) * width, df[col], width, label=name)
+    ax.set_xticks(x, df["label"], rotation=30 if len(df) > 6 else 0, ha="right" if len(df) > 6 else "center")
+    ax.set(ylabel="test rows", title="Each label: true, predicted, both")
+    ax.legend(fontsize="small")
+    return fig
+
+def plot_label_counts(data, # the figure's table (`label_count_data`): a DataFrame, or the path of a CSV
+                      path, # where the PNG goes (must end in .png); its CSV is written beside it
+                     ) -> Path:
+    "True, predicted and both counts per label as a PNG."
+    return save_figure(label_count_figure(load_plot_data(data, path)), path)
+
+# %% ../nbs/14_visualizer.ipynb #6dc67771
+def regression_data(predictions: pd.DataFrame, # a regression run's `predictions.csv` (`label`, the predicted score)
+                   ) -> pd.DataFrame:
+    "`true, predicted, residual` (predicted − true): one row per test row, in the data's units."
+    truth, predicted = _truth_and_decision(predictions, "label")
+    t, p = pd.to_numeric(truth).to_numpy(float), pd.to_numeric(predicted).to_numpy(float)
+    return pd.DataFrame({"true": t, "predicted": p, "residual": p - t})
+
+def regression_figure(df: pd.DataFrame, # `true, predicted, residual` (`regression_data`)
+                     ) -> Figure:
+    "Predicted against true with the identity line, and residuals against true with the zero line."
+    _require(df, ["true", "predicted", "residual"], "a regression figure")
+    fig, (left, right) = new_figure(10, 4.4, ncols=2)
+    low, high = float(min(df["true"].min(), df["predicted"].min())), float(max(df["true"].max(), df["predicted"].max()))
+    left.scatter(df["true"], df["predicted"], s=12, alpha=0.6)
+    left.plot([low, high], [low, high], ls="--", color="grey", lw=1, label="identity")
+    left.set(xlabel="true score", ylabel="predicted score", title="Predicted against true")
+    left.legend(fontsize="small")
+    right.scatter(df["true"], df["residual"], s=12, alpha=0.6)
+    right.axhline(0, ls="--", color="grey", lw=1)
+    right.set(xlabel="true score", ylabel="residual (predicted − true)", title="Residuals")
+    return fig
+
+def plot_regression(data, # the figure's table (`regression_data`): a DataFrame, or the path of a CSV
+                    path, # where the PNG goes (must end in .png); its CSV is written beside it
+                   ) -> Path:
+    "The predicted-against-true scatter and the residuals as one PNG."
+    return save_figure(regression_figure(load_plot_data(data, path)), path)
+
+# %% ../nbs/14_visualizer.ipynb #709fe73e
+def _read_task_run(run_dir):
+    run_dir = Path(run_dir)
+    for name in ("metrics.json", "predictions.csv"):
+        if not (run_dir/name).exists():
+            raise FileNotFoundError(f"{run_dir} has no {name}; the figures of a run read it. Re-run the experiment.")
+    return json.loads((run_dir/"metrics.json").read_text()), pd.read_csv(run_dir/"predictions.csv", keep_default_na=False)
+
+def multi_label_figures(run_dir, # a finished run of several labels per text
+                        out_dir, # folder for the PNGs and their CSVs
+                       ) -> dict:
+    "Draw a multi-label run's figures (per-label scores, label counts); returns `{title: PNG path}`."
+    metrics, predictions = _read_task_run(run_dir)
+    out = Path(out_dir)
+    return {"Per-label precision, recall and F1": plot_per_label(per_label_data(metrics), out/"per_label.png"),
+            "Labels true and predicted": plot_label_counts(label_count_data(predictions, metrics["label_names"]),
+                                                           out/"label_counts.png")}
+
+def regression_figures(run_dir, # a finished run of scores
+                       out_dir, # folder for the PNG and its CSV
+                      ) -> dict:
+    "Draw a regression run's figure (predicted against true, residuals); returns `{title: PNG path}`."
+    _, predictions = _read_task_run(run_dir)
+    return {"Predicted against true, and residuals": plot_regression(regression_data(predictions),
+                                                                     Path(out_dir)/"scores.png")}
