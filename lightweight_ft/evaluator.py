@@ -19,9 +19,9 @@ from .visualizer import (PLOTLY_CONFIG, annotate_summary, draw_report_figures, r
                                       value_text)
 
 # %% auto #0
-__all__ = ['REPORT_ENTRIES', 'REPORT_TITLE', 'REPORT_JS', 'QLORA_PAIR_IGNORES', 'model_method', 'ModelComparator', 'build_report',
-           'check_report_dir', 'format_summary', 'format_significance', 'results_table_html', 'filter_bar',
-           'interactive_report', 'qlora_pairs', 'qlora_sentence', 'report_story']
+__all__ = ['REPORT_ENTRIES', 'REPORT_TITLE', 'REPORT_JS', 'QLORA_PAIR_IGNORES', 'model_method', 'ModelComparator', 'one_task_run',
+           'task_scores', 'task_report', 'build_report', 'check_report_dir', 'format_summary', 'format_significance',
+           'results_table_html', 'filter_bar', 'interactive_report', 'qlora_pairs', 'qlora_sentence', 'report_story']
 
 # %% ../nbs/15_evaluator.ipynb #67ec6bbf
 from .config_manager import method_entry, method_names, quantized_method, trains_adapter
@@ -156,6 +156,84 @@ class ModelComparator:
         if output_dir is None: print(f"Report written to {out.resolve()}: {(out/'report.html').resolve().as_uri()}")
         return out/"report.md"
 
+# %% ../nbs/15_evaluator.ipynb #73ea1dc7
+def one_task_run(run_dirs, # the folders a report was asked for
+                ) -> Path|None:
+    ("The one folder of `run_dirs` if it is a single run whose task draws its own report (`Task.report_figures`); "
+     "else None (the report of one class per row, which refuses other tasks by name).")
+    from lightweight_ft.tasks import task_for
+    dirs = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
+    if len(dirs) != 1 or not (Path(dirs[0])/"metrics.json").is_file(): return None
+    try: metrics = json.loads((Path(dirs[0])/"metrics.json").read_text())
+    except (OSError, ValueError): return None # `load_run` names what is wrong with it
+    if not isinstance(metrics, dict) or "headline_metric" not in metrics: return None
+    try: task = task_for(metrics.get("task"))
+    except Exception: return None # an unknown task: `load_run` refuses it by name
+    return Path(dirs[0]) if task.report_figures else None
+
+def task_scores(metrics: dict, # a task run's `metrics.json` (scores and `ci`)
+               ) -> pd.DataFrame:
+    "`metric, value, ci_low, ci_high`: the headline first, then every score that has an interval."
+    names = list(metrics.get("ci") or {})
+    head = metrics.get("headline_metric")
+    names = ([head] if head in names else []) + [n for n in names if n != head]
+    return pd.DataFrame([{"metric": n, "value": metrics.get(n), "ci_low": metrics["ci"][n][0],
+                          "ci_high": metrics["ci"][n][1]} for n in names],
+                        columns=["metric", "value", "ci_low", "ci_high"])
+
+_TASK_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
+table{{border-collapse:collapse;font-size:0.9em;margin:1em 0}}
+th,td{{border:1px solid #ccc;padding:3px 7px;text-align:left}}
+th{{background:#f3f3f3}}img{{max-width:100%}}</style></head>
+<body><h1>{title}</h1><p>{intro}</p><h2>Scores</h2>{scores}{per_label}{figures}</body></html>
+"""
+
+def task_report(run_dir, # one finished run of several labels per text or of scores
+                output_dir, # folder for `report.md`, `report.html`, `summary.csv` and `figures/`
+                overwrite: bool = False, # replace files of the report's names that no report wrote
+               ) -> Path:
+    ("Write the report of one run of several labels or of scores: its scores with intervals (`summary.csv`), the "
+     "figures its task entry names (`figures/`, PNG + CSV), `report.md` and `report.html`; returns `report.md`.")
+    from lightweight_ft import visualizer
+    from lightweight_ft.config_manager import read_yaml
+    from lightweight_ft.tasks import task_for
+    run_dir = Path(run_dir)
+    out = check_report_dir(output_dir, overwrite); out.mkdir(parents=True, exist_ok=True)
+    metrics = json.loads((run_dir/"metrics.json").read_text())
+    task = task_for(metrics["task"])
+    config = read_yaml((run_dir/"config.yaml").read_text()) if (run_dir/"config.yaml").exists() else {}
+    record = RunRecord(name=str(config.get("name") or run_dir.name), config=config or {}, metrics=metrics,
+                       predictions=None, train_log=None, path=run_dir)
+    scores = task_scores(metrics)
+    scores.to_csv(out/"summary.csv", index=False)
+    drawn = getattr(visualizer, task.report_figures)(run_dir, out/"figures")
+    figures = {title: Path(p).relative_to(out).as_posix() for title, p in drawn.items()}
+    level = f"{100 * float(metrics.get('ci_level', 0.95)):g}%"
+    intro = (data_sentence([record]) + f"Run {record.name} (task {task.name}, headline {task.headline_metric}), "
+             f"{metrics.get('n_examples', 'n/a')} test rows. Each score shows value [{level} percentile bootstrap "
+             f"interval, {metrics.get('n_resamples', 'n/a')} resamples, seed {metrics.get('bootstrap_seed', 'n/a')}].")
+    shown = pd.DataFrame({"Metric": scores["metric"],
+                          "Value": [_metric_cell({"v": v, "v_ci_low": lo, "v_ci_high": hi}, "v")
+                                    for v, lo, hi in zip(scores["value"], scores["ci_low"], scores["ci_high"])]})
+    per_label = pd.DataFrame([{"Label": n, **{k.replace("_", " ").capitalize(): (f"{v:.3f}" if isinstance(v, float)
+                                                                               else v) for k, v in s.items()}}
+                              for n, s in (metrics.get("per_label") or {}).items()])
+    parts = [REPORT_TITLE, intro, "## Scores", _markdown_table(shown)]
+    if not per_label.empty: parts += ["## Per label", _markdown_table(per_label)]
+    if figures: parts.append("## Figures")
+    for title, png in figures.items():
+        parts += [f"### {title}", f"![{title}]({png})", f"Data: [{png[:-4]}.csv]({png[:-4]}.csv)"]
+    (out/"report.md").write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    page = _TASK_PAGE.format(
+        title="Evaluation report", intro=html.escape(intro), scores=shown.to_html(index=False, border=0),
+        per_label="" if per_label.empty else "<h2>Per label</h2>" + per_label.to_html(index=False, border=0),
+        figures="".join(f'<h2>{html.escape(t)}</h2><img src="{html.escape(p)}" alt="{html.escape(t)}">'
+                        f'<p><a href="{html.escape(p[:-4])}.csv">data</a></p>' for t, p in figures.items()))
+    (out/"report.html").write_text(page, encoding="utf-8")
+    return out/"report.md"
+
 # %% ../nbs/15_evaluator.ipynb #dc55e2ef
 def build_report(run_dirs, # run folders (`run_experiment`, `lwft train`, a sweep's `runs/*`) to compare
                  output_dir, # folder for `report.md`, `report.html`, the figures and their CSVs
@@ -166,6 +244,8 @@ def build_report(run_dirs, # run folders (`run_experiment`, `lwft train`, a swee
                  overwrite: bool = False,
                 ) -> Path:
     "Read run folders and write the report to `output_dir`; returns the path of `report.md`."
+    task_run = one_task_run(run_dirs)
+    if task_run is not None: return task_report(task_run, output_dir, overwrite=overwrite)
     return ModelComparator.from_run_dirs(run_dirs, ci_level=ci_level, n_resamples=n_resamples, seed=seed).generate_report(output_dir, overwrite=overwrite)
 
 # %% ../nbs/15_evaluator.ipynb #d32604dc

@@ -899,9 +899,11 @@ def report_charts(summary: pd.DataFrame, # `annotate_summary`'s table
 PER_LABEL_METRICS = ("precision", "recall", "f1") # the per-label scores the bars show
 def per_label_data(metrics: dict, # a multi-label run's `metrics.json` (`per_label`, optional `per_label_ci`)
                   ) -> pd.DataFrame:
-    "`label, metric, value, ci_low, ci_high, support`: one row per label and score (intervals NaN where none were saved)."
+    ("`label, metric, value, ci_low, ci_high, support`: one row per label and score (intervals NaN where none were "
+     "saved).")
     per_label = metrics.get("per_label")
-    if not per_label: raise ValueError("metrics.json has no per_label scores; it is not a run of several labels per text.")
+    if not per_label:
+        raise ValueError("metrics.json has no per_label scores; it is not a run of several labels per text.")
     cis = metrics.get("per_label_ci") or {}
     return pd.DataFrame([{"label": name, "metric": m, "value": s[m],
                           "ci_low": (cis.get(name, {}).get(m) or [np.nan, np.nan])[0],
@@ -922,7 +924,7 @@ def per_label_figure(df: pd.DataFrame, # `label, metric, value, ci_low, ci_high`
                yerr=None if np.isnan(err).all() else np.nan_to_num(err), capsize=3)
     ax.set_xticks(x, labels, rotation=30 if len(labels) > 6 else 0, ha="right" if len(labels) > 6 else "center")
     ax.set(ylabel="score", ylim=(0, 1.05), title="Per-label scores on the test split")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1, 1)) # clear of bars that reach 1
     return fig
 
 def plot_per_label(data, # the figure's table (`per_label_data`): a DataFrame, or the path of a CSV
@@ -938,8 +940,8 @@ def _label_sets(column) -> list[list[str]]:
 def _truth_and_decision(predictions: pd.DataFrame, truth: str):
     # the decision is the first column a prediction adds, right after the truth (`task_predictions_frame`)
     if truth not in predictions.columns:
-        raise ValueError(f"predictions.csv has no {truth!r} column (its columns: {list(predictions.columns)}); write it "
-                         f"with task_predictions_frame.")
+        raise ValueError(f"predictions.csv has no {truth!r} column (its columns: {list(predictions.columns)}); "
+                         f"write it with task_predictions_frame.")
     cols = list(predictions.columns)
     if cols.index(truth) + 1 >= len(cols): raise ValueError(f"predictions.csv has no prediction after {truth!r}.")
     return predictions[truth], predictions[cols[cols.index(truth) + 1]]
@@ -1009,7 +1011,8 @@ def _read_task_run(run_dir):
     for name in ("metrics.json", "predictions.csv"):
         if not (run_dir/name).exists():
             raise FileNotFoundError(f"{run_dir} has no {name}; the figures of a run read it. Re-run the experiment.")
-    return json.loads((run_dir/"metrics.json").read_text()), pd.read_csv(run_dir/"predictions.csv", keep_default_na=False)
+    metrics = json.loads((run_dir/"metrics.json").read_text())
+    return metrics, pd.read_csv(run_dir/"predictions.csv", keep_default_na=False)
 
 def multi_label_figures(run_dir, # a finished run of several labels per text
                         out_dir, # folder for the PNGs and their CSVs
