@@ -206,9 +206,10 @@ def task_report(run_dir, # one finished run of several labels per text or of sco
     config = read_yaml((run_dir/"config.yaml").read_text()) if (run_dir/"config.yaml").exists() else {}
     record = RunRecord(name=str(config.get("name") or run_dir.name), config=config or {}, metrics=metrics,
                        predictions=None, train_log=None, path=run_dir)
+    # the figures first: they read predictions.csv, so a run without one leaves no partial report behind
+    drawn = getattr(visualizer, task.report_figures)(run_dir, out/"figures")
     scores = task_scores(metrics)
     scores.to_csv(out/"summary.csv", index=False)
-    drawn = getattr(visualizer, task.report_figures)(run_dir, out/"figures")
     figures = {title: Path(p).relative_to(out).as_posix() for title, p in drawn.items()}
     level = f"{100 * float(metrics.get('ci_level', 0.95)):g}%"
     intro = (data_sentence([record]) + f"Run {record.name} (task {task.name}, headline {task.headline_metric}), "
