@@ -307,11 +307,12 @@ def build_app(registry: ModelRegistry, # the models to serve
             return error(413,
                          f"{len(texts)} texts in one request; the limit is {settings.max_texts} (lwft serve "
                          f"--max-texts): split the batch.")
-        long = next((i for i, t in enumerate(texts + (pairs or [])) if len(t) > settings.max_text_chars), None)
+        sized = texts + (pairs or []) # a pair's second text counts against the limit as its first does
+        long = next((i for i, t in enumerate(sized) if len(t) > settings.max_text_chars), None)
         if long is not None:
             which = f"text {long}" if long < len(texts) else f"text_pair {long - len(texts)}"
             return error(413,
-                         f"{which} has {len((texts + pairs)[long]) if pairs else len(texts[long])} characters; the limit is {settings.max_text_chars} (lwft "
+                         f"{which} has {len(sized[long])} characters; the limit is {settings.max_text_chars} (lwft "
                          f"serve --max-text-chars).")
         name = req.model
         if name is None:
