@@ -1010,7 +1010,9 @@ def describe_splits(splits: Splits, # the checked `Splits`
                 "carve": f"carved from {how[1]}"}[how[0]]
         lines.append(f"{s}: {len(t):,} rows from {t.source} ({made}{', a seeded subset' if t.subset else ''}"
                      + (f"; {len(t.dropped_empty)} empty rows dropped" if t.dropped_empty else "") + ")")
-    lines += ["", "rows per split and class:", splits.summary().to_string(), ""]
+    counted = ("rows per split and class" if not several else "scores per split" if splits.labels["train"].ndim == 1 else
+               "rows per split and label")
+    lines += ["", f"{counted}:", splits.summary().to_string(), ""]
     lines += [f"note: {n}" for n in splits.notes] + [f"warning: {w}" for w in splits.warnings]
     for s, t in splits.tables.items():
         lines.append(f"{s} examples:")

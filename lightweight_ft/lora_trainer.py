@@ -19,7 +19,7 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.utils import logging as hf_logging
-from .config_manager import ADAPTER_REGISTRY, ConfigError, ExperimentConfig, LoraSettings, QuantizationSettings, TrainingSettings, flat_config, learning_rate_for, method_entry, tracker_names, training_settings, trains_adapter
+from .config_manager import ADAPTER_REGISTRY, POOLINGS, ConfigError, ExperimentConfig, LoraSettings, QuantizationSettings, TrainingSettings, flat_config, learning_rate_for, method_entry, tracker_names, training_settings, trains_adapter
 from .core import PRECISION_DTYPES, PeakMemory, check_global_batch, count_parameters, dist_env, environment_report, frozen_parameters_kept, frozen_weights_in, gather_max, head_modules, in_modules, is_quantized, model_device, model_footprint_bytes, quantized_bits, resolve_precision
 from .data import LengthBucketSampler, PadCollator, RowList, class_weights, pool_windows, weighted_cross_entropy
 from .fast_forward import PackedStepGraphs, last_layer_cls_only, packed_sentences, packing_supported
@@ -37,7 +37,7 @@ __all__ = ['PEFT_DEPRECATION_FILTER', 'lora_config_for', 'prepare_model', 'param
            'fast_cpu_dropout']
 
 # %% ../nbs/11_lora_trainer.ipynb #e71fe224
-from .architectures import speedups_report # what each encoder family allows
+from .architectures import pooling_of, speedups_report # what each encoder family allows
 
 # %% ../nbs/11_lora_trainer.ipynb #1bc6b338
 from .runs import disk_full_explained, saved_bytes
@@ -334,7 +334,10 @@ class LoRATrainer:
                                                         if t.class_weights else None)
         if self.speedups["packing"] == APPLIED:
             trainer.pack_pad_token_id, trainer.pack_cls_only = self.tokenizer.pad_token_id, self.speedups["cls_only"] == APPLIED
-        elif t.batching == "packed" and not packing_supported(model): warnings.warn(f"{type(model).__name__} can't be packed (see `packing_supported`); training on padded random batches.")
+        # mean pooling switches packing off by the user's own choice, said in the speed-ups line and `metrics.json`
+        elif t.batching == "packed" and not packing_supported(model) and pooling_of(model) == POOLINGS[0]:
+            warnings.warn(f"{type(model).__name__} can't be packed ({self.speedups['packing']}); training on padded "
+                          f"random batches.")
         if trainer.pack_pad_token_id is not None and _graphs_apply(model, t, prec): # one GPU: the step's kernels replayed from graphs
             trainer.step_graphs = PackedStepGraphs(model, self.tokenizer.pad_token_id, width=max(trainer.train_dataset.lengths), batch_size=t.batch_size,
                                                    cls_only=t.cls_only, dtype=PRECISION_DTYPES[prec])
