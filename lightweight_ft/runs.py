@@ -719,7 +719,8 @@ def _label_set_rows(column, names) -> np.ndarray:
     "0/1 rows `[n, k]` of `;`-joined label sets (empty: no label), one column per name of `names`."
     sets = [set() if pd.isna(v) or str(v) == "" else set(str(v).split(";")) for v in column]
     unknown = sorted(set().union(*sets) - set(names)) if sets else []
-    if unknown: raise ValueError(f"predictions.csv names labels {unknown} that metrics.json's label_names {names} lack.")
+    if unknown:
+        raise ValueError(f"predictions.csv names labels {unknown} that metrics.json's label_names {names} lack.")
     return np.array([[float(n in s) for n in names] for s in sets], dtype=float).reshape(len(sets), len(names))
 
 def task_outputs_from_frame(task: str, # `multi_label` or `regression` (one class per row: `probabilities_from_frame`)

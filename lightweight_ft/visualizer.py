@@ -1088,8 +1088,8 @@ def plot_task_scores(data, # the figure's table (`task_score_data`): a DataFrame
 # %% ../nbs/14_visualizer.ipynb #1189f757
 def per_label_f1_data(groups: dict, # `{row label: [RunRecord, ...]}` of runs of several labels per row
                      ) -> pd.DataFrame:
-    ("`label, model, n_seeds, value, low, high`: each label's F1 for each row (mean over its seeds, whiskers ± std; one "
-     "seed: its value alone), from each run's `metrics.json`.")
+    ("`label, model, n_seeds, value, low, high`: each label's F1 for each row (mean over its seeds, whiskers ± std; "
+     "one seed: its value alone), from each run's `metrics.json`.")
     rows = []
     for model, runs in groups.items():
         per_run = [r.metrics.get("per_label") or {} for r in runs]
