@@ -1060,7 +1060,7 @@ def grouped_bars_figure(df: pd.DataFrame, # `value, low, high` and the two colum
     "Bars of `value` grouped along x by `group`, one colour per `series`, whiskers from `low` to `high` where given."
     _require(df, [group, series, "value", "low", "high"], "a grouped bar figure")
     groups, names = list(dict.fromkeys(df[group])), list(dict.fromkeys(df[series]))
-    fig, (ax,) = new_figure(max(5.0, 0.5 * len(groups) * max(len(names), 2) + 2.5), 4.4)
+    fig, (ax,) = new_figure(max(6.5, 0.5 * len(groups) * max(len(names), 2) + 3), 4.6)
     width, x = 0.8 / len(names), np.arange(len(groups))
     palette = sns.color_palette("tab10" if len(names) <= 10 else "husl", n_colors=len(names))
     for k, name in enumerate(names):
@@ -1071,7 +1071,7 @@ def grouped_bars_figure(df: pd.DataFrame, # `value, low, high` and the two colum
                yerr=None if np.isnan(err).all() else np.nan_to_num(np.clip(err, 0, None)), capsize=3)
     tilt = len(groups) > 4 or max(len(str(g)) for g in groups) > 14
     ax.set_xticks(x, [str(g) for g in groups], rotation=30 if tilt else 0, ha="right" if tilt else "center")
-    ax.set(ylabel=ylabel, title=title)
+    ax.set_ylabel(ylabel); ax.set_title(title, fontsize="medium") # long titles wrap onto a second line, in view
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1, 1)) # clear of the bars
     return fig
 
@@ -1081,7 +1081,7 @@ def plot_task_scores(data, # the figure's table (`task_score_data`): a DataFrame
     "Each model's scores as bars with their whiskers (interval of one seed, ± std over several) as a PNG."
     df = load_plot_data(data, path)
     metrics = list(dict.fromkeys(df["metric"]))
-    title = f"{' and '.join(metrics)} per model (whiskers: interval of one seed, ± std over seeds)"
+    title = f"{' and '.join(metrics)} per model\n(whiskers: interval of one seed, ± std over seeds)"
     return save_figure(grouped_bars_figure(df, "model", "metric", "score", title), path)
 
 
@@ -1108,7 +1108,7 @@ def plot_per_label_f1(data, # the figure's table (`per_label_f1_data`): a DataFr
                      ) -> Path:
     "Each label's F1, one bar per model side by side, as a PNG."
     df = load_plot_data(data, path)
-    fig = grouped_bars_figure(df, "label", "model", "F1", "Per-label F1 per model (whiskers: ± std over seeds)")
+    fig = grouped_bars_figure(df, "label", "model", "F1", "Per-label F1 per model\n(whiskers: ± std over seeds)")
     fig.axes[0].set_ylim(0, 1.05)
     return save_figure(fig, path)
 
