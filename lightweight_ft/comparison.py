@@ -7,14 +7,15 @@ from __future__ import annotations
 import json, math
 import numpy as np
 import pandas as pd
-from .config_manager import ConfigError, DataConfig, flat_config
+from .config_manager import ConfigError, DataConfig, ExperimentConfig, flat_config
 from .data import describe_data
 from .metrics import HEADLINE_METRICS, compare_predictions, evaluate_predictions, noninferiority
 from .runs import RunRecord, load_run
 
 # %% auto #0
-__all__ = ['SUMMARY_METRICS', 'COST_KEYS', 'config_group_key', 'group_runs', 'run_summary', 'summarize_groups', 'run_data_label',
-           'data_sentence', 'cheapest_not_worse']
+__all__ = ['SUMMARY_METRICS', 'COST_KEYS', 'config_group_key', 'group_runs', 'run_summary', 'summarize_groups', 'task_of_runs',
+           'task_metric_names', 'task_run_summary', 'summarize_task_groups', 'run_data_label', 'data_sentence',
+           'cheapest_not_worse']
 
 # %% ../nbs/13_comparison.ipynb #a8e4a3ed
 from .config_manager import quantized_method, trains_adapter
@@ -62,6 +63,7 @@ def run_summary(run: RunRecord, # one run (`load_run`)
                 seed: int = 0, # seeds the bootstrap
                ) -> dict:
     "One run's evaluation numbers (with intervals) and costs, flat."
+    if run.is_task_run: return task_run_summary(run, ci_level) # several labels per row, or scores
     flat, method = run.flat, run.method
     row = {"label": run.label or run.name, "seed": run.seed, "method": method, "model": flat.get("model.name_or_path"),
            "lora_r": flat.get("lora.r") if trains_adapter(method) else None,
@@ -89,6 +91,8 @@ def summarize_groups(groups: dict, # `{row label: runs}` (`group_runs`)
                     ) -> pd.DataFrame:
     ("One row per configuration: mean (and std over seeds) of every number, the seeds behind it, intervals for single "
      "seeds.")
+    if any(r.is_task_run for runs in groups.values() for r in runs):
+        return summarize_task_groups(groups, ci_level) # several labels per row, or scores: their own columns
     rows = []
     for label, runs in groups.items():
         per_run = pd.DataFrame([run_summary(r, ci_level, n_resamples, seed) for r in runs])
@@ -108,6 +112,77 @@ def summarize_groups(groups: dict, # `{row label: runs}` (`group_runs`)
         row["memory_device"] = devices.iloc[0] if len(devices) else None
         rows.append(row)
     return pd.DataFrame(rows)
+
+# %% ../nbs/13_comparison.ipynb #4d79e36b
+def task_of_runs(runs, # `RunRecord`s
+                ) -> str:
+    ("The one task of `runs` (`RunRecord.task`); runs of different tasks are refused, naming the tasks and their runs: "
+     "their scores are not on one scale.")
+    tasks = {}
+    for r in runs: tasks.setdefault(r.task, []).append(str(r.path or r.name))
+    if len(tasks) > 1:
+        listed = "; ".join(f"task {t}: {', '.join(rs[:3])}{' ...' if len(rs) > 3 else ''}" for t, rs in tasks.items())
+        raise ValueError(f"runs of different tasks ({' and '.join(tasks)}) can't share one table or report: their "
+                         f"scores differ in kind ({listed}). Report each task's runs apart.")
+    return next(iter(tasks), ExperimentConfig().task)
+
+def task_metric_names(run: RunRecord, # a run of several labels per row or of scores (`RunRecord.is_task_run`)
+                     ) -> list[str]:
+    ("The scores a task run's row shows: its headline metric first, then every other score its `metrics.json` gives "
+     "an interval (the task's main metrics, in the order its entry computes them).")
+    names = list(run.metrics.get("ci") or {})
+    head = run.headline_metric
+    return [head] + [m for m in names if m != head]
+
+def task_run_summary(run: RunRecord, # a run of several labels per row or of scores (`load_run`)
+                     ci_level: float = 0.95, # the intervals' level: saved intervals at another level are left out
+                    ) -> dict:
+    ("One task run's row: its headline metric and other main metrics with their bootstrap intervals, as its "
+     "`metrics.json` saved them, and its costs.")
+    flat, method, m = run.flat, run.method, run.metrics
+    row = {"label": run.label or run.name, "seed": run.seed, "method": method, "model": flat.get("model.name_or_path"),
+           "lora_r": flat.get("lora.r") if trains_adapter(method) else None,
+           "quantization_bits": flat.get("quantization.bits") if quantized_method(method) else None,
+           "task": run.task, "headline_metric": run.headline_metric, "n_examples": m.get("n_examples")}
+    ci = (m.get("ci") or {}) if math.isclose(float(m.get("ci_level", 0.95)), ci_level) else {}
+    for name in task_metric_names(run):
+        row[name] = m.get(name)
+        row[f"{name}_ci_low"], row[f"{name}_ci_high"] = ci.get(name) or [None, None]
+    for k in COST_KEYS: row[k] = m.get(k)
+    if row["trainable_share"] is None and row["trainable_params"] is not None and row["total_params"]:
+        row["trainable_share"] = row["trainable_params"] / row["total_params"]
+    row["memory_device"] = m.get("memory_device")
+    return row
+
+def summarize_task_groups(groups: dict, # `{row label: runs}` (`group_runs`), all of one task of its own
+                          ci_level: float = 0.95, # the intervals' level (`task_run_summary`)
+                         ) -> pd.DataFrame:
+    ("One row per configuration of task runs: the mean (and std over seeds) of the headline and other main metrics, "
+     "each single seed's saved interval, and the costs, as `summarize_groups` gives them for one class per row.")
+    task_of_runs([r for runs in groups.values() for r in runs])
+    rows = []
+    for label, runs in groups.items():
+        per_run = pd.DataFrame([task_run_summary(r, ci_level) for r in runs])
+        first = per_run.iloc[0]
+        row = {"label": label, "method": first["method"], "model": first["model"], "lora_r": first["lora_r"],
+               "quantization_bits": first["quantization_bits"], "n_seeds": len(runs),
+               "seeds": ",".join(str(s) for s in per_run["seed"] if s is not None and not pd.isna(s)),
+               "n_examples": first["n_examples"], "task": first["task"], "headline_metric": first["headline_metric"]}
+        for m in task_metric_names(runs[0]):
+            values = pd.to_numeric(per_run[m], errors="coerce")
+            row[m], row[f"{m}_std"] = values.mean(), values.std() if len(runs) > 1 else math.nan
+            for side in ("low", "high"): # an interval of one run; several seeds show their spread instead
+                row[f"{m}_ci_{side}"] = (pd.to_numeric(per_run[f"{m}_ci_{side}"], errors="coerce").iloc[0]
+                                         if len(runs) == 1 else math.nan)
+        for c in COST_KEYS:
+            values = pd.to_numeric(per_run[c], errors="coerce")
+            row[c] = values.mean()
+            if c in _SPREAD: row[f"{c}_std"] = values.std() if len(runs) > 1 else math.nan
+        devices = per_run["memory_device"].dropna()
+        row["memory_device"] = devices.iloc[0] if len(devices) else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
 
 # %% ../nbs/13_comparison.ipynb #28b50aab
 def run_data_label(run: RunRecord, # one run (`load_run`)

@@ -9,19 +9,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from plotly.offline import get_plotlyjs
-from .comparison import cheapest_not_worse, data_sentence, group_runs, summarize_groups
+from .comparison import cheapest_not_worse, data_sentence, group_runs, summarize_groups, task_of_runs
 from .core import _is_peft, count_parameters, is_quantized, model_footprint_bytes
 from .data import first_windows
 from .metrics import compare_predictions
 from .prediction import Evaluator
 from .runs import RunRecord, load_run, predictions_frame
-from .visualizer import (PLOTLY_CONFIG, annotate_summary, draw_report_figures, report_charts, short_model,
-                                      value_text)
+from .tasks import task_for
+from .visualizer import (PLOTLY_CONFIG, annotate_summary, draw_report_figures,
+                                      draw_task_comparison_figures, report_charts, short_model, value_text)
 
 # %% auto #0
 __all__ = ['REPORT_ENTRIES', 'REPORT_TITLE', 'REPORT_JS', 'QLORA_PAIR_IGNORES', 'model_method', 'ModelComparator', 'one_task_run',
            'task_scores', 'task_report', 'build_report', 'check_report_dir', 'format_summary', 'format_significance',
-           'results_table_html', 'filter_bar', 'interactive_report', 'qlora_pairs', 'qlora_sentence', 'report_story']
+           'format_task_summary', 'format_task_significance', 'task_story', 'results_table_html', 'filter_bar',
+           'interactive_report', 'qlora_pairs', 'qlora_sentence', 'report_story']
 
 # %% ../nbs/15_evaluator.ipynb #67ec6bbf
 from .config_manager import method_entry, method_names, quantized_method, trains_adapter
@@ -89,6 +91,7 @@ class ModelComparator:
         if not run_dirs: raise ValueError("no run folders given; pass one or more folders written by run_experiment.")
         comparator = cls(**kwargs)
         comparator.runs = [load_run(d) for d in run_dirs]
+        task_of_runs(comparator.runs) # runs of different tasks are refused here, naming both
         return comparator
 
     def groups(self) -> dict[str, list[RunRecord]]: return group_runs(self.runs, self.group_ignore)
@@ -100,6 +103,7 @@ class ModelComparator:
     def significance_table(self) -> pd.DataFrame:
         ("McNemar's test for each pair of rows, on the lowest seed of each; empty (with `significance_note`) when it "
          "can't be done.")
+        if any(r.is_task_run for r in self.runs): return self.task_significance_table()
         representatives = {label: runs[0] for label, runs in self.groups().items() if runs[0].predictions is not None}
         self.significance_note = ""
         if len(representatives) < 2:
@@ -128,6 +132,8 @@ class ModelComparator:
                        ) -> Path:
         ("Write `report.md`, the interactive `report.html`, `summary.csv`, `significance.csv` and `figures/` (PNG + "
          "data); returns `report.md`.")
+        if any(r.is_task_run for r in self.runs): # several labels per row, or scores: their own table, test, figures
+            return self.generate_task_report(output_dir, overwrite)
         out = check_report_dir(output_dir if output_dir is not None else "report", overwrite); out.mkdir(parents=True, exist_ok=True)
         groups = self.groups()
         summary = summarize_groups(groups, self.ci_level, self.n_resamples, self.seed)
@@ -156,6 +162,74 @@ class ModelComparator:
         if output_dir is None: print(f"Report written to {out.resolve()}: {(out/'report.html').resolve().as_uri()}")
         return out/"report.md"
 
+    def task_significance_table(self) -> pd.DataFrame:
+        ("The task entry's paired comparison (a paired bootstrap of the headline metric, Holm-corrected) for each "
+         "pair of rows of task runs, on the lowest seed of each; empty (with `significance_note`) when it can't be "
+         "done.")
+        representatives = {label: runs[0] for label, runs in self.groups().items() if runs[0].predictions is not None}
+        self.significance_note = ""
+        if len(representatives) < 2:
+            self.significance_note = "Not computed: fewer than two rows have per-example predictions (predictions.csv)."
+            return pd.DataFrame()
+        (first_label, first), outputs = next(iter(representatives.items())), {}
+        truth = first.targets_and_outputs()[0]
+        for label, run in representatives.items():
+            targets, outputs[label] = run.targets_and_outputs()
+            p, q = run.predictions, first.predictions
+            same_texts = "text" not in p or "text" not in q or \
+                (p["text"].astype(str).to_numpy() == q["text"].astype(str).to_numpy()).all()
+            if targets.shape != truth.shape or not np.allclose(targets, truth) or not same_texts:
+                self.significance_note = (f"Not computed: {label!r} and {first_label!r} were evaluated on different "
+                                          f"examples. Evaluate every run on the same test split to compare them.")
+                return pd.DataFrame()
+        # each run's own decision thresholds, where its task decides by thresholds (several labels)
+        thresholds = {label: run.metrics.get("thresholds") for label, run in representatives.items()}
+        extra = {"thresholds": thresholds} if any(t is not None for t in thresholds.values()) else {}
+        return task_for(first.task).compare(truth, outputs, ci_level=self.ci_level, n_resamples=self.n_resamples,
+                                            seed=self.seed, **extra)
+
+    def generate_task_report(self,
+                             output_dir=None, # where to write; None: `report/` in the current folder (and it says so)
+                             overwrite: bool = False, # replace files of the report's names that no report wrote
+                            ) -> Path:
+        ("The report of several runs of one task other than one class per row: `report.md`, `report.html`, "
+         "`summary.csv`, `significance.csv` and `figures/` (PNG + data); returns `report.md`.")
+        task = task_for(task_of_runs(self.runs))
+        out = check_report_dir(output_dir if output_dir is not None else "report", overwrite)
+        out.mkdir(parents=True, exist_ok=True)
+        groups = self.groups()
+        summary = summarize_groups(groups, self.ci_level, self.n_resamples, self.seed)
+        significance = self.significance_table()
+        summary.to_csv(out/"summary.csv", index=False)
+        significance.to_csv(out/"significance.csv", index=False)
+        drawn = draw_task_comparison_figures(groups, summary, out/"figures")
+        figures = {title: Path(p).relative_to(out).as_posix() for title, p in drawn.items()}
+        head, level = task.headline_metric, f"{100 * self.ci_level:g}%"
+        story = task_story(summary, significance, task.higher_is_better)
+        results, tests = format_task_summary(summary), format_task_significance(significance)
+        intro = (data_sentence(self.runs) + f"{len(self.runs)} run(s) of task {task.name} in {len(summary)} row(s), "
+                 f"headed by {head}. A single-seed row shows value [{level} percentile bootstrap interval, as its run "
+                 f"saved it in metrics.json]; a row with several seeds shows mean ± standard deviation over seeds "
+                 f"(column Seeds). n/a: not recorded by the run.")
+        sig_text = self.significance_note or (
+            f"Paired bootstrap of {head} on the same test rows ({self.n_resamples} resamples, seed {self.seed}), rows "
+            f"with several seeds through their lowest seed" + (", each run's label sets at its own thresholds" if
+                                                         any(r.metrics.get("thresholds") for r in self.runs) else "") +
+            f". p is two-sided; p (Holm) corrects for the number of pairs. Δ {head} is A − B with its {level} paired "
+            f"bootstrap interval.")
+        (out/"report.md").write_text(_report_markdown(story, intro, results, sig_text, tests, figures),
+                                     encoding="utf-8")
+        page = _TASK_RUNS_PAGE.format(
+            title="Evaluation report", story="".join(f"<li>{html.escape(s)}</li>" for s in story),
+            intro=html.escape(intro), results=results.to_html(index=False, border=0), sig_text=html.escape(sig_text),
+            tests="" if tests.empty else tests.to_html(index=False, border=0),
+            figures="".join(f'<h3>{html.escape(t)}</h3><img src="{html.escape(p)}" alt="{html.escape(t)}">'
+                            f'<p><a href="{html.escape(p[:-4])}.csv">data</a></p>' for t, p in figures.items()))
+        (out/"report.html").write_text(page, encoding="utf-8")
+        if output_dir is None: print(f"Report written to {out.resolve()}: {(out/'report.html').resolve().as_uri()}")
+        return out/"report.md"
+
+
 # %% ../nbs/15_evaluator.ipynb #73ea1dc7
 def one_task_run(run_dirs, # the folders a report was asked for
                 ) -> Path|None:
@@ -181,6 +255,15 @@ def task_scores(metrics: dict, # a task run's `metrics.json` (scores and `ci`)
                           "ci_high": metrics["ci"][n][1]} for n in names],
                         columns=["metric", "value", "ci_low", "ci_high"])
 
+_TASK_RUNS_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1300px;margin:2em auto;padding:0 1em;color:#222}}
+table{{border-collapse:collapse;font-size:0.85em;margin:1em 0}}
+th,td{{border:1px solid #ccc;padding:3px 7px;text-align:left}}th{{background:#f3f3f3}}img{{max-width:100%}}
+.story{{background:#f6f8fa;border-left:4px solid #4c78a8;padding:.5em 1em}}</style></head>
+<body><h1>{title}</h1><div class="story"><ul>{story}</ul></div><p>{intro}</p>
+<h2>Results</h2>{results}<h2>Significance</h2><p>{sig_text}</p>{tests}<h2>Figures</h2>{figures}</body></html>
+"""
 _TASK_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}
@@ -300,18 +383,24 @@ def format_summary(summary: pd.DataFrame, # the results table (`summarize_groups
                                                         ("Precision", "precision"),
                                                         ("Recall", "recall"), ("ROC-AUC", "roc_auc"), ("ECE", "ece"),
                                                         ("Log loss", "log_loss")]},
-            "Trainable params (share)": "n/a" if _missing(r["trainable_params"]) else
-                f"{r['trainable_params']:,.0f}" + _cell(r["trainable_share"],
-                                                        lambda s: f" ({100 * s:.2f}%)").replace("n/a", ""),
-            "Footprint (MB)": _cell(r["footprint_bytes"], lambda b: f"{b / 1e6:.1f}"),
-            "Peak memory (MB)": _cell(r["peak_memory_bytes"],
-                                      lambda b: f"{b / 1e6:.1f}" + (f" ({r['memory_device']})" if r["memory_device"] else "")),
-            "Train time (s)": _cell(r["train_time_s"],
-                                    lambda t: f"{t:.1f}" + ("" if _missing(r.get("train_time_s_std")) else f" ± "
-                                                                                                           f"{r['train_time_s_std']:.1f}")),
-            "Predictions/s": _cell(r["predictions_per_s"], lambda v: f"{v:,.0f}"),
+            **_cost_cells(r),
         })
     return pd.DataFrame(rows)
+
+def _cost_cells(r: dict) -> dict:
+    "A results-table row's costs as text cells, with units (one class per row, and task runs alike)."
+    return {
+        "Trainable params (share)": "n/a" if _missing(r["trainable_params"]) else
+            f"{r['trainable_params']:,.0f}" + _cell(r["trainable_share"],
+                                                    lambda s: f" ({100 * s:.2f}%)").replace("n/a", ""),
+        "Footprint (MB)": _cell(r["footprint_bytes"], lambda b: f"{b / 1e6:.1f}"),
+        "Peak memory (MB)": _cell(r["peak_memory_bytes"],
+                                  lambda b: f"{b / 1e6:.1f}" + (f" ({r['memory_device']})" if r["memory_device"]
+                                                                else "")),
+        "Train time (s)": _cell(r["train_time_s"],
+                                lambda t: f"{t:.1f}" + ("" if _missing(r.get("train_time_s_std")) else
+                                                        f" ± {r['train_time_s_std']:.1f}")),
+        "Predictions/s": _cell(r["predictions_per_s"], lambda v: f"{v:,.0f}")}
 
 # %% ../nbs/15_evaluator.ipynb #58c90be2
 def format_significance(significance: pd.DataFrame, # the pairwise significance table (`significance_table`)
@@ -324,6 +413,59 @@ def format_significance(significance: pd.DataFrame, # the pairwise significance 
         "Δ accuracy (A − B)": f"{r.accuracy_diff:+.3f} [{r.diff_ci_low:+.3f}, {r.diff_ci_high:+.3f}]",
         "Odds ratio": _cell(r.odds_ratio, lambda v: f"{v:.2f}") if not math.isinf(r.odds_ratio) else "inf",
         "Test": r.test, "p": f"{r.p_value:.3g}", "p (Holm)": f"{r.p_value_holm:.3g}"} for r in significance.itertuples()])
+
+# %% ../nbs/15_evaluator.ipynb #49bc42c4
+def _task_metrics(summary: pd.DataFrame) -> list[str]:
+    "The metrics of a results table of task runs, in its order (the headline first): those with an interval column."
+    return [c[:-len("_ci_low")] for c in summary.columns if c.endswith("_ci_low")]
+
+def format_task_summary(summary: pd.DataFrame, # the results table of task runs (`comparison.summarize_task_groups`)
+                       ) -> pd.DataFrame:
+    ("The results table of task runs as text cells: the headline metric first, then the task's other main metrics, "
+     "each with its interval or spread over seeds, then the costs as `format_summary` shows them.")
+    rows = []
+    for _, r in summary.iterrows():
+        r = r.to_dict()
+        head = r["headline_metric"]
+        rows.append({"Model": r["label"], "Method": _cell(r["method"], str), "Seeds": str(r["n_seeds"]),
+                     **{(f"{m} (headline)" if m == head else m): _metric_cell(r, m) for m in _task_metrics(summary)},
+                     **_cost_cells(r)})
+    return pd.DataFrame(rows)
+
+def format_task_significance(significance: pd.DataFrame, # the task entry's pairwise table (`task_significance_table`)
+                            ) -> pd.DataFrame:
+    "The paired comparison of task runs as text cells: both values of the metric, their difference with its interval."
+    if significance.empty: return pd.DataFrame()
+    rows = []
+    for _, r in significance.iterrows():
+        m = r["metric"]
+        rows.append({"A": r["model_a"], "B": r["model_b"], "n": str(r["n_examples"]), f"{m} A": f"{r[f'{m}_a']:.3f}",
+                     f"{m} B": f"{r[f'{m}_b']:.3f}",
+                     f"Δ {m} (A − B)": f"{r['diff']:+.3f} [{r['diff_ci_low']:+.3f}, {r['diff_ci_high']:+.3f}]",
+                     "Test": r["test"], "p": f"{r['p_value']:.3g}", "p (Holm)": f"{r['p_value_holm']:.3g}"})
+    return pd.DataFrame(rows)
+
+def task_story(summary: pd.DataFrame, # the results table of task runs (`comparison.summarize_task_groups`)
+               significance: pd.DataFrame, # their paired comparison (`task_significance_table`); may be empty
+               higher_is_better: bool = True, # whether a larger headline metric is better (the task entry's)
+               alpha: float = 0.05, # the level a Holm-corrected p-value is read at
+              ) -> list[str]:
+    "The opening sentences of a report of task runs: the best row by the headline metric, and the rows that differ."
+    head = str(summary["headline_metric"].iloc[0])
+    scored = summary[summary[head].notna()]
+    if scored.empty: return [f"No run recorded its {head}."]
+    best = scored.loc[scored[head].idxmax() if higher_is_better else scored[head].idxmin(), "label"]
+    row = summary.set_index("label").loc[best]
+    method = row["method"] if isinstance(row["method"], str) else "method not recorded"
+    out = [f"Best: {best} ({method}), {head} {value_text(row, head)}."]
+    if significance.empty: return out
+    pairs = significance[(significance["model_a"] == best) | (significance["model_b"] == best)]
+    worse = [b if a == best else a for a, b, p in zip(pairs["model_a"], pairs["model_b"], pairs["p_value_holm"])
+             if p < alpha]
+    out.append(f"Against it, {len(worse)} of {len(pairs)} other row(s) differ at p (Holm) < {alpha:g} (paired "
+               f"bootstrap of {head}, lowest seeds)" + (f": {', '.join(worse)}." if worse else "."))
+    return out
+
 
 # %% ../nbs/15_evaluator.ipynb #3e72054a
 def _markdown_table(df: pd.DataFrame) -> str:

@@ -317,17 +317,33 @@ def _plain_figure(kind: str, df: pd.DataFrame, path: Path) -> Path:
     fig.savefig(path, dpi=150)
     return path
 
+# %% ../nbs/16_run_analysis.ipynb #d5a6916a
+def _task_run_figures(run_dir: Path, cfg: ExperimentConfig, metrics: dict, out: Path) -> dict:
+    "A task run's figures: its loss curve, then those its task entry names (`Task.report_figures`)."
+    from lightweight_ft import visualizer
+    log = pd.read_csv(run_dir/"train_log.csv")
+    figs = {}
+    if log["loss"].notna().any():
+        curve = log.assign(model=cfg.name, seed=cfg.training.seed)
+        figs["Loss curve"] = visualizer.plot_training_curves(curve, out/"loss_curve.png")
+    figs.update(getattr(visualizer, task_for(metrics["task"]).report_figures)(run_dir, out))
+    return {k: Path(v) for k, v in figs.items()}
+
+
 # %% ../nbs/16_run_analysis.ipynb #c0a5e54d
 def draw_run_figures(run_dir, # a complete run folder
                      # draw with `visualizer`; False (or without it): plain matplotlib figures
                      use_visualizer: bool = True,
                     ) -> dict:
-    "Draw the loss curve and the confusion matrix of a run folder into `run_dir/figures/`; returns `{title: png path}`."
+    ("Draw the loss curve and the confusion matrix of a run folder into `run_dir/figures/` (a run of several labels "
+     "or of scores: the loss curve and the figures its task entry names); returns `{title: png path}`.")
     run_dir = Path(run_dir)
     if not is_complete_run(run_dir):
         raise FileNotFoundError(f"{run_dir} is not a complete run folder (it needs {', '.join(RUN_FILES)}).")
     cfg = load_config(run_dir/"config.yaml")
     out = run_dir/"figures"; out.mkdir(exist_ok=True)
+    metrics = json.loads((run_dir/"metrics.json").read_text())
+    if "headline_metric" in metrics: return _task_run_figures(run_dir, cfg, metrics, out) # several labels, or scores
     preds, log = pd.read_csv(run_dir/"predictions.csv"), pd.read_csv(run_dir/"train_log.csv")
     names = json.loads((run_dir/"metrics.json").read_text()).get("label_names")
     cm = _confusion_table(preds, cfg.name, probabilities_from_frame(preds).shape[1], names)
@@ -573,7 +589,7 @@ def run_sweep(sweep_file, # sweep YAML: a `base` config and a `grid` of dotted k
         raise ValueError(f"executor must be `papermill` or `inprocess`, got {executor!r}")
     _one_process_only("a sweep")
     runs = expand_sweep(sweep_file, overrides)
-    for _, c in runs: require_support(c.task, "sweep", "`lwft sweep` (its summary and report read one class per row)")
+    for _, c in runs: require_support(c.task, "sweep", "`lwft sweep`")
     if executor == "papermill": notebook = Path(notebook) if notebook else find_experiment_notebook()
     out = Path(output_dir).resolve(); runs_dir = out/"runs"
     if out.exists() and not out.is_dir():

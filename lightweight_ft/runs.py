@@ -25,7 +25,7 @@ __all__ = ['UNDEFINED', 'RUN_FILES', 'RUN_ENTRIES', 'TRAIN_LOG_COLUMNS', 'PREDIC
            'model_card', 'save_adapter_weights', 'save_adapter', 'model_folder', 'is_complete_run', 'RunDirError',
            'run_dir_state', 'RunDirClaim', 'claim_run_dir', 'write_run_contents', 'write_run_files', 'save_run',
            'write_prediction_run', 'predictions_frame', 'probabilities_from_frame', 'task_predictions_frame',
-           'write_task_run', 'RunRecord', 'load_run']
+           'task_outputs_from_frame', 'write_task_run', 'write_task_prediction_run', 'RunRecord', 'load_run']
 
 # %% ../nbs/10_runs.ipynb #3a0c9120
 from .architectures import POOLING_KEY, pooling_of # `model.pooling`, which an adapter folder records
@@ -709,6 +709,43 @@ def task_predictions_frame(task: str, # `multi_label` or `regression` (one label
     for j, c in enumerate(cols[1:]): df[c] = outputs[:, j]
     return df
 
+# %% ../nbs/10_runs.ipynb #84a20db7
+def _scores_task(task: str) -> bool:
+    "Whether `task` predicts one score per row: its entry adds one column whatever the labels."
+    from lightweight_ft.tasks import prediction_columns
+    return len(prediction_columns(task, ["a", "b"], [])) == 1
+
+def _label_set_rows(column, names) -> np.ndarray:
+    "0/1 rows `[n, k]` of `;`-joined label sets (empty: no label), one column per name of `names`."
+    sets = [set() if pd.isna(v) or str(v) == "" else set(str(v).split(";")) for v in column]
+    unknown = sorted(set().union(*sets) - set(names)) if sets else []
+    if unknown:
+        raise ValueError(f"predictions.csv names labels {unknown} that metrics.json's label_names {names} lack.")
+    return np.array([[float(n in s) for n in names] for s in sets], dtype=float).reshape(len(sets), len(names))
+
+def task_outputs_from_frame(task: str, # `multi_label` or `regression` (one class per row: `probabilities_from_frame`)
+                            df: pd.DataFrame, # a predictions table (`task_predictions_frame`, predictions.csv)
+                            label_names=None, # label names in column order (several labels)
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    ("`(targets, outputs)` of a `task_predictions_frame` table: 0/1 label sets and probabilities `[n, k]`, or true "
+     "and predicted scores `[n]`: what the task entry's `evaluate` and `compare` take.")
+    from lightweight_ft.tasks import prediction_columns
+    scores = _scores_task(task)
+    truth = "label" if scores else "labels" # the truth column `task_predictions_frame` writes
+    names = None if label_names is None else [str(n) for n in label_names]
+    if truth not in df.columns or (not scores and names is None):
+        raise ValueError(f"a predictions table of task {task} needs its truth column {truth!r}"
+                         f"{'' if scores else ' and the label names'}; its columns are {list(df.columns)}. Write it "
+                         f"with task_predictions_frame.")
+    cols = prediction_columns(task, names, list(df.columns)[:list(df.columns).index(truth) + 1])
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"a predictions table of task {task} lacks column(s) {missing} (its columns: "
+                         f"{list(df.columns)}). Write it with task_predictions_frame.")
+    if scores: return df[truth].to_numpy(float), df[cols[0]].to_numpy(float)
+    return _label_set_rows(df[truth], names), df[cols[1:]].to_numpy(float)
+
+
 # %% ../nbs/10_runs.ipynb #e05d0717
 def write_task_run(folder, # folder written
                    cfg, # the run's `ExperimentConfig`
@@ -739,6 +776,43 @@ def write_task_run(folder, # folder written
     (folder/"metrics.json").write_text(json.dumps(_json_safe(record), indent=2))
     return folder
 
+# %% ../nbs/10_runs.ipynb #c17635ef
+def write_task_prediction_run(run_dir, # the run folder
+                              config, # the run's `ExperimentConfig` (task `multi_label` or `regression`)
+                              texts, # the scored texts
+                              targets, # true 0/1 `[n, k]` (several labels) or scores `[n]`
+                              outputs, # probabilities `[n, k]` (several labels) or predicted scores `[n]`
+                              label_names=None, # label names in column order (several labels)
+                              costs: dict|None = None, # cost entries added to metrics.json; None: none
+                              thresholds=None, # per-label decision thresholds (several labels); None: 0.5
+                              train_log=None, # rows of `TRAIN_LOG_COLUMNS`; None: no train_log.csv
+                              n_resamples: int = 1000, # bootstrap resamples for the intervals
+                              overwrite: bool = False, # replace a finished run of another config
+                             ) -> Path:
+    ("A run folder of several labels per row or of scores from predictions alone (a model scored elsewhere, a test's "
+     "synthetic outputs), scored by its task entry's `evaluate` and laid out as `write_task_run` lays it out.")
+    from lightweight_ft.tasks import task_for
+    task = task_for(config.task)
+    if task.answer is None:
+        raise ValueError(f"task {config.task} gives one class per row: write its run with write_prediction_run.")
+    scores = _scores_task(config.task)
+    extra = {} if scores else {"thresholds": thresholds, "label_names": label_names}
+    metrics = {"name": config.name, "task": config.task, "split": "test",
+               **task.evaluate(targets, outputs, n_resamples=n_resamples, **extra),
+               "headline_metric": task.headline_metric, **(costs or {})}
+    if thresholds is not None: metrics["thresholds"] = list(np.broadcast_to(np.asarray(thresholds, float),
+                                                                            (len(label_names),)).tolist())
+    with claim_run_dir(run_dir, config, overwrite) as claim:
+        folder = claim.partial
+        task_predictions_frame(config.task, texts, targets, outputs, label_names,
+                               thresholds=thresholds).to_csv(folder/"predictions.csv", index=False)
+        config_to_yaml(config, folder/"config.yaml")
+        if train_log is not None:
+            pd.DataFrame(train_log, columns=list(TRAIN_LOG_COLUMNS)).to_csv(folder/"train_log.csv", index=False)
+        (folder/"metrics.json").write_text(json.dumps(_json_safe(metrics), indent=2))
+        return claim.commit()
+
+
 # %% ../nbs/10_runs.ipynb #26389b3f
 @dataclass
 class RunRecord:
@@ -757,8 +831,30 @@ class RunRecord:
     def seed(self): return self.flat.get("training.seed")
     @property
     def method(self): return self.flat.get("training.method") or self.metrics.get("method")
+    @property
+    def task(self) -> str:
+        "The run's task: its `metrics.json`'s, else its config's, else the config's default (one class per row)."
+        return self.metrics.get("task") or self.config.get("task") or ExperimentConfig().task
+    @property
+    def is_task_run(self) -> bool:
+        "Whether it is a run of several labels per row or of scores (`write_task_run`): its own metrics and columns."
+        return "headline_metric" in self.metrics
+    @property
+    def headline_metric(self) -> str:
+        "The metric that heads its report: the one its `metrics.json` names, else its task entry's."
+        from lightweight_ft.tasks import task_for
+        return self.metrics.get("headline_metric") or task_for(self.task).headline_metric
     def labels_and_probs(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.is_task_run:
+            raise ValueError(f"{self.path or self.name} is a run of task {self.task}, not of one class per row: read "
+                             f"it with targets_and_outputs().")
         return self.predictions["label"].to_numpy(int), probabilities_from_frame(self.predictions)
+    def targets_and_outputs(self) -> tuple[np.ndarray, np.ndarray]:
+        ("A task run's `(targets, outputs)` from its predictions (`task_outputs_from_frame`): what its task entry's "
+         "`evaluate` and `compare` take.")
+        if self.predictions is None:
+            raise ValueError(f"{self.path or self.name} has no predictions.csv; its per-row outputs are needed here.")
+        return task_outputs_from_frame(self.task, self.predictions, self.metrics.get("label_names"))
 
 # %% ../nbs/10_runs.ipynb #0175b030
 PREDICTION_COLUMNS = ("text", "label", "prediction", "confidence") # and prob_0..prob_{k-1}
@@ -780,7 +876,11 @@ def load_run(run_dir, # a finished run folder
         from lightweight_ft.tasks import require_support
         require_support(metrics.get("task"), "report", f"reading {run_dir} as a run for reports and comparisons")
     predictions = train_log = None
-    if (run_dir/"predictions.csv").exists():
+    if (run_dir/"predictions.csv").exists() and "headline_metric" in metrics:
+        predictions = pd.read_csv(run_dir/"predictions.csv")
+        try: task_outputs_from_frame(metrics.get("task"), predictions, metrics.get("label_names"))
+        except ValueError as e: raise ValueError(f"{run_dir/'predictions.csv'}: {e}") from None
+    elif (run_dir/"predictions.csv").exists():
         predictions = pd.read_csv(run_dir/"predictions.csv")
         has_probs = "probability" in predictions.columns or any(re.fullmatch(r"prob_\d+", c)
                                                                 for c in predictions.columns)

@@ -338,14 +338,16 @@ register_task(Task("multi_label", problem_type="multi_label_classification", los
                    compare=_multi_label_compare,
                    output_columns=lambda names: ["predicted_labels", *_prob_columns(names)],
                    data_keys=("label_columns", "label_separator"),
-                   supports=frozenset({"data", "train", "evaluate", "compare"}), outputs=_sigmoid), replace=True)
+                   supports=frozenset({"data", "train", "evaluate", "compare", "report", "sweep"}),
+                   outputs=_sigmoid), replace=True)
 register_task(Task("regression", problem_type="regression", loss="mean squared error on standardised targets",
                    label_encoding="one real number per row (float32), standardised for training", label_dtype="float32",
                    headline_metric="pearson", higher_is_better=True, num_labels=lambda names=None: 1,
                    evaluate=regression_metrics,
                    compare=_regression_compare, output_columns=lambda names=None: ["predicted_score"],
                    data_keys=("label_range",),
-                   supports=frozenset({"data", "train", "evaluate", "compare"}), outputs=_identity), replace=True);
+                   supports=frozenset({"data", "train", "evaluate", "compare", "report", "sweep"}),
+                   outputs=_identity), replace=True);
 
 # %% ../nbs/03a_tasks.ipynb #ece6342b
 def task_of_model(config, # a model's config (`model.config`): `problem_type`, `num_labels`

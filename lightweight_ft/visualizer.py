@@ -18,9 +18,9 @@ from .metrics import calibration_bins
 from .runs import RunRecord
 
 # %% auto #0
-__all__ = ['DPI', 'MARKERS', 'LEARNING_CURVE_COLUMNS', 'PLOTLY_CONFIG', 'PER_LABEL_METRICS', 'short_model', 'config_family',
-           'varying_keys', 'annotate_summary', 'class_names', 'value_text', 'load_plot_data', 'new_figure',
-           'save_figure', 'one_colour_per_run', 'family_style', 'legend_below', 'confusion_matrix_figure',
+__all__ = ['DPI', 'MARKERS', 'LEARNING_CURVE_COLUMNS', 'PLOTLY_CONFIG', 'PER_LABEL_METRICS', 'CORRELATION_METRICS', 'short_model',
+           'config_family', 'varying_keys', 'annotate_summary', 'class_names', 'value_text', 'load_plot_data',
+           'new_figure', 'save_figure', 'one_colour_per_run', 'family_style', 'legend_below', 'confusion_matrix_figure',
            'plot_confusion_matrices', 'roc_figure', 'plot_roc_curves', 'reliability_figure', 'plot_reliability',
            'plain_log_ticks', 'plot_parameter_efficiency', 'plot_memory', 'plot_training_time', 'tradeoff_figure',
            'plot_accuracy_vs_params', 'rank_figure', 'plot_rank_sensitivity', 'learning_curve_figure',
@@ -29,7 +29,9 @@ __all__ = ['DPI', 'MARKERS', 'LEARNING_CURVE_COLUMNS', 'PLOTLY_CONFIG', 'PER_LAB
            'page_order', 'draw_report_figures', 'family_colors', 'trace_meta', 'runs_frame', 'scatter_by_family',
            'rank_chart', 'reliability_chart', 'confusion_chart', 'training_chart', 'report_charts', 'per_label_data',
            'per_label_figure', 'plot_per_label', 'label_count_data', 'label_count_figure', 'plot_label_counts',
-           'regression_data', 'regression_figure', 'plot_regression', 'multi_label_figures', 'regression_figures']
+           'regression_data', 'regression_figure', 'plot_regression', 'multi_label_figures', 'regression_figures',
+           'task_score_data', 'grouped_bars_figure', 'plot_task_scores', 'per_label_f1_data', 'plot_per_label_f1',
+           'draw_task_comparison_figures']
 
 # %% ../nbs/14_visualizer.ipynb #860e995d
 from .config_manager import quantized_method, trains_adapter, untrained_method
@@ -1031,3 +1033,99 @@ def regression_figures(run_dir, # a finished run of scores
     _, predictions = _read_task_run(run_dir)
     return {"Predicted against true, and residuals": plot_regression(regression_data(predictions),
                                                                      Path(out_dir)/"scores.png")}
+
+# %% ../nbs/14_visualizer.ipynb #cc417c15
+def task_score_data(summary: pd.DataFrame, # the results table of task runs (`comparison.summarize_task_groups`)
+                    metrics, # the metrics drawn, e.g. `["jaccard"]` or `["pearson", "spearman"]`
+                   ) -> pd.DataFrame:
+    ("`model, n_seeds, metric, value, low, high`: each row's score and its whisker: one seed's bootstrap interval, or "
+     "mean ± std over several seeds (NaN where none).")
+    _require(summary, ["label", *metrics], "a per-model score figure")
+    rows = []
+    for _, r in summary.iterrows():
+        seeds = int(r.get("n_seeds", 1) or 1)
+        for m in metrics:
+            v, std = _number(r.get(m)), _number(r.get(f"{m}_std"))
+            low, high = ((v - std, v + std) if seeds > 1 else (_number(r.get(f"{m}_ci_low")),
+                                                               _number(r.get(f"{m}_ci_high"))))
+            rows.append({"model": r["label"], "n_seeds": seeds, "metric": m, "value": v, "low": low, "high": high})
+    return pd.DataFrame(rows)
+
+def grouped_bars_figure(df: pd.DataFrame, # `value, low, high` and the two columns named next
+                        group: str, # the column whose values sit along the x axis
+                        series: str, # the column whose values each get a bar (and colour) within a group
+                        ylabel: str, # the y axis's label
+                        title: str, # the figure's title
+                       ) -> Figure:
+    "Bars of `value` grouped along x by `group`, one colour per `series`, whiskers from `low` to `high` where given."
+    _require(df, [group, series, "value", "low", "high"], "a grouped bar figure")
+    groups, names = list(dict.fromkeys(df[group])), list(dict.fromkeys(df[series]))
+    fig, (ax,) = new_figure(max(6.5, 0.5 * len(groups) * max(len(names), 2) + 3), 4.6)
+    width, x = 0.8 / len(names), np.arange(len(groups))
+    palette = sns.color_palette("tab10" if len(names) <= 10 else "husl", n_colors=len(names))
+    for k, name in enumerate(names):
+        part = df[df[series] == name].set_index(group).reindex(groups)
+        v = part["value"].to_numpy(float)
+        err = np.array([v - part["low"].to_numpy(float), part["high"].to_numpy(float) - v])
+        ax.bar(x + (k - (len(names) - 1) / 2) * width, np.nan_to_num(v), width, label=str(name), color=palette[k],
+               yerr=None if np.isnan(err).all() else np.nan_to_num(np.clip(err, 0, None)), capsize=3)
+    tilt = len(groups) > 4 or max(len(str(g)) for g in groups) > 14
+    ax.set_xticks(x, [str(g) for g in groups], rotation=30 if tilt else 0, ha="right" if tilt else "center")
+    ax.set_ylabel(ylabel); ax.set_title(title, fontsize="medium") # long titles wrap onto a second line, in view
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1, 1)) # clear of the bars
+    return fig
+
+def plot_task_scores(data, # the figure's table (`task_score_data`): a DataFrame, or the path of a CSV
+                     path, # where the PNG goes (must end in .png); its CSV is written beside it
+                    ) -> Path:
+    "Each model's scores as bars with their whiskers (interval of one seed, ± std over several) as a PNG."
+    df = load_plot_data(data, path)
+    metrics = list(dict.fromkeys(df["metric"]))
+    title = f"{' and '.join(metrics)} per model\n(whiskers: interval of one seed, ± std over seeds)"
+    return save_figure(grouped_bars_figure(df, "model", "metric", "score", title), path)
+
+
+# %% ../nbs/14_visualizer.ipynb #1189f757
+def per_label_f1_data(groups: dict, # `{row label: [RunRecord, ...]}` of runs of several labels per row
+                     ) -> pd.DataFrame:
+    ("`label, model, n_seeds, value, low, high`: each label's F1 for each row (mean over its seeds, whiskers ± std; "
+     "one seed: its value alone), from each run's `metrics.json`.")
+    rows = []
+    for model, runs in groups.items():
+        per_run = [r.metrics.get("per_label") or {} for r in runs]
+        if not all(per_run):
+            raise ValueError(f"{runs[0].path or model}: metrics.json has no per_label scores; it is not a run of "
+                             f"several labels per text.")
+        for name in per_run[0]:
+            f1 = np.array([p.get(name, {}).get("f1", np.nan) for p in per_run], float)
+            std = f1.std(ddof=1) if len(f1) > 1 else np.nan
+            rows.append({"label": name, "model": model, "n_seeds": len(runs), "value": f1.mean(),
+                         "low": f1.mean() - std, "high": f1.mean() + std})
+    return pd.DataFrame(rows)
+
+def plot_per_label_f1(data, # the figure's table (`per_label_f1_data`): a DataFrame, or the path of a CSV
+                      path, # where the PNG goes (must end in .png); its CSV is written beside it
+                     ) -> Path:
+    "Each label's F1, one bar per model side by side, as a PNG."
+    df = load_plot_data(data, path)
+    fig = grouped_bars_figure(df, "label", "model", "F1", "Per-label F1 per model\n(whiskers: ± std over seeds)")
+    fig.axes[0].set_ylim(0, 1.05)
+    return save_figure(fig, path)
+
+CORRELATION_METRICS = ("pearson", "spearman") # drawn side by side where a task's runs record both
+def draw_task_comparison_figures(groups: dict, # `{row label: [RunRecord, ...]}` of one task (`group_runs`)
+                                 summary: pd.DataFrame, # their results table (`comparison.summarize_task_groups`)
+                                 out_dir, # folder for the PNGs and their CSVs
+                                ) -> dict:
+    ("The figures of a report of several task runs: the headline metric per model; each label's F1 per model where "
+     "the runs score labels; Pearson and Spearman per model where they record both. Returns `{title: PNG path}`.")
+    out, head = Path(out_dir), str(summary["headline_metric"].iloc[0])
+    figs = {f"{head} per model": plot_task_scores(task_score_data(summary, [head]), out/"headline.png")}
+    runs = [r for rs in groups.values() for r in rs]
+    if all(r.metrics.get("per_label") for r in runs):
+        figs["Per-label F1 per model"] = plot_per_label_f1(per_label_f1_data(groups), out/"per_label_f1.png")
+    if all(m in summary for m in CORRELATION_METRICS):
+        figs["Pearson and Spearman per model"] = plot_task_scores(task_score_data(summary, list(CORRELATION_METRICS)),
+                                                                  out/"correlations.png")
+    return figs
+
