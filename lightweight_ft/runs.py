@@ -781,12 +781,13 @@ def load_run(run_dir, # a finished run folder
         require_support(metrics.get("task"), "report", f"reading {run_dir} as a run for reports and comparisons")
     predictions = train_log = None
     if (run_dir/"predictions.csv").exists():
+        # a task run's columns are its entry's (`task_predictions_frame`; read by `Task.saved_rows`)
         predictions = pd.read_csv(run_dir/"predictions.csv")
         has_probs = "probability" in predictions.columns or any(re.fullmatch(r"prob_\d+", c)
                                                                 for c in predictions.columns)
         missing = [c for c in ("label", "prediction")
                    if c not in predictions.columns] + ([] if has_probs else ["prob_0..prob_{k-1}"])
-        if missing:
+        if missing and "headline_metric" not in metrics:
             raise ValueError(f"{run_dir/'predictions.csv'}: missing column(s) {missing}; expected "
                              f"{list(PREDICTION_COLUMNS)} and "
                              "prob_0..prob_{k-1}. Write it with predictions_frame.")
