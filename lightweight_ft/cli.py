@@ -189,8 +189,8 @@ def _search_parser(sub):
                     help="then write search_report.md: the best and the cheapest not worse (see --cost, --margin)")
     se.add_argument("--cost", default="trainable_params")
     se.add_argument("--margin", type=float, default=0.005,
-                    help="loss of the task's headline metric (accuracy, jaccard, pearson) accepted against the best, in "
-                         "its units (default 0.005: half a point)")
+                    help="loss of the task's headline metric (accuracy, jaccard, pearson) accepted against the best, "
+                         "in its units (default 0.005: half a point)")
     se.add_argument("--top-k", type=int, default=0, help="re-run the k best over two more seeds before picking")
     se.add_argument("--folds", type=int, default=None, metavar="K",
                     help="score each trial by K-fold cross-validation on the training split (sets data.folds; the "

@@ -492,8 +492,8 @@ def headline_noninferiority(name: str, # a task name whose entry has `headline_v
                             n_resamples: int = 2000, # bootstrap resamples (rows drawn with replacement)
                             seed: int = 0, # seeds the bootstrap
                            ) -> dict:
-    ("One-sided paired bootstrap test over rows that `candidate` is not worse than `best` by more than `margin` on task "
-     "`name`'s headline metric, honouring `higher_is_better`: the metric's values, their difference with its "
+    ("One-sided paired bootstrap test over rows that `candidate` is not worse than `best` by more than `margin` on "
+     "task `name`'s headline metric, honouring `higher_is_better`: the metric's values, their difference with its "
      "(1 − 2 `alpha`) interval, the p-value and the verdict.")
     task = task_for(name)
     if task.headline_values is None:
