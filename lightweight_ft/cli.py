@@ -157,8 +157,9 @@ def _search(a):
     print(f"study {a.study}: {len(table)} trials "
           f"({', '.join(f'{n} {s.lower()}' for s, n in table['state'].value_counts().items())}); runs in {a.output}")
     if a.report:
-        r = search_report(study, config, a.output, cost=a.cost, margin=a.margin, top_k=a.top_k); print(f"best: "
-                                                                                                       f"{r['best']['label']}; cheapest not worse: {r['pick']['label']}; report: {a.output}/search_report.md")
+        r = search_report(study, config, a.output, cost=a.cost, margin=a.margin, top_k=a.top_k)
+        print(f"best: {r['best']['label']}; cheapest not worse: {r['pick']['label']} (by {r['metric']}); report: "
+              f"{a.output}/search_report.md")
 
 # %% ../nbs/24_cli.ipynb #5044a277
 def _launch(a):
@@ -186,7 +187,11 @@ def _search_parser(sub):
                                                                 help="folder of the trials' run folders")
     se.add_argument("--report", action="store_true",
                     help="then write search_report.md: the best and the cheapest not worse (see --cost, --margin)")
-    se.add_argument("--cost", default="trainable_params"); se.add_argument("--margin", type=float, default=0.005); se.add_argument("--top-k", type=int, default=0, help="re-run the k best over two more seeds before picking")
+    se.add_argument("--cost", default="trainable_params")
+    se.add_argument("--margin", type=float, default=0.005,
+                    help="loss of the task's headline metric (accuracy, jaccard, pearson) accepted against the best, "
+                         "in its units (default 0.005: half a point)")
+    se.add_argument("--top-k", type=int, default=0, help="re-run the k best over two more seeds before picking")
     se.add_argument("--folds", type=int, default=None, metavar="K",
                     help="score each trial by K-fold cross-validation on the training split (sets data.folds; the "
                          "objective is the fold scores' mean)")

@@ -11,6 +11,7 @@ from .config_manager import ConfigError, DataConfig, ExperimentConfig, flat_conf
 from .data import describe_data
 from .metrics import HEADLINE_METRICS, compare_predictions, evaluate_predictions, noninferiority
 from .runs import RunRecord, load_run
+from .tasks import headline_noninferiority, task_for
 
 # %% auto #0
 __all__ = ['SUMMARY_METRICS', 'COST_KEYS', 'config_group_key', 'group_runs', 'run_summary', 'summarize_groups', 'task_of_runs',
@@ -239,20 +240,82 @@ def _correct_rows(runs, reference=None):
         rows.append(probs.argmax(1) == labels)
     return np.array(rows, dtype=float), reference
 
+# %% ../nbs/13_comparison.ipynb #7da0d588
+def _run_task(run: RunRecord) -> str:
+    "The task a run predicted: its `metrics.json`'s, else its config's, else the config's default."
+    return run.metrics.get("task") or (run.config or {}).get("task") or ExperimentConfig.task
+
+def _task_rows(runs, task, reference=None):
+    ("The decisions `[seeds, n, ...]` of a configuration's runs of `task` (several labels, a score), from their "
+     "`predictions.csv`, checked to be scored on the reference's rows.")
+    rows = []
+    for r in runs:
+        if r.predictions is None:
+            raise ValueError(f"{r.path or r.name}: no predictions.csv; the pick needs per-example predictions.")
+        names = r.metrics.get("label_names")
+        targets, answers = task.saved_rows(r.predictions, names)
+        texts = r.predictions["text"].fillna("").astype(str).tolist() if "text" in r.predictions else None
+        if reference is None: reference = (targets, texts)
+        elif (targets.shape != reference[0].shape or not np.array_equal(targets, reference[0])
+              or (texts and reference[1] and texts != reference[1])):
+            raise ValueError(f"{r.path or r.name}: scored on a different test split (labels or texts differ); "
+                             "the paired test needs every run evaluated on the same examples in the same order.")
+        rows.append(task.decisions(answers, names))
+    return np.stack(rows), reference
+
 # %% ../nbs/13_comparison.ipynb #3db71a06
+def _task_pick(groups: dict, task, cost: str, margin: float, alpha: float, n_resamples: int, seed: int) -> dict:
+    "`cheapest_not_worse` for a task judged by its headline metric over rows (several labels, a score)."
+    metric, sign = task.headline_metric, 1.0 if task.higher_is_better else -1.0
+    decided, costs, reference = {}, {}, None
+    for label, rs in groups.items():
+        decided[label], reference = _task_rows(rs, task, reference)
+        costs[label] = float(np.mean([_cost_of(r, cost) for r in rs]))
+    targets = reference[0]
+    value = {k: float(np.mean([task.headline_values(targets, d) for d in v])) for k, v in decided.items()}
+    defined = [k for k in value if math.isfinite(value[k])]
+    if not defined:
+        raise ValueError(f"{metric} is undefined for every configuration on these rows (e.g. Pearson's r of constant "
+                         f"scores): nothing to pick from.")
+    best = max(defined, key=lambda k: (sign * value[k], -costs[k]))
+    rows = []
+    for label, rs in groups.items():
+        row = {"label": label, "n_seeds": len(rs), metric: value[label], cost: costs[label]}
+        if label == best:
+            row.update({f"{metric}_diff": 0.0, "diff_ci_low": 0.0, "diff_ci_high": 0.0, "p_value": 0.0,
+                        "non_inferior": True})
+        else:
+            test = headline_noninferiority(task.name, targets, decided[label], decided[best], margin, alpha,
+                                           n_resamples, seed)
+            row.update({f"{metric}_diff": test["diff"], **{k: test[k] for k in ("diff_ci_low", "diff_ci_high",
+                                                                                  "p_value", "non_inferior")}})
+        rows.append(row)
+    table = pd.DataFrame(rows).sort_values([cost, metric], ascending=[True, not task.higher_is_better],
+                                           na_position="last").reset_index(drop=True)
+    return {"best": table[table["label"] == best].iloc[0].to_dict(), "pick": table[table["non_inferior"]].iloc[0]
+            .to_dict(), "cost": cost, "margin": margin, "alpha": alpha, "n_examples": len(targets), "table": table,
+            "metric": metric}
+
 def cheapest_not_worse(runs, # RunRecords or run folders; seeds of one configuration are grouped (`group_runs`)
                        cost: str = "trainable_params", # a metrics.json cost, or `latency`
-                       margin: float = 0.005, # accuracy loss accepted against the best (0.005: half a point)
+                       # headline-metric loss accepted against the best, in its units (0.005: half a point)
+                       margin: float = 0.005,
                        alpha: float = 0.05, # level of the one-sided non-inferiority test
                        n_resamples: int = 2000, # bootstrap resamples of the paired test
                        seed: int = 0, # seeds the bootstrap
                       ) -> dict:
-    ("`best`, `pick` (the cheapest configuration non-inferior to the best) and a `table` of every configuration sorted "
-     "by cost.")
+    ("`best`, `pick` (the cheapest configuration non-inferior to the best on the task's headline metric, `metric`) "
+     "and a `table` of every configuration sorted by cost.")
     runs = [r if isinstance(r, RunRecord) else load_run(r) for r in runs]
     groups = group_runs(runs)
     if not groups:
         raise ValueError("no runs to pick from; pass run folders written by run_experiment (or lwft search).")
+    tasks = sorted({_run_task(r) for r in runs})
+    if len(tasks) > 1:
+        raise ValueError(f"the runs are of tasks {' and '.join(tasks)}: the pick compares runs of one task on the same "
+                         f"rows. Pass the runs of one task (each run's task is in its metrics.json).")
+    task = task_for(tasks[0])
+    if task.headline_values is not None: return _task_pick(groups, task, cost, margin, alpha, n_resamples, seed)
     correct, costs, reference = {}, {}, None
     for label, rs in groups.items():
         correct[label], reference = _correct_rows(rs, reference)
@@ -276,4 +339,4 @@ def cheapest_not_worse(runs, # RunRecords or run folders; seeds of one configura
     pick = table[table["non_inferior"]].iloc[0].to_dict()
     return {"best": table[table["label"] == best].iloc[0].to_dict(), "pick": pick, "cost": cost, "margin": margin,
             "alpha": alpha,
-            "n_examples": len(reference[0]), "table": table}
+            "n_examples": len(reference[0]), "table": table, "metric": task.headline_metric}

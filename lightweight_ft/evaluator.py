@@ -22,8 +22,8 @@ from .visualizer import (PLOTLY_CONFIG, annotate_summary, draw_report_figures,
 # %% auto #0
 __all__ = ['REPORT_ENTRIES', 'REPORT_TITLE', 'REPORT_JS', 'QLORA_PAIR_IGNORES', 'model_method', 'ModelComparator', 'one_task_run',
            'task_scores', 'task_report', 'build_report', 'check_report_dir', 'format_summary', 'format_significance',
-           'format_task_summary', 'format_task_significance', 'task_story', 'results_table_html', 'filter_bar',
-           'interactive_report', 'qlora_pairs', 'qlora_sentence', 'report_story']
+           'format_task_summary', 'format_task_significance', 'task_story', 'task_pick_sentence', 'results_table_html',
+           'filter_bar', 'interactive_report', 'qlora_pairs', 'qlora_sentence', 'report_story']
 
 # %% ../nbs/15_evaluator.ipynb #67ec6bbf
 from .config_manager import method_entry, method_names, quantized_method, trains_adapter
@@ -133,7 +133,7 @@ class ModelComparator:
         ("Write `report.md`, the interactive `report.html`, `summary.csv`, `significance.csv` and `figures/` (PNG + "
          "data); returns `report.md`.")
         if any(r.is_task_run for r in self.runs): # several labels per row, or scores: their own table, test, figures
-            return self.generate_task_report(output_dir, overwrite)
+            return self.generate_task_report(output_dir, overwrite, cost=cost, margin=margin)
         out = check_report_dir(output_dir if output_dir is not None else "report", overwrite); out.mkdir(parents=True, exist_ok=True)
         groups = self.groups()
         summary = summarize_groups(groups, self.ci_level, self.n_resamples, self.seed)
@@ -191,6 +191,9 @@ class ModelComparator:
     def generate_task_report(self,
                              output_dir=None, # where to write; None: `report/` in the current folder (and it says so)
                              overwrite: bool = False, # replace files of the report's names that no report wrote
+                             # the pick's cost: a metrics.json cost or `latency` (`cheapest_not_worse`)
+                             cost: str = "trainable_params",
+                             margin: float = 0.005, # headline-metric loss accepted against the best, in its units
                             ) -> Path:
         ("The report of several runs of one task other than one class per row: `report.md`, `report.html`, "
          "`summary.csv`, `significance.csv` and `figures/` (PNG + data); returns `report.md`.")
@@ -206,6 +209,7 @@ class ModelComparator:
         figures = {title: Path(p).relative_to(out).as_posix() for title, p in drawn.items()}
         head, level = task.headline_metric, f"{100 * self.ci_level:g}%"
         story = task_story(summary, significance, task.higher_is_better)
+        story.append(task_pick_sentence(groups, cost, margin, n_resamples=self.n_resamples, seed=self.seed))
         results, tests = format_task_summary(summary), format_task_significance(significance)
         intro = (data_sentence(self.runs) + f"{len(self.runs)} run(s) of task {task.name} in {len(summary)} row(s), "
                  f"headed by {head}. A single-seed row shows value [{level} percentile bootstrap interval, as its run "
@@ -466,6 +470,31 @@ def task_story(summary: pd.DataFrame, # the results table of task runs (`compari
                f"bootstrap of {head}, lowest seeds)" + (f": {', '.join(worse)}." if worse else "."))
     return out
 
+
+# %% ../nbs/15_evaluator.ipynb #7447cc0c
+def task_pick_sentence(groups: dict, # `{row label: [RunRecord, ...]}` of task runs (`group_runs`)
+                       # the pick's cost: a metrics.json cost or `latency` (`cheapest_not_worse`)
+                       cost: str = "trainable_params",
+                       margin: float = 0.005, # headline-metric loss accepted against the best, in its units
+                       alpha: float = 0.05, # the non-inferiority test's level
+                       n_resamples: int = 1000, # bootstrap resamples of the paired test
+                       seed: int = 0, # seeds the bootstrap
+                      ) -> str:
+    "One sentence of a task report: the cheapest configuration not worse than the best (`cheapest_not_worse`)."
+    runs = [r for rs in groups.values() for r in rs if cost == "latency" or r.metrics.get(cost) is not None]
+    unpriced = [label for label, rs in groups.items() if not any(r in runs for r in rs)]
+    try: choice = cheapest_not_worse(runs, cost=cost, margin=margin, alpha=alpha, n_resamples=n_resamples, seed=seed)
+    except ValueError as e: return f"Cheapest not worse: not computed ({e})"
+    m = choice["metric"]
+    rule = (f"within {margin:g} {m} of the best: one-sided {100 * (1 - alpha):g}% paired bootstrap over the test rows, "
+            f"seeds averaged")
+    p, b = choice["pick"], choice["best"]
+    if p["label"] != b["label"]:
+        said = (f"Cheapest not worse ({rule}): {p['label']}, {m} {p[m]:.3f}; it differs from {b['label']} by "
+                f"{p[f'{m}_diff']:+.3f} [{p['diff_ci_low']:+.3f}, {p['diff_ci_high']:+.3f}] with {p[cost]:,.0f} "
+                f"{cost.replace('_', ' ')} instead of {b[cost]:,.0f}.")
+    else: said = f"No cheaper configuration is {rule}: the best is also the pick."
+    return said + (f" Left out of the pick: {', '.join(unpriced)} (no {cost} recorded)." if unpriced else "")
 
 # %% ../nbs/15_evaluator.ipynb #3e72054a
 def _markdown_table(df: pd.DataFrame) -> str:

@@ -886,7 +886,7 @@ def load_run(run_dir, # a finished run folder
                                                                 for c in predictions.columns)
         missing = [c for c in ("label", "prediction")
                    if c not in predictions.columns] + ([] if has_probs else ["prob_0..prob_{k-1}"])
-        if missing:
+        if missing and "headline_metric" not in metrics:
             raise ValueError(f"{run_dir/'predictions.csv'}: missing column(s) {missing}; expected "
                              f"{list(PREDICTION_COLUMNS)} and "
                              "prob_0..prob_{k-1}. Write it with predictions_frame.")

@@ -22,13 +22,15 @@ except ImportError as e:
     raise ImportError("lwft search needs Optuna: pip install 'lightweight-ft[search]' (or pip install optuna)") from e
 
 # %% auto #0
-__all__ = ['EXAMPLE_SPACE', 'PRUNERS', 'SEARCH_METRICS', 'COST_ATTRS', 'SEARCH_MARK', 'load_search_space', 'SearchWarning',
-           'check_search', 'suggest', 'make_pruner', 'check_heartbeat', 'open_storage', 'counted', 'PruneHopeless',
-           'objective_value', 'SearchStopped', 'search', 'best_config', 'study_table', 'rerun_seeds', 'frontier_figure',
-           'check_folded', 'cv_record', 'search_report']
+__all__ = ['EXAMPLE_SPACE', 'PRUNERS', 'SEARCH_COSTS', 'SEARCH_METRICS', 'COST_ATTRS', 'SEARCH_MARK', 'load_search_space',
+           'search_metrics', 'SearchWarning', 'check_search', 'suggest', 'make_pruner', 'check_heartbeat',
+           'open_storage', 'counted', 'PruneHopeless', 'objective_value', 'SearchStopped', 'search', 'best_config',
+           'study_table', 'rerun_seeds', 'frontier_figure', 'check_folded', 'cv_record', 'search_report']
 
 # %% ../nbs/20_search.ipynb #8c277236
-from .tasks import require_support
+from .tasks import require_support, task_for
+from .data import TASK_READERS
+from .run_analysis import check_task_training
 
 # %% ../nbs/20_search.ipynb #f3df13fa
 EXAMPLE_SPACE = """
@@ -46,10 +48,15 @@ PRUNERS = ("none", "median", "threshold", "hyperband")
 
 # %% ../nbs/20_search.ipynb #5f09b429
 def load_search_space(space=None, # a YAML file's path, YAML text or a dict; None: `EXAMPLE_SPACE`
+                      # the config's task: a space that names no metric (and the example space) optimises its headline
+                      # metric, in its direction; None: the config's default task
+                      task: str|None = None,
                      ) -> dict:
     "The search described by a YAML file, YAML text or a dict (None: `EXAMPLE_SPACE`), every entry checked."
-    where = "the search space"
-    if space is None: space = EXAMPLE_SPACE
+    where, entry = "the search space", task_for(task or ExperimentConfig.task)
+    headline = {"metric": entry.headline_metric, "direction": "maximize" if entry.higher_is_better else "minimize"}
+    example = space is None
+    if example: space = EXAMPLE_SPACE
     if isinstance(space, Path) or (isinstance(space, str) and "\n" not in space and space.endswith((".yaml", ".yml"))):
         where = str(space)
         if not Path(space).exists():
@@ -65,7 +72,9 @@ def load_search_space(space=None, # a YAML file's path, YAML text or a dict; Non
         if t in ("int", "float") and "low" in d and "high" in d: continue
         raise ConfigError(f"{where}: `space.{key}` needs type categorical (with choices) or int/float (with low and "
                           f"high), got {d!r}")
-    space.setdefault("metric", "accuracy"); space.setdefault("direction", "maximize"); space.setdefault("pruner", {"type": "none"})
+    if example: space.update(headline) # the example's `metric: accuracy` is one class per row's headline
+    for k, v in headline.items(): space.setdefault(k, v)
+    space.setdefault("pruner", {"type": "none"})
     if isinstance(space["pruner"], str): space["pruner"] = {"type": space["pruner"]} # `pruner: median`
     if not isinstance(space["pruner"], dict):
         raise ConfigError(f"{where}: `pruner` must be a mapping such as {{type: median}}, got {space['pruner']!r}")
@@ -76,10 +85,15 @@ def load_search_space(space=None, # a YAML file's path, YAML text or a dict; Non
     return space
 
 # %% ../nbs/20_search.ipynb #87899279
-SEARCH_METRICS = (*HEADLINE_METRICS, "log_loss", "ece", "trainable_params", "adapter_params", "peak_memory_bytes",
-                  "train_time_s",
-                  # numbers every run's metrics.json holds
-                  "predictions_per_s", "footprint_bytes", "train_samples_per_s", "trainable_share")
+# costs every run's metrics.json holds, whatever its task
+SEARCH_COSTS = ("trainable_params", "adapter_params", "peak_memory_bytes", "train_time_s", "predictions_per_s",
+                "footprint_bytes", "train_samples_per_s", "trainable_share")
+SEARCH_METRICS = (*HEADLINE_METRICS, "log_loss", "ece", *SEARCH_COSTS) # one class per row
+def search_metrics(task: str|None = None, # a task name; None: the config's default task
+                  ) -> tuple:
+    "The numbers a run of `task` records in `metrics.json` that a search may optimise: its scores, then the costs."
+    scores = task_for(task or ExperimentConfig.task).metric_names
+    return (*scores, *SEARCH_COSTS) if scores else SEARCH_METRICS
 class SearchWarning(UserWarning):
     "The search changed something for the user (a pruner the config can't feed), or left something behind."
 def check_search(cfg: ExperimentConfig, # the base config every trial starts from
@@ -116,12 +130,21 @@ def check_search(cfg: ExperimentConfig, # the base config every trial starts fro
             item = f"{key}={json.dumps(v)}"
             if (why := refusal([item])) and (refusal([item, *others]) or "unknown key" in why):
                 problems.append(f"`space.{key}`: {why}" if "unknown key" in why else f"`space.{key}` value {v!r}: {why}"); break
-    if space["metric"] not in SEARCH_METRICS:
-        near = difflib.get_close_matches(str(space["metric"]), SEARCH_METRICS, n=1)
-        problems.append(f"`metric: {space['metric']}` is not a number metrics.json holds" + (f" (did you mean "
-                                                                                             f"{near[0]}?)" if near else "")
-                        + f"; one of {', '.join(SEARCH_METRICS)}")
-    if space["pruner"]["type"] != "none" and not cfg.training.eval_every:
+    known, task = search_metrics(cfg.task), task_for(cfg.task)
+    if space["metric"] not in known:
+        near = difflib.get_close_matches(str(space["metric"]), known, n=1)
+        problems.append(f"`metric: {space['metric']}` is not a number metrics.json holds"
+                        + (f" for task {cfg.task}" if task.metric_names else "")
+                        + (f" (did you mean {near[0]}?)" if near else "") + f"; one of {', '.join(known)}")
+    wanted = "maximize" if task.higher_is_better else "minimize"
+    if space["metric"] == task.headline_metric and space["direction"] != wanted:
+        problems.append(f"`direction: {space['direction']}` would seek the worst {space['metric']} (a "
+                        f"{'higher' if task.higher_is_better else 'lower'} one is better): set direction: {wanted}")
+    if space["pruner"]["type"] != "none" and cfg.task in TASK_READERS:
+        problems.append(f"the pruner `{space['pruner']['type']}` judges validation scores made during training, which "
+                        f"runs of task {cfg.task} do not make yet (they score validation once training ends): set "
+                        "pruner: {type: none} in the space")
+    if space["pruner"]["type"] != "none" and not cfg.training.eval_every and cfg.task not in TASK_READERS:
         problems.append(f"the pruner `{space['pruner']['type']}` needs evaluations during training: set "
                         f"training.eval_every in the config "
                         "(e.g. training.eval_every: 50), or pruner: {type: none} in the space")
@@ -292,19 +315,20 @@ def _adopt_dead_trial(out: Path, retry_of: int, run_dir: Path, number: int):
 
 # %% ../nbs/20_search.ipynb #5c6e79f9
 class PruneHopeless(TrainerCallback):
-    ("Reports each evaluation's accuracy to `trial` and stops training when the study's pruner says the trial is "
-     "hopeless.")
-    def __init__(self, trial, # the Optuna trial the validation accuracies are reported to
-                ): self.trial, self.pruned_at = trial, None
+    ("Reports each evaluation's `metric` (the task's headline) to `trial` and stops training when the study's pruner "
+     "says the trial is hopeless.")
+    def __init__(self, trial, # the Optuna trial the validation scores are reported to
+                 metric: str = "accuracy", # the score read from each evaluation (`eval_<metric>`)
+                ): self.trial, self.metric, self.pruned_at = trial, metric, None
     def on_evaluate(self, args, # the Trainer's `TrainingArguments`
                     state, # the Trainer's `TrainerState`
                     control, # the Trainer's `TrainerControl`
                     metrics=None, # the validation's `eval_*` metrics; None: nothing scored
                     **kw, # the Trainer's other callback arguments (unused)
                    ):
-        acc = (metrics or {}).get("eval_accuracy")
-        if acc is None: return
-        self.trial.report(acc, state.global_step)
+        value = (metrics or {}).get(f"eval_{self.metric}")
+        if value is None: return
+        self.trial.report(value, state.global_step)
         if self.trial.should_prune(): self.pruned_at = state.global_step; control.should_training_stop = True
 
 # %% ../nbs/20_search.ipynb #9b0bcf55
@@ -336,7 +360,7 @@ def _objective(cfg: ExperimentConfig, space: dict, out: Path, n_trials: int|None
             retry_of = trial.study._storage.get_trial(trial._trial_id).system_attrs.get("failed_trial")
             trial.set_user_attr("run_dir", str(run_dir)); trial.set_user_attr("pid", os.getpid()); trial.set_user_attr("host", socket.gethostname())
             if retry_of is not None: trial.set_user_attr("retry_of", retry_of)
-            pruning = PruneHopeless(trial)
+            pruning = PruneHopeless(trial, task_for(cfg.task).headline_metric)
             with training_callbacks(pruning):
                 metrics = run_experiment(cfg, run_dir, overrides=overrides, progress=False)
             if pruning.pruned_at is None:
@@ -435,17 +459,19 @@ def search(config, # an ExperimentConfig or a YAML file: the base every trial st
     ("Run, or join, the study `study_name` until `n_trials` trials count or `timeout` passes; writes `best.yaml` and "
      "returns the study.")
     cfg = config if isinstance(config, ExperimentConfig) else load_config(config)
-    require_support(cfg.task, "search", "`lwft search` (its objective and pick read accuracy)")
+    require_support(cfg.task, "search", "`lwft search`")
+    if cfg.task in TASK_READERS: check_task_training(cfg) # settings its runs refuse: refused before any study
     if n_trials is not None and (not isinstance(n_trials, int) or n_trials < 0):
         raise ConfigError(f"n_trials must be a whole number of trials (0: check and create the study only), got "
                           f"{n_trials!r} (lwft search --n-trials).")
     where = str(space) if isinstance(space, (str, Path)) and "\n" not in str(space) else "the search space"
-    space, example = load_search_space(space), space is None
+    space, example = load_search_space(space, cfg.task), space is None
     # the example space fits any config
-    if example and space["pruner"]["type"] != "none" and not cfg.training.eval_every:
-        warnings.warn(f"the config evaluates only at the end (no training.eval_every), so the example space's "
-                      f"{space['pruner']['type']} pruner has nothing to judge by: trials run to the end. Set "
-                      f"training.eval_every (e.g. 50) in the config to prune.", SearchWarning)
+    if example and space["pruner"]["type"] != "none" and (not cfg.training.eval_every or cfg.task in TASK_READERS):
+        fix = (f"runs of task {cfg.task} score validation once training ends" if cfg.task in TASK_READERS else
+               "set training.eval_every (e.g. 50) in the config to prune")
+        warnings.warn(f"the config evaluates only at the end, so the example space's {space['pruner']['type']} pruner "
+                      f"has nothing to judge by: trials run to the end ({fix}).", SearchWarning)
         space["pruner"] = {"type": "none"}
     check_search(cfg, space, where); check_heartbeat(heartbeat_s) # before anything is written
     out = Path(output_dir); out.mkdir(parents=True, exist_ok=True)
@@ -521,20 +547,21 @@ def rerun_seeds(study, # the Optuna study
     return folders
 
 # %% ../nbs/20_search.ipynb #899e7182
-def frontier_figure(table: pd.DataFrame, # `cheapest_not_worse`'s table: `label, accuracy` and the cost column
+def frontier_figure(table: pd.DataFrame, # `cheapest_not_worse`'s table: `label`, the metric's and the cost's columns
                     cost: str, # the cost column on the x axis (log when all positive)
                     best: str, # the best configuration's label
                     pick: str, # the pick's label
                     path, # the PNG's path
+                    metric: str = "accuracy", # the metric column on the y axis (`cheapest_not_worse`'s `metric`)
                    ):
-    "Accuracy against cost, one point per configuration, with the best and the pick marked."
+    "The headline metric against cost, one point per configuration, with the best and the pick marked."
     from matplotlib.figure import Figure
     fig = Figure(figsize=(6, 4), layout="constrained"); ax = fig.subplots()
-    ax.scatter(table[cost], table["accuracy"], color="0.6", label="configurations")
+    ax.scatter(table[cost], table[metric], color="0.6", label="configurations")
     for label, marker, name in ((best, "*", "best"), (pick, "D", "cheapest not worse")):
         row = table[table["label"] == label].iloc[0]
-        ax.scatter([row[cost]], [row["accuracy"]], marker=marker, s=160, label=name, zorder=3)
-    ax.set(xlabel=cost.replace("_", " "), ylabel="accuracy",
+        ax.scatter([row[cost]], [row[metric]], marker=marker, s=160, label=name, zorder=3)
+    ax.set(xlabel=cost.replace("_", " "), ylabel=metric.replace("_", " "),
            xscale="log" if table[cost].min() > 0 else "linear"); ax.legend()
     fig.savefig(path, dpi=150)
     return Path(path)
@@ -563,7 +590,7 @@ def search_report(study, # the Optuna study
                   config, # the search's base config: an `ExperimentConfig` or a YAML path
                   output_dir, # folder of the report, the figure and the re-runs
                   cost: str = "trainable_params", # what "cheapest" means: a metrics.json cost or `latency`
-                  margin: float = 0.005, # accuracy loss accepted against the best
+                  margin: float = 0.005, # headline-metric loss accepted against the best, in its units
                   top_k: int = 0, # re-run the top_k best complete trials first (0: no re-runs)
                   seeds=(1, 2), # the seeds of the re-runs
                  ) -> dict:
@@ -578,16 +605,16 @@ def search_report(study, # the Optuna study
     folded = check_folded(runs)
     # data.folds: the pick compares the trials on every training row, each scored by a fold that did not train on it
     result = cheapest_not_worse([cv_record(r) for r in runs] if folded else runs, cost=cost, margin=margin)
-    table = result["table"]
-    frontier_figure(table, cost, result["best"]["label"], result["pick"]["label"], out/"frontier.png")
+    table, metric = result["table"], result["metric"]
+    frontier_figure(table, cost, result["best"]["label"], result["pick"]["label"], out/"frontier.png", metric)
     lines = [f"# Search report: {study.study_name}", "",
              f"{len(folders)} runs, {len(table)} configurations, {result['n_examples']} "
-             f"{'out-of-fold training rows (data.folds)' if folded else 'test examples'}; cost: {cost}; margin: "
-             f"{margin:g}.", "",
-             f"- **Best**: {result['best']['label']} (accuracy {result['best']['accuracy']:.4f}, {cost} "
+             f"{'out-of-fold training rows (data.folds)' if folded else 'test examples'}; metric: {metric}; cost: "
+             f"{cost}; margin: {margin:g} {metric}.", "",
+             f"- **Best**: {result['best']['label']} ({metric} {result['best'][metric]:.4f}, {cost} "
              f"{result['best'][cost]:,.6g})",
-             f"- **Cheapest not worse**: {result['pick']['label']} (accuracy {result['pick']['accuracy']:.4f}, {cost} "
-             f"{result['pick'][cost]:,.6g}; difference {result['pick']['accuracy_diff']:+.4f} "
+             f"- **Cheapest not worse**: {result['pick']['label']} ({metric} {result['pick'][metric]:.4f}, {cost} "
+             f"{result['pick'][cost]:,.6g}; difference {result['pick'][f'{metric}_diff']:+.4f} "
              f"[{result['pick']['diff_ci_low']:+.4f}, {result['pick']['diff_ci_high']:+.4f}], one-sided p = "
              f"{result['pick']['p_value']:.3g})", "", "![frontier](frontier.png)", "",
              _markdown_table(table)]

@@ -14,7 +14,7 @@ from .config_manager import TASK_REGISTRY, ConfigError
 __all__ = ['MULTI_LABEL_METRICS', 'REGRESSION_METRICS', 'SINGLE_LABEL_SUPPORTS', 'Task', 'register_task', 'task_for',
            'require_support', 'multi_label_values', 'multi_label_metrics', 'fit_thresholds', 'regression_values',
            'regression_metrics', 'Standardisation', 'paired_bootstrap', 'prediction_columns', 'task_of_model',
-           'task_answers']
+           'task_answers', 'headline_noninferiority']
 
 # %% ../nbs/03a_tasks.ipynb #681d1a04
 @dataclass(frozen=True)
@@ -47,6 +47,16 @@ class Task:
     # the `visualizer` function (by name: figures sit above tasks) that draws one run's report figures from its folder;
     # None: the report of one class per row (`ModelComparator`)
     report_figures: str|None = None
+    # `(targets[..., n, ...], decisions[..., n, ...]) -> array[...]`: the headline metric over the rows axis of
+    # `decisions`' form, leading axes being resamples (the non-inferiority test's bootstrap); None: one class per row
+    # (`metrics.noninferiority` on per-row correctness)
+    headline_values: Callable|None = None
+    # `(predictions.csv table, label_names) -> (targets, answers)`: a saved run's truth as `evaluate` takes it and each
+    # row's answer as `answer` gives it (without the probabilities); None: one class per row (`RunRecord`)
+    saved_rows: Callable|None = None
+    # the scores `evaluate` writes to `metrics.json` that a search may optimise; empty: the one-class scores of
+    # `metrics` (`HEADLINE_METRICS`, `log_loss`, `ece`)
+    metric_names: tuple = ()
 
 def register_task(task: Task, # the entry; its `name` is the config's `task:` value
                   replace: bool = False, # replace an entry of the same name
@@ -338,7 +348,7 @@ register_task(Task("multi_label", problem_type="multi_label_classification", los
                    compare=_multi_label_compare,
                    output_columns=lambda names: ["predicted_labels", *_prob_columns(names)],
                    data_keys=("label_columns", "label_separator"),
-                   supports=frozenset({"data", "train", "evaluate", "compare", "report", "sweep"}),
+                   supports=frozenset({"data", "train", "evaluate", "compare", "report", "sweep", "search"}),
                    outputs=_sigmoid), replace=True)
 register_task(Task("regression", problem_type="regression", loss="mean squared error on standardised targets",
                    label_encoding="one real number per row (float32), standardised for training", label_dtype="float32",
@@ -346,7 +356,7 @@ register_task(Task("regression", problem_type="regression", loss="mean squared e
                    evaluate=regression_metrics,
                    compare=_regression_compare, output_columns=lambda names=None: ["predicted_score"],
                    data_keys=("label_range",),
-                   supports=frozenset({"data", "train", "evaluate", "compare", "report", "sweep"}),
+                   supports=frozenset({"data", "train", "evaluate", "compare", "report", "sweep", "search"}),
                    outputs=_identity), replace=True);
 
 # %% ../nbs/03a_tasks.ipynb #ece6342b
@@ -422,3 +432,103 @@ register_task(dataclasses.replace(task_for("single_label"), supports=SINGLE_LABE
 # %% ../nbs/03a_tasks.ipynb #40509f12
 for _name, _figures in (("multi_label", "multi_label_figures"), ("regression", "regression_figures")):
     register_task(dataclasses.replace(task_for(_name), report_figures=_figures), replace=True)
+
+# %% ../nbs/03a_tasks.ipynb #848ffa29
+def _split_sets(column) -> list[list[str]]:
+    "Label sets joined by `;` (an empty cell, or pandas' NaN for one: no label)."
+    empty = lambda v: v is None or (isinstance(v, float) and math.isnan(v)) or str(v) == ""
+    return [[] if empty(v) else str(v).split(";") for v in column]
+
+def _truth_and_decided(frame, truth: str):
+    "The truth column and the decision right after it (`runs.task_predictions_frame` writes them so)."
+    cols = list(frame.columns)
+    if truth not in cols or cols.index(truth) + 1 >= len(cols):
+        raise ValueError(f"predictions.csv needs the truth column {truth!r} followed by the prediction; its columns: "
+                         f"{cols}. Write it with runs.task_predictions_frame (lwft train does).")
+    return list(frame[truth]), list(frame[cols[cols.index(truth) + 1]])
+
+def _multi_label_saved(frame, label_names):
+    if label_names is None:
+        raise ValueError("reading a multi-label predictions.csv needs its label_names in column order (the run's "
+                         "metrics.json holds them); re-run the experiment if it lacks them.")
+    names = [str(n) for n in label_names]
+    truth, decided = (_split_sets(c) for c in _truth_and_decided(frame, "labels"))
+    unknown = sorted({n for s in truth + decided for n in s} - set(names))
+    if unknown:
+        raise ValueError(f"predictions.csv names labels {unknown} that the run's label_names {names} lack; read it "
+                         f"with the label_names of the run that wrote it (its metrics.json).")
+    targets = np.array([[float(n in s) for n in names] for s in truth], dtype=float).reshape(-1, len(names))
+    return targets, [{"predicted_labels": s} for s in decided]
+
+def _regression_saved(frame, label_names=None):
+    truth, decided = _truth_and_decided(frame, "label")
+    y, s = _check_regression(truth, decided)
+    return y, [{"score": float(v)} for v in s]
+
+def _jaccard_over_rows(targets, decisions): return multi_label_values(targets, decisions)[0]
+def _pearson_over_rows(targets, scores): return _pearson(np.asarray(targets, float), np.asarray(scores, float))
+
+for _name, _values, _saved, _names in (("multi_label", _jaccard_over_rows, _multi_label_saved, MULTI_LABEL_METRICS),
+                                       ("regression", _pearson_over_rows, _regression_saved, REGRESSION_METRICS)):
+    register_task(dataclasses.replace(task_for(_name), headline_values=_values, saved_rows=_saved,
+                                      metric_names=_names), replace=True)
+
+# %% ../nbs/03a_tasks.ipynb #4a50aebd
+def _with_seeds(x, target_ndim: int, shape, what: str) -> np.ndarray:
+    "`x` as `[seeds, n, ...]`: one model's decisions gain a seeds axis of 1."
+    x = np.asarray(x, float)
+    if x.ndim == target_ndim: x = x[None]
+    if x.ndim != target_ndim + 1 or x.shape[1:] != tuple(shape):
+        raise ValueError(f"{what}: decisions of shape {x.shape} for targets of shape {tuple(shape)}; give one decision "
+                         f"row per target row ([n, ...], or [seeds, n, ...] for several seeds), on the same rows.")
+    return x
+
+def headline_noninferiority(name: str, # a task name whose entry has `headline_values` (several labels, a score)
+                            targets, # the true targets of the rows both were scored on (`[n, k]` 0/1, `[n]` scores)
+                            candidate, # the candidate's decisions (`Task.decisions`), `[n, ...]` or `[seeds, n, ...]`
+                            best, # the best model's decisions on the same rows, likewise
+                            margin: float = 0.005, # headline-metric loss accepted, in the metric's units
+                            alpha: float = 0.05, # one-sided level of the test
+                            n_resamples: int = 2000, # bootstrap resamples (rows drawn with replacement)
+                            seed: int = 0, # seeds the bootstrap
+                           ) -> dict:
+    ("One-sided paired bootstrap test over rows that `candidate` is not worse than `best` by more than `margin` on "
+     "task `name`'s headline metric, honouring `higher_is_better`: the metric's values, their difference with its "
+     "(1 − 2 `alpha`) interval, the p-value and the verdict.")
+    task = task_for(name)
+    if task.headline_values is None:
+        raise ConfigError(f"task {name} is judged per row (one class each): use metrics.noninferiority on each row's "
+                          f"correctness.")
+    number = lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+    if not (number(margin) and math.isfinite(margin) and margin >= 0):
+        raise ValueError(f"margin must be a number at least 0, in units of {task.headline_metric} (0.01: one point), "
+                         f"got {margin!r}.")
+    if not (number(alpha) and 0 < alpha < 0.5):
+        raise ValueError(f"alpha must lie between 0 and 0.5 (0.05: a one-sided test at 5%), got {alpha!r}.")
+    y = np.asarray(targets, float)
+    if len(y) < 2: raise ValueError(f"{len(y)} rows: the test resamples rows, so it needs at least two.")
+    cand, ref = (_with_seeds(x, y.ndim, y.shape, w) for x, w in ((candidate, "candidate"), (best, "best")))
+    # several seeds: their mean metric on the same rows
+    value = lambda d, idx: np.mean([task.headline_values(y[idx], s[idx]) for s in d], 0)
+    sign = 1.0 if task.higher_is_better else -1.0 # the gain of the candidate over the best, in the better direction
+    everything = np.arange(len(y))
+    cand_value, best_value = float(value(cand, everything)), float(value(ref, everything))
+    gain = sign * (cand_value - best_value)
+    out = {"metric": task.headline_metric, "candidate": cand_value, "best": best_value, "diff": cand_value - best_value,
+           "n_examples": len(y)}
+    if not math.isfinite(gain): # the metric is undefined for one of them (Pearson's r of a constant score)
+        return {**out, "diff_ci_low": math.nan, "diff_ci_high": math.nan, "p_value": 1.0, "non_inferior": False}
+    rng, per_row = np.random.default_rng(seed), int(np.prod(y.shape)) * len(cand)
+    chunk, draws = max(1, 4_000_000 // max(per_row, 1)), [] # resamples at a time: bounded memory
+    for start in range(0, n_resamples, chunk):
+        idx = rng.integers(0, len(y), (min(chunk, n_resamples - start), len(y)))
+        draws.append(sign * (value(cand, idx) - value(ref, idx)))
+    dist = np.concatenate(draws)
+    dist = dist[np.isfinite(dist)] # a resample where the metric is undefined (every row alike) says nothing
+    if len(dist) == 0 or np.ptp(dist) == 0: # identical decisions: a zero-width interval at the difference
+        low = high = gain; p = 0.0 if gain > -margin else 1.0
+    else:
+        low, high = (float(q) for q in np.quantile(dist, [alpha, 1 - alpha]))
+        p = float((np.sum(dist <= -margin) + 1) / (len(dist) + 1))
+    ci = (low, high) if sign > 0 else (-high, -low) # back to candidate − best
+    return {**out, "diff_ci_low": ci[0], "diff_ci_high": ci[1], "p_value": p, "non_inferior": bool(low > -margin)}
