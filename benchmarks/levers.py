@@ -92,7 +92,8 @@ def time_prediction(model, dev, pad_id, batch_size, sort, cls_only=True):
 def main(argv=None):
     a = parse_args(argv)
     from lightweight_ft.model_loader import ModelLoader
-    from lightweight_ft.core import cpu_has_fast_bf16, environment_report
+    from lightweight_ft.precision import cpu_has_fast_bf16
+    from lightweight_ft.environment import environment_report
     env = environment_report()
     fast_bf16 = cpu_has_fast_bf16()
     print(f"machine: {env['cpu']}, {env['torch_threads']} threads; CPU bf16 instructions: {'yes' if fast_bf16 else 'no'}"

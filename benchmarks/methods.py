@@ -48,7 +48,7 @@ def run_all(a):
     return folders
 
 def table(folders, margin=0.005):
-    from lightweight_ft.comparison import cheapest_not_worse
+    from lightweight_ft.selection import cheapest_not_worse
     from lightweight_ft.metrics import bootstrap_intervals, compare_predictions
     from lightweight_ft.runs import load_run
     runs = {k: [load_run(f) for f in v] for k, v in folders.items()}

@@ -37,7 +37,7 @@ def parse_args(argv=None):
 def measure(kind, path, texts, batch_size, repeats, single_texts) -> dict:
     "One serving row: predictions/s at `batch_size`, single-text latency percentiles, peak memory of this process."
     import numpy as np
-    from lightweight_ft.deploy import SentimentPredictor
+    from lightweight_ft.inference import SentimentPredictor
     pred = SentimentPredictor(path, batch_size=batch_size)
     if kind == "pipeline":
         from transformers import pipeline
@@ -98,7 +98,7 @@ def print_serving(rows, export):
 def agreement(model, texts, precision, reference) -> dict:
     "Labels that differ from `reference` (fp32 probabilities) and the largest probability difference."
     import numpy as np
-    from lightweight_ft.deploy import SentimentPredictor
+    from lightweight_ft.inference import SentimentPredictor
     probs = np.array([r["probabilities"] for r in SentimentPredictor(model, precision=precision).predict(texts)])
     return {"labels_flipped": int((probs.argmax(1) != reference.argmax(1)).sum()), "n": len(texts),
             "max_probability_difference": float(np.abs(probs - reference).max())}
@@ -107,8 +107,9 @@ def main(argv=None):
     a = parse_args(argv)
     if not a.data_dir: raise SystemExit("benchmark: pass --data-dir or set LWFT_DATA_DIR to a GLUE SST-2 folder")
     import numpy as np, torch
-    from lightweight_ft.deploy import SentimentPredictor, benchmark_against_pipeline
-    from lightweight_ft.core import cpu_has_fast_bf16, environment_report
+    from lightweight_ft.inference import SentimentPredictor, benchmark_against_pipeline
+    from lightweight_ft.precision import cpu_has_fast_bf16
+    from lightweight_ft.environment import environment_report
     from lightweight_ft.data import read_glue_tsv
     texts = read_glue_tsv(Path(a.data_dir)/"dev.tsv")[0]
     if a.measure:

@@ -51,7 +51,7 @@ def _settings(pairs): return {k: _value(v) for k, v in (s.split("=", 1) for s in
 
 def model_folder(name, workdir):
     "The folder of `name`: the packaged MiniLM, a full-size random BERT-base written once under `workdir`, or a folder."
-    from lightweight_ft.models import resolve_model_path
+    from lightweight_ft.model_files import resolve_model_path
     if name != "bert-base": return str(resolve_model_path(name))
     folder = Path(workdir)/"bert-base-random"
     if not (folder/"model.safetensors").exists():
@@ -82,7 +82,7 @@ def encoder_layers(model):
 def child(a):
     import gc
     s = RSSSampler()
-    from lightweight_ft.core import _return_freed_memory
+    from lightweight_ft.footprint import _return_freed_memory
     from lightweight_ft.data import read_sst2_sample, tokenize_texts
     from lightweight_ft.lora_trainer import LoRATrainer, training_callbacks
     from lightweight_ft.qlora_trainer import QLoRATrainer
@@ -150,7 +150,7 @@ def table(rows):
 def main(argv=None):
     a = parse_args(argv)
     if a.child: return child(a)
-    from lightweight_ft.core import environment_report
+    from lightweight_ft.environment import environment_report
     env = environment_report("cpu")
     print(f"CPU: {env['cpu']} ({env['cpu_count']} logical CPUs; flags {' '.join(env['cpu_flags']) or 'none of note'}; "
           f"bf16 {'fast' if env['cpu_bf16'] else 'slow'}); torch {env['versions']['torch']}, bitsandbytes {env['versions']['bitsandbytes']}, "

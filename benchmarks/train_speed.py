@@ -60,7 +60,7 @@ def run_reference(a, model_path, train, dev, precision="fp32"):
     from datasets import Dataset
     from peft import LoraConfig, TaskType, get_peft_model
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
-    from lightweight_ft.core import PeakMemory
+    from lightweight_ft.footprint import PeakMemory
     tok = AutoTokenizer.from_pretrained(model_path)
     def enc(ds):
         d = Dataset.from_dict({"sentence": ds["sentence"], "label": ds["labels"]})
@@ -153,7 +153,8 @@ def mean_of(runs, key): return float(np.mean([r[key] for r in runs]))
 
 def machine_report() -> dict:
     "Which machine ran the benchmark: the CPU, its bf16 instructions (and whether the answer was forced), threads, GPU."
-    from lightweight_ft.core import CPU_BF16_ENV, cpu_flags, cpu_has_fast_bf16, environment_report
+    from lightweight_ft.precision import CPU_BF16_ENV, cpu_flags, cpu_has_fast_bf16
+    from lightweight_ft.environment import environment_report
     env = environment_report("cuda" if torch.cuda.is_available() else "cpu")
     return {"cpu": env.get("cpu") or platform.processor() or platform.machine(), "cpu_bf16_instructions": cpu_has_fast_bf16(),
             "cpu_bf16_flags": sorted(f for f in cpu_flags() if "bf16" in f), "cpu_bf16_forced": os.environ.get(CPU_BF16_ENV) or None,
@@ -161,7 +162,7 @@ def machine_report() -> dict:
 
 def precisions(a) -> list[str]:
     "The precision both sides run in first (each side's best here for `auto`), then the other one with `--both-precisions`."
-    from lightweight_ft.core import cpu_has_fast_bf16, resolve_precision
+    from lightweight_ft.precision import cpu_has_fast_bf16, resolve_precision
     device = "cuda" if torch.cuda.is_available() else "cpu"
     first = resolve_precision(a.precision, device)
     if not a.both_precisions: return [first]

@@ -22,8 +22,8 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
-from lightweight_ft.deploy import (ModelLoadError, SentimentPredictor, benchmark_against_pipeline, merge_adapter,
-                                   model_folder, predict_file)
+from lightweight_ft.runs import ModelLoadError, model_folder
+from lightweight_ft.inference import SentimentPredictor, benchmark_against_pipeline, merge_adapter, predict_file
 from lightweight_ft.runs import save_adapter
 
 SENTENCES = [
@@ -40,8 +40,8 @@ def untrained_minilm_adapter(out_dir: Path) -> Path:
     "A LoRA adapter on the packaged MiniLM, saved without training (its B matrices are zero, its head random)."
     from peft import LoraConfig, get_peft_model
     from lightweight_ft.model_loader import ModelLoader
-    from lightweight_ft.core import head_modules
-    from lightweight_ft.models import resolve_target_modules
+    from lightweight_ft.model_parts import head_modules
+    from lightweight_ft.model_files import resolve_target_modules
     model, tokenizer = ModelLoader("minilm").load_model(seed=0)
     model = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", r=8, lora_alpha=16,
                                              target_modules=resolve_target_modules(model, "query_value"),

@@ -62,10 +62,10 @@ class Adapter:
         "The quantised bases (bits) it can train on: none without PEFT."
         return tuple(b for b in QUANT_BITS if b not in self.refused_bits) if self.is_peft else ()
     def requires_grad(self, name: str, # a parameter's full name
-                      heads: list, # the head's module names (`core.head_modules`)
+                      heads: list, # the head's module names (`model_parts.head_modules`)
                      ) -> bool:
         "Whether a method without PEFT trains the parameter `name` (a PEFT method's adapter decides for itself)."
-        from lightweight_ft.core import in_modules
+        from lightweight_ft.model_parts import in_modules
         return self.trains == "all" or (self.trains == "head" and in_modules(name, heads))
 
 # %% ../nbs/02a_adapters.ipynb #88f090f7
@@ -97,7 +97,7 @@ def _weighted_layers(module, # a module of the head
     return [n for part, child in module.named_children() for n in _weighted_layers(child, f"{name}.{part}")]
 
 def head_layers(model, # the base model
-                heads: list, # the head's modules (`core.head_modules`)
+                heads: list, # the head's modules (`model_parts.head_modules`)
                ) -> list[str]:
     "The head's layers that hold weights (`pooler.dense`, `classifier.out_proj`), named from their head module down."
     found = []
@@ -115,7 +115,7 @@ def lora_config_on(model, # the base model
                   ):
     "A PEFT `LoraConfig` for sequence classification on `targets`, the head trained and saved."
     from peft import LoraConfig, TaskType
-    from lightweight_ft.core import head_modules
+    from lightweight_ft.model_parts import head_modules
     return LoraConfig(task_type=TaskType.SEQ_CLS, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                       bias=lora.bias,
                       target_modules=targets, modules_to_save=head_modules(model) if heads is None else heads,
@@ -159,12 +159,13 @@ def _prompt_config(model, lora, targets, heads, encoder: bool = False):
 def peft_config_on(model, # the base model (quantised or not)
                    lora: LoraSettings, # the adapter settings; `lora.adapter` names the entry
                    # the target modules, checked against the model
-                   # (`models.resolve_target_modules`); None for soft prompts
+                   # (`model_files.resolve_target_modules`); None for soft prompts
                    targets: list|None,
                   ):
     ("The PEFT config of `lora.adapter`'s entry on `targets`; refused where it can't start on the model's quantised "
      "base.")
-    from lightweight_ft.core import head_modules, quantized_bits
+    from lightweight_ft.model_parts import head_modules
+    from lightweight_ft.footprint import quantized_bits
     entry = ADAPTER_REGISTRY[lora.adapter]
     _check(entry.is_peft, "lora.adapter", f"`{lora.adapter}` is not a PEFT method; choose one of {adapter_names()}")
     bits = quantized_bits(model)
@@ -200,7 +201,7 @@ def set_up_model(model, # the base model (no adapter yet)
     "The model set up for `method`: the adapter from `peft_config`, or the parameters the method's entry trains."
     import torch
     from peft import PeftModel, get_peft_model
-    from lightweight_ft.core import head_modules
+    from lightweight_ft.model_parts import head_modules
     if method not in method_names():
         raise ConfigError(f"config key `training.method`: unknown method {method!r}; choose one of {method_names()}")
     if isinstance(model, PeftModel):
@@ -327,7 +328,7 @@ def adapter_merge_support(model, # the model, with its PEFT adapter
                          ) -> tuple[bool, str]:
     ("Whether `merge_and_unload` can fold the model's adapter into its base, and why not (`soft_prompt`, "
      "`merge_refused_bits`).")
-    from lightweight_ft.core import quantized_bits
+    from lightweight_ft.footprint import quantized_bits
     cfg, entry = model.peft_config[model.active_adapter], adapter_entry(model, lora)
     if cfg.is_prompt_learning or (entry is not None and entry.soft_prompt):
         return False, (f"{cfg.peft_type.value.lower()} can't merge: its soft prompt is an input, not a change of a "
@@ -350,7 +351,7 @@ def adapter_summary(model, # the trained model; without an adapter the summary i
     ("The train report's adapter entries: the adapter, its parameters apart from the head's, whether it merges, the "
      "entry's own.")
     from peft import PeftModel
-    from lightweight_ft.core import count_parameters
+    from lightweight_ft.footprint import count_parameters
     if not isinstance(model, PeftModel): return {}
     head, entry = _head_params(model), ADAPTER_REGISTRY[lora.adapter]
     trainable = count_parameters(model)["trainable_params"]

@@ -86,7 +86,7 @@ def _report(a):
 
 # %% ../nbs/24_cli.ipynb #25afb29b
 def _predict(a):
-    from lightweight_ft.deploy import SentimentPredictor, check_prediction_paths, predict_file
+    from lightweight_ft.inference import SentimentPredictor, check_prediction_paths, predict_file
     if a.input and a.texts: raise ValueError("give texts to classify, or --input FILE --output FILE.csv, not both")
     if a.input and not a.output: raise ValueError("--input needs --output FILE.csv")
     if a.output and not a.input:
@@ -163,7 +163,7 @@ def _search(a):
 
 # %% ../nbs/24_cli.ipynb #5044a277
 def _launch(a):
-    from lightweight_ft.core import launch
+    from lightweight_ft.distributed import launch
     if not a.lwft_command or a.lwft_command[0] == "launch":
         raise ValueError("give the lwft command to launch: lwft launch --nproc-per-node 2 train --config C --output DIR")
     return launch(a.lwft_command, a.nproc_per_node, "lightweight_ft.cli")
@@ -395,7 +395,7 @@ def main(argv=None, # the command line's arguments, without the program name; No
     "Entry point of `lwft`."
     a = build_parser().parse_args(argv)
     # after parsing: --help loads no torch; before any command imports peft
-    from lightweight_ft.core import silence_bnb_kernels_warning
+    from lightweight_ft.environment import silence_bnb_kernels_warning
     silence_bnb_kernels_warning()
     shown_before = warnings.showwarning
     def show(message, category, *args, **kwargs): # this package's warnings speak to the user: one line each
@@ -408,8 +408,8 @@ def main(argv=None, # the command line's arguments, without the program name; No
         warnings.showwarning = show
         try: return a.fn(a) or 0
         except USER_ERRORS as e:
-            from lightweight_ft.core import is_main_process
-            from lightweight_ft.core import report_to_launcher
+            from lightweight_ft.distributed import is_main_process
+            from lightweight_ft.distributed import report_to_launcher
             # once, not once per process of a launch
             if is_main_process(): print(f"lwft {a.command}: error: {e}", file=sys.stderr)
             report_to_launcher(f"lwft {a.command}: error: {e}") # torchrun's failure report names it as the root cause

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .config_manager import ConfigError, ExperimentConfig, method_entry, quantized_method
-from .core import dist_env
+from .distributed import dist_env
 from .data import DataError
 from .lora_trainer import LoRATrainer
 from .metrics import HEADLINE_METRICS

@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from plotly.offline import get_plotlyjs
-from .comparison import cheapest_not_worse, data_sentence, group_runs, summarize_groups, task_of_runs
-from .core import _is_peft, count_parameters, is_quantized, model_footprint_bytes
+from .selection import cheapest_not_worse, data_sentence, group_runs, summarize_groups, task_of_runs
+from .model_parts import _is_peft
+from .footprint import count_parameters, is_quantized, model_footprint_bytes
 from .data import first_windows
 from .metrics import compare_predictions
-from .prediction import Evaluator
+from .prediction import Predictor
 from .runs import RunRecord, load_run, predictions_frame
 from .tasks import task_for
 from .visualizer import (PLOTLY_CONFIG, annotate_summary, draw_report_figures,
@@ -47,15 +48,15 @@ def model_method(model, # a model passed to `ModelComparator.compare_models`
 # %% ../nbs/15_evaluator.ipynb #8e7ce86d
 class ModelComparator:
     "Evaluate several models (or saved runs) on the same examples, test each pair, and write a report."
-    # the `Evaluator` that predicts and scores; None: one built from the next three
-    def __init__(self, evaluator: Evaluator|None = None,
+    # the `Predictor` that predicts and scores; None: one built from the next three
+    def __init__(self, evaluator: Predictor|None = None,
                  ci_level: float = 0.95, # confidence level of the intervals
                  n_resamples: int = 1000, # bootstrap resamples of the intervals and tests
                  seed: int = 0, # seeds the bootstrap
                  # config keys ignored when grouping runs into rows (seeds of one configuration share a row)
                  group_ignore=("training.seed",),
                 ):
-        self.evaluator = evaluator or Evaluator(ci_level=ci_level, n_resamples=n_resamples, seed=seed)
+        self.evaluator = evaluator or Predictor(ci_level=ci_level, n_resamples=n_resamples, seed=seed)
         self.ci_level, self.n_resamples, self.seed = self.evaluator.ci_level, self.evaluator.n_resamples, self.evaluator.seed
         self.group_ignore, self.runs, self.significance_note = group_ignore, [], ""
 
@@ -423,7 +424,7 @@ def _task_metrics(summary: pd.DataFrame) -> list[str]:
     "The metrics of a results table of task runs, in its order (the headline first): those with an interval column."
     return [c[:-len("_ci_low")] for c in summary.columns if c.endswith("_ci_low")]
 
-def format_task_summary(summary: pd.DataFrame, # the results table of task runs (`comparison.summarize_task_groups`)
+def format_task_summary(summary: pd.DataFrame, # the results table of task runs (`selection.summarize_task_groups`)
                        ) -> pd.DataFrame:
     ("The results table of task runs as text cells: the headline metric first, then the task's other main metrics, "
      "each with its interval or spread over seeds, then the costs as `format_summary` shows them.")
@@ -449,7 +450,7 @@ def format_task_significance(significance: pd.DataFrame, # the task entry's pair
                      "Test": r["test"], "p": f"{r['p_value']:.3g}", "p (Holm)": f"{r['p_value_holm']:.3g}"})
     return pd.DataFrame(rows)
 
-def task_story(summary: pd.DataFrame, # the results table of task runs (`comparison.summarize_task_groups`)
+def task_story(summary: pd.DataFrame, # the results table of task runs (`selection.summarize_task_groups`)
                significance: pd.DataFrame, # their paired comparison (`task_significance_table`); may be empty
                higher_is_better: bool = True, # whether a larger headline metric is better (the task entry's)
                alpha: float = 0.05, # the level a Holm-corrected p-value is read at

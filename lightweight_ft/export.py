@@ -14,7 +14,7 @@ import torch
 from .architectures import architecture_for, by_model_type
 from .config_manager import ExperimentConfig, load_config
 from .data import DataError, load_splits_for, read_table
-from .deploy import ONNX_FILE, SentimentPredictor, load_adapter, refuse_windowed_run, require
+from .inference import ONNX_FILE, SentimentPredictor, load_adapter, refuse_windowed_run, require
 from .metrics import calibration_bins, compare_predictions, evaluate_predictions
 from .runs import ModelLoadError, model_folder
 
@@ -32,7 +32,7 @@ from .config_manager import quantized_method # what a method is, asked of the ad
 
 # %% ../nbs/18_export.ipynb #863b6a54
 from .tasks import require_support, task_for
-from .deploy import TASK_STATE_FILE, saved_task_state
+from .inference import TASK_STATE_FILE, saved_task_state
 
 # %% ../nbs/18_export.ipynb #4389ae5f
 EXPORT_FILE = "export.json"
@@ -466,7 +466,7 @@ def export_card(source, # the folder that was exported
                   f"texts): ECE {calibration['ece_before']:.4f} before, {calibration['ece_after']:.4f} after "
                   f"(in-sample); {calibration['ece_held_out_before']:.4f} before and "
                   f"{calibration['ece_held_out_after']:.4f} after on held-out halves."]
-    lines += ["", "## How to load", "", "```python", "from lightweight_ft.deploy import SentimentPredictor",
+    lines += ["", "## How to load", "", "```python", "from lightweight_ft.inference import SentimentPredictor",
               'predictor = SentimentPredictor("THIS_FOLDER")  # runs model.onnx through ONNX Runtime',
               'predictor.predict(["a gorgeous, witty film"])', "```",
               "", "or `lwft predict --model THIS_FOLDER TEXT...`, `lwft serve THIS_FOLDER`.", ""]

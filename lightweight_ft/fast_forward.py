@@ -15,7 +15,7 @@ from .architectures import (PACKING_ATTENTION, RegistryTable, _at, _bert_layer_f
                                           _distilbert_layer_first_token,
                                           _first_token_attention, first_token_classifier, first_token_layer,
                                           packing_reason)
-from .models import _position_offset
+from .model_files import _position_offset
 
 # %% auto #0
 __all__ = ['FIRST_TOKEN_HEADS', 'last_layer_cls_only', 'pack_batch', 'packed_attention_mask', 'packing_supported',

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json, math
 from pathlib import Path
 import numpy as np
-from .core import _json_safe
+from .environment import _json_safe
 from .data import DataError
-from .deploy import ONNX_FILE, SentimentPredictor
+from .inference import ONNX_FILE, SentimentPredictor
 from .export import labelled_file
 from .metrics import bootstrap_intervals, compare_predictions, noninferiority
 from .runs import model_folder

@@ -20,11 +20,15 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.utils import logging as hf_logging
 from .config_manager import ADAPTER_REGISTRY, POOLINGS, ConfigError, ExperimentConfig, LoraSettings, QuantizationSettings, TrainingSettings, flat_config, learning_rate_for, method_entry, tracker_names, training_settings, trains_adapter
-from .core import PRECISION_DTYPES, PeakMemory, check_global_batch, count_parameters, dist_env, environment_report, frozen_parameters_kept, frozen_weights_in, gather_max, head_modules, in_modules, is_quantized, model_device, model_footprint_bytes, quantized_bits, resolve_precision
+from .precision import PRECISION_DTYPES, frozen_parameters_kept, frozen_weights_in, resolve_precision
+from .footprint import PeakMemory, count_parameters, is_quantized, model_footprint_bytes, quantized_bits
+from .distributed import check_global_batch, dist_env, gather_max
+from .environment import environment_report
+from .model_parts import head_modules, in_modules, model_device
 from .data import LengthBucketSampler, PadCollator, RowList, class_weights, pool_windows, weighted_cross_entropy
 from .fast_forward import PackedStepGraphs, last_layer_cls_only, packed_sentences, packing_supported
-from .models import resolve_target_modules
-from .prediction import Evaluator
+from .model_files import resolve_target_modules
+from .prediction import Predictor
 
 # %% auto #0
 __all__ = ['PEFT_DEPRECATION_FILTER', 'lora_config_for', 'prepare_model', 'parameter_table', 'peft_config_for',
@@ -76,7 +80,7 @@ def lora_config_for(model, # the base model whose modules the targets are checke
                     **settings, # `LoraSettings` fields, used when `lora` is None
                    ) -> LoraConfig:
     "A PEFT `LoraConfig` for sequence classification from `lora` (or `LoraSettings(**settings)`), its targets checked against the model."
-    # registry: target resolution (`models`) sits above `adapters`; this moves there once the architectures registry resolves targets
+    # registry: target resolution (`model_files`) sits above `adapters`; this moves there once the architectures registry resolves targets
     lora = lora or LoraSettings(**settings)
     return lora_config_on(model, lora, resolve_target_modules(model, lora.target_modules))
 
@@ -87,7 +91,7 @@ def prepare_model(model, # the base model (no adapter yet)
                   seed: int = 42, # seeds the adapter's initial weights
                  ):
     "The model set up for `method` (`adapters.set_up_model`): which parameters train, and the adapter when there is one."
-    # registry: the default config needs target resolution (`models`), above `adapters`
+    # registry: the default config needs target resolution (`model_files`), above `adapters`
     if lora is None and trains_adapter(method) and not isinstance(model, PeftModel): lora = lora_config_for(model)
     return set_up_model(model, method, lora, seed)
 
@@ -154,7 +158,7 @@ def peft_config_for(model, # the base model (quantised or not) whose modules the
                     **settings, # `LoraSettings` fields, used when `lora` is None
                    ) -> PeftConfig:
     "The PEFT config of `lora.adapter`'s entry (`adapters.peft_config_on`) for sequence classification, its targets checked against the model; the head trains and is saved."
-    # registry: target resolution (`models`) sits above `adapters`; this moves there once the architectures registry resolves targets
+    # registry: target resolution (`model_files`) sits above `adapters`; this moves there once the architectures registry resolves targets
     lora = lora or LoraSettings(**settings)
     prompt = ADAPTER_REGISTRY[lora.adapter].soft_prompt
     return peft_config_on(model, lora, None if prompt else resolve_target_modules(model, lora.target_modules))
@@ -383,5 +387,5 @@ class LoRATrainer:
         "Metrics with intervals and calibration (`evaluate_predictions`), `probabilities` per example and `predictions_per_s`."
         model = model if model is not None else self.model
         if eval_dataset is None: raise ValueError("evaluate needs an eval_dataset (a tokenised split from ModelLoader.load_sst2_dataset).")
-        evaluator = Evaluator(batch_size=batch_size, ci_level=ci_level, pad_token_id=self.tokenizer.pad_token_id)
+        evaluator = Predictor(batch_size=batch_size, ci_level=ci_level, pad_token_id=self.tokenizer.pad_token_id)
         return evaluator.evaluate(model, eval_dataset, progress=progress, probabilities=True)

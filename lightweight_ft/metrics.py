@@ -12,7 +12,7 @@ from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
-from .core import _json_safe
+from .environment import _json_safe
 
 # %% auto #0
 __all__ = ['HEADLINE_METRICS', 'classification_metrics', 'calibration_bins', 'ovr_auc', 'headline_values', 'bootstrap_intervals',

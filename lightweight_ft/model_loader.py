@@ -11,10 +11,11 @@ import torch
 from datasets import Dataset
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
 from .config_manager import DataConfig, ModelConfig
-from .core import training_device
+from .distributed import training_device
 from .data import DataError, describe_data, load_splits_for, resolve_sst2_location, tokenize_texts, window_overlap, window_report
-from .models import install_pooling
-from .models import OFFLINE_HELP, _is_local, check_model_folder, check_model_settings, check_tokenizer, check_tokenizer_files, load_quietly, resolve_model_path
+from .model_files import install_pooling
+from .model_files import OFFLINE_HELP, _is_local, check_model_folder, check_model_settings
+from .model_files import check_tokenizer, check_tokenizer_files, load_quietly, resolve_model_path
 
 # %% auto #0
 __all__ = ['split_report', 'long_texts_report', 'ModelLoader']

@@ -9,7 +9,8 @@ from contextlib import ExitStack
 from pathlib import Path
 import torch
 from peft import PeftModel, prepare_model_for_kbit_training
-from .core import head_modules, in_modules, model_device, quantized_bits
+from .model_parts import head_modules, in_modules, model_device
+from .footprint import quantized_bits
 from .lora_trainer import LoRATrainer
 from .quantization import check_quantization_available, load_quantized_model, quantization_report
 from .quantization import compute_in_training_precision

@@ -8,8 +8,9 @@ import importlib.util, logging
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification, BitsAndBytesConfig
-from .core import head_module_names, head_modules, in_modules, is_quantized_layer, model_footprint_bytes, quantized_bits, quantized_layers
-from .models import OFFLINE_HELP, _is_local, check_model_folder, load_quietly, resolve_model_path
+from .model_parts import head_module_names, head_modules, in_modules
+from .footprint import is_quantized_layer, model_footprint_bytes, quantized_bits, quantized_layers
+from .model_files import OFFLINE_HELP, _is_local, check_model_folder, load_quietly, resolve_model_path
 
 # %% auto #0
 __all__ = ['COMPUTE_DTYPES', 'PRECISION_COMPUTE_DTYPES', 'QuantizationUnavailable', 'quant_bits', 'resolve_quant_device',

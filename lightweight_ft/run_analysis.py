@@ -16,10 +16,10 @@ from transformers import AutoConfig, AutoModelForSequenceClassification
 from .config_manager import ConfigError, ExperimentConfig, PRESETS, apply_overrides, flat_config, load_config, read_yaml
 from .cross_validation import (add_cv_to_report, add_metrics, check_folds_process, cross_validate_into,
                                              cv_lines, cv_table, load_for, trainer_for)
-from .core import check_global_batch, dist_env, is_main_process, on_main_then_broadcast
+from .distributed import check_global_batch, dist_env, is_main_process, on_main_then_broadcast
 from .lora_trainer import _TRACKING_GROUP, LoRATrainer, RunStepProgress, log_finished_run, training_callbacks
 from .model_loader import ModelLoader
-from .models import resolve_model_path, resolve_target_modules
+from .model_files import resolve_model_path, resolve_target_modules
 from .runs import RUN_FILES, RunDirError, write_extra, _FolderLock, _foreign_entries, _refusal, _sibling, claim_run_dir, is_complete_run, probabilities_from_frame, run_dir_state, write_run_files
 
 # %% auto #0
@@ -36,7 +36,7 @@ from .config_manager import quantized_method, trains_adapter
 
 # %% ../nbs/16_run_analysis.ipynb #1eefdb9d
 import math
-from .comparison import COST_KEYS, cheapest_not_worse
+from .selection import COST_KEYS, cheapest_not_worse
 from .config_manager import method_names, trains_weights
 from .runs import RunRecord, load_run
 from .tasks import task_for

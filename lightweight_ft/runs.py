@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import yaml
 from .config_manager import ExperimentConfig, config_to_yaml, flat_config, load_config, read_yaml
-from .core import _is_peft, _json_safe
+from .model_parts import _is_peft
+from .environment import _json_safe
 from .data import describe_data, first_windows, label_names
 from .metrics import _as_probs, evaluate_predictions
 try:
@@ -188,7 +189,7 @@ def model_card(kind: str, # `adapter`, `merged`, `full` or `setfit_model`
         for k, v in rows:
             iv = ci.get(k)
             lines.append(f"| {k} | {_card_value(v, n)} | {_card_interval(iv, n)} |")
-    lines += ["", "## How to load", "", "```python", "from lightweight_ft.deploy import SentimentPredictor",
+    lines += ["", "## How to load", "", "```python", "from lightweight_ft.inference import SentimentPredictor",
               'predictor = SentimentPredictor("THIS_FOLDER")',
               'predictor.predict(["a gorgeous, witty film", "a tedious mess"])', "```", "",
               "Each result holds `label`, `label_name`, `confidence` (the probability of that label) and "
@@ -196,7 +197,7 @@ def model_card(kind: str, # `adapter`, `merged`, `full` or `setfit_model`
               "writes them beside the input's columns as `prediction, prediction_name, confidence, prob_0..`.", ""]
     if kind == "adapter":
         lines += ["The model and tokenizer themselves, for further work:", "", "```python",
-                  "from lightweight_ft.deploy import load_adapter",
+                  "from lightweight_ft.inference import load_adapter",
                   'model, tokenizer = load_adapter("THIS_FOLDER")  # base_model="/path/to/base" if the base lies '
                   'elsewhere',
                   "```", "", "or with PEFT alone, given the base model's folder:", "", "```python",
@@ -566,7 +567,7 @@ def write_run_files(folder, # folder written
                     model, # the trained model
                     tokenizer, # its tokenizer
                     eval_dataset, # the tokenised split scored (with `sentence`, `labels`)
-                    results: dict, # `Evaluator.evaluate`'s scores, with `probabilities`
+                    results: dict, # `Predictor.evaluate`'s scores, with `probabilities`
                     train_report: dict, # the trainer's report (method, costs)
                     # rows of `(step, epoch, loss, eval_loss, eval_accuracy, learning_rate)`; None: no train_log.csv
                     train_log: list,
@@ -609,7 +610,7 @@ def save_run(run_dir, # the run folder
              model, # the trained model
              tokenizer, # its tokenizer
              eval_dataset, # the tokenised split scored (with `sentence`, `labels`)
-             results: dict, # `Evaluator.evaluate`'s scores, with `probabilities`
+             results: dict, # `Predictor.evaluate`'s scores, with `probabilities`
              train_report: dict, # the trainer's report (method, costs)
              # rows of `(step, epoch, loss, eval_loss, eval_accuracy, learning_rate)`; None: no train_log.csv
              train_log: list,

@@ -8,7 +8,7 @@ import dataclasses, difflib, hashlib, json, logging, os, shutil, socket, sys, ti
 from pathlib import Path
 import pandas as pd
 from transformers import TrainerCallback
-from .comparison import cheapest_not_worse
+from .selection import cheapest_not_worse
 from .config_manager import ConfigError, ExperimentConfig, apply_overrides, config_to_yaml, flat_config, load_config, read_yaml
 from .evaluator import _markdown_table
 from .lora_trainer import training_callbacks

@@ -9,11 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 import numpy as np
-from .core import model_footprint_bytes
+from .footprint import model_footprint_bytes
 from .data import label_names
 from .config_manager import POOLINGS
-from .deploy import _adapter_pooling
-from .deploy import ONNX_FILE, SentimentPredictor, load_adapter, require, run_long_texts, run_max_length
+from .inference import _adapter_pooling
+from .inference import ONNX_FILE, SentimentPredictor, load_adapter, require, run_long_texts
+from .inference import run_max_length
 from .export import CalibratedPredictor, load_temperature, run_config
 from .runs import ModelLoadError, model_folder
 
@@ -26,7 +27,7 @@ from .config_manager import quantized_method # what a method is, asked of the ad
 
 # %% ../nbs/19_serve.ipynb #07a5901e
 from .tasks import require_support, task_for
-from .deploy import saved_task_state
+from .inference import saved_task_state
 
 # %% ../nbs/19_serve.ipynb #08a88435
 def parse_model_specs(specs, # `DIR` or `NAME=DIR` items (run, adapter, merged or exported model folders)

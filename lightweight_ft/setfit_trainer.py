@@ -28,7 +28,7 @@ def setfit_body(name_or_path: str, # the run's `model.name_or_path`: a short nam
      "(None for a sentence-transformer).")
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
-    from lightweight_ft.models import resolve_model_path
+    from lightweight_ft.model_files import resolve_model_path
     path = resolve_model_path(name_or_path)
     device = str(device or "cpu")
     if is_sentence_transformer(path):
@@ -245,8 +245,10 @@ class SetFitTrainer:
         import torch
         from datasets import Dataset
         from setfit import SetFitModel, Trainer, TrainingArguments
-        from lightweight_ft.core import PeakMemory, count_parameters, environment_report, model_device
-        from lightweight_ft.core import model_footprint_bytes
+        from lightweight_ft.footprint import PeakMemory, count_parameters
+        from lightweight_ft.environment import environment_report
+        from lightweight_ft.model_parts import model_device
+        from lightweight_ft.footprint import model_footprint_bytes
         from lightweight_ft.data import label_names
         t, s = training or self.cfg.training, self.cfg.setfit
         names, device = label_names(self.model.config), model_device(self.model)

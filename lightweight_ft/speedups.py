@@ -15,7 +15,10 @@ from packaging.version import Version
 from torch import nn
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from .config_manager import SPEEDUP_NAMES, SPEEDUPS_ENV, TrainingSettings, requested_speedups
-from .core import dist_env, frozen_weights_in, is_quantized, model_device
+from .distributed import dist_env
+from .precision import frozen_weights_in
+from .footprint import is_quantized
+from .model_parts import model_device
 from .architectures import packing_reason, speedups_report
 from .fast_forward import last_layer_cls_only, packing_supported
 
@@ -52,7 +55,7 @@ SPEEDUPS = {s.name: s for s in (
     Speedup("trainable_grad_clip", "the `Trainer`'s private `_clip_grad_norm` over every parameter by one over the "
             "trainable ones", {"transformers": TRANSFORMERS}),
     Speedup("frozen_bf16_weights", "autocast's cast of each frozen fp32 linear weight at every call by one cast for the "
-            "run (`core.frozen_weights_in`; quantised layers, bitsandbytes', are left alone)",
+            "run (`precision.frozen_weights_in`; quantised layers, bitsandbytes', are left alone)",
             {"torch": TORCH, "peft": ("0.17", "0.22"), "bitsandbytes": ("0.48", "0.51")}),
     Speedup("compiled_step", "the eager packed step on a CPU by one compiled per batch shape (`PackedStepCompiled`, "
             "`torch.compile` with inductor, its caches on disk)", {"transformers": TRANSFORMERS, "torch": TORCH}),

@@ -150,7 +150,7 @@ def multi_label_metrics(targets, # true 0/1 `[n, k]`
     ("`MULTI_LABEL_METRICS`, per-label precision/recall/F1/AP and support, with seeded percentile bootstrap intervals "
      "under `ci`.")
     from sklearn import metrics as skm
-    from lightweight_ft.core import _json_safe
+    from lightweight_ft.environment import _json_safe
     t, p = _check_multi_label(targets, probs)
     k = t.shape[1]
     names = [str(n) for n in label_names] if label_names is not None else [str(i) for i in range(k)]
@@ -244,7 +244,7 @@ def regression_metrics(targets, # true scores `[n]`, in the data's units
                       ) -> dict:
     ("`REGRESSION_METRICS` with seeded percentile bootstrap intervals under `ci`, and the mean and spread of targets "
      "and scores.")
-    from lightweight_ft.core import _json_safe
+    from lightweight_ft.environment import _json_safe
     y, s = _check_regression(targets, scores)
     out = dict(zip(REGRESSION_METRICS, regression_values(y, s).tolist()))
     out["ci"] = _intervals(lambda idx: regression_values(y[idx], s[idx]), REGRESSION_METRICS, len(y), ci_level,

@@ -1035,7 +1035,7 @@ def regression_figures(run_dir, # a finished run of scores
                                                                      Path(out_dir)/"scores.png")}
 
 # %% ../nbs/14_visualizer.ipynb #cc417c15
-def task_score_data(summary: pd.DataFrame, # the results table of task runs (`comparison.summarize_task_groups`)
+def task_score_data(summary: pd.DataFrame, # the results table of task runs (`selection.summarize_task_groups`)
                     metrics, # the metrics drawn, e.g. `["jaccard"]` or `["pearson", "spearman"]`
                    ) -> pd.DataFrame:
     ("`model, n_seeds, metric, value, low, high`: each row's score and its whisker: one seed's bootstrap interval, or "
@@ -1114,7 +1114,7 @@ def plot_per_label_f1(data, # the figure's table (`per_label_f1_data`): a DataFr
 
 CORRELATION_METRICS = ("pearson", "spearman") # drawn side by side where a task's runs record both
 def draw_task_comparison_figures(groups: dict, # `{row label: [RunRecord, ...]}` of one task (`group_runs`)
-                                 summary: pd.DataFrame, # their results table (`comparison.summarize_task_groups`)
+                                 summary: pd.DataFrame, # their results table (`selection.summarize_task_groups`)
                                  out_dir, # folder for the PNGs and their CSVs
                                 ) -> dict:
     ("The figures of a report of several task runs: the headline metric per model; each label's F1 per model where "
