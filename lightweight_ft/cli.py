@@ -96,7 +96,7 @@ def _predict(a):
     if a.input: check_prediction_paths(a.input, a.output, overwrite=a.overwrite)
     # the run's own column names unless given (a run trained on
     # `question` reads `question`), for --input and --conformal-data
-    from lightweight_ft.export import run_columns
+    from lightweight_ft.run_data import run_columns
     columns = run_columns(a.model)
     a.text_column = a.text_column or columns["text_column"]
     a.text_pair_column = a.text_pair_column or columns["text_pair_column"]
@@ -106,7 +106,7 @@ def _predict(a):
         hf_logging.disable_progress_bar()
     if a.coverage is None: predictor = SentimentPredictor(a.model, batch_size=a.batch_size, precision=a.precision)
     else:
-        from lightweight_ft.export import ConformalPredictor
+        from lightweight_ft.calibration import ConformalPredictor
         fit = dict(text_column=a.text_column, label_column=a.label_column, text_pair_column=a.text_pair_column)
         predictor = ConformalPredictor.from_folder(a.model, a.coverage, data=a.conformal_data, fit_kwargs=fit,
                                                    batch_size=a.batch_size, precision=a.precision)

@@ -10,7 +10,7 @@ import numpy as np
 from .environment import _json_safe
 from .data import DataError
 from .inference import ONNX_FILE, SentimentPredictor
-from .export import labelled_file
+from .calibration import labelled_file
 from .metrics import bootstrap_intervals, compare_predictions, noninferiority
 from .runs import model_folder
 
@@ -22,7 +22,7 @@ from .tasks import require_support, task_for
 import dataclasses
 from .config_manager import DataConfig
 from .data import encode_label_sets, multi_label_vocabulary, read_task_table
-from .export import run_config
+from .run_data import run_config
 
 # %% ../nbs/22_gate.ipynb #6843cdce
 GATE_JSON, GATE_MD = "gate.json", "gate.md"

@@ -15,7 +15,8 @@ from .config_manager import POOLINGS
 from .inference import _adapter_pooling
 from .inference import ONNX_FILE, SentimentPredictor, load_adapter, require, run_long_texts
 from .inference import run_max_length
-from .export import CalibratedPredictor, load_temperature, run_config
+from .calibration import CalibratedPredictor, load_temperature
+from .run_data import run_config
 from .runs import ModelLoadError, model_folder
 
 # %% auto #0
@@ -325,7 +326,7 @@ def build_app(registry: ModelRegistry, # the models to serve
         except ValueError as e:
             return error(422, f'{e} Over HTTP: send "text" with "text_pair", or "texts" with "text_pairs".')
         if req.coverage is not None:
-            from lightweight_ft.export import add_label_sets, load_conformal
+            from lightweight_ft.calibration import add_label_sets, load_conformal
             from lightweight_ft.metrics import check_coverage
             try: check_coverage(req.coverage)
             except ValueError as e: return error(422, str(e))
