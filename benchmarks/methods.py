@@ -77,7 +77,7 @@ def main(argv=None):
     df, pick = table(run_all(a))
     out = Path(a.output); out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out/"methods.csv", index=False)
-    from lightweight_ft.evaluator import _markdown_table
+    from lightweight_ft.report import _markdown_table
     text = _markdown_table(df.round(4)) + f"\n\nbest: {pick['best']['label']}; cheapest not worse (margin 0.5 points): {pick['pick']['label']}\n"
     (out/"methods.md").write_text(text); print(text)
     (out/"pick.json").write_text(json.dumps({k: pick[k] for k in ("best", "pick", "cost", "margin")}, indent=1, default=str))

@@ -10,7 +10,7 @@ import pandas as pd
 from transformers import TrainerCallback
 from .selection import cheapest_not_worse
 from .config_manager import ConfigError, ExperimentConfig, apply_overrides, config_to_yaml, flat_config, load_config, read_yaml
-from .evaluator import _markdown_table
+from .report import _markdown_table
 from .lora_trainer import training_callbacks
 from .metrics import HEADLINE_METRICS
 from .run_analysis import run_experiment
