@@ -11,6 +11,8 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, BitsAnd
 from .model_parts import head_module_names, head_modules, in_modules
 from .footprint import is_quantized_layer, model_footprint_bytes, quantized_bits, quantized_layers
 from .model_files import OFFLINE_HELP, _is_local, check_model_folder, load_quietly, resolve_model_path
+from .environment import silence_bnb_kernels_warning
+silence_bnb_kernels_warning() # bitsandbytes' CPU backend logs a kernels-community line as it loads: not the user's concern
 
 # %% auto #0
 __all__ = ['COMPUTE_DTYPES', 'PRECISION_COMPUTE_DTYPES', 'QuantizationUnavailable', 'quant_bits', 'resolve_quant_device',
