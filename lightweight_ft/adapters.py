@@ -14,8 +14,9 @@ from .config_manager import (ADAPTER_METHODS, ADAPTER_REGISTRY, DEFAULT_ADAPTER,
 
 # %% auto #0
 __all__ = ['TRAINS', 'Adapter', 'register_adapter', 'head_layers', 'lora_config_on', 'peft_config_on', 'set_up_model',
-           'adapter_entry', 'entry_callbacks', 'adapter_optimizer', 'adalora_budget_params', 'adapter_merge_support',
-           'adapter_summary', 'method_name_comparisons', 'AdaLoraSchedule']
+           'adapter_entry', 'entry_callbacks', 'adapter_optimizer', 'head_parameter_names', 'with_head_learning_rate',
+           'adalora_budget_params', 'adapter_merge_support', 'adapter_summary', 'method_name_comparisons',
+           'AdaLoraSchedule']
 
 # %% ../nbs/02a_adapters.ipynb #3221218b
 TRAINS = ("adapter", "all", "head", "nothing") # a PEFT adapter (and the head), every weight, the head alone, nothing
@@ -39,6 +40,9 @@ class Adapter:
     # a method with a training loop of its own: (config, model, tokenizer, output_dir) -> a trainer with `LoRATrainer`'s
     # `train`, `evaluate`, `train_report`, `train_log`; set by the module that defines it (`setfit_trainer`)
     trainer: Callable|None = None
+    # a method whose head's rate is a key of its own section (setfit: `setfit.head_learning_rate`), so that
+    # `training.head_learning_rate` is refused there, naming it
+    head_learning_rate_key: str|None = None
 
     def __post_init__(self):
         key = f"adapter {self.name!r}"
@@ -61,6 +65,19 @@ class Adapter:
     def quantized_bases(self) -> tuple:
         "The quantised bases (bits) it can train on: none without PEFT."
         return tuple(b for b in QUANT_BITS if b not in self.refused_bits) if self.is_peft else ()
+    @property
+    def head_rate_refusal(self) -> str|None:
+        ("Why `training.head_learning_rate` can't apply to this method, with the fix; None where the head trains "
+         "beside other weights (a PEFT adapter's, or `full`'s body) and can take a rate of its own.")
+        unset = "set training.head_learning_rate=null"
+        if self.head_learning_rate_key:
+            return (f"training.method {self.name} sets its head's rate with `{self.head_learning_rate_key}`; set that, "
+                    f"and {unset}")
+        if self.trains == "head":
+            return (f"training.method {self.name} trains only the head, so there is no other rate to set it apart "
+                    f"from: set the head's rate with training.learning_rate, and {unset}")
+        if self.trains == "nothing": return f"training.method {self.name} trains nothing; {unset}"
+        return None
     def requires_grad(self, name: str, # a parameter's full name
                       heads: list, # the head's module names (`model_parts.head_modules`)
                      ) -> bool:
@@ -282,6 +299,37 @@ def adapter_optimizer(model, # the model, with its PEFT adapter
     if entry.optimizer is None or not isinstance(model, PeftModel): return None
     return entry.optimizer(model, lora, learning_rate, weight_decay)
 
+def head_parameter_names(model, # a sequence classifier (plain, PEFT or quantised) as set up for training
+                        ) -> list[str]:
+    ("Full names of the trainable parameters inside the head's modules (`model_parts.head_modules`: the "
+     "architecture's entry); under PEFT, the trained copies `modules_to_save` holds.")
+    from lightweight_ft.model_parts import head_modules, in_modules
+    heads = head_modules(model)
+    return [n for n, p in model.named_parameters() if p.requires_grad and in_modules(n, heads)]
+
+def with_head_learning_rate(optimizer, # a torch optimiser not stepped yet (the Trainer's AdamW, LoRA+'s)
+                            model, # the model it optimises
+                            head_learning_rate: float, # `training.head_learning_rate`
+                           ):
+    ("`optimizer`, regrouped in place: each group's head parameters (`head_parameter_names`) move to a group of their "
+     "own at `head_learning_rate`, with the group's other options (weight decay); the other groups come first.")
+    from lightweight_ft.model_parts import head_modules
+    head = set(head_parameter_names(model))
+    _check(head, "training.head_learning_rate",
+           f"{type(model).__name__} trains no parameter in its head modules {head_modules(model)}; set "
+           f"training.head_learning_rate=null")
+    _check(not optimizer.state, "training.head_learning_rate",
+           "the optimiser has stepped already: regroup it before training")
+    head_ids = {id(p) for n, p in model.named_parameters() if n in head}
+    parts = [({**g, "params": [p for p in g["params"] if id(p) not in head_ids]},
+              {**g, "params": [p for p in g["params"] if id(p) in head_ids], "lr": head_learning_rate})
+             for g in optimizer.param_groups]
+    # the body's groups first: the Trainer logs the first group's rate, the `learning_rate` of `train_log.csv`
+    optimizer.param_groups = []
+    for g in [body for body, _ in parts] + [head for _, head in parts]:
+        if g["params"]: optimizer.add_param_group(g)
+    return optimizer
+
 def _loraplus_optimizer(model, lora, learning_rate, weight_decay):
     import torch
     from peft.optimizers import create_loraplus_optimizer
@@ -414,7 +462,7 @@ for _entry in [
 # %% ../nbs/02a_adapters.ipynb #b23142c5
 register_adapter(Adapter("setfit", 2e-5,
                          "the body's contrastive step (`setfit.body_learning_rate`): full fine-tuning's small rate",
-                         trains="all"),
+                         trains="all", head_learning_rate_key="setfit.head_learning_rate"),
                  replace=True) # replace: the notebook's cells may run twice; `setfit_trainer` adds its `trainer`
 
 # %% ../nbs/02a_adapters.ipynb #d3c4a130

@@ -385,6 +385,10 @@ class TrainingSettings:
     method: str = "lora" # one of `zero_shot`, `head_only`, `lora`, `qlora`, `full`, `setfit`
     epochs: float = 1.0 # passes over the training split (fractions allowed)
     learning_rate: float|None = None # None: the method's or adapter's default (its `ADAPTER_REGISTRY` entry)
+    # the classification head's own rate (the fresh layer LoRA trains whole as `modules_to_save`, or `full`'s head
+    # apart from its body); None: the head trains at the rate in force like every other weight, one optimiser group
+    # as the Trainer builds it, so a run without it is the run it was before the key existed
+    head_learning_rate: float|None = None
     batch_size: int = 32 # training batch size
     eval_batch_size: int = 32 # batch size for evaluation and prediction (sorted by length; larger batches measured slower on a CPU)
     weight_decay: float = 0.01 # AdamW weight decay
@@ -413,11 +417,19 @@ class TrainingSettings:
         return self.learning_rate if self.learning_rate is not None else method_entry(self.method).default_learning_rate
 
     def __post_init__(self):
-        _coerce_numbers(self, "epochs", "learning_rate", "weight_decay", "warmup_fraction")
+        _coerce_numbers(self, "epochs", "learning_rate", "head_learning_rate", "weight_decay", "warmup_fraction")
         _check(self.method in method_names(), "training.method", f"unknown method {self.method!r}; choose one of {method_names()}")
         _check(isinstance(self.epochs, (int, float)) and self.epochs > 0, "training.epochs", f"must be positive, got {self.epochs!r}")
         _check(self.learning_rate is None or (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0),
                "training.learning_rate", f"must be positive or null, got {self.learning_rate!r}")
+        _check(self.head_learning_rate is None or (isinstance(self.head_learning_rate, (int, float))
+                                                   and not isinstance(self.head_learning_rate, bool)
+                                                   and self.head_learning_rate > 0),
+               "training.head_learning_rate", f"must be positive or null (null: the head trains at the rate in force), "
+               f"got {self.head_learning_rate!r}; e.g. 1e-3")
+        if self.head_learning_rate is not None: # the method's entry says whether its head has a rate apart
+            why = method_entry(self.method).head_rate_refusal
+            _check(why is None, "training.head_learning_rate", why)
         for k in ("batch_size", "eval_batch_size", "logging_steps"):
             v = getattr(self, k)
             _check(isinstance(v, int) and v > 0, f"training.{k}", f"must be a positive integer, got {v!r}")

@@ -32,13 +32,13 @@ from .prediction import Predictor
 
 # %% auto #0
 __all__ = ['PEFT_DEPRECATION_FILTER', 'lora_config_for', 'prepare_model', 'parameter_table', 'peft_config_for',
-           'adapter_callbacks', 'adapter_report', 'LoRATrainer', 'AdaLoraSchedule', 'adapter_optimizer',
-           'adalora_budget_params', 'adapter_merge_support', 'LOG_WORDS', 'RUN_ARTIFACT_FILES', 'TRACKER_RUNS',
-           'BestAdapterKeeper', 'CheckpointError', 'MLflowRun', 'NumericProgressCallback', 'RunRecorder',
-           'RunStepProgress', 'TrackerRun', 'WandbRun', 'check_checkpoint', 'final_scores', 'last_checkpoint',
-           'log_finished_run', 'log_line', 'log_run_to_tensorboard', 'read_scalars', 'read_wandb_run',
-           'split_fingerprint', 'tracking_callbacks', 'tracking_group', 'training_callbacks', 'FastDropout',
-           'fast_cpu_dropout']
+           'adapter_callbacks', 'adapter_report', 'trainer_adamw', 'training_optimizer', 'LoRATrainer',
+           'AdaLoraSchedule', 'adapter_optimizer', 'adalora_budget_params', 'adapter_merge_support', 'LOG_WORDS',
+           'RUN_ARTIFACT_FILES', 'TRACKER_RUNS', 'BestAdapterKeeper', 'CheckpointError', 'MLflowRun',
+           'NumericProgressCallback', 'RunRecorder', 'RunStepProgress', 'TrackerRun', 'WandbRun', 'check_checkpoint',
+           'final_scores', 'last_checkpoint', 'log_finished_run', 'log_line', 'log_run_to_tensorboard', 'read_scalars',
+           'read_wandb_run', 'split_fingerprint', 'tracking_callbacks', 'tracking_group', 'training_callbacks',
+           'FastDropout', 'fast_cpu_dropout']
 
 # %% ../nbs/11_lora_trainer.ipynb #e71fe224
 from .architectures import pooling_of, speedups_report # what each encoder family allows
@@ -49,7 +49,8 @@ from .runs import disk_full_explained, saved_bytes
 # %% ../nbs/11_lora_trainer.ipynb #447e99cb
 # registry: the adapter functions live in `adapters`; these names are re-exported for code that imports them from here
 from .adapters import (AdaLoraSchedule, _prompt_dims, adalora_budget_params, adapter_merge_support, adapter_optimizer,
-                                     adapter_summary, entry_callbacks, lora_config_on, peft_config_on, set_up_model)
+                                     adapter_summary, entry_callbacks, lora_config_on, peft_config_on, set_up_model,
+                                     with_head_learning_rate)
 _all_ = ["AdaLoraSchedule", "adapter_optimizer", "adalora_budget_params", "adapter_merge_support"]
 
 # %% ../nbs/11_lora_trainer.ipynb #166eb2bb
@@ -217,6 +218,34 @@ def _training_precision(model, t: TrainingSettings) -> str:
     except ValueError as e: raise ConfigError(str(e)) from None
     return "fp32" if t.precision == "auto" and _graphs_apply(model, t, "fp32") else prec
 
+# %% ../nbs/11_lora_trainer.ipynb #e4f1a8c3
+def trainer_adamw(model, # the model as set up for training
+                  args: TrainingArguments, # the run's arguments (`learning_rate`, `weight_decay`, `optim`)
+                 ) -> torch.optim.Optimizer:
+    ("The optimiser the HF `Trainer` builds itself (`Trainer.create_optimizer`): its class and options from `args` "
+     "(`get_optimizer_cls_and_kwargs`: fused AdamW), weight decay on all trainable weights but biases and norms "
+     "(`get_decay_parameter_names`), none on those.")
+    # `get_decay_parameter_names` reads nothing of the trainer (transformers 5.x); a test holds these groups to the
+    # Trainer's own
+    decay = set(Trainer.get_decay_parameter_names(None, model))
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [{"params": [p for n, p in trainable if n in decay], "weight_decay": args.weight_decay},
+              {"params": [p for n, p in trainable if n not in decay], "weight_decay": 0.0}]
+    optimizer_cls, kwargs = Trainer.get_optimizer_cls_and_kwargs(args, model)
+    return optimizer_cls(groups, **kwargs)
+
+def training_optimizer(model, # the model as set up for training
+                       lora: LoraSettings, # the adapter settings (its entry may bring an optimiser: LoRA+)
+                       args: TrainingArguments, # the run's arguments (the rate in force, the weight decay)
+                       head_learning_rate: float|None = None, # `training.head_learning_rate`; None: one rate for all
+                      ) -> torch.optim.Optimizer|None:
+    ("The optimiser a run hands the `Trainer`: the adapter entry's (LoRA+), else None (the Trainer builds its own); "
+     "with `head_learning_rate`, that one or the Trainer's, its head in groups of their own at that rate.")
+    optimizer = adapter_optimizer(model, lora, args.learning_rate, args.weight_decay)
+    if head_learning_rate is None: return optimizer
+    return with_head_learning_rate(optimizer if optimizer is not None else trainer_adamw(model, args), model,
+                                   head_learning_rate)
+
 # %% ../nbs/11_lora_trainer.ipynb #72e5d539
 class LoRATrainer:
     "Trains LoRA adapters (or a baseline) on a sequence classifier and evaluates it, in one process or across a launcher's (torchrun, accelerate launch)."
@@ -333,7 +362,8 @@ class LoRATrainer:
                                       eval_dataset=_train_columns(eval_dataset) if eval_dataset is not None else None,
                                       data_collator=PadCollator(self.tokenizer.pad_token_id), compute_metrics=_pooled_metrics(_logits_metrics, eval_dataset),
                                       callbacks=[self._recorder, self._extras, *tracker_callbacks, *adapter_callbacks(model, l)] + ([self.keeper] if self.keeper else []),
-                                      optimizers=(adapter_optimizer(model, l, lr, t.weight_decay), None), # LoRA+: B at its own rate
+                                      # LoRA+: B at its own rate; `head_learning_rate`: the head at its own
+                                      optimizers=(training_optimizer(model, l, args, t.head_learning_rate), None),
                                       compute_loss_func=weighted_cross_entropy(class_weights(train_dataset["labels"], model.config.num_labels, t.class_weights))
                                                         if t.class_weights else None)
         if self.speedups["packing"] == APPLIED:
@@ -362,6 +392,7 @@ class LoRATrainer:
         return {"method": t.method, **params, "train_time_s": seconds, "train_samples": int(round(planned * state.global_step / state.max_steps)),
                 "train_samples_per_s": session_samples / seconds if seconds and session_samples else None,
                 "train_precision": prec, "precision_requested": t.precision, "learning_rate": t.learning_rate_in_force,
+                "head_learning_rate": t.head_learning_rate, # None: the head trained at `learning_rate`
                 "footprint_bytes": model_footprint_bytes(model), "peak_memory_bytes": int(peak_bytes), # the largest process's
                 "memory_device": device.type, "processes": env.world_size, "global_batch_size": t.batch_size,
                 "per_process_batch_size": t.batch_size // env.world_size, "steps": state.global_step, "planned_steps": state.max_steps,
