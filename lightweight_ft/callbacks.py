@@ -338,7 +338,8 @@ def final_scores(metrics: dict, # a run's `metrics.json`
     return out
 
 # logged by `TrackerRun.finish`
-RUN_ARTIFACT_FILES = ("config.yaml", "metrics.json", "train_log.csv", "predictions.csv", "data_splits.json")
+RUN_ARTIFACT_FILES = ("config.yaml", "metrics.json", "train_log.csv", "predictions.csv", "validation_predictions.csv",
+                      "data_splits.json")
 
 # %% ../nbs/10a_callbacks.ipynb #d1f0e9b1
 def _wandb_records(path: Path):

@@ -158,8 +158,9 @@ def _search(a):
           f"({', '.join(f'{n} {s.lower()}' for s, n in table['state'].value_counts().items())}); runs in {a.output}")
     if a.report:
         r = search_report(study, config, a.output, cost=a.cost, margin=a.margin, top_k=a.top_k)
-        print(f"best: {r['best']['label']}; cheapest not worse: {r['pick']['label']} (by {r['metric']}); report: "
-              f"{a.output}/search_report.md")
+        # the pick is judged on validation (or the folds); its test scores are in the report, reported once
+        print(f"best: {r['best']['label']}; cheapest not worse: {r['pick']['label']} (by {r['metric']} on "
+              f"{r['split']}); report: {a.output}/search_report.md")
 
 # %% ../nbs/24_cli.ipynb #5044a277
 def _launch(a):

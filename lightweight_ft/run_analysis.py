@@ -205,10 +205,14 @@ def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `Experim
         # the headline: test
         results = _named(trainer.evaluate(model, test, batch_size=cfg.training.eval_batch_size, progress=progress),
                          loader.label_names)
+        # validation, scored as test is: what a search chooses by, so that test is only reported
+        scored_validation = (trainer.evaluate(model, validation, batch_size=cfg.training.eval_batch_size,
+                                              progress=progress) if len(validation) else None)
         try:
             write_run_files(claim.partial, cfg, model, tokenizer, test, results, trainer.train_report,
                             trainer.train_log, loader.data_report,
-                             data_splits=loader.splits.record(), split="test")
+                             data_splits=loader.splits.record(), split="test", validation=scored_validation,
+                            validation_dataset=validation)
         except Exception as e: raise _kept_after_failed_write(claim, e) from e
         if cv is not None: # the fold scores join the run's metrics.json
             try: add_metrics(claim.partial, cross_validation=cv)
@@ -270,16 +274,20 @@ def run_task_experiment(cfg: ExperimentConfig, # a config of task multi_label or
         predict = lambda s: predict_probabilities(model, data[s], cfg.training.eval_batch_size, tokenizer.pad_token_id,
                                                   task=cfg.task)
         if scores:
-            state, outputs, extra = {"standardisation": standard.to_dict()}, standard.unscale(predict("test")[:, 0]), {}
+            state, extra = {"standardisation": standard.to_dict()}, {}
+            outputs, val_outputs = (standard.unscale(predict(s)[:, 0]) for s in ("test", "validation"))
         else:
             objective = cfg.data.threshold_objective or "f1" # what the thresholds maximise on validation
-            fitted = fit_thresholds(splits.labels["validation"], predict("validation"), objective=objective)
+            val_outputs = predict("validation") # one pass: it fits the thresholds and is scored with them
+            fitted = fit_thresholds(splits.labels["validation"], val_outputs, objective=objective)
             state = {"thresholds": fitted, "threshold_objective": objective}
             outputs, extra = predict("test"), {"thresholds": state["thresholds"], "label_names": names}
         metrics = {**task.evaluate(splits.labels["test"], outputs, **extra), "headline_metric": task.headline_metric}
+        # validation, scored as test is (with the thresholds it fitted): what a search chooses by
+        val_metrics = task.evaluate(splits.labels["validation"], val_outputs, **extra)
         try:
             write_task_run(claim.partial, cfg, model, tokenizer, splits, outputs, metrics, trainer.train_report,
-                           trainer.train_log, state)
+                           trainer.train_log, state, validation_outputs=val_outputs, validation_metrics=val_metrics)
         except Exception as e: raise _kept_after_failed_write(claim, e) from e
         shutil.rmtree(checkpoints, ignore_errors=True) # the run is written: nothing left to resume
         run_dir = claim.commit()

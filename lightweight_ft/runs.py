@@ -21,12 +21,13 @@ except ImportError:
     fcntl = None
 
 # %% auto #0
-__all__ = ['UNDEFINED', 'RUN_FILES', 'RUN_ENTRIES', 'TRAIN_LOG_COLUMNS', 'PREDICTION_COLUMNS', 'ModelLoadError',
-           'ExtraNotWritten', 'write_extra', 'DiskFullError', 'is_disk_full', 'saved_bytes', 'disk_full_explained',
-           'model_card', 'save_adapter_weights', 'save_adapter', 'model_folder', 'is_complete_run', 'RunDirError',
-           'run_dir_state', 'RunDirClaim', 'claim_run_dir', 'write_run_contents', 'write_run_files', 'save_run',
-           'write_prediction_run', 'predictions_frame', 'probabilities_from_frame', 'task_predictions_frame',
-           'task_outputs_from_frame', 'write_task_run', 'write_task_prediction_run', 'RunRecord', 'load_run']
+__all__ = ['UNDEFINED', 'RUN_FILES', 'RUN_ENTRIES', 'VALIDATION_PREDICTIONS', 'TRAIN_LOG_COLUMNS', 'VALIDATION_METRICS',
+           'PREDICTION_COLUMNS', 'ModelLoadError', 'ExtraNotWritten', 'write_extra', 'DiskFullError', 'is_disk_full',
+           'saved_bytes', 'disk_full_explained', 'model_card', 'save_adapter_weights', 'save_adapter', 'model_folder',
+           'is_complete_run', 'RunDirError', 'run_dir_state', 'RunDirClaim', 'claim_run_dir', 'write_run_contents',
+           'validation_entry', 'write_run_files', 'save_run', 'write_prediction_run', 'predictions_frame',
+           'probabilities_from_frame', 'task_predictions_frame', 'task_outputs_from_frame', 'write_task_run',
+           'write_task_prediction_run', 'RunRecord', 'load_run']
 
 # %% ../nbs/10_runs.ipynb #3a0c9120
 from .architectures import POOLING_KEY, pooling_of # `model.pooling`, which an adapter folder records
@@ -341,6 +342,9 @@ def _sibling(path: Path, suffix: str) -> Path: return path.with_name(path.name +
 
 # %% ../nbs/10_runs.ipynb #1ba213a0
 RUN_ENTRIES = (*RUN_ENTRIES, "folds") # data.folds: the cross-validation folds of the run (`cross_validation`)
+# the validation split's predictions, beside the test split's: optional, so that runs written before it stay finished
+VALIDATION_PREDICTIONS = "validation_predictions.csv"
+RUN_ENTRIES = (*RUN_ENTRIES, VALIDATION_PREDICTIONS)
 
 # %% ../nbs/10_runs.ipynb #50c74421
 def _foreign_entries(folder: Path) -> list[str]:
@@ -561,6 +565,17 @@ def write_run_contents(folder, # folder written
     (folder/"metrics.json").write_text(json.dumps(_json_safe(metrics), indent=2))
     return folder
 
+# %% ../nbs/10_runs.ipynb #05b4187f
+VALIDATION_METRICS = (*HEADLINE_METRICS, "log_loss", "ece") # one class per row: the scores a search may optimise
+def validation_entry(results: dict, # the split's `evaluate` (`Predictor.evaluate`, a task entry's `evaluate`)
+                     task: str|None = None, # the run's task: its entry's `metric_names`; None: one class per row
+                    ) -> dict:
+    ("`metrics.json[\"validation\"]`: the main scores of `results` (`VALIDATION_METRICS`, or the task entry's "
+     "`metric_names`) and `n_examples`, without intervals.")
+    from lightweight_ft.tasks import task_for
+    names = (task_for(task).metric_names if task else ()) or VALIDATION_METRICS
+    return {k: results[k] for k in (*names, "n_examples") if k in results}
+
 # %% ../nbs/10_runs.ipynb #da245272
 def write_run_files(folder, # folder written
                     cfg, # the run's `ExperimentConfig`
@@ -573,9 +588,12 @@ def write_run_files(folder, # folder written
                     train_log: list,
                     data_report: dict|None = None, # what the data was (`describe_data` etc.); None: empty
                     data_splits: dict|None = None, # `Splits.record()`: saved as `data_splits.json`
-                    # scores on the validation split, kept apart from the headline (test) scores
+                    # the validation split's `evaluate` (with `probabilities`), kept apart from the headline (test)
+                    # scores: its main scores in `metrics.json["validation"]`; None: no validation entry
                     validation: dict|None = None,
                     split: str = "test", # the split `eval_dataset` is, named in `metrics.json`
+                    # the tokenised validation split `validation` scored: its rows in `validation_predictions.csv`
+                    validation_dataset=None,
                    ) -> Path:
     ("Write a trained run into `folder` as it is (no checks, no swap): its model (`adapter/` or `model/`), then the "
      "run contents; the headline scores are `eval_dataset`'s.")
@@ -583,22 +601,31 @@ def write_run_files(folder, # folder written
     with disk_full_explained(folder, saved_bytes(model) if not untrained_method(train_report.get("method")) else None):
         return _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train_report, train_log,
                                 data_report, data_splits,
-                                validation, split)
+                                validation, split, validation_dataset)
+
+def _scored_rows(dataset) -> tuple[list, list, list|None]:
+    "`(texts, labels, second texts or None)` of a tokenised split, one row per text (windows of long texts pooled)."
+    pairs = dataset["sentence2"] if "sentence2" in dataset.column_names else None
+    texts, labels = dataset["sentence"], dataset["labels"]
+    if "text_id" in dataset.column_names: # windows of long texts: one row per text, as the scores pooled them
+        rows = first_windows(dataset)
+        texts, labels = [texts[i] for i in rows], [labels[i] for i in rows]
+    return texts, labels, pairs
 
 def _write_run_files(folder, cfg, model, tokenizer, eval_dataset, results, train_report, train_log, data_report,
-                     data_splits, validation, split):
+                     data_splits, validation, split, validation_dataset=None):
     scores = {k: v for k, v in results.items() if k != "probabilities"}
     if trains_weights(train_report.get("method")):
         sub = "adapter" if trains_adapter(train_report["method"]) else "model"
         save_adapter(model, tokenizer, folder/sub, config=cfg, metrics=scores,
                      base_model_name_or_path=cfg.model.name_or_path)
     metrics = {"name": cfg.name, "split": split, **scores, **train_report, "data": data_report or {}}
-    if validation is not None: metrics["validation"] = {k: v for k, v in validation.items() if k != "probabilities"}
-    pairs = eval_dataset["sentence2"] if "sentence2" in eval_dataset.column_names else None
-    texts, labels = eval_dataset["sentence"], eval_dataset["labels"]
-    if "text_id" in eval_dataset.column_names: # windows of long texts: one row per text, as the scores pooled them
-        rows = first_windows(eval_dataset)
-        texts, labels = [texts[i] for i in rows], [labels[i] for i in rows]
+    if validation is not None: metrics["validation"] = validation_entry(validation)
+    if validation is not None and validation_dataset is not None:
+        v_texts, v_labels, v_pairs = _scored_rows(validation_dataset)
+        predictions_frame(v_texts, v_labels, validation["probabilities"], v_pairs,
+                          scores.get("label_names")).to_csv(folder/VALIDATION_PREDICTIONS, index=False)
+    texts, labels, pairs = _scored_rows(eval_dataset)
     if data_splits is not None and "long_texts" in (data_report or {}):
         data_splits = {**data_splits, "long_texts": data_report["long_texts"]}
     return write_run_contents(folder, cfg, texts, labels, results["probabilities"], metrics, train_log,
@@ -759,6 +786,10 @@ def write_task_run(folder, # folder written
                    train_log=None, # the trainer's loss rows; None or empty: no train_log.csv
                    # what prediction needs besides the weights: `thresholds` or `standardisation`
                    state: dict|None = None,
+                   # validation-split outputs, as `outputs`: its rows in `validation_predictions.csv`; None: none
+                   validation_outputs=None,
+                   # the validation split's scores (`Task.evaluate`): their main ones in `metrics.json["validation"]`
+                   validation_metrics: dict|None = None,
                   ) -> Path:
     ("Write a trained run of several labels per row or of scores into `folder`: the model and `task.json`, the run "
      "files, `metrics.json` last.")
@@ -770,10 +801,15 @@ def write_task_run(folder, # folder written
     test = splits.tables["test"]
     task_predictions_frame(cfg.task, test.texts, splits.labels["test"], outputs, splits.label_names, test.pairs,
                            state.get("thresholds")).to_csv(folder/"predictions.csv", index=False)
+    if validation_outputs is not None:
+        val = splits.tables["validation"]
+        task_predictions_frame(cfg.task, val.texts, splits.labels["validation"], validation_outputs, splits.label_names,
+                               val.pairs, state.get("thresholds")).to_csv(folder/VALIDATION_PREDICTIONS, index=False)
     config_to_yaml(cfg, folder/"config.yaml")
     (folder/"data_splits.json").write_text(json.dumps(_json_safe(splits.record())))
     if train_log: pd.DataFrame(train_log, columns=list(TRAIN_LOG_COLUMNS)).to_csv(folder/"train_log.csv", index=False)
     record = {"name": cfg.name, "task": cfg.task, "split": "test", **metrics, **train_report, **state}
+    if validation_metrics is not None: record["validation"] = validation_entry(validation_metrics, cfg.task)
     (folder/"metrics.json").write_text(json.dumps(_json_safe(record), indent=2))
     return folder
 
@@ -825,6 +861,8 @@ class RunRecord:
     train_log: pd.DataFrame|None = None
     path: Path|None = None
     label: str|None = None # the report row it belongs to (set by `group_runs`)
+    # the validation split's rows (`validation_predictions.csv`); None: not recorded (runs written before it)
+    validation_predictions: pd.DataFrame|None = None
 
     @property
     def flat(self) -> dict: return flat_config(self.config)
@@ -845,23 +883,43 @@ class RunRecord:
         "The metric that heads its report: the one its `metrics.json` names, else its task entry's."
         from lightweight_ft.tasks import task_for
         return self.metrics.get("headline_metric") or task_for(self.task).headline_metric
-    def labels_and_probs(self) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def validation_scores(self) -> dict|None:
+        "The validation split's main scores (`metrics.json[\"validation\"]`); None for a run that recorded none."
+        return self.metrics.get("validation")
+    def predictions_of(self,
+                       split: str = "test", # `test` (predictions.csv) or `validation` (validation_predictions.csv)
+                      ) -> pd.DataFrame:
+        "The per-row predictions of `split`; a `ValueError` naming the missing file when the run has none."
+        if split not in ("test", "validation"):
+            raise ValueError(f"split must be test or validation, got {split!r}.")
+        frame = self.predictions if split == "test" else self.validation_predictions
+        if frame is None:
+            missing = "predictions.csv" if split == "test" else VALIDATION_PREDICTIONS
+            why = "" if split == "test" else " (a run written before runs scored their validation split: run it again)"
+            raise ValueError(f"{self.path or self.name} has no {missing}{why}; its per-row {split} outputs are needed "
+                             f"here.")
+        return frame
+    def labels_and_probs(self, split: str = "test", # `test` or `validation` (`predictions_of`)
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        "`(labels, probabilities [n, k])` of `split`'s rows, for a run of one class per row."
         if self.is_task_run:
             raise ValueError(f"{self.path or self.name} is a run of task {self.task}, not of one class per row: read "
                              f"it with targets_and_outputs().")
-        return self.predictions["label"].to_numpy(int), probabilities_from_frame(self.predictions)
-    def targets_and_outputs(self) -> tuple[np.ndarray, np.ndarray]:
-        ("A task run's `(targets, outputs)` from its predictions (`task_outputs_from_frame`): what its task entry's "
-         "`evaluate` and `compare` take.")
-        if self.predictions is None:
-            raise ValueError(f"{self.path or self.name} has no predictions.csv; its per-row outputs are needed here.")
-        return task_outputs_from_frame(self.task, self.predictions, self.metrics.get("label_names"))
+        frame = self.predictions_of(split)
+        return frame["label"].to_numpy(int), probabilities_from_frame(frame)
+    def targets_and_outputs(self, split: str = "test", # `test` or `validation` (`predictions_of`)
+                           ) -> tuple[np.ndarray, np.ndarray]:
+        ("A task run's `(targets, outputs)` from `split`'s predictions (`task_outputs_from_frame`): what its task "
+         "entry's `evaluate` and `compare` take.")
+        return task_outputs_from_frame(self.task, self.predictions_of(split), self.metrics.get("label_names"))
 
 # %% ../nbs/10_runs.ipynb #0175b030
 PREDICTION_COLUMNS = ("text", "label", "prediction", "confidence") # and prob_0..prob_{k-1}
 def load_run(run_dir, # a finished run folder
             ) -> RunRecord:
-    "Read a run folder (`config.yaml`, `metrics.json`, optional `predictions.csv` and `train_log.csv`)."
+    ("Read a run folder (`config.yaml`, `metrics.json`, optional `predictions.csv`, `validation_predictions.csv` and "
+     "`train_log.csv`).")
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run folder not found: {run_dir}. Pass folders written by run_experiment "
@@ -876,21 +934,24 @@ def load_run(run_dir, # a finished run folder
     if "headline_metric" in metrics:
         from lightweight_ft.tasks import require_support
         require_support(metrics.get("task"), "report", f"reading {run_dir} as a run for reports and comparisons")
-    predictions = train_log = None
-    if (run_dir/"predictions.csv").exists() and "headline_metric" in metrics:
-        predictions = pd.read_csv(run_dir/"predictions.csv")
-        try: task_outputs_from_frame(metrics.get("task"), predictions, metrics.get("label_names"))
-        except ValueError as e: raise ValueError(f"{run_dir/'predictions.csv'}: {e}") from None
-    elif (run_dir/"predictions.csv").exists():
-        predictions = pd.read_csv(run_dir/"predictions.csv")
-        has_probs = "probability" in predictions.columns or any(re.fullmatch(r"prob_\d+", c)
-                                                                for c in predictions.columns)
-        missing = [c for c in ("label", "prediction")
-                   if c not in predictions.columns] + ([] if has_probs else ["prob_0..prob_{k-1}"])
-        if missing and "headline_metric" not in metrics:
-            raise ValueError(f"{run_dir/'predictions.csv'}: missing column(s) {missing}; expected "
-                             f"{list(PREDICTION_COLUMNS)} and "
-                             "prob_0..prob_{k-1}. Write it with predictions_frame.")
-    if (run_dir/"train_log.csv").exists(): train_log = pd.read_csv(run_dir/"train_log.csv")
+    predictions, validation = (_read_predictions(run_dir/f, metrics)
+                               for f in ("predictions.csv", VALIDATION_PREDICTIONS))
+    train_log = pd.read_csv(run_dir/"train_log.csv") if (run_dir/"train_log.csv").exists() else None
     return RunRecord(name=str(config.get("name") or run_dir.name), config=config, metrics=metrics,
-                     predictions=predictions, train_log=train_log, path=run_dir)
+                     predictions=predictions, train_log=train_log, path=run_dir, validation_predictions=validation)
+
+def _read_predictions(path: Path, metrics: dict) -> pd.DataFrame|None:
+    "A run's predictions table at `path` (test or validation), its columns checked for the run's task; None if absent."
+    if not path.exists(): return None
+    predictions = pd.read_csv(path)
+    if "headline_metric" in metrics:
+        try: task_outputs_from_frame(metrics.get("task"), predictions, metrics.get("label_names"))
+        except ValueError as e: raise ValueError(f"{path}: {e}") from None
+        return predictions
+    has_probs = "probability" in predictions.columns or any(re.fullmatch(r"prob_\d+", c) for c in predictions.columns)
+    missing = [c for c in ("label", "prediction")
+               if c not in predictions.columns] + ([] if has_probs else ["prob_0..prob_{k-1}"])
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; expected {list(PREDICTION_COLUMNS)} and "
+                         "prob_0..prob_{k-1}. Write it with predictions_frame.")
+    return predictions

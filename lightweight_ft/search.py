@@ -8,7 +8,7 @@ import dataclasses, difflib, hashlib, json, logging, os, shutil, socket, sys, ti
 from pathlib import Path
 import pandas as pd
 from transformers import TrainerCallback
-from .selection import cheapest_not_worse
+from .selection import cheapest_not_worse, group_runs, summarize_groups
 from .config_manager import ConfigError, ExperimentConfig, apply_overrides, config_to_yaml, flat_config, load_config, read_yaml
 from .report import _markdown_table
 from .lora_trainer import training_callbacks
@@ -24,8 +24,8 @@ except ImportError as e:
 # %% auto #0
 __all__ = ['EXAMPLE_SPACE', 'PRUNERS', 'SEARCH_COSTS', 'SEARCH_METRICS', 'COST_ATTRS', 'SEARCH_MARK', 'load_search_space',
            'search_metrics', 'SearchWarning', 'check_search', 'suggest', 'make_pruner', 'check_heartbeat',
-           'open_storage', 'counted', 'PruneHopeless', 'objective_value', 'SearchStopped', 'search', 'best_config',
-           'study_table', 'rerun_seeds', 'frontier_figure', 'check_folded', 'cv_record', 'search_report']
+           'open_storage', 'counted', 'PruneHopeless', 'objective_split', 'objective_value', 'SearchStopped', 'search',
+           'best_config', 'study_table', 'rerun_seeds', 'frontier_figure', 'check_folded', 'cv_record', 'search_report']
 
 # %% ../nbs/20_search.ipynb #8c277236
 from .tasks import require_support, task_for
@@ -332,12 +332,30 @@ class PruneHopeless(TrainerCallback):
         if self.trial.should_prune(): self.pruned_at = state.global_step; control.should_training_stop = True
 
 # %% ../nbs/20_search.ipynb #9b0bcf55
+def objective_split(metrics: dict, # a trial's `metrics.json`
+                    metric: str, # the space's metric
+                   ) -> str:
+    ("What a trial's value is read from: `cross_validation` (`data.folds`: the fold scores' mean), `validation` (the "
+     "run's validation scores), `run` (a cost, the run's own), or `test` (a run written before runs scored "
+     "validation).")
+    if metric in (metrics.get("cross_validation") or {}): return "cross_validation"
+    if metric in SEARCH_COSTS: return "run"
+    return "validation" if metric in (metrics.get("validation") or {}) else "test"
+
 def objective_value(metrics: dict, # a trial's `metrics.json`
                     metric: str, # the space's metric
+                    where=None, # the run, named in the warning of a run without validation scores; None: its name
                    ) -> float:
-    "A trial's value: with `data.folds`, the mean of its fold scores; else the run's `metric` (test split, or a cost)."
-    cv = (metrics.get("cross_validation") or {}).get(metric)
-    return float(cv["mean"] if cv is not None else metrics[metric])
+    ("A trial's value (`objective_split`): with `data.folds`, the mean of its fold scores; else the run's `metric` on "
+     "its validation split, or its cost; a run without validation scores falls back to test, with a `SearchWarning`.")
+    split = objective_split(metrics, metric)
+    if split == "cross_validation": return float(metrics["cross_validation"][metric]["mean"])
+    if split == "validation": return float(metrics["validation"][metric])
+    if split == "test":
+        warnings.warn(f"{where or metrics.get('name', 'a run')}: metrics.json has no validation {metric} (written "
+                      f"before runs scored their validation split), so its objective is its test {metric}: the search "
+                      f"then chooses on the rows it reports. Run it again to choose on validation.", SearchWarning)
+    return float(metrics[metric])
 
 # %% ../nbs/20_search.ipynb #f9aa866a
 COST_ATTRS = ("trainable_params", "trainable_params_at_budget", "adapter_params", "peak_memory_bytes", "train_time_s",
@@ -368,7 +386,9 @@ def _objective(cfg: ExperimentConfig, space: dict, out: Path, n_trials: int|None
                     stopped["repeats"] = True # no draw changes what metrics.json holds
                     raise KeyError(f"metric {space['metric']!r} is not in metrics.json (it holds "
                                    f"{', '.join(sorted(metrics))})")
-                value = objective_value(metrics, space["metric"]) # data.folds: the fold scores' mean
+                # validation's score (data.folds: the fold scores' mean); test only for a run without validation
+                value = objective_value(metrics, space["metric"], run_dir)
+                trial.set_user_attr("objective_split", objective_split(metrics, space["metric"]))
                 if "cross_validation" in metrics: trial.set_user_attr("cv_folds", metrics["cross_validation"]["folds"])
         except Exception as e:
             error = _error_text(e, run_dir)
@@ -553,6 +573,7 @@ def frontier_figure(table: pd.DataFrame, # `cheapest_not_worse`'s table: `label`
                     pick: str, # the pick's label
                     path, # the PNG's path
                     metric: str = "accuracy", # the metric column on the y axis (`cheapest_not_worse`'s `metric`)
+                    split: str|None = None, # the rows the metric is on, named on the axis (`validation`); None: unsaid
                    ):
     "The headline metric against cost, one point per configuration, with the best and the pick marked."
     from matplotlib.figure import Figure
@@ -561,7 +582,7 @@ def frontier_figure(table: pd.DataFrame, # `cheapest_not_worse`'s table: `label`
     for label, marker, name in ((best, "*", "best"), (pick, "D", "cheapest not worse")):
         row = table[table["label"] == label].iloc[0]
         ax.scatter([row[cost]], [row[metric]], marker=marker, s=160, label=name, zorder=3)
-    ax.set(xlabel=cost.replace("_", " "), ylabel=metric.replace("_", " "),
+    ax.set(xlabel=cost.replace("_", " "), ylabel=metric.replace("_", " ") + (f" on {split}" if split else ""),
            xscale="log" if table[cost].min() > 0 else "linear"); ax.legend()
     fig.savefig(path, dpi=150)
     return Path(path)
@@ -586,6 +607,34 @@ def cv_record(run: RunRecord, # a cross-validated run (`load_run`)
     return dataclasses.replace(run, predictions=pd.read_csv(oof))
 
 # %% ../nbs/20_search.ipynb #ad616411
+_JUDGED_ON = {"validation": "validation rows", "test": "test rows", "cross_validation": "out-of-fold training rows "
+              "(data.folds)"}
+
+def _pick_split(runs: list[RunRecord], folded: bool) -> str:
+    ("The rows the pick judges on: `cross_validation` (out of fold, `data.folds`), `validation`, or `test` when some "
+     "run has no validation predictions (written before runs scored validation), with a `SearchWarning` naming them.")
+    if folded: return "cross_validation"
+    old = [str(r.path or r.name) for r in runs if r.validation_predictions is None]
+    if not old: return "validation"
+    listed = ", ".join(old[:3]) + (" ..." if len(old) > 3 else "")
+    warnings.warn(f"{len(old)} of {len(runs)} runs have no validation_predictions.csv (written before runs scored "
+                  f"their validation split: {listed}), so the pick compares the trials on the test rows it then "
+                  f"reports. Run them again to choose on validation.", SearchWarning)
+    return "test"
+
+def _pick_on_test(runs: list[RunRecord], label: str) -> tuple[pd.DataFrame, dict]:
+    ("The picked configuration's test scores, reported once: a table of its scores with their 95% intervals (one seed) "
+     "or their spread over seeds, and its summary row (`summarize_groups`).")
+    row = summarize_groups({label: group_runs(runs)[label]}).iloc[0]
+    names = [c[:-len("_ci_low")] for c in row.index if c.endswith("_ci_low") and c[:-len("_ci_low")] in row.index]
+    fmt = lambda v: "n/a" if v is None or pd.isna(v) else f"{float(v):.4f}"
+    several = row["n_seeds"] > 1
+    table = pd.DataFrame({"metric": names, "test": [fmt(row[m]) for m in names],
+                          ("sd over seeds" if several else "95% interval"):
+                          [fmt(row.get(f"{m}_std")) if several else f"[{fmt(row[f'{m}_ci_low'])}, "
+                                                                      f"{fmt(row[f'{m}_ci_high'])}]" for m in names]})
+    return table, row.to_dict()
+
 def search_report(study, # the Optuna study
                   config, # the search's base config: an `ExperimentConfig` or a YAML path
                   output_dir, # folder of the report, the figure and the re-runs
@@ -594,8 +643,9 @@ def search_report(study, # the Optuna study
                   top_k: int = 0, # re-run the top_k best complete trials first (0: no re-runs)
                   seeds=(1, 2), # the seeds of the re-runs
                  ) -> dict:
-    ("The pick over the study's complete trials (and their re-runs): `search_report.md`, `frontier.png`; returns "
-     "`cheapest_not_worse`'s result.")
+    ("The pick over the study's complete trials (and their re-runs), judged on validation: `search_report.md` (with "
+     "the pick's test scores, reported once), `frontier.png`; returns `cheapest_not_worse`'s result with "
+     "`pick_test`.")
     out = Path(output_dir)
     folders = [Path(t.user_attrs["run_dir"]) for t in study.get_trials(deepcopy=False)
                if t.state == TrialState.COMPLETE]
@@ -603,20 +653,39 @@ def search_report(study, # the Optuna study
     if not folders: raise ValueError(f"study {study.study_name!r} has no complete trial yet; run lwft search first.")
     runs = [load_run(f) for f in folders]
     folded = check_folded(runs)
-    # data.folds: the pick compares the trials on every training row, each scored by a fold that did not train on it
-    result = cheapest_not_worse([cv_record(r) for r in runs] if folded else runs, cost=cost, margin=margin)
-    table, metric = result["table"], result["metric"]
-    frontier_figure(table, cost, result["best"]["label"], result["pick"]["label"], out/"frontier.png", metric)
+    split = _pick_split(runs, folded)
+    # data.folds: the pick compares the trials on every training row, each scored by a fold that did not train on it;
+    # else on the validation rows, so that the test rows are left to report the pick
+    result = cheapest_not_worse([cv_record(r) for r in runs] if folded else runs, cost=cost, margin=margin,
+                                split="validation" if split == "validation" else "test")
+    result["split"] = split
+    table, metric, rows = result["table"], result["metric"], _JUDGED_ON[split]
+    frontier_figure(table, cost, result["best"]["label"], result["pick"]["label"], out/"frontier.png", metric,
+                    split=rows)
+    pick = result["pick"]["label"]
+    test_table, result["pick_test"] = _pick_on_test(runs, pick)
+    on_test = result["pick_test"]
+    chosen = {"validation": f"Trials are scored on validation: each trial's value in the study is its {metric} on the "
+                            f"validation split, and the pick compares the configurations on the validation rows. The "
+                            f"test split is reported once, for the pick.",
+              "cross_validation": f"Trials are scored on their folds (data.folds): each trial's value is the mean "
+                                  f"of its fold {metric}, and the pick compares the configurations on the "
+                                  f"out-of-fold training rows. The test split is reported once, for the pick.",
+              "test": f"Some runs have no validation predictions (written before runs scored validation): the pick "
+                      f"compares the configurations on the test rows, which it also reports. Run them again to choose "
+                      f"on validation."}[split]
     lines = [f"# Search report: {study.study_name}", "",
-             f"{len(folders)} runs, {len(table)} configurations, {result['n_examples']} "
-             f"{'out-of-fold training rows (data.folds)' if folded else 'test examples'}; metric: {metric}; cost: "
-             f"{cost}; margin: {margin:g} {metric}.", "",
-             f"- **Best**: {result['best']['label']} ({metric} {result['best'][metric]:.4f}, {cost} "
+             f"{len(folders)} runs, {len(table)} configurations, {result['n_examples']} {rows}; metric: {metric}; "
+             f"cost: {cost}; margin: {margin:g} {metric}.", "", chosen, "",
+             f"- **Best** (on {rows}): {result['best']['label']} ({metric} {result['best'][metric]:.4f}, {cost} "
              f"{result['best'][cost]:,.6g})",
-             f"- **Cheapest not worse**: {result['pick']['label']} ({metric} {result['pick'][metric]:.4f}, {cost} "
+             f"- **Cheapest not worse** (on {rows}): {pick} ({metric} {result['pick'][metric]:.4f}, {cost} "
              f"{result['pick'][cost]:,.6g}; difference {result['pick'][f'{metric}_diff']:+.4f} "
              f"[{result['pick']['diff_ci_low']:+.4f}, {result['pick']['diff_ci_high']:+.4f}], one-sided p = "
              f"{result['pick']['p_value']:.3g})", "", "![frontier](frontier.png)", "",
-             _markdown_table(table)]
+             f"Every configuration, its {metric} on the {rows}:", "",
+             _markdown_table(table), "", "## The pick on the test split", "",
+             f"{pick}: {on_test['n_examples']} test examples, {on_test['n_seeds']} "
+             f"seed{'s' if on_test['n_seeds'] > 1 else ''}.", "", _markdown_table(test_table)]
     (out/"search_report.md").write_text("\n".join(lines) + "\n")
     return result

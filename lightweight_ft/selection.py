@@ -224,18 +224,17 @@ def _cost_of(run: RunRecord, cost: str) -> float:
     return float(v)
 
 # %% ../nbs/13_selection.ipynb #0294daa0
-def _correct_rows(runs, reference=None):
-    ("Per-example correctness [seeds, examples] of a configuration's runs, checked to be scored on the reference's "
-     "examples.")
+def _correct_rows(runs, reference=None, split="test"):
+    ("Per-example correctness [seeds, examples] of a configuration's runs on `split`, checked to be scored on the "
+     "reference's examples.")
     rows = []
     for r in runs:
-        if r.predictions is None:
-            raise ValueError(f"{r.path or r.name}: no predictions.csv; the pick needs per-example predictions.")
-        labels, probs = r.labels_and_probs()
-        texts = r.predictions["text"].tolist() if "text" in r.predictions else None
+        frame = r.predictions_of(split) # its error names the missing file
+        labels, probs = r.labels_and_probs(split)
+        texts = frame["text"].tolist() if "text" in frame else None
         if reference is None: reference = (labels, texts)
         elif len(labels) != len(reference[0]) or (labels != reference[0]).any() or (texts and reference[1] and texts != reference[1]):
-            raise ValueError(f"{r.path or r.name}: scored on a different test split (labels or texts differ); "
+            raise ValueError(f"{r.path or r.name}: scored on a different {split} split (labels or texts differ); "
                              "the paired test needs every run evaluated on the same examples in the same order.")
         rows.append(probs.argmax(1) == labels)
     return np.array(rows, dtype=float), reference
@@ -245,31 +244,31 @@ def _run_task(run: RunRecord) -> str:
     "The task a run predicted: its `metrics.json`'s, else its config's, else the config's default."
     return run.metrics.get("task") or (run.config or {}).get("task") or ExperimentConfig.task
 
-def _task_rows(runs, task, reference=None):
+def _task_rows(runs, task, reference=None, split="test"):
     ("The decisions `[seeds, n, ...]` of a configuration's runs of `task` (several labels, a score), from their "
-     "`predictions.csv`, checked to be scored on the reference's rows.")
+     "predictions of `split`, checked to be scored on the reference's rows.")
     rows = []
     for r in runs:
-        if r.predictions is None:
-            raise ValueError(f"{r.path or r.name}: no predictions.csv; the pick needs per-example predictions.")
+        frame = r.predictions_of(split) # its error names the missing file
         names = r.metrics.get("label_names")
-        targets, answers = task.saved_rows(r.predictions, names)
-        texts = r.predictions["text"].fillna("").astype(str).tolist() if "text" in r.predictions else None
+        targets, answers = task.saved_rows(frame, names)
+        texts = frame["text"].fillna("").astype(str).tolist() if "text" in frame else None
         if reference is None: reference = (targets, texts)
         elif (targets.shape != reference[0].shape or not np.array_equal(targets, reference[0])
               or (texts and reference[1] and texts != reference[1])):
-            raise ValueError(f"{r.path or r.name}: scored on a different test split (labels or texts differ); "
+            raise ValueError(f"{r.path or r.name}: scored on a different {split} split (labels or texts differ); "
                              "the paired test needs every run evaluated on the same examples in the same order.")
         rows.append(task.decisions(answers, names))
     return np.stack(rows), reference
 
 # %% ../nbs/13_selection.ipynb #3db71a06
-def _task_pick(groups: dict, task, cost: str, margin: float, alpha: float, n_resamples: int, seed: int) -> dict:
+def _task_pick(groups: dict, task, cost: str, margin: float, alpha: float, n_resamples: int, seed: int,
+               split: str = "test") -> dict:
     "`cheapest_not_worse` for a task judged by its headline metric over rows (several labels, a score)."
     metric, sign = task.headline_metric, 1.0 if task.higher_is_better else -1.0
     decided, costs, reference = {}, {}, None
     for label, rs in groups.items():
-        decided[label], reference = _task_rows(rs, task, reference)
+        decided[label], reference = _task_rows(rs, task, reference, split)
         costs[label] = float(np.mean([_cost_of(r, cost) for r in rs]))
     targets = reference[0]
     value = {k: float(np.mean([task.headline_values(targets, d) for d in v])) for k, v in decided.items()}
@@ -294,7 +293,7 @@ def _task_pick(groups: dict, task, cost: str, margin: float, alpha: float, n_res
                                            na_position="last").reset_index(drop=True)
     return {"best": table[table["label"] == best].iloc[0].to_dict(), "pick": table[table["non_inferior"]].iloc[0]
             .to_dict(), "cost": cost, "margin": margin, "alpha": alpha, "n_examples": len(targets), "table": table,
-            "metric": metric}
+            "metric": metric, "split": split}
 
 def cheapest_not_worse(runs, # RunRecords or run folders; seeds of one configuration are grouped (`group_runs`)
                        cost: str = "trainable_params", # a metrics.json cost, or `latency`
@@ -303,9 +302,12 @@ def cheapest_not_worse(runs, # RunRecords or run folders; seeds of one configura
                        alpha: float = 0.05, # level of the one-sided non-inferiority test
                        n_resamples: int = 2000, # bootstrap resamples of the paired test
                        seed: int = 0, # seeds the bootstrap
+                       # whose predictions it judges by: `test` (predictions.csv), or `validation`
+                       # (validation_predictions.csv: choosing there leaves test to report the pick once)
+                       split: str = "test",
                       ) -> dict:
-    ("`best`, `pick` (the cheapest configuration non-inferior to the best on the task's headline metric, `metric`) "
-     "and a `table` of every configuration sorted by cost.")
+    ("`best`, `pick` (the cheapest configuration non-inferior to the best on the task's headline metric, `metric`, "
+     "over `split`'s rows) and a `table` of every configuration sorted by cost.")
     runs = [r if isinstance(r, RunRecord) else load_run(r) for r in runs]
     groups = group_runs(runs)
     if not groups:
@@ -315,10 +317,10 @@ def cheapest_not_worse(runs, # RunRecords or run folders; seeds of one configura
         raise ValueError(f"the runs are of tasks {' and '.join(tasks)}: the pick compares runs of one task on the same "
                          f"rows. Pass the runs of one task (each run's task is in its metrics.json).")
     task = task_for(tasks[0])
-    if task.headline_values is not None: return _task_pick(groups, task, cost, margin, alpha, n_resamples, seed)
+    if task.headline_values is not None: return _task_pick(groups, task, cost, margin, alpha, n_resamples, seed, split)
     correct, costs, reference = {}, {}, None
     for label, rs in groups.items():
-        correct[label], reference = _correct_rows(rs, reference)
+        correct[label], reference = _correct_rows(rs, reference, split)
         costs[label] = float(np.mean([_cost_of(r, cost) for r in rs]))
     acc = {k: float(v.mean()) for k, v in correct.items()}
     best = max(acc, key=lambda k: (acc[k], -costs[k]))
@@ -331,7 +333,7 @@ def cheapest_not_worse(runs, # RunRecords or run folders; seeds of one configura
         else:
             row.update(noninferiority(correct[label], correct[best], margin, alpha, n_resamples, seed))
             # two-sided, first seeds: for the report
-            first = {label: rs[0].labels_and_probs()[1], best: groups[best][0].labels_and_probs()[1]}
+            first = {label: rs[0].labels_and_probs(split)[1], best: groups[best][0].labels_and_probs(split)[1]}
             row["mcnemar_p"] = float(compare_predictions(reference[0], first, n_resamples=200,
                                                          seed=seed)["p_value"].iloc[0])
         rows.append(row)
@@ -339,4 +341,4 @@ def cheapest_not_worse(runs, # RunRecords or run folders; seeds of one configura
     pick = table[table["non_inferior"]].iloc[0].to_dict()
     return {"best": table[table["label"] == best].iloc[0].to_dict(), "pick": pick, "cost": cost, "margin": margin,
             "alpha": alpha,
-            "n_examples": len(reference[0]), "table": table, "metric": task.headline_metric}
+            "n_examples": len(reference[0]), "table": table, "metric": task.headline_metric, "split": split}
