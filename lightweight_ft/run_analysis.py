@@ -26,10 +26,10 @@ from .runs import RUN_FILES, RunDirError, write_extra, _FolderLock, _foreign_ent
 __all__ = ['NOTEBOOK_PARAMS', 'SWEEP_KEYS', 'ANALYSIS_PRESETS', 'DEFAULT_ANALYSIS_MODEL', 'LEARNING_CURVE', 'CURVE_PREFIX',
            'model_architecture', 'check_lora_targets', 'check_config_paths', 'check_config', 'RunNotWritten',
            'tracking_group_for', 'run_experiment', 'check_task_training', 'run_task_experiment', 'draw_run_figures',
-           'experiment_config', 'load_sweep', 'varied_keys', 'run_label', 'config_hash', 'expand_sweep',
-           'find_experiment_notebook', 'run_sweep', 'analysis_sweep', 'run_analysis', 'learning_curve_settings',
-           'learning_curve_epochs', 'learning_curve_sweep', 'learning_curve_table', 'add_learning_curve_to_report',
-           'run_learning_curve', 'trainer_for', 'load_for']
+           'experiment_config', 'load_sweep', 'varied_keys', 'run_label', 'non_default_settings', 'config_hash',
+           'expand_sweep', 'find_experiment_notebook', 'run_sweep', 'analysis_sweep', 'run_analysis',
+           'learning_curve_settings', 'learning_curve_epochs', 'learning_curve_sweep', 'learning_curve_table',
+           'add_learning_curve_to_report', 'run_learning_curve', 'trainer_for', 'load_for']
 
 # %% ../nbs/16_run_analysis.ipynb #250d326b
 from .config_manager import quantized_method, trains_adapter
@@ -464,11 +464,20 @@ def run_label(cfg: ExperimentConfig, # the experiment config
     return "-".join(parts)
 
 # %% ../nbs/16_run_analysis.ipynb #e86aa488
+def non_default_settings(cfg: ExperimentConfig, # the experiment config
+                        ) -> dict:
+    "The dotted settings of `cfg` that differ from a fresh `ExperimentConfig()`'s, its name left out."
+    defaults = flat_config(ExperimentConfig().to_dict())
+    return {k: v for k, v in flat_config(cfg.to_dict()).items()
+            if k != "name" and (k not in defaults or defaults[k] != v)}
+
 def config_hash(cfg: ExperimentConfig, # the experiment config
                 n: int = 6, # hex digits kept
                ) -> str:
-    "A short hash of the resolved config (its name left out)."
-    d = {k: v for k, v in cfg.to_dict().items() if k != "name"}
+    "A short hash of the settings that differ from the defaults (`non_default_settings`)."
+    # a setting added to the library later, at its default, leaves every earlier run's id as it was, so a sweep
+    # still finds its finished runs
+    d = non_default_settings(cfg)
     return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
 # %% ../nbs/16_run_analysis.ipynb #b88a00e8
