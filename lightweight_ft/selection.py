@@ -27,8 +27,16 @@ def config_group_key(config: dict, # a run's config, as a dict
                      # differ only in them are seeds of one configuration
                      ignore=("training.seed",),
                     ) -> str:
-    "A stable key of the config without the `ignore` keys: runs with equal keys are seeds of one configuration."
-    return json.dumps({k: v for k, v in flat_config(config).items() if k not in ignore}, sort_keys=True, default=str)
+    ("A stable key of the config's settings that differ from the defaults, without the `ignore` keys: runs with equal "
+     "keys are seeds of one configuration.")
+    return json.dumps(_settings_apart_from_defaults(config, ignore), sort_keys=True, default=str)
+
+def _settings_apart_from_defaults(config: dict, ignore) -> dict:
+    # a run written before the library gained a setting lacks its key: at its default it is the same configuration
+    defaults = {k: json.dumps(v, default=str) for k, v in flat_config(ExperimentConfig().to_dict()).items()}
+    return {k: v for k, v in flat_config(config).items()
+            if k not in ignore and defaults.get(k, _ABSENT) != json.dumps(v, default=str)}
+_ABSENT = object()
 
 # %% ../nbs/13_selection.ipynb #547e2355
 def group_runs(runs, # `RunRecord`s (`load_run`)
@@ -44,8 +52,9 @@ def group_runs(runs, # `RunRecord`s (`load_run`)
         label = names[key]
         namesakes = [k for k in groups if names[k] == label]
         if len(namesakes) > 1:
-            flats = [{k: json.dumps(v, default=str) for k, v in flat_config(groups[s][0].config).items()
-                      if k not in ignore} for s in namesakes]
+            flats = [{k: json.dumps(v, default=str)
+                      for k, v in _settings_apart_from_defaults(groups[s][0].config, ignore).items()}
+                     for s in namesakes]
             differing = sorted(k for k in set().union(*flats) if len({f.get(k) for f in flats}) > 1)
             mine = rs[0].flat
             label += " (" + ", ".join(f"{k}={mine.get(k)}" for k in differing[:3]) + ")"
