@@ -4,7 +4,7 @@
 
 # %% ../nbs/01a_architectures.ipynb #1af505c5
 from __future__ import annotations
-import importlib
+import importlib, sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Callable
@@ -38,7 +38,8 @@ def _first_token_attention(attn, q_proj, k_proj, v_proj, hidden, mask, training,
         k, v = k[rows], v[rows] # each query attends over its own row, as far as the mask lets it
         if mask is not None: mask = mask[rows, :, cols].unsqueeze(2)
     elif mask is not None and mask.dim() == 4: mask = mask[:, :, :1]
-    eager = importlib.import_module(type(attn).__module__).eager_attention_forward
+    # sys.modules, not importlib: the module is loaded (its class is at hand), and torch.compile traces a lookup
+    eager = sys.modules[type(attn).__module__].eager_attention_forward
     attend = ALL_ATTENTION_FUNCTIONS.get_interface(attn.config._attn_implementation, eager)
     out, _ = attend(attn, q, k, v, mask, dropout=attn.dropout.p if training else 0.0, scaling=attn.scaling)
     return out.reshape(n, 1, -1)

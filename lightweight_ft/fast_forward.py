@@ -159,6 +159,26 @@ class _PackedLoss(nn.Module):
             return self.model(input_ids=input_ids, position_ids=position_ids, attention_mask=mask, labels=labels,
                               **types).loss
 
+class _PackedLossOneGraph(_PackedLoss):
+    ("`_PackedLoss` as one graph for `torch.compile`, which traces no block that swaps a forward: the caller swaps the "
+     "last layer's forward around the call (`last_layer_swapped`), and that forward reads each sentence's first "
+     "(row, column) from `self.starts`, set within the call.")
+    def __init__(self, model, cls_only: bool):
+        super().__init__(model, cls_only)
+        starts, clf = [None], self.__dict__["clf"] # a list: dynamo traces an item stored, not an attribute
+        def forward(layer, *args, **kwargs): return _packed_last_layer(clf, starts[0], cls_only)(layer, *args, **kwargs)
+        self.__dict__["starts"], self.__dict__["last_forward"] = starts, forward
+    def last_layer_swapped(self):
+        "Within the block, the last layer runs the forward that reads `self.starts`."
+        return _last_layer_forward(self.__dict__["clf"], self.__dict__["last_forward"])
+    def forward(self, input_ids, position_ids, segments, rows, cols, labels, token_type_ids=None):
+        clf = self.__dict__["clf"]
+        self.__dict__["starts"][0] = (rows, cols)
+        types_ = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+        mask = packed_attention_mask(segments, clf.config._attn_implementation)
+        return self.model(input_ids=input_ids, position_ids=position_ids, attention_mask=mask, labels=labels,
+                          **types_).loss
+
 class PackedStepGraphs(nn.Module):
     ("The packed training step of `model` on a GPU, captured as a CUDA graph per batch shape and replayed; the "
      "`Trainer` calls it in place of the model.")
@@ -183,9 +203,11 @@ class PackedStepGraphs(nn.Module):
         self.graphs, self.failure = {}, None
 
     def train(self, mode: bool = True):
-        "Puts the model in `mode` when it is not there already (the `Trainer` asks at every step)."
-        if self.model.training != mode: self.model.train(mode)
-        self.training = mode
+        ("Puts the model in `mode` when it is not there already (the `Trainer` asks at every step); the first call "
+         "walks every module whatever the flag says: a PEFT wrapper is made in training mode around a model loaded "
+         "in eval mode, whose dropout layers would otherwise stay off.")
+        if self.model.training != mode or not self.__dict__.get("walked", False): self.model.train(mode)
+        self.training, self.__dict__["walked"] = mode, True
         return self
 
     # a right-padded batch (`input_ids`, `attention_mask`, `labels`; `token_type_ids` for pairs)
@@ -196,13 +218,15 @@ class PackedStepGraphs(nn.Module):
         if self.failure is not None or len(batch["input_ids"]) != self.batch_size or "labels" not in batch: return None
         lengths = batch["attention_mask"].sum(1).tolist()
         if max(lengths) > self.width: return None
-        # a power of two: a few shapes cover every batch
-        rows = 1 << (_first_fit(lengths, self.width)[1] - 1).bit_length()
+        rows = self._rows(_first_fit(lengths, self.width)[1])
         if self._key(rows, batch) not in self.graphs and len(self.graphs) >= self.max_graphs: return None
         packed = pack_batch(batch, self.pad_token_id, self.position_offset, self.width, rows)
         rows_of, cols_of = packed.pop("starts")
         return {**packed, "rows": rows_of, "cols": cols_of}
 
+    def _rows(self, needed: int) -> int:
+        "The rows a batch that fills `needed` rows is packed into: the next power of two, so a few shapes cover every batch."
+        return 1 << (needed - 1).bit_length()
     def _key(self, rows: int, inputs: dict): return (rows, "token_type_ids" in inputs)
 
     def forward(self, input_ids, position_ids, segments, rows, cols, labels, token_type_ids=None) -> dict:

@@ -24,9 +24,9 @@ from .fast_forward import last_layer_cls_only, packing_supported
 
 # %% auto #0
 __all__ = ['TORCH', 'TRANSFORMERS', 'SPEEDUPS', 'APPLIED', 'CACHE_ENV', 'COLD_COMPILE_S', 'STEP_GAIN_S', 'EXPECTED_SHAPES',
-           'Speedup', 'installed_version', 'version_outside', 'speedup_plan', 'speedups_line', 'FastDropout',
-           'fast_cpu_dropout', 'TrainableGradClip', 'speedups_in', 'compile_cache_dir', 'inductor_caches_in',
-           'compile_pays', 'PackedStepCompiled', 'compiled_step_for']
+           'Speedup', 'installed_version', 'version_outside', 'speedup_plan', 'speedups_line', 'hashed_keep_mask',
+           'FastDropout', 'fast_cpu_dropout', 'TrainableGradClip', 'speedups_in', 'compile_cache_dir',
+           'inductor_caches_in', 'compile_pays', 'PackedStepCompiled', 'compiled_step_for']
 
 # %% ../nbs/07a_speedups.ipynb #7939d8d8
 @dataclass(frozen=True)
@@ -153,16 +153,42 @@ def speedups_line(plan: dict[str, str], # `speedup_plan`'s answer
     return "speed-ups: " + "; ".join(parts)
 
 # %% ../nbs/07a_speedups.ipynb #2825b85c
+_U32 = 0xFFFFFFFF
+def _mix32(h):
+    "A 32-bit integer hash (two multiply-xorshift rounds) of each element of an int64 tensor, kept within 32 bits."
+    h = ((h ^ (h >> 16)) * 0x45D9F3B) & _U32
+    h = ((h ^ (h >> 16)) * 0x45D9F3B) & _U32
+    return h ^ (h >> 16)
+
+def hashed_keep_mask(shape, # the activations' shape
+                     step_seed: torch.Tensor, # a 0-d int64 tensor, drawn afresh for every step
+                     salt: int, # this dropout layer's own number: each layer draws its own mask
+                     threshold: int, # a 16-bit value below this drops the element (`FastDropout.threshold`)
+                     device=None):
+    ("Which elements to keep: the low 16 bits of a hash of (element index, `step_seed`, `salt`) at or above "
+     "`threshold`. Plain tensor arithmetic, which a compiled step fuses into the code around it.")
+    n = 1
+    for s in shape: n = n * s
+    index = torch.arange(n, dtype=torch.int64, device=device).view(shape)
+    stream = _mix32((step_seed + salt * 0x632BE5AB) & _U32)
+    return (_mix32((index + stream * 0x9E3779B1) & _U32) & 0xFFFF) >= threshold
+
 class FastDropout(nn.Module):
     "`nn.Dropout` whose CPU mask comes from a numpy SFC64 bit generator shared by the model's dropout layers."
     def __init__(self, p: float, # dropout probability, in [0, 1)
                  bit_generator: np.random.SFC64, # the NumPy generator the masks draw from (shared by all layers)
+                 salt: int = 0, # this layer's number among the model's (a compiled step's masks: `hashed_keep_mask`)
+                 step_seed: torch.Tensor|None = None, # a 0-d int64 tensor shared by the model's layers; None: its own
                 ):
         super().__init__()
         if not 0 <= p < 1: raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-        self.p, self.bit_generator = p, bit_generator
+        self.p, self.bit_generator, self.salt = p, bit_generator, salt
         self.threshold = round(p * 65536) # a 16-bit draw below this drops the element
         self.scale = 65536 / (65536 - self.threshold) # keeps every activation's expected value
+        self.step_seed = torch.zeros((), dtype=torch.int64) if step_seed is None else step_seed
+    def next_step(self):
+        "Draws the seed of a compiled step's masks from the shared generator (in place: the compiled step reads it)."
+        self.step_seed.fill_(int(self.bit_generator.random_raw() & _U32))
     def extra_repr(self): return f"p={self.p}"
     def mask(self, n: int, # number of values
             ) -> torch.Tensor:
@@ -174,8 +200,10 @@ class FastDropout(nn.Module):
                ):
         if not self.training or self.threshold == 0: return x
         if x.device.type != "cpu": return F.dropout(x, self.p, True)
-        # a compiled step draws its masks in its own code
-        if torch.compiler.is_compiling(): return F.dropout(x, self.p, True)
+        # a compiled step hashes its masks in its own code: torch's compiled random numbers cost a third of a bf16 step
+        if torch.compiler.is_compiling():
+            keep = hashed_keep_mask(x.shape, self.step_seed, self.salt, self.threshold, x.device)
+            return x * torch.where(keep, self.scale, 0.0).to(x.dtype)
         return x * self.mask(x.numel()).view(x.shape).to(x.dtype)
 
 # %% ../nbs/07a_speedups.ipynb #5d104f66
@@ -201,11 +229,12 @@ def fast_cpu_dropout(model, # the model; on another device than the CPU nothing 
     "Within the block, every `nn.Dropout` of a model on the CPU is a `FastDropout` drawing from one generator seeded by `seed`, attention dropout under `sdpa` included (`attention`)."
     swapped = []
     if model_device(model).type == "cpu":
-        bit_generator = np.random.SFC64(seed)
+        bit_generator, step_seed = np.random.SFC64(seed), torch.zeros((), dtype=torch.int64)
         for parent in list(model.modules()):
             for name, child in list(parent.named_children()):
                 if type(child) is nn.Dropout and child.p > 0:
-                    setattr(parent, name, FastDropout(child.p, bit_generator)); swapped.append((parent, name, child))
+                    fast = FastDropout(child.p, bit_generator, len(swapped) + 1, step_seed)
+                    setattr(parent, name, fast); swapped.append((parent, name, child))
     # torch's sdpa drops attention weights with its own bernoulli_ masks (a tenth of a bf16 step): the swapped modules' go through FastDropout
     sdpa, overridden = ALL_ATTENTION_FUNCTIONS["sdpa"], "sdpa" in ALL_ATTENTION_FUNCTIONS._local_mapping
     attention = attention and bool(swapped)
@@ -280,7 +309,7 @@ def speedups_in(model, # the model the Trainer trains
 # %% ../nbs/07a_speedups.ipynb #a097fb71
 import hashlib, json, os, time
 from pathlib import Path
-from .fast_forward import PackedStepGraphs, _PackedLoss, _first_token_classifier
+from .fast_forward import PackedStepGraphs, _PackedLoss, _PackedLossOneGraph, _first_token_classifier
 
 CACHE_ENV = "LWFT_CACHE_DIR" # the folder compiled steps are kept in between runs; default `~/.cache/lightweight_ft`
 
@@ -332,7 +361,7 @@ class PackedStepCompiled(PackedStepGraphs):
         self.cache_dir = Path(cache_dir) if cache_dir is not None else compile_cache_dir()
         self.marker = self.cache_dir/"compiled_steps"/f"{self._fingerprint()}.json"
         self.cache = "warm" if self.marker.exists() else "cold"
-        self.step, self.first_s, self.later_s = None, {}, {}
+        self.step, self.first_s, self.later_s, self.dropout = None, {}, {}, None
 
     def _fingerprint(self) -> str:
         "What a compiled step depends on: model class, config and adapter, width, batch, dtype, torch."
@@ -348,12 +377,25 @@ class PackedStepCompiled(PackedStepGraphs):
         args += () if token_type_ids is None else (token_type_ids,)
         autocast = torch.autocast("cpu", dtype=self.dtype or torch.bfloat16, enabled=self.dtype is not None)
         if self.step is None:
-            loss = _PackedLoss(self.model, self.cls_only)
+            self.loss = _PackedLossOneGraph(self.model, self.cls_only)
             # the classifier settles `config.problem_type` at its first call: settled before compiling, no recompile
+            # (in eval mode: no dropout mask drawn, so the generator's draws don't depend on whether it was settled)
             if _first_token_classifier(self.model).config.problem_type is None:
-                with torch.no_grad(), autocast: loss(*args)
-            self.step = torch.compile(loss, backend=self.backend, dynamic=False)
-        with autocast: return {"loss": self.step(*args)}
+                was_training = self.model.training
+                self.model.eval()
+                with torch.no_grad(), autocast, self.loss.last_layer_swapped(): self.loss(*args)
+                self.model.train(was_training)
+            self.step = torch.compile(self.loss, backend=self.backend)
+        # the row count varies from batch to batch: one graph takes them all
+        for t in (input_ids, position_ids, segments) + (() if token_type_ids is None else (token_type_ids,)):
+            torch._dynamo.mark_dynamic(t, 0)
+        if self.dropout is None: # the model's FastDropout layers share one step seed: drawn afresh for every step
+            self.dropout = next((d for d in self.model.modules() if isinstance(d, FastDropout)), False)
+        if self.dropout: self.dropout.next_step()
+        with autocast, self.loss.last_layer_swapped(): return {"loss": self.step(*args)}
+
+    def _rows(self, needed: int) -> int: return needed # the rows dimension is dynamic: no padding rows
+    def _key(self, rows: int, inputs: dict): return (min(rows, 2), "token_type_ids" in inputs) # one row, or several
 
     def run(self, train_step, # the `Trainer`'s step: `(model, inputs) -> loss`
             inputs: dict, # `packed_inputs`' answer for a batch
