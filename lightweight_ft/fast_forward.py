@@ -176,8 +176,11 @@ class _PackedLossOneGraph(_PackedLoss):
         self.__dict__["starts"][0] = (rows, cols)
         types_ = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
         mask = packed_attention_mask(segments, clf.config._attn_implementation)
-        return self.model(input_ids=input_ids, position_ids=position_ids, attention_mask=mask, labels=labels,
-                          **types_).loss
+        # the class's forward, not the instance's: the Trainer's accelerate wraps the instance's in an autocast of its own,
+        # which the caller's autocast already gives, and an autocast entered inside the graph keeps AOT autograd's
+        # cache from keeping it (every run would trace the backward again)
+        return type(self.model).forward(self.model, input_ids=input_ids, position_ids=position_ids, attention_mask=mask,
+                                        labels=labels, **types_).loss
 
 class PackedStepGraphs(nn.Module):
     ("The packed training step of `model` on a GPU, captured as a CUDA graph per batch shape and replayed; the "

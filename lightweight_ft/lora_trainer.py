@@ -414,9 +414,11 @@ class LoRATrainer:
                  batch_size: int = 32, # examples per forward pass
                  progress: bool = False, # show a progress bar
                  ci_level: float = 0.95, # confidence level of the intervals
+                 n_resamples: int = 1000, # bootstrap resamples; 0: no intervals (a split only chosen on)
                 ) -> dict:
         "Metrics with intervals and calibration (`evaluate_predictions`), `probabilities` per example and `predictions_per_s`."
         model = model if model is not None else self.model
         if eval_dataset is None: raise ValueError("evaluate needs an eval_dataset (a tokenised split from ModelLoader.load_sst2_dataset).")
-        evaluator = Predictor(batch_size=batch_size, ci_level=ci_level, pad_token_id=self.tokenizer.pad_token_id)
+        evaluator = Predictor(batch_size=batch_size, ci_level=ci_level, n_resamples=n_resamples,
+                              pad_token_id=self.tokenizer.pad_token_id)
         return evaluator.evaluate(model, eval_dataset, progress=progress, probabilities=True)

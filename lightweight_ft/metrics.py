@@ -193,7 +193,7 @@ def per_class_scores(labels, # true class ids, one per example
 def evaluate_predictions(labels, # true class ids, one per example
                          probs, # class probabilities `[n, k]`
                          ci_level: float = 0.95, # confidence level of the bootstrap intervals
-                         n_resamples: int = 1000, # bootstrap resamples
+                         n_resamples: int = 1000, # bootstrap resamples; 0: no intervals (`ci` empty)
                          seed: int = 0, # seeds the bootstrap
                          n_bins: int = 15, # equal-width confidence bins for ECE and the reliability data
                          label_names=None, # class names in id order; None: `0`..`k-1`
@@ -208,7 +208,7 @@ def evaluate_predictions(labels, # true class ids, one per example
     calibration = calibration_bins(labels, probs, n_bins)
     out["ece"] = calibration.pop("ece")
     out["reliability"] = calibration
-    out["ci"] = bootstrap_intervals(labels, probs, ci_level, n_resamples, seed)
+    out["ci"] = bootstrap_intervals(labels, probs, ci_level, n_resamples, seed) if n_resamples else {}
     out.update(ci_level=ci_level, n_resamples=n_resamples, bootstrap_seed=seed)
     return _json_safe(out)
 

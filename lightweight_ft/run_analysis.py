@@ -206,8 +206,9 @@ def run_experiment(cfg: ExperimentConfig|str|Path, # the experiment: an `Experim
         results = _named(trainer.evaluate(model, test, batch_size=cfg.training.eval_batch_size, progress=progress),
                          loader.label_names)
         # validation, scored as test is: what a search chooses by, so that test is only reported
+        # (no bootstrap: `metrics.json["validation"]` keeps no intervals)
         scored_validation = (trainer.evaluate(model, validation, batch_size=cfg.training.eval_batch_size,
-                                              progress=progress) if len(validation) else None)
+                                              progress=progress, n_resamples=0) if len(validation) else None)
         try:
             write_run_files(claim.partial, cfg, model, tokenizer, test, results, trainer.train_report,
                             trainer.train_log, loader.data_report,

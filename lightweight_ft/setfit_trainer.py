@@ -289,10 +289,11 @@ class SetFitTrainer:
                  batch_size: int = 32, # examples per forward pass
                  progress: bool = False, # show a progress bar
                  ci_level: float = 0.95, # confidence level of the intervals
+                 n_resamples: int = 1000, # bootstrap resamples; 0: no intervals (a split only chosen on)
                 ) -> dict:
         "Metrics with intervals and calibration, `probabilities` per example and `predictions_per_s`: `LoRATrainer`'s."
         from lightweight_ft.lora_trainer import LoRATrainer
-        return LoRATrainer.evaluate(self, model, eval_dataset, batch_size, progress, ci_level)
+        return LoRATrainer.evaluate(self, model, eval_dataset, batch_size, progress, ci_level, n_resamples)
 
 # %% ../nbs/12a_setfit_trainer.ipynb #f2f8a81d
 # the method's entry (`adapters`) gets its trainer here, where the trainer is defined: `trainer_for` asks the entry

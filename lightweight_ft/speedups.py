@@ -368,8 +368,11 @@ class PackedStepCompiled(PackedStepGraphs):
         m = self.model
         # the classifier sets `problem_type` at its first call: a trained model and a fresh one agree without it
         config = {k: v for k, v in m.config.to_dict().items() if k != "problem_type"}
-        parts = [type(m).__name__, json.dumps(config, sort_keys=True, default=str),
-                 repr(getattr(m, "peft_config", None)), self.width, self.batch_size, self.cls_only, str(self.dtype), str(self.backend), torch.__version__]
+        adapters = {name: c.to_dict() for name, c in getattr(m, "peft_config", {}).items()}
+        # sets (target modules) sorted: their order changes from process to process
+        settled = lambda o: sorted(map(str, o)) if isinstance(o, (set, frozenset)) else str(o)
+        parts = [type(m).__name__, json.dumps(config, sort_keys=True, default=settled),
+                 json.dumps(adapters, sort_keys=True, default=settled), self.width, self.batch_size, self.cls_only, str(self.dtype), str(self.backend), torch.__version__]
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
 
     def forward(self, input_ids, position_ids, segments, rows, cols, labels, token_type_ids=None) -> dict:
@@ -404,7 +407,10 @@ class PackedStepCompiled(PackedStepGraphs):
         key = self._key(inputs["input_ids"].shape[0], inputs)
         first, start = key not in self.first_s, time.perf_counter()
         try:
-            with inductor_caches_in(self.cache_dir): loss = train_step(self, inputs)
+            with inductor_caches_in(self.cache_dir), warnings.catch_warnings():
+                # dynamo reads the model's properties as it traces, one transformers deprecates among them
+                warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+                loss = train_step(self, inputs)
         except Exception as e:
             if not first: raise
             self.failure = f"{type(e).__name__}: {str(e)[:300]}"
