@@ -23,7 +23,7 @@ from .architectures import packing_reason, speedups_report
 from .fast_forward import last_layer_cls_only, packing_supported
 
 # %% auto #0
-__all__ = ['TORCH', 'TRANSFORMERS', 'SPEEDUPS', 'APPLIED', 'CACHE_ENV', 'COLD_COMPILE_S', 'STEP_GAIN_S', 'EXPECTED_SHAPES',
+__all__ = ['TORCH', 'TRANSFORMERS', 'SPEEDUPS', 'APPLIED', 'CACHE_ENV', 'COLD_COMPILE_S', 'WARM_COMPILE_S', 'STEP_GAIN_S',
            'Speedup', 'installed_version', 'version_outside', 'speedup_plan', 'speedups_line', 'hashed_keep_mask',
            'FastDropout', 'fast_cpu_dropout', 'TrainableGradClip', 'speedups_in', 'compile_cache_dir',
            'inductor_caches_in', 'compile_pays', 'PackedStepCompiled', 'compiled_step_for']
@@ -57,8 +57,10 @@ SPEEDUPS = {s.name: s for s in (
     Speedup("frozen_bf16_weights", "autocast's cast of each frozen fp32 linear weight at every call by one cast for the "
             "run (`precision.frozen_weights_in`; quantised layers, bitsandbytes', are left alone)",
             {"torch": TORCH, "peft": ("0.17", "0.22"), "bitsandbytes": ("0.48", "0.51")}),
-    Speedup("compiled_step", "the eager packed step on a CPU by one compiled per batch shape (`PackedStepCompiled`, "
-            "`torch.compile` with inductor, its caches on disk)", {"transformers": TRANSFORMERS, "torch": TORCH}),
+    Speedup("compiled_step", "the eager packed step on a CPU by one compiled graph for every row count "
+            "(`PackedStepCompiled`, `torch.compile` with inductor, its caches on disk; `FastDropout`'s masks hashed "
+            "in the compiled code; the model's class forward, past accelerate's autocast wrapper)",
+            {"transformers": TRANSFORMERS, "torch": TORCH}),
 )}
 APPLIED = "applied" # a plan's value for a speed-up that applies; any other value says why it does not
 
@@ -333,19 +335,23 @@ def inductor_caches_in(folder, # the compile cache folder (`compile_cache_dir()`
 
 
 # %% ../nbs/07a_speedups.ipynb #63c01447
-# `auto`'s rule and its numbers (a first look; see the prose above): no gain measured yet, so no cold compile pays
-COLD_COMPILE_S, STEP_GAIN_S, EXPECTED_SHAPES = 130.0, 0.0, 2
+# `auto`'s rule and its numbers, measured (see the prose above): MiniLM, LoRA, batch 32, bf16, 2-core AMD EPYC
+COLD_COMPILE_S, WARM_COMPILE_S = 100.0, 8.0 # what the first step costs beyond a later one, cache cold or warm
+STEP_GAIN_S = {"bf16": 0.03} # seconds a compiled step saves against an eager one, by precision; fp32: not measured
 
 def compile_pays(steps: int, # the run's planned optimiser steps
                  cache: str, # `warm` or `cold` (`PackedStepCompiled.cache`)
-                 step_gain_s: float = STEP_GAIN_S, # seconds a compiled step saves against an eager one
-                 compile_s: float = COLD_COMPILE_S, # seconds a cold compile of one shape costs
+                 precision: str = "bf16", # the run's training precision (`STEP_GAIN_S`' keys)
+                 step_gain_s: float|None = None, # seconds a compiled step saves; None: `STEP_GAIN_S[precision]`, else 0
+                 compile_s: float|None = None, # seconds the compile costs; None: `WARM_COMPILE_S` or `COLD_COMPILE_S`
                 ) -> bool:
-    "`training.compile: auto`'s answer: where a compiled step is faster, yes on a warm cache, and on a cold one where the steps save more than it costs."
-    return step_gain_s > 0 and (cache == "warm" or steps * step_gain_s > EXPECTED_SHAPES * compile_s)
+    "`training.compile: auto`'s answer: whether the run's steps save more than its compile costs, warm cache or cold."
+    gain = STEP_GAIN_S.get(precision, 0.0) if step_gain_s is None else step_gain_s
+    cost = (WARM_COMPILE_S if cache == "warm" else COLD_COMPILE_S) if compile_s is None else compile_s
+    return gain > 0 and steps * gain > cost
 
 class PackedStepCompiled(PackedStepGraphs):
-    "The packed training step on a CPU, compiled (`torch.compile`) once per batch shape; the `Trainer` calls it."
+    "The packed training step on a CPU, compiled (`torch.compile`) once for every row count; the `Trainer` calls it."
     backend = "inductor" # torch.compile's backend (a test counts compilations with a backend of its own)
     def __init__(self, model, # a sequence classifier that `packing_supported`, on the CPU
                  pad_token_id: int = 0, # the tokenizer's padding id
@@ -353,7 +359,7 @@ class PackedStepCompiled(PackedStepGraphs):
                  batch_size: int = 32, # sentences per batch; other batches (an epoch's last) take the eager path
                  cls_only: bool = True, # the last layer computes only each sentence's first position
                  dtype: torch.dtype|None = None, # autocast dtype the step runs in (bf16); None: fp32
-                 max_graphs: int = 3, # at most this many shapes are compiled; batches of another shape return None
+                 max_graphs: int = 3, # buckets compiled (one row, several rows; with token types or not); others: None
                  cache_dir=None, # the compile cache folder; None: `compile_cache_dir()`
                 ):
         super().__init__(model, pad_token_id, width, batch_size, cls_only, dtype, max_graphs,
@@ -450,8 +456,9 @@ def compiled_step_for(model, # the model about to train (with its adapter)
     if plan.get("compiled_step") != APPLIED: return None
     step = PackedStepCompiled(model, pad_token_id, width, training.batch_size, plan.get("cls_only") == APPLIED, dtype,
                               cache_dir=cache_dir)
-    if training.compile == "auto" and not compile_pays(steps, step.cache):
-        plan["compiled_step"] = f"auto: {steps} steps don't pay for a {step.cache} compile (`compile_pays`)"
+    precision = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
+    if training.compile == "auto" and not compile_pays(steps, step.cache, precision):
+        plan["compiled_step"] = f"auto: {steps} {precision} steps don't pay for a {step.cache} compile (`compile_pays`)"
         return None
     return step
 
