@@ -100,7 +100,8 @@ def run_ours(a, loader, train, dev, precision="auto"):
                     epochs=a.epochs, learning_rate=a.learning_rate, batch_size=32, seed=a.seed, progress=False, **{"precision": precision, **extra_train_args(a.ours_set)})
     r = t.evaluate(model, dev)
     rep, graphs = t.train_report, t.trainer.step_graphs
-    graphs = graphs if graphs is not None and not rep.get("compiled") else None # CUDA graphs; a compiled CPU step is reported below
+    from lightweight_ft.speedups import PackedStepCompiled
+    graphs = None if isinstance(graphs, PackedStepCompiled) else graphs # CUDA graphs; a compiled CPU step is reported below
     return {"train_samples_per_s": rep["train_samples_per_s"], "train_time_s": rep["train_time_s"], "predictions_per_s": r["predictions_per_s"],
             "peak_memory_bytes": rep["peak_memory_bytes"], "dev_accuracy": r["accuracy"], "train_precision": rep["train_precision"],
             "cuda_graph_rows": sorted(rows for rows, _ in graphs.graphs) if graphs else None, "cuda_graph_failure": graphs.failure if graphs else None,

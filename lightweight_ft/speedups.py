@@ -16,7 +16,7 @@ from torch import nn
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from .config_manager import SPEEDUP_NAMES, SPEEDUPS_ENV, TrainingSettings, requested_speedups
 from .distributed import dist_env
-from .precision import frozen_weights_in
+from .precision import PRECISION_DTYPES, frozen_weights_in
 from .footprint import is_quantized
 from .model_parts import model_device
 from .architectures import packing_reason, speedups_report
@@ -60,7 +60,7 @@ SPEEDUPS = {s.name: s for s in (
     Speedup("compiled_step", "the eager packed step on a CPU by one compiled graph for every row count "
             "(`PackedStepCompiled`, `torch.compile` with inductor, its caches on disk; `FastDropout`'s masks hashed "
             "in the compiled code; the model's class forward, past accelerate's autocast wrapper)",
-            {"transformers": TRANSFORMERS, "torch": TORCH}),
+            {"transformers": TRANSFORMERS, "torch": TORCH, "accelerate": ("1.0", "1.17")}),
 )}
 APPLIED = "applied" # a plan's value for a speed-up that applies; any other value says why it does not
 
@@ -413,10 +413,7 @@ class PackedStepCompiled(PackedStepGraphs):
         key = self._key(inputs["input_ids"].shape[0], inputs)
         first, start = key not in self.first_s, time.perf_counter()
         try:
-            with inductor_caches_in(self.cache_dir), warnings.catch_warnings():
-                # dynamo reads the model's properties as it traces, one transformers deprecates among them
-                warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
-                loss = train_step(self, inputs)
+            with inductor_caches_in(self.cache_dir): loss = train_step(self, inputs)
         except Exception as e:
             if not first: raise
             self.failure = f"{type(e).__name__}: {str(e)[:300]}"
@@ -456,7 +453,7 @@ def compiled_step_for(model, # the model about to train (with its adapter)
     if plan.get("compiled_step") != APPLIED: return None
     step = PackedStepCompiled(model, pad_token_id, width, training.batch_size, plan.get("cls_only") == APPLIED, dtype,
                               cache_dir=cache_dir)
-    precision = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
+    precision = next((name for name, d in PRECISION_DTYPES.items() if d == dtype), "fp32") # the precision rule's names
     if training.compile == "auto" and not compile_pays(steps, step.cache, precision):
         plan["compiled_step"] = f"auto: {steps} {precision} steps don't pay for a {step.cache} compile (`compile_pays`)"
         return None
