@@ -8,7 +8,10 @@ in its place, which change what a batch holds); prediction rows compare unsorted
 length-sorted ones, then drop the last layer's work for every token but [CLS]. On a CPU with bf16
 instructions (AVX512-BF16, AMX) every training row runs in both fp32 and bf16, with two more bf16 levers:
 attention dropout drawn by `FastDropout` and the frozen weights held in bf16 for the run. On a CPU
-without them bf16 is timed on a few steps only, because it is many times slower there. The first
+without them bf16 is timed on a few steps only, because it is many times slower there. Two rows
+swap one part of the library's default: the optimiser (torch's AdamW looping over the weights in
+place of the fused AdamW the Trainer builds) and the step (compiled by `training.compile: on`, on a
+cache filled by one untimed run first, so every timed round starts warm). The first
 line says which CPU ran it. Every lever is timed once per round, the rounds
 interleaved, and the table shows the median: on a shared or virtual machine the speed of the
 cores drifts, and interleaving keeps the drift from favouring one lever. Writes JSON.
@@ -40,22 +43,33 @@ class TokenizerPadCollator:
 @contextmanager
 def _weights_as_they_are(model, dtype=None): yield model
 
-def time_training(loader, train, n, collator=None, attention_dropout=True, frozen_weights=True, **kw):
+def looping_adamw(model, lora, args, head_learning_rate=None):
+    "torch's AdamW over the trainable weights, one weight at a time (`foreach=False`, `fused=False`): the unfused optimiser."
+    return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.learning_rate,
+                             weight_decay=args.weight_decay, foreach=False, fused=False)
+
+def time_training(loader, train, n, collator=None, attention_dropout=True, frozen_weights=True, fused_adamw=True, **kw):
     """Train samples/s of one LoRA run (r=8 on query+value) with `LoRATrainer`, its collator optionally replaced.
 
-    `attention_dropout=False` leaves attention dropout to sdpa's own masks; `frozen_weights=False` leaves the frozen weights in fp32."""
+    `attention_dropout=False` leaves attention dropout to sdpa's own masks; `frozen_weights=False` leaves the frozen weights in fp32;
+    `fused_adamw=False` trains with `looping_adamw`."""
     import lightweight_ft.lora_trainer as lt
     model, tok = loader.load_model()
-    originals = lt.PadCollator, lt._fast_dropout_attention, lt.frozen_weights_in
+    originals = lt.PadCollator, lt._fast_dropout_attention, lt.frozen_weights_in, lt.training_optimizer
     if collator is not None: lt.PadCollator = lambda pad_id: collator(tok)
     if not attention_dropout: lt._fast_dropout_attention = lambda fallback: fallback
     if not frozen_weights: lt.frozen_weights_in = _weights_as_they_are
+    if not fused_adamw: lt.training_optimizer = looping_adamw
     try:
         t = lt.LoRATrainer(model, tok)
         t.train(train.select(range(n)), method="lora", lora_r=8, lora_alpha=16, target_modules="query_value", learning_rate=5e-4,
                 seed=0, progress=False, **kw)
-    finally: lt.PadCollator, lt._fast_dropout_attention, lt.frozen_weights_in = originals
+    finally: lt.PadCollator, lt._fast_dropout_attention, lt.frozen_weights_in, lt.training_optimizer = originals
+    if kw.get("compile") == "on" and not t.train_report.get("compiled"):
+        raise SystemExit(f"levers: the compiled row ran eager: {t.train_report.get('compile_failure', t.speedups.get('compiled_step'))}")
     return t.train_report["train_samples_per_s"]
+
+COMPILED_ROW = "  compiled step (training.compile: on, warm cache)" # one untimed run fills its cache before the rounds
 
 def training_levers(loader, train, n, precision: str) -> list:
     "The training rows in `precision`: from the reference's data path, one lever added at a time, then alternatives to the default."
@@ -73,7 +87,9 @@ def training_levers(loader, train, n, precision: str) -> list:
     else: rows[-1] = (rows[-1][0] + " (library default)", rows[-1][1])
     rows += [("  length-bucketed batches instead of packed ones", run(batching="length_buckets")),
              ("  batch size 16 instead of 32", run(batch_size=16)),
-             ("  batch size 64 instead of 32", run(batch_size=64))]
+             ("  batch size 64 instead of 32", run(batch_size=64)),
+             ("  AdamW looping over the weights instead of fused", run(fused_adamw=False)),
+             (COMPILED_ROW, run(compile="on"))]
     return [(f"train {precision}", lever, f) for lever, f in rows]
 
 def time_prediction(model, dev, pad_id, batch_size, sort, cls_only=True):
@@ -111,6 +127,8 @@ def main(argv=None):
         ("predict", "batch 128, length-sorted", lambda: time_prediction(model, dev, tok.pad_token_id, 128, True)),
     ]
     measured = {(kind, lever): [] for kind, lever, _ in levers}
+    for kind, lever, run in levers:
+        if lever == COMPILED_ROW: print(f"{kind}: filling the compile cache ({run():.1f}/s, not counted)", flush=True)
     for r in range(a.rounds):
         for kind, lever, run in levers:
             measured[kind, lever].append(run()); print(f"round {r + 1}: {kind:<12}{lever:<70}{measured[kind, lever][-1]:>9.1f}/s", flush=True)

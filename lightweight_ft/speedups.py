@@ -24,9 +24,9 @@ from .fast_forward import last_layer_cls_only, packing_supported
 
 # %% auto #0
 __all__ = ['TORCH', 'TRANSFORMERS', 'SPEEDUPS', 'APPLIED', 'CACHE_ENV', 'COLD_COMPILE_S', 'WARM_COMPILE_S', 'STEP_GAIN_S',
-           'Speedup', 'installed_version', 'version_outside', 'speedup_plan', 'speedups_line', 'hashed_keep_mask',
-           'FastDropout', 'fast_cpu_dropout', 'TrainableGradClip', 'speedups_in', 'compile_cache_dir',
-           'inductor_caches_in', 'compile_pays', 'PackedStepCompiled', 'compiled_step_for']
+           'RECOMPILE_LIMIT', 'Speedup', 'installed_version', 'version_outside', 'speedup_plan', 'speedups_line',
+           'hashed_keep_mask', 'FastDropout', 'fast_cpu_dropout', 'TrainableGradClip', 'speedups_in',
+           'compile_cache_dir', 'inductor_caches_in', 'compile_pays', 'PackedStepCompiled', 'compiled_step_for']
 
 # %% ../nbs/07a_speedups.ipynb #7939d8d8
 @dataclass(frozen=True)
@@ -338,6 +338,10 @@ def inductor_caches_in(folder, # the compile cache folder (`compile_cache_dir()`
 # `auto`'s rule and its numbers, measured (see the prose above): MiniLM, LoRA, batch 32, bf16, 2-core AMD EPYC
 COLD_COMPILE_S, WARM_COMPILE_S = 100.0, 8.0 # what the first step costs beyond a later one, cache cold or warm
 STEP_GAIN_S = {"bf16": 0.03} # seconds a compiled step saves against an eager one, by precision; fp32: not measured
+# graphs dynamo keeps for the packed step's code in one process, one per model and adapter layout (a sweep's, a search's
+# configurations); past torch's own limit (8) the ninth layout would run eager without a word
+RECOMPILE_LIMIT = 64
+_LIMIT_KEY = "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit" # torch < 2.6
 
 def compile_pays(steps: int, # the run's planned optimiser steps
                  cache: str, # `warm` or `cold` (`PackedStepCompiled.cache`)
@@ -401,7 +405,8 @@ class PackedStepCompiled(PackedStepGraphs):
         if self.dropout is None: # the model's FastDropout layers share one step seed: drawn afresh for every step
             self.dropout = next((d for d in self.model.modules() if isinstance(d, FastDropout)), False)
         if self.dropout: self.dropout.next_step()
-        with autocast, self.loss.last_layer_swapped(): return {"loss": self.step(*args)}
+        more_graphs = torch._dynamo.config.patch(**{_LIMIT_KEY: max(RECOMPILE_LIMIT, getattr(torch._dynamo.config, _LIMIT_KEY))})
+        with autocast, self.loss.last_layer_swapped(), more_graphs: return {"loss": self.step(*args)}
 
     def _rows(self, needed: int) -> int: return needed # the rows dimension is dynamic: no padding rows
     def _key(self, rows: int, inputs: dict): return (min(rows, 2), "token_type_ids" in inputs) # one row, or several
