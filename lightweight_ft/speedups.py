@@ -405,8 +405,10 @@ class PackedStepCompiled(PackedStepGraphs):
         if self.dropout is None: # the model's FastDropout layers share one step seed: drawn afresh for every step
             self.dropout = next((d for d in self.model.modules() if isinstance(d, FastDropout)), False)
         if self.dropout: self.dropout.next_step()
-        more_graphs = torch._dynamo.config.patch(**{_LIMIT_KEY: max(RECOMPILE_LIMIT, getattr(torch._dynamo.config, _LIMIT_KEY))})
-        with autocast, self.loss.last_layer_swapped(), more_graphs: return {"loss": self.step(*args)}
+        limits = {_LIMIT_KEY: max(RECOMPILE_LIMIT, getattr(torch._dynamo.config, _LIMIT_KEY))}
+        # past the limit dynamo would run the step eager without a word: raised, the first step falls back with a warning
+        if hasattr(torch._dynamo.config, "fail_on_recompile_limit_hit"): limits["fail_on_recompile_limit_hit"] = True
+        with autocast, self.loss.last_layer_swapped(), torch._dynamo.config.patch(**limits): return {"loss": self.step(*args)}
 
     def _rows(self, needed: int) -> int: return needed # the rows dimension is dynamic: no padding rows
     def _key(self, rows: int, inputs: dict): return (min(rows, 2), "token_type_ids" in inputs) # one row, or several
