@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What a lent GPU's minutes go to, in one script (about 8 minutes on an H100 or H200): the GPU-only test cells, the
+# What a lent GPU's minutes go to, in one script (at most 9 minutes, by the parts' time limits): the GPU-only test cells, the
 # graphed bf16 step's failure or its speed, and the training pair against the recipe in both precisions. Each part has
 # its own time limit, so one that hangs costs only its share. Writes under $OUT (default benchmarks/results/gpu).
 #   bash benchmarks/gpu_session.sh            # from the repository root, with the data in ../shared/data/sst2

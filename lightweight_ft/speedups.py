@@ -372,6 +372,9 @@ class PackedStepCompiled(PackedStepGraphs):
         self.marker = self.cache_dir/"compiled_steps"/f"{self._fingerprint()}.json"
         self.cache = "warm" if self.marker.exists() else "cold"
         self.step, self.first_s, self.later_s, self.dropout = None, {}, {}, None
+        self.limits = {_LIMIT_KEY: max(RECOMPILE_LIMIT, getattr(torch._dynamo.config, _LIMIT_KEY))}
+        # past the limit dynamo would run the step eager without a word: raised, the first step falls back with a warning
+        if hasattr(torch._dynamo.config, "fail_on_recompile_limit_hit"): self.limits["fail_on_recompile_limit_hit"] = True
 
     def _fingerprint(self) -> str:
         "What a compiled step depends on: model class, config and adapter, width, batch, dtype, torch."
@@ -405,10 +408,8 @@ class PackedStepCompiled(PackedStepGraphs):
         if self.dropout is None: # the model's FastDropout layers share one step seed: drawn afresh for every step
             self.dropout = next((d for d in self.model.modules() if isinstance(d, FastDropout)), False)
         if self.dropout: self.dropout.next_step()
-        limits = {_LIMIT_KEY: max(RECOMPILE_LIMIT, getattr(torch._dynamo.config, _LIMIT_KEY))}
-        # past the limit dynamo would run the step eager without a word: raised, the first step falls back with a warning
-        if hasattr(torch._dynamo.config, "fail_on_recompile_limit_hit"): limits["fail_on_recompile_limit_hit"] = True
-        with autocast, self.loss.last_layer_swapped(), torch._dynamo.config.patch(**limits): return {"loss": self.step(*args)}
+        with autocast, self.loss.last_layer_swapped(), torch._dynamo.config.patch(**self.limits):
+            return {"loss": self.step(*args)}
 
     def _rows(self, needed: int) -> int: return needed # the rows dimension is dynamic: no padding rows
     def _key(self, rows: int, inputs: dict): return (min(rows, 2), "token_type_ids" in inputs) # one row, or several
