@@ -6,7 +6,7 @@ Training rows start from the reference's data path (random batches padded by the
 `pad`) and switch on one lever at a time (packing the random batches; then length-bucketed batches
 in its place, which change what a batch holds); prediction rows compare unsorted small batches with
 length-sorted ones, then drop the last layer's work for every token but [CLS]. On a CPU with bf16
-instructions (AVX512-BF16, AMX) every training row runs in both fp32 and bf16, with two more bf16 levers:
+instructions (AVX512-BF16, AMX; fast or not by the precision rule) every training row runs in both fp32 and bf16, with two more bf16 levers:
 attention dropout drawn by `FastDropout` and the frozen weights held in bf16 for the run. On a CPU
 without them bf16 is timed on a few steps only, because it is many times slower there. Two rows
 swap one part of the library's default: the optimiser (torch's AdamW looping over the weights in
@@ -108,11 +108,13 @@ def time_prediction(model, dev, pad_id, batch_size, sort, cls_only=True):
 def main(argv=None):
     a = parse_args(argv)
     from lightweight_ft.model_loader import ModelLoader
-    from lightweight_ft.precision import cpu_has_fast_bf16
+    from lightweight_ft.precision import cpu_has_bf16_instructions
     from lightweight_ft.environment import environment_report
     env = environment_report()
-    fast_bf16 = cpu_has_fast_bf16()
-    print(f"machine: {env['cpu']}, {env['torch_threads']} threads; CPU bf16 instructions: {'yes' if fast_bf16 else 'no'}"
+    # rows in both precisions wherever bf16 instructions exist, fast or not (`env["cpu_bf16"]`: the precision rule's answer)
+    fast_bf16 = cpu_has_bf16_instructions()
+    print(f"machine: {env['cpu']} ({env['cpu_vendor'] or 'vendor unknown'}), {env['torch_threads']} threads; CPU bf16 instructions: {'yes' if fast_bf16 else 'no'}"
+          + f"; bf16 faster than fp32 by the precision rule: {'yes' if env['cpu_bf16'] else 'no'}"
           + (f" (forced by LWFT_CPU_BF16={env['cpu_bf16_forced']})" if env["cpu_bf16_forced"] else ""), flush=True)
     loader = ModelLoader(a.model, data_dir=a.data_dir)
     train, dev = loader.load_sst2_dataset(max_train_samples=a.train_samples)

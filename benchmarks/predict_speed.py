@@ -25,7 +25,7 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--precisions", nargs="+", default=None, choices=["fp32", "bf16", "fp16"],
-                   help="default: fp32, and bf16 where the CPU has bf16 instructions or on a CUDA GPU")
+                   help="default: fp32, and bf16 where the CPU has bf16 instructions (fast or not) or on a CUDA GPU")
     p.add_argument("--output", default="benchmarks/results/predict_speed.json")
     p.add_argument("--no-serving", action="store_true", help="skip the ONNX fp32/int8 serving rows")
     p.add_argument("--serving-only", action="store_true", help="only the serving rows")
@@ -108,16 +108,16 @@ def main(argv=None):
     if not a.data_dir: raise SystemExit("benchmark: pass --data-dir or set LWFT_DATA_DIR to a GLUE SST-2 folder")
     import numpy as np, torch
     from lightweight_ft.inference import SentimentPredictor, benchmark_against_pipeline
-    from lightweight_ft.precision import cpu_has_fast_bf16
+    from lightweight_ft.precision import cpu_has_bf16_instructions
     from lightweight_ft.environment import environment_report
     from lightweight_ft.data import read_glue_tsv
     texts = read_glue_tsv(Path(a.data_dir)/"dev.tsv")[0]
     if a.measure:
         print(json.dumps(measure(a.measure[0], a.measure[1], texts, a.batch_size, a.repeats, a.single_texts))); return
-    fast_bf16 = torch.cuda.is_available() or cpu_has_fast_bf16()
+    fast_bf16 = torch.cuda.is_available() or cpu_has_bf16_instructions() # bf16 timed too wherever it has instructions
     precisions = a.precisions or (["fp32", "bf16"] if fast_bf16 else ["fp32"])
     env = environment_report("cuda" if torch.cuda.is_available() else "cpu")
-    print(f"{env['cpu']}; bf16 instructions: {env['cpu_bf16']} (flags {', '.join(env['cpu_flags'])}); {env['torch_threads']} threads; GPU: {env['gpu']}")
+    print(f"{env['cpu']} ({env['cpu_vendor'] or 'vendor unknown'}); bf16 faster than fp32 by the precision rule: {env['cpu_bf16']} (flags {', '.join(env['cpu_flags'])}); {env['torch_threads']} threads; GPU: {env['gpu']}")
     reference = None if a.serving_only else np.array([r["probabilities"] for r in SentimentPredictor(a.model, precision="fp32").predict(texts)])
     rows, agreements = [], {}
     for precision in ([] if a.serving_only else precisions):

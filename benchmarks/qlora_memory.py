@@ -7,7 +7,7 @@ parameters, random weights written once into --workdir: memory does not depend o
 (model, method, seed) runs in a fresh subprocess, so one run's freed-but-kept memory can't mix into the next one's
 peak. A run loads its base (fp32 for LoRA, `load_quantized_model` for QLoRA), then trains `--steps` steps of
 `--batch-size` SST-2 sample sentences cut at `--max-length` tokens, r=16 on query+value, through `LoRATrainer` /
-`QLoRATrainer` exactly as `lwft` does, in `--precision` (auto: bf16 on a CPU with bf16 instructions).
+`QLoRATrainer` exactly as `lwft` does, in `--precision` (auto: bf16 where the precision rule says bf16 is faster).
 
 Per run it prints, in MB (1e6 bytes), with the process's resident memory (RSS) sampled every 2 ms:
 - `train_peak`: what the report's memory column shows, the trainer's peak RSS above the level at the start of training;

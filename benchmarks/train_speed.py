@@ -22,9 +22,10 @@ once on an empty cache folder for the cold figure; the runs after it start warm.
 The bare forward + backward line times the model alone (no data, no dropout, no optimiser) on
 32 x 12-token batches, a yardstick for comparing machines.
 
-Each side trains at its best precision on this machine unless told otherwise: on a CPU with bf16
-instructions (AVX512-BF16, AMX) or a GPU, the recipe with `bf16=True` and ours with
-`precision="auto"` (bf16 there); on a CPU without them both in fp32. `--both-precisions` also runs
+Each side trains at its best precision on this machine unless told otherwise: where the precision
+rule says bf16 is faster (a CPU with AMX, an AMD CPU with AVX512-BF16, a GPU), the recipe with
+`bf16=True` and ours with `precision="auto"` (bf16 there); on other CPUs both in fp32 (an Intel CPU
+with AVX512-BF16 but no AMX ran bf16's products at half fp32's rate). `--both-precisions` also runs
 both sides in the other precision, seed by seed. The first lines say which CPU ran it and whether
 it has bf16 instructions.
 
@@ -55,8 +56,8 @@ def parse_args(argv=None):
                    help="an extra LoRATrainer.train argument for our side, e.g. batching=length_buckets (repeatable)")
     p.add_argument("--ours-attention", choices=["sdpa", "eager"], help="our side's attention implementation (default: the model's, sdpa)")
     p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
-                   help="both sides' precision; auto: each at its best here (bf16 where the CPU or GPU has bf16 instructions)")
-    p.add_argument("--both-precisions", action="store_true", help="also run both sides in the other precision (where bf16 is fast)")
+                   help="both sides' precision; auto: each at its best here (bf16 where the precision rule says bf16 is faster)")
+    p.add_argument("--both-precisions", action="store_true", help="also run both sides in the other precision (where the CPU has bf16 instructions, or on a GPU)")
     p.add_argument("--output", default="benchmarks/results/train_speed.json")
     return p.parse_args(argv)
 
@@ -163,21 +164,22 @@ def mean_of(runs, key): return float(np.mean([r[key] for r in runs]))
 
 def machine_report() -> dict:
     "Which machine ran the benchmark: the CPU, its bf16 instructions (and whether the answer was forced), threads, GPU."
-    from lightweight_ft.precision import CPU_BF16_ENV, cpu_flags, cpu_has_fast_bf16
+    from lightweight_ft.precision import CPU_BF16_ENV, cpu_flags, cpu_has_bf16_instructions, cpu_has_fast_bf16
     from lightweight_ft.environment import environment_report
     env = environment_report("cuda" if torch.cuda.is_available() else "cpu")
-    return {"cpu": env.get("cpu") or platform.processor() or platform.machine(), "cpu_bf16_instructions": cpu_has_fast_bf16(),
+    return {"cpu": env.get("cpu") or platform.processor() or platform.machine(), "cpu_vendor": env.get("cpu_vendor"),
+            "cpu_bf16_instructions": cpu_has_bf16_instructions(), "cpu_bf16_fast": cpu_has_fast_bf16(),
             "cpu_bf16_flags": sorted(f for f in cpu_flags() if "bf16" in f), "cpu_bf16_forced": os.environ.get(CPU_BF16_ENV) or None,
             "threads": torch.get_num_threads(), "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 def precisions(a) -> list[str]:
     "The precision both sides run in first (each side's best here for `auto`), then the other one with `--both-precisions`."
-    from lightweight_ft.precision import cpu_has_fast_bf16, resolve_precision
+    from lightweight_ft.precision import cpu_has_bf16_instructions, resolve_precision
     device = "cuda" if torch.cuda.is_available() else "cpu"
     first = resolve_precision(a.precision, device)
     if not a.both_precisions: return [first]
-    fast_bf16 = device == "cuda" or cpu_has_fast_bf16()
-    if not fast_bf16:
+    # where bf16 instructions exist, slow or fast, both sides are worth timing in both precisions
+    if not (device == "cuda" or cpu_has_bf16_instructions()):
         print("--both-precisions: this CPU has no bf16 instructions, where bf16 runs many times slower: fp32 only", flush=True)
         return [first]
     return [first, "fp32" if first != "fp32" else "bf16"]
@@ -196,8 +198,9 @@ def main(argv=None):
     hf_logging.set_verbosity_error()
     from lightweight_ft.model_loader import ModelLoader
     machine = machine_report()
-    print(f"machine: {machine['cpu']}, {machine['threads']} threads; CPU bf16 instructions: {'yes' if machine['cpu_bf16_instructions'] else 'no'}"
+    print(f"machine: {machine['cpu']} ({machine['cpu_vendor'] or 'vendor unknown'}), {machine['threads']} threads; CPU bf16 instructions: {'yes' if machine['cpu_bf16_instructions'] else 'no'}"
           + (f" ({', '.join(machine['cpu_bf16_flags'])})" if machine["cpu_bf16_flags"] else "")
+          + f"; bf16 faster than fp32 by the precision rule: {'yes' if machine['cpu_bf16_fast'] else 'no'}"
           + (f", forced by LWFT_CPU_BF16={machine['cpu_bf16_forced']}" if machine["cpu_bf16_forced"] else "")
           + (f"; GPU: {machine['cuda']}" if machine["cuda"] else ""), flush=True)
     loader = ModelLoader(a.model, data_dir=a.data_dir, seed=a.seed)

@@ -408,7 +408,7 @@ class TrainingSettings:
     save_every: int|None = None # write a checkpoint every N steps into the run's `.partial` folder, so that a killed run resumes from it (None: no checkpoints)
     keep_checkpoints: int = 2 # how many of the latest checkpoints stay on disk
     # compile the packed step on a CPU (`speedups.PackedStepCompiled`): `on`, `off`, or `auto`: where the steps pay for
-    # a compile, warm cache or cold (`speedups.compile_pays`: bf16 steps, where a compiled step was measured faster)
+    # a compile, warm cache or cold (`speedups.compile_pays`: where a compiled step was measured faster, by precision and CPU vendor)
     compile: str|bool = "auto"
     speedups: str|list = field(default_factory=default_speedups) # `all`, `none`, or a list of `SPEEDUP_NAMES`: the speed-ups that may apply (`speedups.SPEEDUPS`); default `$LWFT_SPEEDUPS`, else `all`
     @property

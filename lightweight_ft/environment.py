@@ -8,7 +8,7 @@ import logging, os, platform
 from pathlib import Path
 import numpy as np
 import torch
-from .precision import CPU_BF16_ENV, cpu_flags, cpu_has_fast_bf16
+from .precision import CPU_BF16_ENV, cpu_flags, cpu_has_fast_bf16, cpu_vendor
 
 # %% auto #0
 __all__ = ['BNB_KERNELS_WARNING', 'float32_math_settings', 'environment_report', 'silence_bnb_kernels_warning']
@@ -42,7 +42,7 @@ def environment_report(device="cpu", # the device the run used
                       ) -> dict:
     "The machine and libraries a run's numbers depend on (recorded in `metrics.json`)."
     device = torch.device(device)
-    return {"cpu": _cpu_model(), "cpu_flags": [f for f in _REPORTED_FLAGS if f in cpu_flags()],
+    return {"cpu": _cpu_model(), "cpu_vendor": cpu_vendor(), "cpu_flags": [f for f in _REPORTED_FLAGS if f in cpu_flags()],
             "cpu_bf16": cpu_has_fast_bf16(), "cpu_bf16_forced": os.environ.get(CPU_BF16_ENV) or None,
             "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "device": str(device),
             "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,

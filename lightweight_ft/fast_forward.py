@@ -221,15 +221,17 @@ class PackedStepGraphs(nn.Module):
         if self.failure is not None or len(batch["input_ids"]) != self.batch_size or "labels" not in batch: return None
         lengths = batch["attention_mask"].sum(1).tolist()
         if max(lengths) > self.width: return None
-        rows = self._rows(_first_fit(lengths, self.width)[1])
+        width = self._width(lengths)
+        rows = self._rows(_first_fit(lengths, width)[1])
         if self._key(rows, batch) not in self.graphs and len(self.graphs) >= self.max_graphs: return None
-        packed = pack_batch(batch, self.pad_token_id, self.position_offset, self.width, rows)
+        packed = pack_batch(batch, self.pad_token_id, self.position_offset, width, rows)
         rows_of, cols_of = packed.pop("starts")
         return {**packed, "rows": rows_of, "cols": cols_of}
 
     def _rows(self, needed: int) -> int:
         "The rows a batch that fills `needed` rows is packed into: the next power of two, so a few shapes cover every batch."
         return 1 << (needed - 1).bit_length()
+    def _width(self, lengths: list[int]) -> int: return self.width # a graph's shapes are fixed: every batch as wide
     def _key(self, rows: int, inputs: dict): return (rows, "token_type_ids" in inputs)
 
     def forward(self, input_ids, position_ids, segments, rows, cols, labels, token_type_ids=None) -> dict:

@@ -13,8 +13,9 @@ from torch import nn
 from .footprint import is_quantized_layer
 
 # %% auto #0
-__all__ = ['CPU_BF16_ENV', 'CPU_BF16_FLAGS', 'PRECISION_DTYPES', 'frozen_parameters_kept', 'autocast_context',
-           'frozen_weights_in', 'parse_cpu_flags', 'cpu_flags', 'cpu_has_fast_bf16', 'resolve_precision']
+__all__ = ['CPU_BF16_ENV', 'CPU_BF16_FLAGS', 'CPU_BF16_FAST_VENDORS', 'PRECISION_DTYPES', 'frozen_parameters_kept',
+           'autocast_context', 'frozen_weights_in', 'parse_cpu_flags', 'parse_cpu_vendor', 'bf16_beats_fp32',
+           'cpu_flags', 'cpu_vendor', 'cpu_has_fast_bf16', 'cpu_has_bf16_instructions', 'resolve_precision']
 
 # %% ../nbs/01d_precision.ipynb #7e8f89e5
 @contextmanager
@@ -62,7 +63,10 @@ def frozen_weights_in(model, # a model about to run under autocast
 
 # %% ../nbs/01d_precision.ipynb #8fec4093
 CPU_BF16_ENV = "LWFT_CPU_BF16"
-CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16") # the CPU flags of bf16 matrix instructions
+# on which CPUs each flag makes bf16's products faster than fp32's: the vendors (`vendor_id`), None for every one. An
+# Intel Xeon with AVX512-BF16 and no AMX ran them at about half fp32's rate; an AMD EPYC at 2.2 to 3.7 times it
+CPU_BF16_FAST_VENDORS = {"amx_bf16": None, "avx512_bf16": ("AuthenticAMD",)}
 PRECISION_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 def parse_cpu_flags(cpuinfo: str, # the text of `/proc/cpuinfo`
                    ) -> frozenset[str]:
@@ -72,12 +76,33 @@ def parse_cpu_flags(cpuinfo: str, # the text of `/proc/cpuinfo`
         if key.strip() in ("flags", "Features"): return frozenset(value.split())
     return frozenset()
 
+def parse_cpu_vendor(cpuinfo: str, # the text of `/proc/cpuinfo`
+                    ) -> str:
+    "The CPU's vendor from the first `vendor_id` line of a `/proc/cpuinfo` text (`GenuineIntel`, `AuthenticAMD`), or ''."
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "vendor_id": return value.strip()
+    return ""
+
+def bf16_beats_fp32(flags: frozenset[str], # the CPU's instruction-set flags (`parse_cpu_flags`)
+                    vendor: str, # the CPU's vendor (`parse_cpu_vendor`)
+                   ) -> bool:
+    "Whether a CPU with `flags` from `vendor` runs bf16 matrix products faster than fp32 (`CPU_BF16_FAST_VENDORS`)."
+    return any(flag in flags and (vendors is None or vendor in vendors) for flag, vendors in CPU_BF16_FAST_VENDORS.items())
+
 # %% ../nbs/01d_precision.ipynb #c7c851ee
 @lru_cache(None)
+def _cpuinfo() -> str:
+    try: return Path("/proc/cpuinfo").read_text()
+    except OSError: return ""
+
 def cpu_flags() -> frozenset[str]:
     "This CPU's instruction-set flags (empty where `/proc/cpuinfo` does not exist)."
-    try: return parse_cpu_flags(Path("/proc/cpuinfo").read_text())
-    except OSError: return frozenset()
+    return parse_cpu_flags(_cpuinfo())
+
+def cpu_vendor() -> str:
+    "This CPU's vendor (`GenuineIntel`, `AuthenticAMD`; '' where `/proc/cpuinfo` does not say)."
+    return parse_cpu_vendor(_cpuinfo())
 
 # %% ../nbs/01d_precision.ipynb #9bc4e302
 def _forced_cpu_bf16() -> bool|None:
@@ -85,12 +110,19 @@ def _forced_cpu_bf16() -> bool|None:
     if not raw: return None
     if raw in ("1", "yes", "true", "on"): return True
     if raw in ("0", "no", "false", "off"): return False
-    raise ValueError(f"{CPU_BF16_ENV}={raw!r}: set it to 1 (treat this CPU as having bf16 instructions) or 0 (as not "
-                     f"having them), or unset it.")
+    raise ValueError(f"{CPU_BF16_ENV}={raw!r}: set it to 1 (treat this CPU as one where bf16 is fast) or 0 (as one "
+                     f"where it is not), or unset it.")
 
 # %% ../nbs/01d_precision.ipynb #da8abf50
 def cpu_has_fast_bf16() -> bool:
-    "Whether this CPU has bf16 matrix instructions (AMX or AVX512-BF16); `LWFT_CPU_BF16=1` or `0` forces the answer."
+    ("Whether bf16 matrix products beat fp32's on this CPU (AMX; AVX512-BF16 on AMD: `bf16_beats_fp32`); "
+     "`LWFT_CPU_BF16=1` or `0` forces the answer.")
+    forced = _forced_cpu_bf16()
+    return forced if forced is not None else bf16_beats_fp32(cpu_flags(), cpu_vendor())
+
+def cpu_has_bf16_instructions() -> bool:
+    ("Whether this CPU has bf16 matrix instructions at all (`CPU_BF16_FLAGS`), fast or not: where it has none, bf16 "
+     "runs many times slower than fp32; `LWFT_CPU_BF16` forces the answer as for `cpu_has_fast_bf16`.")
     forced = _forced_cpu_bf16()
     return forced if forced is not None else bool(set(CPU_BF16_FLAGS) & cpu_flags())
 

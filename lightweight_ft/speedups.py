@@ -16,7 +16,7 @@ from torch import nn
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from .config_manager import SPEEDUP_NAMES, SPEEDUPS_ENV, TrainingSettings, requested_speedups
 from .distributed import dist_env
-from .precision import PRECISION_DTYPES, frozen_weights_in
+from .precision import PRECISION_DTYPES, cpu_vendor, frozen_weights_in
 from .footprint import is_quantized
 from .model_parts import model_device
 from .architectures import packing_reason, speedups_report
@@ -24,8 +24,8 @@ from .fast_forward import last_layer_cls_only, packing_supported
 
 # %% auto #0
 __all__ = ['TORCH', 'TRANSFORMERS', 'SPEEDUPS', 'APPLIED', 'CACHE_ENV', 'COLD_COMPILE_S', 'WARM_COMPILE_S', 'STEP_GAIN_S',
-           'RECOMPILE_LIMIT', 'Speedup', 'installed_version', 'version_outside', 'speedup_plan', 'speedups_line',
-           'hashed_keep_mask', 'FastDropout', 'fast_cpu_dropout', 'TrainableGradClip', 'speedups_in',
+           'RECOMPILE_LIMIT', 'STEP_CODE_VERSION', 'Speedup', 'installed_version', 'version_outside', 'speedup_plan',
+           'speedups_line', 'hashed_keep_mask', 'FastDropout', 'fast_cpu_dropout', 'TrainableGradClip', 'speedups_in',
            'compile_cache_dir', 'inductor_caches_in', 'compile_pays', 'PackedStepCompiled', 'compiled_step_for']
 
 # %% ../nbs/07a_speedups.ipynb #7939d8d8
@@ -337,20 +337,28 @@ def inductor_caches_in(folder, # the compile cache folder (`compile_cache_dir()`
 # %% ../nbs/07a_speedups.ipynb #63c01447
 # `auto`'s rule and its numbers, measured (see the prose above): MiniLM, LoRA, batch 32, bf16, 2-core AMD EPYC
 COLD_COMPILE_S, WARM_COMPILE_S = 100.0, 8.0 # what the first step costs beyond a later one, cache cold or warm
-STEP_GAIN_S = {"bf16": 0.03} # seconds a compiled step saves against an eager one, by precision; fp32: not measured
+# seconds a compiled step saves against an eager one, by precision and CPU vendor (None: any vendor); nothing elsewhere
+STEP_GAIN_S = {("bf16", None): 0.03, ("fp32", "GenuineIntel"): 0.05}
 # graphs dynamo keeps for the packed step's code in one process, one per model and adapter layout (a sweep's, a search's
 # configurations); past torch's own limit (8) the ninth layout would run eager without a word
 RECOMPILE_LIMIT = 64
+# raised whenever the compiled step's graph changes (2: the width became dynamic), so that a marker an older step left in
+# the cache folder no longer calls the cache warm
+STEP_CODE_VERSION = 2
 _LIMIT_KEY = "recompile_limit" if hasattr(torch._dynamo.config, "recompile_limit") else "cache_size_limit" # torch < 2.6
 
 def compile_pays(steps: int, # the run's planned optimiser steps
                  cache: str, # `warm` or `cold` (`PackedStepCompiled.cache`)
-                 precision: str = "bf16", # the run's training precision (`STEP_GAIN_S`' keys)
-                 step_gain_s: float|None = None, # seconds a compiled step saves; None: `STEP_GAIN_S[precision]`, else 0
+                 precision: str = "bf16", # the run's training precision
+                 step_gain_s: float|None = None, # seconds a compiled step saves; None: `STEP_GAIN_S`' entry, else 0
                  compile_s: float|None = None, # seconds the compile costs; None: `WARM_COMPILE_S` or `COLD_COMPILE_S`
+                 vendor: str|None = None, # the CPU's vendor (`GenuineIntel`, `AuthenticAMD`); None: this CPU's
                 ) -> bool:
     "`training.compile: auto`'s answer: whether the run's steps save more than its compile costs, warm cache or cold."
-    gain = STEP_GAIN_S.get(precision, 0.0) if step_gain_s is None else step_gain_s
+    if step_gain_s is None:
+        vendor = cpu_vendor() if vendor is None else vendor
+        step_gain_s = STEP_GAIN_S.get((precision, vendor), STEP_GAIN_S.get((precision, None), 0.0))
+    gain = step_gain_s
     cost = (WARM_COMPILE_S if cache == "warm" else COLD_COMPILE_S) if compile_s is None else compile_s
     return gain > 0 and steps * gain > cost
 
@@ -377,7 +385,7 @@ class PackedStepCompiled(PackedStepGraphs):
         if hasattr(torch._dynamo.config, "fail_on_recompile_limit_hit"): self.limits["fail_on_recompile_limit_hit"] = True
 
     def _fingerprint(self) -> str:
-        "What a compiled step depends on: model class, config and adapter, width, batch, dtype, torch."
+        "What a compiled step depends on: model class, config and adapter, width, batch, dtype, torch, the step's code."
         m = self.model
         # the classifier sets `problem_type` at its first call: a trained model and a fresh one agree without it
         config = {k: v for k, v in m.config.to_dict().items() if k != "problem_type"}
@@ -385,7 +393,8 @@ class PackedStepCompiled(PackedStepGraphs):
         # sets (target modules) sorted: their order changes from process to process
         settled = lambda o: sorted(map(str, o)) if isinstance(o, (set, frozenset)) else str(o)
         parts = [type(m).__name__, json.dumps(config, sort_keys=True, default=settled),
-                 json.dumps(adapters, sort_keys=True, default=settled), self.width, self.batch_size, self.cls_only, str(self.dtype), str(self.backend), torch.__version__]
+                 json.dumps(adapters, sort_keys=True, default=settled), self.width, self.batch_size, self.cls_only, str(self.dtype), str(self.backend), torch.__version__,
+                 STEP_CODE_VERSION]
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
 
     def forward(self, input_ids, position_ids, segments, rows, cols, labels, token_type_ids=None) -> dict:
@@ -402,9 +411,9 @@ class PackedStepCompiled(PackedStepGraphs):
                 with torch.no_grad(), autocast, self.loss.last_layer_swapped(): self.loss(*args)
                 self.model.train(was_training)
             self.step = torch.compile(self.loss, backend=self.backend)
-        # the row count varies from batch to batch: one graph takes them all
+        # the row count and the width vary from batch to batch: one graph takes them all
         for t in (input_ids, position_ids, segments) + (() if token_type_ids is None else (token_type_ids,)):
-            torch._dynamo.mark_dynamic(t, 0)
+            torch._dynamo.mark_dynamic(t, 0); torch._dynamo.mark_dynamic(t, 1)
         if self.dropout is None: # the model's FastDropout layers share one step seed: drawn afresh for every step
             self.dropout = next((d for d in self.model.modules() if isinstance(d, FastDropout)), False)
         if self.dropout: self.dropout.next_step()
@@ -412,6 +421,10 @@ class PackedStepCompiled(PackedStepGraphs):
             return {"loss": self.step(*args)}
 
     def _rows(self, needed: int) -> int: return needed # the rows dimension is dynamic: no padding rows
+    def _width(self, lengths: list[int]) -> int:
+        ("Rows as wide as the batch's longest sentence, rounded up to 8 tokens (the width is dynamic too): attention's "
+         "work grows with the width, and a batch of short sentences needs no room for the split's longest.")
+        return min(self.width, -(-max(lengths) // 8) * 8)
     def _key(self, rows: int, inputs: dict): return (min(rows, 2), "token_type_ids" in inputs) # one row, or several
 
     def run(self, train_step, # the `Trainer`'s step: `(model, inputs) -> loss`
