@@ -112,15 +112,15 @@ def main(argv=None):
     from lightweight_ft.environment import environment_report
     env = environment_report()
     # rows in both precisions wherever bf16 instructions exist, fast or not (`env["cpu_bf16"]`: the precision rule's answer)
-    fast_bf16 = cpu_has_bf16_instructions()
-    print(f"machine: {env['cpu']} ({env['cpu_vendor'] or 'vendor unknown'}), {env['torch_threads']} threads; CPU bf16 instructions: {'yes' if fast_bf16 else 'no'}"
+    bf16_instructions = cpu_has_bf16_instructions()
+    print(f"machine: {env['cpu']} ({env['cpu_vendor'] or 'vendor unknown'}), {env['torch_threads']} threads; CPU bf16 instructions: {'yes' if bf16_instructions else 'no'}"
           + f"; bf16 faster than fp32 by the precision rule: {'yes' if env['cpu_bf16'] else 'no'}"
           + (f" (forced by LWFT_CPU_BF16={env['cpu_bf16_forced']})" if env["cpu_bf16_forced"] else ""), flush=True)
     loader = ModelLoader(a.model, data_dir=a.data_dir)
     train, dev = loader.load_sst2_dataset(max_train_samples=a.train_samples)
     n = len(train)
     model, tok = loader.load_model()
-    levers = [row for precision in (("fp32", "bf16") if fast_bf16 else ("fp32",)) for row in training_levers(loader, train, n, precision)]
+    levers = [row for precision in (("fp32", "bf16") if bf16_instructions else ("fp32",)) for row in training_levers(loader, train, n, precision)]
     levers += [
         ("predict", "batch 8, dataset order (reference)", lambda: time_prediction(model, dev, tok.pad_token_id, 8, False)),
         ("predict", "batch 32, dataset order", lambda: time_prediction(model, dev, tok.pad_token_id, 32, False)),
@@ -134,7 +134,7 @@ def main(argv=None):
     for r in range(a.rounds):
         for kind, lever, run in levers:
             measured[kind, lever].append(run()); print(f"round {r + 1}: {kind:<12}{lever:<70}{measured[kind, lever][-1]:>9.1f}/s", flush=True)
-    if not fast_bf16: # bf16 without the instructions: a few steps, once
+    if not bf16_instructions: # bf16 without the instructions: a few steps, once
         bf16_lever = f"  bf16 autocast ({a.bf16_samples} examples, once; this CPU has no bf16 instructions)"
         levers.append(("train", bf16_lever, None))
         measured["train", bf16_lever] = [time_training(loader, train, min(a.bf16_samples, n), precision="bf16")]

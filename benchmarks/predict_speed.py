@@ -114,8 +114,8 @@ def main(argv=None):
     texts = read_glue_tsv(Path(a.data_dir)/"dev.tsv")[0]
     if a.measure:
         print(json.dumps(measure(a.measure[0], a.measure[1], texts, a.batch_size, a.repeats, a.single_texts))); return
-    fast_bf16 = torch.cuda.is_available() or cpu_has_bf16_instructions() # bf16 timed too wherever it has instructions
-    precisions = a.precisions or (["fp32", "bf16"] if fast_bf16 else ["fp32"])
+    bf16_instructions = torch.cuda.is_available() or cpu_has_bf16_instructions() # bf16 timed too wherever it has instructions
+    precisions = a.precisions or (["fp32", "bf16"] if bf16_instructions else ["fp32"])
     env = environment_report("cuda" if torch.cuda.is_available() else "cpu")
     print(f"{env['cpu']} ({env['cpu_vendor'] or 'vendor unknown'}); bf16 faster than fp32 by the precision rule: {env['cpu_bf16']} (flags {', '.join(env['cpu_flags'])}); {env['torch_threads']} threads; GPU: {env['gpu']}")
     reference = None if a.serving_only else np.array([r["probabilities"] for r in SentimentPredictor(a.model, precision="fp32").predict(texts)])

@@ -26,8 +26,8 @@ Each side trains at its best precision on this machine unless told otherwise: wh
 rule says bf16 is faster (a CPU with AMX, an AMD CPU with AVX512-BF16, a GPU), the recipe with
 `bf16=True` and ours with `precision="auto"` (bf16 there); on other CPUs both in fp32 (an Intel CPU
 with AVX512-BF16 but no AMX ran bf16's products at half fp32's rate). `--both-precisions` also runs
-both sides in the other precision, seed by seed. The first lines say which CPU ran it and whether
-it has bf16 instructions.
+both sides in the other precision, seed by seed. The first lines say which CPU ran it, whether
+it has bf16 instructions and whether the precision rule finds bf16 the faster there.
 
 The compute floor is what no implementation in that precision can beat on this machine: the
 multiply-adds of the encoder's linear layers for the real (unpadded) tokens, at the matmul rate
