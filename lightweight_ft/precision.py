@@ -96,10 +96,12 @@ def _cpuinfo() -> str:
     try: return Path("/proc/cpuinfo").read_text()
     except OSError: return ""
 
+@lru_cache(None)
 def cpu_flags() -> frozenset[str]:
     "This CPU's instruction-set flags (empty where `/proc/cpuinfo` does not exist)."
     return parse_cpu_flags(_cpuinfo())
 
+@lru_cache(None)
 def cpu_vendor() -> str:
     "This CPU's vendor (`GenuineIntel`, `AuthenticAMD`; '' where `/proc/cpuinfo` does not say)."
     return parse_cpu_vendor(_cpuinfo())
